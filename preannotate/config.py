@@ -1,0 +1,174 @@
+"""Loading, overriding and checking run configurations.
+
+A configuration is YAML whose sections mirror the dataclasses in `options`.
+Unknown keys, wrong types and out-of-range values raise `ConfigError` before
+any work starts, with the dotted key and a suggestion for misspellings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError
+from .options import RunConfig
+
+# Keys that must never be configuration: secrets come from the environment only.
+FORBIDDEN_KEYS = frozenset({"token", "sa_token", "api_key", "password", "secret"})
+
+
+def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
+    """Reads a YAML config (or the defaults), applies `key=value` overrides and validates.
+
+    Args:
+        path: A YAML file; None means the built-in defaults.
+        overrides: Dotted assignments such as `transcribe.beam_size=5`; values are YAML scalars.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: The file is unreadable or any key or value is wrong.
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        data = read_yaml(Path(path))
+    for item in overrides:
+        key, value = parse_override(item)
+        set_dotted(data, key, value)
+    return config_from_dict(data)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Reads a YAML mapping from a file, as ConfigError on any failure."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path} is not valid YAML: {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """Splits `a.b=value` into the dotted key and the YAML-parsed value."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key=value, got {item!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Sets `data[a][b] = value` for the key `a.b`, creating sections as needed."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{part} is a value, not a section, in {key!r}")
+        node = child
+    node[parts[-1]] = value
+
+
+def config_from_dict(data: dict[str, Any]) -> RunConfig:
+    """Builds and validates a RunConfig from nested dicts."""
+    config = _build(RunConfig, data, "")
+    config.validate()
+    return config
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Returns the JSON/YAML-ready nested dict of a config (tuples become lists)."""
+    return _plain(dataclasses.asdict(config))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if str(key).lower() in FORBIDDEN_KEYS:
+            raise ConfigError(f"{dotted}: secrets never go in a config; set SA_TOKEN in the environment")
+        if key not in names:
+            raise ConfigError(f"unknown option {dotted!r}{_suggest(key, names, prefix)}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            kwargs[key] = _build(hint, value, f"{dotted}.")
+        else:
+            kwargs[key] = coerce(hint, value, dotted)
+    return cls(**kwargs)
+
+
+def _suggest(key: str, names: list[str], prefix: str) -> str:
+    close = difflib.get_close_matches(str(key), names, n=1)
+    return f"; did you mean {prefix}{close[0]!r}?" if close else f"; known: {', '.join(names)}"
+
+
+def coerce(hint: Any, value: Any, key: str) -> Any:
+    """Converts a YAML value to the annotated type, or raises ConfigError naming the key."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(arg, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: {value!r} is not a valid {_describe(hint)}")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin is tuple:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(coerce(args[0], v, key) for v in items)
+    return _scalar(hint, value, key)
+
+
+def _scalar(hint: type, value: Any, key: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:  # pragma: no cover - a programming error in options.py
+        raise TypeError(f"unsupported option type {hint!r} for {key}")
+    raise ConfigError(f"{key}: {value!r} is not a valid {_describe(hint)}")
+
+
+def _describe(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

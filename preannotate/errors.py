@@ -1,0 +1,47 @@
+"""The exception hierarchy: every error the package raises on purpose derives from PreannotateError."""
+
+from __future__ import annotations
+
+
+class PreannotateError(Exception):
+    """Root of all errors raised by preannotate."""
+
+
+class ConfigError(PreannotateError, ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+class InputError(PreannotateError):
+    """The input folder does not exist or holds no media files."""
+
+
+class ModelError(PreannotateError):
+    """A model cannot be found, downloaded, converted or loaded."""
+
+
+class AudioError(PreannotateError):
+    """One media file cannot be read or decoded."""
+
+
+class TranscriptionError(PreannotateError):
+    """The model failed on one file."""
+
+
+class ChunkingError(PreannotateError):
+    """A transcript cannot be turned into chunks."""
+
+
+class ExportError(PreannotateError):
+    """An output file cannot be written."""
+
+
+class CredentialsError(PreannotateError):
+    """The SuperAnnotate token is missing, malformed or rejected."""
+
+
+class UploadError(PreannotateError):
+    """Talking to SuperAnnotate failed."""
+
+
+class CorrectionError(PreannotateError):
+    """Corrected annotations cannot be pulled, compared or exported."""
