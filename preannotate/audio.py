@@ -115,3 +115,15 @@ def _decode_stream(container: av.container.InputContainer) -> np.ndarray:
 def is_silent(samples: np.ndarray) -> bool:
     """Returns True when the audio holds no signal above digital silence."""
     return samples.size == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK
+
+
+def probe_duration(path: str | Path) -> float | None:
+    """Returns the duration a media file declares in its header, or None when unknown.
+
+    Cheap (no decoding): used to size progress bars before the real work.
+    """
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return _declared_duration(container) if container.streams.audio else None
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None

@@ -86,7 +86,9 @@ def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options:
     return _to_transcript(result, duration, probability)
 
 
-def _language(model: whisper.model.Whisper, samples: np.ndarray, options: TranscribeOptions) -> tuple[str, float | None]:
+def _language(
+    model: whisper.model.Whisper, samples: np.ndarray, options: TranscribeOptions
+) -> tuple[str, float | None]:
     code = language_code(options.language)
     if code is not None:
         return code, None

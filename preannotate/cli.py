@@ -1,0 +1,104 @@
+"""The `preannotate` command line: parses arguments and calls the package.
+
+Exit codes: 0 success, 1 some files failed, 2 bad configuration or input
+(nothing processed), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from .config import load_config
+from .errors import PreannotateError
+
+EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+log = logging.getLogger("preannotate")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line and returns its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose - args.quiet)
+    try:
+        return args.handler(args)
+    except PreannotateError as e:
+        print(f"preannotate: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("preannotate: interrupted; finished files are kept, run again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the argument parser with one sub-command per job."""
+    parser = argparse.ArgumentParser(prog="preannotate", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (add, handler, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add(sub)
+        sub.set_defaults(handler=handler)
+    return parser
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the options every configured command shares."""
+    parser.add_argument("config", nargs="?", help="YAML run configuration (default: built-in defaults)")
+    parser.add_argument("--input", "-i", help="dataset folder (overrides input.dir)")
+    parser.add_argument("--output", "-o", help="output folder (overrides output.dir)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an option, e.g. --set transcribe.beam_size=5 (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace, extra: Sequence[str] = ()):
+    """Loads the configuration named by the arguments, with overrides applied."""
+    overrides = list(args.overrides)
+    if args.input:
+        overrides.append(f"input.dir={args.input}")
+    if args.output:
+        overrides.append(f"output.dir={args.output}")
+    return load_config(args.config, [*overrides, *extra])
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--force", action="store_true", help="transcribe again even what is finished")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import run_pipeline
+    from .report import summary_table
+
+    config = config_from_args(args, ["output.force=true"] if args.force else [])
+    report = run_pipeline(config, progress=not args.no_progress)
+    print(summary_table(report.files))
+    print(f"\nresults in {report.output_dir} (run.json)")
+    if report.failed:
+        print(f"{len(report.failed)} of {len(report.files)} files failed; see run.json", file=sys.stderr)
+        return EXIT_FAILED_FILES
+    return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
+    "run": (_add_run, _run, "transcribe a dataset folder, chunk, export and upload"),
+}
+
+
+def _setup_logging(level: int) -> None:
+    levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
+    logging.basicConfig(
+        level=levels[max(-2, min(1, level))], format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )

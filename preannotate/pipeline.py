@@ -1,0 +1,162 @@
+"""The orchestrator: discover, transcribe what is not finished, chunk, export, upload.
+
+Each step is one call into a stage module. Everything that can fail for one
+file is caught per file and recorded; the run goes on and reports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import models
+from .audio import DecodedAudio, decode_audio, probe_duration
+from .config import config_to_dict
+from .discover import MediaFile, discover
+from .errors import PreannotateError
+from .options import RunConfig
+from .report import FileResult, RunReport, versions
+from .results import Transcript
+from .resume import is_finished, model_identity, options_key, source_state
+from .storage import read_json, write_json_atomic
+from .transcribe import check_options_for_model, transcribe_audio
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    media: MediaFile
+    source: dict
+    transcript_path: Path
+
+
+def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
+    """Runs the whole job described by `config`.
+
+    Args:
+        config: A validated run configuration.
+        progress: Show a progress bar over files and audio seconds.
+
+    Returns:
+        The run's report, also written to `<output>/run.json`.
+
+    Raises:
+        InputError: The input folder is missing or holds no media.
+        ModelError: The model is missing or broken (raised before any file is processed).
+        ConfigError: An option does not suit the model.
+    """
+    out = Path(config.output.dir)
+    media = discover(config.input.dir, config.input.extensions)
+    models.validate_model_source(config.model)
+    report = RunReport(out, config_to_dict(config), versions=versions())
+    key = options_key(model_identity(config.model), config.transcribe)
+    jobs, report.files = _plan(media, out, key, config.output.force)
+    try:
+        if jobs:
+            _transcribe_jobs(jobs, config, key, report, progress)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.write()
+        raise
+    report.write()
+    return report
+
+
+def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[list[_Job], list[FileResult]]:
+    """Splits files into those to transcribe and those already finished."""
+    jobs, results = [], []
+    for m in media:
+        path = out / "transcripts" / f"{m.item}.json"
+        stored = read_json(path) if path.exists() else None
+        try:
+            source = source_state(m.path, (stored or {}).get("meta", {}).get("source"))
+        except OSError as e:
+            results.append(FileResult(m.item, m.source, "failed", f"{m.path}: cannot read ({e.strerror or e})"))
+            continue
+        if not force and is_finished(stored, source, key):
+            results.append(_result_from_transcript(m, "skipped", Transcript.from_dict(stored)))
+        else:
+            results.append(FileResult(m.item, m.source, "failed", "not processed (run interrupted)"))
+            jobs.append(_Job(m, source, path))
+    return jobs, results
+
+
+def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunReport, progress: bool) -> None:
+    loaded = models.load_model(config.model)
+    check_options_for_model(config.transcribe, loaded.model, loaded.name)
+    report.model = {"name": loaded.name, "id": loaded.model_id, "device": str(loaded.device)}
+    report.versions.update(loaded.versions)
+    index = {r.source: i for i, r in enumerate(report.files)}
+    total = sum(probe_duration(j.media.path) or 0.0 for j in jobs)
+    with tqdm(total=round(total, 1), unit="s", disable=not progress, desc="transcribing") as bar:
+        for n, (job, decoded) in enumerate(_prefetch(jobs), start=1):
+            bar.set_postfix_str(f"file {n}/{len(jobs)}")
+            result = _transcribe_one(job, decoded, loaded.model, config, key)
+            report.files[index[job.media.source]] = result
+            report.write()  # a killed run still leaves an up-to-date record
+            bar.update(round(result.duration or 0.0, 1))
+
+
+def _prefetch(jobs: list[_Job]) -> Iterator[tuple[_Job, Future[DecodedAudio]]]:
+    """Yields each job with its decoding already started, so audio decodes while the model runs."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode") as pool:
+        pending = pool.submit(decode_audio, jobs[0].media.path)
+        for i, job in enumerate(jobs):
+            current = pending
+            if i + 1 < len(jobs):
+                pending = pool.submit(decode_audio, jobs[i + 1].media.path)
+            yield job, current
+
+
+def _transcribe_one(job: _Job, decoded: Future[DecodedAudio], model, config: RunConfig, key: str) -> FileResult:
+    started = time.perf_counter()
+    media = job.media
+    try:
+        audio = decoded.result()
+        transcript = transcribe_audio(model, audio.samples, config.transcribe)
+        warnings = _warnings(audio, transcript)
+        meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
+        transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
+        write_json_atomic(job.transcript_path, transcript.to_dict())
+        result = _result_from_transcript(media, "ok", transcript)
+    except PreannotateError as e:
+        log.warning("%s: %s", media.source, e)
+        result = FileResult(media.item, media.source, "failed", _with_path(str(e), media))
+    except Exception as e:  # a bug must not cost the rest of the run
+        log.exception("%s: unexpected error", media.source)
+        result = FileResult(media.item, media.source, "failed", f"{media.path}: {type(e).__name__}: {e}")
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _warnings(audio: DecodedAudio, transcript: Transcript) -> list[str]:
+    found = []
+    if audio.truncated:
+        found.append(f"truncated: decoded {audio.duration:.2f}s of the {audio.declared_duration:.2f}s declared")
+    if reason := transcript.meta.get("skipped_model"):
+        found.append(f"not transcribed: {reason}")
+    return found
+
+
+def _with_path(message: str, media: MediaFile) -> str:
+    return message if str(media.path) in message else f"{media.path}: {message}"
+
+
+def _result_from_transcript(media: MediaFile, status: str, transcript: Transcript) -> FileResult:
+    return FileResult(
+        item=media.item,
+        source=media.source,
+        status=status,
+        duration=round(transcript.duration, 3),
+        language=transcript.language,
+        language_probability=transcript.language_probability,
+        segments=len(transcript.segments),
+        warnings=list(transcript.meta.get("warnings", [])),
+    )

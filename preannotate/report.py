@@ -1,0 +1,125 @@
+"""The record of a run: per-file results, `run.json` and the summary table."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from .storage import write_json_atomic
+
+Status = Literal["ok", "skipped", "failed"]
+
+
+@dataclass
+class FileResult:
+    """What happened to one file in a run.
+
+    Attributes:
+        item: Item name.
+        source: Path relative to the input folder.
+        status: `ok` (transcribed now), `skipped` (already finished) or `failed`.
+        error: The message of a failure, else None.
+        duration: Seconds of audio, when known.
+        language: Detected or configured language code.
+        language_probability: Probability of the detected language.
+        segments: Number of transcript segments.
+        chunks: Number of annotation chunks.
+        seconds: Wall-clock seconds spent on the file in this run.
+        warnings: Things worth knowing that did not stop the file.
+    """
+
+    item: str
+    source: str
+    status: Status
+    error: str | None = None
+    duration: float | None = None
+    language: str | None = None
+    language_probability: float | None = None
+    segments: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    """The outcome of a run, as written to `run.json`."""
+
+    output_dir: Path
+    config: dict[str, Any]
+    files: list[FileResult] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    upload: dict[str, Any] | None = None
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files that failed in this run."""
+        return [f for f in self.files if f.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the JSON-ready form of `run.json`."""
+        done = [f for f in self.files if f.status != "failed"]
+        return {
+            "files": [asdict(f) for f in self.files],
+            "summary": {
+                "files": len(self.files),
+                "ok": sum(f.status == "ok" for f in self.files),
+                "skipped": sum(f.status == "skipped" for f in self.files),
+                "failed": len(self.failed),
+                "audio_seconds": round(sum(f.duration or 0.0 for f in done), 3),
+                "chunks": sum(f.chunks for f in done),
+                "interrupted": self.interrupted,
+            },
+            "config": self.config,
+            "model": self.model,
+            "versions": self.versions,
+            "upload": self.upload,
+        }
+
+    def write(self) -> Path:
+        """Writes `run.json` into the output folder, atomically, and returns its path."""
+        path = self.output_dir / "run.json"
+        write_json_atomic(path, self.to_dict())
+        return path
+
+
+def versions() -> dict[str, str]:
+    """Returns the versions of Python and of the packages that shape results."""
+    found = {"python": platform.python_version()}
+    for name in ("preannotate", "openai-whisper", "torch", "numpy", "av", "superannotate"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    found["platform"] = f"{sys.platform}-{platform.machine()}"
+    return found
+
+
+def summary_table(files: list[FileResult]) -> str:
+    """Formats the per-file results as a plain-text table."""
+    header = ("file", "duration", "language", "segments", "chunks", "status")
+    rows = [header] + [
+        (
+            f.source,
+            "-" if f.duration is None else f"{f.duration:.1f}s",
+            f.language or "-",
+            str(f.segments),
+            str(f.chunks),
+            f.status if not f.error else f"{f.status}: {_short(f.error)}",
+        )
+        for f in files
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def _short(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

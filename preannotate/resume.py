@@ -1,0 +1,78 @@
+"""Deciding which files are already finished, so that a run can resume.
+
+A transcript is reused when the file's content, the model and every option
+that shapes the transcript are unchanged. Content is identified by SHA-256;
+the size and modification time stored with the transcript let an unchanged
+file skip re-hashing, as git's index does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .options import ModelOptions, TranscribeOptions
+
+# Bump when the transcript format or the way it is produced changes, so that
+# older results are redone instead of silently mixed in.
+TRANSCRIPT_FORMAT = 1
+_HASH_BLOCK = 1 << 20  # bytes read at a time when hashing media files
+
+
+def file_sha256(path: Path) -> str:
+    """Returns the SHA-256 of a file's content, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_HASH_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_state(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
+    """Describes a media file's content: size, mtime and SHA-256.
+
+    Args:
+        path: The media file.
+        previous: The state stored with an earlier transcript, if any; its hash
+            is reused when size and modification time are unchanged.
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    st = path.stat()
+    state = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if previous and all(previous.get(k) == v for k, v in state.items()) and previous.get("sha256"):
+        return {**state, "sha256": previous["sha256"]}
+    return {**state, "sha256": file_sha256(path)}
+
+
+def options_key(model_id: str, options: TranscribeOptions) -> str:
+    """Returns a short hash of everything besides the audio that shapes a transcript."""
+    payload = {"format": TRANSCRIPT_FORMAT, "model": model_id, "transcribe": dataclasses.asdict(options)}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def model_identity(options: ModelOptions) -> str:
+    """Identifies the weights a model option points at, without loading them.
+
+    Paths are identified by their size and modification time (hashing a large
+    checkpoint on every run would cost seconds); names by themselves, since
+    openai-whisper checks official downloads against their SHA-256.
+    """
+    path = Path(options.name).expanduser()
+    target = path / "model.bin" if path.is_dir() else path
+    if target.is_file():
+        st = target.stat()
+        return f"{target.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    return options.name
+
+
+def is_finished(stored: dict[str, Any] | None, source: dict[str, Any], key: str) -> bool:
+    """True when a stored transcript was made from the same content with the same options."""
+    if not stored:
+        return False
+    meta = stored.get("meta", {})
+    return meta.get("options_key") == key and (meta.get("source") or {}).get("sha256") == source["sha256"]
