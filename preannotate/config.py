@@ -126,7 +126,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 def _suggest(key: str, names: list[str], prefix: str) -> str:
     close = difflib.get_close_matches(str(key), names, n=1)
-    return f"; did you mean {prefix}{close[0]!r}?" if close else f"; known: {', '.join(names)}"
+    return f"; did you mean '{prefix}{close[0]}'?" if close else f"; known: {', '.join(names)}"
 
 
 def coerce(hint: Any, value: Any, key: str) -> Any:

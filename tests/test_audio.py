@@ -1,0 +1,60 @@
+import numpy as np
+import pytest
+from media import CODECS, read_sample, write_audio, write_video_without_audio
+
+from preannotate.audio import SAMPLE_RATE, decode_audio, is_silent
+from preannotate.errors import AudioError
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return read_sample("en/quick_brown_fox")
+
+
+@pytest.mark.parametrize("suffix", sorted(CODECS))
+def test_every_format_decodes_to_16k_mono_float(tmp_path, speech, suffix):
+    decoded = decode_audio(write_audio(tmp_path / f"clip{suffix}", speech))
+    assert decoded.samples.dtype == np.float32 and decoded.samples.ndim == 1
+    # Lossy codecs add priming/padding of a few tens of ms.
+    assert abs(decoded.duration - len(speech) / SAMPLE_RATE) < 0.15
+    assert not decoded.truncated
+
+
+def test_stereo_44k_is_downmixed_and_resampled(tmp_path, speech):
+    t44 = np.arange(int(len(speech) * 44100 / SAMPLE_RATE)) / 44100
+    up = np.interp(t44, np.arange(len(speech)) / SAMPLE_RATE, speech).astype(np.float32)
+    decoded = decode_audio(write_audio(tmp_path / "stereo.wav", np.stack([up, up], 1), rate=44100, channels=2))
+    assert abs(decoded.duration - len(speech) / SAMPLE_RATE) < 0.01
+    # The same signal on both channels averages to itself.
+    assert np.corrcoef(decoded.samples[: len(speech)], speech[: len(decoded.samples)])[0, 1] > 0.95
+
+
+def test_bad_files_raise_clear_errors(tmp_path):
+    cases = {
+        "empty.wav": (b"", "empty file"),
+        "text.mp3": (b"this is not audio at all\n" * 20, "not a media file"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(AudioError, match=message) as err:
+            decode_audio(path)
+        assert str(path) in str(err.value)
+    with pytest.raises(AudioError, match="no audio stream"):
+        decode_audio(write_video_without_audio(tmp_path / "silent_film.mp4"))
+    with pytest.raises(AudioError, match="file not found"):
+        decode_audio(tmp_path / "missing.wav")
+
+
+def test_truncated_file_is_flagged(tmp_path, speech):
+    full = write_audio(tmp_path / "full.flac", speech)  # FLAC headers state the length
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+    decoded = decode_audio(cut)
+    assert decoded.truncated and decoded.duration < decoded.declared_duration / 2
+
+
+def test_silence_detection(speech):
+    assert is_silent(np.zeros(16000, dtype=np.float32))
+    assert is_silent(np.zeros(0, dtype=np.float32))
+    assert not is_silent(speech)

@@ -1,0 +1,114 @@
+from pathlib import Path
+
+import pytest
+
+from preannotate.config import config_to_dict, load_config
+from preannotate.errors import ConfigError
+from preannotate.options import DEFAULT_TEMPERATURE, RunConfig
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def test_defaults_follow_whisper_transcribe():
+    import inspect
+
+    import whisper
+
+    sig = inspect.signature(whisper.transcribe).parameters
+    opts = RunConfig().transcribe
+    for name in ("compression_ratio_threshold", "logprob_threshold", "no_speech_threshold", "condition_on_previous_text",
+                 "initial_prompt", "carry_initial_prompt", "prepend_punctuations", "append_punctuations",
+                 "clip_timestamps", "hallucination_silence_threshold"):  # fmt: skip
+        assert getattr(opts, name) == sig[name].default, name
+    assert opts.temperature == sig["temperature"].default == DEFAULT_TEMPERATURE
+    # The one documented difference: chunk boundaries need word timings.
+    assert sig["word_timestamps"].default is False and opts.word_timestamps is True
+
+
+def test_every_whisper_option_is_configurable():
+    import inspect
+
+    import whisper
+    from whisper.decoding import DecodingOptions
+
+    fields = set(config_to_dict(RunConfig())["transcribe"])
+    transcribe_args = set(inspect.signature(whisper.transcribe).parameters) - {
+        "model",
+        "audio",
+        "verbose",
+        "decode_options",
+    }
+    decoding = {"task", "language", "beam_size", "best_of", "patience", "length_penalty", "suppress_tokens",
+                "suppress_blank", "fp16"}  # fmt: skip
+    assert transcribe_args <= fields
+    assert decoding <= fields and decoding <= set(DecodingOptions.__dataclass_fields__)
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("transcribe:\n  beam_size: 5\n  temperature: 0\nmodel:\n  name: bundled:tiny.en\n")
+    config = load_config(path, ["transcribe.language=es", "output.dir=out", "transcribe.clip_timestamps=0,30"])
+    assert config.transcribe.beam_size == 5
+    assert config.transcribe.temperature == (0.0,)
+    assert config.transcribe.language == "es"
+    assert config.transcribe.clip_timestamps == "0,30"
+    assert config.output.dir == "out"
+    assert config.model.name == "bundled:tiny.en"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("transcribe.beam_sise=5", "did you mean 'transcribe.beam_size'"),
+        ("transcrbe.beam_size=5", "did you mean 'transcribe'"),
+        ("transcribe.beam_size=0", "beam_size must be >= 1"),
+        ("transcribe.beam_size=five", "transcribe.beam_size: 'five' is not a valid int"),
+        ("transcribe.temperature=[0.0, 1.5]", "temperature values must be in [0, 1]"),
+        ("transcribe.task=summarize", "is not one of 'transcribe', 'translate'"),
+        ("transcribe.length_penalty=2", "length_penalty must be in [0, 1]"),
+        ("transcribe.patience=2", "patience requires beam_size"),
+        ("transcribe.best_of=5", None),
+        ("transcribe.clip_timestamps=abc", "comma-separated seconds"),
+        ("transcribe.clip_timestamps=10,5", "each end must follow its start"),
+        ("transcribe.word_timestamps=false", None),
+        ("transcribe.hallucination_silence_threshold=-1", "must be > 0"),
+        ("transcribe.condition_on_previous_text=maybe", "not a valid bool"),
+        ("model.device=tpu", "is not one of"),
+        ("model.token=abc", "secrets never go in a config"),
+    ],
+)
+def test_bad_options_are_clear_errors(override, message):
+    if message is None:  # valid on its own
+        load_config(None, [override])
+        return
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    assert message in str(err.value)
+
+
+def test_best_of_with_greedy_only_is_rejected():
+    with pytest.raises(ConfigError, match="best_of needs a temperature above 0"):
+        load_config(None, ["transcribe.temperature=0", "transcribe.best_of=5"])
+
+
+def test_hallucination_threshold_needs_words():
+    with pytest.raises(ConfigError, match="requires word_timestamps"):
+        load_config(None, ["transcribe.word_timestamps=false", "transcribe.hallucination_silence_threshold=2"])
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("transcribe: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(scalar)
+
+
+def test_shipped_configs_load():
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        load_config(path)
