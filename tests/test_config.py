@@ -16,9 +16,10 @@ def test_defaults_follow_whisper_transcribe():
 
     sig = inspect.signature(whisper.transcribe).parameters
     opts = RunConfig().transcribe
-    for name in ("compression_ratio_threshold", "logprob_threshold", "no_speech_threshold", "condition_on_previous_text",
-                 "initial_prompt", "carry_initial_prompt", "prepend_punctuations", "append_punctuations",
-                 "clip_timestamps", "hallucination_silence_threshold"):  # fmt: skip
+    same = ("compression_ratio_threshold", "logprob_threshold", "no_speech_threshold", "condition_on_previous_text",
+            "initial_prompt", "carry_initial_prompt", "prepend_punctuations", "append_punctuations",
+            "clip_timestamps", "hallucination_silence_threshold")  # fmt: skip
+    for name in same:
         assert getattr(opts, name) == sig[name].default, name
     assert opts.temperature == sig["temperature"].default == DEFAULT_TEMPERATURE
     # The one documented difference: chunk boundaries need word timings.
