@@ -1,0 +1,1 @@
+"""Uploading pre-annotations to SuperAnnotate with the official SDK, safely and repeatably."""

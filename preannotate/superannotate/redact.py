@@ -1,0 +1,84 @@
+"""Keeping the SuperAnnotate token out of logs, exception messages and files.
+
+Every secret the package handles is registered here once (`register_secret`); `redact`
+replaces each with `***`. Loggers of this subpackage and the SDK's own `sa` logger carry a
+filter that redacts every record before any handler (or pytest's caplog) sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+MASK = "***"
+# Shorter strings are not masked: replacing them would garble ordinary text.
+_MIN_SECRET_LENGTH = 8
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(secret: str) -> None:
+    """Adds a secret to mask from now on (a team token's name part too, and its team-less form)."""
+    parts = {secret, secret.rsplit("=", 1)[0]}
+    with _lock:
+        _secrets.update(p for p in parts if len(p) >= _MIN_SECRET_LENGTH)
+
+
+def redact(text: object) -> str:
+    """Returns `str(text)` with every registered secret replaced by `***`."""
+    result = str(text)
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        result = result.replace(secret, MASK)
+    return result
+
+
+def contains_secret(text: object) -> bool:
+    """Whether `str(text)` holds a registered secret."""
+    return redact(text) != str(text)
+
+
+def clean_cause(error: BaseException) -> BaseException | None:
+    """The error to chain with `raise ... from`, or None when its message would leak a secret.
+
+    Chaining keeps the original message in tracebacks, so an error whose text holds the
+    token is dropped from the chain rather than printed.
+    """
+    chain: BaseException | None = error
+    while chain is not None:
+        if contains_secret(chain):
+            return None
+        chain = chain.__cause__ or chain.__context__
+    return error
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record's message with secrets masked; never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Masks secrets in the formatted message (and in exception text, if any)."""
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and record.exc_info[1] is not None and contains_secret(record.exc_info[1]):
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """Returns the named logger with the redacting filter attached (once)."""
+    logger = logging.getLogger(name)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+    return logger
+
+
+def protect_sdk_logger() -> None:
+    """Attaches the filter to the SDK's `sa` logger (its setup replaces handlers, not filters)."""
+    get_logger("sa")
