@@ -296,6 +296,8 @@ class SuperAnnotateOptions:
         batch_size: Annotations per upload request; the ledger is saved after each batch.
         max_attempts: Tries per request when SuperAnnotate fails transiently (connection errors, 429, 5xx).
         backoff_seconds: Wait before the first retry; doubles with each further one, at most 60 s.
+        verify_upload: Read uploaded annotations back and compare them before recording them as uploaded
+            (superannotate 4.6.2 can report success for an upload whose retried request lost its body).
     """
 
     project: str = ""
@@ -309,6 +311,7 @@ class SuperAnnotateOptions:
     batch_size: int = 100
     max_attempts: int = 5
     backoff_seconds: float = 1.0
+    verify_upload: bool = True
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""

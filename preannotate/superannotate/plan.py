@@ -1,0 +1,101 @@
+"""Deciding, offline, what an upload would send: files, annotations, URLs and local problems."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UploadError
+from ..storage import read_json
+from .ledger import annotation_sha256
+from .urls import UrlMap
+from .validate import annotation_problems, class_index
+
+ANNOTATIONS_DIR = "superannotate"
+RUN_FILE = "run.json"
+
+
+@dataclass
+class PlannedItem:
+    """One file of the run and what becomes of it.
+
+    Attributes:
+        item: Item name (the project's item, and `<item>.json`).
+        source: Path relative to the input folder.
+        file: The annotation file.
+        annotation: Its content, when it could be read.
+        sha256: Hash of its canonical JSON (see `ledger.annotation_sha256`).
+        url: Where the audio lives, when known.
+        status: None while the item can be uploaded; `skipped` or `failed` when planning decided.
+        reason: Why it is skipped or failed.
+    """
+
+    item: str
+    source: str
+    file: Path
+    annotation: dict | None = None
+    sha256: str | None = None
+    url: str | None = None
+    status: str | None = None
+    reason: str | None = None
+
+
+def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict[str, str]]:
+    """The run's files as dicts with item, source and status: from `files` or `<output>/run.json`.
+
+    Raises:
+        UploadError: There is no list of files to upload.
+    """
+    if files is None:
+        data = read_json(output_dir / RUN_FILE)
+        if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+            raise UploadError(f"{output_dir / RUN_FILE} is missing or has no files list: run `preannotate run` first")
+        files = data["files"]
+    return [{k: str(_field(f, k) or "") for k in ("item", "source", "status")} for f in files]
+
+
+def _field(entry: Any, name: str) -> Any:
+    return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
+
+
+def plan_items(output_dir: Path, files: list[dict[str, str]], urls: UrlMap, classes: list[dict]) -> list[PlannedItem]:
+    """Reads and checks every file's annotation and finds its URL; nothing touches the network.
+
+    Args:
+        output_dir: The run's output folder.
+        files: The run's files (see `run_files`).
+        urls: Where item audio lives.
+        classes: The class definitions the annotations must fit.
+    """
+    index = class_index(classes)
+    planned = []
+    for f in files:
+        item = PlannedItem(f["item"], f["source"], output_dir / ANNOTATIONS_DIR / f"{f['item']}.json")
+        item.url = urls.url_for(item.item, item.source)
+        _load(item, f["status"], index)
+        planned.append(item)
+    return planned
+
+
+def _load(item: PlannedItem, run_status: str, index: dict) -> None:
+    if not item.item:
+        item.status, item.reason = "failed", "run.json entry without an item name"
+    elif run_status == "failed":
+        item.status, item.reason = "skipped", "transcription failed"
+    elif not item.file.is_file():
+        item.status, item.reason = "skipped", f"no annotation file {ANNOTATIONS_DIR}/{item.item}.json"
+    else:
+        try:
+            item.annotation = json.loads(item.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            item.status, item.reason = "failed", f"cannot read {item.file.name}: {e}"
+            return
+        problems = annotation_problems(item.annotation, item.item, index)
+        if problems:
+            more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+            item.status, item.reason = "failed", "invalid annotation: " + "; ".join(problems[:3]) + more
+        else:
+            item.sha256 = annotation_sha256(item.annotation)

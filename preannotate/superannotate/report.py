@@ -1,0 +1,120 @@
+"""What an upload did, per item: the `upload` section of `run.json`."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from ..storage import read_json, write_json_atomic
+from .ledger import LEDGER_FILE
+
+Outcome = Literal["succeeded", "failed", "skipped"]
+UNCHANGED = "unchanged since the last upload"
+DRY_RUN = "dry run"
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ItemOutcome:
+    """What happened to one item."""
+
+    item: str
+    source: str
+    status: Outcome
+    reason: str | None = None
+    url: str | None = None
+
+
+@dataclass
+class UploadReport:
+    """The outcome of one upload (or dry run).
+
+    Attributes:
+        project: The SuperAnnotate project.
+        dry_run: True when nothing was sent.
+        target: The ledger key (host, team, project), None in a dry run.
+        items: One outcome per file of the run.
+        created_project: Whether this run created the project.
+        created_classes: Classes this run created.
+        attached: Items this run attached by URL.
+        warnings: Problems that did not fail items (a status that could not be set...).
+    """
+
+    project: str
+    dry_run: bool
+    target: str | None = None
+    items: list[ItemOutcome] = field(default_factory=list)
+    created_project: bool = False
+    created_classes: list[str] = field(default_factory=list)
+    attached: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    started_at: str = field(default_factory=utc_now)
+    finished_at: str | None = None
+
+    def add(self, item: str, source: str, status: Outcome, reason: str | None = None, url: str | None = None) -> None:
+        """Records one item's outcome."""
+        self.items.append(ItemOutcome(item, source, status, reason, url))
+
+    def names(self, status: Outcome) -> list[str]:
+        """Items with the given outcome."""
+        return [i.item for i in self.items if i.status == status]
+
+    @property
+    def succeeded(self) -> list[str]:
+        """Items that succeeded."""
+        return self.names("succeeded")
+
+    @property
+    def failed(self) -> list[str]:
+        """Items that failed."""
+        return self.names("failed")
+
+    @property
+    def skipped(self) -> list[str]:
+        """Items that were skipped."""
+        return self.names("skipped")
+
+    @property
+    def no_url(self) -> list[str]:
+        """Items that could not be attached because no URL is known for them."""
+        return [i.item for i in self.items if i.reason and i.reason.startswith("no URL")]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form, as stored under `upload` in run.json."""
+        counts = Counter(i.status for i in self.items)
+        summary = {k: counts.get(k, 0) for k in ("succeeded", "failed", "skipped")}
+        summary.update(unchanged=sum(i.reason == UNCHANGED for i in self.items), no_url=len(self.no_url))
+        data = asdict(self)
+        data.update(summary=summary, no_url=self.no_url, ledger=LEDGER_FILE)
+        return data
+
+    def summary_line(self) -> str:
+        """One line for people: what was uploaded, skipped and failed."""
+        d = self.to_dict()["summary"]
+        head = "dry run, nothing uploaded" if self.dry_run else f"uploaded {d['succeeded']} to {self.project!r}"
+        parts = [head, f"skipped {d['skipped']} ({d['unchanged']} unchanged)", f"failed {d['failed']}"]
+        if d["no_url"]:
+            parts.append(f"{d['no_url']} without URL")
+        return ", ".join(parts)
+
+
+def write_upload_record(output_dir: str | Path, report: UploadReport) -> Path:
+    """Stores the report under `upload` in `<output>/run.json` (atomically; other keys kept).
+
+    Returns:
+        The path of run.json.
+    """
+    path = Path(output_dir) / "run.json"
+    data = read_json(path)
+    if not isinstance(data, dict):
+        data = {}
+    data["upload"] = report.to_dict()
+    write_json_atomic(path, data)
+    return path
