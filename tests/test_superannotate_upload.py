@@ -254,6 +254,8 @@ def test_dry_run_uploads_nothing(sa_server: SuperAnnotateServer, tmp_path: Path,
     assert reasons[item_name("es/clip.wav")] == "transcription failed"
     assert reasons[item_name("fr/clip.m4a")] == "dry run"
     assert not (tmp_path / "output" / LEDGER_FILE).exists()
+    without_urls = run_upload(tmp_path, options(dry_run=True, url_prefix=None))
+    assert sorted(without_urls.no_url) == sorted(items_of([SOURCES[0], SOURCES[2]]))
 
 
 def test_no_token_means_dry_run_unless_upload_is_required(sa_clean_env: None, caplog) -> None:

@@ -83,8 +83,8 @@ class UploadReport:
 
     @property
     def no_url(self) -> list[str]:
-        """Items that could not be attached because no URL is known for them."""
-        return [i.item for i in self.items if i.reason and i.reason.startswith("no URL")]
+        """Items that cannot be attached because no URL is known for them."""
+        return [i.item for i in self.items if i.reason and "no URL" in i.reason]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form, as stored under `upload` in run.json."""

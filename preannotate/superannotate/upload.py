@@ -111,6 +111,8 @@ def upload_run(
         UploadError: No run.json, project or class setup failed, or SuperAnnotate is unreachable.
         CredentialsError: The token stopped being accepted.
     """
+    if session is not None and not options.project:
+        raise ConfigError("superannotate.project must name the Video project to upload to")
     output_dir = Path(output_dir)
     classes = class_definitions(annotation) if classes is None else classes
     urls = UrlMap.from_options(options.url_csv, options.url_prefix, Path(input_dir))
@@ -132,7 +134,8 @@ def upload_run(
 def _dry_run(ready: list[PlannedItem], report: UploadReport) -> None:
     log.info("%s (%d annotation file(s) checked)", DRY_RUN_MESSAGE, len(ready))
     for p in ready:
-        report.add(p.item, p.source, "skipped", DRY_RUN if p.url else f"{DRY_RUN}; {_NO_URL}", p.url)
+        reason = DRY_RUN if p.url else f"{DRY_RUN}; no URL known (needed unless the item is already in the project)"
+        report.add(p.item, p.source, "skipped", reason, p.url)
 
 
 _NO_URL = "no URL: not in the project, and neither url_csv nor url_prefix gives one"
