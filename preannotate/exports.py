@@ -1,0 +1,206 @@
+"""Every form the chunks are written in: a table, JSON lines, subtitles and SuperAnnotate JSON.
+
+The builders are pure functions returning text or data; `write_exports` writes
+them under a run's output folder, each file atomically (a temporary file in the
+same folder, then a rename), and overwrites only what it writes:
+
+    chunks.csv                  one row per chunk of the whole run
+    chunks.jsonl                the same, one JSON object per line, with words
+    subtitles/<item>.srt, .vtt  per item
+    superannotate/<item>.json   per item, SuperAnnotate's Video/Audio format
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .chunking import Chunk
+from .errors import ExportError
+from .options import AnnotationOptions
+from .sa_format import annotation_classes, sa_annotation
+from .storage import write_json_atomic, write_text_atomic
+
+__all__ = [
+    "CSV_COLUMNS",
+    "ItemChunks",
+    "annotation_classes",
+    "chunks_dataframe",
+    "csv_text",
+    "jsonl_text",
+    "sa_annotation",
+    "srt_text",
+    "vtt_text",
+    "write_exports",
+]
+
+QUALITY_COLUMNS = (
+    "mean_word_probability",
+    "min_word_probability",
+    "avg_logprob",
+    "no_speech_prob",
+    "compression_ratio",
+    "temperature",
+)
+CSV_COLUMNS = (
+    "item",
+    "source",
+    "chunk",
+    "start",
+    "end",
+    "duration",
+    "text",
+    "language",
+    *QUALITY_COLUMNS,
+    "needs_review",
+    "review_reason",
+)
+TIME_DECIMALS = 3  # milliseconds in the CSV
+SIGNAL_DECIMALS = 4
+
+
+@dataclass(frozen=True)
+class ItemChunks:
+    """One item's chunks and what the exports say about the item.
+
+    Attributes:
+        item: The item name (a file name: no path separators), as on SuperAnnotate.
+        source: The file's path relative to the dataset folder.
+        language: The transcript's language code, or None.
+        duration: The audio's length in seconds.
+        chunks: The item's chunks in time order.
+    """
+
+    item: str
+    source: str
+    language: str | None
+    duration: float
+    chunks: Sequence[Chunk]
+
+
+def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
+    """One row per chunk of every item, columns CSV_COLUMNS, values unrounded.
+
+    Args:
+        entries: The items of a run, in the order rows should appear.
+
+    Returns:
+        The table; empty (with the columns) when there are no chunks. Missing word
+        probabilities are NaN.
+    """
+    rows = [_row(entry, chunk) for entry in entries for chunk in entry.chunks]
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    types = {"chunk": "int64", "needs_review": "bool", **{c: "float64" for c in QUALITY_COLUMNS}}
+    return frame.astype({**types, "start": "float64", "end": "float64", "duration": "float64"})
+
+
+def _row(entry: ItemChunks, chunk: Chunk) -> dict[str, Any]:
+    row = {"item": entry.item, "source": entry.source, "chunk": chunk.index, "start": chunk.start, "end": chunk.end}
+    row.update(duration=chunk.duration, text=chunk.text, language=entry.language)
+    row.update({c: getattr(chunk, c) for c in QUALITY_COLUMNS})
+    row.update(needs_review=chunk.needs_review, review_reason=chunk.review_reason)
+    return row
+
+
+def csv_text(entries: Sequence[ItemChunks]) -> str:
+    """chunks.csv: the table with times in milliseconds and signals to 4 decimals, UTF-8, Unix line ends."""
+    frame = chunks_dataframe(entries)
+    decimals = {"start": TIME_DECIMALS, "end": TIME_DECIMALS, "duration": TIME_DECIMALS}
+    frame = frame.round({**decimals, **{c: SIGNAL_DECIMALS for c in QUALITY_COLUMNS}})
+    return frame.to_csv(index=False, lineterminator="\n")
+
+
+def jsonl_text(entries: Sequence[ItemChunks]) -> str:
+    """chunks.jsonl: one object per chunk: item, source, chunk (its index), every Chunk field, words, language."""
+    lines = []
+    for entry in entries:
+        for chunk in entry.chunks:
+            fields = chunk.to_dict()
+            record = {"item": entry.item, "source": entry.source, "chunk": fields.pop("index"), **fields}
+            record["language"] = entry.language
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+    return "".join(lines)
+
+
+def srt_text(chunks: Sequence[Chunk]) -> str:
+    """SubRip subtitles: numbered cues from 1, `HH:MM:SS,mmm` times."""
+    return "".join(
+        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',', after=c.start)}\n{_one_line(c.text)}\n\n"
+        for n, c in enumerate(chunks, start=1)
+    )
+
+
+def vtt_text(chunks: Sequence[Chunk]) -> str:
+    """WebVTT subtitles: `HH:MM:SS.mmm` times, cue text with `&`, `<` and `>` escaped."""
+    cues = "".join(
+        f"{_clock(c.start, '.')} --> {_clock(c.end, '.', after=c.start)}\n{_escape_vtt(_one_line(c.text))}\n\n"
+        for c in chunks
+    )
+    return "WEBVTT\n\n" + cues
+
+
+def _milliseconds(seconds: float) -> int:
+    return int(math.floor(seconds * 1000 + 0.5))
+
+
+def _clock(seconds: float, separator: str, after: float | None = None) -> str:
+    ms = _milliseconds(seconds)
+    if after is not None:
+        ms = max(ms, _milliseconds(after) + 1)  # a cue never ends where it starts
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def _one_line(text: str) -> str:
+    # A blank line ends a cue in both formats, so line breaks inside a text become spaces.
+    return " ".join(text.split())
+
+
+def _escape_vtt(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: AnnotationOptions) -> None:
+    """Writes chunks.csv, chunks.jsonl, subtitles and SuperAnnotate JSON for a run.
+
+    Files of items not in `entries` are left alone: nothing is ever deleted.
+
+    Args:
+        output_dir: The run's output folder.
+        entries: Every item of the run with its chunks (items without chunks get empty files).
+        annotation: Class and attribute group names for the SuperAnnotate JSON.
+
+    Raises:
+        ExportError: An item name is not a plain file name, appears twice, or a file cannot be written.
+    """
+    output_dir = Path(output_dir)
+    _check_items(entries)
+    try:
+        write_text_atomic(output_dir / "chunks.csv", csv_text(entries))
+        write_text_atomic(output_dir / "chunks.jsonl", jsonl_text(entries))
+        for entry in entries:
+            write_text_atomic(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks))
+            write_text_atomic(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks))
+            annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation)
+            write_json_atomic(output_dir / "superannotate" / f"{entry.item}.json", annotation_json)
+    except OSError as e:
+        raise ExportError(f"cannot write exports under {output_dir}: {e.strerror or e} ({e.filename})") from e
+
+
+def _check_items(entries: Sequence[ItemChunks]) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        name = entry.item
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise ExportError(f"item name {name!r} (from {entry.source}) is not a plain file name")
+        if name in seen:
+            raise ExportError(f"item name {name!r} appears twice: its exports would overwrite each other")
+        seen.add(name)

@@ -1,0 +1,117 @@
+"""The rules of /work/shared/notes/superannotate.md for Video/Audio annotation JSON, as a checker for tests.
+
+`assert_valid_sa_annotation(d, item_name)` checks one annotation: the JSON Schema
+below (shapes, strict integers, non-empty names, at least two timestamps per
+parameter) and what a schema cannot say (start < end, timestamps inside their
+parameter and event, events inside the duration, the text group at the start and
+the end timestamp, metadata.name equal to the item). Use it on every
+`superannotate/<item>.json` a test writes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+MICROSECONDS = {"type": "integer", "minimum": 0}
+NAME = {"type": "string", "minLength": 1, "pattern": r"\S"}
+
+ATTRIBUTE = {
+    "type": "object",
+    "required": ["groupName", "name"],
+    "properties": {"groupName": NAME, "name": NAME},
+}
+TIMESTAMP = {
+    "type": "object",
+    "required": ["timestamp", "attributes"],
+    "properties": {"timestamp": MICROSECONDS, "attributes": {"type": "array", "items": ATTRIBUTE}},
+}
+PARAMETER = {
+    "type": "object",
+    "required": ["start", "end", "timestamps"],
+    "properties": {
+        "start": MICROSECONDS,
+        "end": MICROSECONDS,
+        "timestamps": {"type": "array", "minItems": 2, "items": TIMESTAMP},
+    },
+}
+INSTANCE = {
+    "type": "object",
+    "required": ["meta", "parameters"],
+    "properties": {
+        "meta": {
+            "type": "object",
+            "required": ["type", "className", "start", "end"],
+            "properties": {"type": {"const": "event"}, "className": NAME, "start": MICROSECONDS, "end": MICROSECONDS},
+        },
+        "parameters": {"type": "array", "minItems": 1, "items": PARAMETER},
+    },
+}
+SA_VIDEO_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "SuperAnnotate Video/Audio annotation of one item",
+    "type": "object",
+    "required": ["metadata", "instances", "tags"],
+    "properties": {
+        "metadata": {
+            "type": "object",
+            "required": ["name", "duration"],
+            "properties": {"name": NAME, "duration": MICROSECONDS},
+        },
+        "instances": {"type": "array", "items": INSTANCE},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def _strict_integer(_checker: Any, value: Any) -> bool:
+    # JSON Schema counts 1.0 as an integer; SuperAnnotate rejects floats, so only real ints pass.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+StrictValidator = jsonschema.validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _strict_integer),
+)
+
+
+def sa_problems(d: Any, item_name: str, text_group: str = "Content") -> list[str]:
+    """Every rule an annotation breaks; empty when it is valid."""
+    errors = sorted(StrictValidator(SA_VIDEO_SCHEMA).iter_errors(d), key=lambda e: list(e.absolute_path))
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    if problems:
+        return problems
+    if d["metadata"]["name"] != item_name:
+        problems.append(f"metadata.name {d['metadata']['name']!r} is not the item name {item_name!r}")
+    for n, instance in enumerate(d["instances"]):
+        problems.extend(
+            f"instances[{n}]: {p}" for p in _instance_problems(instance, d["metadata"]["duration"], text_group)
+        )
+    return problems
+
+
+def _instance_problems(instance: dict, duration: int, text_group: str) -> list[str]:
+    meta = instance["meta"]
+    problems = []
+    if not meta["start"] < meta["end"] <= duration:
+        problems.append(f"event {meta['start']}..{meta['end']} must have start < end <= duration {duration}")
+    for parameter in instance["parameters"]:
+        if not meta["start"] <= parameter["start"] < parameter["end"] <= meta["end"]:
+            problems.append(f"parameter {parameter['start']}..{parameter['end']} is not a span inside its event")
+        stamps = parameter["timestamps"]
+        times = [t["timestamp"] for t in stamps]
+        if times != sorted(times) or times[0] != parameter["start"] or times[-1] != parameter["end"]:
+            problems.append(f"timestamps {times} must be ordered from the parameter's start to its end")
+        for t in (stamps[0], stamps[-1]):
+            texts = [a for a in t["attributes"] if a["groupName"] == text_group]
+            if len(texts) != 1:
+                problems.append(f"timestamp {t['timestamp']} must carry exactly one {text_group!r} text attribute")
+    return problems
+
+
+def assert_valid_sa_annotation(d: Any, item_name: str, text_group: str = "Content") -> None:
+    """Fails the test, listing every problem, when `d` breaks a SuperAnnotate Video/Audio rule."""
+    problems = sa_problems(d, item_name, text_group)
+    assert not problems, "invalid SuperAnnotate annotation:\n  " + "\n  ".join(problems)
