@@ -186,12 +186,12 @@ def _attach(session: UploadSession, project: str, todo: list[PlannedItem], repor
             report.add(p.item, p.source, "skipped", _NO_URL)
     wanted = [{"name": p.item, "url": p.url} for p in missing if p.url]
     if wanted:
-        attached, failed, duplicated = session.attach(project, wanted)
+        attached, _, duplicated = session.attach(project, wanted)
         report.attached = list(attached)
         present |= set(attached) | set(duplicated)
         for p in missing:
-            if p.item in failed:
-                report.add(p.item, p.source, "failed", f"attaching {p.url} failed")
+            if p.url and p.item not in present:
+                report.add(p.item, p.source, "failed", f"attaching {p.url} failed", p.url)
         log.info("attached %d item(s) by URL to %r", len(attached), project)
     return [p for p in todo if p.item in present]
 
