@@ -116,17 +116,17 @@ def chunk_transcript(transcript: Transcript, options: ChunkingOptions) -> list[C
 
 
 def _word_units(segments: Sequence[Segment]) -> list[Unit]:
-    return [
-        Unit(w.word, w.start, w.end, i, (w,))
-        for i, segment in enumerate(segments)
-        for w in segment.words or ()
-        if w.word.strip()
-    ]
-
-
-def _segment_units(segments: Sequence[Segment]) -> list[Unit]:
+    """One unit per non-blank word; a segment with text but no words (alignment failed) stays whole."""
     units = []
     for i, segment in enumerate(segments):
+        words = [Unit(w.word, w.start, w.end, i, (w,)) for w in segment.words or () if w.word.strip()]
+        units.extend(words or _segment_units([segment], first=i))
+    return units
+
+
+def _segment_units(segments: Sequence[Segment], first: int = 0) -> list[Unit]:
+    units = []
+    for i, segment in enumerate(segments, start=first):
         if not segment.text.strip():
             continue
         text = segment.text if segment.text[:1].isspace() else " " + segment.text

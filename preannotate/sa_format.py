@@ -5,8 +5,9 @@ The format (see docs/superannotate-format.md): `{"metadata": {"name", "duration"
 with one parameter whose first and last timestamps (the chunk's start and end) carry
 the attributes, so the text shows for the whole event.
 
-Quality signals travel as two attribute groups next to the free-text group, because
-attribute values are what annotators can filter instances by:
+Quality signals travel as two attribute groups next to the free-text group: attribute
+values belong to each event (an item tag could only flag the whole file), show on it in
+the editor and come back in every downloaded annotation:
 
 - `Review` (single choice, values `needs_review` and `ok`): every chunk carries one,
   so both the doubtful and the confident chunks can be listed.

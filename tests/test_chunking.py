@@ -92,6 +92,7 @@ def transcripts(draw: st.DrawFn, with_words: bool | None = None) -> Transcript:
         part = words[i : i + n]
         i += n
         text = "".join(w.word for w in part)
+        lost = keep_words and draw(st.integers(0, 9)) == 0  # alignment gave this segment no words
         segments.append(
             Segment(
                 id=len(segments),
@@ -102,7 +103,7 @@ def transcripts(draw: st.DrawFn, with_words: bool | None = None) -> Transcript:
                 avg_logprob=draw(st.floats(-3, 0)),
                 compression_ratio=draw(st.floats(0.5, 4)),
                 no_speech_prob=draw(st.floats(0, 1)),
-                words=tuple(part) if keep_words else None,
+                words=(() if lost else tuple(part)) if keep_words else None,
             )
         )
     last = max((max(w.end, w.start) for w in words), default=0.0)
@@ -263,6 +264,13 @@ def test_segments_policy_keeps_segments_but_repairs_them() -> None:
         (3.0, 6.0, "Second."),
         (8.0, 20.0, "Third."),
     ]
+
+
+def test_a_segment_whose_words_are_missing_keeps_its_text() -> None:
+    words = (Word(" One.", 0.0, 0.5, 0.9),)
+    segments = (Segment(0, 0.0, 0.5, " One.", words=words), Segment(1, 0.6, 1.5, " Two.", words=()))
+    [chunk] = chunk_transcript(Transcript("", "en", segments, 2.0), PLAIN)
+    assert (chunk.text, chunk.words, chunk.end) == ("One. Two.", words, 1.5)
 
 
 def test_regroup_without_words_merges_segments() -> None:
