@@ -363,3 +363,43 @@ def test_chunks_of_a_live_tiny_en_transcript_follow_the_pauses(tiny_model) -> No
     chunks = chunk_transcript(transcript, ChunkingOptions())
     assert_invariants(transcript, chunks, ChunkingOptions())
     assert_boundaries_in_pauses(chunks, tolerance=0.5)
+
+
+# --- options ---------------------------------------------------------------------------------
+
+
+def test_chunking_and_annotation_sections_load_from_config() -> None:
+    from preannotate.config import load_config
+
+    config = load_config(
+        None, ["chunking.policy=segments", "chunking.word_stretch=null", "annotation.review_group=null"]
+    )
+    assert config.chunking.policy == "segments" and config.chunking.word_stretch is None
+    assert config.annotation.review_group is None and config.annotation.text_group == "Content"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "chunking.policy=words",
+        "chunking.max_duration=0",
+        "chunking.min_duration=20",
+        "chunking.max_chars=0",
+        "chunking.gap_threshold=0",
+        "chunking.padding_before=-1",
+        "chunking.word_stretch=0.5",
+        "chunking.review_mean_word_probability=2",
+        "chunking.review_avg_logprob=0.5",
+        "chunking.review_compression_ratio=0",
+        "annotation.class_name=' '",
+        "annotation.class_color=blue",
+        "annotation.review_group=Content",
+        "annotation.reason_group=''",
+    ],
+)
+def test_bad_chunking_and_annotation_options_are_refused(override: str) -> None:
+    from preannotate.config import load_config
+    from preannotate.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        load_config(None, [override])
