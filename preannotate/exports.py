@@ -21,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from .chunking import Chunk
+from .chunking import Chunk, chunk_transcript
 from .errors import ExportError
-from .options import AnnotationOptions
+from .options import AnnotationOptions, ChunkingOptions
+from .results import Transcript
 from .sa_format import annotation_classes, sa_annotation
 from .storage import write_json_atomic, write_text_atomic
 
@@ -82,6 +83,16 @@ class ItemChunks:
     language: str | None
     duration: float
     chunks: Sequence[Chunk]
+
+    @classmethod
+    def from_transcript(cls, item: str, source: str, transcript: Transcript, options: ChunkingOptions) -> ItemChunks:
+        """Chunks a stored transcript: what the pipeline exports for one item.
+
+        Raises:
+            ChunkingError: The transcript has text but no room in time for it.
+        """
+        chunks = chunk_transcript(transcript, options)
+        return cls(item, source, transcript.language, transcript.duration, chunks)
 
 
 def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:

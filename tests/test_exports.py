@@ -60,9 +60,9 @@ def fixed_transcript() -> Transcript:
 
 
 def fixed_entries() -> list[ItemChunks]:
-    chunks = chunk_transcript(fixed_transcript(), ChunkingOptions())
-    empty = ItemChunks("silence.wav", "silence.wav", None, 4.0, [])
-    return [ItemChunks("talk.wav", "shows/talk.wav", "en", 16.25, chunks), empty]
+    talk = ItemChunks.from_transcript("talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions())
+    assert talk.chunks == chunk_transcript(fixed_transcript(), ChunkingOptions())
+    return [talk, ItemChunks("silence.wav", "silence.wav", None, 4.0, [])]
 
 
 def check_golden(path: Path, name: str) -> None:
