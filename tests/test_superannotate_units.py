@@ -7,7 +7,9 @@ import logging
 import subprocess
 import sys
 import types
+import typing
 from pathlib import Path
+from typing_extensions import NotRequired, Required
 
 import pytest
 from sa_server import SuperAnnotateServer
@@ -344,6 +346,24 @@ def test_options_from_yaml_values() -> None:
 
 
 # the SDK import
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="pydantic accepts typing.TypedDict from Python 3.12")
+def test_typed_dict_rebuild_satisfies_pydantic() -> None:
+    from pydantic import PydanticUserError, TypeAdapter, ValidationError
+
+    from preannotate.superannotate.sdk import _as_typing_extensions
+
+    class Attachment(typing.TypedDict, total=False):  # as superannotate 4.6.2 declares it
+        url: Required[str]
+        name: NotRequired[str]
+
+    with pytest.raises(PydanticUserError, match="typing_extensions.TypedDict"):
+        TypeAdapter(Attachment)
+    adapter = TypeAdapter(_as_typing_extensions(Attachment))
+    assert adapter.validate_python({"url": "u"}) == {"url": "u"}
+    with pytest.raises(ValidationError):
+        adapter.validate_python({"name": "no url"})
 
 
 def test_sdk_import_fix_and_host_redirection_in_a_fresh_interpreter(sa_server: SuperAnnotateServer) -> None:
