@@ -9,10 +9,10 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing_extensions import NotRequired, Required
 
 import pytest
 from sa_server import SuperAnnotateServer
+from typing_extensions import NotRequired, Required
 
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, CredentialsError, UploadError
