@@ -24,7 +24,7 @@ from .options import RunConfig
 from .report import FileResult, RunReport, versions
 from .results import Transcript
 from .resume import is_finished, model_identity, options_key, source_state
-from .storage import read_json, write_json_atomic
+from .storage import read_json, remove_stale_temps, write_json_atomic
 from .transcribe import check_options_for_model, transcribe_audio
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     models.validate_model_source(config.model)
     report = RunReport(out, config_to_dict(config), versions=versions())
     key = options_key(model_identity(config.model), config.transcribe)
+    report.model = {"name": config.model.name, "identity": model_identity(config.model)}
+    for folder in (out, out / "transcripts"):
+        remove_stale_temps(folder)
     jobs, report.files = _plan(media, out, key, config.output.force)
     try:
         if jobs:
@@ -77,6 +80,9 @@ def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[lis
         stored = read_json(path) if path.exists() else None
         try:
             source = source_state(m.path, (stored or {}).get("meta", {}).get("source"))
+        except PermissionError:
+            results.append(FileResult(m.item, m.source, "failed", f"{m.path}: permission denied (cannot be read)"))
+            continue
         except OSError as e:
             results.append(FileResult(m.item, m.source, "failed", f"{m.path}: cannot read ({e.strerror or e})"))
             continue
@@ -91,7 +97,7 @@ def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[lis
 def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunReport, progress: bool) -> None:
     loaded = models.load_model(config.model)
     check_options_for_model(config.transcribe, loaded.model, loaded.name)
-    report.model = {"name": loaded.name, "id": loaded.model_id, "device": str(loaded.device)}
+    report.model.update(id=loaded.model_id, device=str(loaded.device), source=loaded.source.description)
     report.versions.update(loaded.versions)
     index = {r.source: i for i, r in enumerate(report.files)}
     total = sum(probe_duration(j.media.path) or 0.0 for j in jobs)
@@ -101,7 +107,7 @@ def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunR
             result = _transcribe_one(job, decoded, loaded.model, config, key)
             report.files[index[job.media.source]] = result
             report.write()  # a killed run still leaves an up-to-date record
-            bar.update(round(result.duration or 0.0, 1))
+            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
 
 
 def _prefetch(jobs: list[_Job]) -> Iterator[tuple[_Job, Future[DecodedAudio]]]:

@@ -39,3 +39,9 @@ def read_json(path: str | Path) -> Any | None:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def remove_stale_temps(folder: str | Path) -> None:
+    """Deletes temporary files that a killed process left behind in `folder` (not recursive)."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)

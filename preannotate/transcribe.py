@@ -23,6 +23,10 @@ from .errors import ConfigError, TranscriptionError
 from .options import TranscribeOptions
 from .results import Segment, Transcript
 
+# Temperature fallback samples from torch's generator: seed it per file so that
+# the same audio and options give the same transcript in every run and order.
+SEED = 0
+
 
 def language_code(language: str | None) -> str | None:
     """Returns Whisper's code for a language given as a code or an English name.
@@ -77,9 +81,11 @@ def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options:
     try:
         language, probability = _language(model, samples, options)
         kwargs = _whisper_kwargs(options, language, model.device)
-        with warnings.catch_warnings():
+        gpus = [model.device] if model.device.type == "cuda" else []
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=gpus):
             # Whisper warns about word timestamps on translations; the option is the user's choice.
             warnings.simplefilter("ignore", UserWarning)
+            torch.manual_seed(SEED)
             result = whisper.transcribe(model, samples, verbose=None, **kwargs)
     except (RuntimeError, ValueError, IndexError) as e:
         raise TranscriptionError(f"Whisper failed: {e}") from e

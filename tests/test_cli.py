@@ -1,0 +1,125 @@
+"""The command line on a folder of bad input, and resuming after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from media import SAMPLES, read_sample, write_audio, write_video_without_audio
+
+CLI = [sys.executable, "-m", "preannotate"]
+
+
+def run_cli(*args, drop_root=False, **kwargs):
+    prefix = []
+    if drop_root and os.geteuid() == 0:
+        # Root reads any file regardless of its mode: drop the two capabilities that allow it.
+        prefix = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+    return subprocess.run([*prefix, *CLI, *args], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def make_bad_folder(folder):
+    speech = read_sample("en/quick_brown_fox")
+    folder.mkdir()
+    write_audio(folder / "good.wav", speech)
+    (folder / "zero.wav").write_bytes(b"")
+    full = write_audio(folder / "full.flac", speech).read_bytes()
+    (folder / "truncated.flac").write_bytes(full[: len(full) // 2])
+    (folder / "full.flac").unlink()
+    (folder / "corrupt.ogg").write_bytes(b"OggS" + os.urandom(3000))
+    (folder / "notes.mp3").write_text("meeting notes, not audio\n" * 50)
+    write_video_without_audio(folder / "screen.mp4")
+    write_audio(folder / "silence.wav", np.zeros(16000 * 3, dtype=np.float32))
+    write_audio(folder / "blip.wav", speech[:800])  # 0.05 s
+    t44 = np.arange(int(len(speech) * 44100 / 16000)) / 44100
+    up = np.interp(t44, np.arange(len(speech)) / 16000, speech).astype(np.float32)
+    write_audio(folder / "stereo44k.wav", np.stack([up, up * 0.8], 1), rate=44100, channels=2)
+    locked = write_audio(folder / "locked.wav", speech)
+    locked.chmod(0)
+    (folder / "ñandú").mkdir()
+    write_audio(folder / "ñandú" / "canción.mp3", speech)
+
+
+def test_bad_input_folder(tmp_path, tiny_model):
+    make_bad_folder(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli("run", "-i", str(tmp_path / "in"), "-o", str(out), "--set", "model.name=bundled:tiny.en",
+                   "--no-progress", drop_root=True)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    files = {f["source"]: f for f in json.loads((out / "run.json").read_text())["files"]}
+    expected_errors = {
+        "zero.wav": "empty file",
+        "corrupt.ogg": "corrupt",
+        "notes.mp3": "not a media file",
+        "screen.mp4": "no audio stream",
+        "locked.wav": "permission denied",
+    }
+    for source, message in expected_errors.items():
+        assert files[source]["status"] == "failed", source
+        assert message in files[source]["error"] and source in files[source]["error"], files[source]
+        assert source in proc.stdout  # the summary table lists it
+    for source in ("good.wav", "stereo44k.wav", "ñandú/canción.mp3", "truncated.flac", "silence.wav", "blip.wav"):
+        assert files[source]["status"] == "ok", files[source]
+    transcripts = out / "transcripts"
+    text = {s: json.loads((transcripts / f"{files[s]['item']}.json").read_text())["text"].lower() for s in files
+            if files[s]["status"] == "ok"}  # fmt: skip
+    for source in ("good.wav", "stereo44k.wav", "ñandú/canción.mp3"):
+        assert "quick brown fox" in text[source]
+    assert text["silence.wav"] == "" and text["blip.wav"] == ""  # nothing invented
+    assert any("truncated" in w for w in files["truncated.flac"]["warnings"])
+    # Failed files leave no output, and nothing is half-written.
+    assert sorted(p.name for p in transcripts.iterdir()) == sorted(f"{files[s]['item']}.json" for s in text)
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_missing_input_is_a_clear_error(tmp_path):
+    proc = run_cli("run", "-i", str(tmp_path / "nothing-here"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "nothing-here" in proc.stderr and "does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no media here")
+    proc = run_cli("run", "-i", str(tmp_path / "empty"), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "holds no media" in proc.stderr
+
+
+def test_unknown_option_is_a_clear_error(tmp_path):
+    proc = run_cli("run", "--set", "transcribe.beam_sise=5")
+    assert proc.returncode == 2 and "did you mean 'transcribe.beam_size'" in proc.stderr
+
+
+def test_resume_after_kill(tmp_path, tiny_model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(SAMPLES / "en" / "quick_brown_fox.wav", folder / f"take{i}.wav")
+    out = tmp_path / "out"
+    args = ["run", "-i", str(folder), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress"]
+    proc = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    transcripts = out / "transcripts"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list(transcripts.glob("*.json"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in transcripts.glob("*.json"))
+    assert 2 <= len(done) < 6, done
+    for path in transcripts.glob("*.json"):
+        json.loads(path.read_text())  # every file there is whole
+    stamps = {p.name: p.stat().st_mtime_ns for p in transcripts.glob("*.json")}
+
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    files = json.loads((out / "run.json").read_text())["files"]
+    statuses = {f"{f['item']}.json": f["status"] for f in files}
+    assert all(statuses[name] == "skipped" for name in done)
+    assert sum(s == "ok" for s in statuses.values()) == 6 - len(done)
+    assert all(stamps[name] == (transcripts / name).stat().st_mtime_ns for name in done)
+    assert not list(out.rglob("*.tmp"))
