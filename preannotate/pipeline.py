@@ -15,17 +15,17 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import models
+from . import engines, models
 from .audio import DecodedAudio, decode_audio, probe_duration
 from .config import config_to_dict
 from .discover import MediaFile, discover
-from .errors import PreannotateError
+from .errors import ChunkingError, PreannotateError
+from .exports import ItemChunks, write_exports
 from .options import RunConfig
 from .report import FileResult, RunReport, versions
 from .results import Transcript
 from .resume import is_finished, model_identity, options_key, source_state
 from .storage import read_json, remove_stale_temps, write_json_atomic
-from .transcribe import check_options_for_model, transcribe_audio
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,35 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         report.interrupted = True
         report.write()
         raise
+    export_chunks(config, report)
     report.write()
     return report
+
+
+def export_chunks(config: RunConfig, report: RunReport) -> list[ItemChunks]:
+    """Chunks every finished transcript of the run and writes all exports.
+
+    Chunks always come from the stored transcripts, so changing only the
+    chunking options re-chunks without transcribing again.
+    """
+    entries = []
+    for result in report.files:
+        if result.status == "failed":
+            continue
+        stored = read_json(report.output_dir / "transcripts" / f"{result.item}.json")
+        try:
+            if stored is None:
+                raise ChunkingError("its transcript is missing or unreadable")
+            entry = ItemChunks.from_transcript(
+                result.item, result.source, Transcript.from_dict(stored), config.chunking
+            )
+        except ChunkingError as e:
+            result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
+            continue
+        result.chunks = len(entry.chunks)
+        entries.append(entry)
+    write_exports(report.output_dir, entries, config.annotation)
+    return entries
 
 
 def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[list[_Job], list[FileResult]]:
@@ -95,16 +122,17 @@ def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[lis
 
 
 def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunReport, progress: bool) -> None:
-    loaded = models.load_model(config.model)
-    check_options_for_model(config.transcribe, loaded.model, loaded.name)
-    report.model.update(id=loaded.model_id, device=str(loaded.device), source=loaded.source.description)
-    report.versions.update(loaded.versions)
+    engine = engines.load_engine(config.model)
+    engine.check(config.transcribe)
+    info = engine.info
+    report.model.update(engine=info.engine, id=info.model_id, device=info.device, source=info.description)
+    report.versions.update(info.versions)
     index = {r.source: i for i, r in enumerate(report.files)}
     total = sum(probe_duration(j.media.path) or 0.0 for j in jobs)
     with tqdm(total=round(total, 1), unit="s", disable=not progress, desc="transcribing") as bar:
         for n, (job, decoded) in enumerate(_prefetch(jobs), start=1):
             bar.set_postfix_str(f"file {n}/{len(jobs)}")
-            result = _transcribe_one(job, decoded, loaded.model, config, key)
+            result = _transcribe_one(job, decoded, engine, config, key)
             report.files[index[job.media.source]] = result
             report.write()  # a killed run still leaves an up-to-date record
             bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
@@ -121,12 +149,14 @@ def _prefetch(jobs: list[_Job]) -> Iterator[tuple[_Job, Future[DecodedAudio]]]:
             yield job, current
 
 
-def _transcribe_one(job: _Job, decoded: Future[DecodedAudio], model, config: RunConfig, key: str) -> FileResult:
+def _transcribe_one(
+    job: _Job, decoded: Future[DecodedAudio], engine: engines.Engine, config: RunConfig, key: str
+) -> FileResult:
     started = time.perf_counter()
     media = job.media
     try:
         audio = decoded.result()
-        transcript = transcribe_audio(model, audio.samples, config.transcribe)
+        transcript = engine.transcribe(audio.samples, config.transcribe)
         warnings = _warnings(audio, transcript)
         meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})

@@ -11,7 +11,7 @@ import pytest
 from media import SAMPLES
 from whisper.normalizers import EnglishTextNormalizer
 
-from preannotate import models
+from preannotate import engines
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, InputError, ModelError
 from preannotate.pipeline import run_pipeline
@@ -91,8 +91,8 @@ def test_multilingual_detection_and_translation(tmp_path, base_model, clip, engl
 def test_model_loads_once_and_resume_skips_finished(tmp_path, tiny_model, monkeypatch):
     english_folder(tmp_path)
     calls = []
-    real = models.load_model
-    monkeypatch.setattr(models, "load_model", lambda options: calls.append(options) or real(options))
+    real = engines.load_engine
+    monkeypatch.setattr(engines, "load_engine", lambda options: calls.append(options) or real(options))
     first = run_pipeline(config(tmp_path), progress=False)
     assert len(calls) == 1 and [f.status for f in first.files] == ["ok"] * 3
     stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "transcripts").iterdir()}

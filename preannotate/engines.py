@@ -1,0 +1,83 @@
+"""Transcription engines: one interface over openai-whisper (and others), chosen by `model.engine`.
+
+The pipeline only sees `Engine`: it loads one per run, checks the options
+against it before any file is processed, and asks it for typed transcripts,
+so chunking, exports and uploads are the same whichever engine ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .options import ModelOptions, TranscribeOptions
+from .results import Transcript
+
+
+class Engine(Protocol):
+    """A loaded model that turns 16 kHz mono samples into a Transcript."""
+
+    info: EngineInfo
+
+    def check(self, options: TranscribeOptions) -> None:
+        """Raises ConfigError when the model cannot honour `options`."""
+
+    def transcribe(self, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
+        """Transcribes one file's samples; raises TranscriptionError on failure."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What identifies an engine and its model in run records.
+
+    Attributes:
+        engine: The engine's name, as in `model.engine`.
+        name: The model name as configured.
+        model_id: Identifies the exact weights.
+        device: Where it runs.
+        description: One line on what the model name resolved to.
+        versions: Versions of the packages that shape its results.
+    """
+
+    engine: str
+    name: str
+    model_id: str
+    device: str
+    description: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WhisperEngine:
+    """openai-whisper's full transcription pipeline (see `transcribe`)."""
+
+    model: object
+    info: EngineInfo
+
+    def check(self, options: TranscribeOptions) -> None:
+        """Rejects options an English-only model cannot honour."""
+        from .transcribe import check_options_for_model
+
+        check_options_for_model(options, self.model, self.info.name)
+
+    def transcribe(self, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
+        """Runs `whisper.transcribe` on the samples."""
+        from .transcribe import transcribe_audio
+
+        return transcribe_audio(self.model, samples, options)
+
+
+def load_engine(options: ModelOptions) -> Engine:
+    """Loads the configured model into its engine, once per run.
+
+    Raises:
+        ModelError: The model is missing, broken or cannot be loaded.
+    """
+    from . import models
+
+    loaded = models.load_model(options)
+    source = loaded.source.description if loaded.source else ""
+    info = EngineInfo("openai-whisper", loaded.name, loaded.model_id, loaded.device, source, dict(loaded.versions))
+    return WhisperEngine(loaded.model, info)
