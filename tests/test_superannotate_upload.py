@@ -302,3 +302,24 @@ def test_invalid_annotation_fails_locally_and_is_not_sent(sa_server: SuperAnnota
     report = run_upload(tmp_path, options())
     assert report.failed == [item] and "integer microseconds" in report.items[0].reason
     assert ("Podcasts", item) not in sa_server.upload_counts and len(report.succeeded) == 2
+
+
+def test_exporter_json_with_review_groups_uploads_as_is(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    """The exporter's own annotation JSON and class definitions, review groups included."""
+    sa_format = pytest.importorskip("preannotate.sa_format")
+    from preannotate.chunking import REVIEW_REASONS, Chunk
+
+    annotation = AnnotationOptions(review_group="Review", reason_group="Review reason")
+    inp, out = make_run(tmp_path, sources=["talk.wav"])
+    doubtful = Chunk(1, 2.5, 4.0, "uh", needs_review=True, review_reason=REVIEW_REASONS[0])
+    written = sa_format.sa_annotation("talk.wav", 4.5, [Chunk(0, 0.5, 2.25, "Bonjour à tous."), doubtful], annotation)
+    write_json(out / "superannotate" / "talk.wav.json", written)
+
+    opts = options()
+    report = upload_run(out, opts, annotation, inp, preflight(opts))  # classes from the exporter
+    assert report.succeeded == ["talk.wav"], report.items
+    groups = {g["name"]: g for g in sa_server.classes("Podcasts")[0]["attribute_groups"]}
+    assert groups["Content"]["group_type"] == "text" and groups["Review reason"]["group_type"] == "checklist"
+    assert {a["name"] for a in groups["Review"]["attributes"]} == {"needs_review", "ok"}
+    attributes = sa_server.annotation("Podcasts", "talk.wav")["instances"][1]["parameters"][0]["timestamps"][0]
+    assert {"groupName": "Review reason", "name": REVIEW_REASONS[0]} in attributes["attributes"]
