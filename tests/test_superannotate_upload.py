@@ -323,3 +323,18 @@ def test_exporter_json_with_review_groups_uploads_as_is(sa_server: SuperAnnotate
     assert {a["name"] for a in groups["Review"]["attributes"]} == {"needs_review", "ok"}
     attributes = sa_server.annotation("Podcasts", "talk.wav")["instances"][1]["parameters"][0]["timestamps"][0]
     assert {"groupName": "Review reason", "name": REVIEW_REASONS[0]} in attributes["attributes"]
+
+
+def test_upload_command_function_records_into_run_json(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    from preannotate.config import load_config
+    from preannotate.superannotate import upload_from_config
+
+    inp, out = make_run(tmp_path)
+    config = load_config(None, [f"input.dir={inp}", f"output.dir={out}", "superannotate.project=Podcasts",
+                                f"superannotate.url_prefix={PREFIX}", "superannotate.backoff_seconds=0",
+                                "annotation.review_group=null", "annotation.reason_group=null"])  # fmt: skip
+    report = upload_from_config(config)
+    assert len(report.succeeded) == 3
+    run = json.loads((out / "run.json").read_text())
+    assert run["upload"]["summary"] == {"succeeded": 3, "failed": 0, "skipped": 0, "unchanged": 0, "no_url": 0}
+    assert upload_from_config(config, force=True).succeeded and set(sa_server.upload_counts.values()) == {2}
