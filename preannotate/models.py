@@ -127,6 +127,13 @@ def resolve_model(options: ModelOptions) -> ModelSource:
     raise ModelError(f"unknown model {name!r}{hint}{_did_you_mean(name)}. {_accepted()}")
 
 
+def bundled_packages(source: ModelSource) -> tuple[str, ...]:
+    """Returns the pip names of the packages that ship a bundled model (empty for other sources)."""
+    if source.kind != "bundled":
+        return ()
+    return tuple(pip for _, pip, _ in BUNDLED[source.location.removeprefix(BUNDLED_PREFIX)].packages)
+
+
 def validate_model_source(options: ModelOptions) -> ModelSource:
     """Cheap check, before any work, that the model can be found and the device exists.
 

@@ -54,10 +54,11 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     """
     out = Path(config.output.dir)
     media = discover(config.input.dir, config.input.extensions)
-    models.validate_model_source(config.model)
+    source = models.validate_model_source(config.model)
     report = RunReport(out, config_to_dict(config), versions=versions())
-    key = options_key(model_identity(config.model), config.transcribe)
-    report.model = {"name": config.model.name, "identity": model_identity(config.model)}
+    identity = model_identity(source.kind, source.location, source.parts, models.bundled_packages(source))
+    key = options_key(identity, config.transcribe)
+    report.model = {"name": config.model.name, "identity": identity}
     for folder in (out, out / "transcripts"):
         remove_stale_temps(folder)
     jobs, report.files = _plan(media, out, key, config.output.force)
