@@ -1,0 +1,201 @@
+"""Comparing pulled corrections with the drafts: per group, per draft chunk, per item and per run.
+
+`compare_item` is pure (annotations in, rows out); `compare_run` reads a run folder after
+`preannotate pull` and never stops at one bad item: whatever is wrong with an item becomes
+its `problem` (not compared) or its `notes` (compared, with events left out), and the rest
+goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import CorrectionError
+from ..options import AnnotationOptions, CorrectionOptions, RunConfig
+from ..storage import read_json
+from ..superannotate import Ledger
+from .align import align
+from .events import parse_annotation
+from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
+from .pull import PulledItem, load_pull
+from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
+
+CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason")
+ITEM_HEAD = ("item", "status", "language", "compared", "problem", "notes")
+
+
+@dataclass
+class ItemComparison:
+    """One item's comparison: group rows, draft chunk rows and notes about left-out events."""
+
+    groups: list[dict] = field(default_factory=list)
+    chunks: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CorrectionResult:
+    """The comparison of a whole run.
+
+    Attributes:
+        groups: One row per group (chunks and events that belong together), with item and group id.
+        chunks: One row per draft chunk: its flags, confidence and what happened to it.
+        items: One row per item of the pull: status, problem or notes, and its totals.
+        summary: Run-wide totals over the compared items (see `metrics.summarize`).
+        options: The comparison options, for the report.
+    """
+
+    groups: pd.DataFrame
+    chunks: pd.DataFrame
+    items: pd.DataFrame
+    summary: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Item -> why it was not compared."""
+        rows = self.items[self.items["problem"].notna()]
+        return dict(zip(rows["item"], rows["problem"]))
+
+
+def compare_item(
+    draft: Any,
+    corrected: Any,
+    annotation: AnnotationOptions,
+    options: CorrectionOptions,
+    language: str | None,
+    quality: dict[str, list[dict]] | None = None,
+) -> ItemComparison:
+    """Compares one item's corrected annotation with its draft.
+
+    Args:
+        draft: The annotation as uploaded.
+        corrected: The annotation as pulled.
+        annotation: Class and group names.
+        options: Overlap share, boundary tolerance and what counts as changed.
+        language: The item's language code, choosing the normalizer (options.language wins).
+        quality: The item's chunk quality records (`rundata.quality_lookup`), for confidences.
+
+    Returns:
+        The rows and notes.
+
+    Raises:
+        CorrectionError: Either annotation is malformed as a whole.
+    """
+    try:
+        before = parse_annotation(draft, annotation)
+    except CorrectionError as e:
+        raise CorrectionError(f"the draft is malformed: {e}") from e
+    try:
+        after = parse_annotation(corrected, annotation, before.duration_us)
+    except CorrectionError as e:
+        raise CorrectionError(f"the corrected annotation is malformed: {e}") from e
+    language = options.language or language
+    normalize = text_normalizer(language)
+    unspaced = (language or "").split("-")[0].lower() in UNSPACED_LANGUAGES
+    result = ItemComparison(notes=[*(f"draft {n}" for n in before.notes), *after.notes])
+    groups = align(before.events, after.events, options.min_overlap, key=lambda t: " ".join(normalize(t).split()))
+    for g, group in enumerate(groups):
+        row = {"group": g, **group_row(group, normalize, unspaced, options.boundary_tolerance_ms)}
+        result.groups.append(row)
+        result.chunks.extend(_chunk_row(e, g, row, options, quality or {}) for e in group.draft)
+    result.chunks.sort(key=lambda c: c["chunk"])
+    return result
+
+
+def _chunk_row(event, group: int, row: dict, options: CorrectionOptions, quality: dict) -> dict:
+    record = find_quality(quality, event.start_us, event.text) or {}
+    flag = event.needs_review if event.needs_review is not None else record.get("needs_review")
+    chunk = {"chunk": event.index, "start": event.start, "end": event.end, "text": event.text, "group": group}
+    chunk.update(kind=row["kind"], needs_review=None if flag is None else bool(flag))
+    chunk.update({k: record.get(k) for k in CHUNK_QUALITY})
+    chunk.update({k: row[k] for k in ("text_changed", "retimed", "untouched")})
+    chunk["changed"] = chunk_changed(row, options.changed)
+    return chunk
+
+
+def compare_from_config(config: RunConfig) -> CorrectionResult:
+    """Compares the run in output.dir with its last pull, under the config's annotation and correction options."""
+    return compare_run(config.output.dir, config.annotation, config.correction)
+
+
+def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: CorrectionOptions) -> CorrectionResult:
+    """Compares every pulled item of a run with the draft uploaded for it.
+
+    Args:
+        output_dir: The run's output folder, after `preannotate pull`.
+        annotation: Class and group names.
+        options: The correction options.
+
+    Returns:
+        Tables per group, draft chunk and item, and the run's totals.
+
+    Raises:
+        CorrectionError: The folder holds no run or no pull.
+    """
+    out = Path(output_dir)
+    pull = load_pull(out)
+    run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality_table(out))
+    groups, chunks, items = [], [], []
+    for pulled in pull.items:
+        language = options.language or (run.files.get(pulled.item) or {}).get("language")
+        row = {"item": pulled.item, "status": pulled.status, "language": language}
+        result, row["problem"], notes = run.compare(pulled, language)
+        row.update(compared=result is not None, notes="; ".join(notes) or None)
+        if result is not None:
+            groups.extend({"item": pulled.item, **g} for g in result.groups)
+            chunks.extend({"item": pulled.item, **c} for c in result.chunks)
+            row.update(summarize(result.groups, result.chunks))
+        items.append(row)
+    summary = {"items": len(items), "compared": sum(r["compared"] for r in items), **summarize(groups, chunks)}
+    summary["problems"] = sum(r["problem"] is not None for r in items)
+    frame = pd.DataFrame(items, columns=list(ITEM_HEAD)) if not items else pd.DataFrame(items)
+    frame = frame[[*ITEM_HEAD, *(c for c in frame.columns if c not in ITEM_HEAD)]]
+    return CorrectionResult(pd.DataFrame(groups), pd.DataFrame(chunks), frame, summary, _options(options, pull))
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What comparing one item of a run needs from the run folder."""
+
+    out: Path
+    files: dict[str, dict]
+    ledger: Ledger | None
+    target: str
+    annotation: AnnotationOptions
+    options: CorrectionOptions
+    quality: pd.DataFrame
+
+    def compare(self, pulled: PulledItem, language: str | None) -> tuple[ItemComparison | None, str | None, list]:
+        """(comparison or None, problem or None, notes) for one item of the pull."""
+        if pulled.problem:
+            return None, pulled.problem, []
+        if not pulled.selected or not pulled.file:
+            return None, None, [f"not pulled: status {pulled.status} not selected"]
+        corrected = read_json(self.out / pulled.file)
+        if corrected is None:
+            return None, f"the pulled annotation {pulled.file} is missing or not valid JSON", []
+        draft = draft_for(self.out, self.ledger, self.target, pulled.item)
+        if draft.annotation is None:
+            return None, draft.note, []
+        quality = quality_lookup(self.quality, pulled.item)
+        try:
+            result = compare_item(draft.annotation, corrected, self.annotation, self.options, language, quality)
+        except CorrectionError as e:
+            return None, str(e), []
+        return result, None, [n for n in (draft.note, *result.notes) if n]
+
+
+def _options(options: CorrectionOptions, pull) -> dict[str, Any]:
+    return {
+        "project": pull.project,
+        "pulled_at": pull.pulled_at,
+        "status filter": ", ".join(pull.statuses) or "all",
+        "min_overlap": options.min_overlap,
+        "boundary_tolerance_ms": options.boundary_tolerance_ms,
+        "changed means": options.changed,
+    }

@@ -1,0 +1,142 @@
+"""Reading what a run left behind: its files, the drafts as uploaded, and the chunks' quality data."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import CorrectionError, UploadError
+from ..sa_format import microseconds
+from ..storage import read_json
+from ..superannotate import Ledger
+from ..superannotate.ledger import annotation_sha256
+
+RUN_FILE = "run.json"
+ANNOTATIONS_DIR = "superannotate"
+MATCH_US = 1000  # chunks.csv rounds times to the millisecond
+QUALITY_FIELDS = ("mean_word_probability", "min_word_probability", "avg_logprob", "needs_review", "review_reason")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The annotation an item's correction started from.
+
+    Attributes:
+        annotation: The annotation as uploaded, or None when it cannot be found.
+        note: Where it came from when not from the ledger's copy, or why it is missing.
+    """
+
+    annotation: Any
+    note: str | None = None
+
+
+def read_run(output_dir: Path) -> dict[str, Any]:
+    """`<output>/run.json` as a dict.
+
+    Raises:
+        CorrectionError: It is missing or not a run record.
+    """
+    data = read_json(output_dir / RUN_FILE)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise CorrectionError(f"{output_dir / RUN_FILE} is missing or has no files list: not a run folder")
+    return data
+
+
+def run_items(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The run's file records (item, source, language, duration...) by item name."""
+    return {f["item"]: f for f in run["files"] if isinstance(f, dict) and f.get("item")}
+
+
+def load_ledger(output_dir: Path) -> Ledger | None:
+    """The upload ledger, or None when the run has none or it is unreadable."""
+    try:
+        return Ledger.load(output_dir)
+    except UploadError:
+        return None
+
+
+def draft_for(output_dir: Path, ledger: Ledger | None, target: str, item: str) -> Draft:
+    """What was uploaded for the item: the ledger's copy, else the annotation file if it was uploaded as is.
+
+    Without a ledger entry (the ledger was removed, or items were uploaded by other means), the
+    current `superannotate/<item>.json` is used and the note says so.
+    """
+    entry = ledger.entry(target, item) if ledger is not None else None
+    current = output_dir / ANNOTATIONS_DIR / f"{item}.json"
+    if entry is None:
+        annotation = read_json(current)
+        note = f"not in the upload ledger for {target}: compared with {ANNOTATIONS_DIR}/{item}.json"
+        return Draft(annotation, note if annotation is not None else f"no draft: {note} is missing or unreadable")
+    copy = read_json(output_dir / entry.copy)
+    if copy is not None:
+        return Draft(copy)
+    annotation = read_json(current)
+    if annotation is not None and annotation_sha256(annotation) == entry.sha256:
+        return Draft(annotation, f"the ledger's copy {entry.copy} is missing: used the identical {current.name}")
+    return Draft(None, f"no draft: the ledger's copy {entry.copy} is missing and {current.name} differs from it")
+
+
+def quality_table(output_dir: Path) -> pd.DataFrame:
+    """The chunks' quality data from chunks.jsonl (unrounded), else chunks.csv; empty when neither exists.
+
+    Columns: item, start_us, text and QUALITY_FIELDS.
+    """
+    rows = _jsonl_rows(output_dir / "chunks.jsonl")
+    if rows is None:
+        try:
+            rows = pd.read_csv(output_dir / "chunks.csv", keep_default_na=False, na_values=[""]).to_dict("records")
+        except (OSError, ValueError, pd.errors.ParserError):
+            rows = []
+    records = [_quality_record(r) for r in rows if isinstance(r, dict) and r.get("item") is not None]
+    columns = ["item", "start_us", "text", *QUALITY_FIELDS]
+    return pd.DataFrame([r for r in records if r is not None], columns=columns)
+
+
+def _jsonl_rows(path: Path) -> list[dict] | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    rows = []
+    for line in lines:
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a damaged line costs only its chunk's confidence
+    return rows
+
+
+def _quality_record(row: dict) -> dict | None:
+    try:
+        start_us = microseconds(float(row["start"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    record = {"item": str(row["item"]), "start_us": start_us, "text": str(row.get("text") or "").strip()}
+    for name in QUALITY_FIELDS:
+        value = row.get(name)
+        record[name] = None if isinstance(value, float) and math.isnan(value) else value
+    return record
+
+
+def quality_lookup(table: pd.DataFrame, item: str) -> dict[str, list[dict]]:
+    """The item's quality records grouped by text, for `find_quality`."""
+    found: dict[str, list[dict]] = {}
+    for record in table[table["item"] == item].to_dict("records"):
+        found.setdefault(record["text"], []).append(record)
+    return found
+
+
+def find_quality(lookup: dict[str, list[dict]], start_us: int, text: str) -> dict | None:
+    """The quality record of the chunk with this text starting within 1 ms of `start_us`, if any.
+
+    Why not by index: chunks.csv is rewritten when a run is re-chunked, while the draft is what
+    was uploaded; a record belongs to a draft event only if text and start agree (chunks.csv
+    keeps times to the millisecond, chunks.jsonl exactly).
+    """
+    candidates = [r for r in lookup.get(text.strip(), []) if abs(r["start_us"] - start_us) <= MATCH_US]
+    return min(candidates, key=lambda r: abs(r["start_us"] - start_us), default=None)
