@@ -7,11 +7,13 @@ so chunking, exports and uploads are the same whichever engine ran.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from .errors import ModelError
 from .options import ModelOptions, TranscribeOptions
 from .results import Transcript
 
@@ -70,14 +72,32 @@ class WhisperEngine:
 
 
 def load_engine(options: ModelOptions) -> Engine:
-    """Loads the configured model into its engine, once per run.
+    """Loads the configured model into the engine `options.engine` names, once per run.
 
     Raises:
         ModelError: The model is missing, broken or cannot be loaded.
     """
+    if options.engine == "faster-whisper":
+        try:
+            from .faster import load_faster_engine
+        except ImportError as e:  # an optional dependency: pip install 'preannotate[faster]'
+            raise ModelError(f"model.engine faster-whisper needs: pip install 'preannotate[faster]' ({e})") from e
+        return load_faster_engine(options)
     from . import models
 
     loaded = models.load_model(options)
     source = loaded.source.description if loaded.source else ""
     info = EngineInfo("openai-whisper", loaded.name, loaded.model_id, loaded.device, source, dict(loaded.versions))
     return WhisperEngine(loaded.model, info)
+
+
+def engine_identity(options: ModelOptions) -> str:
+    """Identifies the engine and its options that shape transcripts, for resume keys.
+
+    Empty for openai-whisper, so that keys made before engines existed stay valid. `cpu_threads` is
+    left out: it changes speed only.
+    """
+    if options.engine == "openai-whisper":
+        return ""
+    engine = {k: v for k, v in asdict(options.faster_whisper).items() if k != "cpu_threads"}
+    return f"{options.engine}:{json.dumps(engine, sort_keys=True)}"

