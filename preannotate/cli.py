@@ -92,8 +92,68 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_pull(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--status", action="append", default=[], metavar="STATUS",
+        help="pull only items in this SuperAnnotate status, e.g. Completed (repeatable; default: all)",
+    )  # fmt: skip
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from .correction import pull_from_config
+
+    extra = [f"correction.statuses=[{','.join(args.status)}]"] if args.status else []
+    report = pull_from_config(config_from_args(args, extra))
+    print(report.summary_line())
+    for item, problem in report.problems.items():
+        print(f"  {item}: {problem}", file=sys.stderr)
+    return EXIT_FAILED_FILES if report.problems else EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .correction import compare_from_config
+    from .correction.report import REPORT_DIR, summary_table, write_report
+
+    config = config_from_args(args)
+    result = compare_from_config(config)
+    path = write_report(result, Path(config.output.dir) / REPORT_DIR)
+    print(summary_table(result).to_string(index=False))
+    for item, problem in result.problems.items():
+        print(f"  {item}: {problem}", file=sys.stderr)
+    print(f"\nreport: {path}")
+    return EXIT_OK
+
+
+def _add_export(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--dest", help="dataset folder (overrides dataset.dir; default <output>/dataset)")
+    parser.add_argument("--all-statuses", action="store_true", help="export every pulled item, not only Completed")
+    parser.add_argument("--sample-rate", type=int, help="clip sample rate in Hz (overrides dataset.sample_rate)")
+    parser.add_argument("--min-duration", type=float, help="shortest segment in seconds (dataset.min_duration)")
+    parser.add_argument("--max-duration", type=float, help="longest segment in seconds (dataset.max_duration)")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .correction.dataset import export_from_config
+
+    flags = {"dir": args.dest, "sample_rate": args.sample_rate, "min_duration": args.min_duration}
+    flags.update(max_duration=args.max_duration, only_completed=False if args.all_statuses else None)
+    extra = [f"dataset.{key}={value}" for key, value in flags.items() if value is not None]
+    report = export_from_config(config_from_args(args, extra), input_dir=args.input)
+    print(report.summary_line())
+    for item, problem in report.problems.items():
+        print(f"  {item}: {problem}", file=sys.stderr)
+    return EXIT_FAILED_FILES if report.problems else EXIT_OK
+
+
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "run": (_add_run, _run, "transcribe a dataset folder, chunk, export and upload"),
+    "pull": (_add_pull, _pull, "download the annotators' corrected annotations and statuses of a run"),
+    "report": (add_config_arguments, _report, "compare corrections with the drafts: tables, plots, report.html"),
+    "export": (_add_export, _export, "export the corrected dataset: audiofolder, NeMo manifest, segments CSV"),
 }
 
 

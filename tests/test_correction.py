@@ -4,20 +4,30 @@ there as annotators would, then pull, compare, report and export, and check the 
 from __future__ import annotations
 
 import copy
+import html
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import av
 import numpy as np
+import pandas as pd
 import pytest
 from media import SAMPLES, read_sample, write_wav16
 from sa_server import SuperAnnotateServer
 
+from preannotate.audio import decode_audio
 from preannotate.chunking import Chunk
 from preannotate.correction import compare_run, pull_run
+from preannotate.correction.clips import resample, sample_span, write_clip
+from preannotate.correction.dataset import export_dataset
 from preannotate.correction.pull import NOT_IN_PROJECT, open_session
+from preannotate.correction.report import write_report
+from preannotate.errors import CorrectionError
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
-from preannotate.options import AnnotationOptions, CorrectionOptions, SuperAnnotateOptions
+from preannotate.options import AnnotationOptions, CorrectionOptions, DatasetExportOptions, SuperAnnotateOptions
 from preannotate.superannotate import preflight, upload_run
 
 PROJECT = "Corrections"
@@ -202,3 +212,108 @@ def test_any_change_counts_boundaries_and_splits(corrected_run: Path) -> None:
     run = result.summary
     assert (run["review_tp"], run["review_fp"], run["review_fn"], run["review_tn"]) == (3, 1, 1, 3)
     assert (run["review_precision"], run["review_recall"]) == (0.75, 0.75)
+
+
+def test_report_html_holds_the_tables_and_plots(corrected_run: Path) -> None:
+    result = compare_run(corrected_run, ANNOTATION, CorrectionOptions())
+    path = write_report(result, corrected_run / "correction")
+    page = path.read_text()
+    assert page.count("data:image/png;base64,") == 3  # WER per item, boundary shifts, confidence
+    for text in ("WER (draft vs corrected)", "16.7%", "needs_review precision", "50.0%", "talk.wav",
+                 NOT_IN_PROJECT, "The quick red fox.", "lies outside the audio"):  # fmt: skip
+        assert html.escape(text, quote=False) in page, text
+    items = pd.read_csv(corrected_run / "correction" / "items.csv")
+    assert list(items["item"]) == ["talk.wav", "fox.wav", "hello.wav", "count.wav"]
+    summary = json.loads((corrected_run / "correction" / "summary.json").read_text())
+    assert summary["summary"]["wer"] == pytest.approx(1 / 6) and summary["problems"] == {"hello.wav": NOT_IN_PROJECT}
+
+
+# Sample counts by hand: round(seconds * rate) at both ends, e.g. at 22.05 kHz the first half of the split
+# runs from 8.5 s = sample 187425 to 10.000023 s = 220500.507 -> 220501: 33076 samples; its second half
+# from 220501 to 11.5 s = 253575: 33074. "See you." (0.3 s) is under min_duration 0.5 s: left out.
+CLIPS = {
+    (22050, "wav"): [44100, 44100, 39690, 33076, 33074, 26460, 35280],
+    (16000, "flac"): [32000, 32000, 28800, 24000, 24000, 19200, 25600],
+}
+
+
+@pytest.mark.parametrize(("rate", "audio_format"), list(CLIPS))
+def test_export_clips_are_exact_to_the_sample(corrected_run: Path, rate: int, audio_format: str) -> None:
+    options = DatasetExportOptions(sample_rate=rate, audio_format=audio_format, min_duration=0.5)
+    report = export_dataset(corrected_run, options, ANNOTATION)
+    folder = corrected_run / "dataset"
+    metadata = pd.read_csv(folder / "metadata.csv")
+    assert list(metadata.columns) == ["file_name", "transcription"]
+    assert list(metadata["transcription"]) == [
+        "Hello world.", "The quick red fox.", "jumps over the dog.", "Then we split this", "long sentence here.",
+        "The quick brown fox", "jumps over the lazy dog.",
+    ]  # fmt: skip
+    clips = [decode_clip(folder / name) for name in metadata["file_name"]]
+    assert [len(c) for c, _ in clips] == CLIPS[(rate, audio_format)] and {r for _, r in clips} == {rate}
+    # Each clip is the right window of the source, not only the right length.
+    source = resample(decode_audio(corrected_run.parent / "in" / "talk.wav").samples, 16000, rate)
+    first, last = sample_span(8_500_000, SPLIT_AT, rate)
+    assert np.abs(clips[3][0] - source[first:last]).max() < 1e-4
+    manifest = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    assert [m["duration"] for m in manifest] == [n / rate for n in CLIPS[(rate, audio_format)]]
+    assert {m["offset"] for m in manifest} == {0.0} and manifest[1]["text"] == "The quick red fox."
+    assert all((folder / m["audio_filepath"]).is_file() for m in manifest)
+    segments = pd.read_csv(folder / "segments.csv")
+    assert len(segments) == 9 and report.clips == 7 and report.problems == {"hello.wav": NOT_IN_PROJECT}
+    notes = dict(zip(segments["text"], segments["note"]))
+    assert notes["See you."].startswith("shorter than min_duration") and notes["Counting slowly."].startswith(
+        "status InProgress"
+    )
+    assert set(segments["status"]) == {"Completed", "InProgress"}
+
+
+def decode_clip(path: Path) -> tuple[np.ndarray, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        frames = [f.to_ndarray().reshape(-1) for f in container.decode(stream)]
+        scale = 32768.0 if frames[0].dtype == np.int16 else 1.0
+        return np.concatenate(frames).astype(np.float32) / scale, stream.rate
+
+
+def test_failed_export_leaves_the_previous_dataset_whole(corrected_run: Path, monkeypatch) -> None:
+    options = DatasetExportOptions(min_duration=0.5)
+    export_dataset(corrected_run, options, ANNOTATION)
+    before = sorted(p.relative_to(corrected_run) for p in (corrected_run / "dataset").rglob("*"))
+    from preannotate.correction import dataset
+
+    calls = []
+
+    def fail_third(*args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise CorrectionError("disk full")
+        write_clip(*args)
+
+    monkeypatch.setattr(dataset, "write_clip", fail_third)
+    with pytest.raises(CorrectionError, match="disk full"):
+        export_dataset(corrected_run, DatasetExportOptions(min_duration=0.5, sample_rate=8000), ANNOTATION)
+    assert sorted(p.relative_to(corrected_run) for p in (corrected_run / "dataset").rglob("*")) == before
+    assert decode_clip(corrected_run / "dataset" / "clips" / "talk.wav-0000.wav")[1] == 16000
+    assert [p.name for p in corrected_run.iterdir() if p.name.startswith(".dataset")] == []
+
+
+def test_cli_pull_report_export(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    inp, out = make_run(tmp_path)
+    upload(inp, out)
+    annotate(sa_server)
+    common = ["-o", str(out), "--set", f"superannotate.project={PROJECT}"]
+    pulled = run_cli("pull", *common, "--status", "Completed")
+    assert pulled.returncode == 1 and NOT_IN_PROJECT in pulled.stderr  # hello.wav: an item failed
+    assert "pulled 2 annotation(s)" in pulled.stdout
+    reported = run_cli("report", *common)
+    assert reported.returncode == 0, reported.stderr
+    # Only the two Completed items: 19 + 9 = 28 reference words, 5 errors.
+    assert f"{100 * 5 / 28:.1f}%" in reported.stdout and (out / "correction" / "report.html").is_file()
+    dest = tmp_path / "exported"
+    exported = run_cli("export", *common, "--dest", str(dest), "--sample-rate", "8000", "--min-duration", "0.5")
+    assert exported.returncode == 1 and "exported 7 clip(s)" in exported.stdout, exported.stderr
+    assert len(pd.read_csv(dest / "metadata.csv")) == 7
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "preannotate", *args], capture_output=True, text=True, timeout=300)

@@ -1,0 +1,225 @@
+"""`preannotate export`: the corrected dataset in forms training tools read directly.
+
+Layout of the destination (`dataset.dir`, default `<output>/dataset`)::
+
+    clips/<item>-<n>.wav     one clip per corrected segment, cut from the original media
+    metadata.csv             file_name, transcription   (Hugging Face `audiofolder`)
+    manifest.jsonl           audio_filepath, duration, text, offset   (NeMo; paths relative to it)
+    segments.csv             every segment of every pulled item: item, start, end, text, status...
+    export.json              options, counts and per-item problems
+
+Clips are cut from the audio decoded at 16 kHz (then resampled to `dataset.sample_rate`) at
+sample round(time * rate), half up, so a clip has exactly end_sample - start_sample samples.
+The export is built in a temporary folder next to the destination and swapped in at the end:
+a failed or interrupted export never leaves a half-written dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..audio import SAMPLE_RATE, decode_audio
+from ..errors import AudioError, CorrectionError
+from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
+from ..storage import read_json
+from ..superannotate.report import utc_now
+from .clips import resample, sample_span, write_clip
+from .events import Event, parse_annotation
+from .pull import PulledItem, load_pull
+from .rundata import read_run, run_items
+
+log = logging.getLogger(__name__)
+COMPLETED = "Completed"
+SEGMENT_COLUMNS = ["item", "source", "status", "segment", "start", "end", "duration", "text"]
+SEGMENT_COLUMNS += ["exported", "file_name", "note"]
+
+
+@dataclass
+class ExportReport:
+    """What an export wrote.
+
+    Attributes:
+        folder: The dataset folder.
+        clips: Clips written.
+        seconds: Audio seconds in the clips.
+        segments: Segments listed in segments.csv.
+        left_out: Segments not clipped, by reason.
+        problems: Item -> why none of its segments could be exported.
+        notes: Item -> events of its annotation left out or cut.
+    """
+
+    folder: Path
+    clips: int = 0
+    seconds: float = 0.0
+    segments: int = 0
+    left_out: dict[str, int] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        """One line for people."""
+        return (
+            f"exported {self.clips} clip(s), {self.seconds:.1f} s, to {self.folder}; "
+            f"{sum(self.left_out.values())} segment(s) left out, {len(self.problems)} item(s) with problems"
+        )
+
+
+def export_from_config(config: RunConfig, input_dir: str | Path | None = None) -> ExportReport:
+    """`preannotate export`: exports the run in output.dir under the config's dataset options."""
+    return export_dataset(config.output.dir, config.dataset, config.annotation, input_dir)
+
+
+def export_dataset(
+    output_dir: str | Path,
+    options: DatasetExportOptions,
+    annotation: AnnotationOptions,
+    input_dir: str | Path | None = None,
+) -> ExportReport:
+    """Writes the pulled, corrected segments of a run as a training dataset.
+
+    Args:
+        output_dir: The run's output folder, after `preannotate pull`.
+        options: Destination, formats, status and duration filters, sample rate, audio format.
+        annotation: Class and group names.
+        input_dir: Where the original media are; the run's `config.input.dir` when None.
+
+    Returns:
+        Counts, segments left out and per-item problems (also in export.json).
+
+    Raises:
+        CorrectionError: No run or pull in the folder, or the destination cannot be written.
+    """
+    out = Path(output_dir)
+    pull, run = load_pull(out), read_run(out)
+    media_root = Path(input_dir or run.get("config", {}).get("input", {}).get("dir") or ".")
+    dest = Path(options.dir) if options.dir else out / "dataset"
+    staging = dest.parent / f".{dest.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        (staging / "clips").mkdir(parents=True)
+        report = ExportReport(dest)
+        job = _Export(out, media_root, staging, options, annotation, run_items(run), report)
+        rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
+        _write_tables(staging, rows, options, report)
+        _swap(staging, dest)
+    except OSError as e:
+        raise CorrectionError(f"cannot write the dataset under {dest}: {e.strerror or e}") from e
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("%s", report.summary_line())
+    return report
+
+
+@dataclass
+class _Export:
+    out: Path
+    media_root: Path
+    staging: Path
+    options: DatasetExportOptions
+    annotation: AnnotationOptions
+    files: dict[str, dict]
+    report: ExportReport
+    names: set[str] = field(default_factory=set)
+
+    def item_rows(self, pulled: PulledItem) -> list[dict]:
+        """The segment rows of one pulled item, clipping those that are exported."""
+        if pulled.problem or not pulled.file:
+            if pulled.problem:
+                self.report.problems[pulled.item] = pulled.problem
+            return []
+        corrected = read_json(self.out / pulled.file)
+        source = str((self.files.get(pulled.item) or {}).get("source") or "")
+        wanted = pulled.status == COMPLETED or not self.options.only_completed
+        try:
+            samples, duration_us = self._audio(pulled.item, source) if wanted else (None, None)
+            parsed = parse_annotation(corrected, self.annotation, duration_us)
+        except CorrectionError as e:
+            self.report.problems[pulled.item] = str(e)
+            return []
+        if parsed.notes:
+            self.report.notes[pulled.item] = list(parsed.notes)
+        base = {"item": pulled.item, "source": source, "status": pulled.status}
+        reason = None if wanted else f"status {pulled.status}, not {COMPLETED}"
+        return [self._segment(base, e, samples, reason) for e in parsed.events]
+
+    def _audio(self, item: str, source: str):
+        if not source:
+            raise CorrectionError(f"{item} is not in run.json: its source media is unknown")
+        try:
+            decoded = decode_audio(self.media_root / source)
+        except AudioError as e:
+            raise CorrectionError(f"cannot read its source media: {e}") from e
+        samples = resample(decoded.samples, SAMPLE_RATE, self.options.sample_rate)
+        return samples, len(decoded.samples) * 1_000_000 // SAMPLE_RATE
+
+    def _segment(self, base: dict, event: Event, samples, reason: str | None) -> dict:
+        row = {**base, "segment": event.index, "start": event.start, "end": event.end, "duration": event.duration}
+        row.update(text=event.text, exported=False, file_name=None, note=reason or self._duration_reason(event))
+        if row["note"] is None:
+            first, last = sample_span(event.start_us, event.end_us, self.options.sample_rate)
+            name = self._clip_name(base["item"], event.index)
+            write_clip(self.staging / name, samples[first:last], self.options.sample_rate, self.options.audio_format)
+            row.update(exported=True, file_name=name, samples=last - first)
+            self.report.clips += 1
+            self.report.seconds += (last - first) / self.options.sample_rate
+        else:
+            key = row["note"].split(",")[0]
+            self.report.left_out[key] = self.report.left_out.get(key, 0) + 1
+        return row
+
+    def _duration_reason(self, event: Event) -> str | None:
+        if event.duration < self.options.min_duration:
+            return f"shorter than min_duration {self.options.min_duration} s"
+        if self.options.max_duration is not None and event.duration > self.options.max_duration:
+            return f"longer than max_duration {self.options.max_duration} s"
+        return None
+
+    def _clip_name(self, item: str, index: int) -> str:
+        stem = re.sub(r"[^\w.-]+", "_", item).strip("._") or "item"
+        name, n = f"clips/{stem}-{index:04d}.{self.options.audio_format}", 1
+        while name in self.names:  # two item names that differ only in replaced characters
+            name, n = f"clips/{stem}~{n}-{index:04d}.{self.options.audio_format}", n + 1
+        self.names.add(name)
+        return name
+
+
+def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions, report: ExportReport) -> None:
+    clips = [r for r in rows if r["exported"]]
+    report.segments = len(rows)
+    if "audiofolder" in options.formats:
+        metadata = pd.DataFrame(
+            {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
+        )
+        metadata.to_csv(folder / "metadata.csv", index=False, lineterminator="\n")
+    if "nemo" in options.formats:
+        lines = [json.dumps(_manifest_entry(r, options.sample_rate), ensure_ascii=False) + "\n" for r in clips]
+        (folder / "manifest.jsonl").write_text("".join(lines), encoding="utf-8")
+    if "csv" in options.formats:
+        frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+        frame.to_csv(folder / "segments.csv", index=False, lineterminator="\n")
+    if not clips:
+        (folder / "clips").rmdir()
+    record = {"created_at": utc_now(), "options": asdict(options), **asdict(report), "folder": str(report.folder)}
+    (folder / "export.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _manifest_entry(row: dict[str, Any], rate: int) -> dict[str, Any]:
+    return {"audio_filepath": row["file_name"], "duration": row["samples"] / rate, "text": row["text"], "offset": 0.0}
+
+
+def _swap(staging: Path, dest: Path) -> None:
+    """Puts the finished export in place of the old one (rename, so readers see one or the other)."""
+    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
+    if dest.exists():
+        dest.rename(old)
+    staging.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,218 @@
+"""`preannotate report`: the comparison as tables, plots and one self-contained HTML page.
+
+Writes under `<output>/correction/` (each file atomically): `items.csv`, `groups.csv`,
+`chunks.csv`, `summary.json` and `report.html` (tables plus the plots as embedded PNGs, so the
+page can be mailed or opened anywhere). The figures are built on `matplotlib.figure.Figure`
+without pyplot, so they are safe in scripts and show inline in notebooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import CorrectionError
+from ..storage import write_text_atomic
+from .compare import CorrectionResult
+
+REPORT_DIR = "correction"
+MAX_ROWS = 500  # changed groups listed in the HTML; all of them are in groups.csv
+SUMMARY_LABELS = {
+    "items": "items pulled",
+    "compared": "items compared",
+    "problems": "items with problems",
+    "draft_chunks": "draft chunks",
+    "corrected_events": "corrected events",
+    "untouched_share": "share of chunks untouched",
+    "wer": "WER (draft vs corrected)",
+    "cer": "CER",
+    "ref_words": "words in the corrected text",
+    "substitutions": "substitutions",
+    "deletions": "deletions (words annotators added)",
+    "insertions": "insertions (draft words annotators removed)",
+    "edited": "chunks with edited words",
+    "retimed": "chunks with moved boundaries",
+    "removed": "chunks removed",
+    "added": "events added",
+    "split": "chunks split",
+    "merged": "merges",
+    "regrouped": "stretches re-segmented",
+    "moved": "chunks moved",
+    "mean_abs_shift_ms": "mean |boundary shift| (ms)",
+    "median_abs_shift_ms": "median |boundary shift| (ms)",
+    "p90_abs_shift_ms": "90th percentile |boundary shift| (ms)",
+    "max_abs_shift_ms": "largest |boundary shift| (ms)",
+    "review_precision": "needs_review precision",
+    "review_recall": "needs_review recall",
+}
+ITEM_COLUMNS = ["item", "status", "language", "draft_chunks", "corrected_events", "wer", "cer", "untouched_share"]
+ITEM_COLUMNS += ["edited", "retimed", "removed", "added", "split", "merged", "mean_abs_shift_ms"]
+ITEM_COLUMNS += ["review_precision", "review_recall", "problem", "notes"]
+GROUP_COLUMNS = ["item", "kind", "draft_start", "draft_end", "corrected_start", "corrected_end", "draft_text"]
+GROUP_COLUMNS += ["corrected_text", "wer", "start_shift_ms", "end_shift_ms"]
+
+
+def summary_table(result: CorrectionResult) -> pd.DataFrame:
+    """The run's key figures as a two-column table (measure, value), for people."""
+    rows = [(label, _fmt(key, result.summary.get(key))) for key, label in SUMMARY_LABELS.items()]
+    return pd.DataFrame(rows, columns=["measure", "value"])
+
+
+def review_table(result: CorrectionResult) -> pd.DataFrame:
+    """needs_review against changed, over every draft chunk with a flag: a 2x2 count table."""
+    s = result.summary
+    return pd.DataFrame(
+        {"changed": [s["review_tp"], s["review_fn"]], "not changed": [s["review_fp"], s["review_tn"]]},
+        index=["flagged needs_review", "flagged ok"],
+    )
+
+
+def item_table(result: CorrectionResult) -> pd.DataFrame:
+    """Per item: status, counts, WER, CER, shifts, review scores and problems."""
+    return result.items.reindex(columns=ITEM_COLUMNS)
+
+
+def figures(result: CorrectionResult) -> dict[str, Any]:
+    """The report's plots: `wer_per_item`, `boundary_shifts` and `confidence` (matplotlib Figures)."""
+    return {
+        "wer_per_item": _wer_figure(result.items),
+        "boundary_shifts": _shift_figure(result.groups),
+        "confidence": _confidence_figure(result.chunks),
+    }
+
+
+def _figure(width: float = 7.0, height: float = 3.5):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _wer_figure(items: pd.DataFrame):
+    rows = items[items["compared"]] if "wer" in items else items.iloc[0:0]
+    rows = rows[rows["wer"].notna()].sort_values("wer") if len(rows) else rows
+    figure, ax = _figure(7.0, max(2.0, 0.3 * len(rows) + 1.2))
+    ax.barh(list(rows["item"]), list(rows["wer"] * 100), color="#1F77B4")
+    ax.set_xlabel("WER of the draft against the corrected text (%)")
+    ax.set_title("WER per item")
+    if not len(rows):
+        ax.text(0.5, 0.5, "no item compared", ha="center", transform=ax.transAxes)
+    return figure
+
+
+def _shift_figure(groups: pd.DataFrame):
+    figure, ax = _figure()
+    shifts = [v for c in ("start_shift_ms", "end_shift_ms") if c in groups for v in groups[c].dropna()]
+    if shifts:
+        ax.hist(shifts, bins=min(60, max(10, len(shifts) // 5)), color="#FF7F0E")
+    else:
+        ax.text(0.5, 0.5, "no boundaries to compare", ha="center", transform=ax.transAxes)
+    ax.set_xlabel("boundary shift (ms; positive: the annotator moved it later)")
+    ax.set_ylabel("boundaries")
+    ax.set_title("How far annotators moved chunk boundaries")
+    return figure
+
+
+def _confidence_figure(chunks: pd.DataFrame):
+    figure, ax = _figure()
+    rows = chunks[chunks["mean_word_probability"].notna()] if "mean_word_probability" in chunks else chunks
+    labels = [("not changed", False), ("changed", True)]
+    data = [list(rows[rows["changed"] == flag]["mean_word_probability"]) if len(rows) else [] for _, flag in labels]
+    for x, values in enumerate(data, start=1):
+        if values:
+            ax.boxplot([values], positions=[x], widths=0.5, showfliers=False)
+            jitter = [x + 0.15 * math.sin(7.0 * i) for i in range(len(values))]  # deterministic spread
+            ax.scatter(jitter, values, s=12, alpha=0.6, color="#2CA02C")
+    ax.set_xticks([1, 2], [f"{name} ({len(v)})" for (name, _), v in zip(labels, data)])
+    ax.set_xlim(0.4, 2.6)
+    ax.set_ylabel("mean word probability of the draft chunk")
+    ax.set_title("Model confidence against whether annotators changed the chunk")
+    return figure
+
+
+def png_bytes(figure) -> bytes:
+    """A figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def write_report(result: CorrectionResult, folder: str | Path) -> Path:
+    """Writes the CSVs, summary.json and report.html into `folder`.
+
+    Args:
+        result: The comparison (`compare_run`).
+        folder: Usually `<output>/correction`.
+
+    Returns:
+        The path of report.html.
+
+    Raises:
+        CorrectionError: A file cannot be written.
+    """
+    folder = Path(folder)
+    try:
+        for name, frame in (("items", result.items), ("groups", result.groups), ("chunks", result.chunks)):
+            write_text_atomic(folder / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
+        summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
+        write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
+        write_text_atomic(folder / "report.html", report_html(result))
+    except OSError as e:
+        raise CorrectionError(f"cannot write the report under {folder}: {e.strerror or e}") from e
+    return folder / "report.html"
+
+
+def report_html(result: CorrectionResult) -> str:
+    """The whole report as one HTML page with the plots embedded."""
+    plots = "".join(
+        f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png_bytes(f)).decode()}">'
+        for name, f in figures(result).items()
+    )
+    changed = result.groups[~result.groups["untouched"]] if len(result.groups) else result.groups
+    shown = changed.reindex(columns=GROUP_COLUMNS).head(MAX_ROWS)
+    more = f"<p>First {MAX_ROWS} of {len(changed)}; all are in groups.csv.</p>" if len(changed) > MAX_ROWS else ""
+    problems = "".join(f"<li><b>{html.escape(i)}</b>: {html.escape(p)}</li>" for i, p in result.problems.items())
+    options = pd.DataFrame(list(result.options.items()), columns=["option", "value"])
+    sections = [
+        ("Summary", _table(summary_table(result), index=False)),
+        ("Options", _table(options, index=False)),
+        ("Items", _table(item_table(result).round(4), index=False)),
+        ("Problems", f"<ul>{problems}</ul>" if problems else "<p>None.</p>"),
+        ("Plots", plots),
+        ("needs_review against changed chunks", _table(review_table(result))),
+        ("Changed chunks", _table(shown.round(3), index=False) + more),
+    ]
+    body = "".join(f"<h2>{title}</h2>{content}" for title, content in sections)
+    return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Correction report</title>{_STYLE}</head>" + (
+        f"<body><h1>Correction report</h1>{body}</body></html>\n"
+    )
+
+
+_STYLE = (
+    "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;font-size:90%}"
+    "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}img{max-width:100%;display:block;margin:1em 0}"
+    "</style>"
+)
+
+
+def _table(frame: pd.DataFrame, index: bool = True) -> str:
+    return frame.to_html(index=index, na_rep="", escape=True, border=0)
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if key in ("wer", "cer", "untouched_share", "review_precision", "review_recall"):
+        return f"{100 * value:.1f}%"
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _json_default(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
