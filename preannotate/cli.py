@@ -72,8 +72,21 @@ def config_from_args(args: argparse.Namespace, extra: Sequence[str] = ()):
     return load_config(args.config, [*overrides, *extra])
 
 
+def _add_upload_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run", action="store_true", help="build and check everything, upload nothing (default without a token)"
+    )
+    parser.add_argument("--force-upload", action="store_true", help="upload again items already uploaded unchanged")
+
+
+def _upload_overrides(args: argparse.Namespace) -> list[str]:
+    flags = {"dry_run": args.dry_run, "force_upload": args.force_upload}
+    return [f"superannotate.{key}=true" for key, on in flags.items() if on]
+
+
 def _add_run(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
+    _add_upload_flags(parser)
     parser.add_argument("--force", action="store_true", help="transcribe again even what is finished")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -82,14 +95,27 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import run_pipeline
     from .report import summary_table
 
-    config = config_from_args(args, ["output.force=true"] if args.force else [])
+    config = config_from_args(args, [*(["output.force=true"] if args.force else []), *_upload_overrides(args)])
     report = run_pipeline(config, progress=not args.no_progress)
     print(summary_table(report.files))
-    print(f"\nresults in {report.output_dir} (run.json)")
+    print(f"\n{report.upload_line()}")
+    print(f"results in {report.output_dir} (run.json)")
     if report.failed:
         print(f"{len(report.failed)} of {len(report.files)} files failed; see run.json", file=sys.stderr)
-        return EXIT_FAILED_FILES
-    return EXIT_OK
+    return EXIT_FAILED_FILES if report.failed or report.upload_failed else EXIT_OK
+
+
+def _add_upload(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    _add_upload_flags(parser)
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from .superannotate import upload_from_config
+
+    report = upload_from_config(config_from_args(args, _upload_overrides(args)), force=args.force_upload)
+    print(report.summary_line())
+    return EXIT_FAILED_FILES if report.failed else EXIT_OK
 
 
 def _add_pull(parser: argparse.ArgumentParser) -> None:
@@ -149,11 +175,25 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_FAILED_FILES if report.problems else EXIT_OK
 
 
+def _add_batch(parser: argparse.ArgumentParser) -> None:
+    from .batch import add_arguments
+
+    add_arguments(parser)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import main as batch_main
+
+    return batch_main(args)
+
+
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "run": (_add_run, _run, "transcribe a dataset folder, chunk, export and upload"),
+    "upload": (_add_upload, _upload, "upload (again) the annotations of a finished run"),
     "pull": (_add_pull, _pull, "download the annotators' corrected annotations and statuses of a run"),
     "report": (add_config_arguments, _report, "compare corrections with the drafts: tables, plots, report.html"),
     "export": (_add_export, _export, "export the corrected dataset: audiofolder, NeMo manifest, segments CSV"),
+    "batch": (_add_batch, _batch, "run a notebook with papermill over many parameter sets"),
 }
 
 

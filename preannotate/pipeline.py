@@ -19,13 +19,14 @@ from . import engines, models
 from .audio import DecodedAudio, decode_audio, probe_duration
 from .config import config_to_dict
 from .discover import MediaFile, discover
-from .errors import ChunkingError, PreannotateError
+from .errors import ChunkingError, PreannotateError, UploadError
 from .exports import ItemChunks, write_exports
 from .options import RunConfig
 from .report import FileResult, RunReport, versions
 from .results import Transcript
 from .resume import is_finished, model_identity, options_key, source_state
 from .storage import read_json, remove_stale_temps, write_json_atomic
+from .superannotate import preflight, upload_run
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,12 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         InputError: The input folder is missing or holds no media.
         ModelError: The model is missing or broken (raised before any file is processed).
         ConfigError: An option does not suit the model.
+        CredentialsError: Uploading is asked for and the token is missing, malformed or rejected
+            (raised before any file is processed).
     """
     out = Path(config.output.dir)
     media = discover(config.input.dir, config.input.extensions)
+    session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     source = models.validate_model_source(config.model)
     report = RunReport(out, config_to_dict(config), versions=versions())
     identity = model_identity(source.kind, source.location, source.parts, models.bundled_packages(source))
@@ -71,7 +75,22 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         raise
     export_chunks(config, report)
     report.write()
+    _upload(config, report, session)
     return report
+
+
+def _upload(config: RunConfig, report: RunReport, session) -> None:
+    """Uploads (or, without a session, dry-runs) the annotations and records the outcome in run.json."""
+    try:
+        outcome = upload_run(
+            report.output_dir, config.superannotate, config.annotation, Path(config.input.dir), session,
+            files=report.files,
+        )  # fmt: skip
+        report.upload = outcome.to_dict()
+    except UploadError as e:  # transcripts and exports are kept: `preannotate upload` retries later
+        log.error("upload failed: %s", e)
+        report.upload = {"error": str(e), "summary": {"failed": 1}}
+    report.write()
 
 
 def export_chunks(config: RunConfig, report: RunReport) -> list[ItemChunks]:

@@ -62,6 +62,21 @@ class RunReport:
         """Files that failed in this run."""
         return [f for f in self.files if f.status == "failed"]
 
+    @property
+    def upload_failed(self) -> bool:
+        """True when the upload step failed as a whole or for some items."""
+        return bool(self.upload and self.upload.get("summary", {}).get("failed"))
+
+    def upload_line(self) -> str:
+        """One line on what the upload step did."""
+        if not self.upload:
+            return "upload: not run"
+        if "error" in self.upload:
+            return f"upload failed: {self.upload['error']}"
+        s = self.upload["summary"]
+        head = "dry run, nothing uploaded" if self.upload.get("dry_run") else f"uploaded {s['succeeded']}"
+        return f"upload: {head}, skipped {s['skipped']}, failed {s['failed']}, {s['no_url']} without URL"
+
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready form of `run.json`."""
         done = [f for f in self.files if f.status != "failed"]
