@@ -1,0 +1,238 @@
+"""The faster-whisper engine on real audio with the real bundled models: same chunks, same options, clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import shutil
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.feature_extractor import FeatureExtractor
+from media import SAMPLES, read_sample
+from whisper.normalizers import EnglishTextNormalizer
+
+from preannotate import engines, faster
+from preannotate.audio import decode_audio
+from preannotate.config import load_config
+from preannotate.errors import ConfigError, ModelError
+from preannotate.exports import ItemChunks
+from preannotate.models import resolve_model
+from preannotate.options import ChunkingOptions, FasterWhisperOptions, ModelOptions, TranscribeOptions
+from preannotate.pipeline import run_pipeline
+from preannotate.transcribe import transcribe_audio
+
+PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
+CLIP_S = 21.0  # the first four sentences of pauses.opus and part of an 8-s pause: two chunks
+TINY = {"name": "bundled:tiny.en", "device": "cpu", "engine": "faster-whisper"}
+# Shared options with values unlike both engines' defaults; value is what faster-whisper must receive.
+SHARED = {
+    "language": ("en", "language", "en"),
+    "task": ("transcribe", "task", "transcribe"),
+    "temperature": ((0.0, 0.4), "temperature", [0.0, 0.4]),
+    "compression_ratio_threshold": (2.0, "compression_ratio_threshold", 2.0),
+    "logprob_threshold": (-0.5, "log_prob_threshold", -0.5),
+    "no_speech_threshold": (0.4, "no_speech_threshold", 0.4),
+    "condition_on_previous_text": (False, "condition_on_previous_text", False),
+    "initial_prompt": ("Hello.", "initial_prompt", "Hello."),
+    "word_timestamps": (True, "word_timestamps", True),
+    "prepend_punctuations": ('"(', "prepend_punctuations", '"('),
+    "append_punctuations": ('".,', "append_punctuations", '".,'),
+    "clip_timestamps": ("0,1.5", "clip_timestamps", "0,1.5"),
+    "hallucination_silence_threshold": (2.0, "hallucination_silence_threshold", 2.0),
+    "beam_size": (3, "beam_size", 3),
+    "best_of": (2, "best_of", 2),
+    "patience": (1.5, "patience", 1.5),
+    "suppress_tokens": ("-1,220", "suppress_tokens", [-1, 220]),
+    "suppress_blank": (False, "suppress_blank", False),
+}
+# Not passed on: carry_initial_prompt and length_penalty are rejected unless at their defaults; fp16 does
+# nothing on CPU in either engine, and on CUDA model.faster_whisper.compute_type stands for it.
+REJECTED = {"carry_initial_prompt", "length_penalty", "fp16"}
+
+
+@pytest.fixture(scope="module")
+def tiny_faster(model_cache):
+    return engines.load_engine(ModelOptions(**TINY))
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return decode_audio(PAUSES).samples[: int(CLIP_S * 16_000)]
+
+
+def spy(monkeypatch, cls):
+    """Records the keyword arguments of every call to `cls.transcribe`, which still runs for real."""
+    calls, real = [], cls.transcribe
+
+    def recording(self, audio, **kwargs):
+        calls.append(kwargs)
+        return real(self, audio, **kwargs)
+
+    monkeypatch.setattr(cls, "transcribe", recording)
+    return calls
+
+
+def words(chunks):
+    normalize = EnglishTextNormalizer()
+    return normalize(" ".join(c.text for c in chunks))
+
+
+def test_both_engines_give_equivalent_chunks(tiny_model, tiny_faster, clip):
+    options, chunking = TranscribeOptions(), ChunkingOptions()
+    ours = ItemChunks.from_transcript("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
+    theirs = ItemChunks.from_transcript("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
+    assert jiwer.wer(words(theirs), words(ours)) <= 0.10, (words(theirs), words(ours))
+    assert len(ours) == len(theirs) == 2
+    for a, b in zip(ours, theirs):
+        assert a.start == pytest.approx(b.start, abs=0.4) and a.end == pytest.approx(b.end, abs=0.4), (a, b)
+        assert a.words and a.mean_word_probability is not None
+
+
+def test_every_shared_option_reaches_faster_whisper(tiny_faster, monkeypatch):
+    fields = {f.name for f in dataclasses.fields(TranscribeOptions)}
+    assert fields == set(SHARED) | REJECTED, "a new transcription option needs mapping or rejecting"
+    accepted = set(inspect.signature(WhisperModel.transcribe).parameters)
+    options = TranscribeOptions(**{name: value for name, (value, _, _) in SHARED.items()})
+    options.validate()
+    calls = spy(monkeypatch, WhisperModel)
+    transcript = tiny_faster.transcribe(read_sample("en/hello_world"), options)
+    assert len(calls) == 1 and transcript.segments
+    for name, (_, theirs, expected) in SHARED.items():
+        assert theirs in accepted, theirs
+        assert calls[0][theirs] == expected, name
+    # openai-whisper's None means "divide by the length": CTranslate2's 1.0 does the same.
+    assert calls[0]["length_penalty"] == 1.0 and calls[0]["vad_filter"] is False
+
+
+def test_openai_whisper_defaults_map_to_greedy_decoding():
+    kwargs = faster.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions())
+    # faster-whisper would otherwise run beam search with 5 beams and sample 5 candidates.
+    assert (kwargs["beam_size"], kwargs["best_of"], kwargs["patience"]) == (1, 1, 1.0)
+    assert kwargs["temperature"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and kwargs["log_prob_threshold"] == -1.0
+    assert kwargs["vad_parameters"]["min_silence_duration_ms"] == 2000
+    batched = faster.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions(batch_size=4))
+    assert batched["vad_filter"] is True and "clip_timestamps" not in batched
+    assert batched["vad_parameters"]["min_silence_duration_ms"] == 160
+    assert "max_speech_duration_s" not in batched["vad_parameters"]
+
+
+def test_batched_inference_with_vad(tiny_faster, clip, monkeypatch):
+    engine = dataclasses.replace(tiny_faster, batched=BatchedInferencePipeline(tiny_faster.model))
+    engine = dataclasses.replace(engine, options=FasterWhisperOptions(batch_size=4))
+    options = TranscribeOptions(temperature=(0.0,), condition_on_previous_text=False)
+    engine.check(options)
+    calls = spy(monkeypatch, BatchedInferencePipeline)
+    transcript = engine.transcribe(clip, options)
+    assert calls[0]["batch_size"] == 4 and calls[0]["vad_filter"] is True
+    reference = reference_text(CLIP_S)
+    assert jiwer.wer(reference, EnglishTextNormalizer()(transcript.text)) <= 0.15
+    assert transcript.has_words and transcript.segments[0].start >= 0.4  # VAD skipped the leading silence
+
+
+def reference_text(until):
+    speech = json.loads(PAUSES.with_suffix(".json").read_text())["speech"]
+    return EnglishTextNormalizer()(" ".join(s["text"] for s in speech if s["end"] <= until))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"carry_initial_prompt": True}, "transcribe.carry_initial_prompt: faster-whisper has no such option"),
+        ({"length_penalty": 0.5}, "transcribe.length_penalty"),
+    ],
+)
+def test_an_option_faster_whisper_lacks_is_a_clear_error(tiny_faster, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        tiny_faster.check(TranscribeOptions(**overrides))
+
+
+def test_batched_names_every_option_it_cannot_honour(tiny_faster):
+    engine = dataclasses.replace(tiny_faster, options=FasterWhisperOptions(batch_size=8))
+    with pytest.raises(ConfigError) as err:
+        engine.check(TranscribeOptions(initial_prompt="Hi."))
+    for name in ("temperature", "condition_on_previous_text", "initial_prompt"):
+        assert f"transcribe.{name}" in str(err.value)
+
+
+def test_engine_options_are_checked_with_the_config():
+    with pytest.raises(ConfigError, match="only apply with model.engine: faster-whisper"):
+        load_config(None, ["model.faster_whisper.batch_size=8"])
+    with pytest.raises(ConfigError, match="needs vad_filter"):
+        load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.batch_size=8",
+                           "model.faster_whisper.vad_filter=false"])  # fmt: skip
+    with pytest.raises(ConfigError, match="compute_type must be one of"):
+        load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.compute_type=int4"])
+
+
+def test_model_names_resolve_to_ctranslate2_folders(model_cache, monkeypatch):
+    tiny, _, _ = faster.model_folder(ModelOptions(**TINY))
+    assert Path(tiny) == Path(resolve_model(ModelOptions(**TINY)).config).parent  # used in place
+    base = ModelOptions(**{**TINY, "name": "bundled:base"})
+    folder, model_id, _ = faster.model_folder(base)
+    parts = resolve_model(base).parts
+    built = (Path(folder) / "model.bin").stat()
+    assert Path(folder).parent == model_cache / "faster-whisper" and model_id.startswith("sha256:")
+    assert built.st_size == sum(Path(p).stat().st_size for p in parts) and (Path(folder) / "tokenizer.json").is_file()
+    assert (
+        faster.model_folder(base)[0] == folder and (Path(folder) / "model.bin").stat().st_mtime_ns == built.st_mtime_ns
+    )
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # as on a machine with no internet
+    with pytest.raises(ModelError, match="bundled:base"):
+        faster.model_folder(ModelOptions(**{**TINY, "name": "tiny"}))
+
+
+def test_an_openai_checkpoint_is_a_clear_error(tmp_path):
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"not read")
+    with pytest.raises(ModelError, match="not openai-whisper .pt checkpoints"):
+        engines.load_engine(ModelOptions(**{**TINY, "name": str(checkpoint)}))
+
+
+def test_blockwise_features_equal_faster_whispers_own():
+    samples = decode_audio(PAUSES).samples
+    expected = FeatureExtractor()(samples)
+    got = faster.BlockwiseFeatureExtractor()(samples)
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-5
+
+
+def test_engine_and_its_options_identify_transcripts():
+    openai = ModelOptions(name="bundled:tiny.en")
+    fast = ModelOptions(**TINY)
+    assert engines.engine_identity(openai) == ""  # keys of earlier runs stay valid
+    assert engines.engine_identity(fast) != engines.engine_identity(
+        dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(batch_size=8))
+    )
+    threads = dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(cpu_threads=1))
+    assert engines.engine_identity(fast) == engines.engine_identity(threads)
+
+
+def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
+    shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
+    overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
+                 "model.device=cpu", "model.engine=faster-whisper"]  # fmt: skip
+    report = run_pipeline(load_config(None, overrides), progress=False)
+    assert [f.status for f in report.files] == ["ok"] * 3 and all(f.chunks for f in report.files)
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["model"]["engine"] == "faster-whisper" and "int8" in run["model"]["source"]
+    assert {"faster-whisper", "ctranslate2"} <= set(run["versions"])
+    normalize = EnglishTextNormalizer()
+    for name in ("hello_world", "quick_brown_fox"):
+        stored = json.loads((tmp_path / "out" / "transcripts" / f"{name}.wav.json").read_text())
+        reference = normalize((SAMPLES / "en" / f"{name}.txt").read_text())
+        assert jiwer.wer(reference, normalize(stored["text"])) <= 0.10 and stored["segments"][0]["words"]
+
+
+def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, model_cache):
+    shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
+    overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
+                 "model.device=cpu", "model.engine=faster-whisper", "transcribe.carry_initial_prompt=true"]  # fmt: skip
+    with pytest.raises(ConfigError, match="carry_initial_prompt"):
+        run_pipeline(load_config(None, overrides), progress=False)
+    assert not list((tmp_path / "out").glob("transcripts/*.json"))
