@@ -19,7 +19,7 @@ from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..storage import read_json
 from ..superannotate import Ledger
 from .align import align
-from .events import parse_annotation
+from .events import Event, parse_annotation
 from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
 from .pull import PulledItem, load_pull
 from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
@@ -107,7 +107,7 @@ def compare_item(
     return result
 
 
-def _chunk_row(event, group: int, row: dict, options: CorrectionOptions, quality: dict) -> dict:
+def _chunk_row(event: Event, group: int, row: dict, options: CorrectionOptions, quality: dict) -> dict:
     record = find_quality(quality, event.start_us, event.text) or {}
     flag = event.needs_review if event.needs_review is not None else record.get("needs_review")
     chunk = {"chunk": event.index, "start": event.start, "end": event.end, "text": event.text, "group": group}

@@ -119,7 +119,7 @@ def group_row(group: Group, normalize: Callable[[str], str], unspaced: bool, tol
         tolerance_ms: Boundary moves up to this count as untouched.
 
     Returns:
-        A flat dict (see `GROUP_COLUMNS` in compare for the table it becomes).
+        A flat dict: one row of `CorrectionResult.groups` (without item and group id).
     """
     draft_text = " ".join(e.text for e in group.draft)
     corrected_text = " ".join(e.text for e in group.corrected)

@@ -13,6 +13,7 @@ drafts to compare with exist for no others.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ def pull_from_config(config: RunConfig, session: UploadSession | None = None) ->
     return pull_run(out, project, session, config.correction.statuses)
 
 
-def pull_run(output_dir: str | Path, project: str, session: UploadSession, statuses=()) -> PullReport:
+def pull_run(output_dir: str | Path, project: str, session: UploadSession, statuses: Sequence[str] = ()) -> PullReport:
     """Downloads the current annotations of the run's items and stores them with their statuses.
 
     Args:
