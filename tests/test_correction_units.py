@@ -15,6 +15,7 @@ from preannotate.correction.clips import resample, sample_span
 from preannotate.correction.events import Event, parse_annotation
 from preannotate.correction.metrics import review_counts, score_texts, text_normalizer
 from preannotate.correction.pull import PULLED_FILE
+from preannotate.correction.report import write_report
 from preannotate.errors import CorrectionError
 from preannotate.options import CorrectionOptions
 
@@ -140,3 +141,14 @@ def test_resampling_keeps_length_and_timing() -> None:
     for rate in (8000, 22050, 44100):
         out = resample(impulse, 16000, rate)
         assert len(out) == 2 * rate and int(np.argmax(np.abs(out))) == rate // 2
+
+
+def test_report_is_written_when_no_item_could_be_compared(tmp_path: Path) -> None:
+    _, out = make_run(tmp_path)
+    items = [{"item": "talk.wav", "status": None, "file": None, "problem": "no longer in the project"}]
+    pulled = {"format": 1, "project": "P", "target": "t", "statuses": [], "pulled_at": "now", "items": items}
+    (out / PULLED_FILE).write_text(json.dumps(pulled))
+    result = compare_run(out, ANNOTATION, CorrectionOptions())
+    page = write_report(result, out / "correction").read_text()
+    assert "no longer in the project" in page and page.count("data:image/png;base64,") == 3
+    assert result.summary["wer"] is None and result.summary["compared"] == 0

@@ -153,8 +153,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
         items.append(row)
     summary = {"items": len(items), "compared": sum(r["compared"] for r in items), **summarize(groups, chunks)}
     summary["problems"] = sum(r["problem"] is not None for r in items)
-    frame = pd.DataFrame(items, columns=list(ITEM_HEAD)) if not items else pd.DataFrame(items)
-    frame = frame[[*ITEM_HEAD, *(c for c in frame.columns if c not in ITEM_HEAD)]]
+    frame = pd.DataFrame(items, columns=[*ITEM_HEAD, *summarize([], [])])  # every column, even when empty
     return CorrectionResult(pd.DataFrame(groups), pd.DataFrame(chunks), frame, summary, _options(options, pull))
 
 

@@ -79,6 +79,14 @@ def item_table(result: CorrectionResult) -> pd.DataFrame:
     return result.items.reindex(columns=ITEM_COLUMNS)
 
 
+def changed_table(result: CorrectionResult, limit: int | None = None) -> pd.DataFrame:
+    """The groups annotators changed (draft and corrected text and times), in item and time order."""
+    if not len(result.groups):
+        return pd.DataFrame(columns=GROUP_COLUMNS)
+    changed = result.groups[~result.groups["untouched"].astype(bool)].reindex(columns=GROUP_COLUMNS)
+    return changed if limit is None else changed.head(limit)
+
+
 def figures(result: CorrectionResult) -> dict[str, Any]:
     """The report's plots: `wer_per_item`, `boundary_shifts` and `confidence` (matplotlib Figures)."""
     return {
@@ -175,8 +183,7 @@ def report_html(result: CorrectionResult) -> str:
         f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png_bytes(f)).decode()}">'
         for name, f in figures(result).items()
     )
-    changed = result.groups[~result.groups["untouched"]] if len(result.groups) else result.groups
-    shown = changed.reindex(columns=GROUP_COLUMNS).head(MAX_ROWS)
+    changed = changed_table(result)
     more = f"<p>First {MAX_ROWS} of {len(changed)}; all are in groups.csv.</p>" if len(changed) > MAX_ROWS else ""
     problems = "".join(f"<li><b>{html.escape(i)}</b>: {html.escape(p)}</li>" for i, p in result.problems.items())
     options = pd.DataFrame(list(result.options.items()), columns=["option", "value"])
@@ -187,7 +194,7 @@ def report_html(result: CorrectionResult) -> str:
         ("Problems", f"<ul>{problems}</ul>" if problems else "<p>None.</p>"),
         ("Plots", plots),
         ("needs_review against changed chunks", _table(review_table(result))),
-        ("Changed chunks", _table(shown.round(3), index=False) + more),
+        ("Changed chunks", _table(changed.head(MAX_ROWS).round(3), index=False) + more),
     ]
     body = "".join(f"<h2>{title}</h2>{content}" for title, content in sections)
     return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Correction report</title>{_STYLE}</head>" + (
