@@ -20,6 +20,7 @@ from sa_server import SuperAnnotateServer
 
 from preannotate.audio import decode_audio
 from preannotate.chunking import Chunk
+from preannotate.config import config_to_dict, load_config
 from preannotate.correction import compare_run, pull_run
 from preannotate.correction.clips import resample, sample_span, write_clip
 from preannotate.correction.dataset import export_dataset
@@ -28,6 +29,7 @@ from preannotate.correction.report import write_report
 from preannotate.errors import CorrectionError
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
 from preannotate.options import AnnotationOptions, CorrectionOptions, DatasetExportOptions, SuperAnnotateOptions
+from preannotate.report import FileResult, RunReport
 from preannotate.superannotate import preflight, upload_run
 
 PROJECT = "Corrections"
@@ -74,10 +76,10 @@ def make_run(root: Path) -> tuple[Path, Path]:
         ItemChunks("count.wav", "count.wav", "en", COUNT_DURATION, chunks(COUNT)),
     ]
     write_exports(out, entries, ANNOTATION)
-    files = [{"item": e.item, "source": e.source, "status": "ok", "language": "en", "duration": e.duration}
+    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
+    files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))
              for e in entries]  # fmt: skip
-    run = {"files": files, "config": {"input": {"dir": str(inp)}, "output": {"dir": str(out)}}}
-    (out / "run.json").write_text(json.dumps(run))
+    RunReport(out, config, files=files).write()
     return inp, out
 
 
