@@ -1,0 +1,334 @@
+"""What the notebooks call: parameters to a run configuration, the run, tables and a timeline plot.
+
+The notebooks hold no logic of their own. Their `parameters` cell mirrors `PARAMETERS` below
+(parameter name -> dotted config key, same defaults as the typed options); a test keeps the
+notebook, this table, `configs/default.yaml` and `options.py` in step. Any other option is
+reachable through the `overrides` parameter, by dotted key.
+
+Relative paths in parameters are relative to the project root (the checkout holding
+`pyproject.toml`), wherever the kernel was started: Jupyter starts it in `notebooks/`,
+papermill in the caller's folder, Colab in `/content`.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import sys
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import FORBIDDEN_KEYS, config_from_dict, set_dotted
+from .errors import ConfigError, InputError
+from .options import RunConfig
+from .report import RunReport
+from .storage import read_json
+
+if TYPE_CHECKING:  # pandas is imported where tables are made: batch and the CLI start faster
+    import pandas as pd
+
+# Notebook parameter -> dotted config key. The notebook's defaults are these options' defaults.
+PARAMETERS: dict[str, str] = {
+    "input_dir": "input.dir",
+    "output_dir": "output.dir",
+    "force": "output.force",
+    "model": "model.name",
+    "device": "model.device",
+    "engine": "model.engine",
+    "language": "transcribe.language",
+    "task": "transcribe.task",
+    "temperature": "transcribe.temperature",
+    "beam_size": "transcribe.beam_size",
+    "best_of": "transcribe.best_of",
+    "initial_prompt": "transcribe.initial_prompt",
+    "condition_on_previous_text": "transcribe.condition_on_previous_text",
+    "compression_ratio_threshold": "transcribe.compression_ratio_threshold",
+    "logprob_threshold": "transcribe.logprob_threshold",
+    "no_speech_threshold": "transcribe.no_speech_threshold",
+    "hallucination_silence_threshold": "transcribe.hallucination_silence_threshold",
+    "word_timestamps": "transcribe.word_timestamps",
+    "fp16": "transcribe.fp16",
+    "chunk_policy": "chunking.policy",
+    "max_duration": "chunking.max_duration",
+    "min_duration": "chunking.min_duration",
+    "max_chars": "chunking.max_chars",
+    "gap_threshold": "chunking.gap_threshold",
+    "padding_before": "chunking.padding_before",
+    "padding_after": "chunking.padding_after",
+    "review_mean_word_probability": "chunking.review_mean_word_probability",
+    "review_avg_logprob": "chunking.review_avg_logprob",
+    "project": "superannotate.project",
+    "url_csv": "superannotate.url_csv",
+    "url_prefix": "superannotate.url_prefix",
+    "dry_run": "superannotate.dry_run",
+    "force_upload": "superannotate.force_upload",
+    "upload_status": "superannotate.status",
+}
+# Parameters of notebooks/correction_report.ipynb -> dotted config key.
+CORRECTION_PARAMETERS: dict[str, str] = {
+    "run_dir": "output.dir",
+    "project": "superannotate.project",
+    "statuses": "correction.statuses",
+    "normalizer_language": "correction.language",
+}
+# The one parameter of both notebooks that is not an option: other options by dotted key, like `--set`.
+OVERRIDES = "overrides"
+# Options of a run deliberately without a parameter in notebooks/preannotate.ipynb (set them through
+# `overrides`); a key ending in "." stands for its whole section. Every option is either here or in
+# PARAMETERS, so a new option cannot be forgotten (a test checks).
+NOT_PARAMETERS = frozenset(
+    {
+        "input.extensions",
+        "model.download_root",
+        "model.faster_whisper.",
+        *(f"transcribe.{k}" for k in ("carry_initial_prompt", "prepend_punctuations", "append_punctuations")),
+        *(f"transcribe.{k}" for k in ("clip_timestamps", "patience", "length_penalty", "suppress_tokens")),
+        "transcribe.suppress_blank",
+        "chunking.word_stretch",
+        *(f"chunking.review_{k}" for k in ("min_word_probability", "no_speech_prob", "compression_ratio")),
+        "chunking.review_fallback_temperature",
+        "annotation.",
+        *(f"superannotate.{k}" for k in ("project_description", "keep_status", "batch_size", "max_attempts")),
+        *(f"superannotate.{k}" for k in ("backoff_seconds", "verify_upload")),
+        "correction.",  # the correction notebook's business
+        "dataset.",
+    }
+)
+# Options holding paths: relative ones are taken from the project root.
+PATH_KEYS = frozenset({"input.dir", "output.dir", "superannotate.url_csv", "model.download_root", "dataset.dir"})
+_INJECTED_HEADER = "# Parameters\n"  # first line of the cell papermill injects
+
+
+def project_root() -> Path:
+    """The checkout relative paths refer to: the nearest one above the working folder, else the package's."""
+    here = Path.cwd().resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    for folder in (here, *here.parents, package_parent):
+        if (folder / "pyproject.toml").is_file() and (folder / "preannotate").is_dir():
+            return folder
+    return here
+
+
+def resolve_path(path: str | Path) -> Path:
+    """An absolute path: `~` expanded, relative paths taken from the project root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else project_root() / path
+
+
+def parameters_from_namespace(namespace: dict[str, Any], mapping: dict[str, str] | None = None) -> dict[str, Any]:
+    """The notebook's parameter values, from the kernel's globals.
+
+    papermill only warns about a parameter the notebook does not declare; this makes it an
+    error by reading the cell papermill injected (from IPython's input history, `In`).
+
+    Args:
+        namespace: The notebook's `globals()`.
+        mapping: The notebook's parameters (name -> dotted key); PARAMETERS when None.
+
+    Raises:
+        ConfigError: papermill injected a parameter the notebook does not have.
+    """
+    names = [*(PARAMETERS if mapping is None else mapping), OVERRIDES]
+    for source in namespace.get("In") or []:
+        if isinstance(source, str) and source.startswith(_INJECTED_HEADER):
+            check_names(_assigned_names(source), names)
+    return {name: namespace[name] for name in names if name in namespace}
+
+
+def _assigned_names(source: str) -> list[str]:
+    tree = ast.parse(source)
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+
+
+def check_names(given: Any, known: Any, what: str = "notebook parameter") -> None:
+    """Raises ConfigError naming the first of `given` not in `known`, with a suggestion."""
+    known = list(known)
+    for name in given:
+        if str(name).lower() in FORBIDDEN_KEYS:
+            raise ConfigError(f"{name}: secrets are never parameters; set SA_TOKEN in the environment")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            raise ConfigError(f"unknown {what} {name!r}{hint}")
+
+
+def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | None = None) -> RunConfig:
+    """Maps notebook parameters onto a validated RunConfig.
+
+    Args:
+        params: Parameter values by name (missing ones keep their defaults), and `overrides`,
+            a dict of other options by dotted key.
+        mapping: The notebook's parameters (name -> dotted key); PARAMETERS when None.
+
+    Raises:
+        ConfigError: An unknown parameter, an override of a key that has a parameter, or a bad value.
+    """
+    mapping = PARAMETERS if mapping is None else mapping
+    check_names(params, [*mapping, OVERRIDES])
+    values = {mapping[name]: value for name, value in params.items() if name != OVERRIDES}
+    by_key = {key: name for name, key in mapping.items()}
+    for key, value in dict(params.get(OVERRIDES) or {}).items():
+        if key in by_key:
+            raise ConfigError(f"overrides: {key!r} has its own parameter, {by_key[key]!r}; set that instead")
+        values[key] = value
+    data: dict[str, Any] = {}
+    for key, value in values.items():
+        set_dotted(data, key, _resolved(key, value))
+    return config_from_dict(data)
+
+
+def _resolved(key: str, value: Any) -> Any:
+    if key in PATH_KEYS and isinstance(value, str) and value:
+        return str(resolve_path(value))
+    if key == "model.name" and isinstance(value, str) and (project_root() / value).exists():
+        return str(project_root() / value)  # a checkpoint or CTranslate2 folder inside the checkout
+    return value
+
+
+def run_from_parameters(**params: Any) -> RunReport:
+    """Runs the pipeline as notebooks/preannotate.ipynb's parameters describe.
+
+    Raises:
+        ConfigError: An unknown parameter or a bad value (see `config_from_parameters`).
+    """
+    config = config_from_parameters(params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tqdm.auto's "IProgress not found" where ipywidgets is missing
+        from .pipeline import run_pipeline
+
+    return run_pipeline(config, progress=True)
+
+
+def correction_config(**params: Any) -> RunConfig:
+    """The configuration notebooks/correction_report.ipynb's parameters describe."""
+    return config_from_parameters(params, CORRECTION_PARAMETERS)
+
+
+def _run_json(output_dir: str | Path) -> dict[str, Any]:
+    path = resolve_path(output_dir) / "run.json"
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise InputError(f"no run in {path.parent}: run.json is missing (run notebooks/preannotate.ipynb first)")
+    return data
+
+
+def summary_line(output_dir: str | Path) -> str:
+    """One line about a run: files by status, hours of audio, chunks and how many need review."""
+    summary = _run_json(output_dir)["summary"]
+    chunks = chunk_table(output_dir)
+    doubtful = int(chunks["needs_review"].sum()) if len(chunks) else 0
+    return (
+        f"{summary['files']} files ({summary['ok']} transcribed, {summary['skipped']} already done, "
+        f"{summary['failed']} failed), {summary['audio_seconds'] / 3600:.2f} h of audio, "
+        f"{summary['chunks']} chunks, {doubtful} to review"
+    )
+
+
+def run_table(output_dir: str | Path) -> pd.DataFrame:
+    """The run's per-file results from run.json: one row per file, failures first."""
+    import pandas as pd
+
+    files = _run_json(output_dir)["files"]
+    columns = ["source", "status", "duration", "language", "segments", "chunks", "seconds", "error"]
+    frame = pd.DataFrame(files, columns=[*columns, "warnings"])
+    frame["warnings"] = frame["warnings"].map(lambda w: "; ".join(w or []))
+    order = frame["status"].map({"failed": 0}).fillna(1)
+    return frame.assign(_order=order).sort_values(["_order", "source"], kind="stable").drop(columns="_order")
+
+
+def chunk_table(output_dir: str | Path) -> pd.DataFrame:
+    """The run's chunks (chunks.csv), the ones flagged for review first, then in file and time order."""
+    import pandas as pd
+
+    from .exports import QUALITY_COLUMNS
+
+    path = resolve_path(output_dir) / "chunks.csv"
+    if not path.is_file():
+        raise InputError(f"no chunks in {path.parent}: chunks.csv is missing (run notebooks/preannotate.ipynb first)")
+    # Texts stay texts ("NA" and "null" are words); only empty quality signals are missing values.
+    frame = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in QUALITY_COLUMNS})
+    frame["needs_review"] = frame["needs_review"].astype(str).eq("True")
+    return frame.sort_values(["needs_review", "item", "start"], ascending=[False, True, True], kind="stable")
+
+
+def upload_table(output_dir: str | Path) -> pd.DataFrame:
+    """What the upload did per item (from run.json); empty when nothing was uploaded or checked."""
+    import pandas as pd
+
+    upload = _run_json(output_dir).get("upload") or {}
+    columns = ["item", "source", "status", "reason", "url"]
+    return pd.DataFrame(upload.get("items") or [], columns=columns)
+
+
+def plot_timeline(output_dir: str | Path, item: str | None = None, start: float = 0.0, end: float | None = 60.0):
+    """Draws one file's waveform with its chunks: spans, boundaries and text (flagged chunks in orange).
+
+    Args:
+        output_dir: The run's output folder.
+        item: The item to draw; the first one with chunks when None.
+        start: Seconds where the picture starts.
+        end: Seconds where it ends (None: the end of the file); long files would be unreadable whole.
+
+    Returns:
+        The matplotlib Figure (closed, so that a notebook shows it once, as the cell's result).
+    """
+    import matplotlib.pyplot as plt
+
+    from .audio import SAMPLE_RATE, decode_audio
+
+    run, chunks = _run_json(output_dir), chunk_table(output_dir)
+    item = item or _first_item(run, chunks)
+    source = next((f["source"] for f in run["files"] if f["item"] == item), None)
+    if source is None:
+        raise InputError(f"item {item!r} is not in the run in {resolve_path(output_dir)}")
+    samples = decode_audio(resolve_path(run["config"]["input"]["dir"]) / source).samples
+    first, last = int(start * SAMPLE_RATE), len(samples) if end is None else int(end * SAMPLE_RATE)
+    shown = samples[first:last]
+    fig, ax = plt.subplots(figsize=(14, 3.5))
+    ax.plot(start + _times(len(shown)), shown, color="0.55", linewidth=0.5)
+    for row in chunks[chunks["item"] == item].itertuples():
+        color = "tab:orange" if row.needs_review else "tab:blue"
+        ax.axvspan(row.start, row.end, color=color, alpha=0.18, linewidth=0)
+        ax.axvline(row.start, color=color, linewidth=1)
+        ax.axvline(row.end, color=color, linewidth=1, linestyle="--")
+        label = row.text if len(row.text) <= 60 else row.text[:57] + "..."
+        ax.text(row.start, 0.97, label, transform=ax.get_xaxis_transform(), va="top", fontsize=8, clip_on=True)
+    ax.set_xlim(start, start + len(shown) / SAMPLE_RATE)
+    ax.set(xlabel="seconds", title=f"{item}: chunks (orange: needs review; dashed: chunk end)")
+    plt.close(fig)
+    return fig
+
+
+def _times(count: int):
+    import numpy as np
+
+    from .audio import SAMPLE_RATE
+
+    return np.arange(count) / SAMPLE_RATE
+
+
+def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str:
+    with_chunks = [f["item"] for f in run["files"] if f["item"] in set(chunks["item"])]
+    if not with_chunks:
+        raise InputError("the run has no chunks to draw")
+    return with_chunks[0]
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def colab_setup(mount_drive: bool = True, mount_point: str = "/content/drive") -> str | None:
+    """Inside Colab, offers to mount Google Drive (Colab asks for permission); elsewhere does nothing.
+
+    Returns:
+        Where Drive is mounted, or None outside Colab or when not mounted.
+    """
+    if not (in_colab() and mount_drive):
+        return None
+    from google.colab import drive  # only importable inside Colab
+
+    drive.mount(mount_point)
+    return mount_point
