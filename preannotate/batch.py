@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -61,6 +62,7 @@ def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     """The notebook's parameters as papermill infers them: name -> {inferred_type_name, default, help}."""
     from papermill import inspect_notebook
 
+    logging.getLogger("papermill").setLevel(logging.WARNING)  # not "Input Notebook: ..." at every start
     if not Path(notebook).is_file():
         raise InputError(f"notebook {notebook} does not exist")
     return inspect_notebook(str(notebook))
@@ -266,7 +268,7 @@ def summary_table(outcomes: list[Outcome]) -> str:
     rows = [header]
     for o in outcomes:
         s = o.summary or {}
-        hours = f"{s['audio_seconds'] / 3600:.3f}" if "audio_seconds" in s else "-"
+        hours = f"{s['audio_seconds'] / 3600:.4f}" if "audio_seconds" in s else "-"
         rows.append((o.run.name, o.status, str(s.get("files", "-")), hours, str(s.get("chunks", "-")), o.upload))
         rows[-1] += (f"{o.seconds:.0f} s", str(o.run.folder / EXECUTED))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

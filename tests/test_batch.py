@@ -1,0 +1,238 @@
+"""`preannotate batch`: planning runs, checking parameters, and a real batch of notebooks with papermill.
+
+The real batch runs notebooks/preannotate.ipynb three times (two one-clip datasets and a
+missing folder) with the bundled tiny.en model, uploading to the loopback SuperAnnotate
+server with SA_TOKEN set, then resumes it. The token must appear in no file or log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from sa_server import SuperAnnotateServer
+
+from preannotate import batch, cli
+from preannotate.errors import ConfigError, InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "preannotate.ipynb"
+PROJECT = "Batch test"
+PREFIX = "https://audio.example.com/batch/"
+
+
+@pytest.fixture(scope="module")
+def known() -> dict:
+    return batch.notebook_parameters(NOTEBOOK)
+
+
+def write_yaml(path: Path, data: object) -> Path:
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+# planning and checking, no kernel
+
+
+def test_runs_file_applies_defaults_then_shared_then_the_run_own(tmp_path: Path, known: dict) -> None:
+    spec = {"defaults": {"model": "small", "language": "en"}, "runs": [{"name": "a", "language": "fr"}, {"name": "b"}]}
+    runs = batch.runs_from_file(write_yaml(tmp_path / "runs.yaml", spec), {"model": "bundled:tiny.en"}, tmp_path)
+    assert [(r.name, r.parameters) for r in runs] == [
+        ("a", {"model": "bundled:tiny.en", "language": "fr"}),
+        ("b", {"model": "bundled:tiny.en", "language": "en"}),
+    ]
+    assert runs[0].folder == tmp_path / "a"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"runs": [{"language": "en"}]}, "each with a `name`"),
+        ({"runs": {"a": {}}}, "must be a list"),
+        ({"runs": [{"name": "a"}], "default": {}}, "did you mean 'defaults'"),
+    ],
+)
+def test_malformed_runs_file_is_an_error(tmp_path: Path, spec: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        batch.runs_from_file(write_yaml(tmp_path / "runs.yaml", spec), {}, tmp_path)
+
+
+def test_unknown_parameter_stops_the_batch_before_anything_runs(tmp_path: Path, known: dict) -> None:
+    runs = [batch.Run("a", {"input_dir": "x"}, tmp_path / "a"), batch.Run("b", {"modle": "tiny"}, tmp_path / "b")]
+    with pytest.raises(ConfigError, match="parameter of run 'b': 'modle'; did you mean 'model'"):
+        batch.prepare(runs, known)
+    with pytest.raises(ConfigError, match="secrets are never parameters"):
+        batch.prepare([batch.Run("a", {"sa_token": "x"}, tmp_path / "a")], known)
+    with pytest.raises(ConfigError, match="run names must differ: a"):
+        batch.prepare([batch.Run("a", {}, tmp_path / "a")] * 2, known)
+
+
+def test_prepare_makes_paths_absolute_and_gives_each_run_its_output_folder(
+    tmp_path: Path, known: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = batch.Run("a", {"input_dir": "data/a", "overrides": {"dataset.dir": "ds"}}, Path("out/a"))
+    (ready,) = batch.prepare([run], known)
+    assert ready.parameters == {
+        "input_dir": str(tmp_path / "data" / "a"),
+        "overrides": {"dataset.dir": str(tmp_path / "ds")},
+        "output_dir": str(tmp_path / "out" / "a"),
+    }
+
+
+def test_one_run_per_dataset_folder(tmp_path: Path) -> None:
+    for name in ("b", "a b", ".hidden"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    (tmp_path / "data" / "file.wav").touch()
+    runs = batch.runs_from_datasets(tmp_path / "data", {"model": "tiny"}, tmp_path / "out")
+    assert [(r.name, r.parameters["input_dir"]) for r in runs] == [
+        ("a_b", str(tmp_path / "data" / "a b")),
+        ("b", str(tmp_path / "data" / "b")),
+    ]
+    with pytest.raises(InputError, match="does not exist"):
+        batch.runs_from_datasets(tmp_path / "nowhere", {}, tmp_path)
+
+
+def test_one_run_per_config_file_with_other_options_as_overrides(tmp_path: Path, known: dict) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    write_yaml(folder / "en.yaml", {"input": {"dir": "samples/en"}, "transcribe": {"beam_size": 5, "patience": 2.0}})
+    write_yaml(folder / "fr.yml", {"transcribe": {"language": "fr"}})
+    runs = batch.runs_from_configs([str(folder)], {"model": "bundled:tiny.en"}, tmp_path, known)
+    assert [(r.name, r.parameters) for r in runs] == [
+        ("en", {"model": "bundled:tiny.en", "input_dir": "samples/en", "beam_size": 5,
+                "overrides": {"transcribe.patience": 2.0}}),
+        ("fr", {"model": "bundled:tiny.en", "language": "fr"}),
+    ]  # fmt: skip
+    write_yaml(folder / "fr.yml", {"transcribe": {"beam_size": 0}})
+    with pytest.raises(ConfigError, match="beam_size must be >= 1"):
+        batch.runs_from_configs([str(folder)], {}, tmp_path, known)
+
+
+def test_help_lists_the_notebook_parameters(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["batch", "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and "--resume" in out
+    assert 'input_dir: str = "samples"' in out and "dataset folder" in out
+    assert "overrides: dict = {}" in out
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    spec = {"runs": [{"name": "en", "input_dir": str(ROOT / "samples" / "en")}]}
+    runs = write_yaml(tmp_path / "runs.yaml", spec)
+    code = cli.main(["batch", "--runs", str(runs), "--out", str(tmp_path / "out"), "-p", "beam_size", "5", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0 and "en: " in out and "beam_size: 5" in out and f"output_dir: '{tmp_path / 'out' / 'en'}'" in out
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_parameter_on_the_command_line_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": "en"}]})
+    assert cli.main(["batch", "--runs", str(runs), "-p", "lenguage", "en", "--dry-run"]) == cli.EXIT_USAGE
+    assert "did you mean 'language'" in capsys.readouterr().err
+
+
+# a real batch
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """The loopback server, with SA_TOKEN and the SDK's hosts in the environment that kernels inherit."""
+    from preannotate.superannotate.sdk import HOSTS_ENV
+
+    with SuperAnnotateServer() as srv, pytest.MonkeyPatch.context() as mp:
+        for key in ("SA_TOKEN", "SA_URL", "VERIFY_SSL"):
+            mp.delenv(key, raising=False)
+        mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        mp.setenv("SA_URL", srv.url)
+        mp.setenv("SA_TOKEN", srv.token)
+        mp.setenv(HOSTS_ENV, json.dumps(srv.hosts))
+        yield srv
+
+
+def run_batch(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "preannotate", "batch", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def first_batch(server: SuperAnnotateServer, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("batch")
+    for name, clip in (("a", "hello_world.wav"), ("b", "counting.wav")):
+        (root / "data" / name).mkdir(parents=True)
+        shutil.copy(ROOT / "samples" / "en" / clip, root / "data" / name / clip)
+    spec = {
+        "defaults": {"model": "bundled:tiny.en", "language": "en", "project": PROJECT, "url_prefix": PREFIX},
+        "runs": [{"name": n, "input_dir": str(root / "data" / n)} for n in ("a", "b", "bad")],
+    }
+    runs = write_yaml(root / "runs.yaml", spec)
+    no_backoff = ("-p", "overrides", '{"superannotate.backoff_seconds": 0}')
+    args = ("--runs", str(runs), "--out", str(root / "out"), "--jobs", "3", *no_backoff)
+    first = run_batch(*args)
+    counts = dict(server.upload_counts)
+    mtimes = {n: (root / "out" / n / "notebook.ipynb").stat().st_mtime_ns for n in ("a", "b")}
+    return root, args, first, counts, mtimes
+
+
+def rows(stdout: str) -> dict[str, list[str]]:
+    lines = [line.split() for line in stdout.splitlines()]
+    return {cells[0]: cells for cells in lines if cells[:1] in (["a"], ["b"], ["bad"])}
+
+
+def test_batch_runs_each_notebook_and_one_failure_does_not_stop_the_others(first_batch, server) -> None:
+    root, _, result, counts, _ = first_batch
+    assert result.returncode == 1, result.stderr
+    table = rows(result.stdout)
+    assert table["a"][1:6] == ["ok", "1", "0.0003", "1", "1"]  # status, files, audio h, chunks, uploaded
+    assert table["b"][1] == "ok" and table["b"][5] == "1"
+    assert table["bad"][1:6] == ["failed", "-", "-", "-", "-"]
+    assert table["a"][-1] == str(root / "out" / "a" / "notebook.ipynb")
+    assert f"bad: InputError: input folder {root / 'data' / 'bad'} does not exist" in result.stdout
+    assert counts == {(PROJECT, "hello_world.wav"): 1, (PROJECT, "counting.wav"): 1}
+    assert set(server.items(PROJECT)) == {"hello_world.wav", "counting.wav"}
+    for name in ("a", "b"):
+        folder = root / "out" / name
+        assert {"notebook.ipynb", "parameters.yaml", "papermill.log", "run.json", "chunks.csv"} <= {
+            p.name for p in folder.iterdir()
+        }
+
+
+def test_executed_notebook_shows_tables_timeline_and_upload(first_batch) -> None:
+    root = first_batch[0]
+    nb = nbformat.read(root / "out" / "a" / "notebook.ipynb", as_version=4)
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "1 files (1 transcribed, 0 already done, 0 failed)" in text
+    assert "Hello world" in text and "hello_world.wav" in text
+    assert "upload: uploaded 1, skipped 0, failed 0" in text
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 1
+    assert sum("text/html" in o.get("data", {}) for o in outputs) == 3  # files, chunks, upload
+    assert nb.metadata.papermill.parameters["model"] == "bundled:tiny.en"
+
+
+def test_token_appears_in_no_notebook_output_or_log(first_batch, server) -> None:
+    root, _, result, _, _ = first_batch
+    token = server.token.encode()
+    assert token not in (result.stdout + result.stderr).encode()
+    checked = [p for p in (root / "out").rglob("*") if p.is_file()]
+    assert len(checked) > 10
+    assert [p for p in checked if token in p.read_bytes()] == []
+    secret = server.token.split("=")[0]  # the part that is the secret, without the team id
+    assert [p for p in checked if secret.encode() in p.read_bytes()] == []
+
+
+def test_resumed_batch_skips_finished_runs(first_batch, server) -> None:
+    root, args, _, counts, mtimes = first_batch
+    result = run_batch(*args, "--resume")
+    assert result.returncode == 1
+    table = rows(result.stdout)
+    assert table["a"][1] == table["b"][1] == "skipped" and table["bad"][1] == "failed"
+    assert {n: (root / "out" / n / "notebook.ipynb").stat().st_mtime_ns for n in ("a", "b")} == mtimes
+    assert dict(server.upload_counts) == counts
