@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # The CPU build; an unpinned torch pulls the newest CUDA build (several GB).
 TORCH := torch==2.13.0
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean strip
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ test: setup
 lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks
 	$(BIN)/ruff format --check preannotate tests benchmarks
+
+# Notebooks are committed without outputs (a test fails otherwise).
+strip:
+	$(BIN)/python tools/strip_notebooks.py
 
 clean:
 	rm -rf runs/demo .pytest_cache

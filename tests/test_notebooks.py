@@ -48,6 +48,25 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
     assert "papermill" not in nb.metadata and "widgets" not in nb.metadata, f"{path.name}: run `make strip`"
 
 
+def test_strip_tool_restores_an_executed_notebook(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import strip_notebooks
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    nb = nbformat.read(PREANNOTATE, as_version=4)
+    injected = nbformat.v4.new_code_cell("# Parameters\nmodel = 'x'\n", metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(3, injected)
+    nb.cells[5].outputs = [nbformat.v4.new_output("stream", text="hello")]
+    nb.cells[5].execution_count = 3
+    nb.cells[5].metadata["papermill"] = {"status": "completed"}
+    nb.metadata["papermill"] = {"parameters": {"model": "x"}}
+    nbformat.write(nb, tmp_path / "executed.ipynb")
+    assert strip_notebooks.main(["--check", str(tmp_path / "executed.ipynb")]) == 1
+    assert strip_notebooks.main([str(tmp_path / "executed.ipynb")]) == 0
+    assert (tmp_path / "executed.ipynb").read_text() == PREANNOTATE.read_text()
+
+
 @pytest.mark.parametrize("path", [PREANNOTATE, CORRECTION], ids=lambda p: p.name)
 def test_notebook_layout_explanation_colab_setup_parameters_then_package_calls(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
