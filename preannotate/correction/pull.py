@@ -94,6 +94,10 @@ class PullReport:
         fields = {k: data[k] for k in ("project", "target", "statuses", "pulled_at")}
         return cls(**fields, items=items)
 
+    def describe(self) -> str:
+        """The summary line, then one line per item that could not be pulled."""
+        return "\n".join([self.summary_line(), *(f"  {item}: {why}" for item, why in self.problems.items())])
+
     def summary_line(self) -> str:
         """One line for people."""
         left_out = sum(not i.selected for i in self.items)

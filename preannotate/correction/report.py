@@ -152,6 +152,13 @@ def png_bytes(figure) -> bytes:
     return buffer.getvalue()
 
 
+def png_images(result: CorrectionResult) -> list:
+    """The plots as IPython Images, for notebooks: `display(*png_images(result))`."""
+    from IPython.display import Image
+
+    return [Image(png_bytes(f)) for f in figures(result).values()]
+
+
 def write_report(result: CorrectionResult, folder: str | Path) -> Path:
     """Writes the CSVs, summary.json and report.html into `folder`.
 
