@@ -98,7 +98,11 @@ def runs_from_file(path: str | Path, shared: dict[str, Any], out: Path) -> list[
 
 
 def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known: dict[str, Any]) -> list[Run]:
-    """One run per config file (folders give their *.yaml and *.yml files), named after the file."""
+    """One run per config file (folders give their *.yaml and *.yml files), named after the file.
+
+    A config's output.dir is left out: each run writes into its own folder of the batch, so that
+    configs derived from one another never share (and overwrite) an output folder.
+    """
     from .config import load_config
 
     files = [
@@ -113,6 +117,8 @@ def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known
         load_config(file)  # a bad config stops the batch before anything runs
         params: dict[str, Any] = {OVERRIDES: {}}
         for key, value in _flatten(read_yaml(file)).items():
+            if key == "output.dir":
+                continue
             if key in by_key:
                 params[by_key[key]] = value
             else:
@@ -169,6 +175,9 @@ def prepare(runs: list[Run], known: dict[str, Any]) -> list[Run]:
         if "output_dir" in known:
             params.setdefault("output_dir", str(run.folder.resolve()))
         ready.append(Run(run.name, params, run.folder))
+    outputs = [r.parameters["output_dir"] for r in ready if r.parameters.get("output_dir")]
+    if len(set(outputs)) < len(outputs):
+        raise ConfigError(f"runs must not share an output_dir: {sorted({o for o in outputs if outputs.count(o) > 1})}")
     return ready
 
 
@@ -234,18 +243,20 @@ def _output_dir(run: Run) -> Path | None:
 
 
 def _with_results(outcome: Outcome) -> Outcome:
-    """Adds the run's figures from its run.json; some failed files make the run partial."""
+    """Adds the run's figures from its run.json; failed files or uploads make the run partial."""
     folder = _output_dir(outcome.run)
     data = read_json(folder / "run.json") if folder else None
     if not isinstance(data, dict):
         return outcome
-    outcome.summary = data.get("summary") or {}
-    if outcome.summary.get("failed") or outcome.summary.get("interrupted"):
-        outcome.status, outcome.message = PARTIAL, f"{outcome.summary.get('failed')} file(s) failed; see run.json"
+    outcome.summary = summary = data.get("summary") or {}
     upload = data.get("upload") or {}
+    failed_uploads = (upload.get("summary") or {}).get("failed", 0)
     if upload:
         done = (upload.get("summary") or {}).get("succeeded", 0)
         outcome.upload = "error" if "error" in upload else "dry run" if upload.get("dry_run") else str(done)
+    if summary.get("failed") or summary.get("interrupted") or failed_uploads:
+        problems = f"{summary.get('failed', 0)} file(s) and {failed_uploads} upload(s) failed; see run.json"
+        outcome.status, outcome.message = PARTIAL, problems
     return outcome
 
 

@@ -71,6 +71,9 @@ def test_unknown_parameter_stops_the_batch_before_anything_runs(tmp_path: Path, 
         batch.prepare([batch.Run("a", {"sa_token": "x"}, tmp_path / "a")], known)
     with pytest.raises(ConfigError, match="run names must differ: a"):
         batch.prepare([batch.Run("a", {}, tmp_path / "a")] * 2, known)
+    same = [batch.Run(n, {"output_dir": str(tmp_path)}, tmp_path / n) for n in "ab"]
+    with pytest.raises(ConfigError, match="must not share an output_dir"):
+        batch.prepare(same, known)
 
 
 def test_prepare_makes_paths_absolute_and_gives_each_run_its_output_folder(
@@ -102,7 +105,8 @@ def test_one_run_per_dataset_folder(tmp_path: Path) -> None:
 def test_one_run_per_config_file_with_other_options_as_overrides(tmp_path: Path, known: dict) -> None:
     folder = tmp_path / "configs"
     folder.mkdir()
-    write_yaml(folder / "en.yaml", {"input": {"dir": "samples/en"}, "transcribe": {"beam_size": 5, "patience": 2.0}})
+    en = {"input": {"dir": "samples/en"}, "output": {"dir": "runs/x"}, "transcribe": {"beam_size": 5, "patience": 2.0}}
+    write_yaml(folder / "en.yaml", en)
     write_yaml(folder / "fr.yml", {"transcribe": {"language": "fr"}})
     runs = batch.runs_from_configs([str(folder)], {"model": "bundled:tiny.en"}, tmp_path, known)
     assert [(r.name, r.parameters) for r in runs] == [
@@ -113,6 +117,29 @@ def test_one_run_per_config_file_with_other_options_as_overrides(tmp_path: Path,
     write_yaml(folder / "fr.yml", {"transcribe": {"beam_size": 0}})
     with pytest.raises(ConfigError, match="beam_size must be >= 1"):
         batch.runs_from_configs([str(folder)], {}, tmp_path, known)
+
+
+@pytest.mark.parametrize(
+    "summary, upload, status, uploaded",
+    [
+        ({"files": 2, "failed": 0}, {"dry_run": True, "summary": {"succeeded": 0, "failed": 0}}, "ok", "dry run"),
+        ({"files": 2, "failed": 1}, None, "partial", "-"),
+        (
+            {"files": 2, "failed": 0},
+            {"error": "unreachable", "summary": {"failed": 1}},
+            "partial",
+            "error",
+        ),
+        ({"files": 2, "failed": 0}, {"dry_run": False, "summary": {"succeeded": 2, "failed": 0}}, "ok", "2"),
+    ],
+)
+def test_failed_files_or_uploads_make_a_run_partial(
+    tmp_path: Path, summary: dict, upload: dict | None, status: str, uploaded: str
+) -> None:
+    (tmp_path / "run.json").write_text(json.dumps({"summary": summary, "upload": upload}))
+    outcome = batch._with_results(batch.Outcome(batch.Run("a", {"output_dir": str(tmp_path)}, tmp_path), "ok"))
+    assert (outcome.status, outcome.upload) == (status, uploaded)
+    assert "failed; see run.json" in outcome.message if status == "partial" else outcome.message == ""
 
 
 def test_help_lists_the_notebook_parameters(capsys: pytest.CaptureFixture) -> None:
