@@ -60,8 +60,10 @@ class Outcome:
 
 def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     """The notebook's parameters as papermill infers them: name -> {inferred_type_name, default, help}."""
-    from papermill import inspect_notebook
-
+    try:
+        from papermill import inspect_notebook
+    except ImportError as e:
+        raise ConfigError("notebooks need papermill: pip install 'preannotate[notebooks]'") from e
     logging.getLogger("papermill").setLevel(logging.WARNING)  # not "Input Notebook: ..." at every start
     if not Path(notebook).is_file():
         raise InputError(f"notebook {notebook} does not exist")
