@@ -213,20 +213,6 @@ def test_second_run_all_resumes_and_is_fast(defaults_run) -> None:
     assert second < first / 2, (first, second)
 
 
-@pytest.mark.slow
-def test_correction_notebook_runs_on_a_run(defaults_run) -> None:
-    if "preannotate.correction" in CORRECTION.read_text(encoding="utf-8"):
-        pytest.skip("the correction content is executed by test_correction_notebook.py against loopback")
-    folder, _ = defaults_run
-    executed = folder / "correction.ipynb"
-    papermill.execute_notebook(
-        str(CORRECTION), str(executed), parameters={"run_dir": str(folder / "out"), "statuses": ["Completed"]},
-        kernel_name="python3", progress_bar=False,
-    )  # fmt: skip
-    text = outputs_text(executed)
-    assert f"{SAMPLE_COUNT} files" in text and "hello_world.wav" in text
-
-
 def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path) -> None:
     with pytest.raises(papermill.PapermillExecutionError, match="unknown notebook parameter 'modle'"):
         papermill.execute_notebook(
