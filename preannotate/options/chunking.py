@@ -1,0 +1,112 @@
+"""Options for turning transcripts into chunks, and naming them in SuperAnnotate JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from .base import check
+
+
+@dataclass(frozen=True)
+class ChunkingOptions:
+    """How transcripts become annotation units (chunks), and which chunks are flagged for review.
+
+    The defaults are what annotators should get: boundaries from word timestamps
+    with Whisper's stretched edge words trimmed, every pause longer than
+    `gap_threshold` split, chunks of at most `max_duration` cut at sentence ends
+    where possible.
+
+    Attributes:
+        policy: `regroup` (words, or segments when there are no word timestamps, regrouped under the limits
+            below) or `segments` (the model's segments, only made consistent).
+        max_duration: Longest chunk in seconds; longer speech is cut at the best word boundary. A single
+            word longer than this stays one chunk.
+        min_duration: Chunks shorter than this are avoided when a pause or the maximum does not force them.
+        max_chars: Longest chunk text in characters (a single longer word stays one chunk).
+        gap_threshold: A silence between words longer than this (seconds) always ends a chunk.
+        padding_before: Seconds added before each chunk, taken only from silence: never past half the gap
+            to the previous chunk, nor before 0. Whisper's word starts tend to come late (measured: +0.1 s
+            on average), so a little padding keeps the first syllable audible.
+        padding_after: The same after each chunk, never past half the gap to the next one nor the end.
+        word_stretch: A word at a pause or a sentence or segment edge may last at most this many times its
+            expected length (its letters times the file's median seconds per letter); longer ones are cut on
+            the side of the pause, because Whisper stretches such words over the silence. None keeps
+            Whisper's word times.
+        review_mean_word_probability: Flag chunks whose mean word probability is below this.
+        review_min_word_probability: Flag chunks with any word probability below this.
+        review_avg_logprob: Flag chunks whose (duration-weighted) average log probability is below this.
+        review_no_speech_prob: Flag chunks whose no-speech probability is above this. Whisper reports it per
+            30-s window, shared by every segment decoded in it, and 0.6 to 0.7 is common on clear speech: the
+            default only flags stronger evidence (hallucinated text in silence measured 0.94).
+        review_compression_ratio: Flag chunks whose gzip compression ratio is above this (repetitions).
+        review_fallback_temperature: Flag chunks decoded at a temperature above 0 (Whisper fell back).
+    """
+
+    policy: Literal["regroup", "segments"] = "regroup"
+    max_duration: float = 10.0
+    min_duration: float = 1.0
+    max_chars: int = 200
+    gap_threshold: float = 1.0
+    padding_before: float = 0.1
+    padding_after: float = 0.0
+    word_stretch: float | None = 1.2
+    review_mean_word_probability: float | None = 0.5
+    review_min_word_probability: float | None = None
+    review_avg_logprob: float | None = -1.0
+    review_no_speech_prob: float | None = 0.8
+    review_compression_ratio: float | None = 2.4
+    review_fallback_temperature: bool = True
+
+    def validate(self) -> None:
+        """Raises ConfigError when an option is out of range."""
+        check(self.max_duration > 0, "chunking.max_duration must be > 0")
+        check(0 <= self.min_duration <= self.max_duration, "chunking.min_duration must be in [0, max_duration]")
+        check(self.max_chars >= 1, "chunking.max_chars must be >= 1")
+        check(self.gap_threshold > 0, "chunking.gap_threshold must be > 0")
+        check(self.padding_before >= 0, "chunking.padding_before must be >= 0")
+        check(self.padding_after >= 0, "chunking.padding_after must be >= 0")
+        check(self.word_stretch is None or self.word_stretch >= 1, "chunking.word_stretch must be >= 1 or null")
+        for name in ("review_mean_word_probability", "review_min_word_probability", "review_no_speech_prob"):
+            value = getattr(self, name)
+            check(value is None or 0.0 <= value <= 1.0, f"chunking.{name} must be in [0, 1] or null")
+        check(
+            self.review_avg_logprob is None or self.review_avg_logprob <= 0, "chunking.review_avg_logprob must be <= 0"
+        )
+        check(
+            self.review_compression_ratio is None or self.review_compression_ratio > 0,
+            "chunking.review_compression_ratio must be > 0",
+        )
+
+
+@dataclass(frozen=True)
+class AnnotationOptions:
+    """Names used in the SuperAnnotate annotation JSON and in the class the uploader creates.
+
+    Attributes:
+        class_name: The event class of every chunk.
+        class_color: The class colour, `#RRGGBB`.
+        text_group: The free-text attribute group holding a chunk's text.
+        review_group: A single-choice group marking each chunk `needs_review` or `ok`; null leaves it out.
+        reason_group: A multiple-choice group holding the review reasons of a flagged chunk; null leaves it out.
+    """
+
+    class_name: str = "transcription"
+    class_color: str = "#1F77B4"
+    text_group: str = "Content"
+    review_group: str | None = "Review"
+    reason_group: str | None = "Review reason"
+
+    def validate(self) -> None:
+        """Raises ConfigError when a name is empty, repeated or the colour is malformed."""
+        check(bool(self.class_name.strip()), "annotation.class_name must not be empty")
+        check(bool(self.text_group.strip()), "annotation.text_group must not be empty")
+        hex_digits = set("0123456789abcdefABCDEF")
+        color = self.class_color
+        check(
+            len(color) == 7 and color[0] == "#" and set(color[1:]) <= hex_digits,
+            f"annotation.class_color must look like '#1F77B4', got {color!r}",
+        )
+        groups = [g for g in (self.text_group, self.review_group, self.reason_group) if g is not None]
+        check(all(g.strip() for g in groups), "annotation group names must not be empty (use null to leave one out)")
+        check(len(set(groups)) == len(groups), "annotation.text_group, review_group and reason_group must differ")

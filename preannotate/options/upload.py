@@ -1,0 +1,70 @@
+"""Options for uploading pre-annotations to SuperAnnotate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import check
+
+# Item statuses of a SuperAnnotate project with the default workflow.
+SUPERANNOTATE_STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
+# Characters SuperAnnotate replaces in project names (the SDK would then not find the project again).
+_PROJECT_NAME_FORBIDDEN = set('/\\:*?"<>|“')
+
+
+@dataclass(frozen=True)
+class SuperAnnotateOptions:
+    """Uploading the pre-annotations to a SuperAnnotate Video project.
+
+    The token is never an option: it comes from SA_TOKEN, a Colab secret or the SDK's config file.
+
+    Attributes:
+        project: The Video project to create or reuse; required to upload.
+        project_description: Description of a project this tool creates.
+        dry_run: True: check everything and upload nothing. False: upload (a token is required).
+            None: upload when a token is found, otherwise a dry run.
+        force_upload: Upload every item again, even those the upload ledger records as unchanged.
+        url_csv: CSV mapping items to audio URLs, with columns `name,url` (item names) or `path,url`
+            (paths relative to the input folder).
+        url_prefix: Base URL under which the input folder is served; an item's URL is the prefix plus its
+            URL-quoted relative path. Used for items the CSV does not name.
+        keep_status: Leave item statuses as they are after an upload.
+        status: The status uploaded items get unless keep_status (SuperAnnotate's own default: InProgress).
+        batch_size: Annotations per upload request; the ledger is saved after each batch.
+        max_attempts: Tries per request when SuperAnnotate fails transiently (connection errors, 429, 5xx).
+        backoff_seconds: Wait before the first retry; doubles with each further one, at most 60 s.
+        verify_upload: Read uploaded annotations back and compare them before recording them as uploaded
+            (superannotate 4.6.2 can report success for an upload whose retried request lost its body).
+    """
+
+    project: str = ""
+    project_description: str = "Transcripts pre-annotated with Whisper by preannotate"
+    dry_run: bool | None = None
+    force_upload: bool = False
+    url_csv: str | None = None
+    url_prefix: str | None = None
+    keep_status: bool = False
+    status: str = "InProgress"
+    batch_size: int = 100
+    max_attempts: int = 5
+    backoff_seconds: float = 1.0
+    verify_upload: bool = True
+
+    def validate(self) -> None:
+        """Raises ConfigError when an option is out of range."""
+        bad = sorted(set(self.project) & _PROJECT_NAME_FORBIDDEN)
+        check(not bad, f"superannotate.project must not contain {' '.join(bad)}")
+        check(self.project == self.project.strip(), "superannotate.project must not start or end with spaces")
+        check(bool(self.project_description.strip()), "superannotate.project_description must not be empty")
+        check(
+            self.status in SUPERANNOTATE_STATUSES,
+            f"superannotate.status must be one of {', '.join(SUPERANNOTATE_STATUSES)}, got {self.status!r}",
+        )
+        check(
+            self.url_prefix is None or "://" in self.url_prefix,
+            f"superannotate.url_prefix must be an absolute URL like 'https://host/audio/', got {self.url_prefix!r}",
+        )
+        check(self.url_csv is None or bool(self.url_csv.strip()), "superannotate.url_csv must not be empty")
+        check(1 <= self.batch_size <= 500, "superannotate.batch_size must be in [1, 500]")
+        check(1 <= self.max_attempts <= 20, "superannotate.max_attempts must be in [1, 20]")
+        check(0 <= self.backoff_seconds <= 60, "superannotate.backoff_seconds must be in [0, 60]")
