@@ -28,6 +28,15 @@ lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks
 	$(BIN)/ruff format --check preannotate tests benchmarks
 
+# Speed, memory and WER beside the plain whisper CLI and faster-whisper (about an hour on 2 CPU cores; CI never
+# runs it). The speech is made with espeak-ng and sox; the whisper CLI reads audio with ffmpeg. Pass options with
+# BENCH_ARGS, e.g. make bench BENCH_ARGS="--skip-long --repeat 2".
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+bench: setup
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null && command -v ffmpeg >/dev/null || \
+		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q espeak-ng sox ffmpeg)
+	$(BIN)/python benchmarks/run_benchmark.py $(BENCH_ARGS)
+
 # Notebooks are committed without outputs (a test fails otherwise).
 strip:
 	$(BIN)/python tools/strip_notebooks.py

@@ -1,0 +1,244 @@
+"""Speed, memory and accuracy of preannotate's engines beside the plain `whisper` CLI and plain faster-whisper.
+
+Builds the speech set (benchmarks/dataset.py), then runs each configuration as its own process on the
+same files, with the same model and decoding options, one after another in this session, and prints
+wall seconds, real-time factor, peak RSS (of the process and its children, from wait4), normalized WER
+and the ratios to the `whisper` CLI. Results go to benchmarks/results.json. A one-hour file then shows
+the peak RSS of both preannotate engines on long audio.
+
+    .venv/bin/python benchmarks/run_benchmark.py              # or: make bench
+    .venv/bin/python benchmarks/run_benchmark.py --skip-long --repeat 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import jiwer
+from dataset import build_long_file, build_set
+from whisper.normalizers import EnglishTextNormalizer
+
+from preannotate.models import _source_key, cache_dir, resolve_model
+from preannotate.options import ModelOptions
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+THREADS = len(os.sched_getaffinity(0))
+SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
+BATCH_SIZE = 8
+# Batched inference decodes VAD chunks independently, without fallback: preannotate asks for these options.
+BATCHED_TRANSCRIBE = ["transcribe.temperature=0", "transcribe.condition_on_previous_text=false"]
+
+
+@dataclass
+class Config:
+    """One configuration: its command and how to read its texts back, keyed by the set's file names."""
+
+    name: str
+    command: list[str]
+    texts: Callable[[], dict[str, str]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=HERE.parent / "runs" / "bench", help="scratch folder")
+    parser.add_argument("--model", default="bundled:tiny.en")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration; the fastest counts")
+    parser.add_argument("--only", nargs="*", help="configuration names to run")
+    parser.add_argument("--long-minutes", type=float, default=60.0)
+    parser.add_argument("--skip-long", action="store_true", help="skip the one-hour memory check")
+    parser.add_argument("--results", type=Path, default=HERE / "results.json")
+    args = parser.parse_args()
+    data = args.work / "data"
+    files = build_set(data)
+    audio_s = sum(f["duration"] for f in files)
+    pt, ct2 = prepare_model(args.model)
+    chosen = lambda configs: [c for c in configs if not args.only or c.name in args.only]  # noqa: E731
+    load = os.getloadavg()
+    records = run_all(chosen(configurations(args, data, files, pt, ct2)), files, audio_s, args.work, args.repeat)
+    print_table(records)
+    result = {"machine": machine(load), "model": args.model, "options": options_used(), "audio_s": audio_s,
+              "files": [f["file"] for f in files], "records": records, "targets": targets(records)}  # fmt: skip
+    if not args.skip_long:
+        entry = build_long_file(data, files, args.long_minutes * 60)
+        configs = chosen(long_file_configurations(args, data / "long"))
+        result["long_file"] = run_all(configs, [entry], entry["duration"], args.work, 1)
+        print_table(result["long_file"])
+    args.results.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nresults in {args.results}")
+
+
+def prepare_model(name: str) -> tuple[Path, Path]:
+    """Converts the model to openai-whisper's .pt once (the CLI needs a checkpoint) and finds its CTranslate2 folder."""
+    options = f"ModelOptions(name={name!r}, device='cpu')"
+    code = f"from preannotate.models import load_model, ModelOptions; load_model({options})"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    source = resolve_model(ModelOptions(name=name))
+    pt = cache_dir() / "ctranslate2" / f"{_source_key(source)}.pt"
+    code = f"from preannotate.faster import model_folder, ModelOptions; print(model_folder({options})[0])"
+    folder = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return pt, Path(folder.strip())
+
+
+def configurations(args: argparse.Namespace, data: Path, files: list[dict], pt: Path, ct2: Path) -> list[Config]:
+    """The five configurations the issue names, with the same model and decoding options."""
+    paths = [str(data / f["file"]) for f in files]
+    out = args.work / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    cli = [str(BIN / "whisper"), *paths, "--model", str(pt), "--language", "en", "--beam_size", "5", "--best_of", "5",
+           "--temperature", "0", "--temperature_increment_on_fallback", "0.2", "--word_timestamps", "True",
+           "--fp16", "False", "--output_format", "json", "--verbose", "False",
+           "--output_dir", str(out / "cli")]  # fmt: skip
+    plain = [sys.executable, str(HERE / "plain_faster.py"), *paths, "--model-dir", str(ct2), "--threads", str(THREADS),
+             "--out", str(out / "plain.json"), "--word-timestamps"]  # fmt: skip
+    sequential = ["model.engine=faster-whisper"]
+    batched = [*sequential, f"model.faster_whisper.batch_size={BATCH_SIZE}", *BATCHED_TRANSCRIBE]
+    return [
+        Config("whisper-cli", cli, lambda: cli_texts(out / "cli", files)),
+        preannotate(args, data, out / "openai", []),
+        Config("faster-whisper", plain, lambda: {Path(k).name: v for k, v in _read(out / "plain.json").items()}),
+        preannotate(args, data, out / "faster", sequential),
+        preannotate(args, data, out / "batched", batched, "-batched"),
+    ]
+
+
+def long_file_configurations(args: argparse.Namespace, data: Path) -> list[Config]:
+    """Each preannotate engine on the one-hour file, with preannotate's default options (greedy decoding)."""
+    out, suffix = args.work / "out-long", f"-{args.long_minutes:g}min"
+    fast = ["model.engine=faster-whisper"]
+    batched = [*fast, f"model.faster_whisper.batch_size={BATCH_SIZE}", *BATCHED_TRANSCRIBE]
+    return [
+        preannotate(args, data, out / "openai", [], suffix, shared=False),
+        preannotate(args, data, out / "faster", fast, suffix, shared=False),
+        preannotate(args, data, out / "batched", batched, f"-batched{suffix}", shared=False),
+    ]
+
+
+def preannotate(
+    args: argparse.Namespace, data: Path, out: Path, overrides: list[str], suffix: str = "", shared: bool = True
+) -> Config:
+    engine = "faster-whisper" if "model.engine=faster-whisper" in overrides else "openai-whisper"
+    settings = [f"model.name={args.model}", "model.device=cpu", "superannotate.dry_run=true", *overrides]
+    greedy_only = "transcribe.temperature=0" in overrides  # best_of only applies to sampling: preannotate refuses it
+    if shared:
+        settings += [f"transcribe.{k}={str(v).lower()}" for k, v in SHARED.items() if k != "best_of" or not greedy_only]
+    command = [str(BIN / "preannotate"), "-q", "run", "-i", str(data), "-o", str(out), "--force", "--no-progress"]
+    command += [arg for s in settings for arg in ("--set", s)]
+    return Config(f"preannotate-{engine}{suffix}", command, lambda: preannotate_texts(out))
+
+
+def preannotate_texts(out: Path) -> dict[str, str]:
+    run = _read(out / "run.json")
+    return {f["source"]: _read(out / "transcripts" / f"{f['item']}.json")["text"] for f in run["files"]}
+
+
+def cli_texts(out: Path, files: list[dict]) -> dict[str, str]:
+    return {f["file"]: _read(out / f"{Path(f['file']).stem}.json")["text"] for f in files}
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def run_all(configs: list[Config], files: list[dict], audio_s: float, work: Path, repeat: int) -> list[dict]:
+    """Runs every configuration `repeat` times, interleaved, and keeps each one's fastest run."""
+    best: dict[str, dict] = {}
+    for _ in range(repeat):
+        for config in configs:
+            record = run_one(config, files, audio_s, work)
+            walls = best.get(config.name, {}).get("walls", []) + [record["wall_s"]]
+            if config.name not in best or record["wall_s"] < best[config.name]["wall_s"]:
+                best[config.name] = record
+            best[config.name]["walls"] = walls
+    cli = best.get("whisper-cli")
+    for record in best.values():
+        record["wall_ratio_to_cli"] = round(record["wall_s"] / cli["wall_s"], 3) if cli else None
+    return list(best.values())
+
+
+def run_one(config: Config, files: list[dict], audio_s: float, work: Path) -> dict:
+    """Runs one configuration as a child process; its peak RSS covers its own children (ffmpeg for the CLI)."""
+    env = {k: v for k, v in os.environ.items() if k != "SA_TOKEN"}  # a benchmark never uploads
+    log = work / "logs" / f"{config.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"running {config.name} ...", flush=True)
+    with open(log, "w") as f:
+        started = time.perf_counter()
+        child = subprocess.Popen(config.command, stdout=f, stderr=subprocess.STDOUT, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{config.name} failed (exit {child.returncode}); see {log}")
+    return {"name": config.name, "wall_s": round(wall, 2), "rtf": round(wall / audio_s, 4),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wer": round(wer(files, config.texts()), 4),
+            "audio_s": round(audio_s, 2)}  # fmt: skip
+
+
+def wer(files: list[dict], texts: dict[str, str]) -> float:
+    """Corpus WER over the set after Whisper's English normalizer (numbers, spelling, punctuation)."""
+    normalize = EnglishTextNormalizer()
+    return jiwer.wer([normalize(f["text"]) for f in files], [normalize(texts[f["file"]]) or "<empty>" for f in files])
+
+
+def print_table(records: list[dict]) -> None:
+    print(f"\n{'name':38} {'wall s':>8} {'RTF':>7} {'peak MB':>8} {'WER %':>6} {'x CLI time':>10} {'speed-up':>8}")
+    for r in records:
+        ratio = r.get("wall_ratio_to_cli")
+        cells = f"{ratio:10.3f} {1 / ratio:7.2f}x" if ratio else f"{'':10} {'':8}"
+        print(
+            f"{r['name']:38} {r['wall_s']:8.1f} {r['rtf']:7.3f} {r['peak_rss_mb']:8.0f} {100 * r['wer']:6.1f} {cells}"
+        )
+
+
+def targets(records: list[dict]) -> list[dict]:
+    """The issue's three targets, checked against these figures."""
+    r = {x["name"]: x for x in records}
+    need = ("whisper-cli", "preannotate-openai-whisper", "faster-whisper", "preannotate-faster-whisper",
+            "preannotate-faster-whisper-batched")  # fmt: skip
+    if not all(n in r for n in need):
+        return []
+    cli, openai, plain = r["whisper-cli"], r["preannotate-openai-whisper"], r["faster-whisper"]
+    fast, batched = r["preannotate-faster-whisper"], r["preannotate-faster-whisper-batched"]
+    checks = [
+        ("preannotate openai-whisper <= 1.05 x CLI time, same WER",
+         openai["wall_s"] <= 1.05 * cli["wall_s"] and abs(openai["wer"] - cli["wer"]) < 0.005,
+         openai["wall_s"] / cli["wall_s"]),
+        ("preannotate faster-whisper >= 5 x faster than the CLI, WER within 1 point",
+         cli["wall_s"] >= 5 * fast["wall_s"] and fast["wer"] <= cli["wer"] + 0.01, cli["wall_s"] / fast["wall_s"]),
+        ("batched + VAD + int8 faster than plain faster-whisper, WER within 1 point",
+         batched["wall_s"] < plain["wall_s"] and batched["wer"] <= plain["wer"] + 0.01,
+         plain["wall_s"] / batched["wall_s"]),
+    ]  # fmt: skip
+    return [{"target": name, "met": bool(met), "ratio": round(ratio, 3)} for name, met, ratio in checks]
+
+
+def options_used() -> dict:
+    return {**SHARED, "temperature": "0 to 1 by 0.2 (fallback); batched: 0 only (it has no fallback)",
+            "condition_on_previous_text": "true; batched: false (it decodes VAD chunks independently)",
+            "device": "cpu", "threads": THREADS, "faster_whisper_compute_type": "int8",
+            "batched": {"batch_size": BATCH_SIZE, "vad_filter": True}}  # fmt: skip
+
+
+def machine(load: tuple[float, ...]) -> dict:
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    packages = ("openai-whisper", "torch", "faster-whisper", "ctranslate2", "preannotate")
+    return {"cpu": cpu or platform.processor(), "cores": THREADS, "python": platform.python_version(),
+            "platform": platform.platform(), "load_average_at_start": [round(x, 2) for x in load],
+            "ffmpeg": shutil.which("ffmpeg"), "versions": {p: metadata.version(p) for p in packages}}  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
