@@ -26,12 +26,12 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.utils import _MODELS, download_model
 
 from . import models
-from .audio import MIN_DURATION, SAMPLE_RATE, is_silent
+from .audio import SAMPLE_RATE
 from .engines import EngineInfo
 from .errors import ConfigError, ModelError, TranscriptionError
 from .options import FasterWhisperOptions, ModelOptions, TranscribeOptions
 from .results import Transcript
-from .transcribe import SEED, _to_transcript, check_options_for_model, language_code
+from .transcribe import SEED, check_options_for_model, language_code, to_transcript, unspeakable
 
 # Files faster-whisper reads from a model folder besides model.bin (tokenizer.json: else it downloads one).
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
@@ -69,10 +69,10 @@ class FasterWhisperEngine:
         Raises:
             TranscriptionError: The model failed on this audio.
         """
+        empty = unspeakable(samples, options)
+        if empty is not None:
+            return empty
         duration = samples.shape[0] / SAMPLE_RATE
-        if duration < MIN_DURATION or is_silent(samples):
-            reason = "too short" if duration < MIN_DURATION else "silence"
-            return Transcript("", language_code(options.language), (), duration, None, {"skipped_model": reason})
         kwargs = transcribe_kwargs(options, self.options)
         try:
             ctranslate2.set_random_seed(SEED)  # fallback sampling gives the same text in every run
@@ -88,7 +88,7 @@ class FasterWhisperEngine:
             segments = _skip_silent_windows(segments, options)
         detected = options.language is None and self.model.model.is_multilingual
         result = {"segments": segments, "text": "".join(s["text"] for s in segments), "language": info.language}
-        return _to_transcript(result, duration, float(info.language_probability) if detected else None)
+        return to_transcript(result, duration, float(info.language_probability) if detected else None)
 
 
 def unsupported_options(

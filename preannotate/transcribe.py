@@ -59,6 +59,19 @@ def check_options_for_model(options: TranscribeOptions, model: whisper.model.Whi
         raise ConfigError(f"transcribe.language: {name} is English-only and cannot transcribe {options.language!r}")
 
 
+def unspeakable(samples: np.ndarray, options: TranscribeOptions) -> Transcript | None:
+    """Returns the empty transcript of audio no engine should see, or None for audio to transcribe.
+
+    Digital silence and clips under 0.1 s are kept from the model, which would
+    only invent text for them; `meta.skipped_model` says why.
+    """
+    duration = samples.shape[0] / SAMPLE_RATE
+    if duration >= MIN_DURATION and not is_silent(samples):
+        return None
+    reason = "too short" if duration < MIN_DURATION else "silence"
+    return Transcript("", language_code(options.language), (), duration, None, {"skipped_model": reason})
+
+
 def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
     """Transcribes 16 kHz mono samples with Whisper's full pipeline.
 
@@ -74,10 +87,10 @@ def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options:
     Raises:
         TranscriptionError: The model failed on this audio.
     """
+    empty = unspeakable(samples, options)
+    if empty is not None:
+        return empty
     duration = samples.shape[0] / SAMPLE_RATE
-    if duration < MIN_DURATION or is_silent(samples):
-        reason = "too short" if duration < MIN_DURATION else "silence"
-        return Transcript("", language_code(options.language), (), duration, None, {"skipped_model": reason})
     try:
         language, probability = _language(model, samples, options)
         kwargs = _whisper_kwargs(options, language, model.device)
@@ -89,7 +102,7 @@ def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options:
             result = whisper.transcribe(model, samples, verbose=None, **kwargs)
     except (RuntimeError, ValueError, IndexError) as e:
         raise TranscriptionError(f"Whisper failed: {e}") from e
-    return _to_transcript(result, duration, probability)
+    return to_transcript(result, duration, probability)
 
 
 def _language(
@@ -124,7 +137,8 @@ def _whisper_kwargs(options: TranscribeOptions, language: str, device: torch.dev
     return kwargs
 
 
-def _to_transcript(result: dict[str, Any], duration: float, probability: float | None) -> Transcript:
+def to_transcript(result: dict[str, Any], duration: float, probability: float | None) -> Transcript:
+    """Builds a Transcript from a `whisper.transcribe`-shaped result dict, dropping emptied segments."""
     # Whisper keeps segments it emptied (instantaneous or blank) with text "": drop them.
     segments = [Segment.from_dict(s) for s in result["segments"] if s["text"].strip()]
     segments = [dataclasses.replace(s, id=i) for i, s in enumerate(segments)]
