@@ -143,13 +143,15 @@ def build_set(folder: Path) -> list[dict]:
     return files
 
 
-def build_long_file(folder: Path, files: list[dict], seconds: float) -> dict:
-    """Writes `long/long.wav`: the whole set, 2 s of silence after each file, repeated to `seconds`.
+def build_long_file(folder: Path, files: list[dict], seconds: float, out: Path) -> dict:
+    """Writes `out/long.wav`: the set in `folder`, 2 s of silence after each file, repeated to `seconds`.
+
+    `out` must not be inside `folder`: preannotate would find the long file among the set's.
 
     Returns:
-        Its manifest entry (`file` relative to the `long` folder, `text`, `duration`).
+        Its manifest entry (`file` relative to `out`, `text`, `duration`).
     """
-    target = folder / "long" / "long.wav"
+    target = out / "long.wav"
     pieces, texts, total = [], [], 0.0
     gap = np.zeros(2 * RATE, dtype=np.float32)
     audio = [decode_audio(folder / entry["file"]).samples for entry in files]

@@ -71,8 +71,8 @@ def main() -> None:
     result = {"machine": machine(load), "model": args.model, "options": options_used(), "audio_s": audio_s,
               "files": [f["file"] for f in files], "records": records, "targets": targets(records)}  # fmt: skip
     if not args.skip_long:
-        entry = build_long_file(data, files, args.long_minutes * 60)
-        configs = chosen(long_file_configurations(args, data / "long"))
+        entry = build_long_file(data, files, args.long_minutes * 60, args.work / "long")
+        configs = chosen(long_file_configurations(args, args.work / "long"))
         result["long_file"] = run_all(configs, [entry], entry["duration"], args.work, 1)
         print_table(result["long_file"])
     args.results.write_text(json.dumps(result, indent=2) + "\n")
