@@ -60,7 +60,8 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     source = models.validate_model_source(config.model)
     report = RunReport(out, config_to_dict(config), versions=versions())
-    identity = model_identity(source.kind, source.location, source.parts, models.bundled_packages(source))
+    weights = model_identity(source.kind, source.location, source.parts, models.bundled_packages(source))
+    identity = "|".join(filter(None, (weights, engines.engine_identity(config.model))))  # an engine switch redoes files
     key = options_key(identity, config.transcribe)
     report.model = {"name": config.model.name, "identity": identity}
     for folder in (out, out / "transcripts"):

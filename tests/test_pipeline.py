@@ -111,6 +111,9 @@ def test_model_loads_once_and_resume_skips_finished(tmp_path, tiny_model, monkey
     assert [f.status for f in prompted.files] == ["ok"] * 3  # an option that shapes results changed
     forced = run_pipeline(config(tmp_path, "transcribe.initial_prompt=Numbers.", "output.force=true"), progress=False)
     assert [f.status for f in forced.files] == ["ok"] * 3
+    faster = run_pipeline(config(tmp_path, "transcribe.initial_prompt=Numbers.", "model.engine=faster-whisper"),
+                          progress=False)  # fmt: skip
+    assert [f.status for f in faster.files] == ["ok"] * 3  # another engine gives other transcripts
 
 
 def test_clip_timestamps_limit_transcription(tmp_path, tiny_model):
