@@ -7,7 +7,6 @@ timestamps. CTranslate2 folders (the bundled weights are such folders) are conve
 from __future__ import annotations
 
 import base64
-import contextlib
 import difflib
 import gzip
 import hashlib
@@ -15,8 +14,6 @@ import http.client
 import importlib.util
 import os
 import socket
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +25,7 @@ import whisper
 from . import ctranslate2
 from .errors import ModelError
 from .options import ModelOptions
+from .storage import atomic_writer, remove_stale_temps
 
 DOWNLOAD_TIMEOUT_S = 30.0  # per socket operation: a dead network fails in seconds, not minutes
 HASH_CHUNK_BYTES = 1 << 20  # 1 MiB reads when hashing weights
@@ -329,26 +327,11 @@ def _sha256(paths: list[str], digest: Any = None) -> str:
 
 
 def _save_atomic(checkpoint: dict[str, Any], target: Path) -> None:
-    """Writes a temp file beside `target`, then renames it: a killed write never leaves a partial cache file."""
-    tmp = None
+    """Writes the checkpoint atomically: a killed write never leaves a partial cache file."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temps(target.parent)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.stem + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
+        if target.parent.is_dir():  # conversions in other processes may still be writing younger ones
+            remove_stale_temps(target.parent, older_than=STALE_TMP_S)
+        with atomic_writer(target, binary=True) as f:
             torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
     except OSError as e:
         raise ModelError(f"cannot write the model cache file {target}: {e}") from e
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)  # a no-op once renamed
-
-
-def _remove_stale_temps(folder: Path) -> None:
-    for tmp in folder.glob("*.tmp"):
-        with contextlib.suppress(OSError):  # another process may rename or remove it meanwhile
-            if time.time() - tmp.stat().st_mtime > STALE_TMP_S:
-                tmp.unlink()
