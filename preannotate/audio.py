@@ -26,6 +26,8 @@ MIN_DURATION = 0.1  # seconds
 # A file whose decoded audio is shorter than this share of the duration its
 # header declares is reported as truncated (the part that decodes is still used).
 TRUNCATED_SHARE = 0.9
+# A header can claim any duration: never reserve more than this many samples up front (4 hours).
+MAX_PREALLOCATED = 4 * 3600 * SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def decode_audio(path: str | Path) -> DecodedAudio:
             if not container.streams.audio:
                 raise AudioError(f"{path}: no audio stream (a video without sound?)")
             declared = _declared_duration(container)
-            samples = _decode_stream(container)
+            samples = _decode_stream(container, declared)
     except AudioError:
         raise
     except av.error.InvalidDataError as e:
@@ -98,18 +100,63 @@ def _check_readable(path: Path) -> None:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
 
-def _decode_stream(container: av.container.InputContainer) -> np.ndarray:
+def _decode_stream(container: av.container.InputContainer, declared: float | None) -> np.ndarray:
     stream = container.streams.audio[0]
     stream.thread_type = "AUTO"
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
-    pieces: list[np.ndarray] = []
+    out = _Samples(declared)
     for frame in container.decode(stream):
         frame.pts = None  # let the resampler ignore broken timestamps instead of failing
-        pieces.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
-    pieces.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    if not pieces:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(pieces).astype(np.float32, copy=False)
+        out.extend(resampler.resample(frame))
+    out.extend(resampler.resample(None))
+    return out.array()
+
+
+class _Samples:
+    """Decoded samples, in a buffer sized from the declared duration so that they are held only once.
+
+    Collecting frames and concatenating them holds every sample twice at the end (460 MB for an hour).
+    Samples beyond the declared duration (a header that says too little, or nothing) are collected
+    and concatenated as before.
+    """
+
+    def __init__(self, declared: float | None) -> None:
+        expected = int((declared or 0.0) * SAMPLE_RATE) + SAMPLE_RATE  # 1 s to spare for rounding
+        self.head = np.empty(min(expected, MAX_PREALLOCATED), dtype=np.float32)
+        self.size = 0
+        self.rest: list[np.ndarray] = []
+
+    def extend(self, frames: list[av.AudioFrame]) -> None:
+        for frame in frames:
+            data = frame.to_ndarray().reshape(-1)
+            room = self.head.shape[0] - self.size
+            if self.rest or data.shape[0] > room:
+                self.head[self.size :] = data[:room]
+                self.size += min(room, data.shape[0])
+                self.rest.append(data[room:])
+            else:
+                self.head[self.size : self.size + data.shape[0]] = data
+                self.size += data.shape[0]
+
+    def array(self) -> np.ndarray:
+        if self.rest:
+            return np.concatenate([self.head, *self.rest]).astype(np.float32, copy=False)
+        if self.size < self.head.shape[0] // 2:  # much less than declared: do not keep the unused room
+            return self.head[: self.size].copy()
+        return self.head[: self.size]
+
+
+def centred_samples(waveform: np.ndarray, length: int, pad: int, start: int, end: int) -> np.ndarray:
+    """Returns samples [start, end) of the signal a centred STFT frames, without building it.
+
+    That signal is the waveform zero-padded to `length` samples, then reflect-padded by `pad` on both
+    sides (as `torch.stft(center=True)` and `np.pad(mode="reflect")` do). Long files' spectrograms are
+    computed a block of frames at a time from these slices.
+    """
+    index = np.abs(np.arange(start - pad, end - pad))
+    index = np.where(index >= length, 2 * (length - 1) - index, index)
+    inside = index < waveform.shape[0]
+    return np.where(inside, waveform[np.minimum(index, waveform.shape[0] - 1)], 0.0).astype(np.float32)
 
 
 def is_silent(samples: np.ndarray) -> bool:

@@ -1,9 +1,10 @@
 """Running openai-whisper's full transcription pipeline on decoded audio.
 
-This stage adds three things around `whisper.transcribe`: language detection
+This stage adds four things around `whisper.transcribe`: language detection
 that also keeps the detected language's probability, a guard that sends no
-silence or near-empty clip to the model (it would only invent text), and a
-typed `Transcript` as the result.
+silence or near-empty clip to the model (it would only invent text), a
+spectrogram computed in bounded memory (see `mel`), and a typed `Transcript`
+as the result.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
 
 from .audio import MIN_DURATION, SAMPLE_RATE, is_silent
 from .errors import ConfigError, TranscriptionError
+from .mel import blockwise_in_whisper_transcribe
 from .options import TranscribeOptions
 from .results import Segment, Transcript
 
@@ -95,7 +97,7 @@ def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options:
         language, probability = _language(model, samples, options)
         kwargs = _whisper_kwargs(options, language, model.device)
         gpus = [model.device] if model.device.type == "cuda" else []
-        with warnings.catch_warnings(), torch.random.fork_rng(devices=gpus):
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=gpus), blockwise_in_whisper_transcribe():
             # Whisper warns about word timestamps on translations; the option is the user's choice.
             warnings.simplefilter("ignore", UserWarning)
             torch.manual_seed(SEED)

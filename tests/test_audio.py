@@ -1,8 +1,9 @@
+import av
 import numpy as np
 import pytest
 from media import CODECS, read_sample, write_audio, write_video_without_audio
 
-from preannotate.audio import SAMPLE_RATE, decode_audio, is_silent
+from preannotate.audio import SAMPLE_RATE, _Samples, decode_audio, is_silent
 from preannotate.errors import AudioError
 
 
@@ -58,3 +59,26 @@ def test_silence_detection(speech):
     assert is_silent(np.zeros(16000, dtype=np.float32))
     assert is_silent(np.zeros(0, dtype=np.float32))
     assert not is_silent(speech)
+
+
+def _frames(samples: np.ndarray, size: int) -> list[av.AudioFrame]:
+    frames = []
+    for start in range(0, len(samples), size):
+        frame = av.AudioFrame.from_ndarray(samples[None, start : start + size], format="flt", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frames.append(frame)
+    return frames
+
+
+@pytest.mark.parametrize("declared", [None, 0.5, 2.0, 2.2, 60.0])
+def test_decoded_samples_are_exact_whatever_the_header_declares(declared):
+    # 2.2 s of samples, declared as unknown, far too short, about right, exact and far too long.
+    samples = np.random.default_rng(0).uniform(-1, 1, int(2.2 * SAMPLE_RATE)).astype(np.float32)
+    buffer = _Samples(declared)
+    for n in range(0, len(samples), 4000):  # frames arrive in resampler batches
+        buffer.extend(_frames(samples[n : n + 4000], 1024))
+    out = buffer.array()
+    assert out.dtype == np.float32 and np.array_equal(out, samples)
+    held = out.base.nbytes if out.base is not None else out.nbytes
+    assert held <= samples.nbytes + 4 * SAMPLE_RATE  # no room beyond the 1 s spare is kept
+
