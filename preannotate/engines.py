@@ -17,17 +17,24 @@ from .errors import ModelError
 from .options import ModelOptions, TranscribeOptions
 from .results import Transcript
 
+# Engine options that change how fast transcripts come, not what they say.
+SPEED_ONLY = frozenset({"cpu_threads", "num_workers"})
+
 
 class Engine(Protocol):
     """A loaded model that turns 16 kHz mono samples into a Transcript."""
 
     info: EngineInfo
+    workers: int  # files it transcribes at once: `transcribe` may be called from this many threads
 
     def check(self, options: TranscribeOptions) -> None:
         """Raises ConfigError when the model cannot honour `options`."""
 
     def transcribe(self, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
         """Transcribes one file's samples; raises TranscriptionError on failure."""
+
+    def interrupt(self) -> None:
+        """Makes transcriptions in progress on other threads stop soon with TranscriptionError (Ctrl-C)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class WhisperEngine:
 
     model: object
     info: EngineInfo
+    workers: int = 1
+    workers: int  # files it transcribes at once: `transcribe` may be called from this many threads
 
     def check(self, options: TranscribeOptions) -> None:
         """Rejects options an English-only model cannot honour."""
@@ -70,9 +79,16 @@ class WhisperEngine:
 
         return transcribe_audio(self.model, samples, options)
 
+    def interrupt(self) -> None:
+        """Nothing to do: with one worker, transcription runs on the main thread, which Ctrl-C stops."""
 
-def load_engine(options: ModelOptions) -> Engine:
+
+def load_engine(options: ModelOptions, files: int = 1) -> Engine:
     """Loads the configured model into the engine `options.engine` names, once per run.
+
+    Args:
+        options: The model options.
+        files: How many files the run will transcribe (the most workers worth starting).
 
     Raises:
         ModelError: The model is missing, broken or cannot be loaded.
@@ -82,7 +98,7 @@ def load_engine(options: ModelOptions) -> Engine:
             from .faster import load_faster_engine
         except ImportError as e:  # an optional dependency: pip install 'preannotate[faster]'
             raise ModelError(f"model.engine faster-whisper needs: pip install 'preannotate[faster]' ({e})") from e
-        return load_faster_engine(options)
+        return load_faster_engine(options, files)
     from . import models
 
     loaded = models.load_model(options)
@@ -94,10 +110,10 @@ def load_engine(options: ModelOptions) -> Engine:
 def engine_identity(options: ModelOptions) -> str:
     """Identifies the engine and its options that shape transcripts, for resume keys.
 
-    Empty for openai-whisper, so that keys made before engines existed stay valid. `cpu_threads` is
-    left out: it changes speed only.
+    Empty for openai-whisper, so that keys made before engines existed stay valid. `cpu_threads` and
+    `num_workers` are left out: they change speed only.
     """
     if options.engine == "openai-whisper":
         return ""
-    engine = {k: v for k, v in asdict(options.faster_whisper).items() if k != "cpu_threads"}
+    engine = {k: v for k, v in asdict(options.faster_whisper).items() if k not in SPEED_ONLY}
     return f"{options.engine}:{json.dumps(engine, sort_keys=True)}"

@@ -10,7 +10,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -143,20 +143,56 @@ def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[lis
 
 
 def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunReport, progress: bool) -> None:
-    engine = engines.load_engine(config.model)
+    engine = engines.load_engine(config.model, files=len(jobs))
     engine.check(config.transcribe)
     info = engine.info
     report.model.update(engine=info.engine, id=info.model_id, device=info.device, source=info.description)
     report.versions.update(info.versions)
     index = {r.source: i for i, r in enumerate(report.files)}
-    total = sum(probe_duration(j.media.path) or 0.0 for j in jobs)
-    with tqdm(total=round(total, 1), unit="s", disable=not progress, desc="transcribing") as bar:
-        for n, (job, decoded) in enumerate(_prefetch(jobs), start=1):
-            bar.set_postfix_str(f"file {n}/{len(jobs)}")
-            result = _transcribe_one(job, decoded, engine, config, key)
-            report.files[index[job.media.source]] = result
+    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
+    if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
+        jobs = [job for _, job in sorted(zip(durations, jobs), key=lambda pair: -pair[0])]
+    run = _in_parallel if engine.workers > 1 else _in_turn
+    log.info(
+        "transcribing %d file(s), %.1f min, with %s: %s", len(jobs), sum(durations) / 60, info.engine, info.description
+    )
+    with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
+        for n, result in enumerate(run(jobs, engine, config, key), start=1):
+            report.files[index[result.source]] = result
             report.write()  # a killed run still leaves an up-to-date record
+            bar.set_postfix_str(f"{n}/{len(jobs)} files")
             bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+
+
+def _in_turn(jobs: list[_Job], engine: engines.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
+    """Transcribes one file after another on this thread (Ctrl-C stops it), the next one decoding meanwhile."""
+    for job, decoded in _prefetch(jobs):
+        yield _transcribe_one(job, decoded, engine, config, key)
+
+
+def _in_parallel(jobs: list[_Job], engine: engines.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
+    """Transcribes `engine.workers` files at once, yielding results as they finish.
+
+    One file more than the workers is always submitted, so that it decodes while they transcribe.
+    """
+    decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")
+    pool = ThreadPoolExecutor(max_workers=engine.workers, thread_name_prefix="transcribe")
+    running: set[Future[FileResult]] = set()
+    try:
+        for job in jobs:
+            while len(running) > engine.workers:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+            decoded = decoder.submit(decode_audio, job.media.path)
+            running.add(pool.submit(_transcribe_one, job, decoded, engine, config, key))
+        for future in as_completed(running):
+            yield future.result()
+    except BaseException:  # Ctrl-C: the workers' files stop at their next window instead of running to the end
+        engine.interrupt()
+        raise
+    finally:
+        decoder.shutdown(cancel_futures=True)
+        pool.shutdown(cancel_futures=True)
 
 
 def _prefetch(jobs: list[_Job]) -> Iterator[tuple[_Job, Future[DecodedAudio]]]:

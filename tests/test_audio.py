@@ -81,4 +81,3 @@ def test_decoded_samples_are_exact_whatever_the_header_declares(declared):
     assert out.dtype == np.float32 and np.array_equal(out, samples)
     held = out.base.nbytes if out.base is not None else out.nbytes
     assert held <= samples.nbytes + 4 * SAMPLE_RATE  # no room beyond the 1 s spare is kept
-

@@ -9,9 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from media import SAMPLES, read_sample, write_audio, write_video_without_audio
+
+from preannotate.audio import decode_audio
 
 CLI = [sys.executable, "-m", "preannotate"]
 
@@ -123,3 +126,34 @@ def test_resume_after_kill(tmp_path, tiny_model):
     assert sum(s == "ok" for s in statuses.values()) == 6 - len(done)
     assert all(stamps[name] == (transcripts / name).stat().st_mtime_ns for name in done)
     assert not list(out.rglob("*.tmp"))
+
+
+def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, model_cache):
+    # Three 11-minute files, two transcribed at once: finishing them would take minutes.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    long = np.tile(decode_audio(Path(__file__).parent / "data" / "pauses.opus").samples, 5)
+    for i in range(3):
+        write_audio(folder / f"lecture{i}.flac", long)
+    out, log = tmp_path / "out", tmp_path / "stderr.log"
+    args = ["run", "-i", str(folder), "-o", str(out), "--no-progress", "--set", "model.name=bundled:tiny.en",
+            "--set", "model.engine=faster-whisper", "--set", "model.faster_whisper.num_workers=2"]  # fmt: skip
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "transcribing 3 file(s)" not in log.read_text():
+            time.sleep(0.1)
+        time.sleep(3)  # both workers are inside their first file
+        proc.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        try:
+            code = proc.wait(timeout=120)
+        finally:
+            proc.kill()  # no stray process when the test fails
+    waited = time.monotonic() - interrupted
+    assert code == 130, log.read_text()
+    assert waited < 30, f"{waited:.0f} s after Ctrl-C"  # each worker stops at its next 30-s window
+    run = json.loads((out / "run.json").read_text())
+    assert run["summary"]["interrupted"] and {f["status"] for f in run["files"]} == {"failed"}
+    assert all("interrupted" in f["error"] for f in run["files"])
+    assert not list(out.rglob("*.tmp")) and not list((out / "transcripts").glob("*.json"))

@@ -236,3 +236,47 @@ def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, model_cache
     with pytest.raises(ConfigError, match="carry_initial_prompt"):
         run_pipeline(load_config(None, overrides), progress=False)
     assert not list((tmp_path / "out").glob("transcripts/*.json"))
+
+
+@pytest.mark.parametrize(
+    ("options", "device", "files", "expected"),
+    [
+        (FasterWhisperOptions(), "cpu", 10, (2, 1)),  # auto: a file per core, one thread each
+        (FasterWhisperOptions(), "cpu", 1, (1, 2)),  # one file: one worker with every core
+        (FasterWhisperOptions(batch_size=8), "cpu", 10, (1, 2)),  # batching already fills the cores
+        (FasterWhisperOptions(), "cuda", 10, (1, 2)),
+        (FasterWhisperOptions(num_workers=3, cpu_threads=2), "cpu", 10, (3, 2)),  # as given
+        (FasterWhisperOptions(num_workers=2), "cpu", 1, (2, 1)),
+    ],
+)
+def test_workers_and_threads(monkeypatch, options, device, files, expected):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(faster.os, "sched_getaffinity", lambda pid: {0, 1})  # a 2-core machine
+    assert faster.workers_and_threads(options, device, files) == expected
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")
+    auto = faster.workers_and_threads(FasterWhisperOptions(), "cpu", 10)
+    assert auto == (faster.MAX_AUTO_WORKERS, 8 // faster.MAX_AUTO_WORKERS)
+
+
+def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, model_cache):
+    shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
+    shutil.copy(PAUSES, tmp_path / "in" / "pauses.opus")  # the longest: it starts first
+    common = [f"input.dir={tmp_path / 'in'}", "model.name=bundled:tiny.en", "model.device=cpu",
+              "model.engine=faster-whisper", "model.faster_whisper.cpu_threads=1",
+              "transcribe.temperature=0"]  # fmt: skip
+    # Without fallback: CTranslate2 seeds its sampling once per thread, not per file (see README).
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        overrides = [*common, f"output.dir={out}", f"model.faster_whisper.num_workers={workers}"]
+        report = run_pipeline(load_config(None, overrides), progress=False)
+        assert [f.status for f in report.files] == ["ok"] * 4
+        assert [f.source for f in report.files] == sorted(f.source for f in report.files)  # listed in folder order
+        assert f"{workers} worker(s) x 1 thread(s)" in json.loads((out / "run.json").read_text())["model"]["source"]
+        runs[workers] = {p.name: json.loads(p.read_text()) for p in (out / "transcripts").glob("*.json")}
+    assert runs[1].keys() == runs[2].keys() and len(runs[1]) == 4
+    for name, one in runs[1].items():
+        assert one["segments"] == runs[2][name]["segments"], name
+    # The number of workers changes speed only: a run with another number skips every file.
+    again = [*common, f"output.dir={tmp_path / 'out2'}", "model.faster_whisper.num_workers=1"]
+    assert {f.status for f in run_pipeline(load_config(None, again), progress=False).files} == {"skipped"}

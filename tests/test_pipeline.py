@@ -92,7 +92,7 @@ def test_model_loads_once_and_resume_skips_finished(tmp_path, tiny_model, monkey
     english_folder(tmp_path)
     calls = []
     real = engines.load_engine
-    monkeypatch.setattr(engines, "load_engine", lambda options: calls.append(options) or real(options))
+    monkeypatch.setattr(engines, "load_engine", lambda options, files: calls.append(options) or real(options, files))
     first = run_pipeline(config(tmp_path), progress=False)
     assert len(calls) == 1 and [f.status for f in first.files] == ["ok"] * 3
     stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "transcripts").iterdir()}

@@ -108,7 +108,12 @@ class FasterWhisperOptions:
         compute_type: `auto` (int8 on CPU, float16 on CUDA) or a CTranslate2 compute type: `int8`,
             `int8_float32`, `int8_float16`, `int8_bfloat16`, `int16`, `float16`, `bfloat16`, `float32`, or
             `default` (the type the weights are stored in).
-        cpu_threads: Threads on CPU; 0 means OMP_NUM_THREADS when set, else the cores this process may use.
+        cpu_threads: Threads of each worker on CPU; 0 shares OMP_NUM_THREADS when set, else the cores this
+            process may use, among the workers.
+        num_workers: Files transcribed at once, each by its own CTranslate2 replica (the weights are shared).
+            0 (auto): sequential decoding on CPU runs one file per core, up to 4 and no more than the files
+            to transcribe, because single-threaded beam search makes better use of a core than threads
+            do; batched inference and CUDA run one.
         vad_filter: Skip audio without speech (Silero VAD, shipped in the faster-whisper wheel) before
             decoding; None means faster-whisper's default for the mode: off sequential, on batched.
         vad_parameters: The VAD's parameters.
@@ -120,6 +125,7 @@ class FasterWhisperOptions:
 
     compute_type: str = "auto"
     cpu_threads: int = 0
+    num_workers: int = 0
     vad_filter: bool | None = None
     vad_parameters: VadParameters = field(default_factory=VadParameters)
     batch_size: int = 0
@@ -131,6 +137,7 @@ class FasterWhisperOptions:
             f"model.faster_whisper.compute_type must be one of {', '.join(COMPUTE_TYPES)}, got {self.compute_type!r}",
         )
         check(self.cpu_threads >= 0, "model.faster_whisper.cpu_threads must be >= 0")
+        check(self.num_workers >= 0, "model.faster_whisper.num_workers must be >= 0 (0: auto)")
         check(self.batch_size >= 0, "model.faster_whisper.batch_size must be >= 0 (0: sequential)")
         check(
             self.batch_size == 0 or self.vad_filter is not False,
