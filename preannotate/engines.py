@@ -16,6 +16,7 @@ import numpy as np
 from .errors import ModelError
 from .options import ModelOptions, TranscribeOptions
 from .results import Transcript
+from .rules import check_options_for_model
 
 # Engine options that change how fast transcripts come, not what they say.
 SPEED_ONLY = frozenset({"cpu_threads", "num_workers"})
@@ -69,8 +70,6 @@ class WhisperEngine:
 
     def check(self, options: TranscribeOptions) -> None:
         """Rejects options an English-only model cannot honour."""
-        from .transcribe import check_options_for_model
-
         check_options_for_model(options, self.model, self.info.name)
 
     def transcribe(self, samples: np.ndarray, options: TranscribeOptions) -> Transcript:

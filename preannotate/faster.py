@@ -32,7 +32,7 @@ from .engines import EngineInfo
 from .errors import ConfigError, ModelError, TranscriptionError
 from .options import FasterWhisperOptions, ModelOptions, TranscribeOptions
 from .results import Transcript
-from .transcribe import SEED, check_options_for_model, language_code, to_transcript, unspeakable
+from .rules import SEED, check_options_for_model, language_code, to_transcript, unspeakable
 
 # Files faster-whisper reads from a model folder besides model.bin (tokenizer.json: else it downloads one).
 MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")

