@@ -28,6 +28,7 @@ from faster_whisper.utils import _MODELS, download_model
 
 from . import models
 from .audio import SAMPLE_RATE
+from .batched import transcribe_batched
 from .engines import EngineInfo
 from .errors import ConfigError, ModelError, TranscriptionError
 from .options import FasterWhisperOptions, ModelOptions, TranscribeOptions
@@ -84,7 +85,7 @@ class FasterWhisperEngine:
             ctranslate2.set_random_seed(SEED)  # fallback sampling gives the same text in every run
             if self.batched is not None:
                 self.batched.last_speech_timestamp = 0.0  # left over when a previous file failed midway
-                segments, info = self.batched.transcribe(samples, batch_size=self.options.batch_size, **kwargs)
+                segments, info = transcribe_batched(self.batched, samples, self.options.batch_size, kwargs)
             else:
                 segments, info = self.model.transcribe(samples, **kwargs)
             segments = self._collect(segments)
