@@ -139,7 +139,10 @@ def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, model_cache):
     args = ["run", "-i", str(folder), "-o", str(out), "--no-progress", "--set", "model.name=bundled:tiny.en",
             "--set", "model.engine=faster-whisper", "--set", "model.faster_whisper.num_workers=2"]  # fmt: skip
     with open(log, "w") as stderr:
-        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=stderr)
+        # A shell that starts tests in the background makes them ignore SIGINT, and Python then keeps
+        # ignoring it: the CLI gets the default disposition, as in a terminal.
+        default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+        proc = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=default_sigint)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "transcribing 3 file(s)" not in log.read_text():
             time.sleep(0.1)
