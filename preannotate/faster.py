@@ -27,7 +27,7 @@ from faster_whisper.feature_extractor import FeatureExtractor
 from faster_whisper.utils import _MODELS, download_model
 
 from . import models
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, centred_samples
 from .batched import transcribe_batched
 from .engines import EngineInfo
 from .errors import ConfigError, ModelError, TranscriptionError
@@ -267,7 +267,7 @@ class BlockwiseFeatureExtractor(FeatureExtractor):
         for first in range(0, n_frames, FEATURE_BLOCK_FRAMES):
             last = min(first + FEATURE_BLOCK_FRAMES, n_frames)
             start, end = first * self.hop_length, (last - 1) * self.hop_length + self.n_fft
-            samples = _centred_samples(waveform, length, self.n_fft // 2, start, end)
+            samples = centred_samples(waveform, length, self.n_fft // 2, start, end)
             stft = self.stft(samples, self.n_fft, self.hop_length, window=window, center=False, return_complex=True)
             power[first:last] = (np.abs(stft.astype("complex64")) ** 2).T
         log_spec = self.mel_filters @ power.T[:, :-1]  # the base class drops the last frame
@@ -278,16 +278,6 @@ class BlockwiseFeatureExtractor(FeatureExtractor):
         log_spec += 4.0
         log_spec /= 4.0
         return log_spec
-
-
-def _centred_samples(waveform: np.ndarray, length: int, pad: int, start: int, end: int) -> np.ndarray:
-    # Samples [start, end) of the waveform zero-padded to `length`, then reflect-padded by `pad` on both
-    # sides (np.pad's "reflect", as torch.stft's centring), without building the padded copy of the file.
-    index = np.arange(start - pad, end - pad)
-    index = np.abs(index)
-    index = np.where(index >= length, 2 * (length - 1) - index, index)
-    inside = index < waveform.shape[0]
-    return np.where(inside, waveform[np.minimum(index, waveform.shape[0] - 1)], 0.0).astype(np.float32)
 
 
 def _device(device: str, cuda_devices: int) -> str:
