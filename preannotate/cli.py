@@ -141,14 +141,17 @@ def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction import compare_from_config
-    from .correction.report import REPORT_DIR, summary_table, write_report
+    from .correction.report import REPORT_DIR, headline, summary_table, write_report
 
     config = config_from_args(args)
     result = compare_from_config(config)
     path = write_report(result, Path(config.output.dir) / REPORT_DIR)
+    print(headline(result) + "\n")
     print(summary_table(result).to_string(index=False))
     for item, problem in result.problems.items():
         print(f"  {item}: {problem}", file=sys.stderr)
+    for item, found in result.disagreements.items():  # read as the annotator left them, but worth a look
+        print(f"  {item}: {len(found)} keyframe disagreement(s), e.g. {found[0]}", file=sys.stderr)
     print(f"\nreport: {path}")
     return EXIT_OK
 

@@ -3,7 +3,8 @@
 `compare_item` is pure (annotations in, rows out); `compare_run` reads a run folder after
 `preannotate pull` and never stops at one bad item: whatever is wrong with an item becomes
 its `problem` (not compared) or its `notes` (compared, with events left out), and the rest
-goes on.
+goes on. Events whose keyframes hold different values (`keyframes.py`) are read as the
+annotator left them and counted: `keyframe_disagreements` per item and in the summary.
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ from .pull import PulledItem, load_pull
 from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
 
 CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason")
-ITEM_HEAD = ("item", "status", "language", "compared", "problem", "notes")
+ITEM_HEAD = ("item", "status", "language", "compared", "problem", "notes", "keyframe_disagreements")
 
 
 @dataclass
 class ItemComparison:
-    """One item's comparison: group rows, draft chunk rows and notes about left-out events."""
+    """One item's comparison: group rows, draft chunk rows, notes about left-out events, keyframe disagreements."""
 
     groups: list[dict] = field(default_factory=list)
     chunks: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -45,8 +47,10 @@ class CorrectionResult:
         groups: One row per group (chunks and events that belong together), with item and group id.
         chunks: One row per draft chunk: its flags, confidence and what happened to it.
         items: One row per item of the pull: status, problem or notes, and its totals.
-        summary: Run-wide totals over the compared items (see `metrics.summarize`).
+        summary: Run-wide totals over the compared items (see `metrics.summarize`), with
+            `keyframe_disagreements` and `items_with_disagreements`.
         options: The comparison options, for the report.
+        disagreements: Item -> its corrected events' keyframe disagreements, one message each.
     """
 
     groups: pd.DataFrame
@@ -54,6 +58,7 @@ class CorrectionResult:
     items: pd.DataFrame
     summary: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    disagreements: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def problems(self) -> dict[str, str]:
@@ -81,7 +86,7 @@ def compare_item(
         quality: The item's chunk quality records (`rundata.quality_lookup`), for confidences.
 
     Returns:
-        The rows and notes.
+        The rows, notes and the corrected events' keyframe disagreements (also among the notes).
 
     Raises:
         CorrectionError: Either annotation is malformed as a whole.
@@ -91,13 +96,15 @@ def compare_item(
     except CorrectionError as e:
         raise CorrectionError(f"the draft is malformed: {e}") from e
     try:
-        after = parse_annotation(corrected, annotation, before.duration_us)
+        after = parse_annotation(corrected, annotation, before.duration_us, draft=draft)
     except CorrectionError as e:
         raise CorrectionError(f"the corrected annotation is malformed: {e}") from e
     language = options.language or language
     normalize = text_normalizer(language)
     unspaced = (language or "").split("-")[0].lower() in UNSPACED_LANGUAGES
-    result = ItemComparison(notes=[*(f"draft {n}" for n in before.notes), *after.notes])
+    disagreements = [d.message for d in after.disagreements]
+    notes = [*(f"draft {n}" for n in (*before.notes, *(d.message for d in before.disagreements))), *after.notes]
+    result = ItemComparison(notes=[*notes, *disagreements], disagreements=disagreements)
     groups = align(before.events, after.events, options.min_overlap, key=lambda t: " ".join(normalize(t).split()))
     for g, group in enumerate(groups):
         row = {"group": g, **group_row(group, normalize, unspaced, options.boundary_tolerance_ms)}
@@ -113,6 +120,8 @@ def _chunk_row(event: Event, group: int, row: dict, options: CorrectionOptions, 
     chunk = {"chunk": event.index, "start": event.start, "end": event.end, "text": event.text, "group": group}
     chunk.update(kind=row["kind"], needs_review=None if flag is None else bool(flag))
     chunk.update({k: record.get(k) for k in CHUNK_QUALITY})
+    if not record and event.review_reasons is not None:  # no chunks.csv record: the draft's own reasons
+        chunk["review_reason"] = ";".join(event.review_reasons)
     chunk.update({k: row[k] for k in ("text_changed", "retimed", "untouched")})
     chunk["changed"] = chunk_changed(row, options.changed)
     return chunk
@@ -140,7 +149,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     out = Path(output_dir)
     pull = load_pull(out)
     run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality_table(out))
-    groups, chunks, items = [], [], []
+    groups, chunks, items, disagreements = [], [], [], {}
     for pulled in pull.items:
         language = options.language or (run.files.get(pulled.item) or {}).get("language")
         row = {"item": pulled.item, "status": pulled.status, "language": language}
@@ -149,12 +158,17 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
         if result is not None:
             groups.extend({"item": pulled.item, **g} for g in result.groups)
             chunks.extend({"item": pulled.item, **c} for c in result.chunks)
-            row.update(summarize(result.groups, result.chunks))
+            row.update(summarize(result.groups, result.chunks), keyframe_disagreements=len(result.disagreements))
+            if result.disagreements:
+                disagreements[pulled.item] = result.disagreements
         items.append(row)
     summary = {"items": len(items), "compared": sum(r["compared"] for r in items), **summarize(groups, chunks)}
     summary["problems"] = sum(r["problem"] is not None for r in items)
+    summary["keyframe_disagreements"] = sum(len(d) for d in disagreements.values())
+    summary["items_with_disagreements"] = len(disagreements)
     frame = pd.DataFrame(items, columns=[*ITEM_HEAD, *summarize([], [])])  # every column, even when empty
-    return CorrectionResult(pd.DataFrame(groups), pd.DataFrame(chunks), frame, summary, _options(options, pull))
+    tables = pd.DataFrame(groups), pd.DataFrame(chunks), frame
+    return CorrectionResult(*tables, summary, _options(options, pull), disagreements)
 
 
 @dataclass(frozen=True)

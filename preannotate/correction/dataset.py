@@ -35,7 +35,7 @@ from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
 from .events import Event, parse_annotation
 from .pull import PulledItem, load_pull
-from .rundata import read_run, run_items
+from .rundata import draft_for, load_ledger, read_run, run_items
 
 log = logging.getLogger(__name__)
 COMPLETED = "Completed"
@@ -129,6 +129,7 @@ class _Export:
     files: dict[str, dict]
     report: ExportReport
     names: set[str] = field(default_factory=set)
+    _ledger_target: tuple | None = None  # (upload ledger, pull target), read on first use
 
     def item_rows(self, pulled: PulledItem) -> list[dict]:
         """The segment rows of one pulled item, clipping those that are exported."""
@@ -141,15 +142,21 @@ class _Export:
         wanted = pulled.status == COMPLETED or not self.options.only_completed
         try:
             samples, duration_us = self._audio(pulled.item, source) if wanted else (None, None)
-            parsed = parse_annotation(corrected, self.annotation, duration_us)
+            parsed = parse_annotation(corrected, self.annotation, duration_us, draft=self._draft(pulled.item))
         except CorrectionError as e:
             self.report.problems[pulled.item] = str(e)
             return []
-        if parsed.notes:
-            self.report.notes[pulled.item] = list(parsed.notes)
+        if parsed.notes or parsed.disagreements:
+            self.report.notes[pulled.item] = [*parsed.notes, *(d.message for d in parsed.disagreements)]
         base = {"item": pulled.item, "source": source, "status": pulled.status}
         reason = None if wanted else f"status {pulled.status}, not {COMPLETED}"
         return [self._segment(base, e, samples, reason) for e in parsed.events]
+
+    def _draft(self, item: str) -> Any:
+        """The annotation uploaded for the item (None if lost), so its text is read by the same rule as in reports."""
+        if self._ledger_target is None:
+            self._ledger_target = (load_ledger(self.out), load_pull(self.out).target)
+        return draft_for(self.out, *self._ledger_target, item).annotation
 
     def _audio(self, item: str, source: str):
         if not source:

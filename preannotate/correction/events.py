@@ -2,18 +2,21 @@
 
 Pure functions: an annotation dict in, `Event`s and per-item messages out. The same reader
 serves the uploaded drafts and the annotators' corrected annotations, so both sides of a
-comparison are read by one set of rules (see docs/superannotate-format.md).
+comparison are read by one set of rules (see docs/superannotate-format.md). Each attribute
+group's value is read from all of an event's keyframes (`keyframes.py`); given the draft, a
+value the annotator changed wins over the draft's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import CorrectionError
 from ..options import AnnotationOptions
 from ..sa_format import NEEDS_REVIEW, OK, US_PER_SECOND
+from .keyframes import Disagreement, Value, read_group
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class Event:
         start_us: Start in integer microseconds (SuperAnnotate's unit, kept exact).
         end_us: End in integer microseconds, above start_us.
         text: The text of the free-text group, stripped, never empty.
-        needs_review: The draft's Review value (True, False), None when the event carries none.
+        needs_review: The Review value (True, False), None when the event carries none.
+        review_reasons: The Review reason values, sorted; None when the event carries none.
     """
 
     index: int
@@ -33,6 +37,7 @@ class Event:
     end_us: int
     text: str
     needs_review: bool | None = None
+    review_reasons: tuple[str, ...] | None = None
 
     @property
     def start(self) -> float:
@@ -58,51 +63,123 @@ class ParsedAnnotation:
         events: The usable events, ordered by start then end, re-indexed from 0.
         duration_us: `metadata.duration`, when it is a positive integer.
         notes: One message per event left out or repaired (never fatal).
+        disagreements: The kept events' attribute groups whose keyframes disagree.
     """
 
     events: tuple[Event, ...]
     duration_us: int | None
     notes: tuple[str, ...] = ()
+    disagreements: tuple[Disagreement, ...] = ()
 
 
-def parse_annotation(annotation: Any, options: AnnotationOptions, duration_us: int | None = None) -> ParsedAnnotation:
+@dataclass(frozen=True)
+class _Group:
+    """An attribute group the reader fills an `Event` field from."""
+
+    field: str
+    name: str | None  # None: the group is switched off in the options
+    multiple: bool  # a checklist: several values per keyframe
+    convert: Callable[[Value], Any]  # the settled value -> the Event field
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """One draft event's times and its groups' values, for reading the corrected event made from it."""
+
+    start: int
+    end: int
+    values: dict[str, Value | None]
+
+
+def _review_flag(value: Value) -> bool | None:
+    return True if NEEDS_REVIEW in value else False if OK in value else None
+
+
+def _groups(options: AnnotationOptions) -> tuple[_Group, ...]:
+    """Every group read from an event; a new one (a speaker) is one more line here and an Event field."""
+    groups = (
+        _Group("text", options.text_group, False, lambda v: v[0]),
+        _Group("needs_review", options.review_group, False, _review_flag),
+        _Group("review_reasons", options.reason_group, True, tuple),
+    )
+    return tuple(g for g in groups if g.name is not None)
+
+
+def parse_annotation(
+    annotation: Any, options: AnnotationOptions, duration_us: int | None = None, draft: Any = None
+) -> ParsedAnnotation:
     """Reads the events of the options' class from a Video annotation.
 
     Events without text are left out, events ending after the audio are cut at its end, and
-    events entirely outside it are left out; each gets a note.
+    events entirely outside it are left out; each gets a note. Each group's value is read from
+    every keyframe (`keyframes.settle`): with `draft`, a corrected event is matched to the draft
+    event it came from (same start and end, else the one overlapping it most) and a value that
+    differs from that event's beats one equal to it; without, the latest keyframe wins.
 
     Args:
         annotation: The annotation as downloaded or uploaded.
         options: Class and group names.
         duration_us: The audio's length; `metadata.duration` when None.
+        draft: The annotation as uploaded, when `annotation` is its correction; ignored if malformed.
 
     Returns:
-        The events and the notes about the ones left out or cut.
+        The events, the notes about the ones left out or cut, and the keyframe disagreements.
 
     Raises:
         CorrectionError: The annotation is not an object with metadata and an instance list.
     """
+    instances = _instances(annotation)
+    declared = annotation["metadata"].get("duration")
+    if duration_us is None and _is_int(declared) and declared > 0:
+        duration_us = declared
+    drafts = _draft_events(draft, options)
+    events, notes, disagreements = [], [], []
+    for n, instance in enumerate(instances):
+        event, note, found = _read_instance(n, instance, options, duration_us, drafts)
+        if note:
+            notes.append(f"event {n}: {note}")
+        if event is not None:
+            events.append(event)
+            disagreements.extend(found)
+    events.sort(key=lambda e: (e.start_us, e.end_us))
+    indexed = tuple(replace(e, index=i) for i, e in enumerate(events))
+    return ParsedAnnotation(indexed, duration_us, tuple(notes), tuple(disagreements))
+
+
+def _instances(annotation: Any) -> list:
     if not isinstance(annotation, dict) or not isinstance(annotation.get("metadata"), dict):
         raise CorrectionError("not an annotation object with metadata")
     instances = annotation.get("instances")
     if not isinstance(instances, list):
         raise CorrectionError("its instances are not a list")
-    declared = annotation["metadata"].get("duration")
-    if duration_us is None and _is_int(declared) and declared > 0:
-        duration_us = declared
-    events, notes = [], []
-    for n, instance in enumerate(instances):
-        event, note = _read_instance(instance, options, duration_us)
-        if note:
-            notes.append(f"event {n}: {note}")
-        if event is not None:
-            events.append(event)
-    events.sort(key=lambda e: (e.start_us, e.end_us))
-    indexed = tuple(Event(i, e.start_us, e.end_us, e.text, e.needs_review) for i, e in enumerate(events))
-    return ParsedAnnotation(indexed, duration_us, tuple(notes))
+    return instances
 
 
-def _read_instance(instance: Any, options: AnnotationOptions, duration_us: int | None) -> tuple[Event | None, str]:
+def _read_instance(
+    n: int, instance: Any, options: AnnotationOptions, duration_us: int | None, drafts: dict | None
+) -> tuple[Event | None, str, list[Disagreement]]:
+    times, note = _event_times(instance, options)
+    if times is None:
+        return None, note, []
+    start, end = times
+    source = _match(drafts, start, end) if drafts is not None else None
+    values, found = {}, []
+    for group in _groups(options):
+        known = source.values.get(group.field) if source is not None else None
+        value, disagreement = read_group(instance.get("parameters"), n, group.name, group.multiple, known)
+        values[group.field] = None if value is None else group.convert(value)
+        found.extend([disagreement] if disagreement else [])
+    if not values["text"]:
+        return None, f"{_span(start, end)} has no text: left out", []
+    start, end, where = _within(start, end, duration_us)
+    if where == "outside":
+        return None, f"{_span(*times)} lies outside the audio (0-{_seconds(duration_us)}): left out", []
+    note = f"{_span(*times)} ends after the audio: cut at {_seconds(end)} s" if where else ""
+    return Event(0, start, end, **values), note, found
+
+
+def _event_times(instance: Any, options: AnnotationOptions) -> tuple[tuple[int, int] | None, str]:
+    """(start, end) of an event of the class, or None and why it is left out."""
     meta = instance.get("meta") if isinstance(instance, dict) else None
     if not isinstance(meta, dict) or meta.get("type") != "event":
         return None, "not an event: left out"
@@ -111,39 +188,34 @@ def _read_instance(instance: Any, options: AnnotationOptions, duration_us: int |
     start, end = meta.get("start"), meta.get("end")
     if not (_is_int(start) and _is_int(end)) or start < 0 or end <= start:
         return None, f"times {start!r}..{end!r} are not integer microseconds with 0 <= start < end: left out"
-    attributes = _attributes(instance.get("parameters"))
-    texts = _values(attributes, options.text_group)
-    if not texts:
-        return None, f"{_span(start, end)} has no text: left out"
-    start, end, where = _within(start, end, duration_us)
-    if where == "outside":
-        return None, f"{_span(meta['start'], meta['end'])} lies outside the audio (0-{_seconds(duration_us)}): left out"
-    note = f"{_span(meta['start'], meta['end'])} ends after the audio: cut at {_seconds(end)} s" if where else ""
-    if len(set(texts)) > 1:
-        note = "; ".join(filter(None, [note, f"{_span(start, end)} has {len(set(texts))} texts: the first is used"]))
-    return Event(0, start, end, texts[0], _review(attributes, options.review_group)), note
+    return (start, end), ""
 
 
-def _attributes(parameters: Any) -> list[dict]:
-    """Every attribute of every timestamp, in timestamp order."""
-    found: list[dict] = []
-    for parameter in parameters if isinstance(parameters, list) else []:
-        stamps = parameter.get("timestamps") if isinstance(parameter, dict) else None
-        for stamp in sorted(_dicts(stamps), key=lambda s: s.get("timestamp") if _is_int(s.get("timestamp")) else 0):
-            found.extend(_dicts(stamp.get("attributes")))
-    return found
+def _draft_events(draft: Any, options: AnnotationOptions) -> dict[tuple[int, int], _Draft] | None:
+    """The draft's events of the class by (start, end), with their groups' values; None without a usable draft."""
+    if draft is None:
+        return None
+    try:
+        instances = _instances(draft)
+    except CorrectionError:
+        return None  # a malformed draft is reported where it is compared; here it only means no draft values
+    drafts = {}
+    for instance in instances:
+        times, _ = _event_times(instance, options)
+        if times is not None and times not in drafts:
+            parameters = instance.get("parameters")
+            values = {g.field: read_group(parameters, 0, g.name, g.multiple, None)[0] for g in _groups(options)}
+            drafts[times] = _Draft(*times, values)
+    return drafts
 
 
-def _values(attributes: Sequence[dict], group: str | None) -> list[str]:
-    values = [a.get("name") for a in attributes if group is not None and a.get("groupName") == group]
-    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
-
-
-def _review(attributes: Sequence[dict], group: str | None) -> bool | None:
-    values = _values(attributes, group)
-    if NEEDS_REVIEW in values:
-        return True
-    return False if OK in values else None
+def _match(drafts: dict[tuple[int, int], _Draft], start: int, end: int) -> _Draft | None:
+    """The draft event with the same times, else the one overlapping [start, end) most, else None."""
+    same = drafts.get((start, end))
+    if same is not None:
+        return same
+    best = max(drafts.values(), key=lambda d: min(end, d.end) - max(start, d.start), default=None)
+    return best if best is not None and min(end, best.end) > max(start, best.start) else None
 
 
 def _within(start: int, end: int, duration_us: int | None) -> tuple[int, int, str]:
@@ -153,10 +225,6 @@ def _within(start: int, end: int, duration_us: int | None) -> tuple[int, int, st
     if start >= duration_us:
         return start, end, "outside"
     return start, duration_us, "cut"
-
-
-def _dicts(value: Any) -> list[dict]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _is_int(value: Any) -> bool:

@@ -28,6 +28,8 @@ SUMMARY_LABELS = {
     "items": "items pulled",
     "compared": "items compared",
     "problems": "items with problems",
+    "keyframe_disagreements": "keyframe disagreements (values differ between an event's keyframes)",
+    "items_with_disagreements": "items with keyframe disagreements",
     "draft_chunks": "draft chunks",
     "corrected_events": "corrected events",
     "untouched_share": "share of chunks untouched",
@@ -54,7 +56,7 @@ SUMMARY_LABELS = {
 }
 ITEM_COLUMNS = ["item", "status", "language", "draft_chunks", "corrected_events", "wer", "cer", "untouched_share"]
 ITEM_COLUMNS += ["edited", "retimed", "removed", "added", "split", "merged", "mean_abs_shift_ms"]
-ITEM_COLUMNS += ["review_precision", "review_recall", "problem", "notes"]
+ITEM_COLUMNS += ["review_precision", "review_recall", "keyframe_disagreements", "problem", "notes"]
 GROUP_COLUMNS = ["item", "kind", "draft_start", "draft_end", "corrected_start", "corrected_end", "draft_text"]
 GROUP_COLUMNS += ["corrected_text", "wer", "start_shift_ms", "end_shift_ms"]
 
@@ -63,6 +65,16 @@ def summary_table(result: CorrectionResult) -> pd.DataFrame:
     """The run's key figures as a two-column table (measure, value), for people."""
     rows = [(label, _fmt(key, result.summary.get(key))) for key, label in SUMMARY_LABELS.items()]
     return pd.DataFrame(rows, columns=["measure", "value"])
+
+
+def headline(result: CorrectionResult) -> str:
+    """One sentence for the top of the report: WER, items compared, problems and keyframe disagreements."""
+    s = result.summary
+    line = f"WER {_fmt('wer', s.get('wer'))} over {s.get('compared', 0)} of {s.get('items', 0)} item(s) compared"
+    line += f"; {s.get('problems', 0)} item(s) with problems"
+    count, items = s.get("keyframe_disagreements", 0), s.get("items_with_disagreements", 0)
+    line += f"; {count} keyframe disagreement(s) in {items} item(s)"
+    return line + (" (read as the annotator left them; see each item's notes)." if count else ".")
 
 
 def review_table(result: CorrectionResult) -> pd.DataFrame:
@@ -177,6 +189,7 @@ def write_report(result: CorrectionResult, folder: str | Path) -> Path:
         for name, frame in (("items", result.items), ("groups", result.groups), ("chunks", result.chunks)):
             write_text_atomic(folder / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
         summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
+        summary["keyframe_disagreements"] = result.disagreements
         write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
         write_text_atomic(folder / "report.html", report_html(result))
     except OSError as e:
@@ -193,25 +206,31 @@ def report_html(result: CorrectionResult) -> str:
     changed = changed_table(result)
     more = f"<p>First {MAX_ROWS} of {len(changed)}; all are in groups.csv.</p>" if len(changed) > MAX_ROWS else ""
     problems = "".join(f"<li><b>{html.escape(i)}</b>: {html.escape(p)}</li>" for i, p in result.problems.items())
+    disagreements = "".join(
+        f"<li><b>{html.escape(i)}</b>: {html.escape(m)}</li>" for i, ms in result.disagreements.items() for m in ms
+    )
     options = pd.DataFrame(list(result.options.items()), columns=["option", "value"])
     sections = [
         ("Summary", _table(summary_table(result), index=False)),
         ("Options", _table(options, index=False)),
         ("Items", _table(item_table(result).round(4), index=False)),
         ("Problems", f"<ul>{problems}</ul>" if problems else "<p>None.</p>"),
+        ("Keyframe disagreements", f"<ul>{disagreements}</ul>" if disagreements else "<p>None.</p>"),
         ("Plots", plots),
         ("needs_review against changed chunks", _table(review_table(result))),
         ("Changed chunks", _table(changed.head(MAX_ROWS).round(3), index=False) + more),
     ]
     body = "".join(f"<h2>{title}</h2>{content}" for title, content in sections)
+    top = f"<p class='headline'>{html.escape(headline(result))}</p>"
     return f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>Correction report</title>{_STYLE}</head>" + (
-        f"<body><h1>Correction report</h1>{body}</body></html>\n"
+        f"<body><h1>Correction report</h1>{top}{body}</body></html>\n"
     )
 
 
 _STYLE = (
     "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;font-size:90%}"
     "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}img{max-width:100%;display:block;margin:1em 0}"
+    ".headline{font-size:120%;font-weight:bold}"
     "</style>"
 )
 
