@@ -76,11 +76,19 @@ def _add_upload_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dry-run", action="store_true", help="build and check everything, upload nothing (default without a token)"
     )
-    parser.add_argument("--force-upload", action="store_true", help="upload again items already uploaded unchanged")
+    parser.add_argument(
+        "--force-upload", action="store_true", help="upload again items already uploaded unchanged (not human-edited)"
+    )
+    parser.add_argument(
+        "--overwrite-human-edits",
+        action="store_true",
+        help="also replace items people have worked on (their state is saved under <output>/backups first)",
+    )
 
 
 def _upload_overrides(args: argparse.Namespace) -> list[str]:
     flags = {"dry_run": args.dry_run, "force_upload": args.force_upload}
+    flags["overwrite_human_edits"] = args.overwrite_human_edits
     return [f"superannotate.{key}=true" for key, on in flags.items() if on]
 
 
@@ -114,6 +122,9 @@ def _upload(args: argparse.Namespace) -> int:
     from .superannotate import upload_from_config
 
     report = upload_from_config(config_from_args(args, _upload_overrides(args)), force=args.force_upload)
+    table = report.table()
+    if table:
+        print(table + "\n")
     print(report.summary_line())
     return EXIT_FAILED_FILES if report.failed else EXIT_OK
 

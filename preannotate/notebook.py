@@ -90,7 +90,7 @@ NOT_PARAMETERS = frozenset(
         "chunking.review_fallback_temperature",
         "annotation.",
         *(f"superannotate.{k}" for k in ("project_description", "keep_status", "batch_size", "max_attempts")),
-        *(f"superannotate.{k}" for k in ("backoff_seconds", "verify_upload")),
+        *(f"superannotate.{k}" for k in ("backoff_seconds", "verify_upload", "overwrite_human_edits", "integration")),
         "correction.",  # the correction notebook's business
         "dataset.",
     }

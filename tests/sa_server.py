@@ -45,6 +45,7 @@ DEFAULT_TOKEN = f"loopback-test-token-3f9c2a7e={TEAM_ID}"
 STATUSES = {"NotStarted": 1, "InProgress": 2, "QualityCheck": 3, "Returned": 4, "Completed": 5, "Skipped": 6}
 STATUS_NAMES = {v: k for k, v in STATUSES.items()}
 PROJECT_TYPES = {"Vector": 1, "Video": 3, "Document": 4, "Multimodal": 8}
+INTEGRATION_TYPES = {"aws": 1, "gcp": 2, "azure": 3, "custom": 4, "databricks": 5, "snowflake": 6}
 STAMP = "2025-01-01T00:00:00.000Z"
 DELIMITER = "\\n;)\\n"  # the literal backslash-n the SDK's stream parser splits on
 SERVICES = ("wm", "item", "assets", "explore", "telemetry")
@@ -63,6 +64,7 @@ class State:
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     unhandled: list[str] = field(default_factory=list)
     faults: list[list] = field(default_factory=list)
+    integrations: list[dict] = field(default_factory=list)
     ids: itertools.count = field(default_factory=lambda: itertools.count(100))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -110,7 +112,8 @@ class SuperAnnotateServer:
 
         Args:
             path_substring: Matched against the request path (no query string).
-            action: An HTTP status (429, 500, 503...) or "drop" to close the connection unanswered.
+            action: An HTTP status (429, 500, 503...), "drop" to close the connection unanswered, or "lost" to
+                carry the request out and then close the connection unanswered (a response lost on the way).
             times: How many matching requests fail.
             method: Only requests with this method match, when given.
         """
@@ -153,6 +156,14 @@ class SuperAnnotateServer:
         with self.state.lock:
             self.state.items[self._project_id(project)][item]["annotation_status"] = STATUSES[status]
 
+    def add_integration(self, name: str, source: str = "custom", bucket: str = "audio-bucket") -> int:
+        """A storage integration of the team (source: aws, gcp, azure, custom...); returns its id."""
+        with self.state.lock:
+            iid = next(self.state.ids)
+            self.state.integrations.append({"id": iid, "name": name, "source": INTEGRATION_TYPES[source],
+                                            "bucket_name": bucket, "createdAt": STAMP, "updatedAt": STAMP})  # fmt: skip
+            return iid
+
     @property
     def upload_counts(self) -> collections.Counter:
         """Successful annotation stores per (project name, item name)."""
@@ -189,6 +200,7 @@ class Api:
         ("POST", r"/classes", "create_classes"),
         ("GET", r"/folder/getFolderByName", "folder"),
         ("GET", r"/project/(\d+)/limitationDetails", "limits"),
+        ("GET", r"/integrations", "list_integrations"),
         ("POST", r"/__item/api/v1/items/search", "search_items"),
         ("POST", r"/image/ext-create", "attach"),
         ("PUT", r"/image/updateAnnotationStatusBulk", "set_statuses"),
@@ -308,6 +320,9 @@ class Api:
         limit = {"max_image_count": 50_000, "remaining_image_count": remaining}
         return 200, {"folder_limit": limit, "project_limit": limit, "user_limit": None}
 
+    def list_integrations(self) -> tuple[int, Any]:
+        return 200, {"integrations": copy.deepcopy(self.state.integrations)}
+
     # items
     def search_items(self) -> tuple[int, Any]:
         query = self.json()["query"]
@@ -322,14 +337,19 @@ class Api:
         project = self.project_or_error(body.get("project_id"))
         if not project or body.get("folder_id") != project["folder_id"]:
             return 400, {"error": "Unknown project or folder"}
-        items = self.state.items[project["id"]]
+        items, meta = self.state.items[project["id"]], body.get("meta") or {}
+        known = {i["id"] for i in self.state.integrations}
         for image in body["images"]:
-            if not image.get("name") or not re.match(r"https?://", image.get("path") or ""):
+            # Plain attachments must be web URLs; through a known integration the platform resolves any path.
+            integration = (meta.get(image.get("name")) or {}).get("integration_id")
+            web = re.match(r"https?://", image.get("path") or "")
+            if not image.get("name") or not image.get("path") or not (web or integration in known):
                 return 400, {"error": f"Invalid attachment {image!r}"}
         for image in body["images"]:
             if image["name"] not in items:
                 items[image["name"]] = {"id": next(self.state.ids), "name": image["name"], "url": image["path"],
                                         "folder_id": project["folder_id"],
+                                        "integration_id": (meta.get(image["name"]) or {}).get("integration_id"),
                                         "annotation_status": body.get("annotation_status") or 1}  # fmt: skip
         project.update(upload_state=3, imageCount=len(items))
         return 200, {"success": True}
@@ -468,7 +488,7 @@ def _matches(item: dict, condition: dict) -> bool:
 
 
 def _item_view(item: dict) -> dict:
-    view = {k: v for k, v in item.items() if k != "url"}
+    view = {k: v for k, v in item.items() if k not in ("url", "integration_id")}
     return {**view, "metadata": {"path": item["url"]}, "assignments": [], "createdAt": STAMP, "updatedAt": STAMP}
 
 
@@ -503,11 +523,15 @@ def _handler_for(server: SuperAnnotateServer) -> type[BaseHTTPRequestHandler]:
                 self._record(url.path, 0)
                 self.close_connection = True
                 return
-            if fault is not None:
+            if fault is not None and fault != "lost":
                 status, payload = int(fault), {"error": "Too many requests" if fault == 429 else "Server error"}
             else:
                 query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
                 status, payload = Api(server.state, self.command, url.path, query, self.headers, body).dispatch()
+            if fault == "lost":  # done, but the client never hears of it
+                self._record(url.path, 0)
+                self.close_connection = True
+                return
             self._record(url.path, status)
             self._send(status, payload)
 

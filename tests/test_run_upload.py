@@ -9,7 +9,7 @@ import pytest
 from media import SAMPLES
 
 from preannotate.config import load_config
-from preannotate.errors import CredentialsError
+from preannotate.errors import ConfigError, CredentialsError
 from preannotate.pipeline import run_pipeline
 
 PROJECT = "Speech drafts"
@@ -72,3 +72,27 @@ def test_dry_run_uploads_nothing(tmp_path, dataset, sa_server, tiny_model):
     assert report.upload["dry_run"] and report.upload["summary"]["succeeded"] == 0
     assert not sa_server.upload_counts
     assert (tmp_path / "out" / "superannotate" / "hello_world.wav.json").exists()
+
+
+def test_rerun_with_other_chunking_keeps_a_completed_corrected_item(tmp_path, dataset, sa_server, tiny_model):
+    run_pipeline(config(tmp_path), progress=False)
+    fox = sa_server.annotation(PROJECT, "quick_brown_fox.wav")
+    for stamp in fox["instances"][0]["parameters"][0]["timestamps"]:
+        stamp["attributes"] = [{"groupName": "Content", "name": "The quick brown fox, corrected."}]
+    sa_server.set_annotation(PROJECT, "quick_brown_fox.wav", fox)
+    sa_server.set_status(PROJECT, "quick_brown_fox.wav", "Completed")
+
+    again = run_pipeline(config(tmp_path, "chunking.max_duration=1.0"), progress=False)
+    assert sa_server.annotation(PROJECT, "quick_brown_fox.wav") == fox
+    assert sa_server.items(PROJECT)["quick_brown_fox.wav"]["status"] == "Completed"
+    assert again.upload["kept_human_edits"] == ["quick_brown_fox.wav"] and not again.upload_failed
+    reasons = {i["item"]: i["reason"] for i in again.upload["items"]}
+    assert "status Completed" in reasons["quick_brown_fox.wav"]
+
+
+def test_url_that_cannot_be_attached_fails_before_transcription(tmp_path, dataset, sa_server):
+    csv = tmp_path / "urls.csv"
+    csv.write_text("path,url\nhello_world.wav,s3://bucket/hello_world.wav\n")
+    with pytest.raises(ConfigError, match="integration"):
+        run_pipeline(config(tmp_path, f"superannotate.url_csv={csv}"), progress=False)
+    assert not (tmp_path / "out" / "transcripts").exists() and sa_server.paths() == []

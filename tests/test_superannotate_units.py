@@ -23,7 +23,7 @@ from preannotate.superannotate.credentials import find_credentials
 from preannotate.superannotate.ledger import Ledger, annotation_sha256
 from preannotate.superannotate.plan import PlannedItem
 from preannotate.superannotate.retry import RetryPolicy, call_with_retry, is_transient
-from preannotate.superannotate.upload import _upload_batch
+from preannotate.superannotate.send import upload_batch as _upload_batch
 from preannotate.superannotate.urls import UrlMap, prefix_url
 from preannotate.superannotate.validate import annotation_essentials, annotation_problems, class_index
 
@@ -325,8 +325,8 @@ def test_ledger_round_trip_and_hash_ignores_formatting(tmp_path: Path) -> None:
     assert json.loads((tmp_path / entry.copy).read_text()) == annotation
     assert again.is_current("h/team/1/P", "a.wav", annotation_sha256(annotation))
     assert not again.is_current("h/team/2/P", "a.wav", annotation_sha256(annotation))
-    (tmp_path / "uploads.json").write_text("[]")
-    with pytest.raises(UploadError, match="not an upload ledger"):
+    (tmp_path / "uploads.json").write_text('{"format": 2, "targets": {}}')
+    with pytest.raises(UploadError, match="newer"):  # a newer tool's ledger is never replaced
         Ledger.load(tmp_path)
 
 
@@ -395,3 +395,21 @@ def test_session_repr_hides_token(sa_server: SuperAnnotateServer) -> None:
     session = connect(find_credentials(), RetryPolicy(1, 0))
     assert isinstance(session, UploadSession) and sa_server.token not in repr(session)
     assert session.target("P") == f"{sa_server.url.split('//')[1]}/team/4242/P"
+
+
+# human edits
+
+
+def test_what_counts_as_human_work() -> None:
+    from preannotate.superannotate.guard import _edit_reason
+
+    draft, other = doc(event()), doc(event(0, 5))
+    held = json.loads(json.dumps(draft))
+    held["instances"][0]["meta"]["creationType"] = "Preannotation"  # the SDK's stamp is not an edit
+    assert _edit_reason(None, None, draft) is None and _edit_reason(doc(), None, draft) is None
+    assert _edit_reason(held, draft, other) is None and _edit_reason(held, None, draft) is None
+    assert "did not upload" in _edit_reason(held, None, other)
+    assert "changed since" in _edit_reason(held, other, other)
+    assert "emptied" in _edit_reason(doc(), draft, other)
+    tagged = {**held, "tags": ["noisy"]}
+    assert "changed since" in _edit_reason(tagged, draft, other)  # a tag alone is an edit too

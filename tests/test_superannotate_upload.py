@@ -336,5 +336,6 @@ def test_upload_command_function_records_into_run_json(sa_server: SuperAnnotateS
     report = upload_from_config(config)
     assert len(report.succeeded) == 3
     run = json.loads((out / "run.json").read_text())
-    assert run["upload"]["summary"] == {"succeeded": 3, "failed": 0, "skipped": 0, "unchanged": 0, "no_url": 0}
+    assert run["upload"]["summary"] == {"succeeded": 3, "failed": 0, "skipped": 0, "unchanged": 0, "no_url": 0,
+                                        "kept_human_edits": 0, "overwritten": 0}  # fmt: skip
     assert upload_from_config(config, force=True).succeeded and set(sa_server.upload_counts.values()) == {2}

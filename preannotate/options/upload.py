@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from .base import check
 
+WEB_SCHEMES = ("http://", "https://")
+
 # Item statuses of a SuperAnnotate project with the default workflow.
 SUPERANNOTATE_STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
 # Characters SuperAnnotate replaces in project names (the SDK would then not find the project again).
@@ -23,11 +25,19 @@ class SuperAnnotateOptions:
         project_description: Description of a project this tool creates.
         dry_run: True: check everything and upload nothing. False: upload (a token is required).
             None: upload when a token is found, otherwise a dry run.
-        force_upload: Upload every item again, even those the upload ledger records as unchanged.
+        force_upload: Upload every item again, even those the upload ledger records as unchanged. Items a
+            person has worked on are still kept (see overwrite_human_edits).
+        overwrite_human_edits: Also replace items a person has worked on: status QualityCheck, Returned,
+            Completed or Skipped, or an annotation that is not what this tool last uploaded. Their status and
+            annotation are saved first under `<output>/backups/<UTC time>/<item>.json`. False: such items are
+            skipped and listed with the reason.
         url_csv: CSV mapping items to audio URLs, with columns `name,url` (item names) or `path,url`
             (paths relative to the input folder).
         url_prefix: Base URL under which the input folder is served; an item's URL is the prefix plus its
             URL-quoted relative path. Used for items the CSV does not name.
+        integration: A SuperAnnotate storage integration (its name in the team) to attach through, for URLs
+            that are not http(s) (s3://, gs://...); an `integration` column in url_csv names one per row.
+            Without one, only http(s) URLs can be attached.
         keep_status: Leave item statuses as they are after an upload.
         status: The status uploaded items get unless keep_status (SuperAnnotate's own default: InProgress).
         batch_size: Annotations per upload request; the ledger is saved after each batch.
@@ -41,8 +51,10 @@ class SuperAnnotateOptions:
     project_description: str = "Transcripts pre-annotated with Whisper by preannotate"
     dry_run: bool | None = None
     force_upload: bool = False
+    overwrite_human_edits: bool = False
     url_csv: str | None = None
     url_prefix: str | None = None
+    integration: str | None = None
     keep_status: bool = False
     status: str = "InProgress"
     batch_size: int = 100
@@ -65,6 +77,17 @@ class SuperAnnotateOptions:
             f"superannotate.url_prefix must be an absolute URL like 'https://host/audio/', got {self.url_prefix!r}",
         )
         check(self.url_csv is None or bool(self.url_csv.strip()), "superannotate.url_csv must not be empty")
+        check(self.integration is None or bool(self.integration.strip()), "superannotate.integration must not be empty")
+        check(
+            self.url_prefix is None or self.integration is not None or is_web_url(self.url_prefix),
+            f"superannotate.url_prefix {self.url_prefix!r} is not an http(s) URL: only http(s) URLs can be attached "
+            "unless superannotate.integration names a SuperAnnotate storage integration",
+        )
         check(1 <= self.batch_size <= 500, "superannotate.batch_size must be in [1, 500]")
         check(1 <= self.max_attempts <= 20, "superannotate.max_attempts must be in [1, 20]")
         check(0 <= self.backoff_seconds <= 60, "superannotate.backoff_seconds must be in [0, 60]")
+
+
+def is_web_url(url: str) -> bool:
+    """Whether the URL is http(s), which SuperAnnotate can attach without a storage integration."""
+    return url.strip().lower().startswith(WEB_SCHEMES)

@@ -116,13 +116,26 @@ class UploadSession:
         return project
 
     def ensure_project(self, name: str, description: str) -> tuple[dict, bool]:
-        """Returns the Video project `name`, creating it when missing, and whether it was created."""
+        """Returns the Video project `name`, creating it when missing, and whether it was created.
+
+        A create call that SuperAnnotate carried out but whose answer was lost is retried, and the
+        SDK then refuses the name as "not unique": the project exists, so it is looked up again.
+        """
         project = self.check_project(name)
         if project is not None:
             return project, False
-        created = self._call(
-            f"creating project {name!r}", lambda: self.client.create_project(name, description, "Video")
-        )
+        try:
+            created = self._call(
+                f"creating project {name!r}", lambda: self.client.create_project(name, description, "Video")
+            )
+        except UploadError as e:
+            if "not unique" not in str(e).lower():
+                raise
+            project = self.check_project(name)
+            if project is None:
+                raise
+            log.info("SuperAnnotate project %r exists (created by a call whose answer was lost, or meanwhile)", name)
+            return project, False
         log.info("created SuperAnnotate Video project %r", name)
         return created, True
 
@@ -157,7 +170,12 @@ class UploadSession:
         return found
 
     def attach(self, project: str, attachments: list[dict[str, str]]) -> tuple[list[str], list[str], list[str]]:
-        """Attaches items by URL; returns (attached, failed, already present) names."""
+        """Attaches items by URL; returns (attached, failed, already present) names.
+
+        Args:
+            project: The project name.
+            attachments: Dicts with name, url and, for items in a storage integration, integration (its name).
+        """
         return self._call(
             f"attaching {len(attachments)} item(s) to {project!r}",
             lambda: self.client.attach_items(project, copy.deepcopy(attachments)),

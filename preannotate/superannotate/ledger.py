@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UploadError
-from ..storage import read_json, write_json_atomic, write_text_atomic
+from ..storage import atomic_writer, read_json, write_json_atomic, write_text_atomic
 
 LEDGER_FILE = "uploads.json"
 COPIES_DIR = "uploaded"
@@ -58,22 +58,34 @@ class Ledger:
     def __init__(self, output_dir: Path, data: dict[str, Any]) -> None:
         self.output_dir = output_dir
         self.data = data
+        self.problems: list[str] = []  # what was wrong in the file read, see `load`
+        self._original: bytes | None = None  # that file, kept aside before it is first replaced
 
     @classmethod
     def load(cls, output_dir: str | Path) -> Ledger:
         """Reads `<output>/uploads.json`, or starts an empty ledger when there is none.
 
+        A file with wrong types (not JSON, an entry that is not an object, targets or items that are
+        lists...) is not fatal: what is wrong is listed in `problems`, one line per target or item, the
+        broken parts are dropped (those items are recorded anew at their next upload) and the original
+        is kept beside the ledger at the next `save`. Uploads stay safe without the record: the server's
+        state decides whether a person has worked on an item.
+
         Raises:
-            UploadError: The file exists but is not a ledger (it is never silently replaced).
+            UploadError: The ledger was written by a newer version of this tool (it is never replaced).
         """
         output_dir = Path(output_dir)
         path = output_dir / LEDGER_FILE
         if not path.exists():
-            return cls(output_dir, {"format": FORMAT, "targets": {}})
+            return cls(output_dir, _empty())
         data = read_json(path)
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("targets"), dict):
-            raise UploadError(f"{path} is not an upload ledger of format {FORMAT}; move it away to start afresh")
-        return cls(output_dir, data)
+        if isinstance(data, dict) and _is_int(data.get("format")) and data["format"] > FORMAT:
+            raise UploadError(f"{path} has format {data['format']}, newer than this version reads ({FORMAT})")
+        clean, problems = _sanitized(data)
+        ledger = cls(output_dir, clean)
+        ledger.problems = [f"{path}: {p}" for p in problems]
+        ledger._original = path.read_bytes() if problems else None
+        return ledger
 
     @property
     def path(self) -> Path:
@@ -119,8 +131,67 @@ class Ledger:
         record["items"][item] = entry.__dict__.copy()
 
     def save(self) -> None:
-        """Writes the ledger atomically."""
+        """Writes the ledger atomically (a broken original is first kept as `uploads.json.invalid-<time>`)."""
+        if self._original is not None:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            with atomic_writer(self.output_dir / f"{LEDGER_FILE}.invalid-{stamp}", binary=True) as f:
+                f.write(self._original)
+            self._original = None
         write_json_atomic(self.path, self.data)
+
+
+def _empty() -> dict[str, Any]:
+    return {"format": FORMAT, "targets": {}}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_FIELD_TYPES = {"sha256": str, "uploaded_at": str, "annotation": str, "copy": str, "instances": int}
+
+
+def _sanitized(data: Any) -> tuple[dict[str, Any], list[str]]:
+    """The ledger's well-typed part, and one line per part dropped."""
+    if not isinstance(data, dict):
+        what = "not valid JSON" if data is None else f"a JSON {type(data).__name__}, not an object"
+        return _empty(), [f"is {what}; a new ledger is started"]
+    problems = [] if data.get("format") == FORMAT else [f"format is {data.get('format')!r}, not {FORMAT}"]
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return _empty(), [*problems, f"targets is {_kind(targets)}, not an object; a new ledger is started"]
+    clean = {"format": FORMAT, "targets": {}}
+    for key, target in targets.items():
+        if not isinstance(target, dict):
+            problems.append(f"target {key!r} is {_kind(target)}, not an object; its records are dropped")
+            continue
+        clean["targets"][key] = {**target, "items": _items(key, target.get("items"), problems)}
+    return clean, problems
+
+
+def _items(target: str, items: Any, problems: list[str]) -> dict[str, Any]:
+    if not isinstance(items, dict):
+        problems.append(f"target {target!r}: items is {_kind(items)}, not an object; its records are dropped")
+        return {}
+    kept = {}
+    for name, entry in items.items():
+        why = _entry_problem(entry)
+        if why:
+            problems.append(f"item {name!r} (target {target!r}): {why}; ignored, recorded anew at its next upload")
+        else:
+            kept[name] = {k: entry[k] for k in _FIELD_TYPES}
+    return kept
+
+
+def _entry_problem(entry: Any) -> str | None:
+    if not isinstance(entry, dict):
+        return f"the entry is {_kind(entry)}, not an object"
+    wrong = [k for k, t in _FIELD_TYPES.items() if not isinstance(entry.get(k), t) or isinstance(entry.get(k), bool)]
+    return f"{', '.join(wrong)} missing or of the wrong type" if wrong else None
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
 
 
 def _relative(path: Path, root: Path) -> str:

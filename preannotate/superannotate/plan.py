@@ -29,6 +29,7 @@ class PlannedItem:
         annotation: Its content, when it could be read.
         sha256: Hash of its canonical JSON (see `ledger.annotation_sha256`).
         url: Where the audio lives, when known.
+        integration: The SuperAnnotate storage integration to attach it through (None: a plain http(s) URL).
         status: None while the item can be uploaded; `skipped` or `failed` when planning decided.
         reason: Why it is skipped or failed.
     """
@@ -39,6 +40,7 @@ class PlannedItem:
     annotation: dict | None = None
     sha256: str | None = None
     url: str | None = None
+    integration: str | None = None
     status: str | None = None
     reason: str | None = None
 
@@ -74,7 +76,8 @@ def plan_items(output_dir: Path, files: list[dict[str, str]], urls: UrlMap, clas
     planned = []
     for f in files:
         item = PlannedItem(f["item"], f["source"], output_dir / ANNOTATIONS_DIR / f"{f['item']}.json")
-        item.url = urls.url_for(item.item, item.source)
+        link = urls.link_for(item.item, item.source)
+        item.url, item.integration = (link.url, link.integration) if link else (None, None)
         _load(item, f["status"], index)
         planned.append(item)
     return planned

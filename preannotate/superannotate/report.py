@@ -44,7 +44,10 @@ class UploadReport:
         created_project: Whether this run created the project.
         created_classes: Classes this run created.
         attached: Items this run attached by URL.
-        warnings: Problems that did not fail items (a status that could not be set...).
+        kept_human_edits: Items people have worked on, left as they are (skipped, not failed).
+        overwritten_human_edits: Items people had worked on that were replaced (overwrite_human_edits).
+        backups: Where their prior state was saved, relative to the output folder.
+        warnings: Problems that did not fail items (a status that could not be set, a broken ledger entry...).
     """
 
     project: str
@@ -54,6 +57,9 @@ class UploadReport:
     created_project: bool = False
     created_classes: list[str] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)
+    kept_human_edits: list[str] = field(default_factory=list)
+    overwritten_human_edits: list[str] = field(default_factory=list)
+    backups: str | None = None
     warnings: list[str] = field(default_factory=list)
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
@@ -91,6 +97,7 @@ class UploadReport:
         counts = Counter(i.status for i in self.items)
         summary = {k: counts.get(k, 0) for k in ("succeeded", "failed", "skipped")}
         summary.update(unchanged=sum(i.reason == UNCHANGED for i in self.items), no_url=len(self.no_url))
+        summary.update(kept_human_edits=len(self.kept_human_edits), overwritten=len(self.overwritten_human_edits))
         data = asdict(self)
         data.update(summary=summary, no_url=self.no_url, ledger=LEDGER_FILE)
         return data
@@ -99,10 +106,25 @@ class UploadReport:
         """One line for people: what was uploaded, skipped and failed."""
         d = self.to_dict()["summary"]
         head = "dry run, nothing uploaded" if self.dry_run else f"uploaded {d['succeeded']} to {self.project!r}"
-        parts = [head, f"skipped {d['skipped']} ({d['unchanged']} unchanged)", f"failed {d['failed']}"]
+        skipped = f"{d['unchanged']} unchanged"
+        if d["kept_human_edits"]:
+            skipped += f", kept {d['kept_human_edits']} human-edited"
+        parts = [head, f"skipped {d['skipped']} ({skipped})", f"failed {d['failed']}"]
+        if d["overwritten"]:
+            parts.append(f"overwrote {d['overwritten']} human-edited (backups in {self.backups})")
         if d["no_url"]:
             parts.append(f"{d['no_url']} without URL")
         return ", ".join(parts)
+
+    def table(self) -> str:
+        """The items that were not simply uploaded, one line each: item, outcome and reason."""
+        rows = [("item", "outcome", "reason")]
+        rows += [(i.item, i.status, i.reason or "") for i in self.items if i.status != "succeeded" or i.reason]
+        if len(rows) == 1:
+            return ""
+        widths = [max(len(r[n]) for r in rows) for n in range(2)]
+        lines = [f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}".rstrip() for r in rows]
+        return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
 
 
 def write_upload_record(output_dir: str | Path, report: UploadReport) -> Path:

@@ -11,18 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, CredentialsError, UploadError
+from ..errors import ConfigError, CredentialsError
 from ..options import AnnotationOptions, RunConfig, SuperAnnotateOptions
 from .client import UploadSession, connect
 from .credentials import SETUP_HINT, find_credentials
+from .guard import HumanEdit, backup_folder, find_human_edits, write_backups
 from .ledger import Ledger
 from .plan import PlannedItem, plan_items, run_files
-from .redact import get_logger, redact
+from .redact import get_logger
 from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
 from .retry import RetryPolicy
+from .send import send_batches
 from .setup import ensure_classes
 from .urls import UrlMap
-from .validate import annotation_essentials
 
 log = get_logger(__name__)
 DRY_RUN_MESSAGE = "dry run: nothing will be uploaded"
@@ -45,9 +46,11 @@ def preflight(options: SuperAnnotateOptions, policy: RetryPolicy | None = None) 
 
     Raises:
         CredentialsError: The token is malformed or rejected, or dry_run is false and there is no token.
-        ConfigError: No project is named.
+        ConfigError: No project is named, or the URL CSV is unreadable or names a URL that cannot be
+            attached (not http(s), and no storage integration named); checked in dry runs too.
         UploadError: SuperAnnotate cannot be reached, or the project is not a Video project.
     """
+    UrlMap.from_options(options.url_csv, options.url_prefix, None, options.integration)  # fails before any work
     if options.dry_run:
         _warn_if_token_malformed()
         log.info(DRY_RUN_MESSAGE)
@@ -99,12 +102,14 @@ def upload_run(
         annotation: The annotation section (class and group names).
         input_dir: The dataset folder (CSV paths and URL prefixes are relative to it).
         session: From `preflight`; None checks everything and uploads nothing.
-        force: Upload items even when the ledger records the same content (also options.force_upload).
+        force: Upload items even when the ledger records the same content (also options.force_upload);
+            items people have worked on are still kept unless options.overwrite_human_edits.
         classes: Class definitions; `preannotate.exports.annotation_classes(annotation)` when None.
         files: The run's files (item, source, status); `<output>/run.json`'s list when None.
 
     Returns:
-        Per-item outcomes; items already uploaded unchanged are `skipped`.
+        Per-item outcomes; items already uploaded unchanged, and items people have worked on on
+        SuperAnnotate (see `guard`), are `skipped` with the reason.
 
     Raises:
         ConfigError: The URL CSV is unreadable or inconsistent.
@@ -115,7 +120,7 @@ def upload_run(
         raise ConfigError("superannotate.project must name the Video project to upload to")
     output_dir = Path(output_dir)
     classes = class_definitions(annotation) if classes is None else classes
-    urls = UrlMap.from_options(options.url_csv, options.url_prefix, Path(input_dir))
+    urls = UrlMap.from_options(options.url_csv, options.url_prefix, Path(input_dir), options.integration)
     planned = plan_items(output_dir, run_files(output_dir, files), urls, classes)
     report = UploadReport(options.project, dry_run=session is None)
     ready = [p for p in planned if p.status is None]
@@ -127,6 +132,9 @@ def upload_run(
     else:
         _upload(session, options, classes, ready, report, output_dir, force or options.force_upload)
     report.finished_at = utc_now()
+    if report.kept_human_edits:
+        names = ", ".join(report.kept_human_edits[:10]) + (" ..." if len(report.kept_human_edits) > 10 else "")
+        log.warning("not uploaded, people have worked on them: %s (see run.json for why)", names)
     log.info("SuperAnnotate: %s", report.summary_line())
     return report
 
@@ -139,6 +147,7 @@ def _dry_run(ready: list[PlannedItem], report: UploadReport) -> None:
 
 
 _NO_URL = "no URL: not in the project, and neither url_csv nor url_prefix gives one"
+_KEEP_HINT = "kept; --overwrite-human-edits replaces it (after a backup)"
 
 
 def _upload(
@@ -150,109 +159,109 @@ def _upload(
     output_dir: Path,
     force: bool,
 ) -> None:
-    ledger = Ledger.load(output_dir)
+    ledger = _load_ledger(output_dir, report)
     report.target = target = session.target(options.project)
+    todo = _changed(ready, ledger, target, force, report)
+    if not todo:
+        return
+    _, report.created_project = session.ensure_project(options.project, options.project_description)
+    report.created_classes = ensure_classes(session, options.project, classes)
+    # Statuses and annotations are read before anything is written: the server, not the ledger, knows
+    # whether someone worked on an item (a new output folder has no ledger at all).
+    statuses = session.existing_items(options.project, [p.item for p in todo])
+    edits = find_human_edits(
+        session, options.project, todo, statuses, ledger, target, read_all=options.overwrite_human_edits
+    )
+    todo, notes = _spare_human_work(options, todo, edits, report, output_dir)
+    uploadable = _attach(session, options.project, todo, statuses, report)
+    send_batches(session, options, uploadable, ledger, report, notes)
+    if notes:
+        report.overwritten_human_edits = [n for n in report.succeeded if n in notes]
+
+
+def _load_ledger(output_dir: Path, report: UploadReport) -> Ledger:
+    ledger = Ledger.load(output_dir)
+    for problem in ledger.problems:  # a broken record costs its items their ledger entry, never the run
+        report.warnings.append(problem)
+        log.warning("%s", problem)
+    return ledger
+
+
+def _changed(
+    ready: list[PlannedItem], ledger: Ledger, target: str, force: bool, report: UploadReport
+) -> list[PlannedItem]:
+    """The items to upload: all with force, else those the ledger does not record as on the target."""
     todo = []
     for p in ready:
         if not force and ledger.is_current(target, p.item, p.sha256 or ""):
             report.add(p.item, p.source, "skipped", UNCHANGED, p.url)
         else:
             todo.append(p)
-    if not todo:
-        return
-    _, report.created_project = session.ensure_project(options.project, options.project_description)
-    report.created_classes = ensure_classes(session, options.project, classes)
-    uploadable = _attach(session, options.project, todo, report)
-    meta = {"host": session.host, "team_id": session.team_id, "project": options.project}
-    size = options.batch_size
-    for batch in (uploadable[i : i + size] for i in range(0, len(uploadable), size)):
-        outcomes = _upload_batch(session, options.project, batch, options.verify_upload)
-        for p in batch:
-            if outcomes[p.item] is None:
-                ledger.record(target, meta, p.item, p.annotation or {}, p.file)
-        ledger.save()  # after every batch, so an interrupted run resumes with the rest
-        _set_status(session, options, [p.item for p in batch if outcomes[p.item] is None], report)
-        for p in batch:
-            reason = outcomes[p.item]
-            report.add(p.item, p.source, "succeeded" if reason is None else "failed", reason, p.url)
+    return todo
 
 
-def _attach(session: UploadSession, project: str, todo: list[PlannedItem], report: UploadReport) -> list[PlannedItem]:
+def _spare_human_work(
+    options: SuperAnnotateOptions,
+    todo: list[PlannedItem],
+    edits: dict[str, HumanEdit],
+    report: UploadReport,
+    output_dir: Path,
+) -> tuple[list[PlannedItem], dict[str, str]]:
+    """Skips human-touched items, or (overwrite_human_edits) backs them up; returns what to upload and notes."""
+    if not edits:
+        return todo, {}
+    if not options.overwrite_human_edits:
+        for p in todo:
+            if p.item in edits:
+                report.add(p.item, p.source, "skipped", f"{edits[p.item].reason}; {_KEEP_HINT}", p.url)
+        report.kept_human_edits = [p.item for p in todo if p.item in edits]
+        return [p for p in todo if p.item not in edits], {}
+    folder = backup_folder(output_dir)
+    write_backups(folder, options.project, list(edits.values()))  # before any upload can replace them
+    report.backups = folder.relative_to(output_dir).as_posix()
+    notes = {n: f"{e.reason}; overwritten, backup in {report.backups}/{n}.json" for n, e in edits.items()}
+    return todo, notes
+
+
+def _attach(
+    session: UploadSession,
+    project: str,
+    todo: list[PlannedItem],
+    statuses: dict[str, str | None],
+    report: UploadReport,
+) -> list[PlannedItem]:
     """Attaches items missing from the project; returns those that are in it afterwards."""
-    present = set(session.existing_items(project, [p.item for p in todo]))
+    present = set(statuses)
     missing = [p for p in todo if p.item not in present]
     for p in missing:
         if not p.url:
             report.add(p.item, p.source, "skipped", _NO_URL)
-    wanted = [{"name": p.item, "url": p.url} for p in missing if p.url]
+    wanted = [_attachment(p) for p in missing if p.url]
     if wanted:
         attached, _, duplicated = session.attach(project, wanted)
         report.attached = list(attached)
         present |= set(attached) | set(duplicated)
         for p in missing:
             if p.url and p.item not in present:
-                report.add(p.item, p.source, "failed", f"attaching {p.url} failed", p.url)
+                report.add(p.item, p.source, "failed", _attach_failure(p), p.url)
         log.info("attached %d item(s) by URL to %r", len(attached), project)
     return [p for p in todo if p.item in present]
 
 
-def _upload_batch(
-    session: UploadSession, project: str, batch: list[PlannedItem], verify: bool
-) -> dict[str, str | None]:
-    """Uploads a batch, retrying the items SuperAnnotate reports failed; item -> None or failure reason."""
-    pending = {p.item: p for p in batch}
-    outcome: dict[str, str | None] = {}
-    delays = session.policy.delays()
-    while pending:
-        try:
-            result = session.upload(project, [p.annotation for p in pending.values()])
-        except UploadError as e:
-            outcome.update(dict.fromkeys(pending, redact(str(e))))
-            break
-        done = [n for n in result.get("succeeded", []) if n in pending]
-        if verify and done:
-            done = _verified(session, project, [pending[n] for n in done])
-        for name in done:
-            outcome[name] = None
-            del pending[name]
-        for name in result.get("skipped", []):
-            outcome[name] = "SuperAnnotate did not find the item"
-            pending.pop(name, None)
-        delay = next(delays, None) if pending else None
-        if pending and delay is None:
-            outcome.update(dict.fromkeys(pending, "not uploaded: SuperAnnotate failed on every attempt"))
-            break
-        if pending:
-            log.warning("%d annotation(s) not uploaded; retrying in %.1f s", len(pending), delay)
-            session.policy.sleep(delay)  # type: ignore[arg-type]
-    return outcome
+def _attachment(p: PlannedItem) -> dict[str, str]:
+    attachment = {"name": p.item, "url": p.url or ""}
+    if p.integration:
+        attachment["integration"] = p.integration
+    return attachment
 
 
-def _verified(session: UploadSession, project: str, items: list[PlannedItem]) -> list[str]:
-    """The items whose annotation SuperAnnotate now holds as sent.
-
-    Why: superannotate 4.6.2 retries a dropped upload with an empty body and still reports the
-    items as succeeded; reading them back is the only way to know.
-    """
-    try:
-        held = {a["metadata"]["name"]: a for a in session.get_annotations(project, [p.item for p in items])}
-    except UploadError as e:
-        log.warning("cannot read uploaded annotations back (%s); uploading them again", e)
-        return []
-    ok = [p.item for p in items if annotation_essentials(held.get(p.item)) == annotation_essentials(p.annotation)]
-    if len(ok) < len(items):
-        log.warning("%d annotation(s) reported uploaded are not on SuperAnnotate", len(items) - len(ok))
-    return ok
-
-
-def _set_status(session: UploadSession, options: SuperAnnotateOptions, names: list[str], report: UploadReport) -> None:
-    if options.keep_status or not names:
-        return
-    try:
-        session.set_status(options.project, options.status, names)
-    except UploadError as e:
-        report.warnings.append(f"status {options.status} not set on {len(names)} item(s): {e}")
-        log.warning("%s", report.warnings[-1])
+def _attach_failure(p: PlannedItem) -> str:
+    if not p.integration:
+        return f"attaching {p.url} failed"
+    return (
+        f"attaching {p.url} through integration {p.integration!r} failed (SuperAnnotate attaches by URL only "
+        "through a custom storage integration of that name in the team)"
+    )
 
 
 def upload_from_config(config: RunConfig, force: bool = False) -> UploadReport:

@@ -1,6 +1,8 @@
-"""Where each item's audio lives on the web: a CSV mapping and/or a URL prefix.
+"""Where each item's audio lives: a CSV mapping and/or a URL prefix, and the storage integration to use.
 
-SuperAnnotate Video projects do not take uploaded files: items are attached by URL.
+SuperAnnotate Video projects do not take uploaded files: items are attached by URL. Without a
+storage integration only http(s) URLs work; an integration (SuperAnnotate's link to a bucket) can
+also take other schemes such as s3:// or gs://.
 """
 
 from __future__ import annotations
@@ -12,36 +14,66 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from ..errors import ConfigError
+from ..options.upload import is_web_url
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+NEEDS_INTEGRATION = (
+    "only http(s) URLs can be attached unless a SuperAnnotate storage integration is named "
+    "(superannotate.integration, or an integration column in url_csv)"
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where one item's audio lives, and the storage integration to attach it through (None: plain URL)."""
+
+    url: str
+    integration: str | None = None
 
 
 @dataclass(frozen=True)
 class UrlMap:
     """Item URLs by item name or by source path, with an optional prefix for the rest."""
 
-    by_name: dict[str, str] = field(default_factory=dict)
-    by_path: dict[str, str] = field(default_factory=dict)
+    by_name: dict[str, Link] = field(default_factory=dict)
+    by_path: dict[str, Link] = field(default_factory=dict)
     prefix: str | None = None
+    integration: str | None = None
 
     @classmethod
-    def from_options(cls, url_csv: str | None, url_prefix: str | None, input_dir: Path) -> UrlMap:
-        """Reads the CSV (when given) and keeps the prefix.
+    def from_options(
+        cls, url_csv: str | None, url_prefix: str | None, input_dir: Path | None, integration: str | None = None
+    ) -> UrlMap:
+        """Reads the CSV (when given) and keeps the prefix; checks that every URL can be attached.
+
+        Args:
+            url_csv: The CSV of item URLs, or None.
+            url_prefix: Base URL for items the CSV does not name, or None.
+            input_dir: The dataset folder, for absolute paths in the CSV; None leaves them as written.
+            integration: The storage integration for URLs whose CSV row names none.
 
         Raises:
-            ConfigError: The CSV is missing, lacks the columns, or holds a bad or conflicting URL.
+            ConfigError: The CSV is missing, lacks the columns, or holds a bad or conflicting URL, or a URL
+                is not http(s) and no integration is named for it.
         """
-        by_name, by_path = read_url_csv(Path(url_csv), input_dir) if url_csv else ({}, {})
-        return cls(by_name, by_path, url_prefix)
+        if url_prefix and not integration and not is_web_url(url_prefix):
+            raise ConfigError(f"superannotate.url_prefix {url_prefix!r}: {NEEDS_INTEGRATION}")
+        by_name, by_path = read_url_csv(Path(url_csv), input_dir, integration) if url_csv else ({}, {})
+        return cls(by_name, by_path, url_prefix, integration)
 
-    def url_for(self, item: str, source: str) -> str | None:
-        """The URL of an item: the CSV's by name, then by path, then prefix + quoted path; else None."""
+    def link_for(self, item: str, source: str) -> Link | None:
+        """The CSV's link by name, then by path, then prefix + quoted path; else None."""
         found = self.by_name.get(item) or self.by_path.get(normalize_path(source))
         if found:
             return found
         if self.prefix:
-            return prefix_url(self.prefix, source)
+            return Link(prefix_url(self.prefix, source), self.integration)
         return None
+
+    def url_for(self, item: str, source: str) -> str | None:
+        """The URL of an item (see `link_for`), or None."""
+        link = self.link_for(item, source)
+        return link.url if link else None
 
     @property
     def configured(self) -> bool:
@@ -59,36 +91,50 @@ def normalize_path(path: str) -> str:
     return PurePosixPath(path.replace("\\", "/")).as_posix().lstrip("/") if path else ""
 
 
-def read_url_csv(path: Path, input_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Reads a `name,url` or `path,url` CSV (a header row is required; extra columns are ignored).
+def read_url_csv(
+    path: Path, input_dir: Path | None, integration: str | None = None
+) -> tuple[dict[str, Link], dict[str, Link]]:
+    """Reads a `name,url` or `path,url` CSV, optionally with an `integration` column (a header row is required).
+
+    Args:
+        path: The CSV file.
+        input_dir: The dataset folder, for absolute paths; None keeps them as written.
+        integration: The integration of rows whose integration cell is empty (or that have none).
 
     Returns:
-        URLs by item name and URLs by path relative to the input folder.
+        Links by item name and links by path relative to the input folder.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise ConfigError(f"superannotate.url_csv: cannot read {path}: {e.strerror or e}") from e
-    by_name: dict[str, str] = {}
-    by_path: dict[str, str] = {}
+    by_name: dict[str, Link] = {}
+    by_path: dict[str, Link] = {}
     for line, row in enumerate(rows, start=2):
         row = {str(k).strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
         if "url" not in row or not ({"name", "path"} & set(row)):
             raise ConfigError(f"superannotate.url_csv {path} needs a header with url and name or path columns")
-        url = row["url"]
-        if not _URL.match(url):
-            raise ConfigError(f"{path}:{line}: {url!r} is not an absolute URL")
+        link = _link(row, integration, f"{path}:{line}")
         if row.get("name"):
-            _add(by_name, row["name"], url, f"{path}:{line}")
+            _add(by_name, row["name"], link, f"{path}:{line}")
         if row.get("path"):
-            _add(by_path, _relative(row["path"], input_dir), url, f"{path}:{line}")
+            _add(by_path, _relative(row["path"], input_dir), link, f"{path}:{line}")
     return by_name, by_path
 
 
-def _relative(path: str, input_dir: Path) -> str:
+def _link(row: dict[str, str], integration: str | None, where: str) -> Link:
+    url, named = row["url"], row.get("integration") or integration
+    if not _URL.match(url):
+        raise ConfigError(f"{where}: {url!r} is not an absolute URL")
+    if not named and not is_web_url(url):
+        raise ConfigError(f"{where}: {url!r}: {NEEDS_INTEGRATION}")
+    return Link(url, named or None)
+
+
+def _relative(path: str, input_dir: Path | None) -> str:
     candidate = Path(path).expanduser()
-    if candidate.is_absolute():
+    if candidate.is_absolute() and input_dir is not None:
         try:
             return candidate.resolve().relative_to(input_dir.resolve()).as_posix()
         except ValueError:
@@ -96,7 +142,7 @@ def _relative(path: str, input_dir: Path) -> str:
     return normalize_path(path)
 
 
-def _add(mapping: dict[str, str], key: str, url: str, where: str) -> None:
-    if mapping.get(key, url) != url:
-        raise ConfigError(f"{where}: {key!r} already has another URL ({mapping[key]!r})")
-    mapping[key] = url
+def _add(mapping: dict[str, Link], key: str, link: Link, where: str) -> None:
+    if mapping.get(key, link) != link:
+        raise ConfigError(f"{where}: {key!r} already has another URL or integration ({mapping[key].url!r})")
+    mapping[key] = link

@@ -1,0 +1,107 @@
+"""Sending annotations in batches: bulk upload, retries of failed items, read-back, statuses, ledger."""
+
+from __future__ import annotations
+
+from ..errors import UploadError
+from ..options import SuperAnnotateOptions
+from .client import UploadSession
+from .ledger import Ledger
+from .plan import PlannedItem
+from .redact import get_logger, redact
+from .report import UploadReport
+from .validate import annotation_essentials
+
+log = get_logger(__name__)
+
+
+def send_batches(
+    session: UploadSession,
+    options: SuperAnnotateOptions,
+    items: list[PlannedItem],
+    ledger: Ledger,
+    report: UploadReport,
+    notes: dict[str, str] | None = None,
+) -> None:
+    """Uploads the items batch by batch, recording each success in the ledger and the report.
+
+    Args:
+        session: A connected session.
+        options: The superannotate section of the configuration.
+        items: Items in the project, ready to upload.
+        ledger: The upload ledger; saved after every batch so an interrupted run resumes with the rest.
+        report: Gets one outcome per item.
+        notes: Reasons to record with items that succeed (an overwrite of human edits...).
+    """
+    notes = notes or {}
+    target = report.target or ""
+    meta = {"host": session.host, "team_id": session.team_id, "project": options.project}
+    size = options.batch_size
+    for batch in (items[i : i + size] for i in range(0, len(items), size)):
+        outcomes = upload_batch(session, options.project, batch, options.verify_upload)
+        for p in batch:
+            if outcomes[p.item] is None:
+                ledger.record(target, meta, p.item, p.annotation or {}, p.file)
+        ledger.save()
+        set_status(session, options, [p.item for p in batch if outcomes[p.item] is None], report)
+        for p in batch:
+            reason = outcomes[p.item]
+            outcome = "succeeded" if reason is None else "failed"
+            report.add(p.item, p.source, outcome, reason or notes.get(p.item), p.url)
+
+
+def upload_batch(session: UploadSession, project: str, batch: list[PlannedItem], verify: bool) -> dict[str, str | None]:
+    """Uploads a batch, retrying the items SuperAnnotate reports failed; item -> None or failure reason."""
+    pending = {p.item: p for p in batch}
+    outcome: dict[str, str | None] = {}
+    delays = session.policy.delays()
+    while pending:
+        try:
+            result = session.upload(project, [p.annotation for p in pending.values()])
+        except UploadError as e:
+            outcome.update(dict.fromkeys(pending, redact(str(e))))
+            break
+        done = [n for n in result.get("succeeded", []) if n in pending]
+        if verify and done:
+            done = _verified(session, project, [pending[n] for n in done])
+        for name in done:
+            outcome[name] = None
+            del pending[name]
+        for name in result.get("skipped", []):
+            outcome[name] = "SuperAnnotate did not find the item"
+            pending.pop(name, None)
+        delay = next(delays, None) if pending else None
+        if pending and delay is None:
+            outcome.update(dict.fromkeys(pending, "not uploaded: SuperAnnotate failed on every attempt"))
+            break
+        if pending:
+            log.warning("%d annotation(s) not uploaded; retrying in %.1f s", len(pending), delay)
+            session.policy.sleep(delay)  # type: ignore[arg-type]
+    return outcome
+
+
+def _verified(session: UploadSession, project: str, items: list[PlannedItem]) -> list[str]:
+    """The items whose annotation SuperAnnotate now holds as sent.
+
+    Why: superannotate 4.6.2 retries a dropped upload with an empty body and still reports the
+    items as succeeded; reading them back is the only way to know.
+    """
+    try:
+        held = {a["metadata"]["name"]: a for a in session.get_annotations(project, [p.item for p in items])}
+    except UploadError as e:
+        log.warning("cannot read uploaded annotations back (%s); uploading them again", e)
+        return []
+    ok = [p.item for p in items if annotation_essentials(held.get(p.item)) == annotation_essentials(p.annotation)]
+    if len(ok) < len(items):
+        log.warning("%d annotation(s) reported uploaded are not on SuperAnnotate", len(items) - len(ok))
+    return ok
+
+
+def set_status(session: UploadSession, options: SuperAnnotateOptions, names: list[str], report: UploadReport) -> None:
+    """Gives uploaded items the configured status (unless keep_status); a failure is a warning."""
+    if options.keep_status or not names:
+        return
+    try:
+        session.set_status(options.project, options.status, names)
+    except UploadError as e:
+        report.warnings.append(f"status {options.status} not set on {len(names)} item(s): {e}")
+        log.warning("%s", report.warnings[-1])
