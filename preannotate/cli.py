@@ -1,7 +1,7 @@
 """The `preannotate` command line: parses arguments and calls the package.
 
-Exit codes: 0 success, 1 some files failed, 2 bad configuration or input
-(nothing processed), 130 interrupted.
+Exit codes: 0 success, 1 some files failed, 2 bad configuration or input (nothing processed),
+another process working on the output folder, or a full disk (the run stopped), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -153,10 +153,12 @@ def _report(args: argparse.Namespace) -> int:
 
     from .correction import compare_from_config
     from .correction.report import REPORT_DIR, headline, summary_table, write_report
+    from .lock import output_lock
 
     config = config_from_args(args)
-    result = compare_from_config(config)
-    path = write_report(result, Path(config.output.dir) / REPORT_DIR)
+    with output_lock(config.output.dir, "report"):  # the comparison and the files it writes, as one
+        result = compare_from_config(config)
+        path = write_report(result, Path(config.output.dir) / REPORT_DIR)
     print(headline(result) + "\n")
     print(summary_table(result).to_string(index=False))
     for item, problem in result.problems.items():

@@ -45,3 +45,11 @@ class UploadError(PreannotateError):
 
 class CorrectionError(PreannotateError):
     """Corrected annotations cannot be pulled, compared or exported."""
+
+
+class LockError(PreannotateError):
+    """Another process is working on the same output folder."""
+
+
+class DiskFullError(PreannotateError):
+    """A write failed because the disk (or the user's quota) is full: going on is pointless."""

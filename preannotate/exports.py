@@ -26,6 +26,7 @@ from .errors import ExportError
 from .options import AnnotationOptions, ChunkingOptions
 from .results import Transcript
 from .sa_format import annotation_classes, sa_annotation
+from .spreadsheet import safe_frame
 from .storage import write_json_atomic, write_text_atomic
 
 __all__ = [
@@ -120,11 +121,15 @@ def _row(entry: ItemChunks, chunk: Chunk) -> dict[str, Any]:
 
 
 def csv_text(entries: Sequence[ItemChunks]) -> str:
-    """chunks.csv: the table with times in milliseconds and signals to 4 decimals, UTF-8, Unix line ends."""
+    """chunks.csv: the table with times in milliseconds and signals to 4 decimals, UTF-8, Unix line ends.
+
+    Texts a spreadsheet would run as a formula (`=`, `+`, `-`, `@`...) get a leading quote
+    (`spreadsheet.safe_cell`); chunks.jsonl keeps them exact.
+    """
     frame = chunks_dataframe(entries)
     decimals = {"start": TIME_DECIMALS, "end": TIME_DECIMALS, "duration": TIME_DECIMALS}
     frame = frame.round({**decimals, **{c: SIGNAL_DECIMALS for c in QUALITY_COLUMNS}})
-    return frame.to_csv(index=False, lineterminator="\n")
+    return safe_frame(frame).to_csv(index=False, lineterminator="\n")
 
 
 def jsonl_text(entries: Sequence[ItemChunks]) -> str:

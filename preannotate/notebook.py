@@ -238,16 +238,22 @@ def run_table(output_dir: str | Path) -> pd.DataFrame:
 
 
 def chunk_table(output_dir: str | Path) -> pd.DataFrame:
-    """The run's chunks (chunks.csv), the ones flagged for review first, then in file and time order."""
+    """The run's chunks (chunks.csv), the ones flagged for review first, then in file and time order.
+
+    Texts are shown as transcribed: the quote chunks.csv puts before a text starting with `=`, `+`,
+    `-` or `@` (so that spreadsheets do not run it) is taken off.
+    """
     import pandas as pd
 
     from .exports import QUALITY_COLUMNS
+    from .spreadsheet import raw_frame
 
     path = resolve_path(output_dir) / "chunks.csv"
     if not path.is_file():
         raise InputError(f"no chunks in {path.parent}: chunks.csv is missing (run notebooks/preannotate.ipynb first)")
     # Texts stay texts ("NA" and "null" are words); only empty quality signals are missing values.
     frame = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in QUALITY_COLUMNS})
+    frame = raw_frame(frame, ("item", "source", "text", "language", "review_reason"))
     frame["needs_review"] = frame["needs_review"].astype(str).eq("True")
     return frame.sort_values(["needs_review", "item", "start"], ascending=[False, True, True], kind="stable")
 

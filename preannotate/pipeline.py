@@ -19,13 +19,14 @@ from . import engines, models
 from .audio import DecodedAudio, decode_audio, probe_duration
 from .config import config_to_dict
 from .discover import MediaFile, discover
-from .errors import ChunkingError, PreannotateError, UploadError
+from .errors import ChunkingError, DiskFullError, PreannotateError, UploadError
 from .exports import ItemChunks, write_exports
+from .lock import locked
 from .options import RunConfig
 from .report import FileResult, RunReport, versions
 from .results import Transcript
 from .resume import is_finished, model_identity, options_key, source_state
-from .storage import read_json, remove_stale_temps, write_json_atomic
+from .storage import read_json, write_json_atomic
 from .superannotate import preflight, upload_run
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class _Job:
     transcript_path: Path
 
 
+@locked("run")
 def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     """Runs the whole job described by `config`.
 
@@ -54,6 +56,8 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         ConfigError: An option does not suit the model.
         CredentialsError: Uploading is asked for and the token is missing, malformed or rejected
             (raised before any file is processed).
+        LockError: Another process works on the same output folder (raised before anything is done).
+        DiskFullError: The disk holding the output is full; the run stops, finished files are kept.
     """
     out = Path(config.output.dir)
     media = discover(config.input.dir, config.input.extensions)
@@ -64,8 +68,6 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     identity = "|".join(filter(None, (weights, engines.engine_identity(config.model))))  # an engine switch redoes files
     key = options_key(identity, config.transcribe)
     report.model = {"name": config.model.name, "identity": identity}
-    for folder in (out, out / "transcripts"):
-        remove_stale_temps(folder)
     jobs, report.files = _plan(media, out, key, config.output.force)
     try:
         if jobs:
@@ -219,6 +221,8 @@ def _transcribe_one(
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
         write_json_atomic(job.transcript_path, transcript.to_dict())
         result = _result_from_transcript(media, "ok", transcript)
+    except DiskFullError:
+        raise  # every next file would fail the same way: stop the run
     except PreannotateError as e:
         log.warning("%s: %s", media.source, e)
         result = FileResult(media.item, media.source, "failed", _with_path(str(e), media))

@@ -1,15 +1,65 @@
-"""Writing files so that a crash never leaves a half-written one behind."""
+"""Writing files so that a crash never leaves a half-written one behind, nor a full disk a traceback."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import socket
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from .errors import DiskFullError
+
+# A writer of this tool finishes a file in seconds: a temporary file an hour old was left by a killed
+# process, while a younger one may still be written by a live one (another run, a notebook, an older
+# version of the tool that takes no lock). Never 0: that would delete files being written.
+STALE_TEMP_S = 3600.0
+# Every folder under an output folder the tool writes with `atomic_writer` (exports, upload ledger and
+# its copies, pull, report, backups); searched recursively for temporary files left behind.
+OUTPUT_FOLDERS = ("transcripts", "subtitles", "superannotate", "uploaded", "corrected", "correction", "backups")
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# `.<name>.<host tag>-<pid>-<random>.tmp`: who wrote a temporary file, so that one of a dead process
+# can go at once (mkstemp's random part has no '-' or '.').
+_TEMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-(\d+)-[^.-]*\.tmp$")
+
+
+def host_tag() -> str:
+    """Eight hex digits naming this machine in temporary file names (a pid means nothing elsewhere)."""
+    return f"{zlib.crc32(socket.gethostname().encode()):08x}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (a pid owned by another user counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
+def raise_if_disk_full(error: OSError, folder: str | Path) -> None:
+    """Raises DiskFullError in place of `error` when it says the disk or the quota is full.
+
+    Args:
+        error: What a write, mkdir or rename raised.
+        folder: The folder being written, named in the message.
+    """
+    if error.errno in FULL_ERRNOS:
+        raise DiskFullError(
+            f"cannot write in {folder}: {error.strerror or 'no space left'}; free some space there "
+            "and run again (finished files are kept, nothing is half-written)"
+        ) from error
 
 
 @contextlib.contextmanager
@@ -18,18 +68,28 @@ def atomic_writer(path: str | Path, binary: bool = False) -> Iterator[IO]:
 
     Readers see either the old file or the whole new one, never a partial write;
     a failed or interrupted write leaves the old file and no temporary file.
+
+    Raises:
+        DiskFullError: The disk or quota is full (the temporary file is removed).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{path.name}.{host_tag()}-{os.getpid()}-"
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise_if_disk_full(e, path.parent)
+        raise
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise_if_disk_full(e, path.parent)
         raise
 
 
@@ -52,14 +112,50 @@ def read_json(path: str | Path) -> Any | None:
         return None
 
 
-def remove_stale_temps(folder: str | Path, older_than: float = 0.0) -> None:
-    """Deletes temporary files that a killed writer left in `folder` (not recursive).
+def remove_stale_temps(folder: str | Path, older_than: float = STALE_TEMP_S, recursive: bool = False) -> int:
+    """Deletes temporary files that a killed writer left in `folder`.
+
+    A temporary file is stale when it is older than `older_than`, or when its name says it was
+    written on this machine by a process that no longer runs. Younger files of live (or unknown)
+    writers are kept: another process may be writing them.
 
     Args:
         folder: Where `atomic_writer` wrote.
-        older_than: Seconds; younger files are kept, for folders other processes may be writing to.
+        older_than: Seconds; STALE_TEMP_S unless a folder's writers are known to take longer.
+        recursive: Search the subfolders too.
+
+    Returns:
+        How many files were deleted.
     """
-    for tmp in Path(folder).glob(".*.tmp"):
+    found = Path(folder).rglob(".*.tmp") if recursive else Path(folder).glob(".*.tmp")
+    removed = 0
+    for tmp in found:
         with contextlib.suppress(OSError):  # another process may rename or remove it meanwhile
-            if time.time() - tmp.stat().st_mtime >= older_than:
+            if tmp.is_file() and _is_stale(tmp, older_than):
                 tmp.unlink()
+                removed += 1
+    return removed
+
+
+def _is_stale(tmp: Path, older_than: float) -> bool:
+    if time.time() - tmp.stat().st_mtime >= older_than:
+        return True
+    match = _TEMP_NAME.match(tmp.name)
+    if match is None or match[1] != host_tag():
+        return False
+    pid = int(match[2])
+    return pid != os.getpid() and not pid_alive(pid)
+
+
+def remove_output_temps(output_dir: str | Path) -> int:
+    """Removes stale temporary files from an output folder and every folder of it the tool writes.
+
+    Returns:
+        How many files were deleted.
+    """
+    out = Path(output_dir)
+    removed = remove_stale_temps(out) if out.is_dir() else 0
+    for name in OUTPUT_FOLDERS:
+        if (out / name).is_dir():
+            removed += remove_stale_temps(out / name, recursive=True)
+    return removed

@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from ..errors import CorrectionError
+from ..storage import raise_if_disk_full
 
 US_PER_SECOND = 1_000_000
 BLOCK = 1 << 16  # samples per resampler call: bounded memory for long files
@@ -62,6 +63,8 @@ def write_clip(path: Path, samples: np.ndarray, rate: int, audio_format: str) ->
         else:
             _write_flac(path, samples, rate)
     except (OSError, av.error.FFmpegError, wave.Error) as e:
+        if isinstance(e, OSError):
+            raise_if_disk_full(e, path.parent)
         raise CorrectionError(f"cannot write clip {path}: {e}") from e
 
 

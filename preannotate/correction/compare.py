@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CorrectionError
+from ..lock import locked
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..storage import read_json
 from ..superannotate import Ledger
@@ -127,6 +128,7 @@ def _chunk_row(event: Event, group: int, row: dict, options: CorrectionOptions, 
     return chunk
 
 
+@locked("report")
 def compare_from_config(config: RunConfig) -> CorrectionResult:
     """Compares the run in output.dir with its last pull, under the config's annotation and correction options."""
     return compare_run(config.output.dir, config.annotation, config.correction)

@@ -11,14 +11,14 @@ Layout of the destination (`dataset.dir`, default `<output>/dataset`)::
 Clips are cut from the audio decoded at 16 kHz (then resampled to `dataset.sample_rate`) at
 sample round(time * rate), half up, so a clip has exactly end_sample - start_sample samples.
 The export is built in a temporary folder next to the destination and swapped in at the end:
-a failed or interrupted export never leaves a half-written dataset.
+a failed or interrupted export never leaves a half-written dataset. Only a folder an export made
+(it carries `.preannotate-export.json`), an empty one or a new one is replaced (see `destination`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -29,10 +29,13 @@ import pandas as pd
 
 from ..audio import SAMPLE_RATE, decode_audio
 from ..errors import AudioError, CorrectionError
+from ..lock import locked
 from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
-from ..storage import read_json
+from ..spreadsheet import safe_frame
+from ..storage import raise_if_disk_full, read_json
 from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
+from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
 from .pull import PulledItem, load_pull
 from .rundata import draft_for, load_ledger, read_run, run_items
@@ -73,6 +76,7 @@ class ExportReport:
         )
 
 
+@locked("export")
 def export_from_config(config: RunConfig, input_dir: str | Path | None = None) -> ExportReport:
     """`preannotate export`: exports the run in output.dir under the config's dataset options."""
     return export_dataset(config.output.dir, config.dataset, config.annotation, input_dir)
@@ -96,25 +100,31 @@ def export_dataset(
         Counts, segments left out and per-item problems (also in export.json).
 
     Raises:
-        CorrectionError: No run or pull in the folder, or the destination cannot be written.
+        CorrectionError: No run or pull in the folder; the destination is the output or input folder,
+            or a folder above them, or holds files an export did not make (nothing is deleted);
+            or it cannot be written.
+        DiskFullError: The disk holding the destination is full (the previous dataset is kept).
     """
     out = Path(output_dir)
     pull, run = load_pull(out), read_run(out)
     media_root = Path(input_dir or run.get("config", {}).get("input", {}).get("dir") or ".")
     dest = Path(options.dir) if options.dir else out / "dataset"
-    staging = dest.parent / f".{dest.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    protected = {"the run's output folder": out, "the input (media) folder": media_root}
+    check_destination(dest, protected)  # before any work: a refused export costs nothing
+    report = ExportReport(dest)
     try:
-        (staging / "clips").mkdir(parents=True)
-        report = ExportReport(dest)
-        job = _Export(out, media_root, staging, options, annotation, run_items(run), report)
-        rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
-        _write_tables(staging, rows, options, report)
-        _swap(staging, dest)
+        staging = new_staging(dest)
+        try:
+            (staging / "clips").mkdir()
+            job = _Export(out, media_root, staging, options, annotation, run_items(run), report)
+            rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
+            _write_tables(staging, rows, options, report)
+            swap(staging, dest, protected)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     except OSError as e:
+        raise_if_disk_full(e, dest.parent)
         raise CorrectionError(f"cannot write the dataset under {dest}: {e.strerror or e}") from e
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("%s", report.summary_line())
     return report
 
@@ -203,6 +213,7 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
     clips = [r for r in rows if r["exported"]]
     report.segments = len(rows)
     if "audiofolder" in options.formats:
+        # Training data keeps the exact text: no spreadsheet escaping here, unlike segments.csv.
         metadata = pd.DataFrame(
             {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
         )
@@ -211,7 +222,7 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
         lines = [json.dumps(_manifest_entry(r, options.sample_rate), ensure_ascii=False) + "\n" for r in clips]
         (folder / "manifest.jsonl").write_text("".join(lines), encoding="utf-8")
     if "csv" in options.formats:
-        frame = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+        frame = safe_frame(pd.DataFrame(rows, columns=SEGMENT_COLUMNS))  # for people: opened in spreadsheets
         frame.to_csv(folder / "segments.csv", index=False, lineterminator="\n")
     if not clips:
         (folder / "clips").rmdir()
@@ -221,12 +232,3 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
 
 def _manifest_entry(row: dict[str, Any], rate: int) -> dict[str, Any]:
     return {"audio_filepath": row["file_name"], "duration": row["samples"] / rate, "text": row["text"], "offset": 0.0}
-
-
-def _swap(staging: Path, dest: Path) -> None:
-    """Puts the finished export in place of the old one (rename, so readers see one or the other)."""
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    if dest.exists():
-        dest.rename(old)
-    staging.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)

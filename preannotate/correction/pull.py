@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorrectionError, CredentialsError, UploadError
+from ..lock import locked
 from ..options import RunConfig, SuperAnnotateOptions
 from ..storage import read_json, write_json_atomic
 from ..superannotate import Ledger, find_credentials
@@ -146,6 +147,7 @@ def project_name(options: SuperAnnotateOptions, output_dir: Path) -> str:
     raise CorrectionError("superannotate.project must name the project to pull from (the upload ledger names none)")
 
 
+@locked("pull")
 def pull_from_config(config: RunConfig, session: UploadSession | None = None) -> PullReport:
     """`preannotate pull`: pulls the run in output.dir from superannotate.project.
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CorrectionError
+from ..spreadsheet import safe_frame  # the CSVs are for people: opened in spreadsheets
 from ..storage import write_text_atomic
 from .compare import CorrectionResult
 
@@ -187,7 +188,7 @@ def write_report(result: CorrectionResult, folder: str | Path) -> Path:
     folder = Path(folder)
     try:
         for name, frame in (("items", result.items), ("groups", result.groups), ("chunks", result.chunks)):
-            write_text_atomic(folder / f"{name}.csv", frame.to_csv(index=False, lineterminator="\n"))
+            write_text_atomic(folder / f"{name}.csv", safe_frame(frame).to_csv(index=False, lineterminator="\n"))
         summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
         summary["keyframe_disagreements"] = result.disagreements
         write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import CorrectionError, UploadError
 from ..sa_format import microseconds
+from ..spreadsheet import raw_frame
 from ..storage import read_json
 from ..superannotate import Ledger
 from ..superannotate.ledger import annotation_sha256
@@ -19,6 +20,7 @@ from ..superannotate.ledger import annotation_sha256
 RUN_FILE = "run.json"
 ANNOTATIONS_DIR = "superannotate"
 MATCH_US = 1000  # chunks.csv rounds times to the millisecond
+CSV_TEXT_COLUMNS = ("item", "text", "review_reason")
 QUALITY_FIELDS = ("mean_word_probability", "min_word_probability", "avg_logprob", "needs_review", "review_reason")
 
 
@@ -89,9 +91,10 @@ def quality_table(output_dir: Path) -> pd.DataFrame:
     rows = _jsonl_rows(output_dir / "chunks.jsonl")
     if rows is None:
         try:
-            rows = pd.read_csv(output_dir / "chunks.csv", keep_default_na=False, na_values=[""]).to_dict("records")
+            frame = pd.read_csv(output_dir / "chunks.csv", keep_default_na=False, na_values=[""])
         except (OSError, ValueError, pd.errors.ParserError):
-            rows = []
+            frame = pd.DataFrame()
+        rows = raw_frame(frame, CSV_TEXT_COLUMNS).to_dict("records")  # texts as transcribed, not spreadsheet-safe
     records = [_quality_record(r) for r in rows if isinstance(r, dict) and r.get("item") is not None]
     columns = ["item", "start_us", "text", *QUALITY_FIELDS]
     return pd.DataFrame([r for r in records if r is not None], columns=columns)

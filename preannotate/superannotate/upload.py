@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, CredentialsError
+from ..lock import locked
 from ..options import AnnotationOptions, RunConfig, SuperAnnotateOptions
 from .client import UploadSession, connect
 from .credentials import SETUP_HINT, find_credentials
@@ -264,6 +265,7 @@ def _attach_failure(p: PlannedItem) -> str:
     )
 
 
+@locked("upload")
 def upload_from_config(config: RunConfig, force: bool = False) -> UploadReport:
     """`preannotate upload`: uploads an existing run's output, and records the outcome in its run.json.
 

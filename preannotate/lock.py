@@ -1,0 +1,209 @@
+"""One command at a time per output folder: a lock file that names its holder.
+
+`run`, `upload`, `pull`, `report` and `export` hold `<output>/.preannotate.lock` while they work,
+with `fcntl.flock`: the kernel releases it when the holder ends, however it ends, so a lock left by
+a killed process is simply taken over. The file holds the holder's pid, host, command and start
+time for the message the second process gets. The lock is reentrant within a process (a notebook
+or `run_pipeline` may call other locked functions), and taking it first removes stale temporary
+files from the folder, since no other run can be writing them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import functools
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import LockError
+from .storage import raise_if_disk_full, remove_output_temps
+
+log = logging.getLogger(__name__)
+LOCK_FILE = ".preannotate.lock"
+READ_TRIES = 20  # the holder writes its details just after locking: a reader may come in between
+READ_PAUSE_S = 0.05
+# Folders where locking cannot work (read-only, or a file system without locks): the command goes on
+# unlocked, as before, rather than refusing to read a run it cannot harm.
+_UNLOCKABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOLCK, errno.EOPNOTSUPP})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class _Held:
+    fd: int
+    count: int
+    created: bool
+
+
+_held: dict[str, _Held] = {}
+_registry = threading.Lock()
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | Path, command: str) -> Iterator[None]:
+    """Holds the output folder's lock for the block (creating the folder if needed).
+
+    Args:
+        folder: The run's output folder.
+        command: What this process does there (`run`, `export`...), shown to a second process.
+
+    Raises:
+        LockError: Another process holds it; the message names its pid, host, command and start.
+        DiskFullError: The lock file cannot be written for lack of space.
+    """
+    key = str(Path(folder).expanduser().resolve())
+    with _registry:
+        if key in _held:
+            _held[key].count += 1
+        else:
+            held = _acquire(Path(key), command)
+            if held is not None:
+                _held[key] = held
+    try:
+        yield
+    finally:
+        with _registry:
+            if key in _held:
+                _held[key].count -= 1
+                if _held[key].count == 0:
+                    _release(Path(key), _held.pop(key))
+
+
+def locked(command: str) -> Callable[[F], F]:
+    """Decorates a function whose first argument is a RunConfig to hold its output folder's lock."""
+
+    def wrap(function: F) -> F:
+        @functools.wraps(function)
+        def inner(config, *args, **kwargs):
+            with output_lock(config.output.dir, command):
+                return function(config, *args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+def _acquire(folder: Path, command: str) -> _Held | None:
+    created = not folder.exists()
+    try:
+        fd = _open_locked(folder / LOCK_FILE)
+    except OSError as e:
+        raise_if_disk_full(e, folder)
+        if e.errno not in _UNLOCKABLE:
+            raise
+        log.warning("cannot lock %s (%s): going on without a lock", folder, e.strerror or e)
+        return None
+    try:
+        _take_over(fd, folder)
+        _write_holder(fd, command)
+    except OSError as e:
+        _unlock(fd)
+        raise_if_disk_full(e, folder)
+        raise
+    with contextlib.suppress(OSError):  # a folder it cannot search holds no temps of ours
+        remove_output_temps(folder)
+    return _Held(fd, 1, created)
+
+
+def _open_locked(path: Path) -> int:
+    """Opens and locks the lock file, or raises LockError naming the holder."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)  # again, in case a holder removed it (see `_release`)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise LockError(_busy_message(path.parent, holder)) from None
+        except OSError:
+            os.close(fd)
+            raise
+        # The previous holder may have removed the file between our open and our lock: then we
+        # hold a lock nobody else can see, and must lock the file now on disk instead.
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        _unlock(fd)
+
+
+def _read_holder(fd: int) -> dict[str, Any] | None:
+    for _ in range(READ_TRIES):
+        try:
+            data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+            if isinstance(data, dict):
+                return data
+        except (OSError, ValueError):
+            pass
+        time.sleep(READ_PAUSE_S)
+    return None
+
+
+def _busy_message(folder: Path, holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        who = "another preannotate process"
+    else:
+        who = (
+            f"`preannotate {holder.get('command', '?')}` (pid {holder.get('pid', '?')} on host "
+            f"{holder.get('host', '?')}, started {holder.get('started_at', '?')})"
+        )
+    return (
+        f"{folder} is in use by {who}; wait for it to finish (or stop it) and try again, or give another output folder"
+    )
+
+
+def _take_over(fd: int, folder: Path) -> None:
+    """Says so when the lock file still names a holder: one that ended without releasing it."""
+    try:
+        previous = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "null")
+    except ValueError:
+        previous = None
+    if isinstance(previous, dict):
+        log.warning(
+            "%s: taking over the lock of `preannotate %s` (pid %s on %s, started %s), which ended without "
+            "releasing it",
+            folder, previous.get("command"), previous.get("pid"), previous.get("host"), previous.get("started_at"),
+        )  # fmt: skip
+
+
+def _write_holder(fd: int, command: str) -> None:
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "started_at": started}
+    data = (json.dumps(record) + "\n").encode("utf-8")
+    os.ftruncate(fd, 0)
+    if os.pwrite(fd, data, 0) != len(data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _release(folder: Path, held: _Held) -> None:
+    with contextlib.suppress(OSError):
+        if held.created and _only_lock_file(folder):  # a run that stopped at once leaves no empty folder
+            (folder / LOCK_FILE).unlink()
+            folder.rmdir()
+        else:
+            os.ftruncate(held.fd, 0)  # empty: released in order (a holder's details mean it was killed)
+    _unlock(held.fd)
+
+
+def _only_lock_file(folder: Path) -> bool:
+    return [p.name for p in folder.iterdir()] == [LOCK_FILE]
+
+
+def _unlock(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)

@@ -1,0 +1,179 @@
+"""`preannotate export` on real folders: it replaces only what an export made, and cleans up after a kill."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media import read_sample, write_wav16
+
+from preannotate.chunking import Chunk
+from preannotate.config import config_to_dict, load_config
+from preannotate.correction.dataset import export_dataset
+from preannotate.correction.destination import MARKER
+from preannotate.correction.pull import PulledItem, PullReport
+from preannotate.errors import CorrectionError
+from preannotate.exports import ItemChunks, write_exports
+from preannotate.options import AnnotationOptions, DatasetExportOptions
+from preannotate.report import FileResult, RunReport
+from preannotate.storage import write_json_atomic
+
+CLI = [sys.executable, "-m", "preannotate"]
+ANNOTATION = AnnotationOptions()
+
+
+def make_pulled_run(root: Path, items: dict[str, tuple[np.ndarray, list[tuple[float, float, str]]]]) -> Path:
+    """A run over real audio, uploaded and pulled unchanged (the drafts as the corrections), without a server.
+
+    Args:
+        root: Where `in/` and `out/` are made.
+        items: Item name -> its 16 kHz samples and (start, end, text) chunks.
+
+    Returns:
+        The output folder.
+    """
+    inp, out = root / "in", root / "out"
+    inp.mkdir()
+    entries = []
+    for item, (samples, spec) in items.items():
+        write_wav16(inp / item, samples)
+        chunks = [Chunk(i, start, end, text) for i, (start, end, text) in enumerate(spec)]
+        entries.append(ItemChunks(item, item, "en", len(samples) / 16000, chunks))
+    write_exports(out, entries, ANNOTATION)
+    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
+    files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))
+             for e in entries]  # fmt: skip
+    RunReport(out, config, files=files).write()
+    pulled = []
+    for entry in entries:
+        (out / "corrected").mkdir(exist_ok=True)
+        shutil.copy(out / "superannotate" / f"{entry.item}.json", out / "corrected" / f"{entry.item}.json")
+        pulled.append(PulledItem(entry.item, status="Completed", file=f"corrected/{entry.item}.json"))
+    write_json_atomic(out / "pulled.json", PullReport("Project", "target", items=pulled).to_dict())
+    return out
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    fox = read_sample("en/quick_brown_fox")
+    return make_pulled_run(tmp_path, {"fox.wav": (fox, [(0.0, 1.2, "The quick brown fox"), (1.2, 2.8, "jumps.")])})
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def recordings(folder: Path) -> Path:
+    """A folder of someone's own files."""
+    (folder / "day1").mkdir(parents=True)
+    write_wav16(folder / "day1" / "interview.wav", read_sample("en/hello_world"))
+    (folder / "notes.txt").write_text("who said what\n")
+    return folder
+
+
+def test_cli_export_refuses_a_folder_it_did_not_make(run_dir: Path, tmp_path: Path) -> None:
+    dest = recordings(tmp_path / "recordings")
+    before = snapshot(dest)
+    proc = subprocess.run([*CLI, "export", "-o", str(run_dir), "--dest", str(dest)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"refusing to replace {dest}: it is not empty and was not made by `preannotate export`" in proc.stderr
+    assert "nothing was deleted" in proc.stderr
+    assert snapshot(dest) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".recordings")] == []
+
+
+@pytest.mark.parametrize("which", ["input", "output", "parent", "file", "symlink"])
+def test_export_refuses_the_run_folders_and_what_is_above_them(run_dir: Path, tmp_path: Path, which: str) -> None:
+    (tmp_path / "a-file").write_text("keep me")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    dest = {"input": tmp_path / "in", "output": run_dir, "parent": tmp_path, "file": tmp_path / "a-file"}
+    dest["symlink"] = tmp_path / "link"
+    reason = {"input": r"it is the input \(media\) folder", "output": "it is the run's output folder"}
+    reason.update(parent="it holds the run's output folder", file="is a file", symlink="is a symbolic link")
+    before = snapshot(tmp_path)
+    with pytest.raises(CorrectionError, match=reason[which]):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest[which])), ANNOTATION)
+    assert snapshot(tmp_path) == before
+
+
+def test_export_replaces_only_new_empty_and_export_made_folders(run_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dataset"
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)  # a new folder
+    assert json.loads((dest / MARKER).read_text())["format"] == 1
+    first = snapshot(dest)
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)  # its own
+    assert snapshot(dest).keys() == first.keys() and snapshot(dest) != first
+    (dest / MARKER).unlink()  # an export made before the marker: only export files, and export.json
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    assert (dest / MARKER).is_file()
+    (dest / MARKER).unlink()
+    (dest / "mine.txt").write_text("added by hand")
+    with pytest.raises(CorrectionError, match="nothing was deleted"):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    assert (dest / "mine.txt").read_text() == "added by hand"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    export_dataset(run_dir, DatasetExportOptions(dir=str(empty)), ANNOTATION)
+    assert (empty / "metadata.csv").is_file() and (empty / MARKER).is_file()
+
+
+def stage_and_wait(dest: Path) -> subprocess.Popen:
+    """A real process that starts an export's staging folder for `dest` and keeps working on it."""
+    code = f"""
+        import time
+        from pathlib import Path
+        from preannotate.correction.destination import new_staging
+        staging = new_staging(Path({str(dest)!r}))
+        (staging / "clips").mkdir()
+        print(staging, flush=True)
+        time.sleep(600)
+    """
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True)
+    assert Path(proc.stdout.readline().strip()).is_dir()
+    return proc
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_killed_export_leaves_no_partial_folder_on_the_next_run(tmp_path: Path) -> None:
+    speech = np.tile(read_sample("en/quick_brown_fox"), 200)  # 9.6 min: an export that takes a while
+    spec = [(t, t + 2.5, f"take {n}") for n, t in enumerate(np.arange(0.0, len(speech) / 16000 - 3, 3.0))]
+    out = make_pulled_run(tmp_path, {f"long{i}.wav": (speech, spec) for i in range(3)})
+    dest, parent = tmp_path / "export" / "dataset", tmp_path / "export"
+    args = [*CLI, "export", "-o", str(out), "--dest", str(dest), "--sample-rate", "44100"]
+    live = stage_and_wait(dest)  # another export to the same folder, still working
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(parent.glob(f".dataset.partial-{proc.pid}/clips/*")):
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partials = {f".dataset.partial-{pid}" for pid in (proc.pid, live.pid)}
+    assert {p.name for p in parent.iterdir()} == partials  # killed mid-export
+    foreign = parent / f".dataset.partial-{dead_pid()}"  # the same name pattern, someone else's files
+    recordings(foreign)
+    try:
+        done = subprocess.run([*args[:-2], "--sample-rate", "8000"], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        names = {p.name for p in parent.iterdir()}
+        assert names == {"dataset", f".dataset.partial-{live.pid}", foreign.name}, names
+        assert (dest / "metadata.csv").is_file() and (dest / MARKER).is_file()
+    finally:
+        live.kill()
+        live.wait()
+    subprocess.run([*args[:-2], "--sample-rate", "8000"], capture_output=True, timeout=600, check=True)
+    assert {p.name for p in parent.iterdir()} == {"dataset", foreign.name}
+    assert (foreign / "notes.txt").is_file()
