@@ -1,0 +1,252 @@
+"""Makes preannotate/quality/review_model.json: speech with known text, transcribed, labelled, fitted.
+
+    .venv/bin/python tools/fit_review_model.py            # everything (about 30 min on 2 CPU cores)
+    .venv/bin/python tools/fit_review_model.py --no-write # fit and report, leave the shipped files alone
+
+1. espeak-ng speaks two disjoint splits (tools/review_corpus.py, tools/review_speech.py): `train`
+   with some voices, `heldout` with other voices, sentences and names.
+2. preannotate's own pipeline transcribes both with bundled:tiny.en and bundled:base
+   (faster-whisper, int8 on CPU, beam 5, language en); the chunks are the run's default chunking
+   of the stored transcripts, as `preannotate run` exports them.
+3. Each chunk gets its measured WER (preannotate.quality.labels), and every word a right/wrong label.
+4. The model is fitted on train (both models pooled), scored on heldout per model, and written
+   with its provenance (JSON field and README.md beside it).
+Audio and runs stay under --work (default runs/review_model, ignored by git); reruns reuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+from review_corpus import HELDOUT, TRAIN  # noqa: E402
+from review_report import write_note  # noqa: E402
+from review_speech import EASY, HARD, plan_files, synthesize  # noqa: E402
+
+from preannotate.chunking import chunk_transcript  # noqa: E402
+from preannotate.config import load_config  # noqa: E402
+from preannotate.pipeline import run_pipeline  # noqa: E402
+from preannotate.quality import chunk_features, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
+from preannotate.quality.evaluate import flag_metrics  # noqa: E402
+from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
+from preannotate.results import Transcript  # noqa: E402
+
+MODELS = ("bundled:tiny.en", "bundled:base")
+# language+variant; repeats weight the choice, and the plain voice ("") comes up most: the variants are harder.
+TRAIN_VOICES = tuple(
+    f"{language}{variant}"
+    for language in ("en-us", "en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-us-nyc")
+    for variant in ("", "", "", "+m1", "+m3", "+f2", "+f3", "+klatt", "+Andy", "+Alicia", "+Storm", "+john")
+)
+HELDOUT_VOICES = tuple(
+    f"{language}{variant}"
+    for language in ("en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+    for variant in ("", "", "+m6", "+f4", "+klatt4", "+Annie", "+Mr", "+steph")
+)
+PLAIN_TRAIN_VOICES = ("en-us", "en-us", "en-gb", "en-gb-x-rp", "en-us-nyc", "en-gb-scotland")
+PLAIN_HELDOUT_VOICES = ("en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+# name: (pool, voices, seed, style, share of the file count); train* fit the model, heldout* score it
+SPLITS = {
+    "train": (TRAIN, TRAIN_VOICES, 11, HARD, 1.0),
+    "train_easy": (TRAIN, PLAIN_TRAIN_VOICES, 12, EASY, 0.5),
+    "heldout": (HELDOUT, HELDOUT_VOICES, 23, HARD, 1.0),
+    "heldout_easy": (HELDOUT, PLAIN_HELDOUT_VOICES, 24, EASY, 0.5),
+}
+OVERRIDES = (
+    "model.engine=faster-whisper",
+    "model.device=cpu",
+    "transcribe.beam_size=5",
+    "transcribe.language=en",
+    "superannotate.dry_run=true",
+)
+
+log = logging.getLogger("fit_review_model")
+
+
+def build_audio(work: Path, split: str, count: int) -> list[dict]:
+    """Speaks a split into `<work>/audio/<split>` (kept when its plan is unchanged) and returns its manifest."""
+    pool, voices, seed, style, _ = SPLITS[split]
+    specs = plan_files(pool, voices, split, count, seed, style)
+    folder = work / "audio" / split
+    manifest_path = work / "audio" / f"{split}.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        same = [m["seed"] for m in manifest] == [s.seed for s in specs]
+        if same and all((folder / m["file"]).is_file() for m in manifest):
+            return manifest
+    log.info("speaking %d %s files", count, split)
+    manifest = [synthesize(spec, folder) for spec in specs]
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def transcribe(work: Path, split: str, model: str) -> tuple[Path, object, dict[str, str]]:
+    """Runs preannotate on a split with a model (finished files are reused).
+
+    Returns:
+        The run folder, the run's config and each source file's item name.
+    """
+    out = work / "runs" / f"{split}-{model.split(':')[-1]}"
+    overrides = [f"input.dir={work / 'audio' / split}", f"output.dir={out}", f"model.name={model}", *OVERRIDES]
+    config = load_config(None, overrides)
+    log.info("transcribing %s with %s", split, model)
+    report = run_pipeline(config, progress=False)
+    if report.failed:
+        raise SystemExit(f"{len(report.failed)} files failed in {out}: {report.failed[0].error}")
+    return out, config, {f.source: f.item for f in report.files}
+
+
+def labelled(
+    run: Path, config, items: dict[str, str], manifest: list[dict], normalize
+) -> tuple[list[dict], list[tuple[float, bool]]]:
+    """Chunk records (features, WER, meta) and word (probability, wrong) pairs of one run."""
+    records, words = [], []
+    for entry in manifest:
+        item = items[entry["file"]]
+        transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{item}.json").read_text()))
+        chunks = chunk_transcript(transcript, config.chunking)
+        labels, _ = label_chunks(chunks, [tuple(s) for s in entry["spans"]], normalize)
+        for chunk, label in zip(chunks, labels):
+            records.append(
+                {
+                    "file": item,
+                    "voice": entry["voice"],
+                    "features": chunk_features(chunk, transcript.duration),
+                    "wer": label.wer,
+                    "errors": label.errors,
+                    "old_flag": chunk.needs_review,
+                    "min_prob": chunk.min_word_probability,
+                }
+            )
+            wrong = set(label.wrong_words)
+            words += [(w.probability, i in wrong) for i, w in enumerate(chunk.words) if w.word.strip()]
+    return records, words
+
+
+def data_summary(records: list[dict], manifest: list[dict]) -> dict:
+    """Counts of one split and model: files, seconds, chunks, chunks with an error, mean chunk WER."""
+    return {
+        "files": len(manifest),
+        "seconds": round(sum(m["duration"] for m in manifest), 1),
+        "chunks": len(records),
+        "chunks_with_error": sum(r["errors"] > 0 for r in records),
+        "mean_chunk_wer": round(sum(r["wer"] for r in records) / max(len(records), 1), 3),
+    }
+
+
+def baselines(records: list[dict], min_prob: float) -> dict:
+    """The flags this model replaces: the default review thresholds, and the lowest word probability alone."""
+    errors = [r["errors"] > 0 for r in records]
+    low = [r["min_prob"] is not None and r["min_prob"] < min_prob for r in records]
+    return {
+        "default_thresholds": flag_metrics(errors, [r["old_flag"] for r in records]).to_dict(),
+        f"min_word_probability_below_{min_prob}": flag_metrics(errors, low).to_dict(),
+    }
+
+
+def word_metrics(pairs: list[tuple[float, bool]], threshold: float) -> dict:
+    """How well "probability under the word threshold" finds the wrong words."""
+    return flag_metrics([wrong for _, wrong in pairs], [p < threshold for p, _ in pairs]).to_dict()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Builds the data, fits, evaluates and writes the model and its note."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "review_model")
+    parser.add_argument("--train-files", type=int, default=48)
+    parser.add_argument("--heldout-files", type=int, default=24)
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--target-recall", type=float, default=0.85)
+    parser.add_argument("--no-write", action="store_true", help="report only; leave the shipped files alone")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("preannotate").setLevel(logging.WARNING)
+
+    counts = {
+        s: round(v[4] * (args.train_files if s.startswith("train") else args.heldout_files)) for s, v in SPLITS.items()
+    }
+    manifests = {split: build_audio(args.work, split, n) for split, n in counts.items()}
+    records, words = collect(args.work, manifests, args.models)
+    train = pooled(records, "train", args.models)
+    word_threshold = fit_word_threshold(
+        [w for key, pairs in words.items() if key[0].startswith("train") for w in pairs]
+    )
+    model = fit_review_model(
+        [(r["features"], r["wer"]) for r in train],
+        target_recall=args.target_recall,
+        word_threshold=word_threshold,
+        provenance=provenance(manifests, records, args.models),
+    )
+    model.provenance["heldout"] = {m: heldout_metrics(model, records, words, m) for m in args.models}
+    print(json.dumps({"threshold": model.threshold, **model.provenance}, indent=1))
+    if not args.no_write:
+        model.save(ROOT / "preannotate" / "quality" / "review_model.json")
+        write_note(ROOT / "preannotate" / "quality" / "README.md", model)
+
+
+def collect(work: Path, manifests: dict[str, list[dict]], models: list[str]) -> tuple[dict, dict]:
+    """Transcribes and labels every split with every model: chunk records and word pairs per (split, model)."""
+    normalize = english_normalizer()
+    records: dict[tuple[str, str], list[dict]] = {}
+    words: dict[tuple[str, str], list[tuple[float, bool]]] = {}
+    for model in models:
+        for split, manifest in manifests.items():
+            run, config, items = transcribe(work, split, model)
+            records[split, model], words[split, model] = labelled(run, config, items, manifest, normalize)
+    return records, words
+
+
+def pooled(records: dict, prefix: str, models: list[str]) -> list[dict]:
+    """The records of every split starting with `prefix`, for the given models."""
+    return [r for (split, model), rs in records.items() if split.startswith(prefix) and model in models for r in rs]
+
+
+def provenance(manifests: dict[str, list[dict]], records: dict, models: list[str]) -> dict:
+    """Where the data came from, for the JSON and the note."""
+    return {
+        "data": "espeak-ng speech with known text, made by tools/fit_review_model.py (no recording of the tests)",
+        "command": "make setup; apt-get install -y espeak-ng sox; .venv/bin/python tools/fit_review_model.py",
+        "models": list(models),
+        "transcription": list(OVERRIDES),
+        "splits": {
+            split: {
+                "seed": SPLITS[split][2],
+                "style": asdict(SPLITS[split][3]),
+                "voices": sorted(set(SPLITS[split][1])),
+            }
+            for split in manifests
+        },
+        "counts": {f"{s}/{m}": data_summary(records[s, m], manifests[s]) for s, m in records},
+    }
+
+
+def heldout_metrics(model, records: dict, words: dict, name: str) -> dict:
+    """The model, the flags it replaces and the doubtful words, on all held-out splits of one Whisper model."""
+    rows = pooled(records, "heldout", [name])
+    pairs = [w for (split, m), ws in words.items() if split.startswith("heldout") and m == name for w in ws]
+    by_split = {
+        s: evaluate_review_model(model, _rows(rs))
+        for (s, m), rs in records.items()
+        if m == name and s.startswith("heldout")
+    }
+    return {
+        "review_model": evaluate_review_model(model, _rows(rows)),
+        **baselines(rows, model.word_threshold),
+        "doubtful_words": word_metrics(pairs, model.word_threshold),
+        "by_split": by_split,
+    }
+
+
+def _rows(records: list[dict]) -> list[tuple[dict, float]]:
+    return [(r["features"], r["wer"]) for r in records]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Writes preannotate/quality/README.md, the provenance note of the shipped review model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HEAD = """# The review model (`review_model.json`)
+
+`predicted_wer` and `needs_review` of a chunk come from this file. It was made by
+`tools/fit_review_model.py`; this note is written by the same script from the provenance
+stored in the JSON, so the numbers below are the ones the file was fitted and checked with.
+
+## What it computes
+- Features (`features.py`): lowest word probability and its log, mean word probability, share and
+  number of words under 0.5, avg_logprob, no_speech_prob, compression ratio, temperature, words and
+  characters per second of speech, duration, log number of words, whether the chunk's speech is within
+  0.5 s of the file's start or end. Chunks without word timestamps use exp(avg_logprob) as their word
+  probabilities.
+- One linear score: a logistic regression on "the chunk has at least one error", on standardized features,
+  L2 strength chosen by 5-fold cross-validated log loss. Features whose effect has a known direction (word
+  probabilities, avg_logprob, no_speech_prob, compression ratio, temperature) are dropped when their
+  coefficient comes out the other way, so a lower word probability never lowers the prediction.
+- `predicted_wer = sigmoid(wer_slope * score + wer_intercept)`: a one-feature fractional logistic regression of
+  the measured chunk WER (clipped to 1) on that score, so it is an expected WER, not a probability of error.
+  Why one score read twice rather than two models: the flag is about *any* error (what an annotator must look
+  at), the number about *how much*; one score keeps them consistent (`needs_review` is exactly
+  `predicted_wer > threshold`), and a sigmoid, unlike an isotonic table, has no flat steps that would make the
+  threshold coarse.
+- `threshold`: set on out-of-fold predictions of the training data, the highest predicted WER that still flags
+  the target recall of the chunks with an error.
+- `word_threshold`: the word probability that best separates wrong words from right ones on the training
+  words (highest F1); `doubtful_words` lists the words under it.
+
+## Data
+Speech made with espeak-ng from texts written for this (`tools/review_corpus.py`): ordinary sentences of 1 to
+19 words, and templates filled with surnames, first names, places, companies, drugs, jargon, numbers, years
+and amounts. No recording the tests or the benchmark use (samples/, tests/data/, benchmarks/) is in it.
+Each file (`tools/review_speech.py`) has 5 to 14 sentences with pauses of 0.15 to 3 s, one voice
+(language + variant), a speed of 130 to 185 words per minute, a pitch of 25 to 75, white noise in some files
+(SNR 30, 20 or 12 dB) and phone-band filtering in some. Seeds fix everything.
+The two splits share no voice, no sentence, no template and no name.
+"""
+
+LABELS = """
+## Labels
+Each run is transcribed by preannotate's own pipeline (`{transcription}`), and chunked with the default
+chunking options, as `preannotate run` exports them. A file's normalized hypothesis (Whisper's English
+normalizer, chunk by chunk) is aligned with its normalized reference (jiwer); substitutions and insertions
+count in the chunk of the hypothesis word, a deleted reference word in the neighbouring chunk nearest to where
+it was spoken (sentence spans are known; words more than 1 s from both neighbours count nowhere). Chunk WER =
+errors / reference words, clipped to 1. A hypothesis word is wrong when a token of it is substituted or inserted.
+"""
+
+HELDOUT_TEXT = """
+## Held-out results
+On the `heldout` split (other voices, sentences and names), per model. A positive is a chunk with at
+least one error. `default thresholds` is the old `needs_review` (Whisper's failure thresholds);
+`min word probability` flags a chunk whose lowest word probability is under the word threshold.
+The English clips of pytest-audioeval are all copied into samples/en, which the tests use, so none was left
+over for this evaluation.
+
+| model | flag | chunks | with error | flagged | recall | precision | AUC |
+|---|---|---|---|---|---|---|---|
+"""
+
+TAIL = """
+## Reproduce
+```
+make setup
+apt-get install -y espeak-ng sox
+.venv/bin/python tools/fit_review_model.py      # about 30 min on 2 CPU cores; --no-write only reports
+```
+Audio and runs go to runs/review_model (ignored by git) and are reused by a second run.
+
+## Limits
+espeak-ng speech is not people talking: its error rate is higher, and its errors come more from names and odd
+voices than from accents, crosstalk or mumbling. The expected WER and the threshold carry the training data's
+base rate, so on easier recordings `predicted_wer` runs high and the flag's precision lower. Refit on your own
+corrections (`preannotate.quality.fit_review_model` with (features, measured WER) pairs of pulled chunks).
+"""
+
+
+def write_note(path: Path, model) -> None:
+    """Writes the provenance note for a fitted model."""
+    p = model.provenance
+    parts = [HEAD, _data(p), LABELS.format(transcription=", ".join(p["transcription"])), _fit(model)]
+    parts += [HELDOUT_TEXT, _heldout(p), _words(p), TAIL]
+    path.write_text("".join(parts), encoding="utf-8")
+
+
+def _data(p: dict) -> str:
+    lines = ["", "| split/model | files | seconds | chunks | with error | mean chunk WER |", "|---" * 6 + "|"]
+    for key, c in p["counts"].items():
+        row = (key, c["files"], c["seconds"], c["chunks"], c["chunks_with_error"], c["mean_chunk_wer"])
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
+    for split, s in p["splits"].items():
+        lines.append(f"\n`{split}`: seed {s['seed']}, voices {', '.join(s['voices'])}.")
+    return "\n".join(lines) + "\n"
+
+
+def _fit(model) -> str:
+    fit = model.provenance["fit"]
+    oof = fit["out_of_fold"]
+    weights = ", ".join(f"{n} {c:+.3f}" for n, c in zip(model.features, model.coef) if c)
+    return (
+        "\n## Fit\n"
+        f"On the `train` split, both models pooled: {fit['rows']} chunks, {fit['with_error']} with an error. "
+        f"C = {fit['C']}; features dropped for a wrong sign: {', '.join(fit['dropped_features']) or 'none'}. "
+        f"Coefficients (standardized): {weights}. "
+        f"threshold = {model.threshold:.4f} (target recall {fit['target_recall']}), "
+        f"word_threshold = {model.word_threshold}. Out of fold: recall {oof['recall']}, precision "
+        f"{oof['precision']}, AUC {oof['auc']}.\n"
+    )
+
+
+def _heldout(p: dict) -> str:
+    rows = []
+    for model, flags in p["heldout"].items():
+        for flag, m in flags.items():
+            if flag in ("doubtful_words", "by_split"):
+                continue
+            name = {"review_model": "**needs_review (this model)**", "default_thresholds": "default thresholds"}.get(
+                flag, flag.replace("_", " ")
+            )
+            values = (m["chunks"], m["with_error"], m["flagged"], m["recall"], m["precision"], m.get("auc", ""))
+            rows.append(f"| {model} | {name} | " + " | ".join(str(v) for v in values) + " |")
+    wer = [
+        f"{model}: mean measured WER {f['review_model']['mean_measured_wer']}, mean predicted "
+        f"{f['review_model']['mean_predicted_wer']}, mean absolute error {f['review_model']['wer_mae']}"
+        for model, f in p["heldout"].items()
+    ]
+    return "\n".join(rows) + "\n\nPredicted WER per chunk, " + "; ".join(wer) + ".\n"
+
+
+def _words(p: dict) -> str:
+    lines = ["\nDoubtful words (probability under word_threshold) against wrong words, held out:"]
+    for model, flags in p["heldout"].items():
+        m = flags["doubtful_words"]
+        lines.append(
+            f"- {model}: {m['chunks']} words, {m['with_error']} wrong, {m['flagged']} doubtful, "
+            f"recall {m['recall']}, precision {m['precision']}"
+        )
+    return "\n".join(lines) + "\n"
