@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from .chunking import Chunk, chunk_transcript
+from .discover import plain_item_problem
 from .errors import ExportError
 from .options import AnnotationOptions, ChunkingOptions
 from .results import Transcript
@@ -184,39 +186,63 @@ def _escape_vtt(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: AnnotationOptions) -> None:
+def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: AnnotationOptions) -> dict[int, str]:
     """Writes chunks.csv, chunks.jsonl, subtitles and SuperAnnotate JSON for a run.
 
-    Files of items not in `entries` are left alone: nothing is ever deleted.
+    Files of items not in `entries` are left alone: nothing is ever deleted. An entry whose
+    item name cannot be a file name, repeats an earlier entry's (compared as a case-insensitive
+    file system would), or whose files cannot be written is left out and reported; the others
+    are written all the same.
 
     Args:
         output_dir: The run's output folder.
         entries: Every item of the run with its chunks (items without chunks get empty files).
         annotation: Class and attribute group names for the SuperAnnotate JSON.
 
+    Returns:
+        Position in `entries` -> why that entry was left out; empty when all were written.
+
     Raises:
-        ExportError: An item name is not a plain file name, appears twice, or a file cannot be written.
+        ExportError: chunks.csv or chunks.jsonl cannot be written.
     """
     output_dir = Path(output_dir)
-    _check_items(entries)
+    refused = _check_items(entries)
+    for index, entry in enumerate(entries):
+        if index not in refused and (problem := _write_item(output_dir, entry, annotation)):
+            refused[index] = problem
+    kept = [entry for index, entry in enumerate(entries) if index not in refused]
     try:
-        write_text_atomic(output_dir / "chunks.csv", csv_text(entries))
-        write_text_atomic(output_dir / "chunks.jsonl", jsonl_text(entries))
-        for entry in entries:
-            write_text_atomic(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks))
-            write_text_atomic(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks))
-            annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation)
-            write_json_atomic(output_dir / "superannotate" / f"{entry.item}.json", annotation_json)
+        write_text_atomic(output_dir / "chunks.csv", csv_text(kept))
+        write_text_atomic(output_dir / "chunks.jsonl", jsonl_text(kept))
     except OSError as e:
         raise ExportError(f"cannot write exports under {output_dir}: {e.strerror or e} ({e.filename})") from e
+    return refused
 
 
-def _check_items(entries: Sequence[ItemChunks]) -> None:
-    seen: set[str] = set()
-    for entry in entries:
+def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptions) -> str | None:
+    """Writes one item's subtitles and SuperAnnotate JSON; returns why it could not, or None."""
+    try:
+        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks))
+        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks))
+        annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation)
+        write_json_atomic(output_dir / "superannotate" / f"{entry.item}.json", annotation_json)
+    except OSError as e:
+        return f"cannot write its exports: {e.strerror or e} ({e.filename})"
+    return None
+
+
+def _check_items(entries: Sequence[ItemChunks]) -> dict[int, str]:
+    """Position -> problem for entries whose item name is unsafe or already taken by an earlier entry."""
+    refused: dict[int, str] = {}
+    seen: dict[str, str] = {}
+    for index, entry in enumerate(entries):
         name = entry.item
-        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
-            raise ExportError(f"item name {name!r} (from {entry.source}) is not a plain file name")
-        if name in seen:
-            raise ExportError(f"item name {name!r} appears twice: its exports would overwrite each other")
-        seen.add(name)
+        if plain_item_problem(name):
+            refused[index] = f"item name {name!r} (from {entry.source}) is not a plain file name"
+            continue
+        folded = unicodedata.normalize("NFC", name).casefold()  # how macOS's file system compares names
+        if folded in seen:
+            refused[index] = f"item name {name!r} appears twice (also {seen[folded]}): its exports would clash"
+            continue
+        seen[folded] = entry.source
+    return refused

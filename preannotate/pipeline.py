@@ -19,7 +19,7 @@ from . import engines, models
 from .audio import DecodedAudio, decode_audio, probe_duration
 from .config import config_to_dict
 from .discover import MediaFile, discover
-from .errors import ChunkingError, DiskFullError, PreannotateError, UploadError
+from .errors import ChunkingError, DiskFullError, PreannotateError, TranscriptionError, UploadError
 from .exports import ItemChunks, write_exports
 from .lock import locked
 from .options import RunConfig
@@ -37,6 +37,7 @@ class _Job:
     media: MediaFile
     source: dict
     transcript_path: Path
+    warnings: tuple[str, ...] = ()  # why a stored transcript was not reused
 
 
 @locked("run")
@@ -102,7 +103,7 @@ def export_chunks(config: RunConfig, report: RunReport) -> list[ItemChunks]:
     Chunks always come from the stored transcripts, so changing only the
     chunking options re-chunks without transcribing again.
     """
-    entries = []
+    entries, owners = [], []
     for result in report.files:
         if result.status == "failed":
             continue
@@ -113,35 +114,76 @@ def export_chunks(config: RunConfig, report: RunReport) -> list[ItemChunks]:
             entry = ItemChunks.from_transcript(
                 result.item, result.source, Transcript.from_dict(stored), config.chunking
             )
-        except ChunkingError as e:
+        except (ChunkingError, TranscriptionError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
             continue
         result.chunks = len(entry.chunks)
         entries.append(entry)
-    write_exports(report.output_dir, entries, config.annotation)
-    return entries
+        owners.append(result)
+    refused = write_exports(report.output_dir, entries, config.annotation)
+    for index, problem in refused.items():  # one item's bad name or unwritable file fails that item only
+        owners[index].status, owners[index].error = "failed", f"{owners[index].source}: cannot export: {problem}"
+    return [entry for index, entry in enumerate(entries) if index not in refused]
 
 
 def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[list[_Job], list[FileResult]]:
-    """Splits files into those to transcribe and those already finished."""
+    """Splits files into those to transcribe and those already finished.
+
+    A stored transcript that cannot be used (not JSON, or a field of the wrong type) counts as
+    unfinished: the file is transcribed again and its result warns which transcript was bad and why.
+    """
     jobs, results = [], []
     for m in media:
         path = out / "transcripts" / f"{m.item}.json"
-        stored = read_json(path) if path.exists() else None
+        stored, transcript, problem = _stored_transcript(path)
         try:
-            source = source_state(m.path, (stored or {}).get("meta", {}).get("source"))
+            source = source_state(m.path, _stored_source(stored))
         except PermissionError:
             results.append(FileResult(m.item, m.source, "failed", f"{m.path}: permission denied (cannot be read)"))
             continue
         except OSError as e:
             results.append(FileResult(m.item, m.source, "failed", f"{m.path}: cannot read ({e.strerror or e})"))
             continue
-        if not force and is_finished(stored, source, key):
-            results.append(_result_from_transcript(m, "skipped", Transcript.from_dict(stored)))
+        if not force and transcript is not None and is_finished(stored, source, key):
+            results.append(_result_from_transcript(m, "skipped", transcript))
         else:
             results.append(FileResult(m.item, m.source, "failed", "not processed (run interrupted)"))
-            jobs.append(_Job(m, source, path))
+            jobs.append(_Job(m, source, path, (problem,) if problem else ()))
     return jobs, results
+
+
+def _stored_transcript(path: Path) -> tuple[dict | None, Transcript | None, str | None]:
+    """(raw dict, transcript, None) for a usable stored transcript; (None, None, why) for a damaged one."""
+    if not path.exists():
+        return None, None, None
+    stored = read_json(path)
+    try:
+        if stored is None:
+            raise TranscriptionError("it is not valid JSON")
+        transcript = Transcript.from_dict(stored)
+        _check_meta(transcript.meta)
+    except TranscriptionError as e:
+        problem = f"stored transcript {path.parent.name}/{path.name} is damaged ({e}): transcribed again"
+        log.warning("%s", problem)
+        return None, None, problem
+    return stored, transcript, None
+
+
+def _check_meta(meta: dict) -> None:
+    """Raises TranscriptionError when the fields resuming and reporting read have the wrong type."""
+    if not isinstance(meta.get("source") or {}, dict):
+        raise TranscriptionError(f"meta: source is {type(meta['source']).__name__}, not an object")
+    warnings = meta.get("warnings") or []
+    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
+        raise TranscriptionError("meta: warnings is not a list of strings")
+    if not isinstance(meta.get("options_key") or "", str):
+        raise TranscriptionError(f"meta: options_key is {type(meta['options_key']).__name__}, not a string")
+
+
+def _stored_source(stored: dict | None) -> dict | None:
+    """The source state stored with a transcript, when its hash can be reused."""
+    source = (stored or {}).get("meta", {}).get("source")
+    return source if isinstance(source, dict) and isinstance(source.get("sha256"), str) else None
 
 
 def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunReport, progress: bool) -> None:
@@ -221,6 +263,7 @@ def _transcribe_one(
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
         write_json_atomic(job.transcript_path, transcript.to_dict())
         result = _result_from_transcript(media, "ok", transcript)
+        result.warnings[:0] = job.warnings
     except DiskFullError:
         raise  # every next file would fail the same way: stop the run
     except PreannotateError as e:
@@ -255,5 +298,5 @@ def _result_from_transcript(media: MediaFile, status: str, transcript: Transcrip
         language=transcript.language,
         language_probability=transcript.language_probability,
         segments=len(transcript.segments),
-        warnings=list(transcript.meta.get("warnings", [])),
+        warnings=list(transcript.meta.get("warnings") or []),
     )

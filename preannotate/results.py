@@ -2,12 +2,22 @@
 
 Times are float seconds from the start of the file. The dict forms are what
 `transcripts/<item>.json` holds; `Transcript.from_dict(t.to_dict()) == t`.
+`from_dict` checks every type, since a stored transcript may have been edited
+or damaged: a wrong one is a TranscriptionError naming the field.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from .errors import TranscriptionError
+
+_T = TypeVar("_T")
+_REQUIRED: Any = object()
 
 
 @dataclass(frozen=True)
@@ -20,9 +30,15 @@ class Word:
     probability: float
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Word:
-        """Builds a word from its dict form (openai-whisper's keys)."""
-        return cls(str(d["word"]), float(d["start"]), float(d["end"]), float(d["probability"]))
+    def from_dict(cls, d: dict[str, Any], where: str = "word") -> Word:
+        """Builds a word from its dict form (openai-whisper's keys).
+
+        Raises:
+            TranscriptionError: A key is missing or of the wrong type.
+        """
+        d = _mapping(d, where)
+        start, end = _get(d, "start", where, _time), _get(d, "end", where, _time)
+        return cls(_get(d, "word", where, _text), start, end, _get(d, "probability", where, _number))
 
 
 @dataclass(frozen=True)
@@ -41,20 +57,25 @@ class Segment:
     words: tuple[Word, ...] | None = None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Segment:
-        """Builds a segment from its dict form (openai-whisper's keys; extra keys ignored)."""
-        words = d.get("words")
+    def from_dict(cls, d: dict[str, Any], where: str = "segment") -> Segment:
+        """Builds a segment from its dict form (openai-whisper's keys; extra keys ignored).
+
+        Raises:
+            TranscriptionError: A key is missing or of the wrong type.
+        """
+        d = _mapping(d, where)
+        tokens = _get(d, "tokens", where, _sequence, ())
+        words = _get(d, "words", where, _sequence, None)
+        words = None if words is None else tuple(Word.from_dict(w, f"{where}, word {i}") for i, w in enumerate(words))
+        signals = ("temperature", "avg_logprob", "compression_ratio", "no_speech_prob")
         return cls(
-            id=int(d.get("id", 0)),
-            start=float(d["start"]),
-            end=float(d["end"]),
-            text=str(d["text"]),
-            tokens=tuple(int(t) for t in d.get("tokens", ())),
-            temperature=float(d.get("temperature", 0.0)),
-            avg_logprob=float(d.get("avg_logprob", 0.0)),
-            compression_ratio=float(d.get("compression_ratio", 0.0)),
-            no_speech_prob=float(d.get("no_speech_prob", 0.0)),
-            words=None if words is None else tuple(Word.from_dict(w) for w in words),
+            id=_get(d, "id", where, _integer, 0),
+            start=_get(d, "start", where, _time),
+            end=_get(d, "end", where, _time),
+            text=_get(d, "text", where, _text),
+            tokens=tuple(_integer(t, f"{where}: tokens[{i}]") for i, t in enumerate(tokens)),
+            **{k: _get(d, k, where, _number, 0.0) for k in signals},
+            words=words,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -83,14 +104,20 @@ class Transcript:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Transcript:
-        """Builds a transcript from its dict form."""
+        """Builds a transcript from its dict form.
+
+        Raises:
+            TranscriptionError: It is not a mapping, or a key is of the wrong type (the message names it).
+        """
+        d = _mapping(d, "transcript")
+        segments = _get(d, "segments", "transcript", _sequence, ())
         return cls(
-            text=str(d.get("text", "")),
-            language=d.get("language"),
-            segments=tuple(Segment.from_dict(s) for s in d.get("segments", ())),
-            duration=float(d.get("duration", 0.0)),
-            language_probability=d.get("language_probability"),
-            meta=dict(d.get("meta", {})),
+            text=_get(d, "text", "transcript", _text, ""),
+            language=_get(d, "language", "transcript", _text, None),
+            segments=tuple(Segment.from_dict(s, f"segment {i}") for i, s in enumerate(segments)),
+            duration=_get(d, "duration", "transcript", _time, 0.0),
+            language_probability=_get(d, "language_probability", "transcript", _number, None),
+            meta=dict(_get(d, "meta", "transcript", _mapping, {})),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -103,3 +130,57 @@ class Transcript:
             "segments": [s.to_dict() for s in self.segments],
             "meta": self.meta,
         }
+
+
+def _get(d: dict[str, Any], key: str, where: str, check: Callable[[Any, str], _T], default: Any = _REQUIRED) -> _T:
+    """`d[key]` checked by `check`; `default` when missing or None (when there is one)."""
+    value = d.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    if key not in d:
+        raise TranscriptionError(f"{where}: {key} is missing")
+    return check(value, f"{where}: {key}")
+
+
+def _describe(value: Any) -> str:
+    shown = repr(value)
+    return f"{type(value).__name__} ({shown if len(shown) <= 40 else shown[:37] + '...'})"
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TranscriptionError(f"{what} is {_describe(value)}, not an object")
+    return value
+
+
+def _sequence(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise TranscriptionError(f"{what} is {_describe(value)}, not a list")
+    return list(value)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TranscriptionError(f"{what} is {_describe(value)}, not a string")
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    # numbers.Real takes numpy's scalars too; bool is an int in Python but never a signal.
+    # Quality signals may be infinite (an avg_logprob of -inf): only times must be finite.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TranscriptionError(f"{what} is {_describe(value)}, not a number")
+    return float(value)
+
+
+def _time(value: Any, what: str) -> float:
+    seconds = _number(value, what)
+    if not math.isfinite(seconds):
+        raise TranscriptionError(f"{what} is {seconds}, not a time")
+    return seconds
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TranscriptionError(f"{what} is {_describe(value)}, not an integer")
+    return int(value)

@@ -1,8 +1,16 @@
 import os
+import unicodedata
 
 import pytest
 
-from preannotate.discover import discover, item_name
+from preannotate.discover import (
+    MAX_NAME_BYTES,
+    MAX_NAME_CHARS,
+    discover,
+    item_name,
+    plain_item_problem,
+    unique_item_names,
+)
 from preannotate.errors import InputError
 from preannotate.options import MEDIA_EXTENSIONS
 
@@ -65,3 +73,69 @@ def test_missing_and_empty_input(tmp_path):
         discover(tmp_path, MEDIA_EXTENSIONS)
     with pytest.raises(InputError, match="not a folder"):
         discover(tmp_path / "readme.txt", MEDIA_EXTENSIONS)
+
+
+NFC, NFD = "caf\u00e9.wav", "cafe\u0301.wav"
+SA_SKIPPED = set("<>:\u201d'/\\?*&$!+")  # SuperAnnotate's import skips names with these (its FAQ)
+
+
+def test_unicode_spellings_of_one_name_are_two_items(tmp_path):
+    touch(tmp_path / NFC)
+    touch(tmp_path / NFD)
+    assert len(os.listdir(tmp_path)) == 2  # Linux keeps both spellings apart
+    found = discover(tmp_path, MEDIA_EXTENSIONS)
+    items = {f.source: f.item for f in found}
+    assert items[NFC] == NFC  # the file already named as its item keeps the name
+    assert items[NFD] != NFC and items[NFD].startswith("caf\u00e9-") and items[NFD].endswith(".wav")
+    assert [(f.source, f.item) for f in discover(tmp_path, MEDIA_EXTENSIONS)] == [(f.source, f.item) for f in found]
+    (tmp_path / NFC).unlink()
+    assert discover(tmp_path, MEDIA_EXTENSIONS)[0].item == NFC  # alone, the other spelling gets the plain name
+
+
+def test_names_differing_only_in_case_are_two_items(tmp_path):
+    for name in ("Take.wav", "take.wav", "TAKE.wav"):
+        touch(tmp_path / name)
+    items = [f.item for f in discover(tmp_path, MEDIA_EXTENSIONS)]
+    assert len({i.casefold() for i in items}) == 3 and "TAKE.wav" in items  # the smallest path keeps its name
+
+
+def test_a_name_crafted_to_equal_a_hashed_name_does_not_take_its_file(tmp_path):
+    lossy = "a b?.wav"
+    crafted = item_name(lossy)  # what the lossy name hashes to
+    touch(tmp_path / lossy)
+    touch(tmp_path / crafted)
+    found = {f.source: f.item for f in discover(tmp_path, MEDIA_EXTENSIONS)}
+    assert found[crafted] == crafted and found[lossy] != crafted
+    assert found == {f.source: f.item for f in discover(tmp_path, MEDIA_EXTENSIONS)}
+
+
+def test_every_clash_is_settled_deterministically():
+    lossy = ["\u00e9?.wav", "e\u0301?.wav"]  # NFC and NFD spellings, both hashed: neither maps exactly
+    assert item_name(lossy[0]) == item_name(lossy[1])
+    sources = sorted([*lossy, NFC, NFD, "Caf\u00e9.wav", "x?.wav", item_name("x?.wav")])
+    names = unique_item_names(sources)
+    assert len({unicodedata.normalize("NFC", n).casefold() for n in names}) == len(sources)
+    assert names == unique_item_names(list(sources))
+    assert unique_item_names(["a.wav", "b.wav"]) == ["a.wav", "b.wav"]
+
+
+def test_item_names_keep_to_superannotate_limits():
+    sources = ["x/" + "long" * 80 + ".wav", "\U0001f600" * 100 + ".wav", "é" * 130 + ".flac", "a" * 120 + ".wav",
+               *(f"q{c}r.wav" for c in sorted(SA_SKIPPED - {"/"})), "she said \u201chi\u201d \u2018ok\u2019.wav",
+               "a" * 200]  # fmt: skip
+    names = [item_name(s) for s in sources]
+    assert names == [item_name(s) for s in sources] and len(set(names)) == len(names)
+    for name in names:
+        assert len(name) <= MAX_NAME_CHARS and len(name.encode()) <= MAX_NAME_BYTES, name
+        assert not set(name) & (SA_SKIPPED | set("\u201c\u2018\u2019")), name
+    assert names[0].endswith(".wav") and names[2].endswith(".flac")
+    assert item_name("a" * 116 + ".wav") == "a" * 116 + ".wav"  # 120 characters: kept as is
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../..", "a/b", "/abs", "a\\b", "nul\0", None, 5, ["a"]])
+def test_stored_names_that_are_not_plain_are_problems(name):
+    assert "is not a plain item name" in plain_item_problem(name)
+
+
+def test_plain_stored_names_are_fine():
+    assert plain_item_problem("caf\u00e9 \u201cx\u201d.wav") is None and plain_item_problem("a..b.wav") is None

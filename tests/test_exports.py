@@ -241,16 +241,23 @@ def test_writer_overwrites_its_files_and_leaves_others_alone(tmp_path: Path) -> 
     assert jsonl[0]["words"][0] == {"word": " Welcome", "start": 0.52, "end": pytest.approx(0.82), "probability": 0.95}
 
 
-@pytest.mark.parametrize("item", ["", ".", "..", "a/b.wav", "a\\b.wav"])
-def test_unsafe_item_names_are_refused(tmp_path: Path, item: str) -> None:
-    with pytest.raises(ExportError, match="not a plain file name"):
-        write_exports(tmp_path, [ItemChunks(item, "x.wav", None, 1.0, [])], AnnotationOptions())
+@pytest.mark.parametrize("item", ["", ".", "..", "a/b.wav", "a\\b.wav", "../../escape.wav"])
+def test_unsafe_item_names_fail_that_item_only(tmp_path: Path, item: str) -> None:
+    out = tmp_path / "out"
+    bad = ItemChunks(item, "x.wav", None, 4.0, fixed_entries()[0].chunks)
+    refused = write_exports(out, [bad, *fixed_entries()], AnnotationOptions())
+    assert list(refused) == [0] and "not a plain file name" in refused[0]
+    assert (out / "superannotate" / "talk.wav.json").is_file() and (out / "subtitles" / "talk.wav.srt").is_file()
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents] == []
+    assert set(pd.read_csv(out / "chunks.csv")["item"]) == {"talk.wav"}  # the refused item has no rows
 
 
-def test_duplicate_items_are_refused(tmp_path: Path) -> None:
-    entry = ItemChunks("a.wav", "a.wav", None, 1.0, [])
-    with pytest.raises(ExportError, match="appears twice"):
-        write_exports(tmp_path, [entry, entry], AnnotationOptions())
+def test_duplicate_items_fail_the_later_one_only(tmp_path: Path) -> None:
+    first, second = ItemChunks("Café.wav", "a.wav", None, 1.0, []), ItemChunks("café.wav", "b.wav", None, 2.0, [])
+    refused = write_exports(tmp_path, [first, second], AnnotationOptions())
+    assert list(refused) == [1] and "appears twice (also a.wav)" in refused[1]
+    assert json.loads((tmp_path / "superannotate" / "Café.wav.json").read_text())["metadata"]["duration"] == 1_000_000
+    assert not (tmp_path / "superannotate" / "café.wav.json").exists()
 
 
 def test_unwritable_output_is_an_export_error(tmp_path: Path) -> None:

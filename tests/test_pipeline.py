@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import jiwer
+import pandas as pd
 import pytest
 from media import SAMPLES
 from whisper.normalizers import EnglishTextNormalizer
@@ -142,3 +145,30 @@ def test_english_only_model_rejects_translate_before_any_file(tmp_path, tiny_mod
     with pytest.raises(ConfigError, match="English-only"):
         run_pipeline(config(tmp_path, "transcribe.language=de"), progress=False)
     assert not (tmp_path / "out" / "transcripts").exists()
+
+
+def test_unicode_spellings_of_one_name_give_two_items_and_a_bad_export_fails_one(tmp_path, tiny_model):
+    nfc, nfd = "caf\u00e9.wav", "cafe\u0301.wav"
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "en" / "hello_world.wav", folder / nfc)
+    shutil.copy(SAMPLES / "en" / "counting.wav", folder / nfd)
+    args = ["run", "-i", str(folder), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress"]
+    done = subprocess.run([sys.executable, "-m", "preannotate", *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    files = {f["source"]: f for f in json.loads((out / "run.json").read_text())["files"]}
+    assert files[nfc]["item"] == nfc and files[nfd]["item"] != nfc
+    assert [f["status"] for f in files.values()] == ["ok", "ok"]
+    assert "hello" in transcript(tmp_path, nfc)["text"].lower()
+    assert re.sub(r"\D", "", transcript(tmp_path, files[nfd]["item"])["text"]) == "12345678910"
+    annotations = sorted(p.name for p in (out / "superannotate").iterdir())
+    assert annotations == sorted(f"{f['item']}.json" for f in files.values())
+    assert len(set(pd.read_csv(out / "chunks.csv")["item"])) == 2
+
+    (out / "superannotate" / f"{nfc}.json").unlink()
+    (out / "superannotate" / f"{nfc}.json").mkdir()  # this item's annotation cannot be written
+    again = subprocess.run([sys.executable, "-m", "preannotate", *args], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    files = {f["source"]: f for f in json.loads((out / "run.json").read_text())["files"]}
+    assert files[nfc]["status"] == "failed" and "cannot export" in files[nfc]["error"]
+    assert files[nfd]["status"] == "skipped" and set(pd.read_csv(out / "chunks.csv")["item"]) == {files[nfd]["item"]}

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..discover import plain_item_problem
 from ..errors import CorrectionError, CredentialsError, UploadError
 from ..lock import locked
 from ..options import RunConfig, SuperAnnotateOptions
@@ -91,7 +92,7 @@ class PullReport:
         """
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("items"), list):
             raise CorrectionError(f"{PULLED_FILE} is not a pull index of format {FORMAT}: run `preannotate pull`")
-        items = [PulledItem(**i) for i in data["items"]]
+        items = [_pulled_item(i) for i in data["items"]]
         fields = {k: data[k] for k in ("project", "target", "statuses", "pulled_at")}
         return cls(**fields, items=items)
 
@@ -106,6 +107,23 @@ class PullReport:
             f"pulled {len(self.pulled)} annotation(s) from {self.project!r}, {left_out} left out by status, "
             f"{len(self.problems)} with problems"
         )
+
+
+def _pulled_item(data: Any) -> PulledItem:
+    """One item of pulled.json; a name that is not plain, or a file not its `corrected/<item>.json`, is a problem.
+
+    pulled.json may have been edited: what it names is read back, so nothing outside the
+    output folder may be reached through it.
+    """
+    if not isinstance(data, dict) or "item" not in data or not set(data) <= set(PulledItem.__dataclass_fields__):
+        raise CorrectionError(f"{PULLED_FILE} is not a pull index of format {FORMAT}: run `preannotate pull`")
+    item = PulledItem(**data)
+    problem = plain_item_problem(item.item)
+    if not problem and item.file is not None and item.file != f"{CORRECTED_DIR}/{item.item}.json":
+        problem = f"its file {item.file!r} is not {CORRECTED_DIR}/{item.item}.json"
+    if problem:
+        item = PulledItem(str(item.item), item.status, None, item.problem or f"{PULLED_FILE} {problem}", False)
+    return item
 
 
 def load_pull(output_dir: str | Path) -> PullReport:
@@ -182,12 +200,14 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
     """
     out = Path(output_dir)
     try:
-        names = [f["item"] for f in run_files(out) if f["item"] and f["status"] != "failed"]
+        files = [f for f in run_files(out) if f["status"] != "failed"]
     except UploadError as e:
         raise CorrectionError(str(e)) from e
+    names = [f["item"] for f in files if not f["problem"]]
     if session.find_project(project) is None:
         raise CorrectionError(f"SuperAnnotate project {project!r} not found")
     report = PullReport(project, session.target(project), list(statuses))
+    report.items.extend(PulledItem(f["item"], problem=f["problem"], selected=False) for f in files if f["problem"])
     held = session.existing_items(project, names)
     for name in names:
         entry = PulledItem(name, status=held.get(name))

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
+from ..discover import plain_item_problem
 from ..errors import CorrectionError, UploadError
 from ..sa_format import microseconds
 from ..spreadsheet import raw_frame
 from ..storage import read_json
 from ..superannotate import Ledger
 from ..superannotate.ledger import annotation_sha256
+
+log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 ANNOTATIONS_DIR = "superannotate"
@@ -50,8 +54,30 @@ def read_run(output_dir: Path) -> dict[str, Any]:
 
 
 def run_items(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The run's file records (item, source, language, duration...) by item name."""
-    return {f["item"]: f for f in run["files"] if isinstance(f, dict) and f.get("item")}
+    """The run's file records (item, source, language, duration...) by item name.
+
+    run.json may have been edited. A record whose item name is not a plain item name (`../..`,
+    `a/b`, empty, not a string) is left out with a warning, so that no path is built from it; one
+    whose source is not a relative path inside the input folder keeps no source (its media are
+    then unknown) and says why in `problem`.
+    """
+    items = {}
+    for f in run["files"]:
+        problem = plain_item_problem(f.get("item")) if isinstance(f, dict) else "entry is not an object"
+        if problem:
+            log.warning("%s %s: left out", RUN_FILE, problem)
+            continue
+        source = f.get("source")
+        if not isinstance(source, str) or not _inside(source):
+            f = {**f, "source": None, "problem": f"{RUN_FILE} source {source!r} of {f['item']} is not a relative path"}
+            log.warning("%s", f["problem"])
+        items[f["item"]] = f
+    return items
+
+
+def _inside(source: str) -> bool:
+    path = PurePosixPath(source.replace("\\", "/"))
+    return bool(source) and not path.is_absolute() and ".." not in path.parts
 
 
 def load_ledger(output_dir: Path) -> Ledger | None:

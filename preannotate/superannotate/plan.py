@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..discover import plain_item_problem
 from ..errors import UploadError
 from ..storage import read_json
 from .ledger import annotation_sha256
@@ -46,7 +47,11 @@ class PlannedItem:
 
 
 def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict[str, str]]:
-    """The run's files as dicts with item, source and status: from `files` or `<output>/run.json`.
+    """The run's files as dicts with item, source, status and problem: from `files` or `<output>/run.json`.
+
+    run.json may have been edited: an entry whose item name is not a plain item name (`../..`,
+    `a/b`, empty, not a string) keeps its text for reports, gets a `problem`, and no path may be
+    built from it; the other entries' `problem` is empty.
 
     Raises:
         UploadError: There is no list of files to upload.
@@ -56,7 +61,13 @@ def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict
         if not isinstance(data, dict) or not isinstance(data.get("files"), list):
             raise UploadError(f"{output_dir / RUN_FILE} is missing or has no files list: run `preannotate run` first")
         files = data["files"]
-    return [{k: str(_field(f, k) or "") for k in ("item", "source", "status")} for f in files]
+    listed = []
+    for f in files:
+        entry = {k: str(_field(f, k) or "") for k in ("item", "source", "status")}
+        problem = plain_item_problem(_field(f, "item"))
+        entry["problem"] = f"{RUN_FILE} {problem}" if problem else ""
+        listed.append(entry)
+    return listed
 
 
 def _field(entry: Any, name: str) -> Any:
@@ -75,6 +86,11 @@ def plan_items(output_dir: Path, files: list[dict[str, str]], urls: UrlMap, clas
     index = class_index(classes)
     planned = []
     for f in files:
+        if f.get("problem"):  # no path is built from a name that is not plain: it points at run.json instead
+            planned.append(
+                PlannedItem(f["item"], f["source"], output_dir / RUN_FILE, status="failed", reason=f["problem"])
+            )
+            continue
         item = PlannedItem(f["item"], f["source"], output_dir / ANNOTATIONS_DIR / f"{f['item']}.json")
         link = urls.link_for(item.item, item.source)
         item.url, item.integration = (link.url, link.integration) if link else (None, None)
