@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from .config import read_yaml
+from .config import PARAMETER_RULE, SECRET_HINT, check_secrets, looks_like_token, read_yaml
 from .errors import ConfigError, InputError, PreannotateError
 from .notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, PATH_KEYS, check_names, project_root
 from .storage import read_json
@@ -116,7 +116,10 @@ def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known
     by_key = {key: name for name, key in mapping.items()}
     runs = []
     for file in files:
-        load_config(file)  # a bad config stops the batch before anything runs
+        try:
+            load_config(file)  # a bad config stops the batch before anything runs
+        except ConfigError as e:
+            raise ConfigError(f"{file}: {e}") from None
         params: dict[str, Any] = {OVERRIDES: {}}
         for key, value in _flatten(read_yaml(file)).items():
             if key == "output.dir":
@@ -151,6 +154,8 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _run(name: str, parameters: dict[str, Any], out: Path) -> Run:
+    if looks_like_token(name):  # it would name a folder
+        raise ConfigError(f"a run name looks like a SuperAnnotate token: {PARAMETER_RULE}; {SECRET_HINT}")
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name).strip(".") or "run"
     return Run(safe, parameters, out / safe)
 
@@ -162,8 +167,12 @@ def prepare(runs: list[Run], known: dict[str, Any]) -> list[Run]:
     run's outputs into the run's folder unless the run names another.
 
     Raises:
-        ConfigError: A parameter the notebook does not have, or two runs with the same name.
+        ConfigError: A parameter the notebook does not have, two runs with the same name, or a secret: a
+            parameter or override named like one (`token`, `superannotate.token`...) or a value that looks
+            like a SuperAnnotate token (the message names the run and the key, never the value).
     """
+    for run in runs:  # first, so that no message, printed plan or file can hold a secret
+        check_secrets(run.parameters, f"run {run.name!r}: parameter ", PARAMETER_RULE)
     names = [r.name for r in runs]
     if len(set(names)) < len(names):
         raise ConfigError(f"run names must differ: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")

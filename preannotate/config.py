@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
+import re
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +24,14 @@ from .options import RunConfig
 
 # Keys that must never be configuration: secrets come from the environment only.
 FORBIDDEN_KEYS = frozenset({"token", "sa_token", "api_key", "password", "secret"})
+SECRET_HINT = "set SA_TOKEN in the environment"
+CONFIG_RULE, PARAMETER_RULE = "secrets never go in a config", "secrets are never parameters"
+# The SDK's token shapes (as in superannotate/credentials.py, not imported: that package imports this one).
+_TEAM_TOKEN = re.compile(r"^[-.@_A-Za-z0-9]+=\d+$")
+_API_KEY = re.compile(r"^[-_A-Za-z0-9]{32,}$")
+# A team token's secret is its name part; shorter ones (`speaker=2`) are ordinary values.
+_MIN_TEAM_NAME = 16
+_MIN_SECRET = 8  # shorter environment values are not looked for inside others
 
 
 def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
@@ -64,7 +75,8 @@ def parse_override(item: str) -> tuple[str, Any]:
     """Splits `a.b=value` into the dotted key and the YAML-parsed value."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise ConfigError(f"--set expects key=value, got {item!r}")
+        shown = "a value that looks like a SuperAnnotate token" if looks_like_token(item) else repr(item)
+        raise ConfigError(f"--set expects key=value, got {shown}")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
@@ -112,8 +124,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         dotted = f"{prefix}{key}"
-        if str(key).lower() in FORBIDDEN_KEYS:
-            raise ConfigError(f"{dotted}: secrets never go in a config; set SA_TOKEN in the environment")
+        if problem := secret_problem(dotted, value):  # before any message could quote the value
+            raise ConfigError(problem)
         if key not in names:
             raise ConfigError(f"unknown option {dotted!r}{_suggest(key, names, prefix)}")
         hint = hints[key]
@@ -122,6 +134,69 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         else:
             kwargs[key] = coerce(hint, value, dotted)
     return cls(**kwargs)
+
+
+def is_secret_key(key: object) -> bool:
+    """True for a key that names a secret, dotted ones too (`superannotate.token`)."""
+    return any(part.strip().lower() in FORBIDDEN_KEYS for part in str(key).split("."))
+
+
+def looks_like_token(value: object) -> bool:
+    """True for a string that holds the environment's SA_TOKEN or has the shape of a SuperAnnotate token.
+
+    Shapes: a team token (`<name>=<team id>`) with a name of 16 or more characters, or an API key
+    (32 or more of `[-_A-Za-z0-9]`) mixing upper case, lower case and digits as a random key does,
+    so that a long project name such as `my_very_long_project_name_2024` is not taken for one.
+    """
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    known = os.environ.get("SA_TOKEN", "").strip()
+    if any(len(s) >= _MIN_SECRET and s in text for s in {known, known.rsplit("=", 1)[0]}):
+        return True
+    if _TEAM_TOKEN.match(text):
+        return len(text.rsplit("=", 1)[0]) >= _MIN_TEAM_NAME
+    mixed = all(any(test(c) for c in text) for test in (str.isupper, str.islower, str.isdigit))
+    return bool(_API_KEY.match(text)) and mixed
+
+
+def secret_problem(key: str, value: Any, rule: str = CONFIG_RULE) -> str | None:
+    """Why `key: value` must not be configuration, never quoting a secret; None when it may be.
+
+    A key naming a secret is refused whatever its value; any value, in lists and mappings too,
+    that looks like a SuperAnnotate token (see `looks_like_token`) is refused under its key.
+
+    Args:
+        key: The dotted key.
+        value: Its value.
+        rule: What the message says about secrets.
+    """
+    for dotted, leaf in _leaves(key, value):
+        if any(map(looks_like_token, [dotted, *dotted.split(".")])):
+            return f"a key looks like a SuperAnnotate token: {rule}; {SECRET_HINT}"
+        if is_secret_key(dotted):
+            return f"{dotted}: {rule}; {SECRET_HINT}"
+        if looks_like_token(leaf):
+            return f"{dotted}: the value looks like a SuperAnnotate token: {rule}; {SECRET_HINT}"
+    return None
+
+
+def check_secrets(values: Mapping[Any, Any], what: str = "", rule: str = CONFIG_RULE) -> None:
+    """Raises ConfigError (prefixed by `what`) for the first secret key or token-like value in `values`."""
+    for key, value in values.items():
+        if problem := secret_problem(str(key), value, rule):
+            raise ConfigError(f"{what}{problem}")
+
+
+def _leaves(key: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) for `value` and everything inside it; a mapping's keys extend the key."""
+    yield key, value
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _leaves(f"{key}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _leaves(f"{key}[{i}]", v)
 
 
 def _suggest(key: str, names: list[str], prefix: str) -> str:

@@ -19,7 +19,15 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import FORBIDDEN_KEYS, config_from_dict, set_dotted
+from .config import (
+    PARAMETER_RULE,
+    SECRET_HINT,
+    check_secrets,
+    config_from_dict,
+    is_secret_key,
+    looks_like_token,
+    set_dotted,
+)
 from .errors import ConfigError, InputError
 from .options import RunConfig
 from .report import RunReport
@@ -145,8 +153,10 @@ def check_names(given: Any, known: Any, what: str = "notebook parameter") -> Non
     """Raises ConfigError naming the first of `given` not in `known`, with a suggestion."""
     known = list(known)
     for name in given:
-        if str(name).lower() in FORBIDDEN_KEYS:
-            raise ConfigError(f"{name}: secrets are never parameters; set SA_TOKEN in the environment")
+        if looks_like_token(name):
+            raise ConfigError(f"a name ({what}) looks like a SuperAnnotate token: {PARAMETER_RULE}; {SECRET_HINT}")
+        if is_secret_key(name):
+            raise ConfigError(f"{name}: {PARAMETER_RULE}; {SECRET_HINT}")
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
@@ -165,6 +175,7 @@ def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | Non
         ConfigError: An unknown parameter, an override of a key that has a parameter, or a bad value.
     """
     mapping = PARAMETERS if mapping is None else mapping
+    check_secrets(params, "parameter ", PARAMETER_RULE)  # before any message could quote a value
     check_names(params, [*mapping, OVERRIDES])
     values = {mapping[name]: value for name, value in params.items() if name != OVERRIDES}
     by_key = {key: name for name, key in mapping.items()}

@@ -8,6 +8,7 @@ server with SA_TOKEN set, then resumes it. The token must appear in no file or l
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,58 @@ def test_unknown_parameter_on_the_command_line_exits_2(tmp_path: Path, capsys: p
     runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": "en"}]})
     assert cli.main(["batch", "--runs", str(runs), "-p", "lenguage", "en", "--dry-run"]) == cli.EXIT_USAGE
     assert "did you mean 'language'" in capsys.readouterr().err
+
+
+SECRET = "Zq8Xr2Lm5Tn7Vb1Kc4Hd9Jf3Gs6Pw0Ay"  # shaped like a SuperAnnotate API key
+ENV_TOKEN = "batch-secret-team-token-77aa=42"  # shaped like a team token, and in SA_TOKEN
+
+
+@pytest.mark.parametrize(
+    ("parameters", "key"),
+    [
+        ({"overrides": {"superannotate.token": SECRET}}, "overrides.superannotate.token"),
+        ({"overrides": {"superannotate": {"api_key": "x"}}}, "overrides.superannotate.api_key"),
+        ({"project": SECRET}, "project"),
+        ({"overrides": {"superannotate.project_description": SECRET}}, "overrides.superannotate.project_description"),
+        ({"initial_prompt": ENV_TOKEN.split("=")[0]}, "initial_prompt"),
+    ],
+)
+def test_secrets_in_parameters_are_refused_by_run_and_key(
+    tmp_path: Path, known: dict, monkeypatch: pytest.MonkeyPatch, parameters: dict, key: str
+) -> None:
+    monkeypatch.setenv("SA_TOKEN", ENV_TOKEN)
+    runs = [batch.Run("fine", {"language": "en"}, tmp_path / "fine"), batch.Run("leaky", parameters, tmp_path / "l")]
+    with pytest.raises(ConfigError) as error:
+        batch.prepare(runs, known)
+    assert str(error.value).startswith(f"run 'leaky': parameter {key}: ")
+    assert SECRET not in str(error.value) and ENV_TOKEN.split("=")[0] not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"runs": [{"name": "a", "input_dir": "x"}, {"name": "b", "overrides": {"superannotate.token": SECRET}}]},
+        {"defaults": {"project": ENV_TOKEN}, "runs": [{"name": "a"}]},
+        {"runs": [{"name": "a", "overrides": {"superannotate.project_description": SECRET}}]},
+        {"runs": [{"name": SECRET}]},
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_token_in_a_runs_file_is_written_nowhere(tmp_path: Path, spec: dict, dry_run: bool) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    runs = write_yaml(tmp_path / "runs.yaml", spec)
+    before = set(work.rglob("*"))
+    env = {**os.environ, "SA_TOKEN": ENV_TOKEN}
+    command = [sys.executable, "-m", "preannotate", "batch", "--runs", str(runs), "--out", "batch"]
+    done = subprocess.run([*command, *(["--dry-run"] if dry_run else [])], capture_output=True, text=True,
+                          timeout=300, cwd=work, env=env)  # fmt: skip
+    assert done.returncode == cli.EXIT_USAGE and "Traceback" not in done.stderr
+    assert "secrets" in done.stderr and "set SA_TOKEN in the environment" in done.stderr
+    for secret in (SECRET, ENV_TOKEN, ENV_TOKEN.split("=")[0]):
+        assert secret not in done.stdout + done.stderr
+    new = [p for p in work.rglob("*") if p not in before]
+    assert new == []  # not even the batch folder
 
 
 # a real batch

@@ -113,3 +113,68 @@ def test_unreadable_and_invalid_files(tmp_path):
 def test_shipped_configs_load():
     for path in sorted(CONFIGS.glob("*.yaml")):
         load_config(path)
+
+
+API_KEY = "Zq8Xr2Lm5Tn7Vb1Kc4Hd9Jf3Gs6Pw0Ay"  # the SDK's API-key shape with a random key's mix
+TEAM_TOKEN = "f00dcafe1234deadbeef9876=4321"  # the SDK's team-token shape
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        (f"superannotate.project={API_KEY}", "superannotate.project"),
+        (f"superannotate.project_description={TEAM_TOKEN}", "superannotate.project_description"),
+        (f"transcribe.initial_prompt={API_KEY}", "transcribe.initial_prompt"),
+        (f"transcribe.temperature=[0.0, {API_KEY}]", "transcribe.temperature[1]"),
+    ],
+)
+def test_token_like_values_are_refused_without_being_shown(override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [override])
+    message = str(err.value)
+    assert message.startswith(f"{key}: ") and "SA_TOKEN" in message
+    assert API_KEY not in message and TEAM_TOKEN not in message and "f00dcafe1234deadbeef9876" not in message
+
+
+def test_a_token_in_a_config_file_or_a_bare_set_is_not_echoed(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"superannotate:\n  project: {TEAM_TOKEN}\n")
+    with pytest.raises(ConfigError, match="superannotate.project: the value looks like a SuperAnnotate token") as err:
+        load_config(path)
+    assert TEAM_TOKEN not in str(err.value)
+    with pytest.raises(ConfigError, match="--set expects key=value") as err:
+        load_config(None, [API_KEY])
+    assert API_KEY not in str(err.value)
+
+
+def test_the_environment_token_is_refused_in_any_shape(monkeypatch):
+    monkeypatch.setenv("SA_TOKEN", "short-but-real-token=12")
+    for value in ("short-but-real-token=12", "prefix short-but-real-token suffix"):
+        with pytest.raises(ConfigError, match="looks like a SuperAnnotate token") as err:
+            load_config(None, [f"superannotate.project={value}"])
+        assert "short-but-real-token" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["my_very_long_project_name_2024", "Quarterly-Review-Calls-With-Customers", "speaker=2", "x" * 40,
+     "0123456789abcdef0123456789abcdef"],
+)  # fmt: skip
+def test_ordinary_long_values_are_not_taken_for_tokens(value):
+    assert load_config(None, [f"superannotate.project={value}"]).superannotate.project == value
+    prefix = f"https://media.example.org/{value}?v=1"
+    assert load_config(None, [f"superannotate.url_prefix={prefix}"]).superannotate.url_prefix == prefix
+    with pytest.raises(ConfigError, match="looks like a SuperAnnotate token"):  # while a random key of that length is
+        load_config(None, [f"superannotate.project={API_KEY}"])
+
+
+def test_notebook_parameters_holding_secrets_are_refused():
+    from preannotate.notebook import config_from_parameters
+
+    for params, key in [({"project": API_KEY}, "project"), ({"overrides": {"superannotate.token": "x"}},
+                        "overrides.superannotate.token"), ({"overrides": {"dataset.dir": TEAM_TOKEN}},
+                        "overrides.dataset.dir")]:  # fmt: skip
+        with pytest.raises(ConfigError) as err:
+            config_from_parameters(params)
+        assert str(err.value).startswith(f"parameter {key}: ") and API_KEY not in str(err.value)
+        assert TEAM_TOKEN not in str(err.value)
