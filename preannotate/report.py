@@ -75,7 +75,12 @@ class RunReport:
             return f"upload failed: {self.upload['error']}"
         s = self.upload["summary"]
         head = "dry run, nothing uploaded" if self.upload.get("dry_run") else f"uploaded {s['succeeded']}"
-        return f"upload: {head}, skipped {s['skipped']}, failed {s['failed']}, {s['no_url']} without URL"
+        line = f"upload: {head}, skipped {s['skipped']}, failed {s['failed']}, {s['no_url']} without URL"
+        if s.get("kept_human_edits"):
+            line += f"; kept {s['kept_human_edits']} human-edited item(s) as they are"
+        if s.get("overwritten"):
+            line += f"; OVERWROTE {s['overwritten']} human-edited item(s) (backups in {self.upload.get('backups')})"
+        return line
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the JSON-ready form of `run.json`."""

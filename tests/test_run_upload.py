@@ -88,6 +88,7 @@ def test_rerun_with_other_chunking_keeps_a_completed_corrected_item(tmp_path, da
     assert again.upload["kept_human_edits"] == ["quick_brown_fox.wav"] and not again.upload_failed
     reasons = {i["item"]: i["reason"] for i in again.upload["items"]}
     assert "status Completed" in reasons["quick_brown_fox.wav"]
+    assert "kept 1 human-edited item(s) as they are" in again.upload_line()  # what `preannotate run` prints
 
 
 def test_url_that_cannot_be_attached_fails_before_transcription(tmp_path, dataset, sa_server):
