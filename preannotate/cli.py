@@ -148,17 +148,27 @@ def _pull(args: argparse.Namespace) -> int:
     return EXIT_FAILED_FILES if report.problems else EXIT_OK
 
 
+def _add_report(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument(
+        "--work-times", metavar="CSV",
+        help="per-item work times (columns item, seconds): hours per audio hour of drafts against the control arm",
+    )  # fmt: skip
+
+
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction import compare_from_config
+    from .correction.arms import read_work_times
     from .correction.report import REPORT_DIR, headline, summary_table, write_report
     from .lock import output_lock
 
     config = config_from_args(args)
+    work_times = read_work_times(args.work_times) if args.work_times else None  # bad rows stop before any work
     with output_lock(config.output.dir, "report"):  # the comparison and the files it writes, as one
         result = compare_from_config(config)
-        path = write_report(result, Path(config.output.dir) / REPORT_DIR)
+        path = write_report(result, Path(config.output.dir) / REPORT_DIR, work_times)
     print(headline(result) + "\n")
     print(summary_table(result).to_string(index=False))
     for item, problem in result.problems.items():
@@ -207,7 +217,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "run": (_add_run, _run, "transcribe a dataset folder, chunk, export and upload"),
     "upload": (_add_upload, _upload, "upload (again) the annotations of a finished run"),
     "pull": (_add_pull, _pull, "download the annotators' corrected annotations and statuses of a run"),
-    "report": (add_config_arguments, _report, "compare corrections with the drafts: tables, plots, report.html"),
+    "report": (_add_report, _report, "compare corrections with the drafts: tables, plots, report.html"),
     "export": (_add_export, _export, "export the corrected dataset: audiofolder, NeMo manifest, segments CSV"),
     "batch": (_add_batch, _batch, "run a notebook with papermill over many parameter sets"),
 }

@@ -18,16 +18,20 @@ import pandas as pd
 from ..errors import CorrectionError
 from ..lock import locked
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
+from ..options.correction import EffortOptions
 from ..storage import read_json
 from ..superannotate import Ledger
 from .align import align
+from .arms import file_route
+from .calibration import chunk_wer
 from .events import Event, parse_annotation
 from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
 from .pull import PulledItem, load_pull
 from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
 
-CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason")
-ITEM_HEAD = ("item", "status", "language", "compared", "problem", "notes", "keyframe_disagreements")
+CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason", "predicted_wer")
+ITEM_HEAD = ("item", "status", "language", "route", "audio_seconds", "compared", "problem", "notes")
+ITEM_HEAD += ("keyframe_disagreements",)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class CorrectionResult:
             `keyframe_disagreements` and `items_with_disagreements`.
         options: The comparison options, for the report.
         disagreements: Item -> its corrected events' keyframe disagreements, one message each.
+        effort: The assumptions of the estimate of annotator time saved (`effort.estimate`).
     """
 
     groups: pd.DataFrame
@@ -60,6 +65,7 @@ class CorrectionResult:
     summary: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
     disagreements: dict[str, list[str]] = field(default_factory=dict)
+    effort: EffortOptions = field(default_factory=EffortOptions)
 
     @property
     def problems(self) -> dict[str, str]:
@@ -124,6 +130,8 @@ def _chunk_row(event: Event, group: int, row: dict, options: CorrectionOptions, 
     if not record and event.review_reasons is not None:  # no chunks.csv record: the draft's own reasons
         chunk["review_reason"] = ";".join(event.review_reasons)
     chunk.update({k: row[k] for k in ("text_changed", "retimed", "untouched")})
+    errors = row["substitutions"] + row["deletions"] + row["insertions"]
+    chunk["measured_wer"] = chunk_wer(row["ref_words"], errors)  # its group's: for the calibration table
     chunk["changed"] = chunk_changed(row, options.changed)
     return chunk
 
@@ -153,8 +161,10 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality_table(out))
     groups, chunks, items, disagreements = [], [], [], {}
     for pulled in pull.items:
-        language = options.language or (run.files.get(pulled.item) or {}).get("language")
-        row = {"item": pulled.item, "status": pulled.status, "language": language}
+        record = run.files.get(pulled.item) or {}
+        language = options.language or record.get("language")
+        row = {"item": pulled.item, "status": pulled.status, "language": language, "route": file_route(record)}
+        row["audio_seconds"] = _seconds(record.get("duration"))
         result, row["problem"], notes = run.compare(pulled, language)
         row.update(compared=result is not None, notes="; ".join(notes) or None)
         if result is not None:
@@ -170,7 +180,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     summary["items_with_disagreements"] = len(disagreements)
     frame = pd.DataFrame(items, columns=[*ITEM_HEAD, *summarize([], [])])  # every column, even when empty
     tables = pd.DataFrame(groups), pd.DataFrame(chunks), frame
-    return CorrectionResult(*tables, summary, _options(options, pull), disagreements)
+    return CorrectionResult(*tables, summary, _options(options, pull), disagreements, options.effort)
 
 
 @dataclass(frozen=True)
@@ -203,6 +213,12 @@ class _Run:
         except CorrectionError as e:
             return None, str(e), []
         return result, None, [n for n in (draft.note, *result.notes) if n]
+
+
+def _seconds(value: Any) -> float | None:
+    """A run.json duration if it is a positive number (run.json may have been edited)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+    return float(value) if ok else None
 
 
 def _options(options: CorrectionOptions, pull) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`preannotate report`: the comparison as tables, plots and one self-contained HTML page.
 
 Writes under `<output>/correction/` (each file atomically): `items.csv`, `groups.csv`,
-`chunks.csv`, `summary.json` and `report.html` (tables plus the plots as embedded PNGs, so the
+`chunks.csv`, `calibration.csv`, `summary.json` and `report.html` (tables plus the plots as embedded PNGs, so the
 page can be mailed or opened anywhere). The figures are built on `matplotlib.figure.Figure`
 without pyplot, so they are safe in scripts and show inline in notebooks.
 """
@@ -13,6 +13,7 @@ import html
 import io
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from ..errors import CorrectionError
 from ..spreadsheet import safe_frame  # the CSVs are for people: opened in spreadsheets
 from ..storage import write_text_atomic
 from .compare import CorrectionResult
+from .savings import Evidence, evidence, evidence_json, evidence_sections
 
 REPORT_DIR = "correction"
 MAX_ROWS = 500  # changed groups listed in the HTML; all of them are in groups.csv
@@ -172,12 +174,13 @@ def png_images(result: CorrectionResult) -> list:
     return [Image(png_bytes(f)) for f in figures(result).values()]
 
 
-def write_report(result: CorrectionResult, folder: str | Path) -> Path:
+def write_report(result: CorrectionResult, folder: str | Path, work_times: Mapping[str, float] | None = None) -> Path:
     """Writes the CSVs, summary.json and report.html into `folder`.
 
     Args:
         result: The comparison (`compare_run`).
         folder: Usually `<output>/correction`.
+        work_times: Item -> seconds the team worked on it (`arms.read_work_times`), for the control arm.
 
     Returns:
         The path of report.html.
@@ -186,20 +189,23 @@ def write_report(result: CorrectionResult, folder: str | Path) -> Path:
         CorrectionError: A file cannot be written.
     """
     folder = Path(folder)
+    found = evidence(result, work_times)
+    tables = (("items", result.items), ("groups", result.groups), ("chunks", result.chunks))
     try:
-        for name, frame in (("items", result.items), ("groups", result.groups), ("chunks", result.chunks)):
+        for name, frame in (*tables, ("calibration", found.calibration)):
             write_text_atomic(folder / f"{name}.csv", safe_frame(frame).to_csv(index=False, lineterminator="\n"))
         summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
         summary["keyframe_disagreements"] = result.disagreements
+        summary.update(evidence_json(found))
         write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
-        write_text_atomic(folder / "report.html", report_html(result))
+        write_text_atomic(folder / "report.html", report_html(result, found))
     except OSError as e:
         raise CorrectionError(f"cannot write the report under {folder}: {e.strerror or e}") from e
     return folder / "report.html"
 
 
-def report_html(result: CorrectionResult) -> str:
-    """The whole report as one HTML page with the plots embedded."""
+def report_html(result: CorrectionResult, found: Evidence | None = None) -> str:
+    """The whole report as one HTML page with the plots embedded (`found`: computed without work times if None)."""
     plots = "".join(
         f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png_bytes(f)).decode()}">'
         for name, f in figures(result).items()
@@ -219,6 +225,7 @@ def report_html(result: CorrectionResult) -> str:
         ("Keyframe disagreements", f"<ul>{disagreements}</ul>" if disagreements else "<p>None.</p>"),
         ("Plots", plots),
         ("needs_review against changed chunks", _table(review_table(result))),
+        *evidence_sections(found or evidence(result)),
         ("Changed chunks", _table(changed.head(MAX_ROWS).round(3), index=False) + more),
     ]
     body = "".join(f"<h2>{title}</h2>{content}" for title, content in sections)

@@ -2,11 +2,60 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .base import check
 from .upload import SUPERANNOTATE_STATUSES
+
+
+@dataclass(frozen=True)
+class EffortOptions:
+    """Assumptions of the annotator-time estimate in the correction report (`correction/effort.py`).
+
+    Defaults come from published measurements: Gaur et al. (W4A 2016) found that transcribing from
+    scratch can take more than 5 times the audio's duration and that post-editing ASR output beats
+    typing only below about 30% WER; Bazillon et al. (LREC 2008) found assisted transcription up to
+    4 times faster than manual on prepared speech (about 2 times on spontaneous speech).
+
+    Attributes:
+        manual_rtf: Seconds of work per second of audio to transcribe from scratch (Gaur et al.: over 5).
+        manual_rtf_low: Low end of the range of manual_rtf, for the low estimate.
+        manual_rtf_high: High end of the range of manual_rtf, for the high estimate.
+        review_rtf: Seconds per second of audio to listen to and check a draft, edits aside: manual_rtf / 4,
+            Bazillon et al.'s largest speed-up, taken as the speed-up of a draft without errors.
+        break_even_wer: WER at which post-editing takes as long as typing from scratch (Gaur et al.: 0.3).
+        seconds_per_edit: Seconds per word edit (substitution, deletion or insertion); None derives it so
+            that post-editing breaks even at break_even_wer at the run's own speaking rate.
+        seconds_per_segment_edit: Seconds per boundary edit (a chunk retimed, added, removed, split or
+            merged); None uses seconds_per_edit. No published figure: an assumption.
+        words_per_second: Speaking rate for deriving seconds_per_edit; None measures it from the run
+            (corrected words over audio seconds of the items with drafts).
+    """
+
+    manual_rtf: float = 5.0
+    manual_rtf_low: float = 4.0
+    manual_rtf_high: float = 8.0
+    review_rtf: float = 1.25
+    break_even_wer: float = 0.3
+    seconds_per_edit: float | None = None
+    seconds_per_segment_edit: float | None = None
+    words_per_second: float | None = None
+
+    def validate(self) -> None:
+        """Raises ConfigError when an assumption is out of range."""
+        prefix = "correction.effort"
+        check(self.manual_rtf_low > 0, f"{prefix}.manual_rtf_low must be > 0")
+        check(
+            self.manual_rtf_low <= self.manual_rtf <= self.manual_rtf_high,
+            f"{prefix}.manual_rtf must lie in [manual_rtf_low, manual_rtf_high]",
+        )
+        check(0 <= self.review_rtf < self.manual_rtf_low, f"{prefix}.review_rtf must be in [0, manual_rtf_low)")
+        check(0 < self.break_even_wer <= 1, f"{prefix}.break_even_wer must be in (0, 1]")
+        for name in ("seconds_per_edit", "seconds_per_segment_edit"):
+            value = getattr(self, name)
+            check(value is None or value >= 0, f"{prefix}.{name} must be >= 0 (or null)")
+        check(self.words_per_second is None or self.words_per_second > 0, f"{prefix}.words_per_second must be > 0")
 
 
 @dataclass(frozen=True)
@@ -22,6 +71,7 @@ class CorrectionOptions:
             normalization, or it was deleted) or `any` (anything an annotator did: text, boundaries, splits).
         language: Language code choosing the text normalizer (`en`: Whisper's English normalizer, others:
             its basic one); None uses each item's detected language.
+        effort: Assumptions of the report's estimate of annotator time saved.
     """
 
     statuses: tuple[str, ...] = ()
@@ -29,6 +79,7 @@ class CorrectionOptions:
     boundary_tolerance_ms: float = 10.0
     changed: Literal["text", "any"] = "text"
     language: str | None = None
+    effort: EffortOptions = field(default_factory=EffortOptions)
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -36,6 +87,7 @@ class CorrectionOptions:
         check(not unknown, f"correction.statuses must be among {', '.join(SUPERANNOTATE_STATUSES)}, got {unknown}")
         check(0.0 < self.min_overlap <= 1.0, "correction.min_overlap must be in (0, 1]")
         check(self.boundary_tolerance_ms >= 0, "correction.boundary_tolerance_ms must be >= 0")
+        self.effort.validate()
 
 
 DATASET_FORMATS = ("audiofolder", "nemo", "csv")

@@ -1,0 +1,134 @@
+"""Items by upload route, the control arm against the drafts, and the team's measured work times.
+
+A run may hold a control arm: items uploaded with chunk boundaries but no text (route `control`
+in run.json), typed from scratch, so that the drafts' effect can be measured instead of modelled.
+Edit volume per audio minute is compared always; hours of work per audio hour when the team
+supplies per-item work times (`preannotate report --work-times times.csv`, columns item, seconds).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import CorrectionError
+from .effort import CONTROL, DRAFT, FROM_SCRATCH, SEGMENT_EDITS, ItemEdits
+
+ROUTES = (DRAFT, FROM_SCRATCH, CONTROL)
+WORK_TIME_COLUMNS = ("item", "seconds")
+
+
+def file_route(record: Mapping[str, Any] | None) -> str:
+    """The route of a run.json file record; `draft` for runs made before routes existed."""
+    route = (record or {}).get("route")
+    return route if route in ROUTES else DRAFT
+
+
+def item_edits(items: pd.DataFrame) -> list[ItemEdits]:
+    """The compared items with a known duration, as the effort model reads them."""
+    if not len(items):
+        return []
+    rows = items[items["compared"].astype(bool) & items["audio_seconds"].notna()]
+    return [
+        ItemEdits(
+            item=str(r["item"]),
+            route=str(r["route"]),
+            audio_seconds=float(r["audio_seconds"]),
+            word_edits=int(r["substitutions"] + r["deletions"] + r["insertions"]),
+            segment_edits=int(sum(r[k] for k in SEGMENT_EDITS)),
+            ref_words=int(r["ref_words"]),
+        )
+        for r in rows.to_dict("records")
+    ]
+
+
+def read_work_times(path: str | Path) -> dict[str, float]:
+    """Per-item work seconds from a CSV with the columns item and seconds.
+
+    Raises:
+        CorrectionError: The file cannot be read, lacks a column, or a row has no item, a
+            duplicate item, or seconds that are not a positive number (the message names the row).
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in WORK_TIME_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise CorrectionError(f"{path}: no column {', '.join(missing)} (needs columns item, seconds)")
+            return _work_rows(path, reader)
+    except OSError as e:
+        raise CorrectionError(f"cannot read the work times {path}: {e.strerror or e}") from e
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise CorrectionError(f"{path} is not a UTF-8 CSV: {e}") from e
+
+
+def _work_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:
+    times: dict[str, float] = {}
+    for line, row in enumerate(reader, start=2):  # line 1 is the header
+        item, seconds = (row.get("item") or "").strip(), (row.get("seconds") or "").strip()
+        where = f"{path} line {line}"
+        if not item:
+            raise CorrectionError(f"{where}: no item name")
+        if item in times:
+            raise CorrectionError(f"{where}: {item} is listed twice")
+        try:
+            value = float(seconds)
+        except ValueError:
+            raise CorrectionError(f"{where}: seconds {seconds!r} of {item} is not a number") from None
+        if not math.isfinite(value) or value <= 0:
+            raise CorrectionError(f"{where}: seconds {seconds!r} of {item} must be a positive number")
+        times[item] = value
+    return times
+
+
+def compare_arms(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Edit volume (and, with work times, hours per audio hour) of the draft and control arms.
+
+    Args:
+        edits: The compared items.
+        work_times: Item -> seconds of work; None when the team supplied none.
+
+    Returns:
+        `arms`: per route present (draft, control), items, audio minutes, word and boundary edits
+        and edits per audio minute, plus with work times the timed items, work hours and hours per
+        audio hour; `ratio` (draft hours per audio hour over control's) when both are timed;
+        `untimed`: compared items without a work time; `unknown`: work-time items not compared;
+        `note`: why something is missing (no control arm).
+    """
+    arms = {r: _arm([e for e in edits if e.route == r], work_times) for r in (DRAFT, CONTROL)}
+    result: dict[str, Any] = {"arms": arms, "ratio": None, "note": None}
+    if not arms[CONTROL]["items"]:
+        result["note"] = "no control arm: no compared item was uploaded with route control"
+    if work_times is not None:
+        compared = {e.item for e in edits}
+        result["untimed"] = sorted(compared - set(work_times))
+        result["unknown"] = sorted(set(work_times) - compared)
+        rates = [arms[r].get("hours_per_audio_hour") for r in (DRAFT, CONTROL)]
+        if all(rates) and rates[1]:
+            result["ratio"] = rates[0] / rates[1]
+    return result
+
+
+def _arm(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | None) -> dict[str, Any]:
+    minutes = sum(e.audio_seconds for e in edits) / 60
+    words, segments = sum(e.word_edits for e in edits), sum(e.segment_edits for e in edits)
+    arm = {"items": len(edits), "audio_minutes": minutes, "word_edits": words, "segment_edits": segments}
+    arm["edits_per_audio_minute"] = (words + segments) / minutes if minutes > 0 else None
+    if work_times is not None:
+        timed = [e for e in edits if e.item in work_times]
+        audio = sum(e.audio_seconds for e in timed)
+        work = sum(work_times[e.item] for e in timed)
+        arm.update(timed_items=len(timed), work_hours=work / 3600)
+        arm["hours_per_audio_hour"] = work / audio if audio > 0 else None
+    return arm
+
+
+def arms_table(comparison: Mapping[str, Any]) -> pd.DataFrame:
+    """The arms side by side: one row per measure, one column per arm."""
+    return pd.DataFrame(comparison["arms"])
