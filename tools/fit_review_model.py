@@ -3,14 +3,16 @@
     .venv/bin/python tools/fit_review_model.py            # everything (about 30 min on 2 CPU cores)
     .venv/bin/python tools/fit_review_model.py --no-write # fit and report, leave the shipped files alone
 
-1. espeak-ng speaks two disjoint splits (tools/review_corpus.py, tools/review_speech.py): `train`
-   with some voices, `heldout` with other voices, sentences and names.
+1. espeak-ng speaks the splits (tools/review_corpus.py, tools/review_speech.py): `train`, `train_easy` and
+   `train_plain` with some voices, `heldout`, `heldout_easy` and `heldout_plain` with other voices,
+   sentences and names; the suffix is the style (hard: variants, noise, phone band; easy and plain: clean).
 2. preannotate's own pipeline transcribes both with bundled:tiny.en and bundled:base
    (faster-whisper, int8 on CPU, beam 5, language en); the chunks are the run's default chunking
    of the stored transcripts, as `preannotate run` exports them.
 3. Each chunk gets its measured WER (preannotate.quality.labels), and every word a right/wrong label.
-4. The model is fitted on train (both models pooled), scored on heldout per model, and written
-   with its provenance (JSON field and README.md beside it).
+4. The model is fitted on the train splits (both models pooled; the threshold reaches the recall target in
+   each split and model), scored on the held-out splits and on the benchmark's speech set per model, and
+   written with its provenance (JSON field and README.md beside it).
 Audio and runs stay under --work (default runs/review_model, ignored by git); reruns reuse them.
 """
 
@@ -28,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
 from review_report import write_note  # noqa: E402
-from review_speech import EASY, HARD, plan_files, synthesize  # noqa: E402
+from review_speech import EASY, HARD, PLAIN, plan_files, synthesize  # noqa: E402
 
 from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
@@ -56,8 +58,10 @@ PLAIN_HELDOUT_VOICES = ("en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
 SPLITS = {
     "train": (TRAIN, TRAIN_VOICES, 11, HARD, 1.0),
     "train_easy": (TRAIN, PLAIN_TRAIN_VOICES, 12, EASY, 0.5),
+    "train_plain": (TRAIN, PLAIN_TRAIN_VOICES, 13, PLAIN, 1.0),
     "heldout": (HELDOUT, HELDOUT_VOICES, 23, HARD, 1.0),
     "heldout_easy": (HELDOUT, PLAIN_HELDOUT_VOICES, 24, EASY, 0.5),
+    "heldout_plain": (HELDOUT, PLAIN_HELDOUT_VOICES, 25, PLAIN, 1.0),
 }
 OVERRIDES = (
     "model.engine=faster-whisper",
@@ -123,6 +127,8 @@ def labelled(
                     "errors": label.errors,
                     "old_flag": chunk.needs_review,
                     "min_prob": chunk.min_word_probability,
+                    "chunk": chunk,  # kept to recompute features when they change
+                    "duration": transcript.duration,
                 }
             )
             wrong = set(label.wrong_words)
@@ -165,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--target-recall", type=float, default=0.85)
     parser.add_argument("--no-write", action="store_true", help="report only; leave the shipped files alone")
+    parser.add_argument("--no-benchmark", action="store_true", help="skip the check on the benchmark's speech")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
@@ -174,17 +181,20 @@ def main(argv: list[str] | None = None) -> None:
     }
     manifests = {split: build_audio(args.work, split, n) for split, n in counts.items()}
     records, words = collect(args.work, manifests, args.models)
-    train = pooled(records, "train", args.models)
+    train = [(f"{s}/{m}", r) for (s, m), rs in records.items() if s.startswith("train") for r in rs]
     word_threshold = fit_word_threshold(
         [w for key, pairs in words.items() if key[0].startswith("train") for w in pairs]
     )
     model = fit_review_model(
-        [(r["features"], r["wer"]) for r in train],
+        [(r["features"], r["wer"]) for _, r in train],
         target_recall=args.target_recall,
         word_threshold=word_threshold,
+        groups=[group for group, _ in train],  # the recall target holds in each condition and model
         provenance=provenance(manifests, records, args.models),
     )
     model.provenance["heldout"] = {m: heldout_metrics(model, records, words, m) for m in args.models}
+    if not args.no_benchmark:
+        model.provenance["benchmark_check"] = benchmark_check(args.work, args.models, model)
     print(json.dumps({"threshold": model.threshold, **model.provenance}, indent=1))
     if not args.no_write:
         model.save(ROOT / "preannotate" / "quality" / "review_model.json")
@@ -242,6 +252,17 @@ def heldout_metrics(model, records: dict, words: dict, name: str) -> dict:
         "doubtful_words": word_metrics(pairs, model.word_threshold),
         "by_split": by_split,
     }
+
+
+def benchmark_check(work: Path, models: list[str], model) -> dict:
+    """The benchmark's speech set (benchmarks/review_model.py): other texts and recordings, none fitted on."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from dataset import build_set
+    from review_model import evaluate_set
+
+    folder = work / "benchmark_set"
+    entries = build_set(folder)
+    return {m: evaluate_set(folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model) for m in models}
 
 
 def _rows(records: list[dict]) -> list[tuple[dict, float]]:

@@ -39,6 +39,8 @@ HARD = Style()
 # Ordinary speech: mostly plain sentences, clean, at a usual pace; keeps the share of chunks without errors
 # near what real recordings give (in HARD most chunks hold a name and an error).
 EASY = Style(template_share=0.1, snrs=(None, None, None, 30.0), telephone=0.0, speeds=(140, 175))
+# Clean, plain sentences with a few names: the bulk of the training data, like ordinary recordings.
+PLAIN = Style(template_share=0.15, snrs=(None, None, 30.0), telephone=0.0, speeds=(145, 180))
 
 
 @dataclass(frozen=True)

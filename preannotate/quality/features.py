@@ -28,6 +28,7 @@ FEATURE_NAMES = (
     "mean_prob",
     "share_low",
     "n_low",
+    "sum_log_prob",
     "avg_logprob",
     "no_speech_prob",
     "compression_ratio",
@@ -36,6 +37,24 @@ FEATURE_NAMES = (
     "chars_per_second",
     "duration",
     "log_n_words",
+    "at_start",
+    "at_end",
+)
+
+# The features the shipped model is fitted on. Left out: duration, log_n_words, chars_per_second, min_prob
+# and share_low. Length says "errors" on synthetic speech, where nearly every long chunk holds one, and
+# did not carry over to cleaner held-out speech; sum_log_prob already grows with the number of unsure
+# words. min_prob and share_low repeat log_min_prob and n_low.
+MODEL_FEATURES = (
+    "log_min_prob",
+    "sum_log_prob",
+    "n_low",
+    "mean_prob",
+    "avg_logprob",
+    "no_speech_prob",
+    "compression_ratio",
+    "temperature",
+    "words_per_second",
     "at_start",
     "at_end",
 )
@@ -49,6 +68,7 @@ DIRECTIONS: Mapping[str, int] = {
     "mean_prob": -1,
     "share_low": 1,
     "n_low": 1,
+    "sum_log_prob": -1,
     "avg_logprob": -1,
     "no_speech_prob": 1,
     "compression_ratio": 1,
@@ -72,7 +92,7 @@ def chunk_features(chunk: Chunk, transcript_duration: float, edge_margin: float 
     start, end = _speech_span(chunk)
     seconds = max(end - start, 0.1)  # a floor: one-word chunks can have near-zero spans
     features = {
-        **probability_features(probabilities, chunk.avg_logprob),
+        **probability_features(probabilities, chunk.avg_logprob, n_words),
         "avg_logprob": float(chunk.avg_logprob),
         "no_speech_prob": float(chunk.no_speech_prob),
         "compression_ratio": float(chunk.compression_ratio),
@@ -87,26 +107,30 @@ def chunk_features(chunk: Chunk, transcript_duration: float, edge_margin: float 
     return {name: features[name] for name in FEATURE_NAMES}
 
 
-def probability_features(probabilities: Sequence[float], avg_logprob: float) -> dict[str, float]:
+def probability_features(probabilities: Sequence[float], avg_logprob: float, n_words: int = 1) -> dict[str, float]:
     """Summarizes word probabilities; without words, the segments' mean token probability stands in.
 
     Args:
         probabilities: The chunk's word probabilities, possibly empty.
         avg_logprob: The chunk's average token log probability.
+        n_words: Words in the chunk's text, used without probabilities (each gets exp(avg_logprob)).
 
     Returns:
-        log_min_prob, min_prob, mean_prob, share_low and n_low.
+        log_min_prob, min_prob, mean_prob, share_low, n_low and sum_log_prob.
     """
     if not probabilities:
-        probabilities = [min(math.exp(avg_logprob), 1.0)]
+        probabilities = [min(math.exp(avg_logprob), 1.0)] * max(n_words, 1)
     low = sum(p < LOW_PROBABILITY for p in probabilities)
-    lowest = min(probabilities)
+    logs = [math.log(max(p, PROBABILITY_FLOOR)) for p in probabilities]
     return {
-        "log_min_prob": math.log(max(lowest, PROBABILITY_FLOOR)),
-        "min_prob": float(lowest),
+        "log_min_prob": min(logs),
+        "min_prob": float(min(probabilities)),
         "mean_prob": sum(probabilities) / len(probabilities),
         "share_low": low / len(probabilities),
         "n_low": float(low),
+        # log P(every word right) if the words' errors were independent: one very unsure word
+        # weighs as much as many slightly unsure ones.
+        "sum_log_prob": sum(logs),
     }
 
 

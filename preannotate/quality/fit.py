@@ -1,4 +1,4 @@
-"""Fitting a `ReviewModel` on chunks with measured WER (scikit-learn, imported only here).
+"""Fitting a `ReviewModel` on chunks with measured WER (scikit-learn and SciPy, imported only here).
 
 Used by tools/fit_review_model.py for the shipped parameters and meant for
 `preannotate calibrate`, which refits on a team's pulled corrections: both pass plain
@@ -6,13 +6,15 @@ Used by tools/fit_review_model.py for the shipped parameters and meant for
 
 The fit, in three steps:
 1. A logistic regression on "the chunk has an error" over standardized features, with its
-   L2 strength chosen by stratified cross-validation. A feature with a known direction
-   (`features.DIRECTIONS`) whose coefficient comes out the wrong way is dropped and the
-   rest refitted, so the model stays monotonic in the confidence signals.
+   L2 strength chosen by stratified cross-validated log loss. Coefficients of features with a
+   known direction (`features.DIRECTIONS`) are bounded to that sign (L-BFGS-B; scikit-learn's
+   LogisticRegression has no bounds), so the model is monotonic in the confidence signals:
+   strongly correlated signals such as the lowest and the mean word probability share the
+   weight instead of cancelling each other with opposite signs.
 2. A one-feature fractional logistic regression maps that score to the expected chunk WER
    (each chunk counts as an error with weight WER and as clean with weight 1 - WER).
 3. The review threshold is set on out-of-fold predictions: the highest predicted WER that
-   still flags `target_recall` of the chunks with an error.
+   still flags `target_recall` of the chunks with an error (in each group, when rows are grouped).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .evaluate import flag_metrics, ranking_auc
-from .features import DIRECTIONS, FEATURE_NAMES, feature_vector
+from .features import DIRECTIONS, MODEL_FEATURES, feature_vector
 from .model import ReviewModel
 
 DEFAULT_WORD_THRESHOLD = 0.5
@@ -38,7 +40,8 @@ def fit_review_model(
     *,
     target_recall: float = 0.8,
     word_threshold: float = DEFAULT_WORD_THRESHOLD,
-    feature_names: Sequence[str] = FEATURE_NAMES,
+    feature_names: Sequence[str] = MODEL_FEATURES,
+    groups: Sequence[str] | None = None,
     folds: int = 5,
     seed: int = 0,
     provenance: Mapping[str, Any] | None = None,
@@ -50,6 +53,8 @@ def fit_review_model(
         target_recall: Share of the chunks with an error the threshold must flag (out of fold).
         word_threshold: Probability under which a word is doubtful (see `fit_word_threshold`).
         feature_names: The features to use, all present in every row.
+        groups: A label per row (for example the recording condition and Whisper model). The threshold
+            then reaches `target_recall` in every group with enough chunks with errors, not only overall.
         folds: Cross-validation folds (fewer when a class has fewer rows).
         seed: Seed of the fold shuffles.
         provenance: Where the rows came from; stored with the fit's own numbers.
@@ -83,15 +88,17 @@ def fit_review_model(
         threshold=0.5,
         word_threshold=word_threshold,
     )
-    oof = _out_of_fold_scores(z, y, coef != 0, c_value, folds, seed)
+    bounds = [_bound(n, z[:, i]) for i, n in enumerate(feature_names)]
+    oof = _out_of_fold_scores(z, y, bounds, c_value, folds, seed)
     oof_wer = model.wer_from_score(oof)
-    threshold = _threshold(oof_wer, y, target_recall)
+    threshold = _group_threshold(oof_wer, y, target_recall, groups)
     fit_info = {
         "rows": len(y),
         "with_error": n_pos,
         "C": c_value,
-        "dropped_features": dropped,
+        "zero_features": dropped,
         "target_recall": target_recall,
+        "groups": sorted(set(groups)) if groups is not None else None,
         "out_of_fold": {**flag_metrics(y, oof_wer > threshold).to_dict(), "auc": round(ranking_auc(oof, y), 3)},
     }
     return dataclasses.replace(model, threshold=threshold, provenance={**dict(provenance or {}), "fit": fit_info})
@@ -132,51 +139,50 @@ def _matrix(rows: Iterable[tuple[Mapping[str, float], float]], names: Sequence[s
 def _signed_logistic(
     z: np.ndarray, y: np.ndarray, names: Sequence[str], folds: int, seed: int
 ) -> tuple[np.ndarray, float, float, list[str]]:
-    """Cross-validated L2 logistic regression, dropping wrong-signed directional features one at a time.
+    """Sign-constrained L2 logistic regression with its strength chosen by cross-validated log loss.
 
-    The L2 strength is chosen on all features, kept while features are dropped (one fit each), and
-    chosen again for the features that remain.
+    Returns:
+        Coefficients, intercept, the chosen C, and the features left at 0 (by a bound or constant).
     """
-    active = [i for i in range(len(names)) if z[:, i].std() > 0]
-    dropped: list[str] = [names[i] for i in range(len(names)) if i not in active]
-    c_value = _choose_c(z[:, active], y, folds, seed)
-    while True:
-        coef, _ = _fit(z, y, active, c_value, len(names))
-        wrong = {i: coef[i] * DIRECTIONS[names[i]] for i in active if coef[i] * DIRECTIONS.get(names[i], 0) < 0}
-        if not wrong:
-            break
-        worst = min(wrong, key=wrong.get)  # the most negative product: the clearest wrong sign
-        active.remove(worst)
-        dropped.append(names[worst])
-        if not active:
-            raise ValueError("no feature relates to the errors in the expected direction: no usable relation")
-    final_c = _choose_c(z[:, active], y, folds, seed)
-    coef, intercept = _fit(z, y, active, final_c, len(names))
-    if any(coef[i] * DIRECTIONS.get(names[i], 0) < 0 for i in active):
-        # The new strength flipped a weak coefficient: keep the one the signs were checked with.
-        final_c = c_value
-        coef, intercept = _fit(z, y, active, final_c, len(names))
-    return coef, intercept, final_c, dropped
+    bounds = [_bound(name, z[:, i]) for i, name in enumerate(names)]
+    c_value = min(C_GRID, key=lambda c: _cv_log_loss(z, y, bounds, c, folds, seed))
+    coef, intercept = _logistic(z, y, bounds, c_value)
+    return coef, intercept, c_value, [n for n, c in zip(names, coef) if abs(c) < 1e-9]
 
 
-def _fit(z: np.ndarray, y: np.ndarray, active: list[int], c_value: float, n: int) -> tuple[np.ndarray, float]:
-    """Logistic regression on the active columns; coefficients of the others are 0."""
-    from sklearn.linear_model import LogisticRegression
-
-    fitted = LogisticRegression(C=c_value, max_iter=5000).fit(z[:, active], y)
-    coef = np.zeros(n)
-    coef[active] = fitted.coef_[0]
-    return coef, float(fitted.intercept_[0])
+def _bound(name: str, column: np.ndarray) -> tuple[float | None, float | None]:
+    """A coefficient's allowed range: its known sign, or 0 for a constant feature."""
+    if column.std() == 0:
+        return (0.0, 0.0)
+    return {1: (0.0, None), -1: (None, 0.0)}.get(DIRECTIONS.get(name, 0), (None, None))
 
 
-def _choose_c(z: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
-    """The inverse L2 strength with the lowest out-of-fold log loss."""
-    losses = {}
-    for c_value in C_GRID:
-        scores = _out_of_fold_scores(z, y, np.ones(z.shape[1], dtype=bool), c_value, folds, seed)
-        # log(1 + exp(-margin)), computed without overflow
-        losses[c_value] = float(np.mean(np.logaddexp(0.0, -np.where(y, scores, -scores))))
-    return min(losses, key=losses.get)
+def _logistic(
+    z: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[float | None, float | None]], c_value: float
+) -> tuple[np.ndarray, float]:
+    """Minimizes mean log loss + |w|^2 / (2 C n) under the bounds (L-BFGS-B; sklearn's C scaling)."""
+    from scipy.optimize import minimize
+
+    t = np.where(y, 1.0, -1.0)
+    n, d = z.shape
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = params[:d], params[d]
+        margin = t * (z @ w + b)
+        slope = -t * np.exp(-np.logaddexp(0.0, margin)) / n  # d(mean loss)/d(score), stable
+        value = float(np.logaddexp(0.0, -margin).mean() + w @ w / (2 * c_value * n))
+        return value, np.append(z.T @ slope + w / (c_value * n), slope.sum())
+
+    result = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=[*bounds, (None, None)])
+    return result.x[:d], float(result.x[d])
+
+
+def _cv_log_loss(
+    z: np.ndarray, y: np.ndarray, bounds: Sequence[tuple[float | None, float | None]], c_value: float, folds, seed
+) -> float:
+    """Out-of-fold mean log loss of the constrained fit at one strength."""
+    scores = _out_of_fold_scores(z, y, bounds, c_value, folds, seed)
+    return float(np.mean(np.logaddexp(0.0, -np.where(y, scores, -scores))))
 
 
 def _calibrate(scores: np.ndarray, wer: np.ndarray) -> tuple[float, float]:
@@ -195,19 +201,36 @@ def _calibrate(scores: np.ndarray, wer: np.ndarray) -> tuple[float, float]:
 
 
 def _out_of_fold_scores(
-    z: np.ndarray, y: np.ndarray, active: np.ndarray, c_value: float, folds: int, seed: int
+    z: np.ndarray,
+    y: np.ndarray,
+    bounds: Sequence[tuple[float | None, float | None]],
+    c_value: float,
+    folds: int,
+    seed: int,
 ) -> np.ndarray:
-    """Each chunk's score from a model fitted without its fold (same features and strength)."""
-    from sklearn.linear_model import LogisticRegression
+    """Each chunk's score from a model fitted without its fold (same bounds and strength)."""
     from sklearn.model_selection import StratifiedKFold
 
     scores = np.zeros(len(y))
-    if not active.any():
-        return scores
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(z, y):
-        fitted = LogisticRegression(C=c_value, max_iter=5000).fit(z[train][:, active], y[train])
-        scores[test] = fitted.decision_function(z[test][:, active])
+        coef, intercept = _logistic(z[train], y[train], bounds, c_value)
+        scores[test] = intercept + z[test] @ coef
     return scores
+
+
+def _group_threshold(values: np.ndarray, y: np.ndarray, target_recall: float, groups: Sequence[str] | None) -> float:
+    """The lowest of the groups' thresholds (the pooled one without groups or enough positives)."""
+    if groups is None:
+        return _threshold(values, y, target_recall)
+    labels = np.asarray(groups)
+    if labels.shape != y.shape:
+        raise ValueError(f"{labels.size} groups for {y.size} rows")
+    found = [
+        _threshold(values[labels == g], y[labels == g], target_recall)
+        for g in np.unique(labels)
+        if y[labels == g].sum() >= MIN_CLASS_ROWS
+    ]
+    return min(found) if found else _threshold(values, y, target_recall)
 
 
 def _threshold(values: np.ndarray, y: np.ndarray, target_recall: float) -> float:

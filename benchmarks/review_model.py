@@ -1,0 +1,89 @@
+"""How well `needs_review` finds the chunks with errors, on the benchmark's speech set (reference texts known).
+
+Builds the set (benchmarks/dataset.py), runs preannotate on it with each model (faster-whisper, int8 on CPU,
+beam 5, language en), chunks the stored transcripts with the default chunking, measures each chunk's errors
+against the reference (preannotate.quality.labels) and scores three flags: the review model's needs_review,
+the old default thresholds, and the lowest word probability under the model's word threshold. None of these
+recordings is in the review model's training data (tools/fit_review_model.py).
+
+    .venv/bin/python benchmarks/review_model.py                 # tiny.en and base, about 3 min on 2 cores
+    .venv/bin/python benchmarks/review_model.py --models bundled:tiny.en
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dataset import build_set
+
+from preannotate.chunking import chunk_transcript
+from preannotate.config import load_config
+from preannotate.pipeline import run_pipeline
+from preannotate.quality import ReviewModel, chunk_rows, default_model, evaluate_review_model, flag_metrics
+from preannotate.quality.labels import english_normalizer
+from preannotate.results import Transcript
+
+HERE = Path(__file__).resolve().parent
+MODELS = ("bundled:tiny.en", "bundled:base")
+OVERRIDES = (
+    "model.engine=faster-whisper",
+    "model.device=cpu",
+    "transcribe.beam_size=5",
+    "transcribe.language=en",
+    "superannotate.dry_run=true",
+)
+
+
+def evaluate_set(folder: Path, entries: list[dict], run: Path, model: str, review: ReviewModel) -> dict:
+    """Runs preannotate on the set with one Whisper model and scores the flags on its chunks.
+
+    Args:
+        folder: The set's folder.
+        entries: Its manifest (`file`, `text`).
+        run: Output folder for the run (finished files are reused).
+        model: Whisper model name, e.g. bundled:tiny.en.
+        review: The review model to score.
+
+    Returns:
+        The review model's metrics and the two baselines', each with recall and precision.
+    """
+    overrides = [f"input.dir={folder}", f"output.dir={run}", f"model.name={model}", *OVERRIDES]
+    config = load_config(None, overrides)
+    report = run_pipeline(config, progress=False)
+    references = {e["file"]: e["text"] for e in entries}
+    normalize = english_normalizer()
+    rows, errors, old, low = [], [], [], []
+    for result in report.files:
+        if result.status == "failed" or result.source not in references:
+            continue
+        transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{result.item}.json").read_text()))
+        chunks = chunk_transcript(transcript, config.chunking)
+        file_rows, labels = chunk_rows(chunks, transcript.duration, references[result.source], normalize)
+        rows += file_rows
+        errors += [label.has_error for label in labels]
+        old += [c.needs_review for c in chunks]
+        low += [c.min_word_probability is not None and c.min_word_probability < review.word_threshold for c in chunks]
+    return {
+        "review_model": evaluate_review_model(review, rows),
+        "default_thresholds": flag_metrics(errors, old).to_dict(),
+        f"min_word_probability_below_{review.word_threshold}": flag_metrics(errors, low).to_dict(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=HERE.parent / "runs" / "bench_review", help="scratch folder")
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--review-model", type=Path, help="a review_model.json; default: the shipped one")
+    args = parser.parse_args()
+    review = ReviewModel.load(args.review_model) if args.review_model else default_model()
+    folder = args.work / "set"
+    entries = build_set(folder)
+    results = {m: evaluate_set(folder, entries, args.work / m.split(":")[-1], m, review) for m in args.models}
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
