@@ -179,6 +179,44 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_calibrate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", nargs="?", help="YAML configuration for annotation and correction options")
+    parser.add_argument(
+        "--output", "-o", dest="runs", action="append", required=True, metavar="RUN",
+        help="a pulled run's output folder (repeatable: the model is fitted on all of them)",
+    )  # fmt: skip
+    parser.add_argument("--out", help="model JSON to write (default <first run>/correction/review_model.json)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an option, e.g. --set correction.language=en")  # fmt: skip
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .correction.calibrate import MODEL_FILE, calibrate, write_model
+    from .correction.report import REPORT_DIR
+
+    config = load_config(args.config, [*args.overrides, f"output.dir={args.runs[0]}"])
+    found = calibrate(args.runs, config.annotation, config.correction)
+    path = write_model(found, args.out or Path(args.runs[0]) / REPORT_DIR / MODEL_FILE)
+    rows = found.rows
+    print(f"fitted on {rows['chunks']} chunk(s) from {len(args.runs)} run(s), {rows['with_error']} with errors", end="")
+    print(f" ({rows['left_out']} left out: no chunks.jsonl record or measured WER)" if rows["left_out"] else "")
+    print("\nneeds_review on chunks with errors (5-fold cross-validation for the refitted model):")
+    print(f"  {'flags':<28}{'flagged':>8}{'precision':>11}{'recall':>8}")
+    names = {"uploaded": "as uploaded", "shipped": "shipped model", "refitted": "refitted (held out)"}
+    for key, name in names.items():
+        m = found.metrics.get(key)
+        cells = ("n/a",) * 3 if m is None else (m["flagged"], _share(m["precision"]), _share(m["recall"]))
+        print(f"  {name:<28}{cells[0]:>8}{cells[1]:>11}{cells[2]:>8}")
+    print(f"\nmodel: {path}\nuse it: preannotate run ... --set annotation.review_model={path}")
+    return EXIT_OK
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
 def _add_export(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--dest", help="dataset folder (overrides dataset.dir; default <output>/dataset)")
@@ -218,6 +256,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "upload": (_add_upload, _upload, "upload (again) the annotations of a finished run"),
     "pull": (_add_pull, _pull, "download the annotators' corrected annotations and statuses of a run"),
     "report": (_add_report, _report, "compare corrections with the drafts: tables, plots, report.html"),
+    "calibrate": (_add_calibrate, _calibrate, "refit the review model on the pulled corrections of one or more runs"),
     "export": (_add_export, _export, "export the corrected dataset: audiofolder, NeMo manifest, segments CSV"),
     "batch": (_add_batch, _batch, "run a notebook with papermill over many parameter sets"),
 }

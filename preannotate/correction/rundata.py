@@ -128,6 +128,15 @@ def quality_table(output_dir: Path) -> pd.DataFrame:
     return pd.DataFrame([r for r in records if r is not None], columns=columns)
 
 
+def jsonl_records(output_dir: Path) -> dict[str, list[dict]]:
+    """chunks.jsonl's records (words and signals as chunked) by item; empty without the file."""
+    found: dict[str, list[dict]] = {}
+    for row in _jsonl_rows(output_dir / "chunks.jsonl") or []:
+        if isinstance(row, dict) and isinstance(row.get("item"), str):
+            found.setdefault(row["item"], []).append(row)
+    return found
+
+
 def _jsonl_rows(path: Path) -> list[dict] | None:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

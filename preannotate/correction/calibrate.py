@@ -1,0 +1,183 @@
+"""`preannotate calibrate`: refitting the review model on a team's own pulled corrections.
+
+Each compared draft chunk gives one row: its features (`quality.chunk_features`, recomputed from its
+record in chunks.jsonl, which keeps the words and signals exactly as chunked for upload) and the WER
+the annotators' corrections measured for it (its group's; a deleted chunk counts 1). Chunks are
+matched to their records by item, start (within 1 ms) and text, as the report matches its quality
+data, so a run re-chunked after upload contributes only the chunks that were uploaded.
+
+The refitted model is scored on chunks it was not fitted on (stratified k-fold cross-validation,
+each fold's model flagging its held-out chunks), beside the flags the drafts were uploaded with and
+the shipped model's, which never saw these chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..chunking import Chunk
+from ..errors import CorrectionError, PreannotateError
+from ..options import AnnotationOptions, CorrectionOptions
+from ..quality import chunk_features, default_model, fit_review_model, flag_metrics
+from ..results import Word
+from ..sa_format import microseconds
+from ..storage import write_text_atomic
+from .compare import compare_run
+from .rundata import MATCH_US, jsonl_records, read_run, run_items
+
+FOLDS = 5
+# Every training split of the cross-validation must keep quality.fit.MIN_CLASS_ROWS (5) chunks with
+# and without errors: with 5 folds a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
+MIN_PER_CLASS = 8
+MODEL_FILE = "review_model.json"
+_CHUNK_FIELDS = {f.name for f in fields(Chunk)} - {"index", "words"}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A refitted model with its held-out scores.
+
+    Attributes:
+        model: The model fitted on every row.
+        rows: Chunks used, with errors, and chunks left out (no record, or no measured WER).
+        metrics: `refitted` (held out), `uploaded` (the drafts' own needs_review) and `shipped`
+            (the model shipped with preannotate), each a FlagMetrics dict or None when unknown.
+    """
+
+    model: Any
+    rows: dict[str, int]
+    metrics: dict[str, dict | None]
+
+
+def chunk_from_record(record: dict) -> Chunk | None:
+    """The chunk a chunks.jsonl record describes; None when the record is damaged."""
+    try:
+        words = tuple(Word.from_dict(w) for w in record.get("words") or ())
+        values = {k: record[k] for k in _CHUNK_FIELDS if record.get(k) is not None}
+        return Chunk(index=int(record["chunk"]), words=words, **values)
+    except (KeyError, TypeError, ValueError, PreannotateError):  # damage costs only this chunk
+        return None
+
+
+def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: CorrectionOptions) -> dict[str, list]:
+    """(features, measured WER) rows of one pulled run, with the uploaded flags and the chunks left out.
+
+    Raises:
+        CorrectionError: The folder holds no run or no pull.
+    """
+    out = Path(output_dir)
+    result = compare_run(out, annotation, options)
+    files = run_items(read_run(out))
+    records = jsonl_records(out)
+    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": []}
+    for row in result.chunks.to_dict("records") if len(result.chunks) else []:
+        duration = (files.get(row["item"]) or {}).get("duration")
+        chunk = _match(records.get(row["item"], []), row["start"], row["text"])
+        if chunk is None or _missing(row.get("measured_wer")) or not isinstance(duration, (int, float)):
+            found["left_out"].append(f"{row['item']} chunk {row['chunk']}")
+            continue
+        found["rows"].append((chunk_features(chunk, float(duration)), float(row["measured_wer"])))
+        found["uploaded"].append(None if _missing(row.get("needs_review")) else bool(row["needs_review"]))
+    return found
+
+
+def calibrate(
+    runs: Sequence[str | Path], annotation: AnnotationOptions, options: CorrectionOptions, seed: int = 0
+) -> Calibration:
+    """Refits the review model on the pulled corrections of one or more runs and scores it held out.
+
+    Raises:
+        CorrectionError: A run has no pull, or too few chunks with and without errors to fit.
+    """
+    rows, uploaded, left_out = [], [], 0
+    for run in runs:
+        try:
+            found = run_rows(run, annotation, options)
+        except CorrectionError as e:
+            raise CorrectionError(f"{run}: {e}") from e
+        rows += found["rows"]
+        uploaded += found["uploaded"]
+        left_out += len(found["left_out"])
+    has_error = np.array([w > 0 for _, w in rows], dtype=bool)
+    n_pos, n_neg = int(has_error.sum()), int((~has_error).sum())
+    if min(n_pos, n_neg) < MIN_PER_CLASS:
+        raise CorrectionError(
+            f"too few compared chunks to fit: {n_pos} with errors and {n_neg} without (need at least "
+            f"{MIN_PER_CLASS} of each; {left_out} chunk(s) left out without a chunks.jsonl record or a measured"
+            " WER); pull more corrected items, or add runs with more -o"
+        )
+    provenance = {"calibrated_on": [str(r) for r in runs], "target": "measured WER of pulled corrections"}
+    try:
+        model = fit_review_model(rows, seed=seed, provenance=provenance)
+    except ValueError as e:
+        raise CorrectionError(f"cannot fit a review model on these corrections: {e}") from e
+    metrics = {"refitted": _held_out(rows, has_error, seed), "uploaded": _uploaded(has_error, uploaded)}
+    metrics["shipped"] = _shipped(rows, has_error)
+    counts = {"chunks": len(rows), "with_error": n_pos, "left_out": left_out}
+    return Calibration(model, counts, metrics)
+
+
+def write_model(calibration: Calibration, path: str | Path) -> Path:
+    """Writes the model JSON (atomically), with the held-out scores in its provenance."""
+    model = calibration.model
+    data = model.to_dict()
+    data["provenance"] = {**data.get("provenance", {}), "held_out": calibration.metrics, "rows": calibration.rows}
+    try:
+        write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+    except OSError as e:
+        raise CorrectionError(f"cannot write the review model {path}: {e.strerror or e}") from e
+    return Path(path)
+
+
+def _match(records: list[dict], start: float, text: str) -> Chunk | None:
+    start_us, text = microseconds(start), text.strip()
+    for record in records:
+        try:
+            close = abs(microseconds(float(record["start"])) - start_us) <= MATCH_US
+        except (KeyError, TypeError, ValueError):
+            continue
+        if close and str(record.get("text") or "").strip() == text:
+            return chunk_from_record(record)
+    return None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _held_out(rows: list, has_error: np.ndarray, seed: int) -> dict:
+    """Flags of each chunk by a model fitted without its fold, pooled over the folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    flagged = np.zeros(len(rows), dtype=bool)
+    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(rows, has_error):
+        try:
+            model = fit_review_model([rows[i] for i in train], seed=seed)
+        except ValueError as e:
+            raise CorrectionError(f"a cross-validation fold cannot be fitted: {e}") from e
+        flagged[test] = [model.needs_review(model.predict_wer(rows[i][0])) for i in test]
+    return flag_metrics(has_error.tolist(), flagged.tolist()).to_dict()
+
+
+def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:
+    """The drafts' own needs_review, when every chunk has one."""
+    if any(f is None for f in flags):
+        return None
+    return flag_metrics(has_error.tolist(), flags).to_dict()
+
+
+def _shipped(rows: list, has_error: np.ndarray) -> dict | None:
+    """The shipped model's flags; None when it cannot be loaded or needs features these rows lack."""
+    try:
+        model = default_model()
+        flags = [model.needs_review(model.predict_wer(f)) for f, _ in rows]
+    except (OSError, ValueError, KeyError):
+        return None
+    return flag_metrics(has_error.tolist(), flags).to_dict()

@@ -1,0 +1,125 @@
+"""`preannotate calibrate` and the report's control arm, end to end on the loopback SuperAnnotate server:
+drafts uploaded with the real SDK, corrected there, pulled, then the command line on the run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from media import write_wav16
+from sa_server import SuperAnnotateServer
+from test_correction import ANNOTATION, PROJECT, corrected_run, make_run, run_cli, sa_options, set_text  # noqa: F401
+
+from preannotate.chunking import Chunk
+from preannotate.config import config_to_dict, load_config
+from preannotate.correction import pull_run
+from preannotate.correction.calibrate import MIN_PER_CLASS
+from preannotate.correction.pull import open_session
+from preannotate.exports import ItemChunks, annotation_classes, write_exports
+from preannotate.quality import ReviewModel
+from preannotate.report import FileResult, RunReport
+from preannotate.results import Word
+from preannotate.superannotate import preflight, upload_run
+
+N_CHUNKS = 40
+DOUBTFUL = {i for i in range(N_CHUNKS) if i % 3 == 0}  # 14 chunks with one unsure word
+CHANGED = (DOUBTFUL - {0, 3}) | {1, 2}  # annotators fix 12 of them, and 2 the model was sure of
+
+
+def long_chunk(i: int) -> Chunk:
+    start = 2.0 * i
+    texts = (f"word{i}", "alpha", "beta", "gamma")
+    probabilities = (0.08 if i in DOUBTFUL else 0.93, 0.9, 0.95, 0.97)
+    words = tuple(
+        Word(f" {t}", start + 0.1 + 0.35 * k, start + 0.4 + 0.35 * k, p)
+        for k, (t, p) in enumerate(zip(texts, probabilities))
+    )
+    mean = sum(probabilities) / 4
+    return Chunk(i, start, start + 1.5, " ".join(texts), words, mean, min(probabilities), avg_logprob=-0.3)
+
+
+@pytest.fixture
+def long_run(sa_server: SuperAnnotateServer, tmp_path: Path) -> Path:
+    """One 80-s item of 40 chunks uploaded, 14 corrected on the server, pulled."""
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    write_wav16(inp / "long.wav", np.zeros(80 * 16000, dtype=np.float32))
+    entry = ItemChunks("long.wav", "long.wav", "en", 80.0, [long_chunk(i) for i in range(N_CHUNKS)])
+    write_exports(out, [entry], ANNOTATION)
+    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
+    RunReport(out, config, files=[FileResult("long.wav", "long.wav", "ok", duration=80.0, language="en")]).write()
+    opts = sa_options()
+    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), classes=annotation_classes(ANNOTATION))
+    assert len(report.succeeded) == 1, report.items
+    annotation = sa_server.annotation(PROJECT, "long.wav")
+    for i in CHANGED:
+        set_text(annotation, i, f"corrected{i} alpha beta gamma")
+    sa_server.set_annotation(PROJECT, "long.wav", annotation)
+    pull_run(out, PROJECT, open_session(sa_options()))
+    return out
+
+
+def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Path, tmp_path: Path) -> None:
+    done = run_cli("calibrate", "-o", str(long_run))
+    assert done.returncode == 0, done.stderr
+    path = long_run / "correction" / "review_model.json"
+    assert f"annotation.review_model={path}" in done.stdout
+    assert f"fitted on {N_CHUNKS} chunk(s) from 1 run(s), {len(CHANGED)} with errors" in done.stdout
+    model = ReviewModel.load(path)
+    held_out = model.to_dict()["provenance"]["held_out"]
+    # As uploaded, no chunk was flagged; refitted, the unsure word finds the fixed chunks: 12 of the 14 with
+    # errors carry it (2 were fixed although sure), and 2 of the 14 unsure chunks were left as they were.
+    assert held_out["uploaded"]["flagged"] == 0 and held_out["uploaded"]["recall"] == 0.0
+    refitted = held_out["refitted"]
+    assert (refitted["chunks"], refitted["with_error"]) == (N_CHUNKS, len(CHANGED))
+    assert refitted["recall"] >= 0.75 and refitted["precision"] >= 0.75, refitted
+    assert "refitted (held out)" in done.stdout and "as uploaded" in done.stdout
+    # The model ranks an unsure chunk above a sure one.
+    from preannotate.quality import chunk_features
+
+    unsure, sure = (model.predict_wer(chunk_features(long_chunk(i), 80.0)) for i in (6, 7))
+    assert unsure > sure
+    other = tmp_path / "model.json"
+    again = run_cli("calibrate", "-o", str(long_run), "-o", str(long_run), "--out", str(other))
+    assert again.returncode == 0 and f"fitted on {2 * N_CHUNKS} chunk(s) from 2 run(s)" in again.stdout
+    assert ReviewModel.load(other).provenance["calibrated_on"] == [str(long_run)] * 2
+
+
+def test_calibrate_says_what_is_missing(corrected_run: Path, tmp_path: Path) -> None:  # noqa: F811
+    too_few = run_cli("calibrate", "-o", str(corrected_run))
+    assert too_few.returncode == 2
+    assert f"need at least {MIN_PER_CLASS} of each" in too_few.stderr and "1 with errors" not in too_few.stdout
+    (tmp_path / "fresh").mkdir()
+    _, unpulled = make_run(tmp_path / "fresh")  # never uploaded nor pulled
+    missing = run_cli("calibrate", "-o", str(unpulled))
+    assert missing.returncode == 2 and "run `preannotate pull` first" in missing.stderr
+
+
+def test_report_compares_the_control_arm_with_work_times(corrected_run: Path, tmp_path: Path) -> None:  # noqa: F811
+    run = json.loads((corrected_run / "run.json").read_text())
+    for f in run["files"]:
+        f["route"] = "control" if f["item"] == "count.wav" else "draft"
+    (corrected_run / "run.json").write_text(json.dumps(run))
+    times = tmp_path / "times.csv"
+    # talk.wav 12 s + fox.wav 2.889 s of drafts; count.wav 2.986 s typed from scratch.
+    times.write_text("item,seconds\ntalk.wav,60\nfox.wav,15\ncount.wav,30\n")
+    done = run_cli("report", "-o", str(corrected_run), "--work-times", str(times))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((corrected_run / "correction" / "summary.json").read_text())
+    arms = summary["control_arm"]["arms"]
+    draft_audio = 12.0 + 46218 / 16000
+    assert arms["draft"]["hours_per_audio_hour"] == pytest.approx(75 / draft_audio)
+    assert arms["control"]["hours_per_audio_hour"] == pytest.approx(30 / (47771 / 16000))
+    assert summary["control_arm"]["ratio"] == pytest.approx((75 / draft_audio) / (30 / (47771 / 16000)))
+    # talk.wav: 5 word edits, 4 boundary edits (retimed, removed, split, added); fox.wav none.
+    assert (arms["draft"]["word_edits"], arms["draft"]["segment_edits"]) == (5, 4)
+    assert summary["hours_saved"]["items_control"] == 1 and summary["hours_saved"]["hours_saved"] is not None
+    page = (corrected_run / "correction" / "report.html").read_text()
+    for text in ("Hours saved (estimate)", "Gaur", "Bazillon", "Uncertainty", "Control arm", "times the control"):
+        assert text in page, text
+    assert (corrected_run / "correction" / "calibration.csv").is_file()
+    times.write_text("item,seconds\ntalk.wav,60\nfox.wav,soon\n")
+    bad = run_cli("report", "-o", str(corrected_run), "--work-times", str(times))
+    assert bad.returncode == 2 and "line 3: seconds 'soon' of fox.wav is not a number" in bad.stderr
