@@ -1,9 +1,9 @@
 """A small SuperAnnotate-compatible HTTP server on loopback, for tests with the real SDK.
 
 It answers the requests superannotate 4.6.2 makes for the calls this project uses (see
-/work/shared/notes/superannotate.md), keeps projects, classes, items, annotations and
-statuses in memory, validates what it receives the way the platform does for Video projects,
-and can be told to fail: `inject("annotations/upload", 429, times=2)`.
+/work/shared/notes/superannotate.md), keeps projects, classes, items, annotations, statuses,
+priority scores and custom fields (see sa_metadata.py) in memory, validates what it receives the
+way the platform does for Video projects, and can be told to fail: `inject("annotations/upload", 429, times=2)`.
 
 All services share one port: the main API at the root, the hosts the SDK hard-codes under
 `/__wm`, `/__item`, `/__assets`, `/__explore` and `/__telemetry` (see `hosts`).
@@ -38,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from sa_metadata import METADATA_ROUTES, MetadataApi
 
 TEAM_ID = 4242
 #: A well-formed legacy team token (`<name>=<team id>`); the server accepts only its `tokens`.
@@ -65,6 +66,11 @@ class State:
     unhandled: list[str] = field(default_factory=list)
     faults: list[list] = field(default_factory=list)
     integrations: list[dict] = field(default_factory=list)
+    priorities: dict[int, dict[str, float]] = field(default_factory=lambda: collections.defaultdict(dict))
+    priority_requests: list[list[tuple[str, str, float]]] = field(default_factory=list)
+    custom_schema: dict[int, dict] = field(default_factory=lambda: collections.defaultdict(dict))
+    schema_creations: list[tuple[str, list[str]]] = field(default_factory=list)
+    custom_values: dict[int, dict[str, dict]] = field(default_factory=lambda: collections.defaultdict(dict))
     ids: itertools.count = field(default_factory=lambda: itertools.count(100))
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -164,6 +170,20 @@ class SuperAnnotateServer:
                                             "bucket_name": bucket, "createdAt": STAMP, "updatedAt": STAMP})  # fmt: skip
             return iid
 
+    def priorities(self, project: str) -> dict[str, float]:
+        """Items' priority scores as stored (see also `state.priority_requests`, in the order sent)."""
+        with self.state.lock:
+            return dict(self.state.priorities[self._project_id(project)])
+
+    def custom_schema(self, project: str) -> dict[str, dict]:
+        with self.state.lock:
+            return copy.deepcopy(self.state.custom_schema[self._project_id(project)])
+
+    def custom_values(self, project: str) -> dict[str, dict]:
+        """Items' custom field values as stored."""
+        with self.state.lock:
+            return copy.deepcopy(self.state.custom_values[self._project_id(project)])
+
     @property
     def upload_counts(self) -> collections.Counter:
         """Successful annotation stores per (project name, item name)."""
@@ -186,7 +206,7 @@ class SuperAnnotateServer:
         return None
 
 
-class Api:
+class Api(MetadataApi):
     """One request's routing and answers; every handler returns (status, JSON or text body)."""
 
     ROUTES = [
@@ -210,6 +230,7 @@ class Api:
         ("POST", r"/__assets/api/v4/items/annotations/upload", "upload"),
         ("POST", r"/__assets/api/v4/items/annotations/download/method", "download_method"),
         ("POST", r"/__assets/api/v4/items/annotations/download", "download"),
+        *METADATA_ROUTES,
     ]
 
     def __init__(self, state: State, method: str, path: str, query: dict, headers: Any, body: bytes) -> None:

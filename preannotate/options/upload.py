@@ -8,6 +8,8 @@ from .base import check
 
 WEB_SCHEMES = ("http://", "https://")
 
+# How items are ordered for annotators (SuperAnnotate priority scores, higher served first).
+PRIORITIES = ("doubtful_first", "easy_first", "none")
 # Item statuses of a SuperAnnotate project with the default workflow.
 SUPERANNOTATE_STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
 # Characters SuperAnnotate replaces in project names (the SDK would then not find the project again).
@@ -45,6 +47,11 @@ class SuperAnnotateOptions:
         backoff_seconds: Wait before the first retry; doubles with each further one, at most 60 s.
         verify_upload: Read uploaded annotations back and compare them before recording them as uploaded
             (superannotate 4.6.2 can report success for an upload whose retried request lost its body).
+        priority: The order annotators are served items in, sent as SuperAnnotate priority scores from each
+            file's predicted WER: doubtful_first (highest predicted WER first), easy_first (lowest first), or
+            none (no scores sent). Files without a predicted WER get no score.
+        custom_fields: Give items the custom fields predicted_wer, duration_seconds, language and doubtful_share
+            (created in the project when missing), so managers can filter and sort by them.
     """
 
     project: str = ""
@@ -61,6 +68,8 @@ class SuperAnnotateOptions:
     max_attempts: int = 5
     backoff_seconds: float = 1.0
     verify_upload: bool = True
+    priority: str = "doubtful_first"
+    custom_fields: bool = True
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -82,6 +91,10 @@ class SuperAnnotateOptions:
             self.url_prefix is None or self.integration is not None or is_web_url(self.url_prefix),
             f"superannotate.url_prefix {self.url_prefix!r} is not an http(s) URL: only http(s) URLs can be attached "
             "unless superannotate.integration names a SuperAnnotate storage integration",
+        )
+        check(
+            self.priority in PRIORITIES,
+            f"superannotate.priority must be one of {', '.join(PRIORITIES)}, got {self.priority!r}",
         )
         check(1 <= self.batch_size <= 500, "superannotate.batch_size must be in [1, 500]")
         check(1 <= self.max_attempts <= 20, "superannotate.max_attempts must be in [1, 20]")

@@ -206,3 +206,29 @@ class UploadSession:
             f"downloading {len(names)} annotation(s) from {project!r}",
             lambda: self.client.get_annotations(project, list(names)),
         )
+
+    # priorities and custom fields
+    def upload_priorities(self, project: str, scores: list[dict]) -> tuple[list[str], list[str]]:
+        """Sends priority scores (`{"name", "priority"}` dicts); returns (updated, skipped) item names."""
+        return self._call(
+            f"sending priority scores of {len(scores)} item(s) to {project!r}",
+            lambda: self.client.upload_priority_scores(project, copy.deepcopy(scores)),
+        )
+
+    def custom_fields(self, project: str) -> dict[str, dict]:
+        """The project's custom field schema ({} when it has none)."""
+        return self._call(f"reading custom fields of {project!r}", lambda: self.client.get_custom_fields(project))
+
+    def create_custom_fields(self, project: str, fields: dict[str, dict]) -> dict[str, dict]:
+        """Adds fields to the project's custom field schema; returns the whole schema."""
+        return self._call(
+            f"creating custom fields {', '.join(fields)} in {project!r}",
+            lambda: self.client.create_custom_fields(project, copy.deepcopy(fields)),
+        )
+
+    def upload_custom_values(self, project: str, values: list[dict[str, dict]]) -> dict[str, list]:
+        """Sets custom field values (`{item: {field: value}}` dicts); returns succeeded and failed names."""
+        return self._call(
+            f"sending custom field values of {len(values)} item(s) to {project!r}",
+            lambda: self.client.upload_custom_values(project, copy.deepcopy(values)),
+        )

@@ -47,6 +47,9 @@ class UploadReport:
         kept_human_edits: Items people have worked on, left as they are (skipped, not failed).
         overwritten_human_edits: Items people had worked on that were replaced (overwrite_human_edits).
         backups: Where their prior state was saved, relative to the output folder.
+        metadata: What was sent besides annotations (counts): priority (the option), priority_scores,
+            custom_values (items whose scores / values SuperAnnotate took; in a dry run, would be sent) and
+            custom_fields_created; unknown lists the run.json fields some items lacked.
         warnings: Problems that did not fail items (a status that could not be set, a broken ledger entry...).
     """
 
@@ -60,6 +63,7 @@ class UploadReport:
     kept_human_edits: list[str] = field(default_factory=list)
     overwritten_human_edits: list[str] = field(default_factory=list)
     backups: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     started_at: str = field(default_factory=utc_now)
     finished_at: str | None = None

@@ -18,6 +18,7 @@ from .client import UploadSession, connect
 from .credentials import SETUP_HINT, find_credentials
 from .guard import HumanEdit, backup_folder, find_human_edits, write_backups
 from .ledger import Ledger
+from .metadata import run_records, send_for_run
 from .plan import PlannedItem, plan_items, run_files
 from .redact import get_logger
 from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
@@ -132,6 +133,7 @@ def upload_run(
         _dry_run(ready, report)
     else:
         _upload(session, options, classes, ready, report, output_dir, force or options.force_upload)
+    send_for_run(session, options, report, run_records(output_dir, files), [p.item for p in ready])
     report.finished_at = utc_now()
     if report.kept_human_edits:
         names = ", ".join(report.kept_human_edits[:10]) + (" ..." if len(report.kept_human_edits) > 10 else "")

@@ -1,0 +1,252 @@
+"""Priority scores and item custom fields: which items annotators get first, what managers filter by.
+
+Both come from the run's file records (`predicted_wer`, `duration`, `language`, `doubtful_share`), which
+older runs lack: whatever is unknown is left out, with one warning. SuperAnnotate serves items with a
+higher priority score first; the SDK clamps scores to [0, 1_000_000] and keeps five decimals, so scores
+here are a percentage with three.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import CredentialsError, UploadError
+from ..options import SuperAnnotateOptions
+from ..storage import read_json
+from .client import UploadSession
+from .plan import RUN_FILE, _field
+from .redact import get_logger
+from .report import UNCHANGED, UploadReport
+
+log = get_logger(__name__)
+
+#: The custom fields items get, in SuperAnnotate's schema format.
+FIELDS: dict[str, dict[str, Any]] = {
+    "predicted_wer": {"type": "number", "minimum": 0},
+    "duration_seconds": {"type": "number", "minimum": 0},
+    "language": {"type": "string"},
+    "doubtful_share": {"type": "number", "minimum": 0, "maximum": 1},
+}
+# Custom field -> the run.json file record key it is read from.
+_RECORD_KEYS = {
+    "predicted_wer": "predicted_wer",
+    "duration_seconds": "duration",
+    "language": "language",
+    "doubtful_share": "doubtful_share",
+}
+VALUES_BATCH = 500  # items per custom values request: a failure costs one batch, not all
+SCORE_SCALE = 100.0  # a WER of 0.25 is priority 25.0: readable in the platform, and within the SDK's range
+
+
+@dataclass
+class MetadataPlan:
+    """What to send for a run's items.
+
+    Attributes:
+        scores: `{"name", "priority"}` dicts for `upload_priority_scores`, highest first.
+        values: `{item: {field: value}}` dicts for `upload_custom_values`, items with no known value left out.
+        unknown: Record keys that some of the items lack (for the one warning).
+    """
+
+    scores: list[dict[str, Any]]
+    values: list[dict[str, dict[str, Any]]]
+    unknown: list[str]
+
+
+def run_records(output_dir: Path, files: Sequence[Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The run's file records by item: from `files`, else `<output>/run.json`; {} when unreadable."""
+    if files is None:
+        data = read_json(output_dir / RUN_FILE)
+        files = data.get("files") if isinstance(data, dict) else None
+    records = {}
+    for entry in files or []:
+        item = _field(entry, "item")
+        if isinstance(item, str) and item:
+            records[item] = {key: _field(entry, key) for key in set(_RECORD_KEYS.values()) | {"route"}}
+    return records
+
+
+def priority_score(predicted_wer: float | None, priority: str) -> float | None:
+    """The priority score of an item, or None when it gets none.
+
+    Args:
+        predicted_wer: The file's predicted word error rate (values above 1 count as 1).
+        priority: doubtful_first (the higher the WER, the higher the score), easy_first (the reverse) or none.
+    """
+    if priority == "none" or not _is_number(predicted_wer):
+        return None
+    wer = min(max(float(predicted_wer), 0.0), 1.0)  # type: ignore[arg-type]
+    share = wer if priority == "doubtful_first" else 1.0 - wer
+    return round(share * SCORE_SCALE, 3)
+
+
+def custom_values(record: dict[str, Any]) -> dict[str, Any]:
+    """An item's custom field values: the known ones only, each of the type its schema asks."""
+    values: dict[str, Any] = {}
+    for name, key in _RECORD_KEYS.items():
+        value = record.get(key)
+        if FIELDS[name]["type"] == "string" and isinstance(value, str) and value:
+            values[name] = value
+        elif FIELDS[name]["type"] == "number" and _is_number(value) and value >= FIELDS[name]["minimum"]:
+            values[name] = round(float(value), 4)
+    if "doubtful_share" in values and values["doubtful_share"] > 1:
+        del values["doubtful_share"]
+    return values
+
+
+def plan_metadata(records: dict[str, dict[str, Any]], names: list[str], priority: str, fields: bool) -> MetadataPlan:
+    """The scores and custom values for the named items.
+
+    Args:
+        records: The run's file records by item (see `run_records`).
+        names: The items to send them for.
+        priority: The superannotate.priority option.
+        fields: The superannotate.custom_fields option.
+    """
+    scores, values, unknown = [], [], set()
+    wanted = set(_RECORD_KEYS.values()) if fields else set()
+    if priority != "none":
+        wanted.add("predicted_wer")
+    for name in names:
+        record = records.get(name, {})
+        score = priority_score(record.get("predicted_wer"), priority)
+        if score is not None:
+            scores.append({"name": name, "priority": score})
+        item_values = custom_values(record) if fields else {}
+        if item_values:
+            values.append({name: item_values})
+        unknown |= {key for key in wanted if record.get(key) in (None, "")}
+    scores.sort(key=lambda s: -s["priority"])
+    return MetadataPlan(scores, values, sorted(unknown))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def send_for_run(
+    session: UploadSession | None,
+    options: SuperAnnotateOptions,
+    report: UploadReport,
+    records: dict[str, dict],
+    ready: list[str],
+) -> None:
+    """Priority scores and custom values for the run's items that are in the project as this tool left them.
+
+    Those are the items uploaded now and those skipped as unchanged (a new priority option then re-orders
+    the queue without uploading again; completed items are not served anyway). Items kept because people
+    work on them get nothing: their place in the queue is already the team's business.
+
+    Args:
+        session: The connected session; None lists what a dry run would send.
+        options: The superannotate section (project, priority, custom_fields).
+        report: Gets counts under `metadata`, and warnings.
+        records: The run's file records by item (see `run_records`).
+        ready: The items a dry run would upload.
+    """
+    report.metadata["priority"] = options.priority
+    names = ready if session is None else report.succeeded + [i.item for i in report.items if i.reason == UNCHANGED]
+    plan = plan_metadata(records, names, options.priority, options.custom_fields)
+    if session is None:
+        dry_run_metadata(plan, report)
+    else:
+        send_metadata(session, options.project, plan, report)
+
+
+def dry_run_metadata(plan: MetadataPlan, report: UploadReport) -> None:
+    """Lists what a real upload would send, in the log and the report."""
+    _warn_unknown(plan, report)
+    for score in plan.scores:
+        log.info("dry run: would give %s priority %s", score["name"], score["priority"])
+    for entry in plan.values:
+        for name, values in entry.items():
+            log.info("dry run: would set custom fields of %s: %s", name, values)
+    report.metadata.update(priority_scores=len(plan.scores), custom_values=len(plan.values))
+
+
+def send_metadata(session: UploadSession, project: str, plan: MetadataPlan, report: UploadReport) -> None:
+    """Sends priority scores and custom field values; a failure is a warning, never a failed upload."""
+    _warn_unknown(plan, report)
+    report.metadata.update(priority_scores=0, custom_values=0)
+    if plan.scores:
+        _send_scores(session, project, plan.scores, report)
+    if plan.values:
+        fields = _ensure_fields(session, project, report)
+        if fields:
+            _send_values(session, project, _only(plan.values, fields), report)
+    log.info(
+        "SuperAnnotate: priority scores for %d item(s), custom field values for %d item(s)",
+        report.metadata["priority_scores"],
+        report.metadata["custom_values"],
+    )
+
+
+def _send_scores(session: UploadSession, project: str, scores: list[dict], report: UploadReport) -> None:
+    try:
+        updated, skipped = session.upload_priorities(project, scores)
+    except (UploadError, CredentialsError) as e:
+        _warn(report, f"priority scores not sent: {e}")
+        return
+    report.metadata["priority_scores"] = len(updated)
+    if skipped:
+        _warn(report, f"SuperAnnotate skipped the priority scores of {len(skipped)} item(s): {_names(skipped)}")
+
+
+def _ensure_fields(session: UploadSession, project: str, report: UploadReport) -> set[str]:
+    """Creates the custom fields the project lacks; returns those whose values can be sent."""
+    try:
+        schema = session.custom_fields(project) or {}
+        missing = {name: spec for name, spec in FIELDS.items() if name not in schema}
+        if missing:  # only the missing ones: the SDK adds to a schema, and a field that exists is refused
+            schema = session.create_custom_fields(project, missing) or {**schema, **missing}
+            report.metadata["custom_fields_created"] = sorted(missing)
+            log.info("created custom fields %s in %r", ", ".join(missing), project)
+    except (UploadError, CredentialsError) as e:
+        _warn(report, f"custom field values not sent: {e}")
+        return set()
+    usable = {n for n in FIELDS if (schema.get(n) or {}).get("type") == FIELDS[n]["type"]}
+    clashing = sorted(n for n in FIELDS if n in schema and n not in usable)
+    if clashing:
+        _warn(report, f"custom fields {', '.join(clashing)} exist in {project!r} with another type; not set")
+    return usable
+
+
+def _send_values(session: UploadSession, project: str, values: list[dict], report: UploadReport) -> None:
+    failed: list[str] = []
+    for start in range(0, len(values), VALUES_BATCH):
+        batch = values[start : start + VALUES_BATCH]
+        try:
+            result = session.upload_custom_values(project, batch)
+        except (UploadError, CredentialsError) as e:
+            _warn(report, f"custom field values of {len(batch)} item(s) not sent: {e}")
+            continue
+        report.metadata["custom_values"] += len(result.get("succeeded") or [])
+        failed += result.get("failed") or []
+    if failed:
+        _warn(report, f"SuperAnnotate refused the custom field values of {len(failed)} item(s): {_names(failed)}")
+
+
+def _only(values: list[dict[str, dict]], fields: set[str]) -> list[dict[str, dict]]:
+    kept = [{n: {k: v for k, v in vals.items() if k in fields}} for entry in values for n, vals in entry.items()]
+    return [entry for entry in kept if next(iter(entry.values()))]
+
+
+def _warn_unknown(plan: MetadataPlan, report: UploadReport) -> None:
+    # Logged, and noted under metadata rather than warnings: a run made before these fields existed is
+    # no upload problem, and its report should not look like one.
+    if plan.unknown:
+        report.metadata["unknown"] = plan.unknown
+        log.warning("run.json lacks %s for some items (an older run?): those are not sent", ", ".join(plan.unknown))
+
+
+def _warn(report: UploadReport, message: str) -> None:
+    report.warnings.append(message)
+    log.warning("%s", message)
+
+
+def _names(names: list[str], limit: int = 10) -> str:
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")

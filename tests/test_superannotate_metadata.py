@@ -1,0 +1,205 @@
+"""Priority scores and item custom fields: the real SDK against the loopback server, and the score rules."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from sa_server import SuperAnnotateServer
+from test_superannotate_upload import SOURCES, items_of, make_run, options, run_upload, write_json
+
+from preannotate.errors import ConfigError
+from preannotate.options import AnnotationOptions
+from preannotate.superannotate import preflight, upload_run
+from preannotate.superannotate.metadata import FIELDS, custom_values, plan_metadata, priority_score
+from preannotate.superannotate.report import write_upload_record
+
+# Per source: predicted WER, duration, language, share of doubtful chunks.
+METRICS = {SOURCES[0]: (0.12, 31.5, "en", 0.1), SOURCES[1]: (0.45, 12.0, "es", 0.5), SOURCES[2]: (0.3, 8.25, "fr", 0.0)}
+
+
+def add_metrics(out: Path, metrics: dict = METRICS) -> None:
+    """Gives run.json's file records the quality fields a current run writes."""
+    run = json.loads((out / "run.json").read_text())
+    for record in run["files"]:
+        if record["source"] in metrics:
+            wer, duration, language, doubtful = metrics[record["source"]]
+            record.update(predicted_wer=wer, duration=duration, language=language, doubtful_share=doubtful)
+            record.update(route="draft")
+    write_json(out / "run.json", run)
+
+
+def item(source: str) -> str:
+    return items_of([source])[0]
+
+
+def test_doubtful_first_sends_the_hardest_items_the_highest_scores(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    report = run_upload(tmp_path, options())
+
+    assert sorted(report.succeeded) == sorted(items_of())
+    got = sa_server.priorities("Podcasts")
+    assert got == {item(SOURCES[0]): 12.0, item(SOURCES[1]): 45.0, item(SOURCES[2]): 30.0}
+    assert sorted(got, key=got.get, reverse=True) == [item(SOURCES[1]), item(SOURCES[2]), item(SOURCES[0])]
+    assert len(sa_server.state.priority_requests) == 1
+    assert report.metadata == {"priority": "doubtful_first", "priority_scores": 3, "custom_values": 3,
+                               "custom_fields_created": sorted(FIELDS)}  # fmt: skip
+    assert not report.warnings
+
+
+def test_easy_first_reverses_the_order(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    run_upload(tmp_path, options(priority="easy_first"))
+
+    got = sa_server.priorities("Podcasts")
+    assert got == {item(SOURCES[0]): 88.0, item(SOURCES[1]): 55.0, item(SOURCES[2]): 70.0}
+    assert sorted(got, key=got.get, reverse=True) == [item(SOURCES[0]), item(SOURCES[2]), item(SOURCES[1])]
+
+
+def test_priority_none_sends_no_scores(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    report = run_upload(tmp_path, options(priority="none", custom_fields=False))
+
+    assert sorted(report.succeeded) == sorted(items_of())
+    assert "/images/updateEntropy" not in sa_server.paths()
+    assert not [p for p in sa_server.paths() if "custom/metadata" in p]
+    assert report.metadata == {"priority": "none", "priority_scores": 0, "custom_values": 0}
+
+
+def test_custom_values_match_run_json_and_the_schema_is_created_once(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    first = run_upload(tmp_path, options())
+    second = run_upload(tmp_path, options(), force=True)
+
+    assert sa_server.custom_schema("Podcasts") == FIELDS
+    assert sa_server.state.schema_creations == [("Podcasts", sorted(FIELDS))]  # the second run found it
+    assert "custom_fields_created" not in second.metadata and second.metadata["custom_values"] == 3
+    records = {r["item"]: r for r in json.loads((out / "run.json").read_text())["files"]}
+    expected = {
+        name: {"predicted_wer": r["predicted_wer"], "duration_seconds": r["duration"], "language": r["language"],
+               "doubtful_share": r["doubtful_share"]}
+        for name, r in records.items()
+    }  # fmt: skip
+    assert sa_server.custom_values("Podcasts") == expected
+    write_upload_record(out, first)
+    assert json.loads((out / "run.json").read_text())["upload"]["metadata"]["custom_values"] == 3
+
+
+def test_unchanged_items_get_scores_and_human_edited_ones_do_not(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    run_upload(tmp_path, options(priority="none"))
+    sa_server.set_status("Podcasts", item(SOURCES[1]), "Completed")
+    # A changed draft of the completed item: the upload keeps the person's work, and its queue place.
+    write_json(out / "superannotate" / f"{item(SOURCES[1])}.json", {**_annotation(out, SOURCES[1]), "tags": ["x"]})
+
+    report = run_upload(tmp_path, options())
+    assert report.kept_human_edits == [item(SOURCES[1])]
+    assert sa_server.priorities("Podcasts") == {item(SOURCES[0]): 12.0, item(SOURCES[2]): 30.0}
+
+
+def _annotation(out: Path, source: str) -> dict:
+    return json.loads((out / "superannotate" / f"{item(source)}.json").read_text())
+
+
+def test_failing_custom_values_leave_annotations_uploaded_with_a_warning(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    sa_server.inject("custom/metadata/item", 500, times=50)
+    report = run_upload(tmp_path, options(max_attempts=2))
+
+    assert sorted(report.succeeded) == sorted(items_of()) and not report.failed
+    assert sa_server.paths().count("/__explore/api/v1/custom/metadata/item") == 2  # retried, then given up
+    assert report.metadata["custom_values"] == 0 and report.metadata["priority_scores"] == 3
+    assert any("custom field values of 3 item(s) not sent" in w for w in report.warnings)
+    assert sa_server.custom_values("Podcasts") == {}
+
+
+def test_older_runs_without_metrics_send_nothing_and_warn_once(
+    sa_server: SuperAnnotateServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out, {SOURCES[0]: METRICS[SOURCES[0]]})  # one file with metrics, two without
+    with caplog.at_level(logging.WARNING):
+        report = run_upload(tmp_path, options())
+
+    assert sa_server.priorities("Podcasts") == {item(SOURCES[0]): 12.0}
+    assert list(sa_server.custom_values("Podcasts")) == [item(SOURCES[0])]
+    assert report.metadata["unknown"] == ["doubtful_share", "duration", "language", "predicted_wer"]
+    assert not report.warnings
+    assert sum("lacks" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_the_server_refuses_what_the_platform_refuses(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    make_run(tmp_path)
+    run_upload(tmp_path, options(priority="none", custom_fields=False))  # the project and its items
+    session = preflight(options())
+    session.create_custom_fields("Podcasts", {"duration_seconds": {"type": "number"}})
+    with pytest.raises(Exception, match="already exists"):
+        session.create_custom_fields("Podcasts", {"duration_seconds": {"type": "number"}})
+    with pytest.raises(Exception, match="type must be"):
+        session.create_custom_fields("Podcasts", {"when": {"type": "datetime"}})
+    name = item(SOURCES[0])
+    result = session.upload_custom_values(
+        "Podcasts", [{name: {"duration_seconds": 3.0}}, {item(SOURCES[1]): {"nope": 1}}, {"ghost": {}}]
+    )
+    assert result["succeeded"] == [name] and sorted(result["failed"]) == sorted([item(SOURCES[1]), "ghost"])
+    assert session.upload_custom_values("Podcasts", [{name: {"duration_seconds": "3 s"}}])["failed"] == [name]
+
+
+def test_dry_run_lists_what_would_be_sent(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    inp, out = make_run(tmp_path)
+    add_metrics(out)
+    with caplog.at_level(logging.INFO):
+        report = upload_run(out, options(dry_run=True), AnnotationOptions(), inp, None)
+    assert report.metadata == {"priority": "doubtful_first", "priority_scores": 3, "custom_values": 3}
+    assert f"would give {item(SOURCES[1])} priority 45.0" in caplog.text
+    assert f"would set custom fields of {item(SOURCES[2])}" in caplog.text
+
+
+# the score rules, without a server
+@pytest.mark.parametrize(
+    ("wer", "priority", "score"),
+    [(0.25, "doubtful_first", 25.0), (0.25, "easy_first", 75.0), (1.7, "doubtful_first", 100.0),
+     (-0.1, "easy_first", 100.0), (0.123456789, "doubtful_first", 12.346), (0.5, "none", None),
+     (None, "doubtful_first", None), (float("nan"), "easy_first", None), (True, "doubtful_first", None)],
+)  # fmt: skip
+def test_priority_score(wer: object, priority: str, score: float | None) -> None:
+    assert priority_score(wer, priority) == score  # type: ignore[arg-type]
+
+
+def test_custom_values_keep_only_known_values_of_the_right_type() -> None:
+    record = {"predicted_wer": 0.2, "duration": None, "language": "", "doubtful_share": 1.5}
+    assert custom_values(record) == {"predicted_wer": 0.2}
+    assert custom_values({"duration": "12", "language": "de", "doubtful_share": 0.25}) == {
+        "language": "de",
+        "doubtful_share": 0.25,
+    }
+
+
+def test_plan_orders_scores_and_names_unknown_keys() -> None:
+    records = {"a": {"predicted_wer": 0.1}, "b": {"predicted_wer": 0.9, "duration": 3.0}, "c": {}}
+    plan = plan_metadata(records, ["a", "b", "c"], "doubtful_first", fields=False)
+    assert [s["name"] for s in plan.scores] == ["b", "a"] and plan.values == [] and plan.unknown == ["predicted_wer"]
+    plan = plan_metadata(records, ["b"], "none", fields=True)
+    assert plan.scores == [] and plan.values == [{"b": {"predicted_wer": 0.9, "duration_seconds": 3.0}}]
+    assert plan.unknown == ["doubtful_share", "language"]
+
+
+def test_priority_option_is_validated() -> None:
+    with pytest.raises(ConfigError, match="superannotate.priority"):
+        options(priority="hardest").validate()
