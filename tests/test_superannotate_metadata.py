@@ -46,7 +46,9 @@ def test_doubtful_first_sends_the_hardest_items_the_highest_scores(
     got = sa_server.priorities("Podcasts")
     assert got == {item(SOURCES[0]): 12.0, item(SOURCES[1]): 45.0, item(SOURCES[2]): 30.0}
     assert sorted(got, key=got.get, reverse=True) == [item(SOURCES[1]), item(SOURCES[2]), item(SOURCES[0])]
-    assert len(sa_server.state.priority_requests) == 1
+    [sent] = sa_server.state.priority_requests  # one request, in the order the SDK got them: hardest first
+    assert [score for _, _, score in sent] == [45.0, 30.0, 12.0]
+    assert not sa_server.state.unhandled  # every request the SDK made has its real route
     assert report.metadata == {"priority": "doubtful_first", "priority_scores": 3, "custom_values": 3,
                                "custom_fields_created": sorted(FIELDS)}  # fmt: skip
     assert not report.warnings
