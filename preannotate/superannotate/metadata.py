@@ -66,7 +66,7 @@ def run_records(output_dir: Path, files: Sequence[Any] | None = None) -> dict[st
     for entry in files or []:
         item = _field(entry, "item")
         if isinstance(item, str) and item:
-            records[item] = {key: _field(entry, key) for key in set(_RECORD_KEYS.values()) | {"route"}}
+            records[item] = {key: _field(entry, key) for key in _RECORD_KEYS.values()}
     return records
 
 
