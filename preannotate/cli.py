@@ -162,6 +162,7 @@ def _report(args: argparse.Namespace) -> int:
     from .correction import compare_from_config
     from .correction.arms import read_work_times
     from .correction.report import REPORT_DIR, headline, summary_table, write_report
+    from .correction.savings import effort_line, evidence
     from .lock import output_lock
 
     config = config_from_args(args)
@@ -171,6 +172,7 @@ def _report(args: argparse.Namespace) -> int:
         path = write_report(result, Path(config.output.dir) / REPORT_DIR, work_times)
     print(headline(result) + "\n")
     print(summary_table(result).to_string(index=False))
+    print("\n" + effort_line(evidence(result, work_times).effort))
     for item, problem in result.problems.items():
         print(f"  {item}: {problem}", file=sys.stderr)
     for item, found in result.disagreements.items():  # read as the annotator left them, but worth a look

@@ -14,10 +14,12 @@ from test_correction import ANNOTATION, PROJECT, corrected_run, make_run, run_cl
 
 from preannotate.chunking import Chunk
 from preannotate.config import config_to_dict, load_config
-from preannotate.correction import pull_run
+from preannotate.correction import compare_run, pull_run
 from preannotate.correction.calibrate import MIN_PER_CLASS
+from preannotate.correction.calibration import calibration_table
 from preannotate.correction.pull import open_session
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
+from preannotate.options import CorrectionOptions
 from preannotate.quality import ReviewModel
 from preannotate.report import FileResult, RunReport
 from preannotate.results import Word
@@ -81,10 +83,27 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
 
     unsure, sure = (model.predict_wer(chunk_features(long_chunk(i), 80.0)) for i in (6, 7))
     assert unsure > sure
+    assert_calibration_table(long_run)
     other = tmp_path / "model.json"
     again = run_cli("calibrate", "-o", str(long_run), "-o", str(long_run), "--out", str(other))
     assert again.returncode == 0 and f"fitted on {2 * N_CHUNKS} chunk(s) from 2 run(s)" in again.stdout
     assert ReviewModel.load(other).provenance["calibrated_on"] == [str(long_run)] * 2
+
+
+def assert_calibration_table(run: Path) -> None:
+    """With predicted WERs in chunks.jsonl (runs made with the review model), the table bins the 40 chunks."""
+    path = run / "chunks.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in records:  # as the review model would: unsure chunks high
+        r["predicted_wer"] = 0.4 if r["chunk"] in DOUBTFUL else 0.02
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    table = calibration_table(compare_run(run, ANNOTATION, CorrectionOptions()).chunks).set_index("predicted_wer_bin")
+    # 26 sure chunks, 2 of them corrected; 14 unsure, 12 corrected. The English normalizer splits "word1" into
+    # "word 1": 5 words, 1 substituted (word -> corrected), WER 0.2 per corrected chunk.
+    assert table.loc["0.00-0.05", "chunks"] == 26 and table.loc["0.30-0.50", "chunks"] == 14
+    assert table.loc["0.00-0.05", "mean_measured_wer"] == pytest.approx(2 * 0.2 / 26)
+    assert table.loc["0.30-0.50", "mean_measured_wer"] == pytest.approx(12 * 0.2 / 14)
+    assert table.loc["0.30-0.50", "share_with_error"] == pytest.approx(12 / 14)
 
 
 def test_calibrate_says_what_is_missing(corrected_run: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -116,6 +135,7 @@ def test_report_compares_the_control_arm_with_work_times(corrected_run: Path, tm
     # talk.wav: 5 word edits, 4 boundary edits (retimed, removed, split, added); fox.wav none.
     assert (arms["draft"]["word_edits"], arms["draft"]["segment_edits"]) == (5, 4)
     assert summary["hours_saved"]["items_control"] == 1 and summary["hours_saved"]["hours_saved"] is not None
+    assert "hours saved (estimate):" in done.stdout and "per audio hour (range" in done.stdout
     page = (corrected_run / "correction" / "report.html").read_text()
     for text in ("Hours saved (estimate)", "Gaur", "Bazillon", "Uncertainty", "Control arm", "times the control"):
         assert text in page, text

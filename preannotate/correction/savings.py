@@ -60,6 +60,15 @@ def effort_table(effort: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "value"])
 
 
+def effort_line(effort: Mapping[str, Any]) -> str:
+    """One line for the console: hours saved per audio hour with its range, or why there is none."""
+    if effort.get("hours_saved") is None:
+        return f"hours saved: not estimated ({effort.get('note')})"
+    low, mid, high = (_fmt(effort.get(f"saved_per_audio_hour{s}")) for s in ("_low", "", "_high"))
+    total = _fmt(effort["hours_saved"])
+    return f"hours saved (estimate): {total} h, {mid} per audio hour (range {low} to {high}); see the report"
+
+
 def evidence_sections(found: Evidence) -> list[tuple[str, str]]:
     """(title, HTML) of the hours-saved, calibration and control-arm sections."""
     return [
