@@ -26,7 +26,14 @@ LOW_AVG_LOGPROB = "low_avg_logprob"
 HIGH_NO_SPEECH_PROB = "high_no_speech_prob"
 REPETITION = "repetition"
 FALLBACK_TEMPERATURE = "fallback_temperature"
-REVIEW_REASONS = (LOW_WORD_PROBABILITY, LOW_AVG_LOGPROB, HIGH_NO_SPEECH_PROB, REPETITION, FALLBACK_TEMPERATURE)
+# Added after chunking by the review model (preannotate.review): chunking stays pure and never imports it.
+PREDICTED_WER = "predicted_wer"
+DOUBTFUL_WORDS = "doubtful_words"  # listed with a flag when the chunk has words under the model's word threshold
+# Item-level routes (preannotate.routing): their events carry no text, so the annotator types it.
+TRANSCRIBE_FROM_SCRATCH = "transcribe_from_scratch"
+CONTROL = "control"
+RULE_REASONS = (LOW_WORD_PROBABILITY, LOW_AVG_LOGPROB, HIGH_NO_SPEECH_PROB, REPETITION, FALLBACK_TEMPERATURE)
+REVIEW_REASONS = (*RULE_REASONS, PREDICTED_WER, DOUBTFUL_WORDS, TRANSCRIBE_FROM_SCRATCH, CONTROL)
 
 # Costs of the segmentation search, in units of "one more chunk". A cut at a sentence end
 # is free, after a comma it costs more than a chunk, between two words even more; a pause
@@ -59,8 +66,12 @@ class Chunk:
         no_speech_prob: Highest no-speech probability of the segments.
         compression_ratio: Highest gzip compression ratio of the segments (high means repetitions).
         temperature: Highest decoding temperature of the segments (above 0 means Whisper fell back).
-        needs_review: True when a review threshold of the options is crossed.
+        needs_review: True when a review threshold of the options is crossed, or (after
+            `preannotate.review`) the predicted WER is above the review threshold.
         review_reason: The reasons, `;`-separated, from REVIEW_REASONS; empty when none.
+        predicted_wer: The review model's expected word error rate, 0 to 1; None until assessed.
+        doubtful_words: (index in `words`, word, probability) of the words under the model's word
+            threshold, in order; empty until assessed.
     """
 
     index: int
@@ -76,6 +87,8 @@ class Chunk:
     temperature: float = 0.0
     needs_review: bool = False
     review_reason: str = ""
+    predicted_wer: float | None = None
+    doubtful_words: tuple[tuple[int, str, float], ...] = ()
 
     @property
     def duration(self) -> float:
@@ -86,6 +99,7 @@ class Chunk:
         """Returns the JSON-ready dict form (words as openai-whisper's dicts)."""
         d = asdict(self)
         d["words"] = [asdict(w) for w in self.words]
+        d["doubtful_words"] = [{"index": i, "word": w, "probability": p} for i, w, p in self.doubtful_words]
         return d
 
 
@@ -268,7 +282,7 @@ def _segment_signals(units: Sequence[Unit], segments: Sequence[Segment]) -> dict
 
 
 def review_reasons(chunk: Chunk, options: ChunkingOptions) -> list[str]:
-    """Returns why a chunk needs review under the options' thresholds, in REVIEW_REASONS order.
+    """Returns why a chunk needs review under the options' thresholds, in RULE_REASONS order.
 
     Args:
         chunk: A chunk with its quality signals.

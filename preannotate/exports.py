@@ -13,7 +13,6 @@ same folder, then a rename), and overwrites only what it writes:
 from __future__ import annotations
 
 import json
-import math
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +26,12 @@ from .discover import plain_item_problem
 from .errors import ExportError
 from .options import AnnotationOptions, ChunkingOptions
 from .results import Transcript
+from .review import Reviewer, item_predicted_wer, review_share
+from .routing import DRAFT
 from .sa_format import annotation_classes, sa_annotation
 from .spreadsheet import safe_frame
 from .storage import write_json_atomic, write_text_atomic
+from .subtitles import srt_text, vtt_text
 
 __all__ = [
     "CSV_COLUMNS",
@@ -64,6 +66,8 @@ CSV_COLUMNS = (
     *QUALITY_COLUMNS,
     "needs_review",
     "review_reason",
+    "predicted_wer",
+    "doubtful_words",
 )
 TIME_DECIMALS = 3  # milliseconds in the CSV
 SIGNAL_DECIMALS = 4
@@ -79,6 +83,8 @@ class ItemChunks:
         language: The transcript's language code, or None.
         duration: The audio's length in seconds.
         chunks: The item's chunks in time order.
+        route: How it goes to annotators (`preannotate.routing`): `draft`, or `from_scratch` and
+            `control`, whose SuperAnnotate events carry boundaries but no text.
     """
 
     item: str
@@ -86,16 +92,37 @@ class ItemChunks:
     language: str | None
     duration: float
     chunks: Sequence[Chunk]
+    route: str = DRAFT
 
     @classmethod
-    def from_transcript(cls, item: str, source: str, transcript: Transcript, options: ChunkingOptions) -> ItemChunks:
-        """Chunks a stored transcript: what the pipeline exports for one item.
+    def from_transcript(
+        cls, item: str, source: str, transcript: Transcript, options: ChunkingOptions, reviewer: Reviewer | None = None
+    ) -> ItemChunks:
+        """Chunks a stored transcript and assesses the chunks: what the pipeline exports for one item.
+
+        Args:
+            item: The item name.
+            source: The file's path relative to the dataset folder.
+            transcript: The stored transcript.
+            options: The chunking options.
+            reviewer: Review model and threshold; None uses the shipped model.
 
         Raises:
             ChunkingError: The transcript has text but no room in time for it.
         """
         chunks = chunk_transcript(transcript, options)
+        chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration)
         return cls(item, source, transcript.language, transcript.duration, chunks)
+
+    @property
+    def predicted_wer(self) -> float | None:
+        """The item's predicted WER (its chunks' predictions weighted by words); None without chunks."""
+        return item_predicted_wer(self.chunks)
+
+    @property
+    def doubtful_share(self) -> float | None:
+        """Share of the item's chunks that need review; None without chunks."""
+        return review_share(self.chunks)
 
 
 def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
@@ -110,7 +137,7 @@ def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
     """
     rows = [_row(entry, chunk) for entry in entries for chunk in entry.chunks]
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
-    types = {"chunk": "int64", "needs_review": "bool", **{c: "float64" for c in QUALITY_COLUMNS}}
+    types = {"chunk": "int64", "needs_review": "bool", **{c: "float64" for c in (*QUALITY_COLUMNS, "predicted_wer")}}
     return frame.astype({**types, "start": "float64", "end": "float64", "duration": "float64"})
 
 
@@ -118,8 +145,14 @@ def _row(entry: ItemChunks, chunk: Chunk) -> dict[str, Any]:
     row = {"item": entry.item, "source": entry.source, "chunk": chunk.index, "start": chunk.start, "end": chunk.end}
     row.update(duration=chunk.duration, text=chunk.text, language=entry.language)
     row.update({c: getattr(chunk, c) for c in QUALITY_COLUMNS})
-    row.update(needs_review=chunk.needs_review, review_reason=chunk.review_reason)
+    row.update(needs_review=chunk.needs_review, review_reason=chunk.review_reason, predicted_wer=chunk.predicted_wer)
+    row["doubtful_words"] = doubtful_cell(chunk)
     return row
+
+
+def doubtful_cell(chunk: Chunk) -> str:
+    """The doubtful words for a table cell: `word:0.05 other:0.31` (word, then its probability)."""
+    return " ".join(f"{word}:{probability:.2f}" for _, word, probability in chunk.doubtful_words)
 
 
 def csv_text(entries: Sequence[ItemChunks]) -> str:
@@ -130,7 +163,7 @@ def csv_text(entries: Sequence[ItemChunks]) -> str:
     """
     frame = chunks_dataframe(entries)
     decimals = {"start": TIME_DECIMALS, "end": TIME_DECIMALS, "duration": TIME_DECIMALS}
-    frame = frame.round({**decimals, **{c: SIGNAL_DECIMALS for c in QUALITY_COLUMNS}})
+    frame = frame.round({**decimals, **{c: SIGNAL_DECIMALS for c in (*QUALITY_COLUMNS, "predicted_wer")}})
     return safe_frame(frame).to_csv(index=False, lineterminator="\n")
 
 
@@ -144,46 +177,6 @@ def jsonl_text(entries: Sequence[ItemChunks]) -> str:
             record["language"] = entry.language
             lines.append(json.dumps(record, ensure_ascii=False) + "\n")
     return "".join(lines)
-
-
-def srt_text(chunks: Sequence[Chunk]) -> str:
-    """SubRip subtitles: numbered cues from 1, `HH:MM:SS,mmm` times."""
-    return "".join(
-        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',', after=c.start)}\n{_one_line(c.text)}\n\n"
-        for n, c in enumerate(chunks, start=1)
-    )
-
-
-def vtt_text(chunks: Sequence[Chunk]) -> str:
-    """WebVTT subtitles: `HH:MM:SS.mmm` times, cue text with `&`, `<` and `>` escaped."""
-    cues = "".join(
-        f"{_clock(c.start, '.')} --> {_clock(c.end, '.', after=c.start)}\n{_escape_vtt(_one_line(c.text))}\n\n"
-        for c in chunks
-    )
-    return "WEBVTT\n\n" + cues
-
-
-def _milliseconds(seconds: float) -> int:
-    return int(math.floor(seconds * 1000 + 0.5))
-
-
-def _clock(seconds: float, separator: str, after: float | None = None) -> str:
-    ms = _milliseconds(seconds)
-    if after is not None:
-        ms = max(ms, _milliseconds(after) + 1)  # a cue never ends where it starts
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, ms = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
-
-
-def _one_line(text: str) -> str:
-    # A blank line ends a cue in both formats, so line breaks inside a text become spaces.
-    return " ".join(text.split())
-
-
-def _escape_vtt(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: AnnotationOptions) -> dict[int, str]:
@@ -222,9 +215,10 @@ def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: A
 def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptions) -> str | None:
     """Writes one item's subtitles and SuperAnnotate JSON; returns why it could not, or None."""
     try:
-        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks))
-        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks))
-        annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation)
+        mark = annotation.mark_doubtful
+        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks, mark))
+        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark))
+        annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation, entry.route)
         write_json_atomic(output_dir / "superannotate" / f"{entry.item}.json", annotation_json)
     except OSError as e:
         return f"cannot write its exports: {e.strerror or e} ({e.filename})"

@@ -99,6 +99,8 @@ NOT_PARAMETERS = frozenset(
         "annotation.",
         *(f"superannotate.{k}" for k in ("project_description", "keep_status", "batch_size", "max_attempts")),
         *(f"superannotate.{k}" for k in ("backoff_seconds", "verify_upload", "overwrite_human_edits", "integration")),
+        "superannotate.control_share",
+        "superannotate.control_seed",
         *(f"superannotate.{k}" for k in ("priority", "custom_fields")),
         "correction.",  # the correction notebook's business
         "dataset.",

@@ -26,6 +26,8 @@ from .options import RunConfig
 from .report import FileResult, RunReport, versions
 from .results import Transcript
 from .resume import is_finished, model_identity, options_key, source_state
+from .review import Reviewer
+from .routing import route_item
 from .storage import read_json, write_json_atomic
 from .superannotate import preflight, upload_run
 
@@ -54,7 +56,8 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     Raises:
         InputError: The input folder is missing or holds no media.
         ModelError: The model is missing or broken (raised before any file is processed).
-        ConfigError: An option does not suit the model.
+        ConfigError: An option does not suit the model, or the review model cannot be loaded (raised
+            before any file is processed).
         CredentialsError: Uploading is asked for and the token is missing, malformed or rejected
             (raised before any file is processed).
         LockError: Another process works on the same output folder (raised before anything is done).
@@ -63,6 +66,7 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     out = Path(config.output.dir)
     media = discover(config.input.dir, config.input.extensions)
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
+    reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
     source = models.validate_model_source(config.model)
     report = RunReport(out, config_to_dict(config), versions=versions())
     weights = model_identity(source.kind, source.location, source.parts, models.bundled_packages(source))
@@ -77,7 +81,7 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         report.interrupted = True
         report.write()
         raise
-    export_chunks(config, report)
+    export_chunks(config, report, reviewer)
     report.write()
     _upload(config, report, session)
     return report
@@ -97,12 +101,18 @@ def _upload(config: RunConfig, report: RunReport, session) -> None:
     report.write()
 
 
-def export_chunks(config: RunConfig, report: RunReport) -> list[ItemChunks]:
-    """Chunks every finished transcript of the run and writes all exports.
+def export_chunks(config: RunConfig, report: RunReport, reviewer: Reviewer | None = None) -> list[ItemChunks]:
+    """Chunks every finished transcript of the run, assesses and routes the items, writes all exports.
 
-    Chunks always come from the stored transcripts, so changing only the
-    chunking options re-chunks without transcribing again.
+    Chunks always come from the stored transcripts, so changing only the chunking,
+    annotation or control-arm options re-chunks without transcribing again.
+
+    Args:
+        config: The run's configuration.
+        report: The run's report; each exported file gets its chunks, predicted WER and route.
+        reviewer: The review model; from `config.annotation` when None.
     """
+    reviewer = reviewer or Reviewer.from_options(config.annotation)
     entries, owners = [], []
     for result in report.files:
         if result.status == "failed":
@@ -112,18 +122,29 @@ def export_chunks(config: RunConfig, report: RunReport) -> list[ItemChunks]:
             if stored is None:
                 raise ChunkingError("its transcript is missing or unreadable")
             entry = ItemChunks.from_transcript(
-                result.item, result.source, Transcript.from_dict(stored), config.chunking
+                result.item, result.source, Transcript.from_dict(stored), config.chunking, reviewer
             )
         except (ChunkingError, TranscriptionError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
             continue
-        result.chunks = len(entry.chunks)
+        entry = _routed(entry, config)
+        result.chunks, result.route = len(entry.chunks), entry.route
+        result.predicted_wer, result.doubtful_share = entry.predicted_wer, entry.doubtful_share
         entries.append(entry)
         owners.append(result)
     refused = write_exports(report.output_dir, entries, config.annotation)
     for index, problem in refused.items():  # one item's bad name or unwritable file fails that item only
         owners[index].status, owners[index].error = "failed", f"{owners[index].source}: cannot export: {problem}"
     return [entry for index, entry in enumerate(entries) if index not in refused]
+
+
+def _routed(entry: ItemChunks, config: RunConfig) -> ItemChunks:
+    """The entry with its route: draft, from scratch (predicted WER too high) or control arm."""
+    sa = config.superannotate
+    route = route_item(
+        entry.item, entry.predicted_wer, config.annotation.draft_max_wer, sa.control_share, sa.control_seed
+    )
+    return dataclasses.replace(entry, route=route)
 
 
 def _plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[list[_Job], list[FileResult]]:

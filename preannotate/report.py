@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
+from .routing import route_counts, strata
 from .storage import write_json_atomic
 
 Status = Literal["ok", "skipped", "failed"]
@@ -30,6 +31,12 @@ class FileResult:
         chunks: Number of annotation chunks.
         seconds: Wall-clock seconds spent on the file in this run.
         warnings: Things worth knowing that did not stop the file.
+        predicted_wer: The review model's expected WER of the file: its chunks' predictions weighted by
+            their words (WER counts errors per word); None without chunks.
+        doubtful_share: Share of the file's chunks that need review; None without chunks.
+        route: How the file goes to annotators: `draft`, `from_scratch` (predicted WER above
+            annotation.draft_max_wer: uploaded without text) or `control` (the control arm, also
+            without text); None when it was not exported.
     """
 
     item: str
@@ -43,6 +50,9 @@ class FileResult:
     chunks: int = 0
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    predicted_wer: float | None = None
+    doubtful_share: float | None = None
+    route: str | None = None
 
 
 @dataclass
@@ -94,6 +104,8 @@ class RunReport:
                 "failed": len(self.failed),
                 "audio_seconds": round(sum(f.duration or 0.0 for f in done), 3),
                 "chunks": sum(f.chunks for f in done),
+                "routes": route_counts(f.route for f in done),
+                "control_strata": strata([(f.language, f.predicted_wer, f.route) for f in done if f.route]),
                 "interrupted": self.interrupted,
             },
             "config": self.config,
@@ -122,8 +134,8 @@ def versions() -> dict[str, str]:
 
 
 def summary_table(files: list[FileResult]) -> str:
-    """Formats the per-file results as a plain-text table."""
-    header = ("file", "duration", "language", "segments", "chunks", "status")
+    """Formats the per-file results as a plain-text table, with a last line counting items per route."""
+    header = ("file", "duration", "language", "segments", "chunks", "pred. WER", "route", "status")
     rows = [header] + [
         (
             f.source,
@@ -131,13 +143,17 @@ def summary_table(files: list[FileResult]) -> str:
             f.language or "-",
             str(f.segments),
             str(f.chunks),
+            "-" if f.predicted_wer is None else f"{f.predicted_wer:.0%}",
+            f.route or "-",
             f.status if not f.error else f"{f.status}: {_short(f.error)}",
         )
         for f in files
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
-    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+    routes = route_counts(f.route for f in files if f.status != "failed")
+    counts = "routes: " + ", ".join(f"{n} {route}" for route, n in routes.items())
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], counts])
 
 
 def _short(text: str, limit: int = 100) -> str:

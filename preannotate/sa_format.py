@@ -18,6 +18,15 @@ Choice groups only accept values their class defines, so `annotation_classes` li
 them all; the numbers behind a flag (probabilities, log probability, compression
 ratio, temperature) stay in chunks.csv and chunks.jsonl. Either group can be left out
 with `annotation.review_group: null` / `annotation.reason_group: null`.
+
+A third, free-text group (`Doubtful words`) lists the words the review model doubts,
+`word (p=0.05), other (p=0.31)`: the editor shows an event's text attributes next to its
+text, while markers inside the text would have to be deleted by the annotator and would
+leak into the corrected transcript if forgotten.
+
+Items routed away from drafts (`preannotate.routing`: `from_scratch`, `control`) get the
+same events without the text attribute: the boundaries, `needs_review` and the route as
+the review reason (`transcribe_from_scratch` or `control`).
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .chunking import REVIEW_REASONS, Chunk
+from .chunking import CONTROL, REVIEW_REASONS, TRANSCRIBE_FROM_SCRATCH, Chunk
 from .options import AnnotationOptions
+from .routing import DRAFT, FROM_SCRATCH
 
 NEEDS_REVIEW = "needs_review"
 OK = "ok"
@@ -56,10 +66,14 @@ def annotation_classes(options: AnnotationOptions) -> list[dict[str, Any]]:
     if options.reason_group is not None:
         values = [{"name": reason} for reason in REVIEW_REASONS]
         groups.append({"name": options.reason_group, "group_type": "checklist", "attributes": values})
+    if options.doubtful_group is not None:
+        groups.append({"name": options.doubtful_group, "group_type": "text", "attributes": []})
     return [{"name": options.class_name, "color": options.class_color, "type": "object", "attribute_groups": groups}]
 
 
-def sa_annotation(item: str, duration: float, chunks: list[Chunk], options: AnnotationOptions) -> dict[str, Any]:
+def sa_annotation(
+    item: str, duration: float, chunks: list[Chunk], options: AnnotationOptions, route: str = DRAFT
+) -> dict[str, Any]:
     """Builds the Video annotation of one item: one event per chunk.
 
     Args:
@@ -67,21 +81,22 @@ def sa_annotation(item: str, duration: float, chunks: list[Chunk], options: Anno
         duration: The audio's length in seconds.
         chunks: The item's chunks, ordered and within [0, duration].
         options: Class and attribute group names.
+        route: `draft` (events with text), or `from_scratch` / `control` (events without text).
 
     Returns:
         The JSON-ready annotation.
     """
     return {
         "metadata": {"name": item, "duration": microseconds(duration)},
-        "instances": [_event(chunk, options) for chunk in chunks],
+        "instances": [_event(chunk, options, route) for chunk in chunks],
         "tags": [],
     }
 
 
-def _event(chunk: Chunk, options: AnnotationOptions) -> dict[str, Any]:
+def _event(chunk: Chunk, options: AnnotationOptions, route: str) -> dict[str, Any]:
     start = microseconds(chunk.start)
     end = max(microseconds(chunk.end), start + 1)  # chunks last at least 1 ms; this only guards rounding
-    attributes = _attributes(chunk, options)
+    attributes = _attributes(chunk, options) if route == DRAFT else _textless_attributes(route, options)
     # Separate copies: the SDK adds keys to the dicts it is given.
     stamps = [{"timestamp": t, "attributes": [dict(a) for a in attributes]} for t in (start, end)]
     return {
@@ -97,4 +112,22 @@ def _attributes(chunk: Chunk, options: AnnotationOptions) -> list[dict[str, str]
     if options.reason_group is not None:
         reasons = [r for r in chunk.review_reason.split(";") if r]
         attributes.extend({"groupName": options.reason_group, "name": r} for r in reasons)
+    if options.doubtful_group is not None and chunk.doubtful_words:
+        attributes.append({"groupName": options.doubtful_group, "name": doubtful_list(chunk)})
     return attributes
+
+
+def _textless_attributes(route: str, options: AnnotationOptions) -> list[dict[str, str]]:
+    """An event the annotator types from scratch: no text, flagged, with the route as its reason."""
+    attributes = []
+    if options.review_group is not None:
+        attributes.append({"groupName": options.review_group, "name": NEEDS_REVIEW})
+    if options.reason_group is not None:
+        reason = TRANSCRIBE_FROM_SCRATCH if route == FROM_SCRATCH else CONTROL
+        attributes.append({"groupName": options.reason_group, "name": reason})
+    return attributes
+
+
+def doubtful_list(chunk: Chunk) -> str:
+    """The Doubtful words value: `word (p=0.05), other (p=0.31)`, in the order they are spoken."""
+    return ", ".join(f"{word} (p={probability:.2f})" for _, word, probability in chunk.doubtful_words)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from preannotate.chunk_timing import ends_sentence, trim_stretched
-from preannotate.chunking import REVIEW_REASONS, Chunk, chunk_transcript, review_reasons
+from preannotate.chunking import RULE_REASONS, Chunk, chunk_transcript, review_reasons
 from preannotate.errors import ChunkingError
 from preannotate.options import ChunkingOptions
 from preannotate.results import Segment, Transcript, Word
@@ -309,7 +309,7 @@ def test_signals_aggregate_over_segments() -> None:
 
 def test_review_thresholds_each_flag_and_none_disables() -> None:
     chunk = Chunk(0, 0.0, 1.0, "x", (), 0.4, 0.05, -1.5, 0.95, 3.0, 0.2)
-    assert review_reasons(chunk, ChunkingOptions()) == list(REVIEW_REASONS)
+    assert review_reasons(chunk, ChunkingOptions()) == list(RULE_REASONS)
     off = ChunkingOptions(
         review_mean_word_probability=None,
         review_avg_logprob=None,

@@ -27,11 +27,29 @@ from preannotate.exports import (
     write_exports,
 )
 from preannotate.options import AnnotationOptions, ChunkingOptions
+from preannotate.quality import ReviewModel
 from preannotate.results import Segment, Transcript, Word
+from preannotate.review import Reviewer
 from preannotate.superannotate.validate import annotation_problems, class_index
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"  # UPDATE_GOLDEN=1 pytest tests/test_exports.py rewrites them
+
+
+# A review model pinned for the golden files, so that refitting the shipped one does not rewrite them:
+# predicted WER = sigmoid(-log min p - 4 mean p - avg_logprob); words under 0.5 are doubtful.
+TEST_MODEL = ReviewModel(
+    features=("log_min_prob", "mean_prob", "avg_logprob"),
+    mean=(0.0, 0.0, 0.0),
+    scale=(1.0, 1.0, 1.0),
+    coef=(-1.0, -4.0, -1.0),
+    intercept=0.0,
+    wer_slope=1.0,
+    wer_intercept=0.0,
+    threshold=0.2,
+    word_threshold=0.5,
+)
+TEST_REVIEWER = Reviewer(TEST_MODEL, TEST_MODEL.threshold)
 
 
 def words(text: str, start: float, step: float = 0.3, probability: float = 0.95) -> tuple[Word, ...]:
@@ -60,8 +78,10 @@ def fixed_transcript() -> Transcript:
 
 
 def fixed_entries() -> list[ItemChunks]:
-    talk = ItemChunks.from_transcript("talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions())
-    assert talk.chunks == chunk_transcript(fixed_transcript(), ChunkingOptions())
+    talk = ItemChunks.from_transcript(
+        "talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions(), TEST_REVIEWER
+    )
+    assert [c.text for c in talk.chunks] == [c.text for c in chunk_transcript(fixed_transcript(), ChunkingOptions())]
     return [talk, ItemChunks("silence.wav", "silence.wav", None, 4.0, [])]
 
 
@@ -79,7 +99,9 @@ def test_fixed_transcript_chunks_as_expected() -> None:
     assert a.text == "Welcome to the show. Today we talk about rivers & <lakes>."
     assert (b.text, c.text) == ("Rivers carry water to the sea.", "Um so yeah it's été très bien")
     assert not a.needs_review and not b.needs_review
-    assert c.review_reason == "low_word_probability;low_avg_logprob;fallback_temperature"
+    assert c.review_reason == "low_word_probability;low_avg_logprob;fallback_temperature;predicted_wer;doubtful_words"
+    assert a.predicted_wer < 0.2 < c.predicted_wer < 1 and not a.doubtful_words
+    assert [w for _, w, _ in c.doubtful_words] == ["Um", "so", "yeah", "it's", "été", "très", "bien"]
 
 
 @pytest.mark.parametrize(
@@ -116,12 +138,21 @@ def test_superannotate_json_carries_text_and_review_groups() -> None:
             {"groupName": "Review reason", "name": "low_word_probability"},
             {"groupName": "Review reason", "name": "low_avg_logprob"},
             {"groupName": "Review reason", "name": "fallback_temperature"},
+            {"groupName": "Review reason", "name": "predicted_wer"},
+            {"groupName": "Review reason", "name": "doubtful_words"},
+            {
+                "groupName": "Doubtful words",
+                "name": "Um (p=0.30), so (p=0.30), yeah (p=0.30), it's (p=0.30), été (p=0.30), très (p=0.30), "
+                "bien (p=0.30)",
+            },
         ]
     assert d["instances"][0]["parameters"][0]["timestamps"][0]["attributes"][1] == {"groupName": "Review", "name": "ok"}
 
 
 def test_group_and_class_names_come_from_the_options() -> None:
-    options = AnnotationOptions(class_name="speech", text_group="Text", review_group=None, reason_group=None)
+    options = AnnotationOptions(
+        class_name="speech", text_group="Text", review_group=None, reason_group=None, doubtful_group=None
+    )
     entry = fixed_entries()[0]
     d = sa_annotation(entry.item, entry.duration, list(entry.chunks), options)
     assert_valid_sa_annotation(d, "talk.wav", text_group="Text")
@@ -146,6 +177,8 @@ def test_annotation_classes_define_every_value_the_json_can_use() -> None:
     assert [a["name"] for a in groups["Review"]["attributes"]] == ["needs_review", "ok"]
     assert groups["Review reason"]["group_type"] == "checklist"
     assert [a["name"] for a in groups["Review reason"]["attributes"]] == list(REVIEW_REASONS)
+    assert {"predicted_wer", "doubtful_words", "transcribe_from_scratch", "control"} <= set(REVIEW_REASONS)
+    assert groups["Doubtful words"] == {"name": "Doubtful words", "group_type": "text", "attributes": []}
 
 
 @settings(max_examples=150, deadline=None)

@@ -81,7 +81,9 @@ class ChunkingOptions:
 
 @dataclass(frozen=True)
 class AnnotationOptions:
-    """Names used in the SuperAnnotate annotation JSON and in the class the uploader creates.
+    """Names used in the SuperAnnotate annotation JSON, and how chunks are judged and routed for annotators.
+
+    These options only shape chunks and exports: changing them never transcribes a file again.
 
     Attributes:
         class_name: The event class of every chunk.
@@ -89,6 +91,15 @@ class AnnotationOptions:
         text_group: The free-text attribute group holding a chunk's text.
         review_group: A single-choice group marking each chunk `needs_review` or `ok`; null leaves it out.
         reason_group: A multiple-choice group holding the review reasons of a flagged chunk; null leaves it out.
+        doubtful_group: A free-text group listing a chunk's doubtful words with their probabilities,
+            `word (p=0.05), other (p=0.31)`; null leaves it out.
+        review_model: Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER;
+            null uses the one shipped with preannotate.
+        review_threshold: A chunk needs review when its predicted WER is above this; null uses the model's.
+        draft_max_wer: Items whose predicted WER is above this are uploaded with chunk boundaries but no
+            text, to be transcribed from scratch: editing a draft only beats typing below about 30% WER
+            (Gaur et al., W4A 2016). null uploads every item as a draft.
+        mark_doubtful: Mark doubtful words in the SRT and VTT subtitles as `[word?]`.
     """
 
     class_name: str = "transcription"
@@ -96,6 +107,11 @@ class AnnotationOptions:
     text_group: str = "Content"
     review_group: str | None = "Review"
     reason_group: str | None = "Review reason"
+    doubtful_group: str | None = "Doubtful words"
+    review_model: str | None = None
+    review_threshold: float | None = None
+    draft_max_wer: float | None = 0.3
+    mark_doubtful: bool = False
 
     def validate(self) -> None:
         """Raises ConfigError when a name is empty, repeated or the colour is malformed."""
@@ -107,6 +123,11 @@ class AnnotationOptions:
             len(color) == 7 and color[0] == "#" and set(color[1:]) <= hex_digits,
             f"annotation.class_color must look like '#1F77B4', got {color!r}",
         )
-        groups = [g for g in (self.text_group, self.review_group, self.reason_group) if g is not None]
+        names = (self.text_group, self.review_group, self.reason_group, self.doubtful_group)
+        groups = [g for g in names if g is not None]
         check(all(g.strip() for g in groups), "annotation group names must not be empty (use null to leave one out)")
-        check(len(set(groups)) == len(groups), "annotation.text_group, review_group and reason_group must differ")
+        check(len(set(groups)) == len(groups), "annotation.text_group, review/reason/doubtful groups must differ")
+        check(self.review_model is None or bool(self.review_model.strip()), "annotation.review_model must not be empty")
+        for name in ("review_threshold", "draft_max_wer"):
+            value = getattr(self, name)
+            check(value is None or 0.0 <= value <= 1.0, f"annotation.{name} must be in [0, 1] or null")

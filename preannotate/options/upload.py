@@ -52,6 +52,10 @@ class SuperAnnotateOptions:
             none (no scores sent). Files without a predicted WER get no score.
         custom_fields: Give items the custom fields predicted_wer, duration_seconds, language and doubtful_share
             (created in the project when missing), so managers can filter and sort by them.
+        control_share: Share of items (0 to 1) uploaded with chunk boundaries but no text, as a control arm
+            for comparing the effort of typing with that of editing drafts. Each item's arm comes from a
+            seeded hash of its name, so it is reproducible and does not change when files are added.
+        control_seed: Seed of that draw; another seed picks other items.
     """
 
     project: str = ""
@@ -70,6 +74,8 @@ class SuperAnnotateOptions:
     verify_upload: bool = True
     priority: str = "doubtful_first"
     custom_fields: bool = True
+    control_share: float = 0.0
+    control_seed: int = 0
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -99,6 +105,7 @@ class SuperAnnotateOptions:
         check(1 <= self.batch_size <= 500, "superannotate.batch_size must be in [1, 500]")
         check(1 <= self.max_attempts <= 20, "superannotate.max_attempts must be in [1, 20]")
         check(0 <= self.backoff_seconds <= 60, "superannotate.backoff_seconds must be in [0, 60]")
+        check(0.0 <= self.control_share <= 1.0, "superannotate.control_share must be in [0, 1]")
 
 
 def is_web_url(url: str) -> bool:

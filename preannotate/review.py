@@ -1,0 +1,103 @@
+"""The review model's verdict applied to chunks: predicted WER, doubtful words, review flags.
+
+Chunking stays a pure function of the transcript (`preannotate.quality` imports
+`chunking`, never the reverse); this module runs after it. A chunk needs review when its
+predicted WER is above the threshold OR a rule of `chunking.review_reasons` fires (those
+catch catastrophic failures the model may not have seen: hallucinated silence, loops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from .chunking import DOUBTFUL_WORDS, PREDICTED_WER, RULE_REASONS, Chunk
+from .errors import ConfigError
+from .options import AnnotationOptions
+from .quality import ReviewModel, assess_chunk, default_model
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """A review model and the predicted WER above which a chunk needs review.
+
+    Attributes:
+        model: The review model.
+        threshold: Predicted WER above which a chunk needs review.
+    """
+
+    model: ReviewModel
+    threshold: float
+
+    @classmethod
+    def default(cls) -> Reviewer:
+        """The shipped model with its own threshold."""
+        model = default_model()
+        return cls(model, model.threshold)
+
+    @classmethod
+    def from_options(cls, options: AnnotationOptions) -> Reviewer:
+        """The model and threshold `annotation.review_model` and `review_threshold` ask for.
+
+        Raises:
+            ConfigError: The model file is missing or not a review model.
+        """
+        try:
+            model = default_model() if options.review_model is None else ReviewModel.load(options.review_model)
+        except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
+            raise ConfigError(f"annotation.review_model {options.review_model!r} cannot be loaded: {e}") from e
+        threshold = model.threshold if options.review_threshold is None else options.review_threshold
+        return cls(model, threshold)
+
+    def assess(self, chunks: Sequence[Chunk], transcript_duration: float) -> list[Chunk]:
+        """The chunks with predicted WER, doubtful words and review flags filled in.
+
+        Args:
+            chunks: One file's chunks, from `chunk_transcript`.
+            transcript_duration: Seconds of the file (the model's edge features need it).
+
+        Returns:
+            New chunks; `review_reason` keeps the rules' reasons and adds `predicted_wer` when
+            the predicted WER is above the threshold, and `doubtful_words` when a flagged chunk
+            has doubtful words to look at.
+        """
+        return [self._assess(chunk, transcript_duration) for chunk in chunks]
+
+    def _assess(self, chunk: Chunk, transcript_duration: float) -> Chunk:
+        verdict = assess_chunk(chunk, transcript_duration, self.model)
+        rules = [r for r in chunk.review_reason.split(";") if r in RULE_REASONS]
+        reasons = [*rules, PREDICTED_WER] if verdict.predicted_wer > self.threshold else rules
+        if reasons and verdict.doubtful_words:
+            reasons.append(DOUBTFUL_WORDS)
+        doubtful = tuple((d.index, d.word, round(d.probability, 4)) for d in verdict.doubtful_words)
+        return replace(
+            chunk,
+            predicted_wer=verdict.predicted_wer,
+            doubtful_words=doubtful,
+            needs_review=bool(reasons),
+            review_reason=";".join(reasons),
+        )
+
+
+def item_predicted_wer(chunks: Sequence[Chunk]) -> float | None:
+    """An item's expected WER: its chunks' predicted WERs weighted by their word counts.
+
+    WER is errors over reference words, so the expected errors of the chunks (WER times words)
+    summed over the item's words is the item's WER; a duration weighting would let slow speech
+    count for more than it weighs in the metric. None when no chunk has a prediction.
+    """
+    scored = [(c.predicted_wer, _word_count(c)) for c in chunks if c.predicted_wer is not None]
+    words = sum(n for _, n in scored)
+    if not words:
+        return None
+    return round(sum(wer * n for wer, n in scored) / words, 4)
+
+
+def review_share(chunks: Sequence[Chunk]) -> float | None:
+    """Share of an item's chunks that need review; None without chunks."""
+    return round(sum(c.needs_review for c in chunks) / len(chunks), 4) if chunks else None
+
+
+def _word_count(chunk: Chunk) -> int:
+    words = sum(1 for w in chunk.words if w.word.strip())
+    return words or max(len(chunk.text.split()), 1)
