@@ -15,7 +15,7 @@ from test_correction import ANNOTATION, PROJECT, corrected_run, make_run, run_cl
 from preannotate.chunking import Chunk
 from preannotate.config import config_to_dict, load_config
 from preannotate.correction import compare_run, pull_run
-from preannotate.correction.calibrate import MIN_PER_CLASS
+from preannotate.correction.calibrate import MIN_PER_CLASS, chunk_from_record
 from preannotate.correction.calibration import calibration_table
 from preannotate.correction.pull import open_session
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
@@ -143,3 +143,17 @@ def test_report_compares_the_control_arm_with_work_times(corrected_run: Path, tm
     times.write_text("item,seconds\ntalk.wav,60\nfox.wav,soon\n")
     bad = run_cli("report", "-o", str(corrected_run), "--work-times", str(times))
     assert bad.returncode == 2 and "line 3: seconds 'soon' of fox.wav is not a number" in bad.stderr
+
+
+def test_chunks_are_rebuilt_from_records_and_damaged_ones_left_out() -> None:
+    record = {
+        "item": "a.wav",
+        "chunk": 3,
+        **long_chunk(3).to_dict(),
+        "predicted_wer": 0.4,
+        "doubtful_words": [[0, "x", 0.1]],
+    }
+    record.pop("index")
+    assert chunk_from_record(json.loads(json.dumps(record))) == long_chunk(3)
+    for damage in ({"start": "soon"}, {"end": float("nan")}, {"text": None}, {"words": [{"word": "x"}]}):
+        assert chunk_from_record({**record, **damage}) is None, damage

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,9 @@ FOLDS = 5
 # and without errors: with 5 folds a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
 MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
-_CHUNK_FIELDS = {f.name for f in fields(Chunk)} - {"index", "words"}
+# The record's fields the features read (besides index and words); others (doubtful words...) are not needed.
+_SIGNALS = ("start", "end", "text", "mean_word_probability", "min_word_probability", "avg_logprob")
+_SIGNALS += ("no_speech_prob", "compression_ratio", "temperature")
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ def chunk_from_record(record: dict) -> Chunk | None:
     """The chunk a chunks.jsonl record describes; None when the record is damaged."""
     try:
         words = tuple(Word.from_dict(w) for w in record.get("words") or ())
-        values = {k: record[k] for k in _CHUNK_FIELDS if record.get(k) is not None}
-        return Chunk(index=int(record["chunk"]), words=words, **values)
+        values = {k: float(record[k]) for k in _SIGNALS if k != "text" and record.get(k) is not None}
+        if not isinstance(record.get("text"), str) or not all(map(math.isfinite, values.values())):
+            return None
+        return Chunk(index=int(record["chunk"]), text=record["text"], words=words, **values)
     except (KeyError, TypeError, ValueError, PreannotateError):  # damage costs only this chunk
         return None
 
