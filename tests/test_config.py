@@ -67,8 +67,8 @@ def test_yaml_and_overrides(tmp_path):
         ("transcribe.temperature=[0.0, 1.5]", "temperature values must be in [0, 1]"),
         ("transcribe.task=summarize", "is not one of 'transcribe', 'translate'"),
         ("transcribe.length_penalty=2", "length_penalty must be in [0, 1]"),
-        ("transcribe.patience=2", "patience requires beam_size"),
-        ("transcribe.best_of=5", None),
+        ("transcribe.patience=2", None),  # beam search is the default
+        ("transcribe.best_of=3", None),
         ("transcribe.clip_timestamps=abc", "comma-separated seconds"),
         ("transcribe.clip_timestamps=10,5", "each end must follow its start"),
         ("transcribe.word_timestamps=false", None),
@@ -89,7 +89,23 @@ def test_bad_options_are_clear_errors(override, message):
 
 def test_best_of_with_greedy_only_is_rejected():
     with pytest.raises(ConfigError, match="best_of needs a temperature above 0"):
-        load_config(None, ["transcribe.temperature=0", "transcribe.best_of=5"])
+        load_config(None, ["transcribe.temperature=0", "transcribe.best_of=3"])
+    # The default best_of (5) goes unused without sampling, as on Whisper's command line: no error.
+    assert load_config(None, ["transcribe.temperature=0"]).transcribe.best_of == 5
+    load_config(None, ["transcribe.temperature=0", "transcribe.best_of=null"])
+
+
+def test_patience_needs_beam_search():
+    with pytest.raises(ConfigError, match="patience requires beam_size"):
+        load_config(None, ["transcribe.beam_size=null", "transcribe.patience=2"])
+
+
+def test_beam_search_is_the_default_and_greedy_is_one_option_away():
+    default = load_config(None, []).transcribe
+    assert (default.beam_size, default.best_of, default.patience) == (5, 5, None)
+    for value in ("null", "1"):
+        greedy = load_config(None, [f"transcribe.beam_size={value}"]).transcribe
+        assert greedy.beam_size in (None, 1) and greedy.best_of == 5
 
 
 def test_hallucination_threshold_needs_words():

@@ -14,6 +14,7 @@ import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.feature_extractor import FeatureExtractor
 from media import SAMPLES, read_sample
+from whisper.model import Whisper
 from whisper.normalizers import EnglishTextNormalizer
 
 from preannotate import engines, faster
@@ -29,6 +30,9 @@ from preannotate.transcribe import transcribe_audio
 PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 CLIP_S = 21.0  # the first four sentences of pauses.opus and part of an 8-s pause: two chunks
 TINY = {"name": "bundled:tiny.en", "device": "cpu", "engine": "faster-whisper"}
+# Greedy decoding, for tests where decoding is not what they test (beam search, the default, is slower).
+GREEDY = {"beam_size": None, "best_of": None}
+GREEDY_SET = ["transcribe.beam_size=null", "transcribe.best_of=null"]
 # Shared options with values unlike both engines' defaults; value is what faster-whisper must receive.
 SHARED = {
     "language": ("en", "language", "en"),
@@ -83,7 +87,7 @@ def words(chunks):
 
 
 def test_both_engines_give_equivalent_chunks(tiny_model, tiny_faster, clip):
-    options, chunking = TranscribeOptions(), ChunkingOptions()
+    options, chunking = TranscribeOptions(**GREEDY), ChunkingOptions()
     ours = ItemChunks.from_transcript("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
     theirs = ItemChunks.from_transcript("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
     assert jiwer.wer(words(theirs), words(ours)) <= 0.10, (words(theirs), words(ours))
@@ -109,10 +113,12 @@ def test_every_shared_option_reaches_faster_whisper(tiny_faster, monkeypatch):
     assert calls[0]["length_penalty"] == 1.0 and calls[0]["vad_filter"] is False
 
 
-def test_openai_whisper_defaults_map_to_greedy_decoding():
+def test_defaults_map_to_beam_search_and_null_to_greedy_decoding():
     kwargs = faster.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions())
-    # faster-whisper would otherwise run beam search with 5 beams and sample 5 candidates.
-    assert (kwargs["beam_size"], kwargs["best_of"], kwargs["patience"]) == (1, 1, 1.0)
+    assert (kwargs["beam_size"], kwargs["best_of"], kwargs["patience"]) == (5, 5, 1.0)
+    # null keeps openai-whisper's API meaning: greedy, one sample per fallback temperature.
+    greedy = faster.transcribe_kwargs(TranscribeOptions(**GREEDY), FasterWhisperOptions())
+    assert (greedy["beam_size"], greedy["best_of"], greedy["patience"]) == (1, 1, 1.0)
     assert kwargs["temperature"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and kwargs["log_prob_threshold"] == -1.0
     assert kwargs["vad_parameters"]["min_silence_duration_ms"] == 2000
     batched = faster.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions(batch_size=4))
@@ -121,10 +127,30 @@ def test_openai_whisper_defaults_map_to_greedy_decoding():
     assert "max_speech_duration_s" not in batched["vad_parameters"]
 
 
+def test_both_engines_decode_with_beam_5_by_default_and_greedy_on_request(tiny_model, tiny_faster, monkeypatch):
+    samples = read_sample("en/hello_world")
+    calls = spy(monkeypatch, WhisperModel)
+    decoded, real_decode = [], Whisper.decode
+
+    def recording(self, mel, options, **kwargs):
+        decoded.append(options)
+        return real_decode(self, mel, options, **kwargs)
+
+    monkeypatch.setattr(Whisper, "decode", recording)
+    for options, beams, samples_per_temperature in ((TranscribeOptions(), 5, 5), (TranscribeOptions(**GREEDY), 1, 1)):
+        tiny_faster.transcribe(samples, options)
+        assert (calls[-1]["beam_size"], calls[-1]["best_of"]) == (beams, samples_per_temperature)
+        decoded.clear()
+        transcribe_audio(tiny_model.model, samples, options)
+        first = decoded[0]  # the window at temperature 0: beam search, or greedy when beam_size is null
+        assert first.temperature == 0.0 and first.best_of is None
+        assert first.beam_size == (5 if beams == 5 else None)
+
+
 def test_batched_inference_with_vad(tiny_faster, clip, monkeypatch):
     engine = dataclasses.replace(tiny_faster, batched=BatchedInferencePipeline(tiny_faster.model))
     engine = dataclasses.replace(engine, options=FasterWhisperOptions(batch_size=4))
-    options = TranscribeOptions(temperature=(0.0,), condition_on_previous_text=False)
+    options = TranscribeOptions(temperature=(0.0,), condition_on_previous_text=False, **GREEDY)
     engine.check(options)
     calls = spy(monkeypatch, BatchedInferencePipeline)
     transcript = engine.transcribe(clip, options)
@@ -263,7 +289,7 @@ def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, 
     shutil.copy(PAUSES, tmp_path / "in" / "pauses.opus")  # the longest: it starts first
     common = [f"input.dir={tmp_path / 'in'}", "model.name=bundled:tiny.en", "model.device=cpu",
               "model.engine=faster-whisper", "model.faster_whisper.cpu_threads=1",
-              "transcribe.temperature=0"]  # fmt: skip
+              "transcribe.temperature=0", *GREEDY_SET]  # fmt: skip
     # Without fallback: CTranslate2 seeds its sampling once per thread, not per file (see README).
     runs = {}
     for workers in (1, 2):

