@@ -17,6 +17,8 @@ from media import SAMPLES, read_sample, write_audio, write_video_without_audio
 from preannotate.audio import decode_audio
 
 CLI = [sys.executable, "-m", "preannotate"]
+# Greedy decoding where decoding is not what a test checks (beam search, the default, is slower).
+GREEDY = ["--set", "transcribe.beam_size=null", "--set", "transcribe.best_of=null"]
 
 
 def run_cli(*args, drop_root=False, **kwargs):
@@ -54,7 +56,7 @@ def test_bad_input_folder(tmp_path, tiny_model):
     out = tmp_path / "out"
     out.mkdir()
     proc = run_cli("run", "-i", str(tmp_path / "in"), "-o", str(out), "--set", "model.name=bundled:tiny.en",
-                   "--no-progress", drop_root=True)  # fmt: skip
+                   "--no-progress", *GREEDY, drop_root=True)  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     files = {f["source"]: f for f in json.loads((out / "run.json").read_text())["files"]}
     expected_errors = {
@@ -104,7 +106,7 @@ def test_resume_after_kill(tmp_path, tiny_model):
     for i in range(6):
         shutil.copy(SAMPLES / "en" / "quick_brown_fox.wav", folder / f"take{i}.wav")
     out = tmp_path / "out"
-    args = ["run", "-i", str(folder), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress"]
+    args = ["run", "-i", str(folder), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress", *GREEDY]
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     transcripts = out / "transcripts"
     deadline = time.monotonic() + 300
@@ -137,7 +139,7 @@ def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, model_cache):
         write_audio(folder / f"lecture{i}.flac", long)
     out, log = tmp_path / "out", tmp_path / "stderr.log"
     args = ["run", "-i", str(folder), "-o", str(out), "--no-progress", "--set", "model.name=bundled:tiny.en",
-            "--set", "model.engine=faster-whisper", "--set", "model.faster_whisper.num_workers=2"]  # fmt: skip
+            "--set", "model.engine=faster-whisper", "--set", "model.faster_whisper.num_workers=2", *GREEDY]  # fmt: skip
     with open(log, "w") as stderr:
         # A shell that starts tests in the background makes them ignore SIGINT, and Python then keeps
         # ignoring it: the CLI gets the default disposition, as in a terminal.
