@@ -6,8 +6,13 @@ wall seconds, real-time factor, peak RSS (of the process and its children, from 
 and the ratios to the `whisper` CLI. Results go to benchmarks/results.json. A one-hour file then shows
 the peak RSS of both preannotate engines on long audio.
 
+`--drafts` runs the drafts comparison instead: each bundled model with greedy decoding and with beam 5
+(preannotate's default), on faster-whisper and, for tiny.en, openai-whisper, with WER, time and peak RSS
+beside the same model's greedy run; it replaces only the `drafts` entry of the results file.
+
     .venv/bin/python benchmarks/run_benchmark.py              # or: make bench
     .venv/bin/python benchmarks/run_benchmark.py --skip-long --repeat 2
+    .venv/bin/python benchmarks/run_benchmark.py --drafts     # or: make bench BENCH_ARGS=--drafts
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import jiwer
 from dataset import build_long_file, build_set
 from whisper.normalizers import EnglishTextNormalizer
 
-from preannotate.models import _source_key, cache_dir, resolve_model
+from preannotate.models import UNAVAILABLE_BUNDLED, _source_key, cache_dir, resolve_model
 from preannotate.options import ModelOptions
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +44,13 @@ SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": Tru
 BATCH_SIZE = 8
 # Batched inference decodes VAD chunks independently, without fallback: preannotate asks for these options.
 BATCHED_TRANSCRIBE = ["transcribe.temperature=0", "transcribe.condition_on_previous_text=false"]
+# The drafts comparison: (model, engine) pairs, each decoded greedily and with preannotate's default beam 5.
+DRAFT_RUNS = (
+    ("bundled:tiny.en", "faster-whisper"),
+    ("bundled:base", "faster-whisper"),
+    ("bundled:tiny.en", "openai-whisper"),
+)
+DECODINGS = {"greedy": ["transcribe.beam_size=null", "transcribe.best_of=null"], "beam 5": []}
 
 
 @dataclass
@@ -59,10 +71,17 @@ def main() -> None:
     parser.add_argument("--long-minutes", type=float, default=60.0)
     parser.add_argument("--skip-long", action="store_true", help="skip the one-hour memory check")
     parser.add_argument("--results", type=Path, default=HERE / "results.json")
+    parser.add_argument("--drafts", action="store_true", help="compare models and greedy / beam 5 decoding only")
     args = parser.parse_args()
     data = args.work / "data"
     files = build_set(data)
     audio_s = sum(f["duration"] for f in files)
+    if args.drafts:
+        result = json.loads(args.results.read_text()) if args.results.is_file() else {}
+        result["drafts"] = drafts(args, data, files, audio_s)
+        args.results.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nresults in {args.results} (drafts)")
+        return
     pt, ct2 = prepare_model(args.model)
     chosen = lambda configs: [c for c in configs if not args.only or c.name in args.only]  # noqa: E731
     load = os.getloadavg()
@@ -117,7 +136,7 @@ def configurations(args: argparse.Namespace, data: Path, files: list[dict], pt: 
 
 
 def long_file_configurations(args: argparse.Namespace, data: Path) -> list[Config]:
-    """Each preannotate engine on the one-hour file, with preannotate's default options (greedy decoding)."""
+    """Each preannotate engine on the one-hour file, with preannotate's default options (beam 5 since issue 12)."""
     out, suffix = args.work / "out-long", f"-{args.long_minutes:g}min"
     fast = ["model.engine=faster-whisper"]
     batched = [*fast, f"model.faster_whisper.batch_size={BATCH_SIZE}", *BATCHED_TRANSCRIBE]
@@ -139,6 +158,72 @@ def preannotate(
     command = [str(BIN / "preannotate"), "-q", "run", "-i", str(data), "-o", str(out), "--force", "--no-progress"]
     command += [arg for s in settings for arg in ("--set", s)]
     return Config(f"preannotate-{engine}{suffix}", command, lambda: preannotate_texts(out))
+
+
+ReviewColumns = Callable[[Path, str], dict]
+
+
+def drafts(
+    args: argparse.Namespace, data: Path, files: list[dict], audio_s: float, review: ReviewColumns | None = None
+) -> dict:
+    """Which model and decoding give the best draft per hour: WER, time and peak RSS, and the ratios to greedy.
+
+    Args:
+        review: Extra columns for a finished run, called with its output folder and the model name (for
+            example the needs_review flags' precision and recall against the references); none when None.
+
+    Returns:
+        The machine, the set, one record per configuration, and the bundled names that cannot run, with why.
+    """
+    load = os.getloadavg()
+    configs, meta = [], {}
+    for model, engine in DRAFT_RUNS:
+        for decoding, overrides in DECODINGS.items():
+            name = f"{model.removeprefix('bundled:')} {engine} {decoding}"
+            out = args.work / "out-drafts" / name.replace(" ", "-")
+            settings = [f"model.name={model}", f"model.engine={engine}", "model.device=cpu",
+                        "transcribe.language=en", "superannotate.dry_run=true", *overrides]  # fmt: skip
+            command = [str(BIN / "preannotate"), "-q", "run", "-i", str(data), "-o", str(out), "--force",
+                       "--no-progress", *(arg for s in settings for arg in ("--set", s))]  # fmt: skip
+            configs.append(Config(name, command, lambda out=out: preannotate_texts(out)))
+            meta[name] = {"model": model, "engine": engine, "decoding": decoding, "out": out}
+    records = run_all(configs, files, audio_s, args.work, args.repeat)
+    for record in records:
+        m = meta[record["name"]]
+        greedy = next(r for r in records if meta[r["name"]]["decoding"] == "greedy" and
+                      (meta[r["name"]]["model"], meta[r["name"]]["engine"]) == (m["model"], m["engine"]))  # fmt: skip
+        record.update(model=m["model"], engine=m["engine"], decoding=m["decoding"])
+        record["wall_ratio_to_greedy"] = round(record["wall_s"] / greedy["wall_s"], 3)
+        record["wer_ratio_to_greedy"] = round(record["wer"] / greedy["wer"], 3) if greedy["wer"] else None
+        record.pop("wall_ratio_to_cli", None)
+        if review is not None:
+            record.update(review(m["out"], m["model"]))
+    unavailable = {f"bundled:{k}": why for k, why in UNAVAILABLE_BUNDLED.items()}
+    print_drafts(records, unavailable)
+    return {"machine": machine(load), "audio_s": round(audio_s, 2), "files": [f["file"] for f in files],
+            "options": {"language": "en", "word_timestamps": True, "device": "cpu", "threads": THREADS,
+                        "faster_whisper": "int8, num_workers auto (a file per core)",
+                        "greedy": "transcribe.beam_size=null, transcribe.best_of=null",
+                        "beam 5": "preannotate's defaults: beam_size 5, best_of 5"},
+            "records": records, "unavailable": unavailable}  # fmt: skip
+
+
+def print_drafts(records: list[dict], unavailable: dict[str, str]) -> None:
+    extra = sorted({k for r in records for k in r} - DRAFT_COLUMNS)
+    head = f"{'model':9} {'engine':15} {'decoding':8} {'WER %':>6} {'wall s':>7} {'RTF':>6} {'peak MB':>8}"
+    print(f"\n{head} {'WER x greedy':>12} {'time x greedy':>13}", *extra)
+    for r in records:
+        wer_ratio = f"{r['wer_ratio_to_greedy']:12.2f}" if r["wer_ratio_to_greedy"] is not None else f"{'':12}"
+        time_ratio = r["wall_ratio_to_greedy"]
+        print(f"{r['model'].removeprefix('bundled:'):9} {r['engine']:15} {r['decoding']:8} {100 * r['wer']:6.1f} "
+              f"{r['wall_s']:7.1f} {r['rtf']:6.3f} {r['peak_rss_mb']:8.0f} {wer_ratio} {time_ratio:13.2f}",
+              *(r.get(k) for k in extra))  # fmt: skip
+    for name, why in unavailable.items():
+        print(f"{name}: unavailable: {why}")
+
+
+DRAFT_COLUMNS = {"name", "wall_s", "rtf", "peak_rss_mb", "wer", "audio_s", "walls", "model", "engine", "decoding",
+                 "wall_ratio_to_greedy", "wer_ratio_to_greedy"}  # fmt: skip
 
 
 def preannotate_texts(out: Path) -> dict[str, str]:
