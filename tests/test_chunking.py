@@ -312,6 +312,7 @@ def test_review_thresholds_each_flag_and_none_disables() -> None:
     assert review_reasons(chunk, ChunkingOptions()) == list(RULE_REASONS)
     off = ChunkingOptions(
         review_mean_word_probability=None,
+        review_min_word_probability=None,
         review_avg_logprob=None,
         review_no_speech_prob=None,
         review_compression_ratio=None,

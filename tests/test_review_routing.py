@@ -39,12 +39,11 @@ def transcript(text: str, probabilities: list[float], avg_logprob: float = -0.2,
     return Transcript("", "en", (segment,), duration)
 
 
-def one_doubtful_word(reviewer: Reviewer | None = None) -> ItemChunks:
-    """'carries' at probability 0.05, every other word at 0.95."""
+def one_doubtful_word(reviewer: Reviewer | None = None, options: ChunkingOptions | None = None) -> ItemChunks:
+    """'carries' at probability 0.05, every other word at 0.95; the word-probability rule off unless given."""
     probabilities = [0.95, 0.95, 0.05, 0.95, 0.95, 0.95, 0.95]
-    return ItemChunks.from_transcript(
-        "river.wav", "river.wav", transcript(RIVER, probabilities), ChunkingOptions(), reviewer
-    )
+    options = options or ChunkingOptions(review_min_word_probability=None)
+    return ItemChunks.from_transcript("river.wav", "river.wav", transcript(RIVER, probabilities), options, reviewer)
 
 
 def test_a_word_at_005_is_listed_everywhere_with_the_shipped_model(tmp_path: Path) -> None:
@@ -60,6 +59,12 @@ def test_a_word_at_005_is_listed_everywhere_with_the_shipped_model(tmp_path: Pat
     annotation = json.loads((tmp_path / "superannotate" / "river.wav.json").read_text(encoding="utf-8"))
     stamps = annotation["instances"][0]["parameters"][0]["timestamps"]
     assert all({"groupName": "Doubtful words", "name": "carries (p=0.05)"} in s["attributes"] for s in stamps)
+
+
+def test_a_word_at_005_is_flagged_with_the_default_options() -> None:
+    """The issue's case ("McWhorgley" at 0.05 marked ok): flagged whatever the shipped model predicts."""
+    [chunk] = one_doubtful_word(options=ChunkingOptions()).chunks
+    assert chunk.needs_review and "low_word_probability" in chunk.review_reason.split(";")
 
 
 def test_a_word_at_005_flags_the_chunk_when_the_predicted_wer_crosses_the_threshold() -> None:

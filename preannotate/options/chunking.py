@@ -34,7 +34,9 @@ class ChunkingOptions:
             the side of the pause, because Whisper stretches such words over the silence. None keeps
             Whisper's word times.
         review_mean_word_probability: Flag chunks whose mean word probability is below this.
-        review_min_word_probability: Flag chunks with any word probability below this.
+        review_min_word_probability: Flag chunks with any word probability below this. A word under 0.1 is
+            nearly always wrong, yet in a long chunk the review model's predicted WER can stay under its
+            threshold: this rule flags such a chunk anyway.
         review_avg_logprob: Flag chunks whose (duration-weighted) average log probability is below this.
         review_no_speech_prob: Flag chunks whose no-speech probability is above this. Whisper reports it per
             30-s window, shared by every segment decoded in it, and 0.6 to 0.7 is common on clear speech: the
@@ -52,7 +54,7 @@ class ChunkingOptions:
     padding_after: float = 0.0
     word_stretch: float | None = 1.2
     review_mean_word_probability: float | None = 0.5
-    review_min_word_probability: float | None = None
+    review_min_word_probability: float | None = 0.1
     review_avg_logprob: float | None = -1.0
     review_no_speech_prob: float | None = 0.8
     review_compression_ratio: float | None = 2.4
