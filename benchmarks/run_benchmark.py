@@ -72,9 +72,10 @@ def main() -> None:
     parser.add_argument("--skip-long", action="store_true", help="skip the one-hour memory check")
     parser.add_argument("--results", type=Path, default=HERE / "results.json")
     parser.add_argument("--drafts", action="store_true", help="compare models and greedy / beam 5 decoding only")
+    parser.add_argument("--files", nargs="*", help="only these files of the set (e.g. to fit a time budget)")
     args = parser.parse_args()
     data = args.work / "data"
-    files = build_set(data)
+    files = [f for f in build_set(data) if not args.files or f["file"] in args.files]
     audio_s = sum(f["duration"] for f in files)
     if args.drafts:
         result = json.loads(args.results.read_text()) if args.results.is_file() else {}
@@ -183,7 +184,8 @@ def drafts(
             out = args.work / "out-drafts" / name.replace(" ", "-")
             settings = [f"model.name={model}", f"model.engine={engine}", "model.device=cpu",
                         "transcribe.language=en", "superannotate.dry_run=true", *overrides]  # fmt: skip
-            command = [str(BIN / "preannotate"), "-q", "run", "-i", str(data), "-o", str(out), "--force",
+            folder = _subset(data, files, args.work / "data-drafts") if args.files else data
+            command = [str(BIN / "preannotate"), "-q", "run", "-i", str(folder), "-o", str(out), "--force",
                        "--no-progress", *(arg for s in settings for arg in ("--set", s))]  # fmt: skip
             configs.append(Config(name, command, lambda out=out: preannotate_texts(out)))
             meta[name] = {"model": model, "engine": engine, "decoding": decoding, "out": out}
@@ -206,6 +208,15 @@ def drafts(
                         "greedy": "transcribe.beam_size=null, transcribe.best_of=null",
                         "beam 5": "preannotate's defaults: beam_size 5, best_of 5"},
             "records": records, "unavailable": unavailable}  # fmt: skip
+
+
+def _subset(data: Path, files: list[dict], folder: Path) -> Path:
+    """A folder holding copies of just these files of the set (preannotate takes a folder)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for f in files:
+        shutil.copy(data / f["file"], folder / f["file"])
+    return folder
 
 
 def print_drafts(records: list[dict], unavailable: dict[str, str]) -> None:
