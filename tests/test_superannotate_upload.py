@@ -16,7 +16,7 @@ from preannotate.options import AnnotationOptions, SuperAnnotateOptions
 from preannotate.superannotate import DRY_RUN_MESSAGE, LEDGER_FILE, Ledger, preflight, upload_run
 from preannotate.superannotate.report import UNCHANGED, write_upload_record
 
-ANNOTATION = AnnotationOptions(review_group=None, reason_group=None)
+ANNOTATION = AnnotationOptions(review_group=None, reason_group=None, doubtful_group=None)
 PREFIX = "https://media.example.org/audio"
 SOURCES = ["en/interview one.mp3", "es/clip.wav", "fr/clip.m4a"]
 
