@@ -111,6 +111,7 @@ def test_overwrite_human_edits_saves_a_backup_first(sa_server: SuperAnnotateServ
 
     args = ["upload", "-i", str(inp), "-o", str(out), "--set", f"superannotate.project={PROJECT}"]
     args += ["--set", "superannotate.backoff_seconds=0", "--set", "annotation.review_group=null"]
+    args += ["--set", "annotation.doubtful_group=null"]  # the groups of ANNOTATION, which made the class
     assert main([*args, "--set", "annotation.reason_group=null"]) == 0
     assert "human-edited: status Completed" in capsys.readouterr().out  # the table names the kept item
     assert sa_server.annotation(PROJECT, EDITED) == corrected
