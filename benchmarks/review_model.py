@@ -22,18 +22,13 @@ from preannotate.chunking import chunk_transcript
 from preannotate.config import load_config
 from preannotate.pipeline import run_pipeline
 from preannotate.quality import ReviewModel, chunk_rows, default_model, evaluate_review_model, flag_metrics
+from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES
 from preannotate.quality.labels import english_normalizer
 from preannotate.results import Transcript
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("bundled:tiny.en", "bundled:base")
-OVERRIDES = (
-    "model.engine=faster-whisper",
-    "model.device=cpu",
-    "transcribe.beam_size=5",
-    "transcribe.language=en",
-    "superannotate.dry_run=true",
-)
+OVERRIDES = MEASURED_RUN_OVERRIDES
 
 
 def evaluate_set(folder: Path, entries: list[dict], run: Path, model: str, review: ReviewModel) -> dict:

@@ -36,7 +36,7 @@ from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
 from preannotate.pipeline import run_pipeline  # noqa: E402
 from preannotate.quality import chunk_features, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
-from preannotate.quality.evaluate import flag_metrics  # noqa: E402
+from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, flag_metrics  # noqa: E402
 from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
 from preannotate.results import Transcript  # noqa: E402
 
@@ -63,13 +63,7 @@ SPLITS = {
     "heldout_easy": (HELDOUT, PLAIN_HELDOUT_VOICES, 24, EASY, 0.5),
     "heldout_plain": (HELDOUT, PLAIN_HELDOUT_VOICES, 25, PLAIN, 1.0),
 }
-OVERRIDES = (
-    "model.engine=faster-whisper",
-    "model.device=cpu",
-    "transcribe.beam_size=5",
-    "transcribe.language=en",
-    "superannotate.dry_run=true",
-)
+OVERRIDES = MEASURED_RUN_OVERRIDES
 
 log = logging.getLogger("fit_review_model")
 

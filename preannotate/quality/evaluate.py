@@ -20,6 +20,16 @@ from .model import ReviewModel
 
 Row = tuple[Mapping[str, float], float]
 
+#: How the speech with known text is transcribed, for fitting (tools/fit_review_model.py) and for scoring
+#: (benchmarks/review_model.py) alike: a model is only measured on drafts decoded the way it was fitted on.
+MEASURED_RUN_OVERRIDES = (
+    "model.engine=faster-whisper",
+    "model.device=cpu",
+    "transcribe.beam_size=5",
+    "transcribe.language=en",
+    "superannotate.dry_run=true",
+)
+
 
 @dataclass(frozen=True)
 class FlagMetrics:
