@@ -7,6 +7,7 @@ kernel): the bundled base model on every sample, offline, as a dry run since no 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
+import tomllib
 from IPython.core.inputtransformer2 import TransformerManager
 
 from preannotate import notebook
@@ -85,27 +87,47 @@ def colab_setup_code(path: Path) -> str:
     return TransformerManager().transform_cell(nbformat.read(path, as_version=4).cells[1].source)
 
 
-def test_setup_cell_does_nothing_outside_colab(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setup_cell_installs_nothing_outside_colab(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     calls: list = []
     shell = types.SimpleNamespace(system=calls.append, run_line_magic=lambda *a: calls.append(a))
     exec(colab_setup_code(PREANNOTATE), {"get_ipython": lambda: shell})
-    assert calls == []
+    assert calls == [] and "preannotate 0.1.0 from " in capsys.readouterr().out
 
 
-def test_setup_cell_in_colab_installs_pinned_and_offers_drive(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("installed", ["0.1.0", None, "0.0.9"])
+def test_setup_cell_in_colab_mounts_drive_and_installs_the_spec_unless_installed(
+    installed, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mounted: list = []
     colab = types.ModuleType("google.colab")
     colab.drive = types.SimpleNamespace(mount=mounted.append)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
+    versions = [installed, "0.1.0"]  # what importlib.metadata finds before and after `pip install`
+
+    def version(name: str) -> str:
+        found = versions.pop(0)
+        if found is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return found
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
     calls: list = []
-    shell = types.SimpleNamespace(system=calls.append, run_line_magic=lambda *a: calls.append(" ".join(a)))
-    exec(colab_setup_code(PREANNOTATE), {"get_ipython": lambda: shell})
-    commands = "\n".join(map(str, calls))
-    assert "git clone" in commands and "cd /content/preannotate" in commands
-    assert "pip install --quiet -r /tmp/requirements-colab.txt" in commands  # pinned versions
-    assert mounted == ["/content/drive"]
+    namespace: dict = {}  # IPython expands {names} in `!` commands from the user's namespace
+    shell = types.SimpleNamespace(system=lambda command: calls.append(command.format_map(namespace)))
+    namespace["get_ipython"] = lambda: shell
+    exec(colab_setup_code(PREANNOTATE), namespace)
+    assert namespace["PREANNOTATE_SPEC"] == "preannotate[all]==0.1.0"
+    assert calls == ([] if installed == "0.1.0" else ['pip install --quiet "preannotate[all]==0.1.0"'])
+    assert mounted == ["/content/drive"] and namespace["_installed"] == "0.1.0"
+
+
+def test_both_notebooks_share_the_setup_cell_and_pin_the_package_version() -> None:
+    cells = {nbformat.read(path, as_version=4).cells[1].source for path in (PREANNOTATE, CORRECTION)}
+    assert len(cells) == 1
+    pinned = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert f'PREANNOTATE_VERSION = "{pinned}"' in cells.pop()
 
 
 def test_kernel_python3_is_this_interpreter() -> None:
