@@ -95,32 +95,47 @@ def test_setup_cell_installs_nothing_outside_colab(monkeypatch: pytest.MonkeyPat
     assert calls == [] and "preannotate 0.1.0 from " in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("installed", ["0.1.0", None, "0.0.9"])
-def test_setup_cell_in_colab_mounts_drive_and_installs_the_spec_unless_installed(
-    installed, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def run_setup_cell_in_colab(monkeypatch: pytest.MonkeyPatch, versions: list, pip_exit: int = 0) -> dict:
+    """Runs the setup cell with Colab's module and IPython's shell stood in for; what it did, in a dict.
+
+    `versions` is what importlib.metadata finds for preannotate, before and after `pip install` (None: none).
+    """
     mounted: list = []
     colab = types.ModuleType("google.colab")
     colab.drive = types.SimpleNamespace(mount=mounted.append)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    versions = [installed, "0.1.0"]  # what importlib.metadata finds before and after `pip install`
 
     def version(name: str) -> str:
-        found = versions.pop(0)
-        if found is None:
+        if (found := versions.pop(0)) is None:
             raise importlib.metadata.PackageNotFoundError(name)
         return found
 
     monkeypatch.setattr(importlib.metadata, "version", version)
-    calls: list = []
-    namespace: dict = {}  # IPython expands {names} in `!` commands from the user's namespace
-    shell = types.SimpleNamespace(system=lambda command: calls.append(command.format_map(namespace)))
-    namespace["get_ipython"] = lambda: shell
+    namespace: dict = {"_commands": [], "_mounted": mounted}
+
+    def system(command: str) -> None:  # IPython expands {names} from the user's namespace, sets _exit_code
+        namespace["_commands"].append(command.format_map(namespace))
+        namespace["_exit_code"] = pip_exit
+
+    namespace["get_ipython"] = lambda: types.SimpleNamespace(system=system)
     exec(colab_setup_code(PREANNOTATE), namespace)
-    assert namespace["PREANNOTATE_SPEC"] == "preannotate[all]==0.1.0"
-    assert calls == ([] if installed == "0.1.0" else ['pip install --quiet "preannotate[all]==0.1.0"'])
-    assert mounted == ["/content/drive"] and namespace["_installed"] == "0.1.0"
+    return namespace
+
+
+@pytest.mark.parametrize("installed", ["0.1.0", None, "0.0.9"])
+def test_setup_cell_in_colab_mounts_drive_and_installs_the_spec_unless_installed(
+    installed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = run_setup_cell_in_colab(monkeypatch, [installed, "0.1.0"])
+    assert done["PREANNOTATE_SPEC"] == "preannotate[all]==0.1.0"
+    assert done["_commands"] == ([] if installed == "0.1.0" else ['pip install --quiet "preannotate[all]==0.1.0"'])
+    assert done["_mounted"] == ["/content/drive"] and done["_installed"] == "0.1.0"
+
+
+def test_setup_cell_in_colab_says_where_to_look_when_pip_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match=r"pip could not install preannotate\[all\]==0.1.0; README 'Install'"):
+        run_setup_cell_in_colab(monkeypatch, ["0.0.9", "0.0.9"], pip_exit=1)
 
 
 def test_both_notebooks_share_the_setup_cell_and_pin_the_package_version() -> None:
