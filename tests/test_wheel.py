@@ -12,6 +12,7 @@ the notebook's setup cell prints and the test checks.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -105,6 +106,18 @@ def fresh_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return folder
+
+
+def test_the_all_extra_resolves_to_every_optional_part(dist: Path, fresh_venv: Path) -> None:
+    # --no-index: everything must come from this environment (visible to the fresh venv), nothing downloaded.
+    spec = f"preannotate[all] @ {wheel_of(dist).as_uri()}"
+    pip = [sys.executable, "-m", "pip", "--python", str(fresh_venv / "bin" / "python"), "install", "--dry-run"]
+    said = run([*pip, "--no-index", spec]).stdout
+    lines = [line.split()[3] for line in said.splitlines() if line.startswith("Requirement already satisfied: ")]
+    satisfied = {re.match(r"[\w.-]+", requirement)[0].lower() for requirement in lines}  # "name==1.0" -> name
+    for extra in ("offline", "superannotate", "faster", "notebooks"):
+        names = {Requirement(r).name.lower() for r in PYPROJECT["optional-dependencies"][extra]}
+        assert names <= satisfied, (extra, names - satisfied)
 
 
 @pytest.mark.slow
