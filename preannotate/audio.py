@@ -12,6 +12,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.codec.context import ThreadType
 
 from .errors import AudioError
 
@@ -102,7 +103,7 @@ def _check_readable(path: Path) -> None:
 
 def _decode_stream(container: av.container.InputContainer, declared: float | None) -> np.ndarray:
     stream = container.streams.audio[0]
-    stream.thread_type = "AUTO"
+    stream.codec_context.thread_type = ThreadType.AUTO
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     out = _Samples(declared)
     for frame in container.decode(stream):
