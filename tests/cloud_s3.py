@@ -7,6 +7,7 @@ environment the credential chain reads (AWS_ACCESS_KEY_ID...) with AWS_ENDPOINT_
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 
 import boto3
@@ -55,3 +56,57 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
     return client
+
+
+class FlakyProxy:
+    """A TCP proxy in front of the S3 server whose first connections fail, as a busy or flaky S3 does.
+
+    The first `drops` connections are closed without an answer; the next `throttles` get S3's
+    `503 SlowDown`; later ones are passed through. `connections` counts what clients opened.
+    """
+
+    SLOW_DOWN = (
+        b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
+    )
+    BODY = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+
+    def __init__(self, target: str, drops: int, throttles: int) -> None:
+        self.target = target.removeprefix("http://").split(":")
+        self.drops, self.throttles, self.connections = drops, throttles, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            n = self.connections
+            threading.Thread(target=self._serve, args=(client, n), daemon=True).start()
+
+    def _serve(self, client: socket.socket, n: int) -> None:
+        with client:
+            if n <= self.drops:
+                return  # closed without a byte: a dropped connection
+            if n <= self.drops + self.throttles:
+                client.recv(65536)
+                client.sendall(self.SLOW_DOWN % (len(self.BODY), self.BODY))
+                return
+            with socket.create_connection((self.target[0], int(self.target[1]))) as upstream:
+                threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+                _pipe(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from typing import Any
 
 from ..errors import InputError
@@ -23,6 +24,8 @@ S3FS_RETRIES = 5
 # Bytes fetched per range request when streaming an object: PyAV reads through this window, so memory
 # stays bounded whatever the object's size.
 BLOCK_SIZE = 4 << 20
+_S3: dict[tuple[str | None, str], Any] = {}
+_LOCK = threading.Lock()
 _GCS_CHAIN = "GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default credentials, Colab's authenticate_user, the GCE metadata server"  # noqa: E501
 _AZURE_CHAIN = "AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, DefaultAzureCredential (environment, managed identity, Azure CLI)"  # noqa: E501
 
@@ -48,15 +51,25 @@ def _s3(s3fs: Any, location: BucketLocation) -> Any:
     import botocore.session
 
     session = botocore.session.get_session()
-    if session.get_credentials() is None:
+    credentials = session.get_credentials()
+    if credentials is None:
         chain = [p.METHOD for p in session.get_component("credential_provider").providers]
         raise InputError(
             f"{location.url()}: no AWS credentials found; tried botocore's chain: {', '.join(chain)}. "
             "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role applies"
         )
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    key = (endpoint, credentials.access_key)  # other credentials or endpoint in the environment: another client
+    with _LOCK:
+        if key not in _S3:
+            _S3[key] = _new_s3(s3fs, endpoint)
+        return _S3[key]
+
+
+def _new_s3(s3fs: Any, endpoint: str | None) -> Any:
     fs = s3fs.S3FileSystem(
-        endpoint_url=endpoint,  # also part of fsspec's instance cache key: another endpoint, another instance
+        endpoint_url=endpoint,
+        skip_instance_cache=True,  # cached here instead, by credentials too (fsspec's key holds only arguments)
         # SigV4 signs presigned URLs with an explicit expiry (at most 7 days), as every region accepts.
         config_kwargs={"retries": {"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"}, "signature_version": "s3v4"},
         use_listings_cache=False,  # a run must see objects changed since an earlier listing
