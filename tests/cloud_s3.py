@@ -6,6 +6,7 @@ environment the credential chain reads (AWS_ACCESS_KEY_ID...) with AWS_ENDPOINT_
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 import requests
+from media import SAMPLES
 
 BUCKET = "recordings"
 
@@ -110,3 +112,27 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
     except OSError:
         pass
+
+
+@pytest.fixture
+def denied_reader(s3, moto_endpoint, monkeypatch):
+    """Credentials of an IAM user who may list and read the bucket except `set/denied.wav`, moto checking them."""
+    wav = (SAMPLES / "en" / "hello_world.wav").read_bytes()
+    for name in ("denied", "open"):
+        s3.put_object(Bucket=BUCKET, Key=f"set/{name}.wav", Body=wav)
+    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
+    iam.create_user(UserName="reader")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/set/denied.wav"},
+        ],
+    }
+    iam.put_user_policy(UserName="reader", PolicyName="no-denied", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    yield
+    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()

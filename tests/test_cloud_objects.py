@@ -10,10 +10,8 @@ import json
 import logging
 import wave
 
-import boto3
 import numpy as np
 import pytest
-import requests
 from cloud_s3 import BUCKET, FlakyProxy
 from media import SAMPLES
 
@@ -88,30 +86,6 @@ def test_deleted_and_changed_objects_fail_alone(s3):
     with pytest.raises(AudioError, match=r"empty.wav: empty object \(0 bytes\)"):
         decode_audio(objects["empty.wav"])
     assert decode_audio(objects["kept.wav"]).duration > 0.5
-
-
-@pytest.fixture
-def denied_reader(s3, moto_endpoint, monkeypatch):
-    """Credentials of an IAM user who may list and read the bucket except `set/denied.wav`, moto checking them."""
-    wav = (SAMPLES / "en" / "hello_world.wav").read_bytes()
-    for name in ("denied", "open"):
-        s3.put_object(Bucket=BUCKET, Key=f"set/{name}.wav", Body=wav)
-    iam = boto3.client("iam", endpoint_url=moto_endpoint, region_name="us-east-1")
-    iam.create_user(UserName="reader")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/set/denied.wav"},
-        ],
-    }
-    iam.put_user_policy(UserName="reader", PolicyName="no-denied", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="reader")["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
-    yield
-    requests.post(f"{moto_endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
 
 
 def test_access_denied_on_one_object_fails_that_file_only(denied_reader):

@@ -63,14 +63,17 @@ def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tin
     assert "fox" not in redone["text"].lower() and redone["meta"]["source"]["size"] == len(changed)
 
 
-def test_a_bucket_run_attaches_its_objects_through_the_integration(s3, tmp_path, tiny_model, sa_server):
-    upload_bucket(s3, tmp_path, ("hello_world",))
-    sa_server.add_integration("team-bucket", "custom", BUCKET)  # attach-by-URL needs a custom one
+def test_a_bucket_run_attaches_its_objects_and_only_the_denied_one_fails(
+    tmp_path, tiny_model, denied_reader, sa_server
+):
+    sa_server.add_integration("team-bucket", "custom", BUCKET)  # attaching by URL needs a custom integration
     overrides = [f"superannotate.project={PROJECT}", "superannotate.urls=integration"]
     report = run_pipeline(
         config(f"s3://{BUCKET}/set", tmp_path / "out", *overrides, "superannotate.integration=team-bucket"),
         progress=False,
     )
-    assert report.upload["summary"]["succeeded"] == 1 and not report.upload_failed, report.upload
-    item = sa_server.items(PROJECT)["en__hello_world.wav"]
-    assert item["url"] == f"s3://{BUCKET}/set/en/hello_world.wav"
+    failed = {f.item: f.error for f in report.files if f.status == "failed"}
+    assert list(failed) == ["denied.wav"] and f"s3://{BUCKET}/set/denied.wav: access denied" in failed["denied.wav"]
+    assert report.upload["summary"]["succeeded"] == 1, report.upload
+    assert sa_server.items(PROJECT) == {"open.wav": sa_server.items(PROJECT)["open.wav"]}
+    assert sa_server.items(PROJECT)["open.wav"]["url"] == f"s3://{BUCKET}/set/open.wav"
