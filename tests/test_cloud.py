@@ -5,7 +5,9 @@ Against a real S3 API on loopback (moto's ThreadedMotoServer, see cloud_s3.py).
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 
 import pytest
 import requests
@@ -15,6 +17,7 @@ from preannotate.cloud import BucketLocation, is_bucket_url, object_links
 from preannotate.config import load_config
 from preannotate.discover import discover
 from preannotate.errors import ConfigError, InputError
+from preannotate.notebook import colab_bucket_auth, config_from_parameters
 from preannotate.options import MEDIA_EXTENSIONS
 
 KEYS = ["set/b/2.MP3", "set/a/1.wav", "set/a/.hidden.wav", "set/.cache/x.wav", "set/notes.txt", "set/c/d/e/3.mkv",
@@ -139,3 +142,17 @@ def test_url_options_are_checked_up_front():
         load_config(None, [*bucket, "superannotate.urls=presigned", "superannotate.url_expiry_hours=200"])
     with pytest.raises(ConfigError, match="needs a bucket input.dir"):
         load_config(None, ["input.dir=samples", "superannotate.urls=public"])
+
+
+def test_the_notebook_takes_a_bucket_url_and_signs_in_the_colab_way_for_gcs(monkeypatch):
+    assert config_from_parameters({"input_dir": "s3://bkt/calls"}).input.dir == "s3://bkt/calls"  # not a path
+    signed_in = []
+    colab, auth = types.ModuleType("google.colab"), types.ModuleType("google.colab.auth")
+    auth.authenticate_user = lambda: signed_in.append(True)  # what Colab's own module offers
+    colab.auth = auth
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.auth", auth)
+    assert colab_bucket_auth("gs://bkt/calls") and signed_in == [True]
+    assert not colab_bucket_auth("s3://bkt/calls") and not colab_bucket_auth("/content/drive") and signed_in == [True]
+    monkeypatch.delitem(sys.modules, "google.colab")  # outside Colab: the usual chain, nothing called
+    assert not colab_bucket_auth("gs://bkt/calls") and signed_in == [True]
