@@ -12,9 +12,11 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, PreannotateError
 from .location import PACKAGES, BucketLocation
 
 # Retries of a throttled (SlowDown, 503) or dropped request: botocore's standard mode backs off
@@ -96,3 +98,19 @@ def _azure(adlfs: Any, location: BucketLocation) -> Any:
     if not (env.get("AZURE_STORAGE_CONNECTION_STRING") or account):
         raise InputError(f"{location.url()}: no Azure storage account or credentials found; tried {_AZURE_CHAIN}")
     return adlfs.AzureBlobFileSystem(account_name=account, anon=False, blocksize=BLOCK_SIZE)
+
+
+@contextmanager
+def storage_errors(error: type[PreannotateError], where: str, missing: str, denied: str, other: str) -> Iterator[None]:
+    """Turns what fsspec raises for a missing object, a denied request or a failed one into `error`.
+
+    Each message is `where: <what happened>`; `other` gets the original error appended in parentheses.
+    """
+    try:
+        yield
+    except FileNotFoundError as e:
+        raise error(f"{where}: {missing}") from e
+    except PermissionError as e:
+        raise error(f"{where}: {denied}") from e
+    except OSError as e:
+        raise error(f"{where}: {other} ({e})") from e

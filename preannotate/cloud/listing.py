@@ -11,7 +11,7 @@ from typing import Any
 
 from ..discover import MediaFile, is_media_source, unique_item_names
 from ..errors import InputError
-from .filesystem import filesystem
+from .filesystem import filesystem, storage_errors
 from .location import BucketLocation
 from .objects import ObjectUrl
 
@@ -49,16 +49,12 @@ def list_objects(location: BucketLocation) -> dict[str, dict[str, Any]]:
     """
     fs = filesystem(location)
     where = location.url()
-    try:
+    missing = f"bucket {location.bucket!r} does not exist"
+    denied = "access denied when listing: check the credentials' permissions"
+    with storage_errors(InputError, where, missing, denied, "cannot list the bucket"):
         if not fs.exists(location.bucket):
-            raise InputError(f"{where}: bucket {location.bucket!r} does not exist")
+            raise FileNotFoundError(location.bucket)
         listed = fs.find(location.root, detail=True, withdirs=False)
-    except FileNotFoundError as e:
-        raise InputError(f"{where}: bucket {location.bucket!r} does not exist") from e
-    except PermissionError as e:
-        raise InputError(f"{where}: access denied when listing ({e}); check the credentials' permissions") from e
-    except OSError as e:
-        raise InputError(f"{where}: cannot list the bucket ({e})") from e
     start = len(location.root) + 1
     entries = {
         name[start:]: info

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from ..errors import AudioError
-from .filesystem import BLOCK_SIZE, filesystem
+from .filesystem import BLOCK_SIZE, filesystem, storage_errors
 from .location import BucketLocation
 
 
@@ -67,14 +67,10 @@ def open_object(url: ObjectUrl) -> Iterator[IO[bytes]]:
     """
     location = BucketLocation.parse(url)
     fs = filesystem(location)
-    try:
+    missing = "the object no longer exists (deleted since it was listed)"
+    denied = "access denied (the credentials may not read this object)"
+    with storage_errors(AudioError, str(url), missing, denied, "cannot open the object"):
         handle = fs.open(location.root, "rb", block_size=BLOCK_SIZE, cache_type="readahead")
-    except FileNotFoundError as e:
-        raise AudioError(f"{url}: the object no longer exists (deleted since it was listed)") from e
-    except PermissionError as e:
-        raise AudioError(f"{url}: access denied (the credentials may not read this object)") from e
-    except OSError as e:
-        raise AudioError(f"{url}: cannot open the object ({e})") from e
     with handle:
         _check_unchanged(url, handle)
         yield handle
