@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import pickle
 import wave
 
 import numpy as np
@@ -69,6 +70,8 @@ def test_identity_is_etag_and_size_without_downloading(s3, caplog):
     assert object_id(source_state(listed()["a.wav"], None)) != object_id(state)
     assert object_id({"sha256": "ab"}) == "sha256:ab" and object_id({"size": 3}) is None
     assert object_id(json.loads(json.dumps(state))) == object_id(state)  # as read back from a transcript
+    copy = pickle.loads(pickle.dumps(url))  # as sent to another process
+    assert (copy, copy.etag, copy.size, copy.version_id) == (url, url.etag, url.size, url.version_id)
 
 
 def test_deleted_and_changed_objects_fail_alone(s3):
