@@ -91,7 +91,7 @@ def _upload(config: RunConfig, report: RunReport, session) -> None:
     """Uploads (or, without a session, dry-runs) the annotations and records the outcome in run.json."""
     try:
         outcome = upload_run(
-            report.output_dir, config.superannotate, config.annotation, Path(config.input.dir), session,
+            report.output_dir, config.superannotate, config.annotation, config.input.dir, session,
             files=report.files,
         )  # fmt: skip
         report.upload = outcome.to_dict()

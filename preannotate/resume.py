@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .cloud import ObjectUrl, object_id
 from .options import TranscribeOptions
 
 # Bump when the transcript format or the way it is produced changes, so that
@@ -43,6 +44,8 @@ def source_state(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
     Raises:
         OSError: The file cannot be read.
     """
+    if isinstance(path, ObjectUrl):  # a bucket object: its listed ETag/version id and size, nothing downloaded
+        return path.state()
     st = path.stat()
     state = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if previous and all(previous.get(k) == v for k, v in state.items()) and previous.get("sha256"):
@@ -84,4 +87,5 @@ def is_finished(stored: dict[str, Any] | None, source: dict[str, Any], key: str)
     if not stored:
         return False
     meta = stored.get("meta", {})
-    return meta.get("options_key") == key and (meta.get("source") or {}).get("sha256") == source["sha256"]
+    stored_id = object_id(meta.get("source") or {})
+    return meta.get("options_key") == key and stored_id is not None and stored_id == object_id(source)

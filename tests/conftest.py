@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cloud_s3 import denied_reader, moto_endpoint, s3  # noqa: F401  (S3 API on loopback, see cloud_s3.py)
 from sa_server import sa_clean_env, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures, see sa_server.py)
 
 ROOT = Path(__file__).resolve().parent.parent
