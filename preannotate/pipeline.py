@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import engines, models
+from . import asr
 from .audio import DecodedAudio, decode_audio, probe_duration
 from .config import config_to_dict
 from .discover import MediaFile, discover
@@ -25,7 +25,7 @@ from .lock import locked
 from .options import RunConfig
 from .report import FileResult, RunReport, versions
 from .results import Transcript
-from .resume import is_finished, model_identity, options_key, source_state
+from .resume import is_finished, options_key, source_state
 from .review import Reviewer
 from .routing import route_item
 from .storage import read_json, write_json_atomic
@@ -67,16 +67,14 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     media = discover(config.input.dir, config.input.extensions)
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
-    source = models.validate_model_source(config.model)
+    model = asr.prepare(config.model)  # resolved and checked once: a bad model fails before any work
     report = RunReport(out, config_to_dict(config), versions=versions())
-    weights = model_identity(source.kind, source.location, source.parts, models.bundled_packages(source))
-    identity = "|".join(filter(None, (weights, engines.engine_identity(config.model))))  # an engine switch redoes files
-    key = options_key(identity, config.transcribe)
-    report.model = {"name": config.model.name, "identity": identity}
+    key = options_key(model.identity, config.transcribe)  # an engine or weights switch redoes files
+    report.model = {"name": config.model.name, "identity": model.identity}
     jobs, report.files = _plan(media, out, key, config.output.force)
     try:
         if jobs:
-            _transcribe_jobs(jobs, config, key, report, progress)
+            _transcribe_jobs(jobs, model, config, key, report, progress)
     except KeyboardInterrupt:
         report.interrupted = True
         report.write()
@@ -207,8 +205,10 @@ def _stored_source(stored: dict | None) -> dict | None:
     return source if isinstance(source, dict) and isinstance(source.get("sha256"), str) else None
 
 
-def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunReport, progress: bool) -> None:
-    engine = engines.load_engine(config.model, files=len(jobs))
+def _transcribe_jobs(
+    jobs: list[_Job], model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport, progress: bool
+) -> None:
+    engine = model.load(files=len(jobs))
     engine.check(config.transcribe)
     info = engine.info
     report.model.update(engine=info.engine, id=info.model_id, device=info.device, source=info.description)
@@ -229,13 +229,13 @@ def _transcribe_jobs(jobs: list[_Job], config: RunConfig, key: str, report: RunR
             bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
 
 
-def _in_turn(jobs: list[_Job], engine: engines.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
+def _in_turn(jobs: list[_Job], engine: asr.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
     """Transcribes one file after another on this thread (Ctrl-C stops it), the next one decoding meanwhile."""
     for job, decoded in _prefetch(jobs):
         yield _transcribe_one(job, decoded, engine, config, key)
 
 
-def _in_parallel(jobs: list[_Job], engine: engines.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
+def _in_parallel(jobs: list[_Job], engine: asr.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
     """Transcribes `engine.workers` files at once, yielding results as they finish.
 
     One file more than the workers is always submitted, so that it decodes while they transcribe.
@@ -272,7 +272,7 @@ def _prefetch(jobs: list[_Job]) -> Iterator[tuple[_Job, Future[DecodedAudio]]]:
 
 
 def _transcribe_one(
-    job: _Job, decoded: Future[DecodedAudio], engine: engines.Engine, config: RunConfig, key: str
+    job: _Job, decoded: Future[DecodedAudio], engine: asr.Engine, config: RunConfig, key: str
 ) -> FileResult:
     started = time.perf_counter()
     media = job.media

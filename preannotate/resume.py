@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -57,29 +56,6 @@ def options_key(model_id: str, options: TranscribeOptions) -> str:
     """Returns a short hash of everything besides the audio that shapes a transcript."""
     payload = {"format": TRANSCRIPT_FORMAT, "model": model_id, "transcribe": dataclasses.asdict(options)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
-
-
-def model_identity(kind: str, location: str, files: tuple[str, ...] = (), packages: tuple[str, ...] = ()) -> str:
-    """Identifies the weights a model name resolved to, without loading or hashing them.
-
-    Official names stand for themselves (openai-whisper checks downloads
-    against their SHA-256); bundled weights are identified by their packages'
-    versions, so reinstalling them (as every Colab session does) keeps finished
-    work; other files by size and modification time, since hashing a large
-    checkpoint on every run would cost seconds.
-
-    Args:
-        kind: The kind of source (`official`, `checkpoint`, `ctranslate2`, `bundled`).
-        location: The official or bundled name, or the path.
-        files: The weight files, for sources read from disk.
-        packages: The distributions that ship bundled weights.
-    """
-    if kind == "official":
-        return f"{kind}|{location}"
-    if kind == "bundled":
-        return "|".join([kind, location, *(f"{p}=={metadata.version(p)}" for p in packages)])
-    stamps = [f"{f}:{Path(f).stat().st_size}:{Path(f).stat().st_mtime_ns}" for f in files or (location,)]
-    return "|".join([kind, location, *stamps])
 
 
 def is_finished(stored: dict[str, Any] | None, source: dict[str, Any], key: str) -> bool:

@@ -47,16 +47,18 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def tiny_model(model_cache: Path):
     """`bundled:tiny.en` on CPU, loaded once per session."""
-    from preannotate.models import load_model
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.load import load_model
     from preannotate.options import ModelOptions
 
-    return load_model(ModelOptions(name="bundled:tiny.en", device="cpu"))
+    return load_model(prepare(ModelOptions(name="bundled:tiny.en", device="cpu")))
 
 
 @pytest.fixture(scope="session")
 def base_model(model_cache: Path):
     """`bundled:base` (multilingual) on CPU, loaded once per session."""
-    from preannotate.models import load_model
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.load import load_model
     from preannotate.options import ModelOptions
 
-    return load_model(ModelOptions(name="bundled:base", device="cpu"))
+    return load_model(prepare(ModelOptions(name="bundled:base", device="cpu")))
