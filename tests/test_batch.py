@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from sa_server import SuperAnnotateServer
+from support.sa_server import SuperAnnotateServer
 
 from preannotate import batch, cli
 from preannotate.errors import ConfigError, InputError

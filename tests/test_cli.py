@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from media import SAMPLES, read_sample, write_audio, write_video_without_audio
+from support.media import SAMPLES, read_sample, write_audio, write_video_without_audio
 
 from preannotate.audio import decode_audio
 

@@ -15,8 +15,8 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from media import SAMPLES, read_sample, write_wav16
-from sa_server import SuperAnnotateServer
+from support.media import SAMPLES, read_sample, write_wav16
+from support.sa_server import SuperAnnotateServer
 
 from preannotate.audio import decode_audio
 from preannotate.chunking import Chunk

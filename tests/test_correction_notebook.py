@@ -6,7 +6,7 @@ from pathlib import Path
 
 import nbformat
 import papermill
-from sa_server import SuperAnnotateServer
+from support.sa_server import SuperAnnotateServer
 from test_correction import PROJECT, annotate, make_run, upload
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "correction_report.ipynb"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.feature_extractor import FeatureExtractor
-from media import SAMPLES, read_sample
+from support.media import SAMPLES, read_sample
 from whisper.model import Whisper
 from whisper.normalizers import EnglishTextNormalizer
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sa_server import SuperAnnotateServer
+from support.sa_server import SuperAnnotateServer
 from test_correction import ANNOTATION, PROJECT, US, make_run, run_cli, sa_options, upload
 
 from preannotate.correction import compare_run, pull_run

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import whisper.audio
-from media import read_sample
+from support.media import read_sample
 
 from preannotate import mel
 from preannotate.audio import centred_samples, decode_audio

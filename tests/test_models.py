@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import whisper
-from conftest import SAMPLES, read_wav
+from support.media import SAMPLES, read_wav
 
 from preannotate import ctranslate2, models
 from preannotate.errors import ModelError

@@ -11,7 +11,7 @@ import sys
 import jiwer
 import pandas as pd
 import pytest
-from media import SAMPLES
+from support.media import SAMPLES
 from whisper.normalizers import EnglishTextNormalizer
 
 from preannotate import engines

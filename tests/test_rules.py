@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import whisper.tokenizer
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.rules import language_code, whisper_languages
 

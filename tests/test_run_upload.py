@@ -6,7 +6,7 @@ import logging
 import shutil
 
 import pytest
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, CredentialsError

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from media import SAMPLES
-from sa_server import SuperAnnotateServer
+from support.media import SAMPLES
+from support.sa_server import SuperAnnotateServer
 from test_correction import ANNOTATION, PROJECT, make_run, sa_options
 
 from preannotate.correction import compare_run, pull_run

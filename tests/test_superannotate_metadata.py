@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from sa_server import SuperAnnotateServer
+from support.sa_server import SuperAnnotateServer
 from test_superannotate_upload import SOURCES, items_of, make_run, options, run_upload, write_json
 
 from preannotate.errors import ConfigError

@@ -1,4 +1,4 @@
-"""End to end: the real SuperAnnotate SDK against the loopback server in sa_server.py."""
+"""End to end: the real SuperAnnotate SDK against the loopback server in tests/support/sa_server.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sa_server import PROJECT_TYPES, SuperAnnotateServer
+from support.sa_server import PROJECT_TYPES, SuperAnnotateServer
 
 from preannotate.discover import item_name
 from preannotate.errors import CredentialsError, UploadError
@@ -266,7 +266,7 @@ def test_no_token_means_dry_run_unless_upload_is_required(sa_clean_env: None, ca
 
 
 def test_project_of_another_type_is_an_error(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
-    from sa_server import Api
+    from support.sa_server import Api
 
     Api(sa_server.state, "POST", "/project", {}, {}, b'{"name": "Podcasts", "type": 1}').create_project()
     with pytest.raises(UploadError, match="Vector project"):

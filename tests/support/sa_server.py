@@ -38,7 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from sa_metadata import METADATA_ROUTES, MetadataApi
+
+from .sa_metadata import METADATA_ROUTES, MetadataApi
 
 TEAM_ID = 4242
 #: A well-formed legacy team token (`<name>=<team id>`); the server accepts only its `tokens`.
