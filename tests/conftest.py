@@ -1,4 +1,9 @@
-"""Shared fixtures: real bundled Whisper models, converted once per session into a private cache."""
+"""Shared fixtures: real bundled Whisper models, converted once per session into a private cache.
+
+Tiers: a test that loads a model is marked `model` (automatically when it uses a fixture that requests
+`loads_model`; by hand when it loads one another way, e.g. through the CLI), one that executes a notebook
+`notebook`. `make test-fast` runs the rest; `make test` runs everything.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,26 @@ from pathlib import Path
 
 import pytest
 from support.sa_server import sa_clean_env, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures)
+
+# A fixture that loads a model or runs a notebook requests one of these; the tests using it get the mark.
+TIER_FIXTURES = {"loads_model": pytest.mark.model, "runs_notebook": pytest.mark.notebook}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks `model` or `notebook` every test whose fixtures request `loads_model` or `runs_notebook`."""
+    for item in items:
+        for fixture in TIER_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(TIER_FIXTURES[fixture])
+
+
+@pytest.fixture(scope="session")
+def loads_model() -> None:
+    """Requested by every fixture that loads a model, so the tests using it are marked `model`."""
+
+
+@pytest.fixture(scope="session")
+def runs_notebook() -> None:
+    """Requested by every fixture that executes a notebook, so the tests using it are marked `notebook`."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,7 +44,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(model_cache: Path):
+def tiny_model(model_cache: Path, loads_model: None):
     """`bundled:tiny.en` on CPU, loaded once per session."""
     from preannotate.models import load_model
     from preannotate.options import ModelOptions
@@ -28,7 +53,7 @@ def tiny_model(model_cache: Path):
 
 
 @pytest.fixture(scope="session")
-def base_model(model_cache: Path):
+def base_model(model_cache: Path, loads_model: None):
     """`bundled:base` (multilingual) on CPU, loaded once per session."""
     from preannotate.models import load_model
     from preannotate.options import ModelOptions

@@ -243,7 +243,7 @@ def run_batch(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def first_batch(server: SuperAnnotateServer, tmp_path_factory: pytest.TempPathFactory):
+def first_batch(server: SuperAnnotateServer, tmp_path_factory: pytest.TempPathFactory, runs_notebook: None):
     root = tmp_path_factory.mktemp("batch")
     for name, clip in (("a", "hello_world.wav"), ("b", "counting.wav")):
         (root / "data" / name).mkdir(parents=True)

@@ -41,7 +41,7 @@ def pipeline_and_kwargs(name: str, **options):
 
 
 @pytest.fixture(scope="module")
-def tiny(model_cache):
+def tiny(model_cache, loads_model):
     return pipeline_and_kwargs("bundled:tiny.en", word_timestamps=True)
 
 

@@ -6,8 +6,11 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import pytest
 from support.sa_server import SuperAnnotateServer
 from test_correction import PROJECT, annotate, make_run, upload
+
+pytestmark = pytest.mark.notebook
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "correction_report.ipynb"
 

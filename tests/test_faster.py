@@ -60,7 +60,7 @@ REJECTED = {"carry_initial_prompt", "length_penalty", "fp16"}
 
 
 @pytest.fixture(scope="module")
-def tiny_faster(model_cache):
+def tiny_faster(model_cache, loads_model):
     return engines.load_engine(ModelOptions(**TINY))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from support.sa_server import PROJECT_TYPES, SuperAnnotateServer
 
+from preannotate import sa_format
 from preannotate.discover import item_name
 from preannotate.errors import CredentialsError, UploadError
 from preannotate.options import AnnotationOptions, SuperAnnotateOptions
@@ -22,13 +23,8 @@ SOURCES = ["en/interview one.mp3", "es/clip.wav", "fr/clip.m4a"]
 
 
 def class_defs(annotation: AnnotationOptions = ANNOTATION) -> list[dict]:
-    """The exporter's class definitions, or a minimal equivalent until it provides them."""
-    try:
-        from preannotate.exports import annotation_classes
-    except ImportError:
-        group = {"name": annotation.text_group, "group_type": "text", "attributes": []}
-        return [{"name": annotation.class_name, "color": annotation.class_color, "attribute_groups": [group]}]
-    return annotation_classes(annotation)
+    """The exporter's class definitions."""
+    return sa_format.annotation_classes(annotation)
 
 
 def video_json(item: str, chunks: list[tuple[float, float, str]], duration: float = 30.0) -> dict:
@@ -306,7 +302,6 @@ def test_invalid_annotation_fails_locally_and_is_not_sent(sa_server: SuperAnnota
 
 def test_exporter_json_with_review_groups_uploads_as_is(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
     """The exporter's own annotation JSON and class definitions, review groups included."""
-    sa_format = pytest.importorskip("preannotate.sa_format")
     from preannotate.chunking import REVIEW_REASONS, Chunk
 
     annotation = AnnotationOptions(review_group="Review", reason_group="Review reason")

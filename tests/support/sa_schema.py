@@ -1,5 +1,6 @@
 """The rules of /work/shared/notes/superannotate.md for Video/Audio annotation JSON, as a checker for tests.
 
+`schema_problems(d)` is the JSON Schema alone: the loopback server (sa_server.py) refuses uploads with it.
 `assert_valid_sa_annotation(d, item_name)` checks one annotation: the JSON Schema
 below (shapes, strict integers, non-empty names, at least two timestamps per
 parameter) and what a schema cannot say (start < end, timestamps inside their
@@ -77,10 +78,15 @@ StrictValidator = jsonschema.validators.extend(
 )
 
 
+def schema_problems(d: Any) -> list[str]:
+    """Where `d` breaks SA_VIDEO_SCHEMA (shapes and types only); empty when it fits."""
+    errors = sorted(StrictValidator(SA_VIDEO_SCHEMA).iter_errors(d), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+
+
 def sa_problems(d: Any, item_name: str, text_group: str = "Content") -> list[str]:
     """Every rule an annotation breaks; empty when it is valid."""
-    errors = sorted(StrictValidator(SA_VIDEO_SCHEMA).iter_errors(d), key=lambda e: list(e.absolute_path))
-    problems = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    problems = schema_problems(d)
     if problems:
         return problems
     if d["metadata"]["name"] != item_name:

@@ -40,6 +40,7 @@ from typing import Any
 import pytest
 
 from .sa_metadata import METADATA_ROUTES, MetadataApi
+from .sa_schema import schema_problems
 
 TEAM_ID = 4242
 #: A well-formed legacy team token (`<name>=<team id>`); the server accepts only its `tokens`.
@@ -437,65 +438,46 @@ class Api(MetadataApi):
 
 
 def video_errors(annotation: Any, name: str, items: dict, classes: list[dict]) -> list[tuple[str, str]]:
-    """What the platform rejects in a Video annotation: ("error", why) or (missing resource kind, name)."""
-    if not isinstance(annotation, dict) or not isinstance(annotation.get("metadata"), dict):
-        return [("error", "an annotation is an object with metadata")]
-    meta, errors = annotation["metadata"], []
-    if meta.get("name") != name or name not in items:
+    """What the platform rejects in a Video annotation: ("error", why) or (missing resource kind, name).
+
+    Shapes and types are the shared schema's (sa_schema.py); what refers to the project (the item, classes,
+    attribute groups) and how spans nest are checked here.
+    """
+    shape = schema_problems(annotation)
+    if shape:
+        return [("error", problem) for problem in shape]
+    errors = []
+    if annotation["metadata"]["name"] != name or name not in items:
         errors.append(("error", "metadata.name must be the name of an item in the folder"))
-    if meta.get("duration") is not None and not _is_int(meta["duration"]):
-        errors.append(("error", "metadata.duration must be integer microseconds"))
-    if not isinstance(annotation.get("instances"), list) or not isinstance(annotation.get("tags", []), list):
-        return [*errors, ("error", "instances and tags must be lists")]
     by_name = {c["name"]: c for c in classes}
     for instance in annotation["instances"]:
         errors.extend(_instance_errors(instance, by_name))
     return errors
 
 
-def _instance_errors(instance: Any, classes: dict[str, dict]) -> list[tuple[str, str]]:
-    meta = instance.get("meta") if isinstance(instance, dict) else None
-    if not isinstance(meta, dict) or meta.get("type") != "event":
-        return [("error", "instances here are events")]
-    cls = classes.get(meta.get("className"))
+def _instance_errors(instance: dict, classes: dict[str, dict]) -> list[tuple[str, str]]:
+    meta = instance["meta"]
+    cls = classes.get(meta["className"])
     if cls is None:
-        return [("class", str(meta.get("className")))]
-    if not _span_ok(meta, (0, float("inf"))):
-        return [("error", "meta.start/end must be integer microseconds, start <= end")]
+        return [("class", meta["className"])]
+    if not meta["start"] <= meta["end"]:
+        return [("error", "meta.start must not be after meta.end")]
     groups = {g["name"] for g in cls["attribute_groups"]}
-    parameters = instance.get("parameters")
-    if not isinstance(parameters, list) or not parameters:
-        return [("error", "an event needs parameters")]
     errors = []
-    for parameter in parameters:
+    for parameter in instance["parameters"]:
         errors.extend(_parameter_errors(parameter, (meta["start"], meta["end"]), groups))
     return errors
 
 
-def _parameter_errors(parameter: dict, bounds: tuple, groups: set[str]) -> list[tuple[str, str]]:
-    timestamps = parameter.get("timestamps")
-    if not _span_ok(parameter, bounds) or not isinstance(timestamps, list) or len(timestamps) < 2:
-        return [("error", "a parameter needs integer start/end inside the event and >= 2 timestamps")]
+def _parameter_errors(parameter: dict, bounds: tuple[int, int], groups: set[str]) -> list[tuple[str, str]]:
+    if not bounds[0] <= parameter["start"] <= parameter["end"] <= bounds[1]:
+        return [("error", "a parameter's start/end must lie inside its event")]
     errors = []
-    for stamp in timestamps:
-        if not _is_int(stamp.get("timestamp")) or not parameter["start"] <= stamp["timestamp"] <= parameter["end"]:
-            errors.append(("error", "timestamps are integer microseconds inside their parameter"))
-        for attribute in stamp.get("attributes", []):
-            group, value = attribute.get("groupName"), attribute.get("name")
-            if not (isinstance(group, str) and group and isinstance(value, str) and value):
-                errors.append(("error", "attribute groupName and name must be non-empty strings"))
-            elif group not in groups:
-                errors.append(("attributeGroup", group))
+    for stamp in parameter["timestamps"]:
+        if not parameter["start"] <= stamp["timestamp"] <= parameter["end"]:
+            errors.append(("error", "timestamps must lie inside their parameter"))
+        errors.extend(("attributeGroup", a["groupName"]) for a in stamp["attributes"] if a["groupName"] not in groups)
     return errors
-
-
-def _span_ok(span: dict, bounds: tuple) -> bool:
-    start, end = span.get("start"), span.get("end")
-    return _is_int(start) and _is_int(end) and bounds[0] <= start <= end <= bounds[1]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _matches(item: dict, condition: dict) -> bool:
