@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
-from support.sa_server import sa_clean_env, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures)
+from support.media import PAUSES
+from support.sa_server import sa_clean_env, sa_module_server, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures)
 
 # A fixture that loads a model or runs a notebook requests one of these; the tests using it get the mark.
 TIER_FIXTURES = {"loads_model": pytest.mark.model, "runs_notebook": pytest.mark.notebook}
@@ -41,6 +43,14 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREANNOTATE_CACHE", str(folder))
         yield folder
+
+
+@pytest.fixture(scope="session")
+def pauses() -> np.ndarray:
+    """tests/data/pauses.opus decoded to 16 kHz mono float, once per session (do not modify it in place)."""
+    from preannotate.audio import decode_audio
+
+    return decode_audio(PAUSES).samples
 
 
 @pytest.fixture(scope="session")

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps, get_vad_model
 
 from preannotate import batched
-from preannotate.audio import decode_audio
 from preannotate.faster import load_faster_engine, transcribe_kwargs
 from preannotate.options import FasterWhisperOptions, ModelOptions, TranscribeOptions
 
-PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 VAD = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)  # the batched pipeline's
 BATCH = 2
-
-
-@pytest.fixture(scope="module")
-def pauses() -> np.ndarray:
-    return decode_audio(PAUSES).samples
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.feature_extractor import FeatureExtractor
-from support.media import SAMPLES, read_sample
+from support.media import PAUSES, SAMPLES, read_sample
 from whisper.model import Whisper
 from whisper.normalizers import EnglishTextNormalizer
 
 from preannotate import engines, faster
-from preannotate.audio import decode_audio
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, ModelError
 from preannotate.exports import ItemChunks
@@ -27,7 +26,6 @@ from preannotate.options import ChunkingOptions, FasterWhisperOptions, ModelOpti
 from preannotate.pipeline import run_pipeline
 from preannotate.transcribe import transcribe_audio
 
-PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 CLIP_S = 21.0  # the first four sentences of pauses.opus and part of an 8-s pause: two chunks
 TINY = {"name": "bundled:tiny.en", "device": "cpu", "engine": "faster-whisper"}
 # Greedy decoding, for tests where decoding is not what they test (beam search, the default, is slower).
@@ -65,8 +63,8 @@ def tiny_faster(model_cache, loads_model):
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return decode_audio(PAUSES).samples[: int(CLIP_S * 16_000)]
+def clip(pauses):
+    return pauses[: int(CLIP_S * 16_000)]
 
 
 def spy(monkeypatch, cls):
@@ -221,8 +219,8 @@ def test_an_openai_checkpoint_is_a_clear_error(tmp_path):
         engines.load_engine(ModelOptions(**{**TINY, "name": str(checkpoint)}))
 
 
-def test_blockwise_features_equal_faster_whispers_own():
-    samples = decode_audio(PAUSES).samples
+def test_blockwise_features_equal_faster_whispers_own(pauses):
+    samples = pauses
     expected = FeatureExtractor()(samples)
     got = faster.BlockwiseFeatureExtractor()(samples)
     assert got.shape == expected.shape and np.array_equal(got, expected)  # bit for bit: decoding stays the same

@@ -11,6 +11,8 @@ import av
 import numpy as np
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+DATA = Path(__file__).resolve().parents[1] / "data"
+PAUSES = DATA / "pauses.opus"  # 130 s of read speech with known pauses (made by data/make_pauses.py)
 WAV_FORMATS = {(1, 16): "<i2", (3, 32): "<f4"}  # (format tag, bits per sample) -> numpy dtype
 
 # container suffix -> (audio codec, container format)

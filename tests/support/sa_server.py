@@ -14,15 +14,17 @@ All services share one port: the main API at the root, the hosts the SDK hard-co
         server.set_annotation("Podcasts", "a.mp3", corrected_json)   # as an annotator would
         server.upload_counts[("Podcasts", "a.mp3")]                   # successful stores
 
-Fixtures (import them into a test module, or from conftest): `sa_clean_env` (no credentials from
-the developer's machine, HOME in a temporary folder) and `sa_server` (a running server with
-SA_URL, SA_TOKEN and the SDK's hosts pointed at it, also for subprocesses via PREANNOTATE_SA_HOSTS).
+Fixtures (conftest.py makes them available to every test): `sa_clean_env` (no credentials from
+the developer's machine, HOME in a temporary folder), `sa_server` (a running server with SA_URL,
+SA_TOKEN and the SDK's hosts pointed at it, also for subprocesses via PREANNOTATE_SA_HOSTS) and
+`sa_module_server` (the same, shared by a module's tests).
 """
 
 from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import copy
 import email.parser
 import email.policy
@@ -35,6 +37,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -559,27 +562,48 @@ def _handler_for(server: SuperAnnotateServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def sa_clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_sa_environment(mp: pytest.MonkeyPatch, home: Path) -> None:
     """No SuperAnnotate settings from the environment or ~/.superannotate of the machine running tests."""
     for key in ("SA_TOKEN", "SA_URL", "VERIFY_SSL", "PREANNOTATE_SA_HOSTS"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+        mp.delenv(key, raising=False)
+    mp.setenv("HOME", str(home))
+    mp.delitem(sys.modules, "google.colab", raising=False)
 
 
-@pytest.fixture
-def sa_server(sa_clean_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SuperAnnotateServer]:
+@contextlib.contextmanager
+def pointed_at_server(mp: pytest.MonkeyPatch) -> Iterator[SuperAnnotateServer]:
     """A running loopback server; SA_URL, SA_TOKEN and the SDK's hard-coded hosts point at it."""
     from preannotate.superannotate.sdk import HOSTS_ENV, load_sdk, redirect_hosts
 
     with SuperAnnotateServer() as server:
         load_sdk()
         restore = redirect_hosts(server.hosts)
-        monkeypatch.setenv("SA_URL", server.url)
-        monkeypatch.setenv("SA_TOKEN", server.token)
-        monkeypatch.setenv(HOSTS_ENV, json.dumps(server.hosts))  # for notebooks and other subprocesses
+        mp.setenv("SA_URL", server.url)
+        mp.setenv("SA_TOKEN", server.token)
+        mp.setenv(HOSTS_ENV, json.dumps(server.hosts))  # for notebooks and other subprocesses
         try:
             yield server
         finally:
             restore()
+
+
+@pytest.fixture
+def sa_clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No SuperAnnotate settings from the environment or ~/.superannotate of the machine running tests."""
+    clean_sa_environment(monkeypatch, tmp_path_factory.mktemp("home"))
+
+
+@pytest.fixture
+def sa_server(sa_clean_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[SuperAnnotateServer]:
+    """A running loopback server for one test; SA_URL, SA_TOKEN and the SDK's hard-coded hosts point at it."""
+    with pointed_at_server(monkeypatch) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sa_module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SuperAnnotateServer]:
+    """One loopback server for a module's tests (work shared by several tests, e.g. a batch of notebooks)."""
+    with pytest.MonkeyPatch.context() as mp:
+        clean_sa_environment(mp, tmp_path_factory.mktemp("home"))
+        with pointed_at_server(mp) as server:
+            yield server
