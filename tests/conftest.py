@@ -1,4 +1,5 @@
-"""Shared fixtures: real bundled Whisper models, converted once per session into a private cache.
+"""Shared fixtures: the bundled Whisper models (converted once per session into a private cache), the decoded
+pauses.opus, and those defined in tests/support (the loopback server, a corrected run).
 
 Tiers: a test that loads a model is marked `model` (automatically when it uses a fixture that requests
 `loads_model`; by hand when it loads one another way, e.g. through the CLI), one that executes a notebook
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.correction_runs import corrected_run  # noqa: F401  (a fixture)
 from support.media import PAUSES
-from support.sa_server import sa_clean_env, sa_module_server, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures)
+from support.sa_server import sa_clean_env, sa_module_server, sa_server  # noqa: F401  (fixtures)
 
 # A fixture that loads a model or runs a notebook requests one of these; the tests using it get the mark.
 TIER_FIXTURES = {"loads_model": pytest.mark.model, "runs_notebook": pytest.mark.notebook}

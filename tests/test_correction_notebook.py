@@ -7,8 +7,8 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from support.correction_runs import PROJECT, annotate, make_run, upload
 from support.sa_server import SuperAnnotateServer
-from test_correction import PROJECT, annotate, make_run, upload
 
 pytestmark = pytest.mark.notebook
 

@@ -12,22 +12,18 @@ import copy
 import pytest
 from support.sa_schema import schema_problems
 from support.sa_server import SuperAnnotateServer, video_errors
+from support.upload_runs import class_defs, video_json
 
-from preannotate import sa_format
-from preannotate.options import AnnotationOptions, SuperAnnotateOptions
+from preannotate.options import SuperAnnotateOptions
 from preannotate.superannotate import preflight
 
 PROJECT = "Checks"
-ANNOTATION = AnnotationOptions(review_group=None, reason_group=None, doubtful_group=None)
 NAMES = ("good.wav", "bad.wav")
-CLASSES = sa_format.annotation_classes(ANNOTATION)
+CLASSES = class_defs()
 
 
 def good(name: str) -> dict:
-    stamps = [{"timestamp": t, "attributes": [{"groupName": "Content", "name": "Hello."}]} for t in (0, 900_000)]
-    meta = {"type": "event", "className": ANNOTATION.class_name, "start": 0, "end": 900_000}
-    instance = {"meta": meta, "parameters": [{"start": 0, "end": 900_000, "timestamps": stamps}]}
-    return {"metadata": {"name": name, "duration": 1_000_000}, "instances": [instance], "tags": []}
+    return video_json(name, [(0.0, 0.9, "Hello.")], duration=1.0)
 
 
 def broken(change: str) -> dict:

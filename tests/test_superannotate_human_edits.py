@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.sa_server import SuperAnnotateServer
-from test_superannotate_upload import (
+from support.upload_runs import (
     ANNOTATION,
     SOURCES,
     items_of,

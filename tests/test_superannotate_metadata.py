@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from support.sa_server import SuperAnnotateServer
-from test_superannotate_upload import SOURCES, items_of, make_run, options, run_upload, write_json
+from support.upload_runs import SOURCES, items_of, make_run, options, run_upload, write_json
 
 from preannotate.errors import ConfigError
 from preannotate.options import AnnotationOptions
