@@ -68,7 +68,8 @@ def test_a_bad_annotation_is_reported_failed_and_not_stored(
 def test_unknown_class_and_group_are_missing_resources() -> None:
     items = {"a.wav": {}}
     d = good("a.wav")
-    d["instances"][0]["parameters"][0]["timestamps"][0]["attributes"].append({"groupName": "Mood", "name": "calm"})
+    stamp = d["instances"][0]["parameters"][0]["timestamps"][0]
+    stamp["attributes"] = [*stamp["attributes"], {"groupName": "Mood", "name": "calm"}]
     assert video_errors(d, "a.wav", items, CLASSES) == [("attributeGroup", "Mood")]
     d["instances"][0]["meta"]["className"] = "speech"
     assert video_errors(d, "a.wav", items, CLASSES) == [("class", "speech")]
