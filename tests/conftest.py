@@ -1,9 +1,9 @@
 """Shared fixtures: the bundled Whisper models (converted once per session into a private cache), the decoded
 pauses.opus, and those defined in tests/support (the loopback server, a corrected run).
 
-Tiers: a test that loads a model is marked `model` (automatically when it uses a fixture that requests
-`loads_model`; by hand when it loads one another way, e.g. through the CLI), one that executes a notebook
-`notebook`. `make test-fast` runs the rest; `make test` runs everything.
+Tiers: a test that loads a model requests `loads_model` (directly, or through a fixture such as `tiny_model`)
+and one that executes a notebook `runs_notebook`; the hook below marks them `model` and `notebook`.
+`make test-fast` runs the rest (`-m "not model and not notebook"`); `make test` runs everything.
 """
 
 from __future__ import annotations

@@ -106,8 +106,7 @@ def test_no_speech_gives_what_one_call_gives(tiny):
     assert grouped(pipeline, hum, kwargs, BATCH) == whole_call(pipeline, hum, kwargs)
 
 
-@pytest.mark.model  # loads bundled:base itself
-def test_language_detected_as_one_call_detects_it(model_cache, long_audio):
+def test_language_detected_as_one_call_detects_it(loads_model, long_audio):
     pipeline, kwargs = pipeline_and_kwargs("bundled:base", language=None)
     assert kwargs["language"] is None and pipeline.model.model.is_multilingual
     # The info comes before any decoding: both detect on the features of their first chunks.

@@ -127,7 +127,7 @@ def test_resume_after_kill(tmp_path, tiny_model):
     assert not list(out.rglob("*.tmp"))
 
 
-def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, model_cache, pauses):
+def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, loads_model, pauses):
     # Three 11-minute files, two transcribed at once: finishing them would take minutes.
     folder = tmp_path / "in"
     folder.mkdir()

@@ -213,8 +213,7 @@ def test_second_run_all_resumes_and_is_fast(defaults_run) -> None:
     assert second < first / 2, (first, second)
 
 
-@pytest.mark.notebook
-def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path) -> None:
+def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path, runs_notebook: None) -> None:
     with pytest.raises(papermill.PapermillExecutionError, match="unknown notebook parameter 'modle'"):
         papermill.execute_notebook(
             str(PREANNOTATE), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,
