@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from support.sa_schema import schema_problems
-from support.sa_server import SuperAnnotateServer, video_errors
+from support.sa_schema import schema_problems, video_errors
+from support.sa_server import SuperAnnotateServer
 from support.upload_runs import class_defs, video_json
 
 from preannotate.options import SuperAnnotateOptions
