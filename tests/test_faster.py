@@ -193,7 +193,7 @@ def test_engine_options_are_checked_with_the_config():
         load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.compute_type=int4"])
 
 
-def test_model_names_resolve_to_ctranslate2_folders(model_cache, monkeypatch):
+def test_model_names_resolve_to_ctranslate2_folders(model_cache, loads_model, monkeypatch):
     tiny, _, _ = faster.model_folder(ModelOptions(**TINY))
     assert Path(tiny) == Path(resolve_model(ModelOptions(**TINY)).config).parent  # used in place
     base = ModelOptions(**{**TINY, "name": "bundled:base"})
@@ -237,7 +237,7 @@ def test_engine_and_its_options_identify_transcripts():
     assert engines.engine_identity(fast) == engines.engine_identity(threads)
 
 
-def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
+def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
                  "model.device=cpu", "model.engine=faster-whisper"]  # fmt: skip
@@ -253,7 +253,7 @@ def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
         assert jiwer.wer(reference, normalize(stored["text"])) <= 0.10 and stored["segments"][0]["words"]
 
 
-def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, model_cache):
+def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
                  "model.device=cpu", "model.engine=faster-whisper", "transcribe.carry_initial_prompt=true"]  # fmt: skip
@@ -282,7 +282,7 @@ def test_workers_and_threads(monkeypatch, options, device, files, expected):
     assert auto == (faster.MAX_AUTO_WORKERS, 8 // faster.MAX_AUTO_WORKERS)
 
 
-def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, model_cache):
+def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     shutil.copy(PAUSES, tmp_path / "in" / "pauses.opus")  # the longest: it starts first
     common = [f"input.dir={tmp_path / 'in'}", "model.name=bundled:tiny.en", "model.device=cpu",
