@@ -25,7 +25,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# The tests that load no model and execute no notebook (under 90 s on 2 CPU cores).
+# The tests that load no model and execute no notebook (tests/conftest.py marks the others).
 test-fast: setup
 	$(BIN)/python -m pytest -m "not model and not notebook"
 
