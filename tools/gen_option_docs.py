@@ -16,10 +16,8 @@ import json
 import re
 import sys
 import textwrap
-import types
-import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import nbformat
 import yaml
@@ -29,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from preannotate.notebook import CORRECTION_PARAMETERS, PARAMETERS  # noqa: E402
 from preannotate.options.base import ALWAYS  # noqa: E402
-from preannotate.options.catalog import OptionInfo, iter_options, option_info  # noqa: E402
+from preannotate.options.catalog import OptionInfo, iter_options, notebook_type, option_info  # noqa: E402
 
 DEFAULT_YAML = ROOT / "configs" / "default.yaml"
 NOTEBOOKS = {ROOT / "notebooks" / "preannotate.ipynb": PARAMETERS,
@@ -84,18 +82,6 @@ def render_default_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
-def parameter_type(hint: Any) -> str:
-    """How a notebook annotates an option of this type: papermill reads `Optional[x]`, lists and plain names."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
-        return f"Optional[{parameter_type(next(a for a in args if a is not type(None)))}]"
-    if typing.get_origin(hint) is Literal:
-        return type(args[0]).__name__
-    if typing.get_origin(hint) is tuple:
-        return "list"
-    return hint.__name__
-
-
 def python_value(value: Any) -> str:
     """A default as Python source, strings in double quotes."""
     if isinstance(value, str):
@@ -112,7 +98,7 @@ def render_parameter_cell(source: str, mapping: dict[str, str]) -> str:
         match = _PARAMETER_LINE.match(line)
         info = option_info(mapping[match["name"]]) if match and match["name"] in mapping else None
         if info is not None:
-            line = f"{match['name']}: {parameter_type(info.hint)} = {python_value(info.default)}  # {info.summary}"
+            line = f"{match['name']}: {notebook_type(info.hint)} = {python_value(info.default)}  # {info.summary}"
         lines.append(line)
     return "\n".join(lines)
 

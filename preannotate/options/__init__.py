@@ -1,8 +1,9 @@
 """Typed options, one frozen dataclass per stage, validated in one place each.
 
-`configs/default.yaml` and the notebooks' parameters mirror these classes; a test
-keeps the three in step. Names and defaults of `TranscribeOptions` follow
-`whisper.transcribe` so that its documentation applies unchanged.
+Each field carries its help (`base.option`); `configs/default.yaml` and the notebooks'
+parameter comments are generated from it (`make options-docs`) and tests keep them in step.
+Names and defaults of `TranscribeOptions` follow `whisper.transcribe` so that its
+documentation applies unchanged.
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .base import HELP, PATH
 
@@ -73,3 +74,18 @@ def path_options() -> dict[str, str]:
 @functools.cache
 def _by_key() -> dict[str, OptionInfo]:
     return {o.key: o for o in iter_options()}
+
+
+def notebook_type(hint: Any) -> str:
+    """How a notebook's parameter cell annotates an option of this type.
+
+    papermill reads `Optional[x]`, `list` and plain names, not `x | None`.
+    """
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        return f"Optional[{notebook_type(next(a for a in args if a is not type(None)))}]"
+    if typing.get_origin(hint) is Literal:
+        return type(args[0]).__name__
+    if typing.get_origin(hint) is tuple:
+        return "list"
+    return hint.__name__
