@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from media import SAMPLES
+from support.media import SAMPLES
 
 CLI = [sys.executable, "-m", "preannotate"]
 FAST = ["--set", "model.name=bundled:tiny.en", "--set", "transcribe.beam_size=null", "--set", "transcribe.best_of=null",
