@@ -32,6 +32,7 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks
 	$(BIN)/ruff format --check preannotate tests benchmarks
+	$(BIN)/mypy
 
 # Speed, memory and WER beside the plain whisper CLI and faster-whisper (about an hour on 2 CPU cores; CI never
 # runs it). The speech is made with espeak-ng and sox; the whisper CLI reads audio with ffmpeg. Pass options with

@@ -307,7 +307,7 @@ def _finished(run: Run) -> Outcome | None:
 def summary_table(outcomes: list[Outcome]) -> str:
     """The batch as a plain-text table, then one line per failed run with its reason."""
     header = ("run", "status", "files", "audio h", "chunks", "uploaded", "time", "notebook")
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     for o in outcomes:
         s = o.summary or {}
         hours = f"{s['audio_seconds'] / 3600:.4f}" if "audio_seconds" in s else "-"

@@ -126,8 +126,8 @@ def parse_override(item: str) -> tuple[str, Any]:
         raise ConfigError(f"--set expects key=value, got {shown}")
     key = key.strip()
     listed = raw.strip().startswith("[") or "," in raw  # each item checked, and named `key[i]`
-    shown = [part.strip().strip("'\"") for part in raw.strip().strip("[]").split(",")] if listed else raw
-    if problem := secret_problem(key, shown):  # before any message could quote the value
+    parts = [part.strip().strip("'\"") for part in raw.strip().strip("[]").split(",")]
+    if problem := secret_problem(key, parts if listed else raw):  # before any message could quote the value
         raise ConfigError(problem)
     return key, typed_text(key, raw)
 
@@ -193,7 +193,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         if key not in names:
             raise ConfigError(f"unknown option {dotted!r}{_suggest(key, names, prefix)}")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value, f"{dotted}.")
         else:
             kwargs[key] = coerce(hint, value, dotted)
