@@ -209,7 +209,7 @@ def run_from_parameters(**params: Any) -> RunReport:
     config = config_from_parameters(params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm.auto's "IProgress not found" where ipywidgets is missing
-        from .pipeline import run_pipeline
+        from .run import run_pipeline
 
     return run_pipeline(config, progress=True)
 

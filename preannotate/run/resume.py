@@ -1,21 +1,20 @@
-"""Deciding which files are already finished, so that a run can resume.
+"""Resume keys: what identifies a file's content and each stage's stored work, so that a run can resume.
 
 A transcript is reused when the file's content, the model and every option
 that shapes the transcript are unchanged. Content is identified by SHA-256;
 the size and modification time stored with the transcript let an unchanged
-file skip re-hashing, as git's index does.
+file skip re-hashing, as git's index does. Every stage that stores something
+has a key (`stage_key`) over the options it declares and the keys of the
+stages it reads from (`preannotate.run.stages`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-
-from .options import TranscribeOptions
 
 # Bump when the transcript format or the way it is produced changes, so that
 # older results are redone instead of silently mixed in.
@@ -50,9 +49,14 @@ def source_state(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
     return {**state, "sha256": file_sha256(path)}
 
 
-def options_key(model_id: str, options: TranscribeOptions) -> str:
-    """Returns a short hash of everything besides the audio that shapes a transcript."""
-    payload = {"format": TRANSCRIPT_FORMAT, "model": model_id, "transcribe": dataclasses.asdict(options)}
+def stage_key(payload: dict[str, Any]) -> str:
+    """Returns a short hash of everything besides the audio that shapes what a stage stores.
+
+    Args:
+        payload: The stage's format version, the keys of its inputs and the options it declares;
+            for transcripts `{"format": TRANSCRIPT_FORMAT, "model": <identity>, "transcribe": {...}}`,
+            the payload every earlier version hashed, so that finished transcripts stay finished.
+    """
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
