@@ -5,7 +5,6 @@ stages.py           the stage list, each stage's options, the per-stage resume k
 context.py          what the stages of one run share
 plan.py             which files are finished, which need transcribing
 resume.py           content identity and key hashing
-model.py            resolving and identifying the model once, loading it only when needed
 decode.py           decoding audio on a background thread as transcription asks
 transcribe_jobs.py  transcribing the files in turn or several at once
 chunks.py           chunking, assessing and routing transcripts; writing the exports

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..asr import PreparedModel
 from ..exports import ItemChunks
 from ..options import RunConfig
 from ..report import FileResult, RunReport
 from ..review import Reviewer
 from ..superannotate import UploadSession
 from .decode import Decoding
-from .model import PreparedModel
 from .plan import Job
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import asr
 from ..config import config_to_dict
 from ..discover import discover
 from ..lock import locked
@@ -16,7 +17,6 @@ from ..report import RunReport, versions
 from ..review import Reviewer
 from ..superannotate import preflight
 from .context import RunContext
-from .model import prepare_model
 from .plan import plan
 from .stages import STAGES, stage_keys
 
@@ -54,7 +54,7 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     media = discover(config.input.dir, config.input.extensions)
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
-    model = prepare_model(config.model)
+    model = asr.prepare(config.model)  # resolved and checked once: a bad model fails before any work
     report = RunReport(out, config_to_dict(config), versions=versions())
     report.model = {"name": config.model.name, "identity": model.identity}
     report.stages = keys = stage_keys(config, model.identity)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from ..cloud import ObjectUrl, object_id
 
 # Bump when the transcript format or the way it is produced changes, so that
 # older results are redone instead of silently mixed in.
@@ -42,6 +43,8 @@ def source_state(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
     Raises:
         OSError: The file cannot be read.
     """
+    if isinstance(path, ObjectUrl):  # a bucket object: its listed ETag/version id and size, nothing downloaded
+        return path.state()
     st = path.stat()
     state = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if previous and all(previous.get(k) == v for k, v in state.items()) and previous.get("sha256"):
@@ -60,32 +63,10 @@ def stage_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
-def model_identity(kind: str, location: str, files: tuple[str, ...] = (), packages: tuple[str, ...] = ()) -> str:
-    """Identifies the weights a model name resolved to, without loading or hashing them.
-
-    Official names stand for themselves (openai-whisper checks downloads
-    against their SHA-256); bundled weights are identified by their packages'
-    versions, so reinstalling them (as every Colab session does) keeps finished
-    work; other files by size and modification time, since hashing a large
-    checkpoint on every run would cost seconds.
-
-    Args:
-        kind: The kind of source (`official`, `checkpoint`, `ctranslate2`, `bundled`).
-        location: The official or bundled name, or the path.
-        files: The weight files, for sources read from disk.
-        packages: The distributions that ship bundled weights.
-    """
-    if kind == "official":
-        return f"{kind}|{location}"
-    if kind == "bundled":
-        return "|".join([kind, location, *(f"{p}=={metadata.version(p)}" for p in packages)])
-    stamps = [f"{f}:{Path(f).stat().st_size}:{Path(f).stat().st_mtime_ns}" for f in files or (location,)]
-    return "|".join([kind, location, *stamps])
-
-
 def is_finished(stored: dict[str, Any] | None, source: dict[str, Any], key: str) -> bool:
     """True when a stored transcript was made from the same content with the same options."""
     if not stored:
         return False
     meta = stored.get("meta", {})
-    return meta.get("options_key") == key and (meta.get("source") or {}).get("sha256") == source["sha256"]
+    stored_id = object_id(meta.get("source") or {})
+    return meta.get("options_key") == key and stored_id is not None and stored_id == object_id(source)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ..errors import UploadError
@@ -85,7 +84,7 @@ def _upload(ctx: RunContext) -> None:
     config, report = ctx.config, ctx.report
     try:
         outcome = upload_run(
-            report.output_dir, config.superannotate, config.annotation, Path(config.input.dir), ctx.session,
+            report.output_dir, config.superannotate, config.annotation, config.input.dir, ctx.session,
             files=report.files,
         )  # fmt: skip
         report.upload = outcome.to_dict()
@@ -127,7 +126,7 @@ def stage_keys(config: RunConfig, model_identity: str, stages: tuple[Stage, ...]
 
     Args:
         config: The run's configuration.
-        model_identity: Identifies the weights and the engine with its options (`PreparedModel.identity`).
+        model_identity: Identifies the weights and the engine with its options (`asr.PreparedModel.identity`).
         stages: The stages, in order; each one's inputs come before it.
     """
     keys = {"model": model_identity}

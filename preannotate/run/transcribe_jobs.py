@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_c
 
 from tqdm.auto import tqdm
 
-from .. import engines
+from .. import asr
 from ..audio import DecodedAudio, probe_duration
 from ..errors import DiskFullError, PreannotateError
 from ..options import RunConfig
@@ -21,7 +21,6 @@ from ..report import FileResult, RunReport
 from ..results import Transcript
 from ..storage import write_json_atomic
 from .decode import Decoding
-from .model import PreparedModel
 from .plan import Job, result_from_transcript
 
 log = logging.getLogger(__name__)
@@ -31,13 +30,13 @@ log = logging.getLogger(__name__)
 class _Work:
     """What every file's transcription needs besides its audio."""
 
-    engine: engines.Engine
+    engine: asr.Engine
     config: RunConfig
     key: str
 
 
 def transcribe_jobs(
-    jobs: list[Job], audio: Decoding, model: PreparedModel, config: RunConfig, key: str, report: RunReport,
+    jobs: list[Job], audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport,
     progress: bool,
 ) -> None:  # fmt: skip
     """Loads the engine and transcribes every job, replacing its result in `report` and writing run.json after each.
