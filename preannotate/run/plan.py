@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..discover import MediaFile
 from ..errors import TranscriptionError
-from ..report import FileResult
+from ..report import FileResult, Status
 from ..results import Transcript
 from ..storage import read_json
 from .resume import is_finished, source_state
@@ -103,7 +103,7 @@ def _stored_source(stored: dict | None) -> dict | None:
     return source if isinstance(source, dict) and isinstance(source.get("sha256"), str) else None
 
 
-def result_from_transcript(media: MediaFile, status: str, transcript: Transcript) -> FileResult:
+def result_from_transcript(media: MediaFile, status: Status, transcript: Transcript) -> FileResult:
     """A file's result as its transcript describes it."""
     return FileResult(
         item=media.item,
