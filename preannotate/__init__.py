@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 # Where the orchestrator lives: the one place to change when it moves.
-PIPELINE_MODULE = ".pipeline"
+PIPELINE_MODULE = ".run"
 _ERRORS = (
     "PreannotateError", "ConfigError", "InputError", "ModelError", "AudioError", "TranscriptionError",
     "ChunkingError", "ExportError", "CredentialsError", "UploadError", "CorrectionError", "LockError",
@@ -56,8 +56,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         UploadError,
     )  # fmt: skip
     from .options import RunConfig
-    from .pipeline import run_pipeline
     from .results import Transcript
+    from .run import run_pipeline
 
     __version__: str
 

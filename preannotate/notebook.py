@@ -220,7 +220,7 @@ def run_from_parameters(**params: Any) -> RunReport:
     colab_bucket_auth(config.input.dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm.auto's "IProgress not found" where ipywidgets is missing
-        from .pipeline import run_pipeline
+        from .run import run_pipeline
 
     return run_pipeline(config, progress=True)
 

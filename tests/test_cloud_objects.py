@@ -22,7 +22,7 @@ from preannotate.cloud.filesystem import BLOCK_SIZE
 from preannotate.discover import discover
 from preannotate.errors import AudioError
 from preannotate.options import MEDIA_EXTENSIONS
-from preannotate.resume import source_state
+from preannotate.run.resume import source_state
 
 
 def long_wav(seconds: float) -> bytes:

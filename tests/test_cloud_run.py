@@ -10,7 +10,7 @@ from support.cloud_s3 import BUCKET
 from support.media import SAMPLES
 
 from preannotate.config import load_config
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 GREEDY = ["transcribe.beam_size=null", "transcribe.best_of=null"]  # as tests/test_pipeline.py
 CLIPS = ("counting", "hello_world", "quick_brown_fox")

@@ -25,9 +25,8 @@ from preannotate.asr.openai_whisper.engine import transcribe_audio
 from preannotate.asr.weights import resolve_model
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, ModelError
-from preannotate.exports import ItemChunks
 from preannotate.options import ChunkingOptions, FasterWhisperOptions, ModelOptions, TranscribeOptions
-from preannotate.pipeline import run_pipeline
+from preannotate.run import chunk_item, run_pipeline
 
 CLIP_S = 21.0  # the first four sentences of pauses.opus and part of an 8-s pause: two chunks
 TINY = {"name": "bundled:tiny.en", "device": "cpu", "engine": "faster-whisper"}
@@ -89,8 +88,8 @@ def words(chunks):
 
 def test_both_engines_give_equivalent_chunks(tiny_model, tiny_faster, clip):
     options, chunking = TranscribeOptions(**GREEDY), ChunkingOptions()
-    ours = ItemChunks.from_transcript("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
-    theirs = ItemChunks.from_transcript("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
+    ours = chunk_item("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
+    theirs = chunk_item("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
     assert jiwer.wer(words(theirs), words(ours)) <= 0.10, (words(theirs), words(ours))
     assert len(ours) == len(theirs) == 2
     for a, b in zip(ours, theirs):

@@ -17,7 +17,7 @@ from whisper.normalizers import EnglishTextNormalizer
 
 from preannotate import asr
 from preannotate.errors import ConfigError, InputError, ModelError
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 # tiny.en scores 5.6% WER on LibriSpeech test-clean (Whisper paper, table 2). These clips are
 # clean read speech too; with 11 words, one error is 9%, so 10% allows at most one.

@@ -10,7 +10,7 @@ from support.configs import run_config
 from support.media import SAMPLES
 
 from preannotate.errors import ConfigError, CredentialsError
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 PROJECT = "Speech drafts"
 

@@ -1,7 +1,7 @@
 """Datasets in buckets: S3, GCS and Azure through fsspec.
 
 `input.dir` may be a bucket URL. Listing (`discover_bucket`) follows the local discovery rules;
-each media object becomes an `ObjectUrl` that `preannotate.audio` streams and `preannotate.resume`
+each media object becomes an `ObjectUrl` that `preannotate.audio` streams and `preannotate.run.resume`
 identifies by ETag/version id and size. `object_links` builds the URLs SuperAnnotate attaches.
 """
 

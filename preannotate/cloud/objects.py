@@ -21,7 +21,7 @@ class ObjectUrl(str):
     """An object's bucket URL (`s3://bucket/key`) carrying the ETag, version id and size it was listed with.
 
     It is a `str`, so it goes wherever a media path is shown or stored; `preannotate.audio` and
-    `preannotate.resume` recognise it and stream or identify the object instead of a local file.
+    `preannotate.run.resume` recognise it and stream or identify the object instead of a local file.
     """
 
     etag: str
