@@ -30,9 +30,10 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not model and not notebook"
 
 lint: setup
-	$(BIN)/ruff check preannotate tests benchmarks
-	$(BIN)/ruff format --check preannotate tests benchmarks
+	$(BIN)/ruff check preannotate tests benchmarks tools
+	$(BIN)/ruff format --check preannotate tests benchmarks tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Speed, memory and WER beside the plain whisper CLI and faster-whisper (about an hour on 2 CPU cores; CI never
 # runs it). The speech is made with espeak-ng and sox; the whisper CLI reads audio with ffmpeg. Pass options with

@@ -22,8 +22,8 @@ from typing import Any
 import pandas as pd
 
 from .chunking import Chunk
-from .discover import plain_item_problem
 from .errors import ExportError
+from .naming import plain_item_problem
 from .options import AnnotationOptions
 from .review import item_predicted_wer, review_share
 from .routing import DRAFT

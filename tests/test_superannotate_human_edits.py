@@ -21,7 +21,7 @@ from support.upload_runs import (
 )
 
 from preannotate.cli import main
-from preannotate.discover import item_name
+from preannotate.naming import item_name
 from preannotate.superannotate import LEDGER_FILE
 from preannotate.superannotate.report import UNCHANGED
 

@@ -9,8 +9,8 @@ from support.sa_server import SuperAnnotateServer
 from support.upload_runs import SOURCES, items_of, make_run, options, run_upload
 
 from preannotate.config import load_config
-from preannotate.discover import item_name
 from preannotate.errors import ConfigError
+from preannotate.naming import item_name
 from preannotate.superannotate import preflight
 from preannotate.superannotate.urls import UrlMap
 

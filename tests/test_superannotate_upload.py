@@ -22,8 +22,8 @@ from support.upload_runs import (
 )
 
 from preannotate import sa_format
-from preannotate.discover import item_name
 from preannotate.errors import CredentialsError, UploadError
+from preannotate.naming import item_name
 from preannotate.options import AnnotationOptions
 from preannotate.superannotate import DRY_RUN_MESSAGE, LEDGER_FILE, Ledger, preflight, upload_run
 from preannotate.superannotate.report import UNCHANGED, write_upload_record

@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..discover import plain_item_problem
 from ..errors import CorrectionError, UploadError
+from ..naming import plain_item_problem
 from ..sa_format import microseconds
 from ..spreadsheet import raw_frame
 from ..storage import read_json

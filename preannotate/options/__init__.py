@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cloud.location import is_bucket_url
+from ..locations import is_bucket_url
 from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions

@@ -6,8 +6,8 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from ..discover import MediaFile
 from ..errors import TranscriptionError
+from ..naming import MediaFile
 from ..report import FileResult, Status
 from ..results import Transcript
 from ..storage import read_json

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from preannotate import sa_format
-from preannotate.discover import item_name
+from preannotate.naming import item_name
 from preannotate.options import AnnotationOptions, SuperAnnotateOptions
 from preannotate.superannotate import preflight, upload_run
 
