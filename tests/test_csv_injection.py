@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from support.media import read_sample
-from test_export_safety import ANNOTATION, make_pulled_run
+from support.pulled_runs import ANNOTATION, make_pulled_run
 
 from preannotate.chunking import Chunk
 from preannotate.correction import compare_run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,51 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.media import read_sample, write_wav16
+from support.pulled_runs import ANNOTATION, make_pulled_run
 
-from preannotate.chunking import Chunk
-from preannotate.config import config_to_dict, load_config
 from preannotate.correction.dataset import export_dataset
 from preannotate.correction.destination import MARKER
-from preannotate.correction.pull import PulledItem, PullReport
 from preannotate.errors import CorrectionError
-from preannotate.exports import ItemChunks, write_exports
-from preannotate.options import AnnotationOptions, DatasetExportOptions
-from preannotate.report import FileResult, RunReport
-from preannotate.storage import write_json_atomic
+from preannotate.options import DatasetExportOptions
 
 CLI = [sys.executable, "-m", "preannotate"]
-ANNOTATION = AnnotationOptions()
-
-
-def make_pulled_run(root: Path, items: dict[str, tuple[np.ndarray, list[tuple[float, float, str]]]]) -> Path:
-    """A run over real audio, uploaded and pulled unchanged (the drafts as the corrections), without a server.
-
-    Args:
-        root: Where `in/` and `out/` are made.
-        items: Item name -> its 16 kHz samples and (start, end, text) chunks.
-
-    Returns:
-        The output folder.
-    """
-    inp, out = root / "in", root / "out"
-    inp.mkdir()
-    entries = []
-    for item, (samples, spec) in items.items():
-        write_wav16(inp / item, samples)
-        chunks = [Chunk(i, start, end, text) for i, (start, end, text) in enumerate(spec)]
-        entries.append(ItemChunks(item, item, "en", len(samples) / 16000, chunks))
-    write_exports(out, entries, ANNOTATION)
-    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
-    files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))
-             for e in entries]  # fmt: skip
-    RunReport(out, config, files=files).write()
-    pulled = []
-    for entry in entries:
-        (out / "corrected").mkdir(exist_ok=True)
-        shutil.copy(out / "superannotate" / f"{entry.item}.json", out / "corrected" / f"{entry.item}.json")
-        pulled.append(PulledItem(entry.item, status="Completed", file=f"corrected/{entry.item}.json"))
-    write_json_atomic(out / "pulled.json", PullReport("Project", "target", items=pulled).to_dict())
-    return out
 
 
 @pytest.fixture

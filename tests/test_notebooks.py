@@ -21,21 +21,14 @@ import papermill
 import pytest
 import tomllib
 from IPython.core.inputtransformer2 import TransformerManager
+from support.notebooks import CORRECTION, PREANNOTATE, outputs_text
 
 from preannotate import notebook
 from preannotate.errors import ConfigError, InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PREANNOTATE = ROOT / "notebooks" / "preannotate.ipynb"
-CORRECTION = ROOT / "notebooks" / "correction_report.ipynb"
 SAMPLE_COUNT = len(list((ROOT / "samples").rglob("*.wav")))
-
-
-def outputs_text(path: Path) -> str:
-    cells = nbformat.read(path, as_version=4).cells
-    outputs = [o for cell in cells for o in cell.get("outputs", [])]
-    return "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
 
 
 # the committed notebooks

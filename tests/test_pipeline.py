@@ -11,7 +11,7 @@ import sys
 import jiwer
 import pandas as pd
 import pytest
-from support.configs import run_config
+from support.configs import GREEDY, config, english_folder
 from support.media import SAMPLES
 from whisper.normalizers import EnglishTextNormalizer
 
@@ -22,19 +22,6 @@ from preannotate.run import run_pipeline
 # tiny.en scores 5.6% WER on LibriSpeech test-clean (Whisper paper, table 2). These clips are
 # clean read speech too; with 11 words, one error is 9%, so 10% allows at most one.
 MAX_ENGLISH_WER = 0.10
-# Greedy decoding, as these tests were calibrated with: decoding is not what they check (beam search,
-# the default, is slower; tests/test_faster.py checks that both engines get it).
-GREEDY = ["transcribe.beam_size=null", "transcribe.best_of=null"]
-
-
-def config(tmp_path, *overrides, model="bundled:tiny.en", input_dir=None):
-    return run_config(tmp_path, "model.device=cpu", *GREEDY, *overrides, model=model, input_dir=input_dir)
-
-
-def english_folder(tmp_path):
-    folder = tmp_path / "in"
-    shutil.copytree(SAMPLES / "en", folder, ignore=shutil.ignore_patterns("*.txt"))
-    return folder
 
 
 def transcript(tmp_path, item):

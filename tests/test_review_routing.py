@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support.fixed_entries import TEST_REVIEWER, fixed_entries
 from support.media import SAMPLES
 from support.sa_schema import assert_valid_sa_annotation
 from support.sa_server import SuperAnnotateServer
-from test_exports import TEST_REVIEWER, fixed_entries
 
 from preannotate.chunking import Chunk
 from preannotate.config import config_to_dict, load_config

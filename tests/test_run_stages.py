@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from test_pipeline import config, english_folder
+from support.configs import config, english_folder
 
 from preannotate.options import (
     AnnotationOptions,

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import tomllib
 from packaging.requirements import Requirement
-from test_notebooks import PREANNOTATE, outputs_text
+from support.notebooks import PREANNOTATE, outputs_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "preannotate"

@@ -4,7 +4,11 @@
 - `sa_schema`: the Video annotation schema; the server refuses uploads with it, tests check exports with it.
 - `media`: making and reading test audio, the samples and `pauses.opus`.
 - `configs`: run configurations over a temporary folder.
-- `upload_runs`, `correction_runs`: finished runs written without a model, for upload and correction tests.
+- `upload_runs`, `correction_runs`: finished runs written without a model, for upload and correction tests;
+  `pulled_runs`: runs pulled back unchanged, for export tests.
+- `fixed_entries`: a fixed transcript chunked with a pinned review model (the golden exports).
+- `strategies`: Hypothesis strategies for transcripts and chunking options.
+- `notebooks`: the committed notebooks and what an executed one printed.
 
 Fixtures are offered to every module by `tests/conftest.py`.
 """

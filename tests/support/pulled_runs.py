@@ -1,0 +1,50 @@
+"""Runs uploaded and pulled back unchanged, written without a model or a server, for export tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from preannotate.chunking import Chunk
+from preannotate.config import config_to_dict, load_config
+from preannotate.correction.pull import PulledItem, PullReport
+from preannotate.exports import ItemChunks, write_exports
+from preannotate.options import AnnotationOptions
+from preannotate.report import FileResult, RunReport
+from preannotate.storage import write_json_atomic
+from support.media import write_wav16
+
+ANNOTATION = AnnotationOptions()
+
+
+def make_pulled_run(root: Path, items: dict[str, tuple[np.ndarray, list[tuple[float, float, str]]]]) -> Path:
+    """A run over real audio, uploaded and pulled unchanged (the drafts as the corrections), without a server.
+
+    Args:
+        root: Where `in/` and `out/` are made.
+        items: Item name -> its 16 kHz samples and (start, end, text) chunks.
+
+    Returns:
+        The output folder.
+    """
+    inp, out = root / "in", root / "out"
+    inp.mkdir()
+    entries = []
+    for item, (samples, spec) in items.items():
+        write_wav16(inp / item, samples)
+        chunks = [Chunk(i, start, end, text) for i, (start, end, text) in enumerate(spec)]
+        entries.append(ItemChunks(item, item, "en", len(samples) / 16000, chunks))
+    write_exports(out, entries, ANNOTATION)
+    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
+    files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))
+             for e in entries]  # fmt: skip
+    RunReport(out, config, files=files).write()
+    pulled = []
+    for entry in entries:
+        (out / "corrected").mkdir(exist_ok=True)
+        shutil.copy(out / "superannotate" / f"{entry.item}.json", out / "corrected" / f"{entry.item}.json")
+        pulled.append(PulledItem(entry.item, status="Completed", file=f"corrected/{entry.item}.json"))
+    write_json_atomic(out / "pulled.json", PullReport("Project", "target", items=pulled).to_dict())
+    return out
