@@ -14,17 +14,18 @@ from typing import Any
 
 from . import __version__
 from .config import load_config
-from .errors import ConfigError, CredentialsError, InputError, LockError, ModelError, PreannotateError
+from .errors import ConfigError, CredentialsError, DestinationError, InputError, LockError, ModelError, PreannotateError
 from .options.catalog import option_info
 
 EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Errors raised before any file is processed; every other package error comes during or after processing.
-NOTHING_PROCESSED = (ConfigError, InputError, ModelError, CredentialsError, LockError)
+NOTHING_PROCESSED = (ConfigError, InputError, ModelError, CredentialsError, LockError, DestinationError)
 EXIT_CODES = """exit codes:
   0    everything done
   1    some file, export or upload failed after processing began (run.json says which); run again to retry
   2    nothing processed: bad configuration or arguments, missing input, a model that cannot load,
-       missing or rejected credentials, or another process working on the output folder
+       missing or rejected credentials, another process working on the output folder, or an export
+       destination this tool did not make
   130  interrupted (Ctrl-C); finished files are kept and a second run resumes"""
 
 log = logging.getLogger("preannotate")

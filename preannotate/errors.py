@@ -53,3 +53,7 @@ class LockError(PreannotateError):
 
 class DiskFullError(PreannotateError):
     """A write failed because the disk (or the user's quota) is full: going on is pointless."""
+
+
+class DestinationError(CorrectionError):
+    """An export destination that is not this tool's to replace; nothing was written or deleted."""

@@ -19,7 +19,7 @@ import socket
 import time
 from pathlib import Path
 
-from ..errors import CorrectionError
+from ..errors import DestinationError
 from ..storage import pid_alive, read_json
 from ..superannotate.report import utc_now
 
@@ -34,7 +34,7 @@ LEFTOVER_AGE_S = 24 * 3600.0
 
 
 def check_destination(dest: Path, protected: dict[str, Path]) -> None:
-    """Raises CorrectionError unless `dest` may be replaced by an export; deletes nothing.
+    """Raises DestinationError unless `dest` may be replaced by an export; deletes nothing.
 
     Args:
         dest: The dataset folder asked for.
@@ -45,18 +45,18 @@ def check_destination(dest: Path, protected: dict[str, Path]) -> None:
         resolved, target = folder.expanduser().resolve(), dest.expanduser().resolve()
         if target == resolved or target in resolved.parents:
             relation = "it is" if target == resolved else "it holds"
-            raise CorrectionError(
+            raise DestinationError(
                 f"cannot export to {dest}: {relation} {what} ({folder}), which an export would replace; "
                 "nothing was deleted. Give a new folder with --dest (dataset.dir)"
             )
     if dest.is_symlink():
-        raise CorrectionError(f"cannot export to {dest}: it is a symbolic link; give the folder it points to")
+        raise DestinationError(f"cannot export to {dest}: it is a symbolic link; give the folder it points to")
     if not dest.exists():
         return
     if not dest.is_dir():
-        raise CorrectionError(f"cannot export to {dest}: it is a file, not a folder; nothing was deleted")
+        raise DestinationError(f"cannot export to {dest}: it is a file, not a folder; nothing was deleted")
     if any(dest.iterdir()) and not made_by_export(dest):
-        raise CorrectionError(
+        raise DestinationError(
             f"refusing to replace {dest}: it is not empty and was not made by `preannotate export` "
             f"(it has no {MARKER}); nothing was deleted. Give a new or empty folder with --dest "
             "(dataset.dir), or move its content away"

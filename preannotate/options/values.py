@@ -3,6 +3,8 @@
 Typing follows the option, not the text's look: `2024-01-01` stays a string for a `str` option,
 `0.3` becomes a float for a `float` one. On the command line `null` (any case) or an empty value
 means None for an option that accepts None; nothing else does (`~` is a path, the home folder).
+Text wrapped in matching quotes (`'...'` or `"..."`, as YAML writes them) is taken as written, without
+the quotes: `''` is empty text, `'null'` the word.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def parse_text(hint: Any, raw: str, key: str) -> Any:
         raw: The text as typed (`--set key=raw`, `-p name raw`).
         key: The dotted key, for messages.
     """
+    quoted = _unquoted(raw)
+    if quoted is not None:
+        return coerce(hint, quoted, key)
     if _accepts_none(hint) and raw.strip().lower() in NULL_TEXTS:
         return None
     if typing.get_origin(_without_none(hint)) is tuple:
@@ -35,6 +40,14 @@ def parse_text(hint: Any, raw: str, key: str) -> Any:
         items = [item.strip().strip("'\"") for item in text.split(",")] if text.strip() else []
         return coerce(_without_none(hint), items, key)
     return coerce(hint, raw, key)
+
+
+def _unquoted(raw: str) -> str | None:
+    """The text inside matching quotes, or None when `raw` is not quoted."""
+    text = raw.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return None
 
 
 def coerce(hint: Any, value: Any, key: str) -> Any:
