@@ -35,7 +35,7 @@ from .config import (
     typed_text,
 )
 from .errors import ConfigError, InputError, PreannotateError
-from .notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, PATH_KEYS, check_names, project_root
+from .notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, check_names, project_root
 from .storage import read_json
 
 DEFAULT_NOTEBOOK = "notebooks/preannotate.ipynb"
@@ -213,9 +213,8 @@ def prepare(runs: list[Run], known: dict[str, Any]) -> list[Run]:
 
 
 def _absolute(key: str | None, value: Any) -> Any:
-    if key in PATH_KEYS and isinstance(value, str) and value:
-        return str(Path(value).expanduser().resolve())
-    return value
+    # The command line's rule: relative to the current folder; a model name stays a name unless it is a path here.
+    return resolve_path_value(key or "", value, Path.cwd())
 
 
 def run_batch(notebook: Path, runs: list[Run], jobs: int = 1, resume: bool = False) -> list[Outcome]:

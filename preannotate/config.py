@@ -25,6 +25,7 @@ import yaml
 
 from .asr import get_spec
 from .errors import ConfigError
+from .locations import is_bucket_url
 from .options import RunConfig
 from .options.base import IF_EXISTS
 from .options.catalog import option_info, path_options
@@ -88,10 +89,10 @@ def resolve_path_value(key: str, value: Any, base: Path) -> Any:
     """`value` of option `key` as written in a file in `base`: a relative path becomes absolute from `base`.
 
     Options that may name a path (`model.name`) change only when that path exists; values that are
-    not paths (other keys, None, non-text) are returned unchanged.
+    not paths (other keys, None, non-text, bucket URLs) are returned unchanged.
     """
     rule = path_options().get(key)
-    if rule is None or not isinstance(value, str) or not value:
+    if rule is None or not isinstance(value, str) or not value or is_bucket_url(value):
         return value
     found = Path(value).expanduser()
     if found.is_absolute() or (rule == IF_EXISTS and not (base / found).exists()):
