@@ -100,7 +100,7 @@ def test_public_and_integration_urls(s3, moto_endpoint, monkeypatch):
 
 
 def test_gcs_and_azure_urls_are_parsed_and_built(monkeypatch):
-    # GCS listing and runs: tests/test_cloud_gcs.py. No Azure emulator here: its URLs are checked without a server.
+    # Listing and runs: tests/test_cloud_gcs.py and tests/test_cloud_azure.py; here their URLs, without a server.
     gs = BucketLocation.parse("gs://team-audio/calls/2024/")
     assert (gs.cloud, gs.bucket, gs.prefix) == ("gcs", "team-audio", "calls/2024")
     assert (

@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from preannotate.config import RunConfig, load_config
 
@@ -52,3 +53,35 @@ def exported(out: Path) -> dict[str, dict]:
 def transcript_source(out: Path, item: str) -> dict:
     """The source identity stored with an item's transcript."""
     return json.loads((out / "transcripts" / f"{item}.json").read_text())["meta"]["source"]
+
+
+def check_listing_like_local(url: str, tmp_path: Path) -> list[Any]:
+    """Discovers `url` (holding KEYS under `set/`) and the same tree on disk, checks they agree; returns the remote."""
+    from preannotate.discover import discover
+    from preannotate.options import MEDIA_EXTENSIONS
+
+    local_tree(tmp_path)
+    remote = discover(f"{url}/set", MEDIA_EXTENSIONS)
+    local = discover(tmp_path / "set", MEDIA_EXTENSIONS)
+    assert [(f.source, f.item) for f in remote] == [(f.source, f.item) for f in local]
+    assert [f.source for f in remote] == LISTED
+    nested = discover(f"{url}/set/c/d/", MEDIA_EXTENSIONS)  # a nested prefix, trailing slash allowed
+    assert [(f.source, f.item) for f in nested] == [("e/3.mkv", "e__3.mkv")]
+    return remote
+
+
+def check_run_like_local(url: str, tmp_path: Path, *overrides: str) -> tuple[RunConfig, Any]:
+    """Runs from `url/set` (holding the clips of `upload_clips`) and from the local copy; checks they agree.
+
+    Returns:
+        The bucket run's config and report.
+    """
+    from preannotate.run import run_pipeline
+
+    bucket = run_config(f"{url}/set", tmp_path / "remote", "superannotate.dry_run=true", *overrides)
+    remote = run_pipeline(bucket, progress=False)
+    local = run_pipeline(run_config(tmp_path / "in", tmp_path / "local", "superannotate.dry_run=true"), progress=False)
+    assert [(f.item, f.status) for f in remote.files] == [(f"en__{c}.wav", "ok") for c in CLIPS]
+    assert [(f.item, f.source, f.chunks) for f in remote.files] == [(f.item, f.source, f.chunks) for f in local.files]
+    assert exported(tmp_path / "remote") == exported(tmp_path / "local") and len(exported(tmp_path / "local")) == 3
+    return bucket, remote
