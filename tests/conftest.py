@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.cloud_azure import azure, azurite_endpoint  # noqa: F401  (Azure Blob API on loopback)
+from support.cloud_gcs import gcs, gcs_endpoint  # noqa: F401  (GCS JSON API on loopback)
 from support.cloud_s3 import denied_reader, moto_endpoint, s3  # noqa: F401  (S3 API on loopback)
 from support.correction_runs import corrected_run  # noqa: F401  (a fixture)
 from support.media import PAUSES

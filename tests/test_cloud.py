@@ -11,6 +11,7 @@ import types
 
 import pytest
 import requests
+from support.cloud_runs import KEYS, LISTED, local_tree
 from support.cloud_s3 import BUCKET
 
 from preannotate.cloud import BucketLocation, is_bucket_url, object_links
@@ -20,30 +21,19 @@ from preannotate.errors import ConfigError, InputError
 from preannotate.notebook import colab_bucket_auth, config_from_parameters
 from preannotate.options import MEDIA_EXTENSIONS
 
-KEYS = ["set/b/2.MP3", "set/a/1.wav", "set/a/.hidden.wav", "set/.cache/x.wav", "set/notes.txt", "set/c/d/e/3.mkv",
-        "set/z.Opus", "set/day1/take.wav", "set/day1__take.wav", "setting/other.wav", "elsewhere/4.wav"]  # fmt: skip
-
 
 def put(s3, keys, body=b"RIFF....WAVE"):
     for key in keys:
         s3.put_object(Bucket=BUCKET, Key=key, Body=body)
 
 
-def touch(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x")
-
-
 def test_bucket_listing_follows_the_local_rules(s3, tmp_path):
     put(s3, KEYS)
-    for key in KEYS:  # the same tree on disk
-        if key.startswith("set/"):
-            touch(tmp_path / key)
+    local_tree(tmp_path)  # the same tree on disk
     remote = discover(f"s3://{BUCKET}/set", MEDIA_EXTENSIONS)
     local = discover(tmp_path / "set", MEDIA_EXTENSIONS)
     assert [(f.source, f.item) for f in remote] == [(f.source, f.item) for f in local]
-    expected = ["a/1.wav", "b/2.MP3", "c/d/e/3.mkv", "day1/take.wav", "day1__take.wav", "z.Opus"]
-    assert [f.source for f in remote] == expected
+    assert [f.source for f in remote] == LISTED
     assert str(remote[0].path) == f"s3://{BUCKET}/set/a/1.wav"
     assert remote[0].path.size == len(b"RIFF....WAVE") and remote[0].path.etag.strip('"')
     nested = discover(f"s3://{BUCKET}/set/c/d/", MEDIA_EXTENSIONS)  # a nested prefix, trailing slash allowed
@@ -110,7 +100,7 @@ def test_public_and_integration_urls(s3, moto_endpoint, monkeypatch):
 
 
 def test_gcs_and_azure_urls_are_parsed_and_built(monkeypatch):
-    # No GCS or Azure emulator is installed here: their URL handling is checked without a server.
+    # Listing and runs: tests/test_cloud_gcs.py and tests/test_cloud_azure.py; here their URLs, without a server.
     gs = BucketLocation.parse("gs://team-audio/calls/2024/")
     assert (gs.cloud, gs.bucket, gs.prefix) == ("gcs", "team-audio", "calls/2024")
     assert (

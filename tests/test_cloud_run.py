@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import requests
+from support.cloud_runs import CLIPS, exported, transcript_source, upload_clips
+from support.cloud_runs import run_config as config
 from support.cloud_s3 import BUCKET
 from support.media import SAMPLES
 
-from preannotate.config import load_config
 from preannotate.run import run_pipeline
 
-GREEDY = ["transcribe.beam_size=null", "transcribe.best_of=null"]  # as tests/test_pipeline.py
-CLIPS = ("counting", "hello_world", "quick_brown_fox")
 PROJECT = "Bucket drafts"
 
 
-def config(input_dir, out, *overrides):
-    return load_config(
-        None,
-        [f"input.dir={input_dir}", f"output.dir={out}", "model.name=bundled:tiny.en", "model.device=cpu", *GREEDY,
-         "superannotate.backoff_seconds=0.01", *overrides],
-    )  # fmt: skip
-
-
-def upload_bucket(s3, tmp_path, clips=CLIPS):
-    """The English samples under s3://recordings/set/en/ and, as the same tree, under tmp_path/in/en/."""
-    (tmp_path / "in" / "en").mkdir(parents=True)
-    for clip in clips:
-        shutil.copy(SAMPLES / "en" / f"{clip}.wav", tmp_path / "in" / "en")
-        s3.put_object(Bucket=BUCKET, Key=f"set/en/{clip}.wav", Body=(SAMPLES / "en" / f"{clip}.wav").read_bytes())
-
-
-def exported(out):
-    return {p.name: json.loads(p.read_text()) for p in sorted((out / "superannotate").glob("*.json"))}
+def upload_bucket(s3, tmp_path):
+    upload_clips(lambda key, body: s3.put_object(Bucket=BUCKET, Key=key, Body=body), tmp_path)
 
 
 def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tiny_model):
@@ -50,7 +32,7 @@ def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tin
     for clip in CLIPS:
         answer = requests.get(listed[f"en__{clip}.wav"], timeout=10)
         assert answer.content == (SAMPLES / "en" / f"{clip}.wav").read_bytes()
-    source = json.loads((tmp_path / "s3" / "transcripts" / "en__hello_world.wav.json").read_text())["meta"]["source"]
+    source = transcript_source(tmp_path / "s3", "en__hello_world.wav")
     assert source["url"] == f"s3://{BUCKET}/set/en/hello_world.wav" and source["etag"] and "sha256" not in source
 
     changed = (SAMPLES / "en" / "counting.wav").read_bytes()  # quick_brown_fox.wav now holds other audio

@@ -2,7 +2,8 @@
 
 Credentials are never configuration values: S3 uses botocore's chain (environment, profile, SSO,
 container and instance roles), GCS google-auth's application default credentials (which Colab's
-`google.colab.auth.authenticate_user()` sets), Azure the storage environment variables or
+`google.colab.auth.authenticate_user()` sets; anonymous towards `STORAGE_EMULATOR_HOST`, as Google's
+own client does), Azure the storage environment variables or
 `DefaultAzureCredential`. A custom S3 endpoint (MinIO, Ceph...) comes from `AWS_ENDPOINT_URL`.
 When no credentials are found the error names the chain that was tried, before any work starts.
 """
@@ -28,6 +29,8 @@ S3FS_RETRIES = 5
 BLOCK_SIZE = 4 << 20
 _S3: dict[tuple[str | None, str], Any] = {}
 _LOCK = threading.Lock()
+# Without a listings cache, opening an object asks GCS for its metadata again, so a change since the listing shows.
+_GCS_OPTIONS: dict[str, Any] = {"default_block_size": BLOCK_SIZE, "use_listings_cache": False}
 _GCS_CHAIN = "GOOGLE_APPLICATION_CREDENTIALS, gcloud application-default credentials, Colab's authenticate_user, the GCE metadata server"  # noqa: E501
 _AZURE_CHAIN = "AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, DefaultAzureCredential (environment, managed identity, Azure CLI)"  # noqa: E501
 
@@ -85,11 +88,15 @@ def _gcs(gcsfs: Any, location: BucketLocation) -> Any:
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
+    if os.environ.get("STORAGE_EMULATOR_HOST"):
+        # An emulator takes no credentials (as in google-cloud-storage) and speaks only the JSON API: gcsfs's
+        # default class would first ask it for the bucket's layout over gRPC, retrying for about a minute.
+        return gcsfs.core.GCSFileSystem(token="anon", **_GCS_OPTIONS)  # noqa: S106
     try:
         google.auth.default()
     except DefaultCredentialsError as e:
         raise InputError(f"{location.url()}: no Google Cloud credentials found; tried {_GCS_CHAIN}") from e
-    return gcsfs.GCSFileSystem(token="google_default", default_block_size=BLOCK_SIZE)  # noqa: S106
+    return gcsfs.GCSFileSystem(token="google_default", **_GCS_OPTIONS)  # noqa: S106
 
 
 def _azure(adlfs: Any, location: BucketLocation) -> Any:

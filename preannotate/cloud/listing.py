@@ -71,5 +71,5 @@ def list_objects(location: BucketLocation) -> dict[str, dict[str, Any]]:
 
 def _object_url(location: BucketLocation, source: str, info: dict[str, Any]) -> ObjectUrl:
     etag = str(info.get("ETag") or info.get("etag") or info.get("md5Hash") or "")
-    version = info.get("VersionId") or info.get("generation") or info.get("version_id")
-    return ObjectUrl(location.url(location.key(source)), etag, int(info.get("size") or 0), version)
+    version = info.get("VersionId") or info.get("generation") or info.get("version_id")  # S3, GCS, Azure
+    return ObjectUrl(location.url(location.key(source)), etag, int(info.get("size") or 0), version and str(version))
