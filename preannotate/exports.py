@@ -17,9 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .chunking import Chunk, chunk_transcript
 from .discover import plain_item_problem
@@ -32,6 +30,9 @@ from .sa_format import annotation_classes, sa_annotation
 from .spreadsheet import safe_frame
 from .storage import json_text, write_text_if_changed
 from .subtitles import srt_text, vtt_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CSV_COLUMNS",
@@ -135,6 +136,8 @@ def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
         The table; empty (with the columns) when there are no chunks. Missing word
         probabilities are NaN.
     """
+    import pandas as pd  # here, not at the top: importing pandas costs a second at start-up
+
     rows = [_row(entry, chunk) for entry in entries for chunk in entry.chunks]
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
     types = {"chunk": "int64", "needs_review": "bool", **{c: "float64" for c in (*QUALITY_COLUMNS, "predicted_wer")}}
