@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from .discover import MediaFile
 from .errors import LockError
 from .report import FileResult, RunReport
 from .storage import raise_if_disk_full, read_json, write_text_atomic
@@ -233,6 +234,42 @@ def previous_run(output_dir: Path) -> Replayed | None:
     """The output folder's last journal played back (rebuilding run.json if that run was killed); None without one."""
     rebuild_run_json(output_dir)
     return replay(read_records(output_dir / JOURNAL_FILE), output_dir)
+
+
+def reused_result(
+    media: MediaFile, prior: FileResult | None, stored: dict[str, Any] | None, key: str, transcript: Path
+) -> FileResult | None:
+    """A finished file's `skipped` result from the last journal, when nothing it depends on changed.
+
+    Resuming then reads neither the transcript nor the media file (two `stat` calls instead): the
+    transcript key, the media file's path, size and mtime, and the transcript's size and mtime must all
+    be those journaled. The result is the one reading the transcript would give.
+
+    Args:
+        media: The file.
+        prior: Its result in the last journal, if any.
+        stored: Its transcript's journaled state (`stored_state`), if any.
+        key: This run's transcript key.
+        transcript: Where its transcript is.
+
+    Returns:
+        The result, or None when the transcript must be read (anything differs, or an entry is malformed).
+    """
+    if prior is None or stored is None or prior.status == "failed" or prior.source != media.source:
+        return None
+    try:
+        source, st, seen = stored["source"], media.path.stat(), transcript.stat()
+        same = stored["key"] == key and source["path"] == media.source and isinstance(source["sha256"], str)
+        same = same and (source["size"], source["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
+        if not same or list(stored["transcript"]) != [seen.st_size, seen.st_mtime_ns]:
+            return None
+        warnings = [str(w) for w in stored["warnings"]]
+    except (OSError, KeyError, TypeError):
+        return None
+    return FileResult(
+        media.item, media.source, "skipped", duration=prior.duration, language=prior.language,
+        language_probability=prior.language_probability, segments=prior.segments, warnings=warnings,
+    )  # fmt: skip
 
 
 def close_quietly(journal: Journal | None) -> None:

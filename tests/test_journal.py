@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
 
 import pytest
 
-from preannotate.journal import JOURNAL_FILE, Journal, parse, read_records, read_run, rebuild_run_json, replay
+from preannotate.discover import MediaFile
+from preannotate.journal import (
+    JOURNAL_FILE,
+    Journal,
+    parse,
+    read_records,
+    read_run,
+    rebuild_run_json,
+    replay,
+    reused_result,
+    stored_state,
+)
 from preannotate.report import FileResult, RunReport
 
 
@@ -113,3 +125,24 @@ def test_stored_states_are_carried_from_the_start_and_file_records(tmp_path: Pat
     report.journal.close()
     replayed = replay(read_records(tmp_path / JOURNAL_FILE), tmp_path)
     assert replayed is not None and replayed.stored == {"a0.wav": {"key": "k0"}, "f0.wav": {"key": "k1"}}
+
+
+def test_a_finished_file_is_reused_from_the_journal_only_while_nothing_changed(tmp_path: Path) -> None:
+    media_path, transcript = tmp_path / "a.wav", tmp_path / "a.wav.json"
+    media_path.write_bytes(b"RIFF")
+    transcript.write_text("{}", encoding="utf-8")
+    media = MediaFile(media_path, "a.wav", "a.wav")
+    st = media_path.stat()
+    source = {"path": "a.wav", "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": "0" * 64}
+    stored = stored_state("k", source, transcript, ["truncated"])
+    prior = FileResult("a.wav", "a.wav", "ok", duration=1.5, language="en", segments=2, chunks=3, seconds=9.0)
+    reused = reused_result(media, prior, stored, "k", transcript)
+    expected = FileResult("a.wav", "a.wav", "skipped", duration=1.5, language="en", segments=2, warnings=["truncated"])
+    assert reused == expected
+    assert reused_result(media, prior, stored, "other key", transcript) is None
+    assert reused_result(media, dataclasses.replace(prior, status="failed"), stored, "k", transcript) is None
+    assert reused_result(media, prior, {**stored, "transcript": "bad"}, "k", transcript) is None  # an edited journal
+    transcript.write_text('{"edited": 1}', encoding="utf-8")  # an edited transcript is read again
+    assert reused_result(media, prior, stored, "k", transcript) is None
+    transcript.unlink()
+    assert reused_result(media, prior, stored, "k", transcript) is None
