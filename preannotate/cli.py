@@ -100,8 +100,8 @@ def _add_run(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import run_pipeline
     from .report import summary_table
+    from .run import run_pipeline
 
     config = config_from_args(args, [*(["output.force=true"] if args.force else []), *_upload_overrides(args)])
     report = run_pipeline(config, progress=not args.no_progress)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .asr import get_spec
 from .errors import ConfigError
 from .options import RunConfig
 
@@ -100,6 +101,7 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Builds and validates a RunConfig from nested dicts."""
     config = _build(RunConfig, data, "")
     config.validate()
+    get_spec(config.model.engine)  # engines are registered, not listed in the options
     return config
 
 

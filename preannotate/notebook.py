@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cloud import is_bucket_url
 from .config import (
     PARAMETER_RULE,
     SECRET_HINT,
@@ -102,6 +103,7 @@ NOT_PARAMETERS = frozenset(
         "superannotate.control_share",
         "superannotate.control_seed",
         *(f"superannotate.{k}" for k in ("priority", "custom_fields")),
+        *(f"superannotate.{k}" for k in ("urls", "url_expiry_hours")),  # bucket inputs: see README, "Buckets"
         "correction.",  # the correction notebook's business
         "dataset.",
     }
@@ -193,7 +195,7 @@ def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | Non
 
 
 def _resolved(key: str, value: Any) -> Any:
-    if key in PATH_KEYS and isinstance(value, str) and value:
+    if key in PATH_KEYS and isinstance(value, str) and value and not is_bucket_url(value):
         return str(resolve_path(value))
     if key == "model.name" and isinstance(value, str) and (project_root() / value).exists():
         return str(project_root() / value)  # a checkpoint or CTranslate2 folder inside the checkout
@@ -207,9 +209,10 @@ def run_from_parameters(**params: Any) -> RunReport:
         ConfigError: An unknown parameter or a bad value (see `config_from_parameters`).
     """
     config = config_from_parameters(params)
+    colab_bucket_auth(config.input.dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm.auto's "IProgress not found" where ipywidgets is missing
-        from .pipeline import run_pipeline
+        from .run import run_pipeline
 
     return run_pipeline(config, progress=True)
 
@@ -341,6 +344,23 @@ def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str:
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules
+
+
+def colab_bucket_auth(input_dir: str) -> bool:
+    """Inside Colab, signs in to Google Cloud for a `gs://` input (Colab asks for permission).
+
+    `google.colab.auth.authenticate_user()` sets the application default credentials gcsfs reads;
+    elsewhere (and for other inputs) the cloud's usual credential chain applies and nothing is done.
+
+    Returns:
+        Whether Colab's sign-in was called.
+    """
+    if not (in_colab() and str(input_dir).lower().startswith(("gs://", "gcs://"))):
+        return False
+    from google.colab import auth  # only importable inside Colab
+
+    auth.authenticate_user()
+    return True
 
 
 def colab_setup(mount_drive: bool = True, mount_point: str = "/content/drive") -> str | None:

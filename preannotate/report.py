@@ -62,8 +62,9 @@ class FileResult:
 class RunReport:
     """The outcome of a run, as written to `run.json`.
 
-    With a `journal` (`preannotate.journal`), `record` and `note` append each change to it, so that
-    run.json need only be written at the end of a stage and can be rebuilt after a kill.
+    `stages` holds each storing stage's resume key (`preannotate.run.stages.stage_keys`). With a
+    `journal` (`preannotate.journal`), `record` and `note` append each change to it, so that run.json
+    need only be written at the end of a stage and can be rebuilt after a kill.
     """
 
     output_dir: Path
@@ -71,6 +72,7 @@ class RunReport:
     files: list[FileResult] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, str] = field(default_factory=dict)
     upload: dict[str, Any] | None = None
     interrupted: bool = False
     journal: Journal | None = field(default=None, repr=False, compare=False)
@@ -144,6 +146,7 @@ class RunReport:
             },
             "config": self.config,
             "model": self.model,
+            "stages": self.stages,
             "versions": self.versions,
             "upload": self.upload,
         }

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cloud_s3 import denied_reader, moto_endpoint, s3  # noqa: F401  (S3 API on loopback, see cloud_s3.py)
 from sa_server import sa_clean_env, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures, see sa_server.py)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,16 +47,18 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def tiny_model(model_cache: Path):
     """`bundled:tiny.en` on CPU, loaded once per session."""
-    from preannotate.models import load_model
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.load import load_model
     from preannotate.options import ModelOptions
 
-    return load_model(ModelOptions(name="bundled:tiny.en", device="cpu"))
+    return load_model(prepare(ModelOptions(name="bundled:tiny.en", device="cpu")))
 
 
 @pytest.fixture(scope="session")
 def base_model(model_cache: Path):
     """`bundled:base` (multilingual) on CPU, loaded once per session."""
-    from preannotate.models import load_model
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.load import load_model
     from preannotate.options import ModelOptions
 
-    return load_model(ModelOptions(name="bundled:base", device="cpu"))
+    return load_model(prepare(ModelOptions(name="bundled:base", device="cpu")))

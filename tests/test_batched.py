@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps, get_vad_model
 
-from preannotate import batched
+from preannotate.asr import prepare
+from preannotate.asr.faster_whisper import batched
+from preannotate.asr.faster_whisper.decoding import transcribe_kwargs
 from preannotate.audio import decode_audio
-from preannotate.faster import load_faster_engine, transcribe_kwargs
 from preannotate.options import FasterWhisperOptions, ModelOptions, TranscribeOptions
 
 PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
@@ -31,11 +32,11 @@ def long_audio(pauses) -> np.ndarray:
 
 
 def pipeline_and_kwargs(name: str, **options):
-    engine = load_faster_engine(
+    engine = prepare(
         ModelOptions(
             name=name, device="cpu", engine="faster-whisper", faster_whisper=FasterWhisperOptions(batch_size=BATCH)
         )
-    )
+    ).load()
     transcribe = TranscribeOptions(temperature=(0.0,), condition_on_previous_text=False, **options)
     return engine.batched, transcribe_kwargs(transcribe, engine.options)
 

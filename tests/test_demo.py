@@ -9,7 +9,7 @@ import pandas as pd
 from sa_schema import assert_valid_sa_annotation
 
 from preannotate.config import load_config
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ import torch
 import whisper.audio
 from media import read_sample
 
-from preannotate import mel
+from preannotate.asr.openai_whisper import mel
 from preannotate.audio import centred_samples, decode_audio
 
 PAUSES = "tests/data/pauses.opus"

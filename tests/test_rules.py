@@ -4,7 +4,7 @@ import sys
 import whisper.tokenizer
 from media import SAMPLES
 
-from preannotate.rules import language_code, whisper_languages
+from preannotate.asr.languages import language_code, whisper_languages
 
 
 def test_language_tables_are_whispers_own():

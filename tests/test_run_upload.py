@@ -10,7 +10,7 @@ from media import SAMPLES
 
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, CredentialsError
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 PROJECT = "Speech drafts"
 

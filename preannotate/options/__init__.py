@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..cloud.location import is_bucket_url
+from .base import check
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
 from .transcription import (
@@ -65,3 +67,7 @@ class RunConfig:
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
         for section in (*sections, self.superannotate, self.correction, self.dataset):
             section.validate()
+        check(
+            self.superannotate.urls is None or is_bucket_url(self.input.dir),
+            f"superannotate.urls needs a bucket input.dir (s3://, gs://, az://), got {self.input.dir!r}",
+        )

@@ -161,7 +161,8 @@ class ModelOptions:
         device: `auto` (CUDA when available), `cpu` or `cuda`.
         download_root: Cache folder for official names; openai-whisper's (or Hugging Face's) default when empty.
         engine: `openai-whisper` (PyTorch) or `faster-whisper` (CTranslate2: the same models, several times
-            faster on CPU). With faster-whisper, official names load their CTranslate2 conversions
+            faster on CPU), or another engine registered in `preannotate.asr.registry`.
+            With faster-whisper, official names load their CTranslate2 conversions
             (Systran/faster-whisper-*) and `.pt` checkpoints are not accepted.
         faster_whisper: Options of the faster-whisper engine.
     """
@@ -169,7 +170,7 @@ class ModelOptions:
     name: str = "bundled:base"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     download_root: str | None = None
-    engine: Literal["openai-whisper", "faster-whisper"] = "openai-whisper"
+    engine: str = "openai-whisper"
     faster_whisper: FasterWhisperOptions = field(default_factory=FasterWhisperOptions)
 
     def validate(self) -> None:

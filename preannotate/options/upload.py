@@ -8,6 +8,8 @@ from .base import check
 
 WEB_SCHEMES = ("http://", "https://")
 
+# How the URL of a bucket object is made for SuperAnnotate (see preannotate.cloud.links).
+URL_MODES = ("public", "presigned", "integration")
 # How items are ordered for annotators (SuperAnnotate priority scores, higher served first).
 PRIORITIES = ("doubtful_first", "easy_first", "none")
 # Item statuses of a SuperAnnotate project with the default workflow.
@@ -40,6 +42,12 @@ class SuperAnnotateOptions:
         integration: A SuperAnnotate storage integration (its name in the team) to attach through, for URLs
             that are not http(s) (s3://, gs://...); an `integration` column in url_csv names one per row.
             Without one, only http(s) URLs can be attached.
+        urls: For a bucket input.dir (s3://, gs://, az://), how each object's URL is made, after url_csv and
+            url_prefix: public (its plain HTTPS address; the objects must be publicly readable), presigned
+            (a signed HTTPS URL valid for url_expiry_hours; annotators opening an item later get no audio),
+            or integration (its bucket URL, attached through the storage integration named by
+            `integration`). None: url_csv and url_prefix only.
+        url_expiry_hours: Lifetime of presigned URLs, at most 168 (7 days, S3's limit).
         keep_status: Leave item statuses as they are after an upload.
         status: The status uploaded items get unless keep_status (SuperAnnotate's own default: InProgress).
         batch_size: Annotations per upload request; the ledger is saved after each batch.
@@ -66,6 +74,8 @@ class SuperAnnotateOptions:
     url_csv: str | None = None
     url_prefix: str | None = None
     integration: str | None = None
+    urls: str | None = None
+    url_expiry_hours: float = 168.0
     keep_status: bool = False
     status: str = "InProgress"
     batch_size: int = 100
@@ -98,6 +108,15 @@ class SuperAnnotateOptions:
             f"superannotate.url_prefix {self.url_prefix!r} is not an http(s) URL: only http(s) URLs can be attached "
             "unless superannotate.integration names a SuperAnnotate storage integration",
         )
+        check(
+            self.urls is None or self.urls in URL_MODES,
+            f"superannotate.urls must be one of {', '.join(URL_MODES)}, got {self.urls!r}",
+        )
+        check(
+            self.urls != "integration" or self.integration is not None,
+            "superannotate.urls: integration needs superannotate.integration (the storage integration's name)",
+        )
+        check(0 < self.url_expiry_hours <= 168, "superannotate.url_expiry_hours must be in (0, 168]")
         check(
             self.priority in PRIORITIES,
             f"superannotate.priority must be one of {', '.join(PRIORITIES)}, got {self.priority!r}",

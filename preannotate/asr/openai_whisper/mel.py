@@ -17,7 +17,7 @@ import torch
 from whisper.audio import HOP_LENGTH, N_FFT, mel_filters
 from whisper.audio import log_mel_spectrogram as whole_file_log_mel
 
-from .audio import centred_samples
+from ...audio import centred_samples
 
 BLOCK_FRAMES = 6000  # 60 s of 10-ms frames: the STFT of one block needs about 10 MB
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from whisper.model import ModelDimensions
 
-from .errors import ModelError
+from ...errors import ModelError
 
 BINARY_VERSION = 6  # the only `model.bin` layout read here: the one ctranslate2 4.x writes
 SPEC_NAME = "WhisperSpec"
