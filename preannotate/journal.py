@@ -7,6 +7,7 @@ at 20,000); appending one line costs the same at any size. A run writes `<output
     {"t": "file", "file": {...}, "stored": {...}}                      one finished file (replaces its result)
     {"t": "set", "report": {...}}                                       fields set later (model, versions...)
     {"t": "written"}                                                    run.json was written from this state
+    {"t": "exported"}                                                   ... after the exports were written
 
 run.json is written at the end of each stage as before. A journal whose last record is not
 `written` belongs to a run that was killed: the next run, or a command that reads run.json,
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 JOURNAL_FILE = "journal.jsonl"
 RUN_FILE = "run.json"
+EXPORTED = {"t": "exported"}  # appended once run.json holds the exported chunks' results
 _NOT_STATE = ("output_dir", "files", "journal", "_index")  # RunReport fields that are not run.json state
 
 
@@ -109,12 +111,14 @@ class Replayed:
     Attributes:
         report: The run's report as it stood at the journal's last record.
         stored: Item -> stored state of each finished file's transcript.
-        finished: The last record is `written`: run.json holds this state (or a later one).
+        finished: The last record is `written` (or `exported`): run.json holds this state (or a later one).
+        exported: The run wrote its exports and then run.json with every file's chunks and route.
     """
 
     report: RunReport
     stored: dict[str, dict[str, Any]]
     finished: bool
+    exported: bool = False
 
 
 def replay(records: list[dict[str, Any]], output_dir: Path) -> Replayed | None:
@@ -132,7 +136,8 @@ def replay(records: list[dict[str, Any]], output_dir: Path) -> Replayed | None:
     except (KeyError, TypeError, AttributeError) as e:
         log.warning("%s: a record does not fit (%s); the journal is not used", output_dir / JOURNAL_FILE, e)
         return None
-    return Replayed(report, stored, records[-1].get("t") == "written")
+    exported = any(record.get("t") == EXPORTED["t"] for record in records)
+    return Replayed(report, stored, records[-1].get("t") in ("written", EXPORTED["t"]), exported)
 
 
 def _apply(record: dict[str, Any], report: RunReport, index: dict[str, int], stored: dict[str, dict]) -> None:

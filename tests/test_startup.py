@@ -12,7 +12,7 @@ from pathlib import Path
 SCRIPT = """
 import json, sys
 from preannotate.cli import build_parser, config_from_args
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 from preannotate.superannotate import preflight
 args = build_parser().parse_args(["run", "--input", sys.argv[1], "--output", sys.argv[2], "--dry-run"])
 config = config_from_args(args, ["superannotate.dry_run=true"])
