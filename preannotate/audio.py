@@ -92,7 +92,7 @@ def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
         AudioError: Not media, corrupt, no audio stream, or the stream failed.
     """
     try:
-        with av.open(source, metadata_errors="ignore") as container:
+        with av.open(source, "r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioError(f"{name}: no audio stream (a video without sound?)")
             declared = _declared_duration(container)

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .chunking import Chunk
-from .discover import plain_item_problem
 from .errors import ExportError
+from .naming import plain_item_problem
 from .options import AnnotationOptions
 from .review import item_predicted_wer, review_share
 from .routing import DRAFT

@@ -17,7 +17,6 @@ reading it: the key it was made with, its media file's state and its own size an
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
@@ -25,8 +24,9 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-from .discover import MediaFile
 from .errors import LockError
+from .lock import output_lock
+from .naming import MediaFile
 from .report import FileResult, RunReport
 from .storage import raise_if_disk_full, read_json, write_text_atomic
 
@@ -47,14 +47,6 @@ def start_record(report: RunReport, stored: dict[str, dict[str, Any]]) -> dict[s
     """The first record of a journal: the report as planned, and the stored state of its finished files."""
     files = [dataclasses.asdict(f) for f in report.files]
     return {"t": "start", "report": report_state(report), "files": files, "stored": stored}
-
-
-def file_record(result: FileResult, stored: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The record of one finished file; `stored` describes its new transcript (None when it failed)."""
-    record: dict[str, Any] = {"t": "file", "file": dataclasses.asdict(result)}
-    if stored is not None:
-        record["stored"] = stored
-    return record
 
 
 def stored_state(key: str, source: dict[str, Any], transcript: Path, warnings: list[str]) -> dict[str, Any]:
@@ -204,8 +196,6 @@ def rebuild_run_json(output_dir: str | Path) -> Path | None:
         The path of run.json when it was rebuilt, else None (no journal, a finished one, or a run
         still working there).
     """
-    from .lock import output_lock  # lock imports storage only; imported here to keep this module light
-
     out = Path(output_dir)
     if not (out / JOURNAL_FILE).is_file():
         return None
@@ -262,6 +252,8 @@ def reused_result(
     """
     if prior is None or stored is None or prior.status == "failed" or prior.source != media.source:
         return None
+    if not isinstance(media.path, Path):  # a bucket object: its state comes from the listing, not from a stat
+        return None
     try:
         source, st, seen = stored["source"], media.path.stat(), transcript.stat()
         same = stored["key"] == key and source["path"] == media.source and isinstance(source["sha256"], str)
@@ -275,10 +267,3 @@ def reused_result(
         media.item, media.source, "skipped", duration=prior.duration, language=prior.language,
         language_probability=prior.language_probability, segments=prior.segments, warnings=warnings,
     )  # fmt: skip
-
-
-def close_quietly(journal: Journal | None) -> None:
-    """Closes a journal, ignoring errors (used on the way out of a failing run)."""
-    if journal is not None:
-        with contextlib.suppress(OSError):
-            journal.close()

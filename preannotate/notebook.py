@@ -7,7 +7,9 @@ reachable through the `overrides` parameter, by dotted key.
 
 Relative paths in parameters are relative to the project root (the checkout holding
 `pyproject.toml`), wherever the kernel was started: Jupyter starts it in `notebooks/`,
-papermill in the caller's folder, Colab in `/content`.
+papermill in the caller's folder, Colab in `/content`. (`preannotate batch` makes the paths it
+is given absolute first, from the current folder or the file they are written in.) Text given
+for an option that is not text is read as the option's type, as on the command line.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from .config import (
     is_secret_key,
     looks_like_token,
     set_dotted,
+    typed_text,
 )
 from .errors import ConfigError, InputError
 from .journal import read_run
 from .options import RunConfig
+from .options.base import IF_EXISTS
+from .options.catalog import path_options
 from .report import RunReport
 
 if TYPE_CHECKING:  # pandas is imported where tables are made: batch and the CLI start faster
@@ -108,8 +113,8 @@ NOT_PARAMETERS = frozenset(
         "dataset.",
     }
 )
-# Options holding paths: relative ones are taken from the project root.
-PATH_KEYS = frozenset({"input.dir", "output.dir", "superannotate.url_csv", "model.download_root", "dataset.dir"})
+# Options holding paths (their fields say `path=`): relative ones are taken from the project root.
+PATH_KEYS = frozenset(path_options())
 _INJECTED_HEADER = "# Parameters\n"  # first line of the cell papermill injects
 
 
@@ -195,11 +200,14 @@ def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | Non
 
 
 def _resolved(key: str, value: Any) -> Any:
-    if key in PATH_KEYS and isinstance(value, str) and value and not is_bucket_url(value):
-        return str(resolve_path(value))
-    if key == "model.name" and isinstance(value, str) and (project_root() / value).exists():
-        return str(project_root() / value)  # a checkpoint or CTranslate2 folder inside the checkout
-    return value
+    """A parameter's value typed as its option (when given as text), its path taken from the project root."""
+    if isinstance(value, str):
+        value = typed_text(key, value)
+    if key not in PATH_KEYS or not isinstance(value, str) or not value or is_bucket_url(value):
+        return value
+    if path_options()[key] == IF_EXISTS and not resolve_path(value).exists():
+        return value  # a model name, not a path
+    return str(resolve_path(value))
 
 
 def run_from_parameters(**params: Any) -> RunReport:

@@ -7,13 +7,21 @@ import sys
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from .routing import route_counts, strata
 from .storage import write_json_atomic
 
-if TYPE_CHECKING:
-    from .journal import Journal
+
+class Journal(Protocol):
+    """Where a report appends its changes (`preannotate.journal.Journal`)."""
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Appends one record durably."""
+
+    def close(self) -> None:
+        """Closes the journal."""
+
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -92,8 +100,6 @@ class RunReport:
             self.files.append(result)
         self.files[position] = result
         if self.journal is not None:
-            from .journal import file_record
-
             self.journal.append(file_record(result, stored))
 
     def note(self, **fields: Any) -> None:
@@ -158,6 +164,14 @@ class RunReport:
         if self.journal is not None:  # the journal's state is in run.json: a reader need not rebuild it
             self.journal.append({"t": "written"})
         return path
+
+
+def file_record(result: FileResult, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The journal record of one finished file; `stored` describes its new transcript (None when it failed)."""
+    record: dict[str, Any] = {"t": "file", "file": asdict(result)}
+    if stored is not None:
+        record["stored"] = stored
+    return record
 
 
 def versions() -> dict[str, str]:

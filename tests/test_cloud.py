@@ -1,6 +1,6 @@
 """Bucket inputs: listing with the local discovery rules, up-front errors, and the URLs of objects.
 
-Against a real S3 API on loopback (moto's ThreadedMotoServer, see cloud_s3.py).
+Against a real S3 API on loopback (moto's ThreadedMotoServer, see support/cloud_s3.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import types
 
 import pytest
 import requests
-from cloud_s3 import BUCKET
+from support.cloud_s3 import BUCKET
 
 from preannotate.cloud import BucketLocation, is_bucket_url, object_links
 from preannotate.config import load_config

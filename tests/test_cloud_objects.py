@@ -1,6 +1,6 @@
 """Reading bucket objects: streamed decoding, and each way one object can go wrong while the rest go on.
 
-Against a real S3 API on loopback (moto's ThreadedMotoServer, see cloud_s3.py).
+Against a real S3 API on loopback (moto's ThreadedMotoServer, see support/cloud_s3.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import wave
 
 import numpy as np
 import pytest
-from cloud_s3 import BUCKET, FlakyProxy
-from media import SAMPLES
+from support.cloud_s3 import BUCKET, FlakyProxy
+from support.media import SAMPLES
 
 from preannotate.audio import decode_audio, probe_duration
 from preannotate.cloud import ObjectUrl, object_id

@@ -6,8 +6,8 @@ import json
 import shutil
 
 import requests
-from cloud_s3 import BUCKET
-from media import SAMPLES
+from support.cloud_s3 import BUCKET
+from support.media import SAMPLES
 
 from preannotate.config import load_config
 from preannotate.run import run_pipeline

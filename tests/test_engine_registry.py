@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.asr import BaseEngine, EngineInfo, EngineSpec, PreparedModel, prepare, register, unregister
 from preannotate.asr.weights import resolve_model, weights_identity

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hypothesis import given, settings
-from sa_schema import assert_valid_sa_annotation, sa_problems
+from support.sa_schema import assert_valid_sa_annotation, sa_problems
 from test_chunking import OPTIONS, transcripts
 
 from preannotate.chunking import REVIEW_REASONS, Chunk, chunk_transcript

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from preannotate.discover import MediaFile
 from preannotate.journal import (
     JOURNAL_FILE,
     Journal,
@@ -21,6 +20,7 @@ from preannotate.journal import (
     reused_result,
     stored_state,
 )
+from preannotate.naming import MediaFile
 from preannotate.report import FileResult, RunReport
 
 

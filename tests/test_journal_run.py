@@ -68,12 +68,17 @@ def test_a_killed_run_is_rebuilt_from_its_journal_and_resumed_from_it(tmp_path: 
     assert f"{len(finished)} finished file(s) taken from {JOURNAL_FILE}" in caplog.text
 
     caplog.clear()
+    for path in (out / "transcripts").iterdir():  # unreadable now, but of the same size and mtime: not to be read
+        st = path.stat()
+        path.write_bytes(b" " * st.st_size)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     state_files = {"run.json", JOURNAL_FILE, ".preannotate.lock"}  # rewritten by every run
     exports = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name not in state_files}
-    with caplog.at_level(logging.INFO, logger="preannotate.run.pipeline"):
+    with caplog.at_level(logging.INFO, logger="preannotate.run"):
         again = run_pipeline(config, progress=False)
-    assert [f.status for f in again.files] == ["skipped"] * 9
+    assert [f.status for f in again.files] == ["skipped"] * 9 and "damaged" not in caplog.text
     assert f"9 finished file(s) taken from {JOURNAL_FILE}" in caplog.text
+    assert "chunks and exports kept as they are" in caplog.text
     assert {p: p.stat().st_mtime_ns for p in exports} == exports  # no transcript or export rewritten
     # the results taken from the journal are those reading the transcripts gave
     assert again.files == [dataclasses.replace(f, status="skipped", seconds=0.0) for f in resumed.files]

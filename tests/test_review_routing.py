@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from media import SAMPLES
-from sa_schema import assert_valid_sa_annotation
-from sa_server import SuperAnnotateServer
+from support.media import SAMPLES
+from support.sa_schema import assert_valid_sa_annotation
+from support.sa_server import SuperAnnotateServer
 from test_exports import TEST_REVIEWER, fixed_entries
 
 from preannotate.chunking import Chunk

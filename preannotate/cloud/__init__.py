@@ -5,9 +5,9 @@ each media object becomes an `ObjectUrl` that `preannotate.audio` streams and `p
 identifies by ETag/version id and size. `object_links` builds the URLs SuperAnnotate attaches.
 """
 
+from ..locations import BucketLocation, is_bucket_url
 from .links import URL_MODES, object_links
 from .listing import discover_bucket, list_objects
-from .location import BucketLocation, is_bucket_url
 from .objects import ObjectUrl, object_id, open_object
 
 __all__ = [

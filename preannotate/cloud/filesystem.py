@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import InputError, PreannotateError
-from .location import PACKAGES, BucketLocation
+from ..locations import PACKAGES, BucketLocation
 
 # Retries of a throttled (SlowDown, 503) or dropped request: botocore's standard mode backs off
 # exponentially with jitter; s3fs retries the whole call again on top (waits 0.1 s * 1.7^n).

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 
 from ..errors import InputError
+from ..locations import BucketLocation
 from ..options.upload import URL_MODES
 from .filesystem import filesystem
-from .location import BucketLocation
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..discover import MediaFile, is_media_source, unique_item_names
 from ..errors import InputError
+from ..locations import BucketLocation
+from ..naming import MediaFile, is_media_source, unique_item_names
 from .filesystem import filesystem, storage_errors
-from .location import BucketLocation
 from .objects import ObjectUrl
 
 

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from ..errors import AudioError
+from ..locations import BucketLocation
 from .filesystem import BLOCK_SIZE, filesystem, storage_errors
-from .location import BucketLocation
 
 
 class ObjectUrl(str):

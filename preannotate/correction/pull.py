@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..discover import plain_item_problem
 from ..errors import CorrectionError, CredentialsError, UploadError
 from ..lock import locked
+from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
 from ..storage import read_json, write_json_atomic
 from ..superannotate import Ledger, find_credentials

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..discover import plain_item_problem
 from ..errors import CorrectionError, UploadError
 from ..journal import read_run as read_run_json
+from ..naming import plain_item_problem
 from ..sa_format import microseconds
 from ..spreadsheet import raw_frame
 from ..storage import read_json

@@ -6,10 +6,10 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from ..discover import MediaFile
 from ..errors import TranscriptionError
 from ..journal import Replayed, reused_result, stored_state
-from ..report import FileResult
+from ..naming import MediaFile
+from ..report import FileResult, Status
 from ..results import Transcript
 from ..storage import read_json
 from .resume import is_finished, source_state
@@ -72,7 +72,7 @@ def plan(media: list[MediaFile], out: Path, key: str, force: bool, previous: Rep
     for m in media:
         path = out / "transcripts" / f"{m.item}.json"
         journaled = previous.stored.get(m.item) if previous else None
-        if (reused := reused_result(m, prior.get(m.item), journaled, key, path)) is not None:
+        if journaled is not None and (reused := reused_result(m, prior.get(m.item), journaled, key, path)):
             done.results.append(reused)
             done.stored[m.item], done.reused = journaled, done.reused + 1
             continue
@@ -135,7 +135,7 @@ def _stored_source(stored: dict | None) -> dict | None:
     return source if isinstance(source, dict) and isinstance(source.get("sha256"), str) else None
 
 
-def result_from_transcript(media: MediaFile, status: str, transcript: Transcript) -> FileResult:
+def result_from_transcript(media: MediaFile, status: Status, transcript: Transcript) -> FileResult:
     """A file's result as its transcript describes it."""
     return FileResult(
         item=media.item,

@@ -23,7 +23,7 @@ TRANSCRIPT_FORMAT = 1
 _HASH_BLOCK = 1 << 20  # bytes read at a time when hashing media files
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path | str) -> str:
     """Returns the SHA-256 of a file's content, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -32,11 +32,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_state(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
+def source_state(path: Path | str, previous: dict[str, Any] | None) -> dict[str, Any]:
     """Describes a media file's content: size, mtime and SHA-256.
 
     Args:
-        path: The media file.
+        path: The media file, or a bucket object (`preannotate.cloud.ObjectUrl`).
         previous: The state stored with an earlier transcript, if any; its hash
             is reused when size and modification time are unchanged.
 
@@ -45,7 +45,7 @@ def source_state(path: Path, previous: dict[str, Any] | None) -> dict[str, Any]:
     """
     if isinstance(path, ObjectUrl):  # a bucket object: its listed ETag/version id and size, nothing downloaded
         return path.state()
-    st = path.stat()
+    st = Path(path).stat()
     state = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
     if previous and all(previous.get(k) == v for k, v in state.items()) and previous.get("sha256"):
         return {**state, "sha256": previous["sha256"]}

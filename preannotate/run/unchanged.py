@@ -16,7 +16,7 @@ from ..journal import RUN_FILE, Replayed
 from ..report import FileResult
 from ..storage import read_json
 
-CHUNK_FIELDS = {"chunks": (int,), "route": (str, type(None))}
+CHUNK_FIELDS: dict[str, tuple[type, ...]] = {"chunks": (int,), "route": (str, type(None))}
 CHUNK_FIELDS.update(predicted_wer=(float, int, type(None)), doubtful_share=(float, int, type(None)))
 
 

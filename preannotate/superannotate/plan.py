@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..discover import plain_item_problem
 from ..errors import UploadError
 from ..journal import read_run
+from ..naming import plain_item_problem
 from .ledger import annotation_sha256
 from .urls import UrlMap
 from .validate import annotation_problems, class_index

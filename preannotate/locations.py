@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ..errors import InputError
+from .errors import InputError
 
 # URL scheme -> the cloud it names.
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
@@ -25,8 +25,8 @@ _AZURE_HOST = re.compile(r"^(?P<container>[^@/]+)@(?P<account>[^./]+)\.(dfs|blob
 
 def is_bucket_url(value: object) -> bool:
     """Whether `value` is a bucket URL this package reads (`s3://`, `gs://`, `az://`...)."""
-    match = _URL.match(str(value)) if isinstance(value, str) else None
-    return bool(match) and match.group("scheme").lower() in SCHEMES
+    match = _URL.match(value) if isinstance(value, str) else None
+    return match is not None and match.group("scheme").lower() in SCHEMES
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class BucketLocation:
         """
         match = _URL.match(url.strip())
         scheme = match.group("scheme").lower() if match else ""
-        if scheme not in SCHEMES:
+        if match is None or scheme not in SCHEMES:
             raise InputError(f"{url}: not a bucket URL (s3://, gs:// or az://)")
         host, _, prefix = match.group("rest").partition("/")
         account = None

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 import requests
-from media import SAMPLES
+
+from .media import SAMPLES
 
 BUCKET = "recordings"
 
