@@ -197,12 +197,16 @@ def rebuild_run_json(output_dir: str | Path) -> Path | None:
         still working there).
     """
     out = Path(output_dir)
-    if not (out / JOURNAL_FILE).is_file():
+    replayed = replay(read_records(out / JOURNAL_FILE), out)
+    if replayed is None or replayed.finished:  # the common case needs no lock
         return None
     try:
         with output_lock(out, "read"):
             return _rebuild(out)
     except LockError:  # a run is working there: it writes run.json itself
+        return None
+    except OSError as e:  # a read-only folder: read what is there
+        log.warning("%s: cannot rebuild run.json from %s (%s)", out, JOURNAL_FILE, e.strerror or e)
         return None
 
 
@@ -227,8 +231,10 @@ def read_run(output_dir: str | Path) -> Any | None:
 
 def previous_run(output_dir: Path) -> Replayed | None:
     """The output folder's last journal played back (rebuilding run.json if that run was killed); None without one."""
-    rebuild_run_json(output_dir)
-    return replay(read_records(output_dir / JOURNAL_FILE), output_dir)
+    replayed = replay(read_records(output_dir / JOURNAL_FILE), output_dir)
+    if replayed is not None and not replayed.finished and rebuild_run_json(output_dir) is not None:
+        replayed.finished = True
+    return replayed
 
 
 def reused_result(
