@@ -15,7 +15,7 @@ from preannotate.cli import build_parser, config_from_args
 from preannotate.run import run_pipeline
 from preannotate.superannotate import preflight
 args = build_parser().parse_args(["run", "--input", sys.argv[1], "--output", sys.argv[2], "--dry-run"])
-config = config_from_args(args, ["superannotate.dry_run=true"])
+config = config_from_args(args, {"superannotate.dry_run": True})
 assert preflight(config.superannotate) is None
 heavy = ("superannotate", "pandas", "torch", "whisper", "faster_whisper", "ctranslate2", "papermill")
 print(json.dumps(sorted(name for name in heavy if name in sys.modules)))
