@@ -68,13 +68,18 @@ def measure(files: int, folder: Path) -> dict[str, float]:
     return dict(files=files, before_ms=before, after_ms=after, run_before_s=run_before, run_after_s=run_after)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, nargs="*", default=list(SIZES), help="run sizes (default 300 2000 20000)")
+def measure_sizes(argv: list[str] | None, doc: str, sizes: tuple[int, ...], measure_one) -> list[dict]:
+    """Parses `--files` and `--dir` and measures each size in a temporary folder (shared by the benchmarks here)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--files", type=int, nargs="*", default=list(sizes), help=f"sizes (default {sizes})")
     parser.add_argument("--dir", type=Path, help="where to write (default: a temporary folder on /tmp)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        rows = [measure(n, Path(tmp)) for n in args.files]
+        return [measure_one(n, Path(tmp)) for n in args.files]
+
+
+def main(argv: list[str] | None = None) -> None:
+    rows = measure_sizes(argv, __doc__, SIZES, measure)
     print("files   per file before (run.json)  after (journal)  ratio    whole run before  after")
     for r in rows:
         ratio = r["before_ms"] / r["after_ms"]

@@ -11,13 +11,13 @@ After: `previous_run` plays the journal back and `plan` takes each file from it 
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bookkeeping import measure_sizes  # noqa: E402  (beside this file)
 
 from preannotate.journal import Journal, previous_run  # noqa: E402
 from preannotate.naming import MediaFile  # noqa: E402
@@ -71,12 +71,7 @@ def measure(files: int, folder: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, nargs="*", default=list(SIZES), help="folder sizes (default 2000 20000)")
-    parser.add_argument("--dir", type=Path, help="where to write (default: a temporary folder on /tmp)")
-    args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        rows = [measure(n, Path(tmp)) for n in args.files]
+    rows = measure_sizes(argv, __doc__, SIZES, measure)
     print("files   resume check before (read transcripts)  after (journal)  ratio")
     for r in rows:
         ratio = r["before_s"] / r["after_s"]
