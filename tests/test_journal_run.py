@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.config import load_config
 from preannotate.journal import JOURNAL_FILE, read_records, read_run
