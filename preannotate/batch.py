@@ -35,6 +35,7 @@ from .config import (
     typed_text,
 )
 from .errors import ConfigError, InputError, PreannotateError
+from .journal import read_run
 from .notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, check_names, project_root
 from .storage import read_json
 
@@ -275,7 +276,7 @@ def _output_dir(run: Run) -> Path | None:
 def _with_results(outcome: Outcome) -> Outcome:
     """Adds the run's figures from its run.json; failed files or uploads make the run partial."""
     folder = _output_dir(outcome.run)
-    data = read_json(folder / "run.json") if folder else None
+    data = read_run(folder) if folder else None
     if not isinstance(data, dict):
         return outcome
     outcome.summary = summary = data.get("summary") or {}

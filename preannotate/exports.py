@@ -2,7 +2,7 @@
 
 The builders are pure functions returning text or data; `write_exports` writes
 them under a run's output folder, each file atomically (a temporary file in the
-same folder, then a rename), and overwrites only what it writes:
+same folder, then a rename) and only when its content changed, and overwrites only what it writes:
 
     chunks.csv                  one row per chunk of the whole run
     chunks.jsonl                the same, one JSON object per line, with words
@@ -17,9 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .chunking import Chunk
 from .errors import ExportError
@@ -29,8 +27,11 @@ from .review import item_predicted_wer, review_share
 from .routing import DRAFT
 from .sa_format import annotation_classes, sa_annotation
 from .spreadsheet import safe_frame
-from .storage import write_json_atomic, write_text_atomic
+from .storage import json_text, write_text_if_changed
 from .subtitles import srt_text, vtt_text
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CSV_COLUMNS",
@@ -114,6 +115,8 @@ def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
         The table; empty (with the columns) when there are no chunks. Missing word
         probabilities are NaN.
     """
+    import pandas as pd  # here, not at the top: importing pandas costs a second at start-up
+
     rows = [_row(entry, chunk) for entry in entries for chunk in entry.chunks]
     frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
     types = {"chunk": "int64", "needs_review": "bool", **{c: "float64" for c in (*QUALITY_COLUMNS, "predicted_wer")}}
@@ -184,8 +187,8 @@ def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: A
             refused[index] = problem
     kept = [entry for index, entry in enumerate(entries) if index not in refused]
     try:
-        write_text_atomic(output_dir / "chunks.csv", csv_text(kept))
-        write_text_atomic(output_dir / "chunks.jsonl", jsonl_text(kept))
+        write_text_if_changed(output_dir / "chunks.csv", csv_text(kept))
+        write_text_if_changed(output_dir / "chunks.jsonl", jsonl_text(kept))
     except OSError as e:
         raise ExportError(f"cannot write exports under {output_dir}: {e.strerror or e} ({e.filename})") from e
     return refused
@@ -195,10 +198,10 @@ def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptio
     """Writes one item's subtitles and SuperAnnotate JSON; returns why it could not, or None."""
     try:
         mark = annotation.mark_doubtful
-        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks, mark))
-        write_text_atomic(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark))
+        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks, mark))
+        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark))
         annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation, entry.route)
-        write_json_atomic(output_dir / "superannotate" / f"{entry.item}.json", annotation_json)
+        write_text_if_changed(output_dir / "superannotate" / f"{entry.item}.json", json_text(annotation_json))
     except OSError as e:
         return f"cannot write its exports: {e.strerror or e} ({e.filename})"
     return None

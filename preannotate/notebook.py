@@ -33,11 +33,11 @@ from .config import (
     typed_text,
 )
 from .errors import ConfigError, InputError
+from .journal import read_run
 from .options import RunConfig
 from .options.base import IF_EXISTS
 from .options.catalog import path_options
 from .report import RunReport
-from .storage import read_json
 
 if TYPE_CHECKING:  # pandas is imported where tables are made: batch and the CLI start faster
     import pandas as pd
@@ -232,7 +232,7 @@ def correction_config(**params: Any) -> RunConfig:
 
 def _run_json(output_dir: str | Path) -> dict[str, Any]:
     path = resolve_path(output_dir) / "run.json"
-    data = read_json(path)
+    data = read_run(path.parent)
     if not isinstance(data, dict):
         raise InputError(f"no run in {path.parent}: run.json is missing (run notebooks/preannotate.ipynb first)")
     return data

@@ -7,10 +7,21 @@ import sys
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .routing import route_counts, strata
 from .storage import write_json_atomic
+
+
+class Journal(Protocol):
+    """Where a report appends its changes (`preannotate.journal.Journal`)."""
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Appends one record durably."""
+
+    def close(self) -> None:
+        """Closes the journal."""
+
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -59,7 +70,9 @@ class FileResult:
 class RunReport:
     """The outcome of a run, as written to `run.json`.
 
-    `stages` holds each storing stage's resume key (`preannotate.run.stages.stage_keys`).
+    `stages` holds each storing stage's resume key (`preannotate.run.stages.stage_keys`). With a
+    `journal` (`preannotate.journal`), `record` and `note` append each change to it, so that run.json
+    need only be written at the end of a stage and can be rebuilt after a kill.
     """
 
     output_dir: Path
@@ -70,6 +83,31 @@ class RunReport:
     stages: dict[str, str] = field(default_factory=dict)
     upload: dict[str, Any] | None = None
     interrupted: bool = False
+    journal: Journal | None = field(default=None, repr=False, compare=False)
+    _index: tuple[list[FileResult], dict[str, int]] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def record(self, result: FileResult, stored: dict[str, Any] | None = None) -> None:
+        """Replaces the result of `result.source` (or adds it) and journals it.
+
+        Args:
+            result: A finished file's result.
+            stored: Its new transcript's stored state (`preannotate.journal.stored_state`), if any.
+        """
+        if self._index is None or self._index[0] is not self.files:  # files may have been replaced
+            self._index = (self.files, {f.source: i for i, f in enumerate(self.files)})
+        position = self._index[1].setdefault(result.source, len(self.files))
+        if position == len(self.files):
+            self.files.append(result)
+        self.files[position] = result
+        if self.journal is not None:
+            self.journal.append(file_record(result, stored))
+
+    def note(self, **fields: Any) -> None:
+        """Sets top-level fields (`model`, `versions`, `interrupted`...) and journals them."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        if self.journal is not None:
+            self.journal.append({"t": "set", "report": fields})
 
     @property
     def failed(self) -> list[FileResult]:
@@ -123,7 +161,17 @@ class RunReport:
         """Writes `run.json` into the output folder, atomically, and returns its path."""
         path = self.output_dir / "run.json"
         write_json_atomic(path, self.to_dict())
+        if self.journal is not None:  # the journal's state is in run.json: a reader need not rebuild it
+            self.journal.append({"t": "written"})
         return path
+
+
+def file_record(result: FileResult, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The journal record of one finished file; `stored` describes its new transcript (None when it failed)."""
+    record: dict[str, Any] = {"t": "file", "file": asdict(result)}
+    if stored is not None:
+        record["stored"] = stored
+    return record
 
 
 def versions() -> dict[str, str]:

@@ -9,9 +9,10 @@ JSON lines and training metadata keep the exact text. Readers of those CSVs undo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # the functions only call the frames' methods: a run that writes no table never loads pandas
+    import pandas as pd
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"

@@ -101,7 +101,29 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Writes `data` as indented UTF-8 JSON, atomically."""
-    write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    write_text_atomic(path, json_text(data))
+
+
+def write_text_if_changed(path: str | Path, text: str) -> bool:
+    """Writes text to `path` atomically unless the file already holds exactly that text.
+
+    A re-run whose items did not change then rewrites (and fsyncs) nothing.
+
+    Returns:
+        True when the file was written.
+    """
+    try:
+        if Path(path).read_bytes() == text.encode("utf-8"):
+            return False
+    except OSError:  # missing or unreadable: write it
+        pass
+    write_text_atomic(path, text)
+    return True
+
+
+def json_text(data: Any) -> str:
+    """`data` as the indented UTF-8 JSON text every JSON file of the tool holds."""
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def read_json(path: str | Path) -> Any | None:

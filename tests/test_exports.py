@@ -248,3 +248,17 @@ def test_unwritable_output_is_an_export_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder", encoding="utf-8")
     with pytest.raises(ExportError, match="cannot write exports"):
         write_exports(blocker / "out", fixed_entries(), AnnotationOptions())
+
+
+def test_exports_whose_content_did_not_change_are_not_rewritten(tmp_path: Path) -> None:
+    """A re-run rewrites (and fsyncs) only the files whose content changed: unchanged ones keep their inode."""
+    write_exports(tmp_path, fixed_entries(), AnnotationOptions())
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+    (tmp_path / "subtitles" / "talk.wav.srt").write_text("edited", encoding="utf-8")
+    write_exports(tmp_path, fixed_entries(), AnnotationOptions(class_name="Speech"))
+    after = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+    changed = {p.relative_to(tmp_path).as_posix() for p in files if after[p] != before[p]}
+    # the class name is only in the SuperAnnotate JSON of an item with chunks; the edited subtitle is restored
+    assert changed == {"superannotate/talk.wav.json", "subtitles/talk.wav.srt"}
+    assert (tmp_path / "subtitles" / "talk.wav.srt").read_text(encoding="utf-8").startswith("1\n")

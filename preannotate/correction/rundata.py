@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CorrectionError, UploadError
+from ..journal import read_run as read_run_json
 from ..naming import plain_item_problem
 from ..sa_format import microseconds
 from ..spreadsheet import raw_frame
@@ -49,7 +50,7 @@ def read_run(output_dir: Path) -> dict[str, Any]:
     Raises:
         CorrectionError: It is missing or not a run record.
     """
-    data = read_json(output_dir / RUN_FILE)
+    data = read_run_json(output_dir)  # rebuilt from the journal if the run was killed
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise CorrectionError(f"{output_dir / RUN_FILE} is missing or has no files list: not a run folder")
     return data

@@ -6,6 +6,7 @@ import dataclasses
 
 from ..asr import PreparedModel
 from ..exports import ItemChunks
+from ..journal import Replayed
 from ..options import RunConfig
 from ..report import FileResult, RunReport
 from ..review import Reviewer
@@ -29,6 +30,10 @@ class RunContext:
         progress: Show progress bars.
         audio: The files' audio, decoded as transcription asks for it (set by the decode stage).
         entries: The chunked items (set by the chunk stage), with `owners`, their results in the report.
+        previous: The output folder's last journal, played back (None without one).
+        reused: How many finished files were taken from it without reading their transcript.
+        unchanged: Nothing the chunk and export stages read changed: they keep the last run's results
+            (set by the chunk stage; `preannotate.run.unchanged`).
     """
 
     config: RunConfig
@@ -42,3 +47,6 @@ class RunContext:
     audio: Decoding | None = None
     entries: list[ItemChunks] = dataclasses.field(default_factory=list)
     owners: list[FileResult] = dataclasses.field(default_factory=list)
+    previous: Replayed | None = None
+    reused: int = 0
+    unchanged: bool = False

@@ -6,11 +6,13 @@ Everything that can fail for one file is caught per file and recorded; the run g
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .. import asr
 from ..config import config_to_dict
 from ..discover import discover
+from ..journal import JOURNAL_FILE, Journal, previous_run
 from ..lock import locked
 from ..options import RunConfig
 from ..report import RunReport, versions
@@ -19,6 +21,8 @@ from ..superannotate import preflight
 from .context import RunContext
 from .plan import plan
 from .stages import STAGES, stage_keys
+
+log = logging.getLogger(__name__)
 
 
 @locked("run")
@@ -43,8 +47,12 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         DiskFullError: The disk holding the output is full; the run stops, finished files are kept.
     """
     ctx = _start(config, progress)
-    for stage in STAGES:
-        stage.run(ctx)
+    try:
+        for stage in STAGES:
+            stage.run(ctx)
+    finally:
+        if ctx.report.journal is not None:
+            ctx.report.journal.close()
     return ctx.report
 
 
@@ -58,5 +66,12 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     report = RunReport(out, config_to_dict(config), versions=versions())
     report.model = {"name": config.model.name, "identity": model.identity}
     report.stages = keys = stage_keys(config, model.identity)
-    jobs, report.files = plan(media, out, keys["transcribe"], config.output.force)
-    return RunContext(config, report, model, reviewer, session, keys, jobs, progress)
+    previous = previous_run(out)  # rebuilds run.json first if the last run was killed
+    planned = plan(media, out, keys["transcribe"], config.output.force, previous)
+    report.files = planned.results
+    if planned.reused:
+        log.info("%d finished file(s) taken from %s without reading their transcript", planned.reused, JOURNAL_FILE)
+    report.journal = Journal.start(report, planned.stored)  # from here on each finished file is one line
+    ctx = RunContext(config, report, model, reviewer, session, keys, planned.jobs, progress)
+    ctx.previous, ctx.reused = previous, planned.reused
+    return ctx

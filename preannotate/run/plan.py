@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ..errors import TranscriptionError
+from ..journal import Replayed, reused_result, stored_state
 from ..naming import MediaFile
 from ..report import FileResult, Status
 from ..results import Transcript
@@ -33,40 +34,71 @@ class Job:
     warnings: tuple[str, ...] = ()
 
 
-def plan(media: list[MediaFile], out: Path, key: str, force: bool) -> tuple[list[Job], list[FileResult]]:
+@dataclasses.dataclass
+class Plan:
+    """What a run has to do.
+
+    Attributes:
+        jobs: The files to transcribe.
+        results: One result per file: `skipped` for a finished file, `failed` for one that cannot be
+            read, and for a job a placeholder `failed` (not processed) that its transcription replaces.
+        stored: Item -> the journaled state of each finished file's transcript (`journal.stored_state`).
+        reused: How many finished files were taken from the last journal without reading their transcript.
+    """
+
+    jobs: list[Job] = dataclasses.field(default_factory=list)
+    results: list[FileResult] = dataclasses.field(default_factory=list)
+    stored: dict[str, dict] = dataclasses.field(default_factory=dict)
+    reused: int = 0
+
+
+def plan(media: list[MediaFile], out: Path, key: str, force: bool, previous: Replayed | None = None) -> Plan:
     """Splits files into those to transcribe and those already finished.
 
-    A stored transcript that cannot be used (not JSON, or a field of the wrong type) counts as
-    unfinished: the file is transcribed again and its result warns which transcript was bad and why.
+    A finished file whose key, media file and transcript are as the last journal recorded them is
+    taken from it, without reading its transcript. Any other stored transcript is read; one that
+    cannot be used (not JSON, or a field of the wrong type) counts as unfinished: the file is
+    transcribed again and its result warns which transcript was bad and why.
 
     Args:
         media: The run's files.
         out: The output folder.
         key: The transcript key (`preannotate.run.stages.stage_keys`).
         force: Transcribe every file again.
-
-    Returns:
-        The jobs, and one result per file: `skipped` for a finished file, `failed` for one that cannot
-        be read, and for a job a placeholder `failed` (not processed) that its transcription replaces.
+        previous: The output folder's last journal, played back.
     """
-    jobs, results = [], []
+    done = Plan()
+    prior = {f.item: f for f in previous.report.files} if previous and not force else {}
     for m in media:
         path = out / "transcripts" / f"{m.item}.json"
-        stored, transcript, problem = _stored_transcript(path)
-        try:
-            source = source_state(m.path, _stored_source(stored))
-        except PermissionError:
-            results.append(FileResult(m.item, m.source, "failed", f"{m.path}: permission denied (cannot be read)"))
+        journaled = previous.stored.get(m.item) if previous else None
+        if journaled is not None and (reused := reused_result(m, prior.get(m.item), journaled, key, path)):
+            done.results.append(reused)
+            done.stored[m.item], done.reused = journaled, done.reused + 1
             continue
-        except OSError as e:
-            results.append(FileResult(m.item, m.source, "failed", f"{m.path}: cannot read ({e.strerror or e})"))
-            continue
-        if not force and transcript is not None and is_finished(stored, source, key):
-            results.append(result_from_transcript(m, "skipped", transcript))
-        else:
-            results.append(FileResult(m.item, m.source, "failed", "not processed (run interrupted)"))
-            jobs.append(Job(m, source, path, (problem,) if problem else ()))
-    return jobs, results
+        _plan_read(m, path, key, force, done)
+    return done
+
+
+def _plan_read(m: MediaFile, path: Path, key: str, force: bool, done: Plan) -> None:
+    """Plans one file by reading its stored transcript."""
+    results, jobs = done.results, done.jobs
+    stored, transcript, problem = _stored_transcript(path)
+    try:
+        source = source_state(m.path, _stored_source(stored))
+    except PermissionError:
+        results.append(FileResult(m.item, m.source, "failed", f"{m.path}: permission denied (cannot be read)"))
+        return
+    except OSError as e:
+        results.append(FileResult(m.item, m.source, "failed", f"{m.path}: cannot read ({e.strerror or e})"))
+        return
+    if not force and transcript is not None and is_finished(stored, source, key):
+        results.append(result_from_transcript(m, "skipped", transcript))
+        warnings = transcript.meta.get("warnings") or []
+        done.stored[m.item] = stored_state(key, {"path": m.source, **source}, path, warnings)
+    else:
+        results.append(FileResult(m.item, m.source, "failed", "not processed (run interrupted)"))
+        jobs.append(Job(m, source, path, (problem,) if problem else ()))
 
 
 def _stored_transcript(path: Path) -> tuple[dict | None, Transcript | None, str | None]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import UploadError
+from ..journal import EXPORTED
 from ..options import RunConfig
 from ..superannotate import upload_run
 from .chunks import chunk_files, export_files
@@ -23,6 +24,7 @@ from .context import RunContext
 from .decode import Decoding
 from .resume import TRANSCRIPT_FORMAT, stage_key
 from .transcribe_jobs import transcribe_jobs
+from .unchanged import unchanged_chunks
 
 log = logging.getLogger(__name__)
 
@@ -63,20 +65,31 @@ def _transcribe(ctx: RunContext) -> None:
         with ctx.audio or Decoding() as audio:
             transcribe_jobs(ctx.jobs, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress)
     except KeyboardInterrupt:
-        ctx.report.interrupted = True
+        ctx.report.note(interrupted=True)
         ctx.report.write()
         raise
 
 
 def _chunk(ctx: RunContext) -> None:
-    """Chunks, assesses and routes every finished transcript."""
-    ctx.entries, ctx.owners = chunk_files(ctx.config, ctx.report, ctx.reviewer)
+    """Chunks, assesses and routes every finished transcript, unless none changed since the last run's exports."""
+    report = ctx.report
+    kept = None if ctx.jobs else unchanged_chunks(report.output_dir, report.files, ctx.keys, ctx.previous, ctx.reused)
+    if kept is not None:
+        for result, fields in zip(report.files, kept):
+            vars(result).update(fields)
+        ctx.unchanged = True
+        log.info("no transcript or chunking option changed: chunks and exports kept as they are")
+        return
+    ctx.entries, ctx.owners = chunk_files(ctx.config, report, ctx.reviewer)
 
 
 def _export(ctx: RunContext) -> None:
-    """Writes every export of the chunked items, then run.json."""
-    ctx.entries = export_files(ctx.report, ctx.entries, ctx.owners, ctx.config.annotation)
+    """Writes every export of the chunked items (unless unchanged), then run.json."""
+    if not ctx.unchanged:
+        ctx.entries = export_files(ctx.report, ctx.entries, ctx.owners, ctx.config.annotation)
     ctx.report.write()
+    if ctx.report.journal is not None:  # a next run may keep these exports (`preannotate.run.unchanged`)
+        ctx.report.journal.append(EXPORTED)
 
 
 def _upload(ctx: RunContext) -> None:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from .. import asr
 from ..audio import DecodedAudio, probe_duration
 from ..errors import DiskFullError, PreannotateError
+from ..journal import stored_state
 from ..options import RunConfig
 from ..report import FileResult, RunReport
 from ..results import Transcript
@@ -39,7 +40,7 @@ def transcribe_jobs(
     jobs: list[Job], audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport,
     progress: bool,
 ) -> None:  # fmt: skip
-    """Loads the engine and transcribes every job, replacing its result in `report` and writing run.json after each.
+    """Loads the engine and transcribes every job, replacing its result in `report` and journaling it.
 
     Args:
         jobs: The files to transcribe (at least one).
@@ -53,9 +54,9 @@ def transcribe_jobs(
     engine = model.load(files=len(jobs))
     engine.check(config.transcribe)
     info = engine.info
-    report.model.update(engine=info.engine, id=info.model_id, device=info.device, source=info.description)
-    report.versions.update(info.versions)
-    index = {r.source: i for i, r in enumerate(report.files)}
+    model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
+    report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})
+    by_source = {job.media.source: job for job in jobs}
     durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
     if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
         jobs = [job for _, job in sorted(zip(durations, jobs), key=lambda pair: -pair[0])]
@@ -65,10 +66,17 @@ def transcribe_jobs(
     )
     with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
         for n, result in enumerate(run(jobs, audio, _Work(engine, config, key)), start=1):
-            report.files[index[result.source]] = result
-            report.write()  # a killed run still leaves an up-to-date record
+            report.record(result, _stored(by_source[result.source], result, key))  # one journal line
             bar.set_postfix_str(f"{n}/{len(jobs)} files")
             bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+
+
+def _stored(job: Job, result: FileResult, key: str) -> dict | None:
+    """The journaled state of a newly stored transcript, so that the next run need not read it; None if failed."""
+    if result.status != "ok":
+        return None
+    warnings = result.warnings[len(job.warnings) :]  # the transcript's own, after why an old one was redone
+    return stored_state(key, {"path": job.media.source, **job.source}, job.transcript_path, warnings)
 
 
 def _in_turn(jobs: list[Job], audio: Decoding, work: _Work) -> Iterator[FileResult]:

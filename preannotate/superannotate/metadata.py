@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from ..errors import CredentialsError, UploadError
+from ..journal import read_run
 from ..options import SuperAnnotateOptions
-from ..storage import read_json
 from .client import UploadSession
-from .plan import RUN_FILE, _field
+from .plan import _field
 from .redact import get_logger
 from .report import UNCHANGED, UploadReport
 
@@ -68,7 +68,7 @@ class MetadataPlan:
 def run_records(output_dir: Path, files: Sequence[Any] | None = None) -> dict[str, dict[str, Any]]:
     """The run's file records by item: from `files`, else `<output>/run.json`; {} when unreadable."""
     if files is None:
-        data = read_json(output_dir / RUN_FILE)
+        data = read_run(output_dir)
         files = data.get("files") if isinstance(data, dict) else None
     records = {}
     for entry in files or []:

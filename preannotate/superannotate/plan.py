@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UploadError
+from ..journal import read_run
 from ..naming import plain_item_problem
-from ..storage import read_json
 from .ledger import annotation_sha256
 from .urls import UrlMap
 from .validate import annotation_problems, class_index
@@ -57,7 +57,7 @@ def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict
         UploadError: There is no list of files to upload.
     """
     if files is None:
-        data = read_json(output_dir / RUN_FILE)
+        data = read_run(output_dir)  # rebuilt from the journal if the run was killed
         if not isinstance(data, dict) or not isinstance(data.get("files"), list):
             raise UploadError(f"{output_dir / RUN_FILE} is missing or has no files list: run `preannotate run` first")
         files = data["files"]

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from ..storage import read_json, write_json_atomic
+from ..journal import read_run
+from ..storage import write_json_atomic
 from .ledger import LEDGER_FILE
 
 Outcome = Literal["succeeded", "failed", "skipped"]
@@ -138,7 +139,7 @@ def write_upload_record(output_dir: str | Path, report: UploadReport) -> Path:
         The path of run.json.
     """
     path = Path(output_dir) / "run.json"
-    data = read_json(path)
+    data = read_run(output_dir)  # a killed run's run.json is rebuilt first, not overwritten
     if not isinstance(data, dict):
         data = {}
     data["upload"] = report.to_dict()

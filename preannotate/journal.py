@@ -1,0 +1,275 @@
+"""The run's journal: one JSON line per finished file, appended and fsync'd, from which run.json is rebuilt.
+
+Rewriting run.json after every file costs time in the number of files (8.6 ms at 300 files, 519 ms
+at 20,000); appending one line costs the same at any size. A run writes `<output>/journal.jsonl`:
+
+    {"t": "start", "report": {...}, "files": [...], "stored": {...}}   the plan: every file's result
+    {"t": "file", "file": {...}, "stored": {...}}                      one finished file (replaces its result)
+    {"t": "set", "report": {...}}                                       fields set later (model, versions...)
+    {"t": "written"}                                                    run.json was written from this state
+    {"t": "exported"}                                                   ... after the exports were written
+
+run.json is written at the end of each stage as before. A journal whose last record is not
+`written` belongs to a run that was killed: the next run, or a command that reads run.json,
+rebuilds run.json from it first. `stored` holds what resuming needs to trust a transcript without
+reading it: the key it was made with, its media file's state and its own size and mtime.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import LockError
+from .lock import output_lock
+from .naming import MediaFile
+from .report import FileResult, RunReport
+from .storage import raise_if_disk_full, read_json, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+JOURNAL_FILE = "journal.jsonl"
+RUN_FILE = "run.json"
+EXPORTED = {"t": "exported"}  # appended once run.json holds the exported chunks' results
+_NOT_STATE = ("output_dir", "files", "journal", "_index")  # RunReport fields that are not run.json state
+
+
+def report_state(report: RunReport) -> dict[str, Any]:
+    """The report's top-level fields besides its files (config, model, versions...), as JSON-ready values."""
+    return {f.name: getattr(report, f.name) for f in dataclasses.fields(report) if f.name not in _NOT_STATE}
+
+
+def start_record(report: RunReport, stored: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The first record of a journal: the report as planned, and the stored state of its finished files."""
+    files = [dataclasses.asdict(f) for f in report.files]
+    return {"t": "start", "report": report_state(report), "files": files, "stored": stored}
+
+
+def stored_state(key: str, source: dict[str, Any], transcript: Path, warnings: list[str]) -> dict[str, Any]:
+    """What resuming needs to trust a stored transcript without reading it.
+
+    Args:
+        key: The transcript key it was made with.
+        source: Its media file's state (path, size, mtime_ns, sha256), as in the transcript's meta.
+        transcript: The transcript file (its size and mtime tell whether it changed since).
+        warnings: The warnings stored in the transcript's meta.
+    """
+    st = transcript.stat()
+    return {"key": key, "source": source, "transcript": [st.st_size, st.st_mtime_ns], "warnings": list(warnings)}
+
+
+def parse(text: str, where: str = JOURNAL_FILE) -> list[dict[str, Any]]:
+    """The journal's records; a torn or damaged line (a killed write) is left out with a warning.
+
+    Args:
+        text: The journal's content.
+        where: The journal's path, for the warning.
+    """
+    records = []
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("t"), str):
+                raise ValueError("not a record")
+        except ValueError:
+            last = number == len(lines) or not any(rest.strip() for rest in lines[number:])
+            what = "its last line is torn (a killed write)" if last else f"line {number} is damaged"
+            log.warning("%s: %s; that line is ignored", where, what)
+            continue
+        records.append(record)
+    return records
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of the journal at `path`; [] when it is missing or unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return parse(text, str(path))
+
+
+@dataclasses.dataclass
+class Replayed:
+    """A journal played back.
+
+    Attributes:
+        report: The run's report as it stood at the journal's last record.
+        stored: Item -> stored state of each finished file's transcript.
+        finished: The last record is `written` (or `exported`): run.json holds this state (or a later one).
+        exported: The run wrote its exports and then run.json with every file's chunks and route.
+    """
+
+    report: RunReport
+    stored: dict[str, dict[str, Any]]
+    finished: bool
+    exported: bool = False
+
+
+def replay(records: list[dict[str, Any]], output_dir: Path) -> Replayed | None:
+    """Plays records back into the report they describe; None without a usable start record."""
+    if not records or records[0].get("t") != "start":
+        return None
+    head = records[0]
+    try:
+        report = RunReport(output_dir, **head["report"])
+        report.files = [FileResult(**f) for f in head["files"]]
+        stored = dict(head.get("stored") or {})
+        index = {f.source: i for i, f in enumerate(report.files)}
+        for record in records[1:]:
+            _apply(record, report, index, stored)
+    except (KeyError, TypeError, AttributeError) as e:
+        log.warning("%s: a record does not fit (%s); the journal is not used", output_dir / JOURNAL_FILE, e)
+        return None
+    exported = any(record.get("t") == EXPORTED["t"] for record in records)
+    return Replayed(report, stored, records[-1].get("t") in ("written", EXPORTED["t"]), exported)
+
+
+def _apply(record: dict[str, Any], report: RunReport, index: dict[str, int], stored: dict[str, dict]) -> None:
+    kind = record["t"]
+    if kind == "file":
+        result = FileResult(**record["file"])
+        position = index.setdefault(result.source, len(report.files))
+        if position == len(report.files):
+            report.files.append(result)
+        report.files[position] = result
+        if "stored" in record:
+            stored[result.item] = record["stored"]
+    elif kind == "set":
+        for name, value in record["report"].items():
+            setattr(report, name, value)
+
+
+class Journal:
+    """An open journal: each record is one line, flushed and fsync'd before `append` returns."""
+
+    def __init__(self, path: Path, handle: IO[str]) -> None:
+        self.path = path
+        self._handle = handle
+
+    @classmethod
+    def start(cls, report: RunReport, stored: dict[str, dict[str, Any]] | None = None) -> Journal:
+        """Replaces the output folder's journal by a new one that starts with the report as planned.
+
+        Raises:
+            DiskFullError: The disk or quota is full.
+        """
+        path = Path(report.output_dir) / JOURNAL_FILE
+        write_text_atomic(path, json.dumps(start_record(report, stored or {}), ensure_ascii=False) + "\n")
+        try:
+            handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held open until close)
+        except OSError as e:
+            raise_if_disk_full(e, path.parent)
+            raise
+        return cls(path, handle)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Appends one record and makes it durable.
+
+        Raises:
+            DiskFullError: The disk or quota is full.
+        """
+        try:
+            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as e:
+            raise_if_disk_full(e, self.path.parent)
+            raise
+
+    def close(self) -> None:
+        """Closes the journal file."""
+        self._handle.close()
+
+
+def rebuild_run_json(output_dir: str | Path) -> Path | None:
+    """Writes run.json from the journal of a killed run, unless a live run holds the output folder.
+
+    Returns:
+        The path of run.json when it was rebuilt, else None (no journal, a finished one, or a run
+        still working there).
+    """
+    out = Path(output_dir)
+    replayed = replay(read_records(out / JOURNAL_FILE), out)
+    if replayed is None or replayed.finished:  # the common case needs no lock
+        return None
+    try:
+        with output_lock(out, "read"):
+            return _rebuild(out)
+    except LockError:  # a run is working there: it writes run.json itself
+        return None
+    except OSError as e:  # a read-only folder: read what is there
+        log.warning("%s: cannot rebuild run.json from %s (%s)", out, JOURNAL_FILE, e.strerror or e)
+        return None
+
+
+def _rebuild(out: Path) -> Path | None:
+    replayed = replay(read_records(out / JOURNAL_FILE), out)
+    if replayed is None or replayed.finished:
+        return None
+    path = replayed.report.write()
+    with open(out / JOURNAL_FILE, "a+b") as handle:  # later readers leave run.json alone
+        handle.seek(0, os.SEEK_END)
+        torn = handle.tell() > 0 and (handle.seek(-1, os.SEEK_END) or handle.read(1)) != b"\n"
+        handle.write(b"\n" * torn + json.dumps({"t": "written"}).encode() + b"\n")
+    log.warning("%s: rebuilt from %s (the run that wrote it was stopped)", path, JOURNAL_FILE)
+    return path
+
+
+def read_run(output_dir: str | Path) -> Any | None:
+    """Reads `<output>/run.json`, rebuilding it first from a killed run's journal; None when missing or bad."""
+    rebuild_run_json(output_dir)
+    return read_json(Path(output_dir) / RUN_FILE)
+
+
+def previous_run(output_dir: Path) -> Replayed | None:
+    """The output folder's last journal played back (rebuilding run.json if that run was killed); None without one."""
+    replayed = replay(read_records(output_dir / JOURNAL_FILE), output_dir)
+    if replayed is not None and not replayed.finished and rebuild_run_json(output_dir) is not None:
+        replayed.finished = True
+    return replayed
+
+
+def reused_result(
+    media: MediaFile, prior: FileResult | None, stored: dict[str, Any] | None, key: str, transcript: Path
+) -> FileResult | None:
+    """A finished file's `skipped` result from the last journal, when nothing it depends on changed.
+
+    Resuming then reads neither the transcript nor the media file (two `stat` calls instead): the
+    transcript key, the media file's path, size and mtime, and the transcript's size and mtime must all
+    be those journaled. The result is the one reading the transcript would give.
+
+    Args:
+        media: The file.
+        prior: Its result in the last journal, if any.
+        stored: Its transcript's journaled state (`stored_state`), if any.
+        key: This run's transcript key.
+        transcript: Where its transcript is.
+
+    Returns:
+        The result, or None when the transcript must be read (anything differs, or an entry is malformed).
+    """
+    if prior is None or stored is None or prior.status == "failed" or prior.source != media.source:
+        return None
+    if not isinstance(media.path, Path):  # a bucket object: its state comes from the listing, not from a stat
+        return None
+    try:
+        source, st, seen = stored["source"], media.path.stat(), transcript.stat()
+        same = stored["key"] == key and source["path"] == media.source and isinstance(source["sha256"], str)
+        same = same and (source["size"], source["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
+        if not same or list(stored["transcript"]) != [seen.st_size, seen.st_mtime_ns]:
+            return None
+        warnings = [str(w) for w in stored["warnings"]]
+    except (OSError, KeyError, TypeError):
+        return None
+    return FileResult(
+        media.item, media.source, "skipped", duration=prior.duration, language=prior.language,
+        language_probability=prior.language_probability, segments=prior.segments, warnings=warnings,
+    )  # fmt: skip
