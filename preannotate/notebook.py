@@ -104,6 +104,8 @@ NOT_PARAMETERS = frozenset(
         *(f"superannotate.{k}" for k in ("priority", "custom_fields")),
         "correction.",  # the correction notebook's business
         "dataset.",
+        "run.",  # a notebook runs on the machine it is on; a cluster run is a CLI run
+        "ray.",
     }
 )
 # Options holding paths: relative ones are taken from the project root.

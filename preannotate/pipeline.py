@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .discover import MediaFile, discover
 from .errors import ChunkingError, DiskFullError, PreannotateError, TranscriptionError, UploadError
 from .exports import ItemChunks, write_exports
 from .lock import locked
-from .options import RunConfig
+from .options import RunConfig, TranscribeOptions
 from .report import FileResult, RunReport, versions
 from .results import Transcript
 from .resume import is_finished, options_key, source_state
@@ -208,25 +208,38 @@ def _stored_source(stored: dict | None) -> dict | None:
 def _transcribe_jobs(
     jobs: list[_Job], model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport, progress: bool
 ) -> None:
+    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
+    if config.run.executor == "ray":
+        from .executors.ray_stage import results_from_ray  # Ray is an optional extra
+
+        results = results_from_ray(jobs, model, config, key, report)
+    else:
+        results = _results_here(jobs, durations, model, config, key, report)
+    index = {r.source: i for i, r in enumerate(report.files)}
+    with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
+        for n, result in enumerate(results, start=1):
+            report.files[index[result.source]] = result
+            report.write()  # a killed run still leaves an up-to-date record
+            bar.set_postfix_str(f"{n}/{len(jobs)} files")
+            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+
+
+def _results_here(
+    jobs: list[_Job], durations: list[float], model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport
+) -> Iterator[FileResult]:
+    """Loads the engine in this process (before the first result is asked for) and transcribes the jobs here."""
     engine = model.load(files=len(jobs))
     engine.check(config.transcribe)
     info = engine.info
     report.model.update(engine=info.engine, id=info.model_id, device=info.device, source=info.description)
     report.versions.update(info.versions)
-    index = {r.source: i for i, r in enumerate(report.files)}
-    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
     if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
         jobs = [job for _, job in sorted(zip(durations, jobs), key=lambda pair: -pair[0])]
     run = _in_parallel if engine.workers > 1 else _in_turn
     log.info(
         "transcribing %d file(s), %.1f min, with %s: %s", len(jobs), sum(durations) / 60, info.engine, info.description
     )
-    with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
-        for n, result in enumerate(run(jobs, engine, config, key), start=1):
-            report.files[index[result.source]] = result
-            report.write()  # a killed run still leaves an up-to-date record
-            bar.set_postfix_str(f"{n}/{len(jobs)} files")
-            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+    return run(jobs, engine, config, key)
 
 
 def _in_turn(jobs: list[_Job], engine: asr.Engine, config: RunConfig, key: str) -> Iterator[FileResult]:
@@ -275,11 +288,27 @@ def _transcribe_one(
     job: _Job, decoded: Future[DecodedAudio], engine: asr.Engine, config: RunConfig, key: str
 ) -> FileResult:
     started = time.perf_counter()
+    result = store_outcome(job, key, lambda: transcribe_audio(engine, decoded.result(), config.transcribe))
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def transcribe_audio(
+    engine: asr.Engine, audio: DecodedAudio, options: TranscribeOptions
+) -> tuple[Transcript, list[str]]:
+    """Transcribes decoded audio; returns the transcript and what its decoding or transcription warns about."""
+    transcript = engine.transcribe(audio.samples, options)
+    return transcript, _warnings(audio, transcript)
+
+
+def store_outcome(job: _Job, key: str, produce: Callable[[], tuple[Transcript, list[str]]]) -> FileResult:
+    """Stores the transcript `produce` makes for `job` (atomically) and returns the file's result.
+
+    An error of the file (`produce` raising) becomes its failed result; a full disk stops the run.
+    """
     media = job.media
     try:
-        audio = decoded.result()
-        transcript = engine.transcribe(audio.samples, config.transcribe)
-        warnings = _warnings(audio, transcript)
+        transcript, warnings = produce()
         meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
         write_json_atomic(job.transcript_path, transcript.to_dict())
@@ -293,7 +322,6 @@ def _transcribe_one(
     except Exception as e:  # a bug must not cost the rest of the run
         log.exception("%s: unexpected error", media.source)
         result = FileResult(media.item, media.source, "failed", f"{media.path}: {type(e).__name__}: {e}")
-    result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 

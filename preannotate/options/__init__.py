@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
+from .execution import RayOptions, RunOptions
 from .transcription import (
     DEFAULT_APPEND_PUNCTUATIONS,
     DEFAULT_PREPEND_PUNCTUATIONS,
@@ -39,7 +40,9 @@ __all__ = [
     "InputOptions",
     "ModelOptions",
     "OutputOptions",
+    "RayOptions",
     "RunConfig",
+    "RunOptions",
     "SuperAnnotateOptions",
     "TranscribeOptions",
     "VadParameters",
@@ -59,9 +62,11 @@ class RunConfig:
     superannotate: SuperAnnotateOptions = field(default_factory=SuperAnnotateOptions)
     correction: CorrectionOptions = field(default_factory=CorrectionOptions)
     dataset: DatasetExportOptions = field(default_factory=DatasetExportOptions)
+    run: RunOptions = field(default_factory=RunOptions)
+    ray: RayOptions = field(default_factory=RayOptions)
 
     def validate(self) -> None:
         """Validates every section."""
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
-        for section in (*sections, self.superannotate, self.correction, self.dataset):
+        for section in (*sections, self.superannotate, self.correction, self.dataset, self.run, self.ray):
             section.validate()
