@@ -40,6 +40,7 @@ class RemoteOutcome:
         error: Why it failed (message only; the driver adds the path).
         engine: The loaded engine's description (`EngineInfo` fields) from the actor that did it.
         seconds: Seconds the actor spent on it.
+        node: The Ray node that transcribed it.
     """
 
     index: int
@@ -48,6 +49,7 @@ class RemoteOutcome:
     error: str | None
     engine: dict[str, Any]
     seconds: float
+    node: str
 
 
 def transcribe_on_ray(
@@ -166,6 +168,8 @@ class _Transcriber:
     """One transcription actor: loads the registered engine once, then transcribes file after file."""
 
     def __init__(self, model: ModelOptions, transcribe: TranscribeOptions, identity: str) -> None:
+        import ray
+
         from .. import asr
 
         prepared = asr.prepare(model)
@@ -175,6 +179,7 @@ class _Transcriber:
         self.engine.check(transcribe)
         self.options = transcribe
         self.info = json.dumps(self.engine.info.__dict__, default=str)
+        self.node = ray.get_runtime_context().get_node_id()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"index": [], "transcript": [], "warnings": [], "error": [], "seconds": []}
@@ -186,7 +191,7 @@ class _Transcriber:
             out["warnings"].append(json.dumps(warnings))
             out["error"].append(error)
             out["seconds"].append(round(time.perf_counter() - started, 3))
-        return {**out, "engine": [self.info] * len(out["index"])}
+        return {**out, "engine": [self.info] * len(out["index"]), "node": [self.node] * len(out["index"])}
 
     def _one(self, samples: bytes, declared: float, error: str) -> tuple[str, list[str], str]:
         from ..audio import DecodedAudio
@@ -210,7 +215,7 @@ def _outcome(row: dict[str, Any]) -> RemoteOutcome:
     transcript = Transcript.from_dict(json.loads(row["transcript"])) if row["transcript"] else None
     return RemoteOutcome(
         int(row["index"]), transcript, json.loads(row["warnings"]), row["error"] or None, json.loads(row["engine"]),
-        float(row["seconds"]),
+        float(row["seconds"]), row["node"],
     )  # fmt: skip
 
 
