@@ -15,16 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from dataset import build_set
 
 from preannotate.chunking import chunk_transcript
 from preannotate.config import load_config
-from preannotate.pipeline import run_pipeline
 from preannotate.quality import ReviewModel, chunk_rows, default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES
 from preannotate.quality.labels import english_normalizer
 from preannotate.results import Transcript
+from preannotate.run import run_pipeline
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("bundled:tiny.en", "bundled:base")
@@ -46,25 +47,56 @@ def evaluate_set(folder: Path, entries: list[dict], run: Path, model: str, revie
     """
     overrides = [f"input.dir={folder}", f"output.dir={run}", f"model.name={model}", *OVERRIDES]
     config = load_config(None, overrides)
-    report = run_pipeline(config, progress=False)
-    references = {e["file"]: e["text"] for e in entries}
+    run_pipeline(config, progress=False)
+    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking)
+
+
+def score_run(run: Path, references: dict[str, str], review: ReviewModel, chunking: Any = None) -> dict:
+    """Scores the flags on the chunks of a finished run whose files have reference texts.
+
+    Args:
+        run: A `preannotate run` output folder (its run.json and transcripts/).
+        references: Reference text by source file name; files without one are left out.
+        review: The review model to score.
+        chunking: Chunking options; None uses the defaults (what `preannotate run` exports with).
+
+    Returns:
+        The review model's metrics and the two baselines', each with recall and precision, and
+        `exported`: the needs_review flags the run wrote to chunks.jsonl (review model, rules and all;
+        None when the run's chunks differ from those of `chunking`).
+    """
+    chunking = chunking if chunking is not None else load_config(None, []).chunking
     normalize = english_normalizer()
-    rows, errors, old, low = [], [], [], []
-    for result in report.files:
-        if result.status == "failed" or result.source not in references:
+    exported = _exported_flags(run)
+    rows, errors, old, low, shipped = [], [], [], [], []
+    for record in json.loads((run / "run.json").read_text())["files"]:
+        if record["status"] == "failed" or record["source"] not in references:
             continue
-        transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{result.item}.json").read_text()))
-        chunks = chunk_transcript(transcript, config.chunking)
-        file_rows, labels = chunk_rows(chunks, transcript.duration, references[result.source], normalize)
+        transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
+        chunks = chunk_transcript(transcript, chunking)
+        file_rows, labels = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
         rows += file_rows
         errors += [label.has_error for label in labels]
         old += [c.needs_review for c in chunks]
         low += [c.min_word_probability is not None and c.min_word_probability < review.word_threshold for c in chunks]
+        flags = exported.get(record["item"], [])
+        shipped = shipped + flags if shipped is not None and len(flags) == len(chunks) else None
     return {
         "review_model": evaluate_review_model(review, rows),
+        "exported": flag_metrics(errors, shipped).to_dict() if shipped is not None else None,
         "default_thresholds": flag_metrics(errors, old).to_dict(),
         f"min_word_probability_below_{review.word_threshold}": flag_metrics(errors, low).to_dict(),
     }
+
+
+def _exported_flags(run: Path) -> dict[str, list[bool]]:
+    """needs_review of each item's chunks as the run exported them (chunks.jsonl), in chunk order."""
+    path = run / "chunks.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    flags: dict[str, list[bool]] = {}
+    for row in sorted(rows, key=lambda r: (r["item"], r["chunk"])):
+        flags.setdefault(row["item"], []).append(bool(row["needs_review"]))
+    return flags
 
 
 def main() -> None:

@@ -6,13 +6,15 @@ wall seconds, real-time factor, peak RSS (of the process and its children, from 
 and the ratios to the `whisper` CLI. Results go to benchmarks/results.json. A one-hour file then shows
 the peak RSS of both preannotate engines on long audio.
 
-`--drafts` runs the drafts comparison instead: each bundled model with greedy decoding and with beam 5
-(preannotate's default), on faster-whisper and, for tiny.en, openai-whisper, with WER, time and peak RSS
-beside the same model's greedy run; it replaces only the `drafts` entry of the results file.
+`--drafts` runs the drafts comparison instead (benchmarks/drafts.py): each bundled model with greedy decoding
+and with beam 5 (preannotate's default), on faster-whisper and, for tiny.en, openai-whisper, with WER, time,
+peak RSS and needs_review precision/recall against the references, beside the same model's greedy run; it
+replaces only the `drafts` entry of the results file.
 
     .venv/bin/python benchmarks/run_benchmark.py              # or: make bench
     .venv/bin/python benchmarks/run_benchmark.py --skip-long --repeat 2
     .venv/bin/python benchmarks/run_benchmark.py --drafts     # or: make bench BENCH_ARGS=--drafts
+    .venv/bin/python benchmarks/run_benchmark.py --drafts --files counting.wav weather_report.wav
 """
 
 from __future__ import annotations
@@ -20,45 +22,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-import jiwer
 from dataset import build_long_file, build_set
-from whisper.normalizers import EnglishTextNormalizer
-
-from preannotate.asr.weights import UNAVAILABLE_BUNDLED
+from drafts import drafts, review_columns
+from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
 
 HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
-THREADS = len(os.sched_getaffinity(0))
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
 BATCH_SIZE = 8
 # Batched inference decodes VAD chunks independently, without fallback: preannotate asks for these options.
 BATCHED_TRANSCRIBE = ["transcribe.temperature=0", "transcribe.condition_on_previous_text=false"]
-# The drafts comparison: (model, engine) pairs, each decoded greedily and with preannotate's default beam 5.
-DRAFT_RUNS = (
-    ("bundled:tiny.en", "faster-whisper"),
-    ("bundled:base", "faster-whisper"),
-    ("bundled:tiny.en", "openai-whisper"),
-)
-DECODINGS = {"greedy": ["transcribe.beam_size=null", "transcribe.best_of=null"], "beam 5": []}
-
-
-@dataclass
-class Config:
-    """One configuration: its command and how to read its texts back, keyed by the set's file names."""
-
-    name: str
-    command: list[str]
-    texts: Callable[[], dict[str, str]]
 
 
 def main() -> None:
@@ -78,7 +54,7 @@ def main() -> None:
     audio_s = sum(f["duration"] for f in files)
     if args.drafts:
         result = json.loads(args.results.read_text()) if args.results.is_file() else {}
-        result["drafts"] = drafts(args, data, files, audio_s)
+        result["drafts"] = drafts(args, data, files, audio_s, review=review_columns(files))
         args.results.write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nresults in {args.results} (drafts)")
         return
@@ -135,7 +111,7 @@ def configurations(args: argparse.Namespace, data: Path, files: list[dict], pt: 
     return [
         Config("whisper-cli", cli, lambda: cli_texts(out / "cli", files)),
         preannotate(args, data, out / "openai", []),
-        Config("faster-whisper", plain, lambda: {Path(k).name: v for k, v in _read(out / "plain.json").items()}),
+        Config("faster-whisper", plain, lambda: {Path(k).name: v for k, v in read_json(out / "plain.json").items()}),
         preannotate(args, data, out / "faster", sequential),
         preannotate(args, data, out / "batched", batched, "-batched"),
     ]
@@ -166,134 +142,8 @@ def preannotate(
     return Config(f"preannotate-{engine}{suffix}", command, lambda: preannotate_texts(out))
 
 
-ReviewColumns = Callable[[Path, str], dict]
-
-
-def drafts(
-    args: argparse.Namespace, data: Path, files: list[dict], audio_s: float, review: ReviewColumns | None = None
-) -> dict:
-    """Which model and decoding give the best draft per hour: WER, time and peak RSS, and the ratios to greedy.
-
-    Args:
-        review: Extra columns for a finished run, called with its output folder and the model name (for
-            example the needs_review flags' precision and recall against the references); none when None.
-
-    Returns:
-        The machine, the set, one record per configuration, and the bundled names that cannot run, with why.
-    """
-    load = os.getloadavg()
-    configs, meta = [], {}
-    for model, engine in DRAFT_RUNS:
-        for decoding, overrides in DECODINGS.items():
-            name = f"{model.removeprefix('bundled:')} {engine} {decoding}"
-            out = args.work / "out-drafts" / name.replace(" ", "-")
-            settings = [f"model.name={model}", f"model.engine={engine}", "model.device=cpu",
-                        "transcribe.language=en", "superannotate.dry_run=true", *overrides]  # fmt: skip
-            folder = _subset(data, files, args.work / "data-drafts") if args.files else data
-            command = [str(BIN / "preannotate"), "-q", "run", "-i", str(folder), "-o", str(out), "--force",
-                       "--no-progress", *(arg for s in settings for arg in ("--set", s))]  # fmt: skip
-            configs.append(Config(name, command, lambda out=out: preannotate_texts(out)))
-            meta[name] = {"model": model, "engine": engine, "decoding": decoding, "out": out}
-    records = run_all(configs, files, audio_s, args.work, args.repeat)
-    for record in records:
-        m = meta[record["name"]]
-        greedy = next(r for r in records if meta[r["name"]]["decoding"] == "greedy" and
-                      (meta[r["name"]]["model"], meta[r["name"]]["engine"]) == (m["model"], m["engine"]))  # fmt: skip
-        record.update(model=m["model"], engine=m["engine"], decoding=m["decoding"])
-        record["wall_ratio_to_greedy"] = round(record["wall_s"] / greedy["wall_s"], 3)
-        record["wer_ratio_to_greedy"] = round(record["wer"] / greedy["wer"], 3) if greedy["wer"] else None
-        record.pop("wall_ratio_to_cli", None)
-        if review is not None:
-            record.update(review(m["out"], m["model"]))
-    unavailable = {f"bundled:{k}": why for k, why in UNAVAILABLE_BUNDLED.items()}
-    print_drafts(records, unavailable)
-    return {"machine": machine(load), "audio_s": round(audio_s, 2), "files": [f["file"] for f in files],
-            "options": {"language": "en", "word_timestamps": True, "device": "cpu", "threads": THREADS,
-                        "faster_whisper": "int8, num_workers auto (a file per core)",
-                        "greedy": "transcribe.beam_size=null, transcribe.best_of=null",
-                        "beam 5": "preannotate's defaults: beam_size 5, best_of 5"},
-            "records": records, "unavailable": unavailable}  # fmt: skip
-
-
-def _subset(data: Path, files: list[dict], folder: Path) -> Path:
-    """A folder holding copies of just these files of the set (preannotate takes a folder)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for f in files:
-        shutil.copy(data / f["file"], folder / f["file"])
-    return folder
-
-
-def print_drafts(records: list[dict], unavailable: dict[str, str]) -> None:
-    extra = sorted({k for r in records for k in r} - DRAFT_COLUMNS)
-    head = f"{'model':9} {'engine':15} {'decoding':8} {'WER %':>6} {'wall s':>7} {'RTF':>6} {'peak MB':>8}"
-    print(f"\n{head} {'WER x greedy':>12} {'time x greedy':>13}", *extra)
-    for r in records:
-        wer_ratio = f"{r['wer_ratio_to_greedy']:12.2f}" if r["wer_ratio_to_greedy"] is not None else f"{'':12}"
-        time_ratio = r["wall_ratio_to_greedy"]
-        print(f"{r['model'].removeprefix('bundled:'):9} {r['engine']:15} {r['decoding']:8} {100 * r['wer']:6.1f} "
-              f"{r['wall_s']:7.1f} {r['rtf']:6.3f} {r['peak_rss_mb']:8.0f} {wer_ratio} {time_ratio:13.2f}",
-              *(r.get(k) for k in extra))  # fmt: skip
-    for name, why in unavailable.items():
-        print(f"{name}: unavailable: {why}")
-
-
-DRAFT_COLUMNS = {"name", "wall_s", "rtf", "peak_rss_mb", "wer", "audio_s", "walls", "model", "engine", "decoding",
-                 "wall_ratio_to_greedy", "wer_ratio_to_greedy"}  # fmt: skip
-
-
-def preannotate_texts(out: Path) -> dict[str, str]:
-    run = _read(out / "run.json")
-    return {f["source"]: _read(out / "transcripts" / f"{f['item']}.json")["text"] for f in run["files"]}
-
-
 def cli_texts(out: Path, files: list[dict]) -> dict[str, str]:
-    return {f["file"]: _read(out / f"{Path(f['file']).stem}.json")["text"] for f in files}
-
-
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def run_all(configs: list[Config], files: list[dict], audio_s: float, work: Path, repeat: int) -> list[dict]:
-    """Runs every configuration `repeat` times, interleaved, and keeps each one's fastest run."""
-    best: dict[str, dict] = {}
-    for _ in range(repeat):
-        for config in configs:
-            record = run_one(config, files, audio_s, work)
-            walls = best.get(config.name, {}).get("walls", []) + [record["wall_s"]]
-            if config.name not in best or record["wall_s"] < best[config.name]["wall_s"]:
-                best[config.name] = record
-            best[config.name]["walls"] = walls
-    cli = best.get("whisper-cli")
-    for record in best.values():
-        record["wall_ratio_to_cli"] = round(record["wall_s"] / cli["wall_s"], 3) if cli else None
-    return list(best.values())
-
-
-def run_one(config: Config, files: list[dict], audio_s: float, work: Path) -> dict:
-    """Runs one configuration as a child process; its peak RSS covers its own children (ffmpeg for the CLI)."""
-    env = {k: v for k, v in os.environ.items() if k != "SA_TOKEN"}  # a benchmark never uploads
-    log = work / "logs" / f"{config.name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    print(f"running {config.name} ...", flush=True)
-    with open(log, "w") as f:
-        started = time.perf_counter()
-        child = subprocess.Popen(config.command, stdout=f, stderr=subprocess.STDOUT, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"{config.name} failed (exit {child.returncode}); see {log}")
-    return {"name": config.name, "wall_s": round(wall, 2), "rtf": round(wall / audio_s, 4),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wer": round(wer(files, config.texts()), 4),
-            "audio_s": round(audio_s, 2)}  # fmt: skip
-
-
-def wer(files: list[dict], texts: dict[str, str]) -> float:
-    """Corpus WER over the set after Whisper's English normalizer (numbers, spelling, punctuation)."""
-    normalize = EnglishTextNormalizer()
-    return jiwer.wer([normalize(f["text"]) for f in files], [normalize(texts[f["file"]]) or "<empty>" for f in files])
+    return {f["file"]: read_json(out / f"{Path(f['file']).stem}.json")["text"] for f in files}
 
 
 def print_table(records: list[dict]) -> None:
@@ -346,15 +196,6 @@ def options_used() -> dict:
                         "preannotate-faster-whisper": "num_workers auto: a file per core, 1 thread each",
                         "preannotate-faster-whisper-batched": "num_workers auto: 1, on all cores"},
             "batched": {"batch_size": BATCH_SIZE, "vad_filter": True}}  # fmt: skip
-
-
-def machine(load: tuple[float, ...]) -> dict:
-    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
-    packages = ("openai-whisper", "torch", "faster-whisper", "ctranslate2", "preannotate")
-    return {"cpu": cpu or platform.processor(), "cores": THREADS, "python": platform.python_version(),
-            "platform": platform.platform(), "load_average_at_start": [round(x, 2) for x in load],
-            "ffmpeg": shutil.which("ffmpeg"), "versions": {p: metadata.version(p) for p in packages}}  # fmt: skip
 
 
 if __name__ == "__main__":

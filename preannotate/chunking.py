@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 from . import chunk_timing
 from .chunk_timing import Unit, ends_clause, ends_sentence
@@ -263,7 +263,14 @@ def _chunk(
     return replace(chunk, needs_review=bool(reasons), review_reason=";".join(reasons))
 
 
-def _segment_signals(units: Sequence[Unit], segments: Sequence[Segment]) -> dict[str, float]:
+class _SegmentSignals(TypedDict):
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    temperature: float
+
+
+def _segment_signals(units: Sequence[Unit], segments: Sequence[Segment]) -> _SegmentSignals:
     """Aggregates the segment-level signals of the segments a chunk draws from."""
     spans: dict[int, list[float]] = {}
     for unit in units:

@@ -1,52 +1,18 @@
-"""Finding media files in a dataset folder and naming them as items.
+"""Finding media files in a dataset folder or a bucket, in a deterministic order.
 
-An item name is derived from the file's path relative to the dataset folder, so
-it is stable across runs. It is safe as a file name on every common file
-system and keeps to SuperAnnotate's limits on item names (at most 120
-characters, none of the characters its import skips). Names are unique within a
-dataset even where file systems would confuse them: two paths whose names
-differ only in Unicode normalization or letter case get different items.
+Item names come from `preannotate.naming`, so a bucket listing (`preannotate.cloud`) and a folder walk
+name the same relative paths alike.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import unicodedata
-from collections import defaultdict
-from dataclasses import dataclass
-from itertools import count
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from .cloud import discover_bucket
 from .errors import InputError
-
-# Joins path components in item names: `a/b/c.wav` -> `a__b__c.wav`.
-SEPARATOR = "__"
-# SuperAnnotate refuses longer item names.
-MAX_NAME_CHARS = 120
-# File names are limited to 255 bytes: room for suffixes such as `.json` or `.srt`.
-MAX_NAME_BYTES = 180
-MAX_EXTENSION_CHARS = 8
-# Unsafe in file names on some system, or skipped by SuperAnnotate's import
-# (`< > : ” ' / \ ? * & $ ! +`, the typographic quotes included).
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*#%&{}$!`\'@+=\[\]\u2018\u2019\u201c\u201d\u2028\u2029]')
-_DIGEST_CHARS = 8
-
-
-@dataclass(frozen=True)
-class MediaFile:
-    """One media file of the dataset.
-
-    Attributes:
-        path: Absolute path to the file.
-        source: Path relative to the dataset folder, with `/` separators.
-        item: The item name used for outputs and on SuperAnnotate.
-    """
-
-    path: Path
-    source: str
-    item: str
+from .locations import is_bucket_url
+from .naming import MediaFile, is_media_source, unique_item_names
 
 
 def discover(root: str | Path, extensions: tuple[str, ...]) -> list[MediaFile]:
@@ -54,18 +20,22 @@ def discover(root: str | Path, extensions: tuple[str, ...]) -> list[MediaFile]:
 
     Hidden files and folders (names starting with `.`) are skipped. Symbolic
     links to folders are followed once; a link back into a folder already seen
-    is not followed again, so loops end.
+    is not followed again, so loops end. A bucket URL (`s3://`, `gs://`, `az://`)
+    is listed with the same rules, its keys relative to the prefix as paths.
 
     Args:
-        root: The dataset folder.
+        root: The dataset folder, or a bucket URL.
         extensions: File name endings that count as media, like `.wav`; case-insensitive.
 
     Returns:
         The files sorted by their relative path, each with an item name no other file shares.
 
     Raises:
-        InputError: `root` does not exist, is not a folder, or holds no media.
+        InputError: `root` does not exist, is not a folder, or holds no media; for a bucket, also no
+            credentials or no access.
     """
+    if is_bucket_url(root):
+        return discover_bucket(str(root), extensions)
     base = Path(root).expanduser()
     if not base.exists():
         raise InputError(f"input folder {base} does not exist")
@@ -95,109 +65,6 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = Path(folder).relative_to(root)
         for name in files:
-            if not name.startswith(".") and name.lower().endswith(extensions):
+            if is_media_source(name, extensions):
                 found.append((rel / name).as_posix())
     return found
-
-
-def item_name(source: str) -> str:
-    """Returns the item name of a file from its path relative to the dataset folder.
-
-    Components are joined with `__`. When the plain join would be ambiguous or
-    unsafe (a component holds `__` or characters unsafe in file or item names,
-    or the name is too long), unsafe characters become `_` and a short hash of
-    the (NFC-normalized) source path is added, so different paths do not share
-    a name. `unique_item_names` settles the rare clashes that remain.
-
-    Args:
-        source: A relative path with `/` separators, e.g. `speaker1/take 2.wav`.
-
-    Returns:
-        A name such as `speaker1__take 2.wav` or `speaker1__take_2-1a2b3c4d.wav`.
-    """
-    text = unicodedata.normalize("NFC", source)
-    parts = PurePosixPath(text).parts
-    plain = SEPARATOR.join(parts)
-    lossy = any(SEPARATOR in p or _UNSAFE.search(p) or p != p.strip() for p in parts)
-    if not lossy and _fits(plain) and not plain.startswith("."):
-        return plain
-    return _hashed(text, hashlib.sha1(text.encode("utf-8")).hexdigest()[:_DIGEST_CHARS])
-
-
-def unique_item_names(sources: list[str]) -> list[str]:
-    """Item names for `sources`, unique even on case-insensitive or normalizing file systems.
-
-    Names are compared NFC-normalized and case-folded. In every group of
-    sources that would share a name, the one whose path maps to the name
-    exactly (already NFC, nothing replaced; the smallest path when several do)
-    keeps it and each other one gets a name with a hash of its own raw path,
-    so a name depends on the path alone wherever that is possible. Repeated
-    until no two names clash.
-
-    Args:
-        sources: Relative paths with `/` separators, all different.
-
-    Returns:
-        One name per source, in the same order; the same for the same sources.
-    """
-    names = [item_name(s) for s in sources]
-    for attempt in count(1):
-        groups: dict[str, list[int]] = defaultdict(list)
-        for i, name in enumerate(names):
-            groups[_folded(name)].append(i)
-        clashes = [g for g in groups.values() if len(g) > 1]
-        if not clashes:
-            return names
-        for group in clashes:
-            exact = sorted((os.fsencode(sources[i]), i) for i in group if _maps_exactly(sources[i], names[i]))
-            keep = exact[0][1] if exact else None
-            for i in group:
-                if i != keep:
-                    names[i] = _disambiguated(sources[i], attempt)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def plain_item_problem(name: object) -> str | None:
-    """Why a stored item name cannot be used to build an output path, or None when it can.
-
-    An item name read back from a state file (run.json, pulled.json) must be a
-    non-empty string naming one file: no path separators, NUL, `.` or `..`.
-    """
-    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\0"):
-        return f"item name {name!r} is not a plain item name"
-    return None
-
-
-def _folded(name: str) -> str:
-    # What a case-insensitive, normalizing file system (macOS) sees: `subtitles/<item>.srt` would clash.
-    return unicodedata.normalize("NFC", name).casefold()
-
-
-def _maps_exactly(source: str, name: str) -> bool:
-    return SEPARATOR.join(PurePosixPath(source).parts) == name
-
-
-def _disambiguated(source: str, attempt: int) -> str:
-    # The raw path (bytes before normalization) tells apart the NFC and NFD spellings of one name.
-    raw = b"%d\0" % attempt + os.fsencode(source)
-    return _hashed(unicodedata.normalize("NFC", source), hashlib.sha256(raw).hexdigest()[: _DIGEST_CHARS + 2])
-
-
-def _hashed(text: str, digest: str) -> str:
-    plain = SEPARATOR.join(PurePosixPath(text).parts)
-    stem, dot, ext = plain.rpartition(".")
-    if not dot or len(ext) > MAX_EXTENSION_CHARS:
-        stem, ext = plain, ""
-    suffix = f"-{digest}" + (f".{_UNSAFE.sub('_', ext)}" if ext else "")
-    safe = re.sub(r"_{3,}", "__", _UNSAFE.sub("_", stem)).strip(" ._") or "item"
-    safe = _truncate(safe, MAX_NAME_CHARS - len(suffix), MAX_NAME_BYTES - len(suffix.encode("utf-8")))
-    return safe.rstrip(" .") + suffix
-
-
-def _fits(name: str) -> bool:
-    return len(name) <= MAX_NAME_CHARS and len(name.encode("utf-8")) <= MAX_NAME_BYTES
-
-
-def _truncate(text: str, max_chars: int, max_bytes: int) -> str:
-    encoded = text[:max_chars].encode("utf-8")[:max_bytes]
-    return encoded.decode("utf-8", errors="ignore")

@@ -12,11 +12,12 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from .errors import TranscriptionError
 
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 _REQUIRED: Any = object()
 
 
@@ -65,8 +66,8 @@ class Segment:
         """
         d = _mapping(d, where)
         tokens = _get(d, "tokens", where, _sequence, ())
-        words = _get(d, "words", where, _sequence, None)
-        words = None if words is None else tuple(Word.from_dict(w, f"{where}, word {i}") for i, w in enumerate(words))
+        listed = _get(d, "words", where, _sequence, None)
+        words = None if listed is None else tuple(Word.from_dict(w, f"{where}, word {i}") for i, w in enumerate(listed))
         signals = ("temperature", "avg_logprob", "compression_ratio", "no_speech_prob")
         return cls(
             id=_get(d, "id", where, _integer, 0),
@@ -132,7 +133,11 @@ class Transcript:
         }
 
 
-def _get(d: dict[str, Any], key: str, where: str, check: Callable[[Any, str], _T], default: Any = _REQUIRED) -> _T:
+@overload
+def _get(d: dict[str, Any], key: str, where: str, check: Callable[[Any, str], _T]) -> _T: ...
+@overload
+def _get(d: dict[str, Any], key: str, where: str, check: Callable[[Any, str], _T], default: _D) -> _T | _D: ...
+def _get(d: dict[str, Any], key: str, where: str, check: Callable[[Any, str], _T], default: Any = _REQUIRED) -> Any:
     """`d[key]` checked by `check`; `default` when missing or None (when there is one)."""
     value = d.get(key)
     if value is None and default is not _REQUIRED:

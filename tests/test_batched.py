@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,17 +11,10 @@ from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 from preannotate.asr import prepare
 from preannotate.asr.faster_whisper import batched
 from preannotate.asr.faster_whisper.decoding import transcribe_kwargs
-from preannotate.audio import decode_audio
 from preannotate.options import FasterWhisperOptions, ModelOptions, TranscribeOptions
 
-PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 VAD = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)  # the batched pipeline's
 BATCH = 2
-
-
-@pytest.fixture(scope="module")
-def pauses() -> np.ndarray:
-    return decode_audio(PAUSES).samples
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +34,7 @@ def pipeline_and_kwargs(name: str, **options):
 
 
 @pytest.fixture(scope="module")
-def tiny(model_cache):
+def tiny(model_cache, loads_model):
     return pipeline_and_kwargs("bundled:tiny.en", word_timestamps=True)
 
 
@@ -115,7 +107,7 @@ def test_no_speech_gives_what_one_call_gives(tiny):
     assert grouped(pipeline, hum, kwargs, BATCH) == whole_call(pipeline, hum, kwargs)
 
 
-def test_language_detected_as_one_call_detects_it(model_cache, long_audio):
+def test_language_detected_as_one_call_detects_it(loads_model, long_audio):
     pipeline, kwargs = pipeline_and_kwargs("bundled:base", language=None)
     assert kwargs["language"] is None and pipeline.model.model.is_multilingual
     # The info comes before any decoding: both detect on the features of their first chunks.

@@ -3,15 +3,15 @@ import unicodedata
 
 import pytest
 
-from preannotate.discover import (
+from preannotate.discover import discover
+from preannotate.errors import InputError
+from preannotate.naming import (
     MAX_NAME_BYTES,
     MAX_NAME_CHARS,
-    discover,
     item_name,
     plain_item_problem,
     unique_item_names,
 )
-from preannotate.errors import InputError
 from preannotate.options import MEDIA_EXTENSIONS
 
 

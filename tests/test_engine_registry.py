@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.asr import BaseEngine, EngineInfo, EngineSpec, PreparedModel, prepare, register, unregister
 from preannotate.asr.weights import resolve_model, weights_identity
@@ -18,8 +18,7 @@ from preannotate.audio import SAMPLE_RATE
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, ModelError
 from preannotate.options import TranscribeOptions
-from preannotate.pipeline import run_pipeline
-from preannotate.resume import options_key
+from preannotate.run import run_pipeline, stage_keys
 
 ENGINE = "seconds"  # says "tick" once per second of audio, half a second long
 
@@ -79,7 +78,7 @@ def test_a_registered_engine_runs_the_pipeline_and_keys_its_transcripts(tmp_path
     assert run["model"]["identity"] == identity and prepare(config.model).identity == identity
     assert run["model"]["engine"] == ENGINE and run["model"]["device"] == "cpu"  # no GPU for this engine
     assert "compute_type" not in identity
-    assert stored["meta"]["options_key"] == options_key(identity, config.transcribe)
+    assert stored["meta"]["options_key"] == stage_keys(config, identity)["transcribe"]
     again = run_pipeline(config, progress=False)
     assert [f.status for f in again.files] == ["skipped"] * 3
     openai = load_config(None, overrides(tmp_path)).model

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.feature_extractor import FeatureExtractor
-from media import SAMPLES, read_sample
+from support.media import PAUSES, SAMPLES, read_sample
 from whisper.model import Whisper
 from whisper.normalizers import EnglishTextNormalizer
 
@@ -23,14 +23,11 @@ from preannotate.asr.faster_whisper import engine as faster
 from preannotate.asr.faster_whisper import folder as ct2_folder
 from preannotate.asr.openai_whisper.engine import transcribe_audio
 from preannotate.asr.weights import resolve_model
-from preannotate.audio import decode_audio
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, ModelError
-from preannotate.exports import ItemChunks
 from preannotate.options import ChunkingOptions, FasterWhisperOptions, ModelOptions, TranscribeOptions
-from preannotate.pipeline import run_pipeline
+from preannotate.run import chunk_item, run_pipeline
 
-PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 CLIP_S = 21.0  # the first four sentences of pauses.opus and part of an 8-s pause: two chunks
 TINY = {"name": "bundled:tiny.en", "device": "cpu", "engine": "faster-whisper"}
 # Greedy decoding, for tests where decoding is not what they test (beam search, the default, is slower).
@@ -63,13 +60,13 @@ REJECTED = {"carry_initial_prompt", "length_penalty", "fp16"}
 
 
 @pytest.fixture(scope="module")
-def tiny_faster(model_cache):
+def tiny_faster(model_cache, loads_model):
     return prepare(ModelOptions(**TINY)).load()
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return decode_audio(PAUSES).samples[: int(CLIP_S * 16_000)]
+def clip(pauses):
+    return pauses[: int(CLIP_S * 16_000)]
 
 
 def spy(monkeypatch, cls):
@@ -91,8 +88,8 @@ def words(chunks):
 
 def test_both_engines_give_equivalent_chunks(tiny_model, tiny_faster, clip):
     options, chunking = TranscribeOptions(**GREEDY), ChunkingOptions()
-    ours = ItemChunks.from_transcript("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
-    theirs = ItemChunks.from_transcript("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
+    ours = chunk_item("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
+    theirs = chunk_item("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
     assert jiwer.wer(words(theirs), words(ours)) <= 0.10, (words(theirs), words(ours))
     assert len(ours) == len(theirs) == 2
     for a, b in zip(ours, theirs):
@@ -198,7 +195,7 @@ def test_engine_options_are_checked_with_the_config():
         load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.compute_type=int4"])
 
 
-def test_model_names_resolve_to_ctranslate2_folders(model_cache, monkeypatch):
+def test_model_names_resolve_to_ctranslate2_folders(model_cache, loads_model, monkeypatch):
     tiny, _, _ = ct2_folder.model_folder(prepare(ModelOptions(**TINY)))
     assert Path(tiny) == Path(resolve_model(ModelOptions(**TINY)).config).parent  # used in place
     base = ModelOptions(**{**TINY, "name": "bundled:base"})
@@ -223,8 +220,8 @@ def test_an_openai_checkpoint_is_a_clear_error(tmp_path):
         prepare(ModelOptions(**{**TINY, "name": str(checkpoint)})).load()
 
 
-def test_blockwise_features_equal_faster_whispers_own():
-    samples = decode_audio(PAUSES).samples
+def test_blockwise_features_equal_faster_whispers_own(pauses):
+    samples = pauses
     expected = FeatureExtractor()(samples)
     got = features.BlockwiseFeatureExtractor()(samples)
     assert got.shape == expected.shape and np.array_equal(got, expected)  # bit for bit: decoding stays the same
@@ -240,7 +237,7 @@ def test_engine_and_its_options_identify_transcripts():
     assert get_spec(fast.engine).identity(fast) == get_spec(threads.engine).identity(threads)
 
 
-def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
+def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
                  "model.device=cpu", "model.engine=faster-whisper"]  # fmt: skip
@@ -256,7 +253,7 @@ def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
         assert jiwer.wer(reference, normalize(stored["text"])) <= 0.10 and stored["segments"][0]["words"]
 
 
-def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, model_cache):
+def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
                  "model.device=cpu", "model.engine=faster-whisper", "transcribe.carry_initial_prompt=true"]  # fmt: skip
@@ -285,7 +282,7 @@ def test_workers_and_threads(monkeypatch, options, device, files, expected):
     assert auto == (faster.MAX_AUTO_WORKERS, 8 // faster.MAX_AUTO_WORKERS)
 
 
-def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, model_cache):
+def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     shutil.copy(PAUSES, tmp_path / "in" / "pauses.opus")  # the longest: it starts first
     common = [f"input.dir={tmp_path / 'in'}", "model.name=bundled:tiny.en", "model.device=cpu",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import whisper
-from conftest import SAMPLES, read_wav
+from support.media import SAMPLES, read_wav
 
 from preannotate.asr import prepare
 from preannotate.asr.openai_whisper import load

@@ -7,6 +7,7 @@ kernel): the bundled base model on every sample, offline, as a dry run since no 
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
+import tomllib
 from IPython.core.inputtransformer2 import TransformerManager
 
 from preannotate import notebook
@@ -85,27 +87,62 @@ def colab_setup_code(path: Path) -> str:
     return TransformerManager().transform_cell(nbformat.read(path, as_version=4).cells[1].source)
 
 
-def test_setup_cell_does_nothing_outside_colab(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setup_cell_installs_nothing_outside_colab(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     calls: list = []
     shell = types.SimpleNamespace(system=calls.append, run_line_magic=lambda *a: calls.append(a))
     exec(colab_setup_code(PREANNOTATE), {"get_ipython": lambda: shell})
-    assert calls == []
+    assert calls == [] and "preannotate 0.1.0 from " in capsys.readouterr().out
 
 
-def test_setup_cell_in_colab_installs_pinned_and_offers_drive(monkeypatch: pytest.MonkeyPatch) -> None:
+def run_setup_cell_in_colab(monkeypatch: pytest.MonkeyPatch, versions: list, pip_exit: int = 0) -> dict:
+    """Runs the setup cell with Colab's module and IPython's shell stood in for; what it did, in a dict.
+
+    `versions` is what importlib.metadata finds for preannotate, before and after `pip install` (None: none).
+    """
     mounted: list = []
     colab = types.ModuleType("google.colab")
     colab.drive = types.SimpleNamespace(mount=mounted.append)
     monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    calls: list = []
-    shell = types.SimpleNamespace(system=calls.append, run_line_magic=lambda *a: calls.append(" ".join(a)))
-    exec(colab_setup_code(PREANNOTATE), {"get_ipython": lambda: shell})
-    commands = "\n".join(map(str, calls))
-    assert "git clone" in commands and "cd /content/preannotate" in commands
-    assert "pip install --quiet -r /tmp/requirements-colab.txt" in commands  # pinned versions
-    assert mounted == ["/content/drive"]
+
+    def version(name: str) -> str:
+        if (found := versions.pop(0)) is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return found
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    namespace: dict = {"_commands": [], "_mounted": mounted}
+
+    def system(command: str) -> None:  # IPython expands {names} from the user's namespace, sets _exit_code
+        namespace["_commands"].append(command.format_map(namespace))
+        namespace["_exit_code"] = pip_exit
+
+    namespace["get_ipython"] = lambda: types.SimpleNamespace(system=system)
+    exec(colab_setup_code(PREANNOTATE), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("installed", ["0.1.0", None, "0.0.9"])
+def test_setup_cell_in_colab_mounts_drive_and_installs_the_spec_unless_installed(
+    installed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = run_setup_cell_in_colab(monkeypatch, [installed, "0.1.0"])
+    assert done["PREANNOTATE_SPEC"] == "preannotate[all]==0.1.0"
+    assert done["_commands"] == ([] if installed == "0.1.0" else ['pip install --quiet "preannotate[all]==0.1.0"'])
+    assert done["_mounted"] == ["/content/drive"] and done["_installed"] == "0.1.0"
+
+
+def test_setup_cell_in_colab_says_where_to_look_when_pip_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match=r"pip could not install preannotate\[all\]==0.1.0; README 'Install'"):
+        run_setup_cell_in_colab(monkeypatch, ["0.0.9", "0.0.9"], pip_exit=1)
+
+
+def test_both_notebooks_share_the_setup_cell_and_pin_the_package_version() -> None:
+    cells = {nbformat.read(path, as_version=4).cells[1].source for path in (PREANNOTATE, CORRECTION)}
+    assert len(cells) == 1
+    pinned = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert f'PREANNOTATE_VERSION = "{pinned}"' in cells.pop()
 
 
 def test_kernel_python3_is_this_interpreter() -> None:
@@ -173,7 +210,7 @@ def test_chunk_table_puts_doubtful_chunks_first_and_keeps_texts(tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def defaults_run(tmp_path_factory: pytest.TempPathFactory):
+def defaults_run(tmp_path_factory: pytest.TempPathFactory, runs_notebook: None):
     """Run-all of the committed notebook with its defaults, no token, from the notebooks folder; twice."""
     folder = tmp_path_factory.mktemp("defaults")
     params = {"output_dir": str(folder / "out")}
@@ -213,7 +250,7 @@ def test_second_run_all_resumes_and_is_fast(defaults_run) -> None:
     assert second < first / 2, (first, second)
 
 
-def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path) -> None:
+def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path, runs_notebook: None) -> None:
     with pytest.raises(papermill.PapermillExecutionError, match="unknown notebook parameter 'modle'"):
         papermill.execute_notebook(
             str(PREANNOTATE), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,

@@ -170,6 +170,24 @@ def test_loading_and_predicting_do_not_import_scikit_learn():
     assert out.split() == ["False", "False"]
 
 
+def test_a_run_with_the_reviewer_imports_neither_jiwer_nor_scikit_learn():
+    # Labelling (jiwer) and fitting (scikit-learn) are for `calibrate` and the benchmark only;
+    # a run that assesses chunks must work where neither is installed.
+    code = (
+        "import preannotate.review, preannotate.quality, sys;"
+        "from preannotate.chunking import Chunk;"
+        "from preannotate.results import Word;"
+        "w = Word(' McWhorgley', 0.0, 0.5, 0.05);"
+        "c = Chunk(index=0, start=0.0, end=0.5, text='McWhorgley', words=(w,), avg_logprob=-0.2,"
+        " no_speech_prob=0.05, compression_ratio=1.5, mean_word_probability=0.05, min_word_probability=0.05);"
+        "[out] = preannotate.review.Reviewer.default().assess([c], 10.0);"
+        "assert out.needs_review, out;"
+        "assert 'jiwer' not in sys.modules and 'sklearn' not in sys.modules, 'imported jiwer or sklearn'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-1500:]
+
+
 def test_model_round_trips_through_json(tmp_path):
     model = default_model()
     model.save(tmp_path / "m.json")

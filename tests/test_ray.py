@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import ray
-from media import SAMPLES
 from ray.cluster_utils import Cluster
+from support.media import SAMPLES
 from test_pipeline import GREEDY, config
 
 from preannotate import asr
-from preannotate.executors.ray_data import transcribe_on_ray
 from preannotate.options import ModelOptions, RayOptions, TranscribeOptions
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
+from preannotate.run.ray_data import transcribe_on_ray
 
 MODEL = ModelOptions(name="bundled:tiny.en", device="cpu")
 FAST = TranscribeOptions(beam_size=None, best_of=None)
@@ -29,7 +29,7 @@ EXPORTS = ("transcripts", "subtitles", "superannotate")  # run.json differs by t
 
 
 @pytest.fixture(scope="module")
-def cluster(model_cache: Path):
+def cluster(model_cache: Path, loads_model: None):
     """A head node and a node with a fake GPU, three logical CPUs each."""
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 3})
     gpu_node = nodes.add_node(num_cpus=3, num_gpus=1)
@@ -114,7 +114,7 @@ def test_a_killed_driver_resumes_without_redoing_finished_files(tmp_path, cluste
     assert {p.stem: p.stat().st_mtime_ns for p in transcripts.glob("*.json") if p.stem in done} == done
 
 
-def test_a_node_lost_mid_run_costs_no_file_and_duplicates_none(tmp_path, model_cache):
+def test_a_node_lost_mid_run_costs_no_file_and_duplicates_none(tmp_path, model_cache, loads_model):
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 3})
     worker = nodes.add_node(num_cpus=3)
     nodes.wait_for_nodes()

@@ -7,8 +7,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from sa_server import SuperAnnotateServer
-from test_superannotate_upload import SOURCES, items_of, make_run, options, run_upload, write_json
+from support.sa_metadata import served_order
+from support.sa_server import SuperAnnotateServer
+from support.upload_runs import SOURCES, items_of, make_run, options, run_upload, write_json
 
 from preannotate.errors import ConfigError
 from preannotate.options import AnnotationOptions
@@ -45,7 +46,9 @@ def test_doubtful_first_sends_the_hardest_items_the_highest_scores(
     assert sorted(report.succeeded) == sorted(items_of())
     got = sa_server.priorities("Podcasts")
     assert got == {item(SOURCES[0]): 12.0, item(SOURCES[1]): 45.0, item(SOURCES[2]): 30.0}
-    assert sorted(got, key=got.get, reverse=True) == [item(SOURCES[1]), item(SOURCES[2]), item(SOURCES[0])]
+    hardest = max(METRICS, key=lambda source: METRICS[source][0])
+    assert served_order(got)[0] == item(hardest) == item(SOURCES[1])  # the platform serves it first
+    assert served_order(got) == [item(SOURCES[1]), item(SOURCES[2]), item(SOURCES[0])]
     [sent] = sa_server.state.priority_requests  # one request, in the order the SDK got them: hardest first
     assert [score for _, _, score in sent] == [45.0, 30.0, 12.0]
     assert not sa_server.state.unhandled  # every request the SDK made has its real route
@@ -61,7 +64,9 @@ def test_easy_first_reverses_the_order(sa_server: SuperAnnotateServer, tmp_path:
 
     got = sa_server.priorities("Podcasts")
     assert got == {item(SOURCES[0]): 88.0, item(SOURCES[1]): 55.0, item(SOURCES[2]): 70.0}
-    assert sorted(got, key=got.get, reverse=True) == [item(SOURCES[0]), item(SOURCES[2]), item(SOURCES[1])]
+    easiest = min(METRICS, key=lambda source: METRICS[source][0])
+    assert served_order(got)[0] == item(easiest) == item(SOURCES[0])
+    assert served_order(got) == [item(SOURCES[0]), item(SOURCES[2]), item(SOURCES[1])]
 
 
 def test_priority_none_sends_no_scores(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
@@ -166,11 +171,39 @@ def test_the_server_refuses_what_the_platform_refuses(sa_server: SuperAnnotateSe
 def test_dry_run_lists_what_would_be_sent(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     inp, out = make_run(tmp_path)
     add_metrics(out)
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG, logger="preannotate.superannotate.metadata"):
         report = upload_run(out, options(dry_run=True), AnnotationOptions(), inp, None)
     assert report.metadata == {"priority": "doubtful_first", "priority_scores": 3, "custom_values": 3}
-    assert f"would give {item(SOURCES[1])} priority 45.0" in caplog.text
-    assert f"would set custom fields of {item(SOURCES[2])}" in caplog.text
+    lines = [r for r in caplog.records if r.name == "preannotate.superannotate.metadata"]
+    # Per item at DEBUG, so that a dry run of thousands of items stays readable at INFO.
+    debug = [r.getMessage() for r in lines if r.levelno == logging.DEBUG]
+    assert f"dry run: would give {item(SOURCES[1])} priority 45.0" in debug
+    assert any(m.startswith(f"dry run: would set custom fields of {item(SOURCES[2])}") for m in debug)
+    assert len(debug) == 6
+    [summary] = [r.getMessage() for r in lines if r.levelno == logging.INFO]
+    assert summary == (
+        "dry run: would send priority scores (doubtful_first) for 3 item(s), custom field values "
+        "(predicted_wer, duration_seconds, language, doubtful_share) for 3 item(s)"
+    )
+
+
+def test_an_upload_logs_one_info_line_for_scores_and_values(
+    sa_server: SuperAnnotateServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out, {s: (*METRICS[s][:2], "", METRICS[s][3]) for s in METRICS})  # no language known
+    with caplog.at_level(logging.DEBUG, logger="preannotate.superannotate.metadata"):
+        run_upload(tmp_path, options(priority="easy_first"))
+    infos = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "preannotate.superannotate.metadata" and r.levelno == logging.INFO
+    ]
+    assert infos[-1] == (
+        "SuperAnnotate: sent priority scores (easy_first) for 3 item(s), custom field values "
+        "(predicted_wer, duration_seconds, doubtful_share) for 3 item(s)"
+    )
+    assert len(infos) == 2 and infos[0].startswith("created custom fields")
 
 
 # the score rules, without a server

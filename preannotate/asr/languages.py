@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..options import TranscribeOptions
 
 
@@ -22,8 +22,11 @@ def whisper_languages() -> tuple[dict[str, str], dict[str, str]]:
     module = sys.modules.get("whisper.tokenizer")
     if module is None:  # whisper/__init__.py imports torch; tokenizer.py itself needs only tiktoken
         package = importlib.util.find_spec("whisper")  # locates the package without running it
+        if package is None or package.origin is None:
+            raise ModelError("openai-whisper is not installed: pip install openai-whisper")
         path = Path(package.origin).parent / "tokenizer.py"
         spec = importlib.util.spec_from_file_location("preannotate._whisper_tokenizer", path)
+        assert spec is not None and spec.loader is not None  # always so for a .py path
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     return module.LANGUAGES, module.TO_LANGUAGE_CODE

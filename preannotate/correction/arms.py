@@ -118,7 +118,12 @@ def compare_arms(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | N
 def _arm(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | None) -> dict[str, Any]:
     minutes = sum(e.audio_seconds for e in edits) / 60
     words, segments = sum(e.word_edits for e in edits), sum(e.segment_edits for e in edits)
-    arm = {"items": len(edits), "audio_minutes": minutes, "word_edits": words, "segment_edits": segments}
+    arm: dict[str, float | None] = {
+        "items": len(edits),
+        "audio_minutes": minutes,
+        "word_edits": words,
+        "segment_edits": segments,
+    }
     arm["edits_per_audio_minute"] = (words + segments) / minutes if minutes > 0 else None
     if work_times is not None:
         timed = [e for e in edits if e.item in work_times]

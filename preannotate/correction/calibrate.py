@@ -38,7 +38,7 @@ FOLDS = 5
 MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
 # The record's fields the features read (besides index and words); others (doubtful words...) are not needed.
-_SIGNALS = ("start", "end", "text", "mean_word_probability", "min_word_probability", "avg_logprob")
+_SIGNALS: tuple[str, ...] = ("start", "end", "text", "mean_word_probability", "min_word_probability", "avg_logprob")
 _SIGNALS += ("no_speech_prob", "compression_ratio", "temperature")
 
 
@@ -62,7 +62,8 @@ def chunk_from_record(record: dict) -> Chunk | None:
     """The chunk a chunks.jsonl record describes; None when the record is damaged."""
     try:
         words = tuple(Word.from_dict(w) for w in record.get("words") or ())
-        values = {k: float(record[k]) for k in _SIGNALS if k != "text" and record.get(k) is not None}
+        # Which signals a record holds is known only at run time: Chunk checks the names it is given.
+        values: dict[str, Any] = {k: float(record[k]) for k in _SIGNALS if k != "text" and record.get(k) is not None}
         if not isinstance(record.get("text"), str) or not all(map(math.isfinite, values.values())):
             return None
         return Chunk(index=int(record["chunk"]), text=record["text"], words=words, **values)
@@ -172,9 +173,10 @@ def _held_out(rows: list, has_error: np.ndarray, seed: int) -> dict:
 
 def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:
     """The drafts' own needs_review, when every chunk has one."""
-    if any(f is None for f in flags):
+    known = [f for f in flags if f is not None]
+    if len(known) < len(flags):
         return None
-    return flag_metrics(has_error.tolist(), flags).to_dict()
+    return flag_metrics(has_error.tolist(), known).to_dict()
 
 
 def _shipped(rows: list, has_error: np.ndarray) -> dict | None:

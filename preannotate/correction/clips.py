@@ -35,7 +35,7 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     if rate_in == rate_out:
         return samples
     resampler = av.AudioResampler(format="flt", layout="mono", rate=rate_out)
-    pieces = []
+    pieces: list[np.ndarray] = []
     for start in range(0, len(samples), BLOCK):
         frame = av.AudioFrame.from_ndarray(
             np.ascontiguousarray(samples[start : start + BLOCK], dtype=np.float32).reshape(1, -1),

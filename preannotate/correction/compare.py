@@ -30,7 +30,7 @@ from .pull import PulledItem, load_pull
 from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
 
 CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason", "predicted_wer")
-ITEM_HEAD = ("item", "status", "language", "route", "audio_seconds", "compared", "problem", "notes")
+ITEM_HEAD: tuple[str, ...] = ("item", "status", "language", "route", "audio_seconds", "compared", "problem", "notes")
 ITEM_HEAD += ("keyframe_disagreements",)
 
 
@@ -159,11 +159,19 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     out = Path(output_dir)
     pull = load_pull(out)
     run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality_table(out))
-    groups, chunks, items, disagreements = [], [], [], {}
+    groups: list[dict[str, Any]] = []
+    chunks: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    disagreements: dict[str, list[str]] = {}
     for pulled in pull.items:
         record = run.files.get(pulled.item) or {}
         language = options.language or record.get("language")
-        row = {"item": pulled.item, "status": pulled.status, "language": language, "route": file_route(record)}
+        row: dict[str, Any] = {
+            "item": pulled.item,
+            "status": pulled.status,
+            "language": language,
+            "route": file_route(record),
+        }
         row["audio_seconds"] = _seconds(record.get("duration"))
         result, row["problem"], notes = run.compare(pulled, language)
         row.update(compared=result is not None, notes="; ".join(notes) or None)

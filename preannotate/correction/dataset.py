@@ -33,6 +33,7 @@ from ..lock import locked
 from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
 from ..spreadsheet import safe_frame
 from ..storage import raise_if_disk_full, read_json
+from ..superannotate import Ledger
 from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
@@ -139,7 +140,7 @@ class _Export:
     files: dict[str, dict]
     report: ExportReport
     names: set[str] = field(default_factory=set)
-    _ledger_target: tuple | None = None  # (upload ledger, pull target), read on first use
+    _ledger_target: tuple[Ledger | None, str] | None = None  # (upload ledger, pull target), read on first use
 
     def item_rows(self, pulled: PulledItem) -> list[dict]:
         """The segment rows of one pulled item, clipping those that are exported."""

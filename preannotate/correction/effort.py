@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..errors import CorrectionError
 from ..options.correction import EffortOptions
 
 DRAFT, FROM_SCRATCH, CONTROL = "draft", "from_scratch", "control"
@@ -131,6 +132,8 @@ UNCERTAINTY = (
 def _totals(items: list[ItemEdits], manual_rtf: float, options: EffortOptions, wps: float | None) -> dict[str, float]:
     per_edit = options.seconds_per_edit
     if per_edit is None:
+        if wps is None:  # estimate() returns before the totals when neither is known
+            raise CorrectionError("no edit cost and no speaking rate to derive it from")
         per_edit = seconds_per_edit(manual_rtf, options.review_rtf, options.break_even_wer, wps)
     per_segment = per_edit if options.seconds_per_segment_edit is None else options.seconds_per_segment_edit
     rows = [item_seconds(e, manual_rtf, options.review_rtf, per_edit, per_segment) for e in items]

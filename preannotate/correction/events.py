@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import CorrectionError
 from ..options import AnnotationOptions
@@ -77,7 +77,7 @@ class _Group:
     """An attribute group the reader fills an `Event` field from."""
 
     field: str
-    name: str | None  # None: the group is switched off in the options
+    name: str
     multiple: bool  # a checklist: several values per keyframe
     convert: Callable[[Value], Any]  # the settled value -> the Event field
 
@@ -97,12 +97,15 @@ def _review_flag(value: Value) -> bool | None:
 
 def _groups(options: AnnotationOptions) -> tuple[_Group, ...]:
     """Every group read from an event; a new one (a speaker) is one more line here and an Event field."""
-    groups = (
-        _Group("text", options.text_group, False, lambda v: v[0]),
-        _Group("needs_review", options.review_group, False, _review_flag),
-        _Group("review_reasons", options.reason_group, True, tuple),
+    groups: tuple[tuple[str, str | None, bool, Callable[[Value], Any]], ...] = (
+        ("text", options.text_group, False, lambda v: v[0]),
+        ("needs_review", options.review_group, False, _review_flag),
+        ("review_reasons", options.reason_group, True, tuple),
     )
-    return tuple(g for g in groups if g.name is not None)
+    # A group named None is switched off in the options.
+    return tuple(
+        _Group(field, name, multiple, convert) for field, name, multiple, convert in groups if name is not None
+    )
 
 
 def parse_annotation(
@@ -163,7 +166,8 @@ def _read_instance(
         return None, note, []
     start, end = times
     source = _match(drafts, start, end) if drafts is not None else None
-    values, found = {}, []
+    values: dict[str, Any] = {}
+    found: list[Disagreement] = []
     for group in _groups(options):
         known = source.values.get(group.field) if source is not None else None
         value, disagreement = read_group(instance.get("parameters"), n, group.name, group.multiple, known)
@@ -227,7 +231,7 @@ def _within(start: int, end: int, duration_us: int | None) -> tuple[int, int, st
     return start, duration_us, "cut"
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -72,11 +72,11 @@ def keyframe_values(parameters: Any, group: str, multiple: bool = False) -> list
     Returns:
         (timestamp, value) pairs; a keyframe without an integer timestamp sorts first.
     """
-    found = []
+    found: list[tuple[int, Value]] = []
     for stamp in _stamps(parameters):
         attributes = _dicts(stamp.get("attributes"))
-        names = [a.get("name") for a in attributes if a.get("groupName") == group]
-        names = [n.strip() for n in names if isinstance(n, str) and n.strip()]
+        given = [a.get("name") for a in attributes if a.get("groupName") == group]
+        names = [n.strip() for n in given if isinstance(n, str) and n.strip()]
         if not attributes or not (names or multiple):
             continue
         time = stamp["timestamp"] if _is_int(stamp.get("timestamp")) else -1
@@ -118,7 +118,7 @@ def read_group(
     """
     values = keyframe_values(parameters, group, multiple)
     taken = settle(values, draft)
-    if len({v for _, v in values}) < 2:
+    if taken is None or len({v for _, v in values}) < 2:  # None: no keyframe carries the group
         return taken, None
     return taken, Disagreement(event, group, tuple(values), taken, draft)
 

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..discover import plain_item_problem
 from ..errors import CorrectionError, CredentialsError, UploadError
 from ..lock import locked
+from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
 from ..storage import read_json, write_json_atomic
 from ..superannotate import Ledger, find_credentials
@@ -228,10 +228,10 @@ def _download(session: UploadSession, project: str, batch: list[PulledItem], out
         name = annotation.get("metadata", {}).get("name") if isinstance(annotation, dict) else None
         found[name] = annotation
     for entry in batch:
-        annotation = found.get(entry.item)
-        if annotation is None:
+        held = found.get(entry.item)
+        if held is None:
             entry.problem = NO_ANNOTATION
             continue
         path = Path(CORRECTED_DIR) / f"{entry.item}.json"
-        write_json_atomic(out / path, annotation)
+        write_json_atomic(out / path, held)
         entry.file = path.as_posix()

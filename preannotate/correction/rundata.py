@@ -11,8 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..discover import plain_item_problem
 from ..errors import CorrectionError, UploadError
+from ..naming import plain_item_problem
 from ..sa_format import microseconds
 from ..spreadsheet import raw_frame
 from ..storage import read_json
@@ -26,8 +26,8 @@ ANNOTATIONS_DIR = "superannotate"
 MATCH_US = 1000  # chunks.csv rounds times to the millisecond
 CSV_TEXT_COLUMNS = ("item", "text", "review_reason")
 # predicted_wer: the review model's, in runs made since it exists; older runs' records lack it (None).
-QUALITY_FIELDS = ("mean_word_probability", "min_word_probability", "avg_logprob", "needs_review", "review_reason")
-QUALITY_FIELDS += ("predicted_wer",)
+QUALITY_FIELDS: tuple[str, ...] = ("mean_word_probability", "min_word_probability", "avg_logprob", "needs_review")
+QUALITY_FIELDS += ("review_reason", "predicted_wer")
 
 
 @dataclass(frozen=True)

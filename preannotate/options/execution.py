@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from .base import check
+from .base import check, option
 
 EXECUTORS = ("local", "ray")
-
-
-def _help(default: object, text: str):  # noqa: ANN202 - a dataclass field
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """How the run executes."""
 
-    executor: Literal["local", "ray"] = _help(
-        "local", "local transcribes on this machine; ray streams the files through an actor pool on a Ray cluster."
+    executor: Literal["local", "ray"] = option(
+        "local", "Where files are transcribed: local (this machine) or ray (an actor pool on a Ray cluster)."
     )
 
     def validate(self) -> None:
@@ -31,15 +27,15 @@ class RunOptions:
 class RayOptions:
     """The Ray cluster transcription runs on when run.executor is ray."""
 
-    address: str | None = _help(
-        None, "cluster to join, e.g. ray://head:10001 or auto; null: the RAY_ADDRESS variable, else a local Ray."
+    address: str | None = option(
+        None, "Ray cluster to join (e.g. ray://head:10001, auto); null: the RAY_ADDRESS variable, else a local Ray."
     )
-    min_workers: int = _help(1, "transcription actors kept running (each loads the model once).")
-    max_workers: int = _help(1, "transcription actors the pool may grow to while files are waiting.")
-    gpus_per_worker: float = _help(0.0, "GPUs each actor reserves: 1 puts one actor per GPU, 0.5 two per GPU.")
-    cpus_per_worker: float = _help(1.0, "CPUs each actor reserves (decoding runs as separate one-CPU tasks).")
-    shared_paths: bool = _help(
-        False, "the input folder is mounted at the same path on every node, so a multi-machine cluster may read it."
+    min_workers: int = option(1, "Transcription actors kept running (each loads the model once).")
+    max_workers: int = option(1, "Transcription actors the pool may grow to while files are waiting.")
+    gpus_per_worker: float = option(0.0, "GPUs each actor reserves: 1 puts one actor per GPU, 0.5 two per GPU.")
+    cpus_per_worker: float = option(1.0, "CPUs each actor reserves (decoding runs as separate one-CPU tasks).")
+    shared_paths: bool = option(
+        False, "The input folder is mounted at the same path on every node, so a multi-machine cluster may read it."
     )
 
     def validate(self) -> None:

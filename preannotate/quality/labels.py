@@ -14,8 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import jiwer
-
 from ..chunking import Chunk
 
 Normalizer = Callable[[str], str]
@@ -113,6 +111,8 @@ def _alignment(ref: list[str], hyp: list[str]) -> list[tuple[str, tuple[int, int
     """(kind, ref span, hyp span) blocks; kinds are jiwer's: equal, substitute, insert, delete."""
     if not ref or not hyp:
         return [("delete", (0, len(ref)), (0, 0))] if ref else [("insert", (0, 0), (0, len(hyp)))] if hyp else []
+    import jiwer  # only labelling (fitting, evaluating) needs it, not a run that assesses chunks
+
     out = jiwer.process_words(" ".join(ref), " ".join(hyp))
     return [(a.type, (a.ref_start_idx, a.ref_end_idx), (a.hyp_start_idx, a.hyp_end_idx)) for a in out.alignments[0]]
 

@@ -162,12 +162,12 @@ class UploadSession:
         """Which of `names` are items of the project's root folder, with their annotation status."""
         found: dict[str, str | None] = {}
         for start in range(0, len(names), LIST_CHUNK):
-            chunk = names[start : start + LIST_CHUNK]
-            items = self._call(
-                f"listing items of {project!r}", lambda chunk=chunk: self.client.list_items(project, name__in=chunk)
-            )
+            items = self._list_items(project, names[start : start + LIST_CHUNK])
             found.update({i["name"]: i.get("annotation_status") for i in items})
         return found
+
+    def _list_items(self, project: str, names: list[str]) -> list[dict]:
+        return self._call(f"listing items of {project!r}", lambda: self.client.list_items(project, name__in=names))
 
     def attach(self, project: str, attachments: list[dict[str, str]]) -> tuple[list[str], list[str], list[str]]:
         """Attaches items by URL; returns (attached, failed, already present) names.

@@ -160,13 +160,13 @@ def _sanitized(data: Any) -> tuple[dict[str, Any], list[str]]:
     targets = data.get("targets")
     if not isinstance(targets, dict):
         return _empty(), [*problems, f"targets is {_kind(targets)}, not an object; a new ledger is started"]
-    clean = {"format": FORMAT, "targets": {}}
+    kept: dict[str, Any] = {}
     for key, target in targets.items():
         if not isinstance(target, dict):
             problems.append(f"target {key!r} is {_kind(target)}, not an object; its records are dropped")
             continue
-        clean["targets"][key] = {**target, "items": _items(key, target.get("items"), problems)}
-    return clean, problems
+        kept[key] = {**target, "items": _items(key, target.get("items"), problems)}
+    return {"format": FORMAT, "targets": kept}, problems
 
 
 def _items(target: str, items: Any, problems: list[str]) -> dict[str, Any]:

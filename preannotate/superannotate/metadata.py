@@ -4,6 +4,14 @@ Both come from the run's file records (`predicted_wer`, `duration`, `language`, 
 older runs lack: whatever is unknown is left out, with one warning. SuperAnnotate serves items with a
 higher priority score first; the SDK clamps scores to [0, 1_000_000] and keeps five decimals, so scores
 here are a percentage with three.
+
+Why higher is first: the SDK (4.6.2, `services/project.py`) sends a priority score as the item's
+`entropy_value` (`images/updateEntropy`); SuperAnnotate's docs call priority scores the active learning
+feature that picks "the items that you need to annotate first", and say annotators who request tasks get
+them "by priority score" (doc.superannotate.com/docs/data-entropy-values); its active learning article
+(superannotate.com/blog/active-learning-classification-models, Fig. 1) sorts by these entropy values and
+assigns "the images for annotation with the highest uncertainty". So `doubtful_first` gives the highest
+predicted WER the highest score, and `easy_first` the lowest WER. tests/sa_metadata.py `served_order` models it.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import CredentialsError, UploadError
 from ..options import SuperAnnotateOptions
@@ -107,7 +115,9 @@ def plan_metadata(records: dict[str, dict[str, Any]], names: list[str], priority
         priority: The superannotate.priority option.
         fields: The superannotate.custom_fields option.
     """
-    scores, values, unknown = [], [], set()
+    scores: list[dict[str, Any]] = []
+    values: list[dict[str, dict[str, Any]]] = []
+    unknown: set[str] = set()
     wanted = set(_RECORD_KEYS.values()) if fields else set()
     if priority != "none":
         wanted.add("predicted_wer")
@@ -124,7 +134,7 @@ def plan_metadata(records: dict[str, dict[str, Any]], names: list[str], priority
     return MetadataPlan(scores, values, sorted(unknown))
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -158,14 +168,15 @@ def send_for_run(
 
 
 def dry_run_metadata(plan: MetadataPlan, report: UploadReport) -> None:
-    """Lists what a real upload would send, in the log and the report."""
+    """Lists what a real upload would send: a summary at INFO, each item at DEBUG, the counts in the report."""
     _warn_unknown(plan, report)
     for score in plan.scores:
-        log.info("dry run: would give %s priority %s", score["name"], score["priority"])
+        log.debug("dry run: would give %s priority %s", score["name"], score["priority"])
     for entry in plan.values:
         for name, values in entry.items():
-            log.info("dry run: would set custom fields of %s: %s", name, values)
+            log.debug("dry run: would set custom fields of %s: %s", name, values)
     report.metadata.update(priority_scores=len(plan.scores), custom_values=len(plan.values))
+    log.info("dry run: would send %s", _summary(report, _field_names(plan.values)))
 
 
 def send_metadata(session: UploadSession, project: str, plan: MetadataPlan, report: UploadReport) -> None:
@@ -174,15 +185,13 @@ def send_metadata(session: UploadSession, project: str, plan: MetadataPlan, repo
     report.metadata.update(priority_scores=0, custom_values=0)
     if plan.scores:
         _send_scores(session, project, plan.scores, report)
+    values: list[dict[str, dict]] = []
     if plan.values:
         fields = _ensure_fields(session, project, report)
-        if fields:
-            _send_values(session, project, _only(plan.values, fields), report)
-    log.info(
-        "SuperAnnotate: priority scores for %d item(s), custom field values for %d item(s)",
-        report.metadata["priority_scores"],
-        report.metadata["custom_values"],
-    )
+        values = _only(plan.values, fields) if fields else []
+        if values:
+            _send_values(session, project, values, report)
+    log.info("SuperAnnotate: sent %s", _summary(report, _field_names(values)))
 
 
 def _send_scores(session: UploadSession, project: str, scores: list[dict], report: UploadReport) -> None:
@@ -228,6 +237,19 @@ def _send_values(session: UploadSession, project: str, values: list[dict], repor
         failed += result.get("failed") or []
     if failed:
         _warn(report, f"SuperAnnotate refused the custom field values of {len(failed)} item(s): {_names(failed)}")
+
+
+def _summary(report: UploadReport, fields: list[str]) -> str:
+    """One line for the log: how many items get scores (in which order) and values (of which fields)."""
+    text = f"priority scores ({report.metadata['priority']}) for {report.metadata['priority_scores']} item(s)"
+    named = f" ({', '.join(fields)})" if fields else ""
+    return f"{text}, custom field values{named} for {report.metadata['custom_values']} item(s)"
+
+
+def _field_names(values: list[dict[str, dict]]) -> list[str]:
+    """The custom fields the plan has values for, in schema order."""
+    present = {field for entry in values for vals in entry.values() for field in vals}
+    return [name for name in FIELDS if name in present]
 
 
 def _only(values: list[dict[str, dict]], fields: set[str]) -> list[dict[str, dict]]:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..discover import plain_item_problem
 from ..errors import UploadError
+from ..naming import plain_item_problem
 from ..storage import read_json
 from .ledger import annotation_sha256
 from .urls import UrlMap

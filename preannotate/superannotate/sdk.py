@@ -104,7 +104,9 @@ def _as_typing_extensions(cls: type) -> type:
         namespace["__module__"] = cls.__module__
         namespace["__qualname__"] = cls.__qualname__
 
-    return types.new_class(cls.__name__, (typing_extensions.TypedDict,), {"total": cls.__total__}, body)
+    return types.new_class(
+        cls.__name__, (typing_extensions.TypedDict,), {"total": getattr(cls, "__total__", True)}, body
+    )
 
 
 def _parse_hosts(raw: str) -> dict[str, str]:

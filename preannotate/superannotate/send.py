@@ -8,7 +8,7 @@ from .client import UploadSession
 from .ledger import Ledger
 from .plan import PlannedItem
 from .redact import get_logger, redact
-from .report import UploadReport
+from .report import Outcome, UploadReport
 from .validate import annotation_essentials
 
 log = get_logger(__name__)
@@ -45,7 +45,7 @@ def send_batches(
         set_status(session, options, [p.item for p in batch if outcomes[p.item] is None], report)
         for p in batch:
             reason = outcomes[p.item]
-            outcome = "succeeded" if reason is None else "failed"
+            outcome: Outcome = "succeeded" if reason is None else "failed"
             report.add(p.item, p.source, outcome, reason or notes.get(p.item), p.url)
 
 
@@ -56,7 +56,7 @@ def upload_batch(session: UploadSession, project: str, batch: list[PlannedItem],
     delays = session.policy.delays()
     while pending:
         try:
-            result = session.upload(project, [p.annotation for p in pending.values()])
+            result = session.upload(project, [_annotation(p) for p in pending.values()])
         except UploadError as e:
             outcome.update(dict.fromkeys(pending, redact(str(e))))
             break
@@ -69,14 +69,22 @@ def upload_batch(session: UploadSession, project: str, batch: list[PlannedItem],
         for name in result.get("skipped", []):
             outcome[name] = "SuperAnnotate did not find the item"
             pending.pop(name, None)
-        delay = next(delays, None) if pending else None
-        if pending and delay is None:
+        if not pending:
+            break
+        delay = next(delays, None)
+        if delay is None:
             outcome.update(dict.fromkeys(pending, "not uploaded: SuperAnnotate failed on every attempt"))
             break
-        if pending:
-            log.warning("%d annotation(s) not uploaded; retrying in %.1f s", len(pending), delay)
-            session.policy.sleep(delay)  # type: ignore[arg-type]
+        log.warning("%d annotation(s) not uploaded; retrying in %.1f s", len(pending), delay)
+        session.policy.sleep(delay)
     return outcome
+
+
+def _annotation(item: PlannedItem) -> dict:
+    """The item's annotation; planning leaves an item uploadable only once its annotation was read."""
+    if item.annotation is None:
+        raise UploadError(f"{item.file}: no annotation was read, so there is nothing to upload")
+    return item.annotation
 
 
 def _verified(session: UploadSession, project: str, items: list[PlannedItem]) -> list[str]:

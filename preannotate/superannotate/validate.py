@@ -7,7 +7,7 @@ the retries meant for transient failures.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 
 def class_index(classes: list[dict]) -> dict[str, dict[str, set[str] | None]]:
@@ -50,7 +50,9 @@ def _instance_problems(instance: Any, classes: dict[str, dict[str, set[str] | No
     meta = instance.get("meta") if isinstance(instance, dict) else None
     if not isinstance(meta, dict) or meta.get("type") != "event":
         return ["meta.type must be 'event'"]
-    groups = classes.get(meta.get("className"))
+    class_name = meta.get("className")
+    # A non-string name (even an unhashable one, from a hand-edited file) is simply not a class.
+    groups = classes.get(class_name) if isinstance(class_name, str) else None
     if groups is None:
         return [f"class {meta.get('className')!r} is not one of {sorted(classes)}"]
     if not _span(meta, 0, None):
@@ -88,19 +90,19 @@ def _attribute_problems(attributes: list, groups: dict[str, set[str] | None]) ->
             problems.append("attribute groupName and name must be non-empty strings")
         elif group not in groups:
             problems.append(f"attribute group {group!r} is not in the class")
-        elif groups[group] is not None and name not in groups[group]:  # type: ignore[operator]
+        elif (allowed := groups[group]) is not None and name not in allowed:
             problems.append(f"{name!r} is not a value of attribute group {group!r}")
     return problems
 
 
 def _span(span: dict, low: int, high: int | None) -> bool:
     start, end = span.get("start"), span.get("end")
-    if not (_is_int(start) and _is_int(end)):
+    if not _is_int(start) or not _is_int(end):
         return False
     return low <= start <= end and (high is None or end <= high)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

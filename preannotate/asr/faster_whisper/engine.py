@@ -71,11 +71,11 @@ class FasterWhisperEngine(BaseEngine):
             segments, info = transcribe_batched(self.batched, samples, self.options.batch_size, kwargs)
         else:
             segments, info = self.model.transcribe(samples, **kwargs)
-        segments = self._collect(segments)
+        collected = self._collect(segments)
         if self.batched is not None:
-            segments = skip_silent_windows(segments, options)
+            collected = skip_silent_windows(collected, options)
         detected = options.language is None and self.model.model.is_multilingual
-        result = {"segments": segments, "text": "".join(s["text"] for s in segments), "language": info.language}
+        result = {"segments": collected, "text": "".join(s["text"] for s in collected), "language": info.language}
         return result, float(info.language_probability) if detected else None
 
     def interrupt(self) -> None:

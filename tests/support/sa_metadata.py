@@ -97,6 +97,16 @@ class MetadataApi:
         return 200, {"succeeded_items": succeeded, "failed_items": failed}
 
 
+def served_order(priorities: dict[str, float]) -> list[str]:
+    """Items in the order the platform hands them to an annotator who requests tasks.
+
+    Highest priority score first: the SDK stores the score as the item's `entropy_value`, and SuperAnnotate
+    assigns the items of highest entropy (uncertainty) for annotation first (sources cited in
+    preannotate/superannotate/metadata.py). Equal scores fall back to the platform's name order.
+    """
+    return sorted(priorities, key=lambda name: (-priorities[name], name))
+
+
 def _score_ok(entry: Any) -> bool:
     if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
         return False

@@ -8,19 +8,20 @@ from typing import TYPE_CHECKING
 
 from ..errors import TranscriptionError
 from .ray_data import RemoteOutcome, transcribe_on_ray
+from .transcribe_jobs import store_outcome
 
 if TYPE_CHECKING:
     from ..asr import PreparedModel
     from ..options import RunConfig
-    from ..pipeline import _Job
     from ..report import FileResult, RunReport
     from ..results import Transcript
+    from .plan import Job
 
 log = logging.getLogger(__name__)
 
 
 def results_from_ray(
-    jobs: list[_Job], model: PreparedModel, config: RunConfig, key: str, report: RunReport
+    jobs: list[Job], model: PreparedModel, config: RunConfig, key: str, report: RunReport
 ) -> Iterator[FileResult]:
     """Transcribes `jobs` on the Ray cluster of `config.ray`, yielding each file's result once it is stored.
 
@@ -31,9 +32,7 @@ def results_from_ray(
         ConfigError: Ray is missing, the cluster cannot be joined, or its nodes cannot read the inputs.
         ModelError: The actors cannot load the model.
     """
-    from ..pipeline import store_outcome
-
-    paths = [str(job.media.path) for job in jobs]
+    paths = [job.media.path for job in jobs]
     log.info("transcribing %d file(s) on Ray with %s", len(jobs), model.identity or config.model.name)
     stored: set[int] = set()
     for outcome in transcribe_on_ray(paths, config.model, config.transcribe, model.identity, config.ray):
