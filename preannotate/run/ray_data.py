@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,7 +56,7 @@ class RemoteOutcome:
 
 
 def transcribe_on_ray(
-    paths: list[str | ObjectUrl], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
+    paths: list[str | Path], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
 ) -> Iterator[RemoteOutcome]:
     """Transcribes `paths` on the Ray cluster `options` names, yielding each file's outcome as it arrives.
 
@@ -82,7 +83,7 @@ def transcribe_on_ray(
             raise _cause(e) from e
 
 
-def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | ObjectUrl]) -> None:
+def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | Path]) -> None:
     """Refuses local paths on a cluster with nodes on other machines, unless they are declared shared.
 
     Raises:
@@ -117,9 +118,10 @@ def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
         yield
         return
     address = options.address or os.environ.get("RAY_ADDRESS")
-    local = {} if address else {"num_cpus": max(os.cpu_count() or 1, LOCAL_CPUS)}
+    # "local" starts a Ray for this run (it inherits this environment: bucket credentials, the model cache).
+    local = {} if address else {"address": "local", "num_cpus": max(os.cpu_count() or 1, LOCAL_CPUS)}
     try:
-        ray.init(address=address, log_to_driver=False, configure_logging=False, **local)
+        ray.init(**({"address": address} if address else local), log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ConfigError(f"ray.address {address}: cannot join the Ray cluster ({e})") from e
     try:
@@ -130,7 +132,7 @@ def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
 
 def _dataset(
     ray: Any,
-    paths: list[str | ObjectUrl],
+    paths: list[str | Path],
     model: ModelOptions,
     transcribe: TranscribeOptions,
     identity: str,
@@ -161,7 +163,8 @@ def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
     """Decodes one file on a worker; a file that cannot be decoded carries its error instead of samples."""
     from ..audio import decode_audio
 
-    samples, declared, error = b"", np.nan, ""
+    samples, error = b"", ""
+    declared: float | None = None
     try:
         audio = decode_audio(pickle.loads(row["path"]))
         samples, declared = audio.samples.astype(np.float32).tobytes(), audio.declared_duration
@@ -228,9 +231,9 @@ def _outcome(row: dict[str, Any]) -> RemoteOutcome:
     )  # fmt: skip
 
 
-def _cause(error: Exception) -> Exception:
+def _cause(error: Exception) -> BaseException:
     """The project's own error behind a Ray failure (e.g. an actor that cannot load the model)."""
-    cause = error
+    cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, PreannotateError):
             return cause

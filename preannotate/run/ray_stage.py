@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..errors import TranscriptionError
@@ -41,7 +42,7 @@ def results_from_ray(
             continue
         stored.add(outcome.index)
         _record_engine(report, outcome)
-        result = store_outcome(jobs[outcome.index], key, lambda o=outcome: _produced(o))
+        result = store_outcome(jobs[outcome.index], key, partial(_produced, outcome))
         result.seconds = outcome.seconds
         yield result
 
