@@ -6,6 +6,7 @@ placement can be checked. The bundled tiny.en model runs on the CPU everywhere.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from support.cloud_s3 import BUCKET
 from support.media import SAMPLES
+from test_cloud_run import CLIPS, exported, upload_bucket
 from test_pipeline import GREEDY, config
 
 from preannotate import asr
@@ -132,3 +135,15 @@ def test_a_node_lost_mid_run_costs_no_file_and_duplicates_none(tmp_path, model_c
         nodes.shutdown()
     assert sorted(o.index for o in found) == list(range(9)), "every file exactly once"
     assert all(o.transcript is not None for o in found)
+
+
+def test_bucket_inputs_on_a_ray_started_for_the_run(s3, tmp_path, loads_model):
+    upload_bucket(s3, tmp_path)
+    local = run_pipeline(config(tmp_path / "local", input_dir=tmp_path / "in"), progress=False)
+    bucket = config(tmp_path / "s3", "run.executor=ray", "ray.cpus_per_worker=2", input_dir=f"s3://{BUCKET}/set")
+    remote = run_pipeline(bucket, progress=False)
+    assert [(f.item, f.status) for f in remote.files] == [(f"en__{c}.wav", "ok") for c in CLIPS]
+    assert [(f.item, f.chunks) for f in remote.files] == [(f.item, f.chunks) for f in local.files]
+    source = json.loads((tmp_path / "s3" / "out" / "transcripts" / "en__counting.wav.json").read_text())["meta"]
+    assert source["source"]["url"] == f"s3://{BUCKET}/set/en/counting.wav" and source["source"]["etag"]
+    assert exported(tmp_path / "s3" / "out") == exported(tmp_path / "local" / "out")
