@@ -22,9 +22,11 @@ from test_cloud_run import CLIPS, exported, upload_bucket
 from test_pipeline import GREEDY, config
 
 from preannotate import asr
+from preannotate.cloud import ObjectUrl
+from preannotate.errors import ConfigError
 from preannotate.options import ModelOptions, RayOptions, TranscribeOptions
 from preannotate.run import run_pipeline
-from preannotate.run.ray_data import transcribe_on_ray
+from preannotate.run.ray_data import check_paths_visible, transcribe_on_ray
 
 MODEL = ModelOptions(name="bundled:tiny.en", device="cpu")
 FAST = TranscribeOptions(beam_size=None, best_of=None)
@@ -147,3 +149,18 @@ def test_bucket_inputs_on_a_ray_started_for_the_run(s3, tmp_path, loads_model):
     source = json.loads((tmp_path / "s3" / "out" / "transcripts" / "en__counting.wav.json").read_text())["meta"]
     assert source["source"]["url"] == f"s3://{BUCKET}/set/en/counting.wav" and source["source"]["etag"]
     assert exported(tmp_path / "s3" / "out") == exported(tmp_path / "local" / "out")
+
+
+def test_local_inputs_are_refused_on_a_cluster_spanning_machines_unless_shared(tmp_path):
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 3})
+    nodes.add_node(num_cpus=3, node_ip_address="127.0.0.2")  # another address: another machine, as Ray sees it
+    nodes.wait_for_nodes()
+    ray.init(address=nodes.address)
+    try:
+        with pytest.raises(ConfigError, match=r"other machines \(127\.0\.0\.2\).*ray\.shared_paths=true"):
+            check_paths_visible(ray, RayOptions(), [str(tmp_path / "a.wav")])
+        check_paths_visible(ray, RayOptions(shared_paths=True), [str(tmp_path / "a.wav")])
+        check_paths_visible(ray, RayOptions(), [ObjectUrl("s3://recordings/a.wav", "etag", 1)])
+    finally:
+        ray.shutdown()
+        nodes.shutdown()
