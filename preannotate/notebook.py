@@ -111,6 +111,8 @@ NOT_PARAMETERS = frozenset(
         *(f"superannotate.{k}" for k in ("urls", "url_expiry_hours")),  # bucket inputs: see README, "Buckets"
         "correction.",  # the correction notebook's business
         "dataset.",
+        "run.",  # a notebook runs on the machine it is on; a cluster run is a CLI run
+        "ray.",
     }
 )
 # Options holding paths (their fields say `path=`): relative ones are taken from the project root.

@@ -14,6 +14,7 @@ from ..locations import is_bucket_url
 from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
+from .execution import RayOptions, RunOptions
 from .transcription import (
     DEFAULT_APPEND_PUNCTUATIONS,
     DEFAULT_PREPEND_PUNCTUATIONS,
@@ -42,7 +43,9 @@ __all__ = [
     "InputOptions",
     "ModelOptions",
     "OutputOptions",
+    "RayOptions",
     "RunConfig",
+    "RunOptions",
     "SuperAnnotateOptions",
     "TranscribeOptions",
     "VadParameters",
@@ -77,11 +80,13 @@ class RunConfig:
         "`preannotate pull` and `report`: comparing annotators' corrections with the drafts.",
     )
     dataset: DatasetExportOptions = section(DatasetExportOptions, "`preannotate export`: the corrected dataset.")
+    run: RunOptions = section(RunOptions, "How the run executes: here, or on a Ray cluster.")
+    ray: RayOptions = section(RayOptions, "The Ray cluster when run.executor is ray (pip install 'preannotate[ray]').")
 
     def validate(self) -> None:
         """Validates every section."""
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
-        for part in (*sections, self.superannotate, self.correction, self.dataset):
+        for part in (*sections, self.superannotate, self.correction, self.dataset, self.run, self.ray):
             part.validate()
         check(
             self.superannotate.urls is None or is_bucket_url(self.input.dir),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 
 from tqdm.auto import tqdm
@@ -17,7 +17,7 @@ from .. import asr
 from ..audio import DecodedAudio, probe_duration
 from ..errors import DiskFullError, PreannotateError
 from ..journal import stored_state
-from ..options import RunConfig
+from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult, RunReport
 from ..results import Transcript
 from ..storage import write_json_atomic
@@ -51,24 +51,38 @@ def transcribe_jobs(
         report: The run's report.
         progress: Show a progress bar over audio seconds.
     """
+    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
+    if config.run.executor == "ray":
+        from .ray_stage import results_from_ray  # Ray is an optional extra; decoding runs on the cluster
+
+        results = results_from_ray(jobs, model, config, key, report)
+    else:
+        results = _results_here(jobs, durations, audio, model, config, key, report)
+    by_source = {job.media.source: job for job in jobs}
+    with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
+        for n, result in enumerate(results, start=1):
+            report.record(result, _stored(by_source[result.source], result, key))  # one journal line
+            bar.set_postfix_str(f"{n}/{len(jobs)} files")
+            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+
+
+def _results_here(
+    jobs: list[Job], durations: list[float], audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str,
+    report: RunReport,
+) -> Iterator[FileResult]:  # fmt: skip
+    """Loads the engine in this process (before the first result is asked for); its results as files finish."""
     engine = model.load(files=len(jobs))
     engine.check(config.transcribe)
     info = engine.info
     model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
     report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})
-    by_source = {job.media.source: job for job in jobs}
-    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
     if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
         jobs = [job for _, job in sorted(zip(durations, jobs), key=lambda pair: -pair[0])]
     run = _in_parallel if engine.workers > 1 else _in_turn
     log.info(
         "transcribing %d file(s), %.1f min, with %s: %s", len(jobs), sum(durations) / 60, info.engine, info.description
     )
-    with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
-        for n, result in enumerate(run(jobs, audio, _Work(engine, config, key)), start=1):
-            report.record(result, _stored(by_source[result.source], result, key))  # one journal line
-            bar.set_postfix_str(f"{n}/{len(jobs)} files")
-            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+    return run(jobs, audio, _Work(engine, config, key))
 
 
 def _stored(job: Job, result: FileResult, key: str) -> dict | None:
@@ -112,12 +126,30 @@ def _in_parallel(jobs: list[Job], audio: Decoding, work: _Work) -> Iterator[File
 
 def _transcribe_one(job: Job, decoded: Future[DecodedAudio], work: _Work) -> FileResult:
     started = time.perf_counter()
+    result = store_outcome(
+        job, work.key, lambda: transcribe_audio(work.engine, decoded.result(), work.config.transcribe)
+    )
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def transcribe_audio(
+    engine: asr.Engine, audio: DecodedAudio, options: TranscribeOptions
+) -> tuple[Transcript, list[str]]:
+    """Transcribes decoded audio; returns the transcript and what its decoding or transcription warns about."""
+    transcript = engine.transcribe(audio.samples, options)
+    return transcript, _warnings(audio, transcript)
+
+
+def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, list[str]]]) -> FileResult:
+    """Stores the transcript `produce` makes for `job` (atomically, with its meta) and returns the file's result.
+
+    An error of the file (`produce` raising) becomes its failed result; a full disk stops the run.
+    """
     media = job.media
     try:
-        audio = decoded.result()
-        transcript = work.engine.transcribe(audio.samples, work.config.transcribe)
-        warnings = _warnings(audio, transcript)
-        meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": work.key}
+        transcript, warnings = produce()
+        meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
         write_json_atomic(job.transcript_path, transcript.to_dict())
         result = result_from_transcript(media, "ok", transcript)
@@ -130,7 +162,6 @@ def _transcribe_one(job: Job, decoded: Future[DecodedAudio], work: _Work) -> Fil
     except Exception as e:  # a bug must not cost the rest of the run
         log.exception("%s: unexpected error", media.source)
         result = FileResult(media.item, media.source, "failed", f"{media.path}: {type(e).__name__}: {e}")
-    result.seconds = round(time.perf_counter() - started, 3)
     return result
 
 

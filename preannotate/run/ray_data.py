@@ -1,0 +1,241 @@
+"""Transcription on a Ray cluster: files streamed through Ray Data, one model per actor, results back to the driver.
+
+Decoding runs as one-CPU Ray tasks on any node; transcription runs in a pool of long-lived actors (`map_batches`
+with a callable class), each of which loads the registered engine once. Every file is one block, so a worker or
+node that dies costs only the files it held: Ray retries their tasks on the actors that remain. The driver gets
+each file's outcome as soon as it is ready and stores it (see `pipeline`), so a killed driver resumes from there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..cloud import ObjectUrl
+from ..errors import ConfigError, ModelError, PreannotateError, TranscriptionError
+
+if TYPE_CHECKING:
+    from ..options import ModelOptions, RayOptions, TranscribeOptions
+    from ..results import Transcript
+
+log = logging.getLogger(__name__)
+LOCAL_CPUS = 3  # a local Ray with fewer logical CPUs than a decode task, an actor and Ray Data's own can deadlock
+
+
+@dataclass(frozen=True)
+class RemoteOutcome:
+    """What the cluster made of one file.
+
+    Attributes:
+        index: The file's position in the list given to `transcribe_on_ray`.
+        transcript: Its transcript, or None when it failed.
+        warnings: What decoding or transcribing it warned about.
+        error: Why it failed (message only; the driver adds the path).
+        engine: The loaded engine's description (`EngineInfo` fields) from the actor that did it.
+        seconds: Seconds the actor spent on it.
+        node: The Ray node that transcribed it.
+    """
+
+    index: int
+    transcript: Transcript | None
+    warnings: list[str]
+    error: str | None
+    engine: dict[str, Any]
+    seconds: float
+    node: str
+
+
+def transcribe_on_ray(
+    paths: list[str | Path], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
+) -> Iterator[RemoteOutcome]:
+    """Transcribes `paths` on the Ray cluster `options` names, yielding each file's outcome as it arrives.
+
+    Args:
+        paths: The media files: bucket objects, or paths every node can read.
+        model: The model options (each actor prepares and loads the model from them).
+        transcribe: The decoding options.
+        identity: The model identity the driver prepared; an actor that resolves other weights refuses to work.
+        options: The cluster and the actor pool.
+
+    Raises:
+        ConfigError: Ray is not installed, the cluster cannot be joined, or it spans machines and the inputs are
+            local paths not declared shared (raised before any work).
+        ModelError: The actors cannot load the model.
+    """
+    ray = _import_ray()
+    with _connected(ray, options):
+        check_paths_visible(ray, options, paths)
+        dataset = _dataset(ray, paths, model, transcribe, identity, options)
+        try:
+            for row in dataset.iter_rows():
+                yield _outcome(row)
+        except ray.exceptions.RayError as e:
+            raise _cause(e) from e
+
+
+def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | Path]) -> None:
+    """Refuses local paths on a cluster with nodes on other machines, unless they are declared shared.
+
+    Raises:
+        ConfigError: Some node runs on another machine and `ray.shared_paths` is false.
+    """
+    local = [p for p in paths if not isinstance(p, ObjectUrl)]  # bucket objects are read from anywhere
+    if options.shared_paths or not local:
+        return
+    here = ray.util.get_node_ip_address()
+    elsewhere = sorted({n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} - {here})
+    if elsewhere:
+        raise ConfigError(
+            f"ray: the cluster has nodes on other machines ({', '.join(elsewhere)}) that cannot read local input "
+            f"paths such as {local[0]}; put the input where every node sees it at the same path and set "
+            "ray.shared_paths=true"
+        )
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the executor's engine)
+    except ImportError as e:
+        raise ConfigError(f"run.executor ray needs Ray: pip install 'preannotate[ray]' ({e})") from e
+    return ray
+
+
+@contextmanager
+def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
+    """Joins the cluster (or starts a local Ray) for the block, unless this process is already connected."""
+    if ray.is_initialized():
+        yield
+        return
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    # "local" starts a Ray for this run (it inherits this environment: bucket credentials, the model cache).
+    local = {} if address else {"address": "local", "num_cpus": max(os.cpu_count() or 1, LOCAL_CPUS)}
+    try:
+        ray.init(**({"address": address} if address else local), log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ConfigError(f"ray.address {address}: cannot join the Ray cluster ({e})") from e
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _dataset(
+    ray: Any,
+    paths: list[str | Path],
+    model: ModelOptions,
+    transcribe: TranscribeOptions,
+    identity: str,
+    options: RayOptions,
+) -> Any:
+    # Pickled, so that a listed bucket object keeps the identity it was listed with (`ObjectUrl`).
+    items = [{"index": i, "path": pickle.dumps(p)} for i, p in enumerate(paths)]
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the driver shows its own bar over audio seconds
+    files = ray.data.from_items(items, override_num_blocks=len(items))  # a block per file: failures cost one file
+    # Args made by a function keep Ray Data from fusing decoding into the actors: it stays on CPU tasks anywhere.
+    decoded = files.map(_decode_row, ray_remote_args_fn=_decode_task_args)
+    return decoded.map_batches(
+        _Transcriber,
+        fn_constructor_kwargs={"model": model, "transcribe": transcribe, "identity": identity},
+        batch_size=1,
+        compute=ray.data.ActorPoolStrategy(min_size=options.min_workers, max_size=options.max_workers),
+        num_cpus=options.cpus_per_worker,
+        num_gpus=options.gpus_per_worker,
+    )
+
+
+def _decode_task_args() -> dict[str, Any]:
+    return {"num_cpus": 1}
+
+
+def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Decodes one file on a worker; a file that cannot be decoded carries its error instead of samples."""
+    from ..audio import decode_audio
+
+    samples, error = b"", ""
+    declared: float | None = None
+    try:
+        audio = decode_audio(pickle.loads(row["path"]))
+        samples, declared = audio.samples.astype(np.float32).tobytes(), audio.declared_duration
+    except PreannotateError as e:
+        error = str(e)
+    except Exception as e:  # a bug must not cost the rest of the run
+        error = f"{type(e).__name__}: {e}"
+    declared = np.nan if declared is None else float(declared)
+    return {"index": row["index"], "samples": samples, "declared": declared, "error": error}
+
+
+class _Transcriber:
+    """One transcription actor: loads the registered engine once, then transcribes file after file."""
+
+    def __init__(self, model: ModelOptions, transcribe: TranscribeOptions, identity: str) -> None:
+        import ray
+
+        from .. import asr
+
+        prepared = asr.prepare(model)
+        if prepared.identity != identity:
+            raise ModelError(f"this node resolved the model to {prepared.identity}, the driver to {identity}")
+        self.engine = prepared.load(files=1)
+        self.engine.check(transcribe)
+        self.options = transcribe
+        self.info = json.dumps(self.engine.info.__dict__, default=str)
+        self.node = ray.get_runtime_context().get_node_id()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"index": [], "transcript": [], "warnings": [], "error": [], "seconds": []}
+        for index, samples, declared, error in zip(batch["index"], batch["samples"], batch["declared"], batch["error"]):
+            started = time.perf_counter()
+            transcript, warnings, error = self._one(samples, declared, str(error))
+            out["index"].append(int(index))
+            out["transcript"].append(transcript)
+            out["warnings"].append(json.dumps(warnings))
+            out["error"].append(error)
+            out["seconds"].append(round(time.perf_counter() - started, 3))
+        return {**out, "engine": [self.info] * len(out["index"]), "node": [self.node] * len(out["index"])}
+
+    def _one(self, samples: bytes, declared: float, error: str) -> tuple[str, list[str], str]:
+        from ..audio import DecodedAudio
+        from .transcribe_jobs import transcribe_audio
+
+        if error:
+            return "", [], error
+        try:
+            audio = DecodedAudio(np.frombuffer(samples, dtype=np.float32), None if np.isnan(declared) else declared)
+            transcript, warnings = transcribe_audio(self.engine, audio, self.options)
+            return json.dumps(transcript.to_dict()), warnings, ""
+        except PreannotateError as e:
+            return "", [], str(e)
+        except Exception as e:  # a bug must not cost the rest of the run, nor kill the actor
+            return "", [], f"{type(e).__name__}: {e}"
+
+
+def _outcome(row: dict[str, Any]) -> RemoteOutcome:
+    from ..results import Transcript
+
+    transcript = Transcript.from_dict(json.loads(row["transcript"])) if row["transcript"] else None
+    return RemoteOutcome(
+        int(row["index"]), transcript, json.loads(row["warnings"]), row["error"] or None, json.loads(row["engine"]),
+        float(row["seconds"]), row["node"],
+    )  # fmt: skip
+
+
+def _cause(error: Exception) -> BaseException:
+    """The project's own error behind a Ray failure (e.g. an actor that cannot load the model)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, PreannotateError):
+            return cause
+        cause = getattr(cause, "cause", None) or cause.__cause__
+    return TranscriptionError(f"the Ray cluster failed: {error}")
