@@ -28,7 +28,7 @@ def folder_with_speech(folder: Path) -> Path:
     return folder
 
 
-def test_all_done_is_0_and_flag_values_are_names_as_typed(tmp_path: Path, model_cache: Path) -> None:
+def test_all_done_is_0_and_flag_values_are_names_as_typed(tmp_path: Path, model_cache: Path, loads_model: None) -> None:
     # A folder named like YAML (a mapping) and an output folder named like a date: both taken literally.
     folder_with_speech(tmp_path / "notes: draft")
     proc = cli("run", "-i", "notes: draft", "-o", "2024-01-01", *FAST, cwd=tmp_path)
@@ -48,7 +48,7 @@ def test_a_date_and_a_tilde_are_folders_not_a_date_or_none(tmp_path: Path) -> No
     assert proc.returncode == 2 and str(home) in proc.stderr and "holds no media" in proc.stderr, proc.stderr
 
 
-def test_a_file_that_fails_is_1(tmp_path: Path, model_cache: Path) -> None:
+def test_a_file_that_fails_is_1(tmp_path: Path, model_cache: Path, loads_model: None) -> None:
     folder = folder_with_speech(tmp_path / "in")
     (folder / "corrupt.ogg").write_bytes(b"OggS" + os.urandom(3000))
     proc = cli("run", "-i", str(folder), "-o", str(tmp_path / "out"), *FAST, cwd=tmp_path)
@@ -57,7 +57,9 @@ def test_a_file_that_fails_is_1(tmp_path: Path, model_cache: Path) -> None:
     assert statuses == {"fox.wav": "ok", "corrupt.ogg": "failed"}
 
 
-def test_an_export_that_fails_after_transcription_is_1_not_2(tmp_path: Path, model_cache: Path) -> None:
+def test_an_export_that_fails_after_transcription_is_1_not_2(
+    tmp_path: Path, model_cache: Path, loads_model: None
+) -> None:
     out = tmp_path / "out"
     (out / "chunks.csv").mkdir(parents=True)  # the export cannot replace a folder
     proc = cli("run", "-i", str(folder_with_speech(tmp_path / "in")), "-o", str(out), *FAST, cwd=tmp_path)

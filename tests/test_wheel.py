@@ -122,7 +122,7 @@ def test_the_all_extra_resolves_to_every_optional_part(dist: Path, fresh_venv: P
 
 @pytest.mark.slow
 def test_installed_wheel_runs_the_notebook_outside_the_checkout(
-    fresh_venv: Path, tmp_path: Path, sa_clean_env: None
+    fresh_venv: Path, tmp_path: Path, sa_clean_env: None, runs_notebook: None
 ) -> None:
     work, ipython, bin_dir = tmp_path / "work", tmp_path / "ipython", tmp_path / "bin"
     (work / "samples").mkdir(parents=True)  # the notebook's default input_dir, relative to where it runs
