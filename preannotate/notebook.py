@@ -371,17 +371,3 @@ def colab_bucket_auth(input_dir: str) -> bool:
 
     auth.authenticate_user()
     return True
-
-
-def colab_setup(mount_drive: bool = True, mount_point: str = "/content/drive") -> str | None:
-    """Inside Colab, offers to mount Google Drive (Colab asks for permission); elsewhere does nothing.
-
-    Returns:
-        Where Drive is mounted, or None outside Colab or when not mounted.
-    """
-    if not (in_colab() and mount_drive):
-        return None
-    from google.colab import drive  # only importable inside Colab
-
-    drive.mount(mount_point)
-    return mount_point
