@@ -39,18 +39,20 @@ def decode_channels(path: str | Path) -> list[np.ndarray]:
 
 
 def _decode(stream: av.audio.stream.AudioStream, container: av.container.InputContainer) -> list[np.ndarray]:
-    """Resamples to planar float at 16 kHz keeping the channel layout, so row i is channel i."""
+    """Resamples to interleaved float at 16 kHz keeping the channel layout, then splits the channels.
+
+    Interleaved, not planar: PyAV 18 crashes (SIGSEGV) resampling 8-channel audio to planar float.
+    """
     count = stream.codec_context.channels
-    resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=SAMPLE_RATE)
+    resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout, rate=SAMPLE_RATE)
     parts: list[np.ndarray] = []
     for frame in container.decode(stream):
         frame.pts = None  # as preannotate.audio: ignore broken timestamps
-        parts.extend(f.to_ndarray() for f in resampler.resample(frame))
-    parts.extend(f.to_ndarray() for f in resampler.resample(None))
-    if not parts:
-        return [np.zeros(0, np.float32) for _ in range(count)]
-    planes = np.concatenate(parts, axis=1).astype(np.float32, copy=False)
-    return [np.ascontiguousarray(row) for row in planes]
+        parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
+    parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+    interleaved = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    frames = interleaved[: len(interleaved) - len(interleaved) % count].reshape(-1, count)
+    return [np.ascontiguousarray(frames[:, i], dtype=np.float32) for i in range(count)]
 
 
 def channel_names(count: int, names: tuple[str, ...] | list[str] = ()) -> list[str]:
