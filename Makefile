@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # The CPU build; an unpinned torch pulls the newest CUDA build (several GB).
 TORCH := torch==2.13.0
 
-.PHONY: setup demo test lint bench clean strip
+.PHONY: setup demo test test-fast lint bench clean strip options-docs
 
 setup: $(STAMP)
 
@@ -21,12 +21,18 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: setup
 	$(BIN)/preannotate run configs/demo.yaml
 
+# Everything, what CI runs (15+ minutes on 2 CPU cores).
 test: setup
 	$(BIN)/python -m pytest
+
+# The tests that load no model and execute no notebook (tests/conftest.py marks the others).
+test-fast: setup
+	$(BIN)/python -m pytest -m "not model and not notebook"
 
 lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks
 	$(BIN)/ruff format --check preannotate tests benchmarks
+	$(BIN)/mypy
 
 # Speed, memory and WER beside the plain whisper CLI and faster-whisper (about an hour on 2 CPU cores; CI never
 # runs it). The speech is made with espeak-ng and sox; the whisper CLI reads audio with ffmpeg. Pass options with
@@ -40,6 +46,11 @@ bench: setup
 # Notebooks are committed without outputs (a test fails otherwise).
 strip:
 	$(BIN)/python tools/strip_notebooks.py
+
+# configs/default.yaml and the notebooks' parameter comments are made from the options' help
+# (preannotate/options/); a test fails when they are stale.
+options-docs: setup
+	$(BIN)/python tools/gen_option_docs.py
 
 clean:
 	rm -rf runs/demo .pytest_cache

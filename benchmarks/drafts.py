@@ -16,7 +16,7 @@ from pathlib import Path
 
 from measure import BIN, THREADS, Config, machine, preannotate_texts, run_all
 
-from preannotate.models import UNAVAILABLE_BUNDLED
+from preannotate.asr.weights import UNAVAILABLE_BUNDLED
 
 # The drafts comparison: (model, engine) pairs, each decoded greedily and with preannotate's default beam 5.
 DRAFT_RUNS = (

@@ -21,11 +21,11 @@ from dataset import build_set
 
 from preannotate.chunking import chunk_transcript
 from preannotate.config import load_config
-from preannotate.pipeline import run_pipeline
 from preannotate.quality import ReviewModel, chunk_rows, default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES
 from preannotate.quality.labels import english_normalizer
 from preannotate.results import Transcript
+from preannotate.run import run_pipeline
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("bundled:tiny.en", "bundled:base")

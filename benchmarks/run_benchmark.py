@@ -30,9 +30,6 @@ from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
 
-from preannotate.models import _source_key, cache_dir, resolve_model
-from preannotate.options import ModelOptions
-
 HERE = Path(__file__).resolve().parent
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
 BATCH_SIZE = 8
@@ -82,14 +79,20 @@ def main() -> None:
 
 def prepare_model(name: str) -> tuple[Path, Path]:
     """Converts the model to openai-whisper's .pt once (the CLI needs a checkpoint) and finds its CTranslate2 folder."""
-    options = f"ModelOptions(name={name!r}, device='cpu')"
-    code = f"from preannotate.models import load_model, ModelOptions; load_model({options})"
-    subprocess.run([sys.executable, "-c", code], check=True)
-    source = resolve_model(ModelOptions(name=name))
-    pt = cache_dir() / "ctranslate2" / f"{_source_key(source)}.pt"
-    code = f"from preannotate.faster import model_folder, ModelOptions; print(model_folder({options})[0])"
-    folder = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    return pt, Path(folder.strip())
+    imports = "from preannotate.asr import prepare, weights; from preannotate.options import ModelOptions"
+    pt = _print_in_subprocess(
+        f"{imports}; print(weights.converted_checkpoint(weights.resolve_model(ModelOptions(name={name!r}))))"
+    )
+    folder = _print_in_subprocess(
+        f"{imports}; from preannotate.asr.faster_whisper.folder import model_folder; "
+        f"print(model_folder(prepare(ModelOptions(name={name!r}, device='cpu', engine='faster-whisper')))[0])"
+    )
+    return Path(pt), Path(folder)
+
+
+def _print_in_subprocess(code: str) -> str:
+    """Runs Python code in a child process (its model and torch stay out of this one) and returns what it prints."""
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def configurations(args: argparse.Namespace, data: Path, files: list[dict], pt: Path, ct2: Path) -> list[Config]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
 from av.codec.context import ThreadType
 
+from .cloud import ObjectUrl, open_object
 from .errors import AudioError
 
 SAMPLE_RATE = 16_000  # Hz, what Whisper expects
@@ -59,29 +61,48 @@ def decode_audio(path: str | Path) -> DecodedAudio:
     """Decodes the first audio stream of a media file to 16 kHz mono float32.
 
     Args:
-        path: An audio or video file in any format FFmpeg reads.
+        path: An audio or video file in any format FFmpeg reads, or a listed bucket object
+            (`preannotate.cloud.ObjectUrl`), which is streamed.
 
     Returns:
         The samples and the duration the container declares.
 
     Raises:
         AudioError: The file is missing, unreadable, empty, not media, corrupt,
-            or has no audio stream.
+            or has no audio stream; an object was deleted, changed or denied.
     """
+    if isinstance(path, ObjectUrl):
+        with open_object(path) as stream:
+            return decode_stream(stream, str(path))
     path = Path(path)
     _check_readable(path)
+    return decode_stream(str(path), str(path))
+
+
+def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
+    """Decodes a media file or a readable, seekable binary stream to 16 kHz mono float32.
+
+    A stream is read as FFmpeg asks for it, so only the stream's own buffer is held besides the samples.
+
+    Args:
+        source: A path, or a binary file-like object (`read`, `seek`).
+        name: What error messages call it.
+
+    Raises:
+        AudioError: Not media, corrupt, no audio stream, or the stream failed.
+    """
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(source, "r", metadata_errors="ignore") as container:
             if not container.streams.audio:
-                raise AudioError(f"{path}: no audio stream (a video without sound?)")
+                raise AudioError(f"{name}: no audio stream (a video without sound?)")
             declared = _declared_duration(container)
             samples = _decode_stream(container, declared)
     except AudioError:
         raise
     except av.error.InvalidDataError as e:
-        raise AudioError(f"{path}: not a media file FFmpeg can read, or corrupt ({e.strerror or e})") from e
+        raise AudioError(f"{name}: not a media file FFmpeg can read, or corrupt ({e.strerror or e})") from e
     except (av.error.FFmpegError, ValueError, OSError) as e:
-        raise AudioError(f"{path}: cannot decode audio ({e})") from e
+        raise AudioError(f"{name}: cannot decode audio ({e})") from e
     return DecodedAudio(samples, declared)
 
 
@@ -168,8 +189,11 @@ def is_silent(samples: np.ndarray) -> bool:
 def probe_duration(path: str | Path) -> float | None:
     """Returns the duration a media file declares in its header, or None when unknown.
 
-    Cheap (no decoding): used to size progress bars before the real work.
+    Cheap (no decoding): used to size progress bars before the real work. None for bucket objects,
+    which are not fetched twice (the decode that transcribes them is their only download).
     """
+    if isinstance(path, ObjectUrl):
+        return None
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             return _declared_duration(container) if container.streams.audio else None

@@ -24,7 +24,16 @@ from typing import Any
 
 import yaml
 
-from .config import PARAMETER_RULE, SECRET_HINT, check_secrets, looks_like_token, read_yaml
+from .config import (
+    PARAMETER_RULE,
+    SECRET_HINT,
+    check_secrets,
+    looks_like_token,
+    read_yaml,
+    resolve_path_value,
+    resolve_paths,
+    typed_text,
+)
 from .errors import ConfigError, InputError, PreannotateError
 from .notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, PATH_KEYS, check_names, project_root
 from .storage import read_json
@@ -95,8 +104,19 @@ def runs_from_file(path: str | Path, shared: dict[str, Any], out: Path) -> list[
     if not isinstance(runs, list) or not all(isinstance(r, dict) and r.get("name") for r in runs):
         raise ConfigError(f"{path}: `runs:` must be a list of mappings, each with a `name`")
     check_names([k for k in data if k not in ("runs", "defaults")], ["runs", "defaults"], f"key in {path}:")
-    base = {**(data.get("defaults") or {}), **shared}
-    return [_run(str(r["name"]), {**base, **{k: v for k, v in r.items() if k != "name"}}, out) for r in runs]
+    folder = Path(path).parent  # relative paths in the file are relative to it
+    base = {**_from_file(data.get("defaults") or {}, folder), **shared}
+    own = [_from_file({k: v for k, v in r.items() if k != "name"}, folder) for r in runs]
+    return [_run(str(r["name"]), {**base, **params}, out) for r, params in zip(runs, own)]
+
+
+def _from_file(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Parameters written in a file in `folder`, their relative paths made absolute from it."""
+    keys = {**PARAMETERS, **CORRECTION_PARAMETERS}
+    found = {name: resolve_path_value(keys.get(name, ""), value, folder) for name, value in params.items()}
+    if isinstance(found.get(OVERRIDES), dict):
+        found[OVERRIDES] = {k: resolve_path_value(k, v, folder) for k, v in found[OVERRIDES].items()}
+    return found
 
 
 def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known: dict[str, Any]) -> list[Run]:
@@ -121,7 +141,7 @@ def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known
         except ConfigError as e:
             raise ConfigError(f"{file}: {e}") from None
         params: dict[str, Any] = {OVERRIDES: {}}
-        for key, value in _flatten(read_yaml(file)).items():
+        for key, value in _flatten(resolve_paths(read_yaml(file), file.parent)).items():
             if key == "output.dir":
                 continue
             if key in by_key:
@@ -287,7 +307,7 @@ def _finished(run: Run) -> Outcome | None:
 def summary_table(outcomes: list[Outcome]) -> str:
     """The batch as a plain-text table, then one line per failed run with its reason."""
     header = ("run", "status", "files", "audio h", "chunks", "uploaded", "time", "notebook")
-    rows = [header]
+    rows: list[tuple[str, ...]] = [header]
     for o in outcomes:
         s = o.summary or {}
         hours = f"{s['audio_seconds'] / 3600:.4f}" if "audio_seconds" in s else "-"
@@ -331,12 +351,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar=("NAME", "VALUE"),
-        help="a parameter (YAML value) for every run that does not set it; repeatable",
+        help="a parameter for every run that does not set it, read as its option's type (null: None); repeatable",
     )
     parser.add_argument("--out", default="runs/batch", help="batch folder, a sub-folder per run (default: %(default)s)")
     parser.add_argument("--jobs", "-j", type=int, default=1, help="runs at a time (default 1: a run uses every core)")
     parser.add_argument("--dry-run", action="store_true", help="list the runs and their parameters; run nothing")
     parser.add_argument("--resume", action="store_true", help="skip runs already finished with the same parameters")
+
+
+def parameter_value(name: str, raw: str, mapping: dict[str, str]) -> Any:
+    """`-p NAME VALUE`: the text read as the type of the option the parameter sets.
+
+    `0.3` is a float for a float option, `2024-01-01` text for a text one; `overrides` and
+    parameters that set no option are read as YAML.
+    """
+    check_secrets({name: raw}, "parameter ", PARAMETER_RULE)  # before any message could quote the value
+    if name in mapping:
+        return typed_text(mapping[name], raw)
+    return yaml.safe_load(raw) if raw.strip() else None
 
 
 def _notebook(path: str | None) -> Path:
@@ -357,7 +389,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--jobs must be at least 1")
     notebook = _notebook(args.notebook).resolve()
     known = notebook_parameters(notebook)
-    shared = {name: yaml.safe_load(value) if value.strip() else None for name, value in args.parameter}
+    shared = {name: parameter_value(name, value, _mapping(known)) for name, value in args.parameter}
     out = Path(args.out)
     if args.runs:
         runs = runs_from_file(args.runs, shared, out)

@@ -1,7 +1,7 @@
 """The `preannotate` command line: parses arguments and calls the package.
 
-Exit codes: 0 success, 1 some files failed, 2 bad configuration or input (nothing processed),
-another process working on the output folder, or a full disk (the run stopped), 130 interrupted.
+Option flags take their help from the typed options (`options.catalog`) and hand typed values to
+the configuration: `-i 2024-01-01`, `-i '~'` and `-i 'notes: draft'` are folder names.
 """
 
 from __future__ import annotations
@@ -10,17 +10,28 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from . import __version__
 from .config import load_config
-from .errors import PreannotateError
+from .errors import ConfigError, CredentialsError, InputError, LockError, ModelError, PreannotateError
+from .options.catalog import option_info
 
 EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Errors raised before any file is processed; every other package error comes during or after processing.
+NOTHING_PROCESSED = (ConfigError, InputError, ModelError, CredentialsError, LockError)
+EXIT_CODES = """exit codes:
+  0    everything done
+  1    some file, export or upload failed after processing began (run.json says which); run again to retry
+  2    nothing processed: bad configuration or arguments, missing input, a model that cannot load,
+       missing or rejected credentials, or another process working on the output folder
+  130  interrupted (Ctrl-C); finished files are kept and a second run resumes"""
 
 log = logging.getLogger("preannotate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line and returns its exit code."""
+    """Runs the command line and returns its exit code (see EXIT_CODES)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose - args.quiet)
@@ -28,20 +39,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except PreannotateError as e:
         print(f"preannotate: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_code(e)
     except KeyboardInterrupt:
         print("preannotate: interrupted; finished files are kept, run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
+def exit_code(error: PreannotateError) -> int:
+    """2 for an error raised before anything was processed, 1 for one during or after processing."""
+    return EXIT_USAGE if isinstance(error, NOTHING_PROCESSED) else EXIT_FAILED_FILES
+
+
+def option_help(key: str, text: str = "", value: str = "") -> str:
+    """A flag's help: `text` (or the option's short help) and the option it sets (to `value`, if fixed)."""
+    info = option_info(key)
+    assert info is not None, key  # a flag naming no option is a programming error
+    sets = f"{key}={value}" if value else key
+    return f"{text or info.summary} [{sets}]".replace("%", "%%")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser with one sub-command per job."""
-    parser = argparse.ArgumentParser(prog="preannotate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="preannotate",
+        description=__doc__.split("\n")[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add, handler, help_text) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, epilog=EXIT_CODES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
         add(sub)
         sub.set_defaults(handler=handler)
     return parser
@@ -49,61 +82,61 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options every configured command shares."""
-    parser.add_argument("config", nargs="?", help="YAML run configuration (default: built-in defaults)")
-    parser.add_argument("--input", "-i", help="dataset folder (overrides input.dir)")
-    parser.add_argument("--output", "-o", help="output folder (overrides output.dir)")
+    parser.add_argument(
+        "config", nargs="?",
+        help="YAML run configuration (default: built-in defaults); relative paths in it are relative to its folder",
+    )  # fmt: skip
+    parser.add_argument("--input", "-i", metavar="DIR", help=option_help("input.dir"))
+    parser.add_argument("--output", "-o", metavar="DIR", help=option_help("output.dir"))
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override an option, e.g. --set transcribe.beam_size=5 (repeatable)",
+        help="override an option, e.g. --set transcribe.beam_size=5 (repeatable); the value is read as the "
+        "option's type, `null` or nothing is None",
     )
 
 
-def config_from_args(args: argparse.Namespace, extra: Sequence[str] = ()):
-    """Loads the configuration named by the arguments, with overrides applied."""
-    overrides = list(args.overrides)
-    if args.input:
-        overrides.append(f"input.dir={args.input}")
-    if args.output:
-        overrides.append(f"output.dir={args.output}")
-    return load_config(args.config, [*overrides, *extra])
+def config_from_args(args: argparse.Namespace, values: dict[str, Any] | None = None):
+    """Loads the configuration named by the arguments: the file, then `--set`, then the flags' typed values.
+
+    Flag values are handed over as typed (no YAML): `-i 2024-01-01` is a folder name. Values that
+    are None (a flag not given) are left out.
+    """
+    flags = {"input.dir": args.input, "output.dir": args.output, **(values or {})}
+    return load_config(args.config, args.overrides, {k: v for k, v in flags.items() if v is not None})
 
 
 def _add_upload_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dry-run", action="store_true", help="build and check everything, upload nothing (default without a token)"
-    )
-    parser.add_argument(
-        "--force-upload", action="store_true", help="upload again items already uploaded unchanged (not human-edited)"
-    )
-    parser.add_argument(
-        "--overwrite-human-edits",
-        action="store_true",
-        help="also replace items people have worked on (their state is saved under <output>/backups first)",
-    )
+    texts = {"dry_run": "check everything, upload nothing (the default without a token)"}
+    for name in UPLOAD_FLAGS:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(
+            flag, action="store_true", help=option_help(f"superannotate.{name}", texts.get(name, ""), "true")
+        )
 
 
-def _upload_overrides(args: argparse.Namespace) -> list[str]:
-    flags = {"dry_run": args.dry_run, "force_upload": args.force_upload}
-    flags["overwrite_human_edits"] = args.overwrite_human_edits
-    return [f"superannotate.{key}=true" for key, on in flags.items() if on]
+UPLOAD_FLAGS = ("dry_run", "force_upload", "overwrite_human_edits")
+
+
+def _upload_values(args: argparse.Namespace) -> dict[str, Any]:
+    return {f"superannotate.{name}": True for name in UPLOAD_FLAGS if getattr(args, name)}
 
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     _add_upload_flags(parser)
-    parser.add_argument("--force", action="store_true", help="transcribe again even what is finished")
+    parser.add_argument("--force", action="store_true", help=option_help("output.force", value="true"))
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import run_pipeline
     from .report import summary_table
+    from .run import run_pipeline
 
-    config = config_from_args(args, [*(["output.force=true"] if args.force else []), *_upload_overrides(args)])
+    config = config_from_args(args, {**({"output.force": True} if args.force else {}), **_upload_values(args)})
     report = run_pipeline(config, progress=not args.no_progress)
     print(summary_table(report.files))
     print(f"\n{report.upload_line()}")
@@ -121,7 +154,7 @@ def _add_upload(parser: argparse.ArgumentParser) -> None:
 def _upload(args: argparse.Namespace) -> int:
     from .superannotate import upload_from_config
 
-    report = upload_from_config(config_from_args(args, _upload_overrides(args)), force=args.force_upload)
+    report = upload_from_config(config_from_args(args, _upload_values(args)), force=args.force_upload)
     table = report.table()
     if table:
         print(table + "\n")
@@ -133,15 +166,15 @@ def _add_pull(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument(
         "--status", action="append", default=[], metavar="STATUS",
-        help="pull only items in this SuperAnnotate status, e.g. Completed (repeatable; default: all)",
+        help=option_help("correction.statuses", "pull only items in this status, e.g. Completed (repeatable)"),
     )  # fmt: skip
 
 
 def _pull(args: argparse.Namespace) -> int:
     from .correction import pull_from_config
 
-    extra = [f"correction.statuses=[{','.join(args.status)}]"] if args.status else []
-    report = pull_from_config(config_from_args(args, extra))
+    values = {"correction.statuses": tuple(args.status)} if args.status else {}
+    report = pull_from_config(config_from_args(args, values))
     print(report.summary_line())
     for item, problem in report.problems.items():
         print(f"  {item}: {problem}", file=sys.stderr)
@@ -198,7 +231,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from .correction.calibrate import MODEL_FILE, calibrate, write_model
     from .correction.report import REPORT_DIR
 
-    config = load_config(args.config, [*args.overrides, f"output.dir={args.runs[0]}"])
+    config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})
     found = calibrate(args.runs, config.annotation, config.correction)
     path = write_model(found, args.out or Path(args.runs[0]) / REPORT_DIR / MODEL_FILE)
     rows = found.rows
@@ -221,20 +254,26 @@ def _share(value: float | None) -> str:
 
 def _add_export(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
-    parser.add_argument("--dest", help="dataset folder (overrides dataset.dir; default <output>/dataset)")
-    parser.add_argument("--all-statuses", action="store_true", help="export every pulled item, not only Completed")
-    parser.add_argument("--sample-rate", type=int, help="clip sample rate in Hz (overrides dataset.sample_rate)")
-    parser.add_argument("--min-duration", type=float, help="shortest segment in seconds (dataset.min_duration)")
-    parser.add_argument("--max-duration", type=float, help="longest segment in seconds (dataset.max_duration)")
+    parser.add_argument("--dest", metavar="DIR", help=option_help("dataset.dir"))
+    parser.add_argument(
+        "--all-statuses", action="store_true",
+        help=option_help("dataset.only_completed", "export every pulled item, not only Completed", "false"),
+    )  # fmt: skip
+    for name, kind in EXPORT_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, help=option_help(f"dataset.{name}"))
+
+
+EXPORT_FLAGS = {"sample_rate": int, "min_duration": float, "max_duration": float}
 
 
 def _export(args: argparse.Namespace) -> int:
     from .correction.dataset import export_from_config
 
-    flags = {"dir": args.dest, "sample_rate": args.sample_rate, "min_duration": args.min_duration}
-    flags.update(max_duration=args.max_duration, only_completed=False if args.all_statuses else None)
-    extra = [f"dataset.{key}={value}" for key, value in flags.items() if value is not None]
-    report = export_from_config(config_from_args(args, extra), input_dir=args.input)
+    flags = {"dir": args.dest, "only_completed": False if args.all_statuses else None}
+    flags.update({name: getattr(args, name) for name in EXPORT_FLAGS})
+    report = export_from_config(
+        config_from_args(args, {f"dataset.{k}": v for k, v in flags.items()}), input_dir=args.input
+    )
     print(report.summary_line())
     for item, problem in report.problems.items():
         print(f"  {item}: {problem}", file=sys.stderr)

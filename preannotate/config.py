@@ -3,6 +3,11 @@
 A configuration is YAML whose sections mirror the dataclasses in `options`.
 Unknown keys, wrong types and out-of-range values raise `ConfigError` before
 any work starts, with the dotted key and a suggestion for misspellings.
+
+Paths (options whose field says `path=`): `~` is expanded wherever a path comes from; a relative
+path written in a config file is relative to that file's folder; one given on the command line
+(`-i`, `--set`, batch `-p`) is relative to the current folder; a notebook parameter is relative
+to the project root (see `notebook.resolve_path`).
 """
 
 from __future__ import annotations
@@ -11,16 +16,21 @@ import dataclasses
 import difflib
 import os
 import re
-import types
 import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
+from .asr import get_spec
 from .errors import ConfigError
 from .options import RunConfig
+from .options.base import IF_EXISTS
+from .options.catalog import option_info, path_options
+from .options.values import coerce, parse_text
+
+__all__ = ["coerce", "config_from_dict", "load_config", "parse_override", "read_yaml", "resolve_paths"]
 
 # Keys that must never be configuration: secrets come from the environment only.
 FORBIDDEN_KEYS = frozenset({"token", "sa_token", "api_key", "password", "secret"})
@@ -34,12 +44,17 @@ _MIN_TEAM_NAME = 16
 _MIN_SECRET = 8  # shorter environment values are not looked for inside others
 
 
-def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] = ()) -> RunConfig:
-    """Reads a YAML config (or the defaults), applies `key=value` overrides and validates.
+def load_config(
+    path: str | Path | None = None, overrides: typing.Sequence[str] = (), values: Mapping[str, Any] | None = None
+) -> RunConfig:
+    """Reads a YAML config (or the defaults), applies overrides and validates.
 
     Args:
-        path: A YAML file; None means the built-in defaults.
-        overrides: Dotted assignments such as `transcribe.beam_size=5`; values are YAML scalars.
+        path: A YAML file; None means the built-in defaults. Relative paths inside it are relative to its folder.
+        overrides: Dotted assignments such as `transcribe.beam_size=5`, as typed on a command line: each
+            value is read as its option's type (`null` or nothing: None where the option accepts it).
+        values: Typed values by dotted key, applied last (the command line's flags); paths relative to the
+            current folder, as given (`~` expanded).
 
     Returns:
         The validated configuration.
@@ -49,11 +64,39 @@ def load_config(path: str | Path | None = None, overrides: typing.Sequence[str] 
     """
     data: dict[str, Any] = {}
     if path is not None:
-        data = read_yaml(Path(path))
+        data = resolve_paths(read_yaml(Path(path)), Path(path).parent)
     for item in overrides:
-        key, value = parse_override(item)
-        set_dotted(data, key, value)
+        set_dotted(data, *parse_override(item))
+    for key, value in (values or {}).items():
+        set_dotted(data, key, expand_user(key, value))
     return config_from_dict(data)
+
+
+def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A config's nested dict with its relative paths taken from `base` (and `~` expanded); changed in place."""
+    for key in path_options():
+        *sections, name = key.split(".")
+        node: Any = data
+        for part in sections:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and name in node:
+            node[name] = resolve_path_value(key, node[name], base)
+    return data
+
+
+def resolve_path_value(key: str, value: Any, base: Path) -> Any:
+    """`value` of option `key` as written in a file in `base`: a relative path becomes absolute from `base`.
+
+    Options that may name a path (`model.name`) change only when that path exists; values that are
+    not paths (other keys, None, non-text) are returned unchanged.
+    """
+    rule = path_options().get(key)
+    if rule is None or not isinstance(value, str) or not value:
+        return value
+    found = Path(value).expanduser()
+    if found.is_absolute() or (rule == IF_EXISTS and not (base / found).exists()):
+        return str(found) if value.startswith("~") else value
+    return os.path.abspath(base / found)  # lexical: `configs/../samples` is `samples`, as a shell's `cd` sees it
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -72,16 +115,36 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """Splits `a.b=value` into the dotted key and the YAML-parsed value."""
+    """Splits `a.b=value` into the dotted key and the value read as that option's type.
+
+    The text after the first `=` is the value, whatever it holds (`input.dir=notes: draft`). An
+    unknown key keeps its text, for `config_from_dict` to name with a suggestion.
+    """
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         shown = "a value that looks like a SuperAnnotate token" if looks_like_token(item) else repr(item)
         raise ConfigError(f"--set expects key=value, got {shown}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
+    key = key.strip()
+    listed = raw.strip().startswith("[") or "," in raw  # each item checked, and named `key[i]`
+    parts = [part.strip().strip("'\"") for part in raw.strip().strip("[]").split(",")]
+    if problem := secret_problem(key, parts if listed else raw):  # before any message could quote the value
+        raise ConfigError(problem)
+    return key, typed_text(key, raw)
+
+
+def typed_text(key: str, raw: str) -> Any:
+    """Command-line text for the option `key`, read as its type; `~` expanded in paths; unknown keys keep the text."""
+    info = option_info(key)
+    if info is None or info.is_section:
+        return raw
+    return expand_user(key, parse_text(info.hint, raw, key))
+
+
+def expand_user(key: str, value: Any) -> Any:
+    """`value` with a leading `~` expanded when `key` is a path option; anything else unchanged."""
+    if key in path_options() and isinstance(value, str) and value.startswith("~"):
+        return str(Path(value).expanduser())
+    return value
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
@@ -100,6 +163,7 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     """Builds and validates a RunConfig from nested dicts."""
     config = _build(RunConfig, data, "")
     config.validate()
+    get_spec(config.model.engine)  # engines are registered, not listed in the options
     return config
 
 
@@ -129,7 +193,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         if key not in names:
             raise ConfigError(f"unknown option {dotted!r}{_suggest(key, names, prefix)}")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value, f"{dotted}.")
         else:
             kwargs[key] = coerce(hint, value, dotted)
@@ -202,48 +266,3 @@ def _leaves(key: str, value: Any) -> Iterator[tuple[str, Any]]:
 def _suggest(key: str, names: list[str], prefix: str) -> str:
     close = difflib.get_close_matches(str(key), names, n=1)
     return f"; did you mean '{prefix}{close[0]}'?" if close else f"; known: {', '.join(names)}"
-
-
-def coerce(hint: Any, value: Any, key: str) -> Any:
-    """Converts a YAML value to the annotated type, or raises ConfigError naming the key."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return coerce(arg, value, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{key}: {value!r} is not a valid {_describe(hint)}")
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin is tuple:
-        items = value if isinstance(value, (list, tuple)) else [value]
-        return tuple(coerce(args[0], v, key) for v in items)
-    return _scalar(hint, value, key)
-
-
-def _scalar(hint: type, value: Any, key: str) -> Any:
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-    else:  # pragma: no cover - a programming error in options.py
-        raise TypeError(f"unsupported option type {hint!r} for {key}")
-    raise ConfigError(f"{key}: {value!r} is not a valid {_describe(hint)}")
-
-
-def _describe(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -39,12 +39,12 @@ class MediaFile:
     """One media file of the dataset.
 
     Attributes:
-        path: Absolute path to the file.
+        path: Absolute path to the file; for a bucket, the object's URL (a `preannotate.cloud.ObjectUrl`).
         source: Path relative to the dataset folder, with `/` separators.
         item: The item name used for outputs and on SuperAnnotate.
     """
 
-    path: Path
+    path: Path | str
     source: str
     item: str
 
@@ -54,18 +54,24 @@ def discover(root: str | Path, extensions: tuple[str, ...]) -> list[MediaFile]:
 
     Hidden files and folders (names starting with `.`) are skipped. Symbolic
     links to folders are followed once; a link back into a folder already seen
-    is not followed again, so loops end.
+    is not followed again, so loops end. A bucket URL (`s3://`, `gs://`, `az://`)
+    is listed with the same rules, its keys relative to the prefix as paths.
 
     Args:
-        root: The dataset folder.
+        root: The dataset folder, or a bucket URL.
         extensions: File name endings that count as media, like `.wav`; case-insensitive.
 
     Returns:
         The files sorted by their relative path, each with an item name no other file shares.
 
     Raises:
-        InputError: `root` does not exist, is not a folder, or holds no media.
+        InputError: `root` does not exist, is not a folder, or holds no media; for a bucket, also no
+            credentials or no access.
     """
+    from .cloud import discover_bucket, is_bucket_url  # imported here: the cloud package uses these rules
+
+    if is_bucket_url(root):
+        return discover_bucket(str(root), extensions)
     base = Path(root).expanduser()
     if not base.exists():
         raise InputError(f"input folder {base} does not exist")
@@ -77,6 +83,16 @@ def discover(root: str | Path, extensions: tuple[str, ...]) -> list[MediaFile]:
         raise InputError(f"input folder {base} holds no media files ({', '.join(wanted)})")
     items = unique_item_names(sources)
     return [MediaFile(base.resolve() / src, src, item) for src, item in zip(sources, items)]
+
+
+def is_media_source(source: str, extensions: tuple[str, ...]) -> bool:
+    """Whether a relative path (`/` separators) is a media file discovery keeps.
+
+    No component may be hidden (start with `.`), and the name must end with one of `extensions`
+    (lower-case, like `.wav`), in any letter case.
+    """
+    parts = source.split("/")
+    return not any(p.startswith(".") for p in parts) and parts[-1].lower().endswith(extensions)
 
 
 def _walk(root: Path, extensions: tuple[str, ...]) -> list[str]:
@@ -95,7 +111,7 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = Path(folder).relative_to(root)
         for name in files:
-            if not name.startswith(".") and name.lower().endswith(extensions):
+            if is_media_source(name, extensions):
                 found.append((rel / name).as_posix())
     return found
 

@@ -21,12 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from .chunking import Chunk, chunk_transcript
+from .chunking import Chunk
 from .discover import plain_item_problem
 from .errors import ExportError
-from .options import AnnotationOptions, ChunkingOptions
-from .results import Transcript
-from .review import Reviewer, item_predicted_wer, review_share
+from .options import AnnotationOptions
+from .review import item_predicted_wer, review_share
 from .routing import DRAFT
 from .sa_format import annotation_classes, sa_annotation
 from .spreadsheet import safe_frame
@@ -93,26 +92,6 @@ class ItemChunks:
     duration: float
     chunks: Sequence[Chunk]
     route: str = DRAFT
-
-    @classmethod
-    def from_transcript(
-        cls, item: str, source: str, transcript: Transcript, options: ChunkingOptions, reviewer: Reviewer | None = None
-    ) -> ItemChunks:
-        """Chunks a stored transcript and assesses the chunks: what the pipeline exports for one item.
-
-        Args:
-            item: The item name.
-            source: The file's path relative to the dataset folder.
-            transcript: The stored transcript.
-            options: The chunking options.
-            reviewer: Review model and threshold; None uses the shipped model.
-
-        Raises:
-            ChunkingError: The transcript has text but no room in time for it.
-        """
-        chunks = chunk_transcript(transcript, options)
-        chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration)
-        return cls(item, source, transcript.language, transcript.duration, chunks)
 
     @property
     def predicted_wer(self) -> float | None:

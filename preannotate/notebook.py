@@ -7,7 +7,9 @@ reachable through the `overrides` parameter, by dotted key.
 
 Relative paths in parameters are relative to the project root (the checkout holding
 `pyproject.toml`), wherever the kernel was started: Jupyter starts it in `notebooks/`,
-papermill in the caller's folder, Colab in `/content`.
+papermill in the caller's folder, Colab in `/content`. (`preannotate batch` makes the paths it
+is given absolute first, from the current folder or the file they are written in.) Text given
+for an option that is not text is read as the option's type, as on the command line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cloud import is_bucket_url
 from .config import (
     PARAMETER_RULE,
     SECRET_HINT,
@@ -27,9 +30,12 @@ from .config import (
     is_secret_key,
     looks_like_token,
     set_dotted,
+    typed_text,
 )
 from .errors import ConfigError, InputError
 from .options import RunConfig
+from .options.base import IF_EXISTS
+from .options.catalog import path_options
 from .report import RunReport
 from .storage import read_json
 
@@ -102,12 +108,13 @@ NOT_PARAMETERS = frozenset(
         "superannotate.control_share",
         "superannotate.control_seed",
         *(f"superannotate.{k}" for k in ("priority", "custom_fields")),
+        *(f"superannotate.{k}" for k in ("urls", "url_expiry_hours")),  # bucket inputs: see README, "Buckets"
         "correction.",  # the correction notebook's business
         "dataset.",
     }
 )
-# Options holding paths: relative ones are taken from the project root.
-PATH_KEYS = frozenset({"input.dir", "output.dir", "superannotate.url_csv", "model.download_root", "dataset.dir"})
+# Options holding paths (their fields say `path=`): relative ones are taken from the project root.
+PATH_KEYS = frozenset(path_options())
 _INJECTED_HEADER = "# Parameters\n"  # first line of the cell papermill injects
 
 
@@ -193,11 +200,14 @@ def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | Non
 
 
 def _resolved(key: str, value: Any) -> Any:
-    if key in PATH_KEYS and isinstance(value, str) and value:
-        return str(resolve_path(value))
-    if key == "model.name" and isinstance(value, str) and (project_root() / value).exists():
-        return str(project_root() / value)  # a checkpoint or CTranslate2 folder inside the checkout
-    return value
+    """A parameter's value typed as its option (when given as text), its path taken from the project root."""
+    if isinstance(value, str):
+        value = typed_text(key, value)
+    if key not in PATH_KEYS or not isinstance(value, str) or not value or is_bucket_url(value):
+        return value
+    if path_options()[key] == IF_EXISTS and not resolve_path(value).exists():
+        return value  # a model name, not a path
+    return str(resolve_path(value))
 
 
 def run_from_parameters(**params: Any) -> RunReport:
@@ -207,9 +217,10 @@ def run_from_parameters(**params: Any) -> RunReport:
         ConfigError: An unknown parameter or a bad value (see `config_from_parameters`).
     """
     config = config_from_parameters(params)
+    colab_bucket_auth(config.input.dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tqdm.auto's "IProgress not found" where ipywidgets is missing
-        from .pipeline import run_pipeline
+        from .run import run_pipeline
 
     return run_pipeline(config, progress=True)
 
@@ -341,6 +352,23 @@ def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str:
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules
+
+
+def colab_bucket_auth(input_dir: str) -> bool:
+    """Inside Colab, signs in to Google Cloud for a `gs://` input (Colab asks for permission).
+
+    `google.colab.auth.authenticate_user()` sets the application default credentials gcsfs reads;
+    elsewhere (and for other inputs) the cloud's usual credential chain applies and nothing is done.
+
+    Returns:
+        Whether Colab's sign-in was called.
+    """
+    if not (in_colab() and str(input_dir).lower().startswith(("gs://", "gcs://"))):
+        return False
+    from google.colab import auth  # only importable inside Colab
+
+    auth.authenticate_user()
+    return True
 
 
 def colab_setup(mount_drive: bool = True, mount_point: str = "/content/drive") -> str | None:

@@ -57,13 +57,17 @@ class FileResult:
 
 @dataclass
 class RunReport:
-    """The outcome of a run, as written to `run.json`."""
+    """The outcome of a run, as written to `run.json`.
+
+    `stages` holds each storing stage's resume key (`preannotate.run.stages.stage_keys`).
+    """
 
     output_dir: Path
     config: dict[str, Any]
     files: list[FileResult] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, str] = field(default_factory=dict)
     upload: dict[str, Any] | None = None
     interrupted: bool = False
 
@@ -110,6 +114,7 @@ class RunReport:
             },
             "config": self.config,
             "model": self.model,
+            "stages": self.stages,
             "versions": self.versions,
             "upload": self.upload,
         }

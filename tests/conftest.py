@@ -1,37 +1,42 @@
-"""Shared fixtures: real bundled Whisper models, converted once per session into a private cache."""
+"""Shared fixtures: the bundled Whisper models (converted once per session into a private cache), the decoded
+pauses.opus, and those defined in tests/support (the loopback server, a corrected run).
+
+Tiers: a test that loads a model requests `loads_model` (directly, or through a fixture such as `tiny_model`)
+and one that executes a notebook `runs_notebook`; the hook below marks them `model` and `notebook`.
+`make test-fast` runs the rest (`-m "not model and not notebook"`); `make test` runs everything.
+"""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sa_server import sa_clean_env, sa_server  # noqa: F401  (SuperAnnotate loopback fixtures, see sa_server.py)
+from support.cloud_s3 import denied_reader, moto_endpoint, s3  # noqa: F401  (S3 API on loopback)
+from support.correction_runs import corrected_run  # noqa: F401  (a fixture)
+from support.media import PAUSES
+from support.sa_server import sa_clean_env, sa_module_server, sa_server  # noqa: F401  (fixtures)
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
-WAV_FORMATS = {(1, 16): "<i2", (3, 32): "<f4"}  # (format tag, bits per sample) -> numpy dtype
+# A fixture that loads a model or runs a notebook requests one of these; the tests using it get the mark.
+TIER_FIXTURES = {"loads_model": pytest.mark.model, "runs_notebook": pytest.mark.notebook}
 
 
-def read_wav(path: str | Path) -> np.ndarray:
-    """Reads a mono PCM16 or float32 WAV as float32 samples (no ffmpeg on CI; stdlib `wave` lacks float)."""
-    data = Path(path).read_bytes()
-    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", f"{path} is not a WAV file"
-    pos, fmt = 12, None
-    while pos + 8 <= len(data):
-        tag, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-        body = data[pos + 8 : pos + 8 + size]
-        if tag == b"fmt ":
-            fmt_tag, channels, _rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
-            assert channels == 1, f"{path}: {channels} channels, expected mono"
-            fmt = WAV_FORMATS[(fmt_tag, bits)]
-        elif tag == b"data" and fmt is not None:
-            samples = np.frombuffer(body, dtype=fmt)
-            return samples.astype(np.float32) / (32768.0 if fmt == "<i2" else 1.0)
-        pos += 8 + size + (size & 1)  # chunks are padded to even sizes
-    raise AssertionError(f"{path}: no data chunk")
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks `model` or `notebook` every test whose fixtures request `loads_model` or `runs_notebook`."""
+    for item in items:
+        for fixture in TIER_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(TIER_FIXTURES[fixture])
+
+
+@pytest.fixture(scope="session")
+def loads_model() -> None:
+    """Requested by every fixture that loads a model, so the tests using it are marked `model`."""
+
+
+@pytest.fixture(scope="session")
+def runs_notebook() -> None:
+    """Requested by every fixture that executes a notebook, so the tests using it are marked `notebook`."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,18 +49,28 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def tiny_model(model_cache: Path):
-    """`bundled:tiny.en` on CPU, loaded once per session."""
-    from preannotate.models import load_model
-    from preannotate.options import ModelOptions
+def pauses() -> np.ndarray:
+    """tests/data/pauses.opus decoded to 16 kHz mono float, once per session (do not modify it in place)."""
+    from preannotate.audio import decode_audio
 
-    return load_model(ModelOptions(name="bundled:tiny.en", device="cpu"))
+    return decode_audio(PAUSES).samples
 
 
 @pytest.fixture(scope="session")
-def base_model(model_cache: Path):
-    """`bundled:base` (multilingual) on CPU, loaded once per session."""
-    from preannotate.models import load_model
+def tiny_model(model_cache: Path, loads_model: None):
+    """`bundled:tiny.en` on CPU, loaded once per session."""
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.load import load_model
     from preannotate.options import ModelOptions
 
-    return load_model(ModelOptions(name="bundled:base", device="cpu"))
+    return load_model(prepare(ModelOptions(name="bundled:tiny.en", device="cpu")))
+
+
+@pytest.fixture(scope="session")
+def base_model(model_cache: Path, loads_model: None):
+    """`bundled:base` (multilingual) on CPU, loaded once per session."""
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.load import load_model
+    from preannotate.options import ModelOptions
+
+    return load_model(prepare(ModelOptions(name="bundled:base", device="cpu")))

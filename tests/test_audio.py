@@ -1,7 +1,7 @@
 import av
 import numpy as np
 import pytest
-from media import CODECS, read_sample, write_audio, write_video_without_audio
+from support.media import CODECS, read_sample, write_audio, write_video_without_audio
 
 from preannotate.audio import SAMPLE_RATE, _Samples, decode_audio, is_silent
 from preannotate.errors import AudioError

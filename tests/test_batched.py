@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps, get_vad_model
 
-from preannotate import batched
-from preannotate.audio import decode_audio
-from preannotate.faster import load_faster_engine, transcribe_kwargs
+from preannotate.asr import prepare
+from preannotate.asr.faster_whisper import batched
+from preannotate.asr.faster_whisper.decoding import transcribe_kwargs
 from preannotate.options import FasterWhisperOptions, ModelOptions, TranscribeOptions
 
-PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 VAD = VadOptions(max_speech_duration_s=30, min_silence_duration_ms=160)  # the batched pipeline's
 BATCH = 2
-
-
-@pytest.fixture(scope="module")
-def pauses() -> np.ndarray:
-    return decode_audio(PAUSES).samples
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +24,17 @@ def long_audio(pauses) -> np.ndarray:
 
 
 def pipeline_and_kwargs(name: str, **options):
-    engine = load_faster_engine(
+    engine = prepare(
         ModelOptions(
             name=name, device="cpu", engine="faster-whisper", faster_whisper=FasterWhisperOptions(batch_size=BATCH)
         )
-    )
+    ).load()
     transcribe = TranscribeOptions(temperature=(0.0,), condition_on_previous_text=False, **options)
     return engine.batched, transcribe_kwargs(transcribe, engine.options)
 
 
 @pytest.fixture(scope="module")
-def tiny(model_cache):
+def tiny(model_cache, loads_model):
     return pipeline_and_kwargs("bundled:tiny.en", word_timestamps=True)
 
 
@@ -114,7 +107,7 @@ def test_no_speech_gives_what_one_call_gives(tiny):
     assert grouped(pipeline, hum, kwargs, BATCH) == whole_call(pipeline, hum, kwargs)
 
 
-def test_language_detected_as_one_call_detects_it(model_cache, long_audio):
+def test_language_detected_as_one_call_detects_it(loads_model, long_audio):
     pipeline, kwargs = pipeline_and_kwargs("bundled:base", language=None)
     assert kwargs["language"] is None and pipeline.model.model.is_multilingual
     # The info comes before any decoding: both detect on the features of their first chunks.

@@ -354,9 +354,9 @@ def test_chunks_of_a_recorded_tiny_en_transcript_follow_the_pauses() -> None:
 
 
 def test_chunks_of_a_live_tiny_en_transcript_follow_the_pauses(tiny_model) -> None:
+    from preannotate.asr.openai_whisper.engine import transcribe_audio
     from preannotate.audio import decode_audio
     from preannotate.options import TranscribeOptions
-    from preannotate.transcribe import transcribe_audio
 
     options = TranscribeOptions(language="en", temperature=(0.0,), fp16=False)  # as make_pauses.py --transcript
     transcript = transcribe_audio(tiny_model.model, decode_audio(AUDIO).samples, options)

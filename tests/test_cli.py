@@ -9,12 +9,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from media import SAMPLES, read_sample, write_audio, write_video_without_audio
-
-from preannotate.audio import decode_audio
+from support.media import SAMPLES, read_sample, write_audio, write_video_without_audio
 
 CLI = [sys.executable, "-m", "preannotate"]
 # Greedy decoding where decoding is not what a test checks (beam search, the default, is slower).
@@ -130,11 +127,11 @@ def test_resume_after_kill(tmp_path, tiny_model):
     assert not list(out.rglob("*.tmp"))
 
 
-def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, model_cache):
+def test_ctrl_c_stops_parallel_workers_promptly(tmp_path, loads_model, pauses):
     # Three 11-minute files, two transcribed at once: finishing them would take minutes.
     folder = tmp_path / "in"
     folder.mkdir()
-    long = np.tile(decode_audio(Path(__file__).parent / "data" / "pauses.opus").samples, 5)
+    long = np.tile(pauses, 5)
     for i in range(3):
         write_audio(folder / f"lecture{i}.flac", long)
     out, log = tmp_path / "out", tmp_path / "stderr.log"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import write_wav16
-from sa_server import SuperAnnotateServer
-from test_correction import ANNOTATION, PROJECT, corrected_run, make_run, run_cli, sa_options, set_text  # noqa: F401
+from support.correction_runs import ANNOTATION, PROJECT, make_run, run_cli, sa_options, set_text
+from support.media import write_wav16
+from support.sa_server import SuperAnnotateServer
 
 from preannotate.chunking import Chunk
 from preannotate.config import config_to_dict, load_config

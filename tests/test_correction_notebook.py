@@ -6,14 +6,14 @@ from pathlib import Path
 
 import nbformat
 import papermill
-from sa_server import SuperAnnotateServer
-from test_correction import PROJECT, annotate, make_run, upload
+from support.correction_runs import PROJECT, annotate, make_run, upload
+from support.sa_server import SuperAnnotateServer
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "correction_report.ipynb"
 
 
 def test_correction_notebook_pulls_compares_and_writes_the_report(
-    sa_server: SuperAnnotateServer, tmp_path: Path
+    sa_server: SuperAnnotateServer, tmp_path: Path, runs_notebook: None
 ) -> None:
     inp, out = make_run(tmp_path)
     upload(inp, out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_correction import ANNOTATION, TALK, make_run, new_event
+from support.correction_runs import ANNOTATION, TALK, make_run, new_event
 
 from preannotate.correction import compare_run
 from preannotate.correction.align import align

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from media import read_sample
+from support.media import read_sample
 from test_export_safety import ANNOTATION, make_pulled_run
 
 from preannotate.chunking import Chunk

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from sa_schema import assert_valid_sa_annotation
+from support.sa_schema import assert_valid_sa_annotation
 
 from preannotate.config import load_config
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 

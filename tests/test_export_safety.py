@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from media import read_sample, write_wav16
+from support.media import read_sample, write_wav16
 
 from preannotate.chunking import Chunk
 from preannotate.config import config_to_dict, load_config

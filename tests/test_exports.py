@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hypothesis import given, settings
-from sa_schema import assert_valid_sa_annotation, sa_problems
+from support.sa_schema import assert_valid_sa_annotation, sa_problems
 from test_chunking import OPTIONS, transcripts
 
 from preannotate.chunking import REVIEW_REASONS, Chunk, chunk_transcript
@@ -30,6 +30,7 @@ from preannotate.options import AnnotationOptions, ChunkingOptions
 from preannotate.quality import ReviewModel
 from preannotate.results import Segment, Transcript, Word
 from preannotate.review import Reviewer
+from preannotate.run import chunk_item
 from preannotate.superannotate.validate import annotation_problems, class_index
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -78,9 +79,7 @@ def fixed_transcript() -> Transcript:
 
 
 def fixed_entries() -> list[ItemChunks]:
-    talk = ItemChunks.from_transcript(
-        "talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions(), TEST_REVIEWER
-    )
+    talk = chunk_item("talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions(), TEST_REVIEWER)
     assert [c.text for c in talk.chunks] == [c.text for c in chunk_transcript(fixed_transcript(), ChunkingOptions())]
     return [talk, ItemChunks("silence.wav", "silence.wav", None, 4.0, [])]
 

@@ -13,21 +13,21 @@ import numpy as np
 import pytest
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.feature_extractor import FeatureExtractor
-from media import SAMPLES, read_sample
+from support.media import PAUSES, SAMPLES, read_sample
 from whisper.model import Whisper
 from whisper.normalizers import EnglishTextNormalizer
 
-from preannotate import engines, faster
-from preannotate.audio import decode_audio
+from preannotate.asr import get_spec, prepare
+from preannotate.asr.faster_whisper import decoding, features
+from preannotate.asr.faster_whisper import engine as faster
+from preannotate.asr.faster_whisper import folder as ct2_folder
+from preannotate.asr.openai_whisper.engine import transcribe_audio
+from preannotate.asr.weights import resolve_model
 from preannotate.config import load_config
 from preannotate.errors import ConfigError, ModelError
-from preannotate.exports import ItemChunks
-from preannotate.models import resolve_model
 from preannotate.options import ChunkingOptions, FasterWhisperOptions, ModelOptions, TranscribeOptions
-from preannotate.pipeline import run_pipeline
-from preannotate.transcribe import transcribe_audio
+from preannotate.run import chunk_item, run_pipeline
 
-PAUSES = Path(__file__).resolve().parent / "data" / "pauses.opus"
 CLIP_S = 21.0  # the first four sentences of pauses.opus and part of an 8-s pause: two chunks
 TINY = {"name": "bundled:tiny.en", "device": "cpu", "engine": "faster-whisper"}
 # Greedy decoding, for tests where decoding is not what they test (beam search, the default, is slower).
@@ -60,13 +60,13 @@ REJECTED = {"carry_initial_prompt", "length_penalty", "fp16"}
 
 
 @pytest.fixture(scope="module")
-def tiny_faster(model_cache):
-    return engines.load_engine(ModelOptions(**TINY))
+def tiny_faster(model_cache, loads_model):
+    return prepare(ModelOptions(**TINY)).load()
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return decode_audio(PAUSES).samples[: int(CLIP_S * 16_000)]
+def clip(pauses):
+    return pauses[: int(CLIP_S * 16_000)]
 
 
 def spy(monkeypatch, cls):
@@ -88,8 +88,8 @@ def words(chunks):
 
 def test_both_engines_give_equivalent_chunks(tiny_model, tiny_faster, clip):
     options, chunking = TranscribeOptions(**GREEDY), ChunkingOptions()
-    ours = ItemChunks.from_transcript("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
-    theirs = ItemChunks.from_transcript("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
+    ours = chunk_item("a", "a", tiny_faster.transcribe(clip, options), chunking).chunks
+    theirs = chunk_item("a", "a", transcribe_audio(tiny_model.model, clip, options), chunking).chunks
     assert jiwer.wer(words(theirs), words(ours)) <= 0.10, (words(theirs), words(ours))
     assert len(ours) == len(theirs) == 2
     for a, b in zip(ours, theirs):
@@ -114,14 +114,14 @@ def test_every_shared_option_reaches_faster_whisper(tiny_faster, monkeypatch):
 
 
 def test_defaults_map_to_beam_search_and_null_to_greedy_decoding():
-    kwargs = faster.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions())
+    kwargs = decoding.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions())
     assert (kwargs["beam_size"], kwargs["best_of"], kwargs["patience"]) == (5, 5, 1.0)
     # null keeps openai-whisper's API meaning: greedy, one sample per fallback temperature.
-    greedy = faster.transcribe_kwargs(TranscribeOptions(**GREEDY), FasterWhisperOptions())
+    greedy = decoding.transcribe_kwargs(TranscribeOptions(**GREEDY), FasterWhisperOptions())
     assert (greedy["beam_size"], greedy["best_of"], greedy["patience"]) == (1, 1, 1.0)
     assert kwargs["temperature"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and kwargs["log_prob_threshold"] == -1.0
     assert kwargs["vad_parameters"]["min_silence_duration_ms"] == 2000
-    batched = faster.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions(batch_size=4))
+    batched = decoding.transcribe_kwargs(TranscribeOptions(), FasterWhisperOptions(batch_size=4))
     assert batched["vad_filter"] is True and "clip_timestamps" not in batched
     assert batched["vad_parameters"]["min_silence_duration_ms"] == 160
     assert "max_speech_duration_s" not in batched["vad_parameters"]
@@ -195,51 +195,49 @@ def test_engine_options_are_checked_with_the_config():
         load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.compute_type=int4"])
 
 
-def test_model_names_resolve_to_ctranslate2_folders(model_cache, monkeypatch):
-    tiny, _, _ = faster.model_folder(ModelOptions(**TINY))
+def test_model_names_resolve_to_ctranslate2_folders(model_cache, loads_model, monkeypatch):
+    tiny, _, _ = ct2_folder.model_folder(prepare(ModelOptions(**TINY)))
     assert Path(tiny) == Path(resolve_model(ModelOptions(**TINY)).config).parent  # used in place
     base = ModelOptions(**{**TINY, "name": "bundled:base"})
-    folder, model_id, _ = faster.model_folder(base)
+    folder, model_id, _ = ct2_folder.model_folder(prepare(base))
     parts = resolve_model(base).parts
     built = (Path(folder) / "model.bin").stat()
     assert Path(folder).parent == model_cache / "faster-whisper" and model_id.startswith("sha256:")
     assert built.st_size == sum(Path(p).stat().st_size for p in parts) and (Path(folder) / "tokenizer.json").is_file()
-    assert (
-        faster.model_folder(base)[0] == folder and (Path(folder) / "model.bin").stat().st_mtime_ns == built.st_mtime_ns
-    )
+    again = ct2_folder.model_folder(prepare(base))[0]
+    assert again == folder and (Path(folder) / "model.bin").stat().st_mtime_ns == built.st_mtime_ns
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # as on a machine with no internet
     with pytest.raises(ModelError, match="bundled:base"):
-        faster.model_folder(ModelOptions(**{**TINY, "name": "tiny"}))
+        ct2_folder.model_folder(prepare(ModelOptions(**{**TINY, "name": "tiny"})))
 
 
 def test_an_openai_checkpoint_is_a_clear_error(tmp_path):
     checkpoint = tmp_path / "model.pt"
     checkpoint.write_bytes(b"not read")
     with pytest.raises(ModelError, match="not openai-whisper .pt checkpoints"):
-        engines.load_engine(ModelOptions(**{**TINY, "name": str(checkpoint)}))
+        prepare(ModelOptions(**{**TINY, "name": str(checkpoint)})).load()
 
 
-def test_blockwise_features_equal_faster_whispers_own():
-    samples = decode_audio(PAUSES).samples
+def test_blockwise_features_equal_faster_whispers_own(pauses):
+    samples = pauses
     expected = FeatureExtractor()(samples)
-    got = faster.BlockwiseFeatureExtractor()(samples)
+    got = features.BlockwiseFeatureExtractor()(samples)
     assert got.shape == expected.shape and np.array_equal(got, expected)  # bit for bit: decoding stays the same
 
 
 def test_engine_and_its_options_identify_transcripts():
     openai = ModelOptions(name="bundled:tiny.en")
     fast = ModelOptions(**TINY)
-    assert engines.engine_identity(openai) == ""  # keys of earlier runs stay valid
-    assert engines.engine_identity(fast) != engines.engine_identity(
-        dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(batch_size=8))
-    )
+    assert get_spec(openai.engine).identity(openai) == ""  # keys of earlier runs stay valid
+    batched = dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(batch_size=8))
+    assert get_spec(fast.engine).identity(fast) != get_spec(fast.engine).identity(batched)
     threads = dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(cpu_threads=1))
-    assert engines.engine_identity(fast) == engines.engine_identity(threads)
+    assert get_spec(fast.engine).identity(fast) == get_spec(threads.engine).identity(threads)
 
 
-def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
+def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
                  "model.device=cpu", "model.engine=faster-whisper"]  # fmt: skip
@@ -255,7 +253,7 @@ def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, model_cache):
         assert jiwer.wer(reference, normalize(stored["text"])) <= 0.10 and stored["segments"][0]["words"]
 
 
-def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, model_cache):
+def test_pipeline_rejects_a_lacking_option_before_any_file(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     overrides = [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
                  "model.device=cpu", "model.engine=faster-whisper", "transcribe.carry_initial_prompt=true"]  # fmt: skip
@@ -284,7 +282,7 @@ def test_workers_and_threads(monkeypatch, options, device, files, expected):
     assert auto == (faster.MAX_AUTO_WORKERS, 8 // faster.MAX_AUTO_WORKERS)
 
 
-def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, model_cache):
+def test_files_in_parallel_give_the_same_transcripts_as_one_at_a_time(tmp_path, loads_model):
     shutil.copytree(SAMPLES / "en", tmp_path / "in", ignore=shutil.ignore_patterns("*.txt"))
     shutil.copy(PAUSES, tmp_path / "in" / "pauses.opus")  # the longest: it starts first
     common = [f"input.dir={tmp_path / 'in'}", "model.name=bundled:tiny.en", "model.device=cpu",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sa_server import SuperAnnotateServer
-from test_correction import ANNOTATION, PROJECT, US, make_run, run_cli, sa_options, upload
+from support.correction_runs import ANNOTATION, PROJECT, US, make_run, run_cli, sa_options, upload
+from support.sa_server import SuperAnnotateServer
 
 from preannotate.correction import compare_run, pull_run
 from preannotate.correction.dataset import export_dataset

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.errors import LockError
 from preannotate.lock import LOCK_FILE, output_lock

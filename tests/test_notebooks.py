@@ -210,7 +210,7 @@ def test_chunk_table_puts_doubtful_chunks_first_and_keeps_texts(tmp_path: Path) 
 
 
 @pytest.fixture(scope="module")
-def defaults_run(tmp_path_factory: pytest.TempPathFactory):
+def defaults_run(tmp_path_factory: pytest.TempPathFactory, runs_notebook: None):
     """Run-all of the committed notebook with its defaults, no token, from the notebooks folder; twice."""
     folder = tmp_path_factory.mktemp("defaults")
     params = {"output_dir": str(folder / "out")}
@@ -250,7 +250,7 @@ def test_second_run_all_resumes_and_is_fast(defaults_run) -> None:
     assert second < first / 2, (first, second)
 
 
-def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path) -> None:
+def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path, runs_notebook: None) -> None:
     with pytest.raises(papermill.PapermillExecutionError, match="unknown notebook parameter 'modle'"):
         papermill.execute_notebook(
             str(PREANNOTATE), str(tmp_path / "out.ipynb"), kernel_name="python3", progress_bar=False,

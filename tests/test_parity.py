@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 from papermill import inspect_notebook
@@ -15,6 +14,7 @@ from papermill import inspect_notebook
 from preannotate.config import FORBIDDEN_KEYS, config_to_dict, load_config, read_yaml
 from preannotate.notebook import CORRECTION_PARAMETERS, NOT_PARAMETERS, OVERRIDES, PARAMETERS
 from preannotate.options import RunConfig
+from preannotate.options.catalog import notebook_type
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = {"preannotate": PARAMETERS, "correction_report": CORRECTION_PARAMETERS}
@@ -42,19 +42,6 @@ def option_type(key: str) -> Any:
     return hint
 
 
-def as_parameter_type(hint: Any) -> str:
-    """How a notebook annotates an option of this type: papermill reads `Optional[x]`, lists and plain names."""
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
-        inner = [a for a in args if a is not type(None)]
-        return f"Optional[{as_parameter_type(inner[0])}]"
-    if typing.get_origin(hint) is Literal:
-        return type(args[0]).__name__
-    if typing.get_origin(hint) is tuple:
-        return "list"
-    return hint.__name__
-
-
 def covered(key: str) -> bool:
     return key in NOT_PARAMETERS or any(p.endswith(".") and key.startswith(p) for p in NOT_PARAMETERS)
 
@@ -72,7 +59,7 @@ def test_every_parameter_is_an_option_with_the_same_default_and_type(name: str) 
         assert key in DEFAULTS, f"{parameter} maps to {key}, which is not an option"
         p = found[parameter]
         assert ast.literal_eval(p["default"]) == DEFAULTS[key], f"{parameter}: default differs from {key}"
-        assert p["inferred_type_name"] == as_parameter_type(option_type(key)), f"{parameter}: type differs from {key}"
+        assert p["inferred_type_name"] == notebook_type(option_type(key)), f"{parameter}: type differs from {key}"
         assert p["help"], f"{parameter} has no help comment"
     assert found[OVERRIDES]["inferred_type_name"] == "dict" and found[OVERRIDES]["default"] == "{}"
 
@@ -102,7 +89,9 @@ def test_no_parameter_is_a_secret() -> None:
 
 def test_default_yaml_holds_every_option_with_its_default() -> None:
     path = ROOT / "configs" / "default.yaml"
-    assert load_config(path) == RunConfig()
+    # Relative paths in a config file are relative to its folder: ../samples there is samples here.
+    assert load_config(path) == load_config(None, values={"input.dir": str(ROOT / "samples"),
+                                                          "output.dir": str(ROOT / "runs" / "latest")})  # fmt: skip
     assert list(flatten(read_yaml(path))) == list(DEFAULTS), "configs/default.yaml misses or reorders options"
 
 

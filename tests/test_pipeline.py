@@ -11,13 +11,13 @@ import sys
 import jiwer
 import pandas as pd
 import pytest
-from media import SAMPLES
+from support.configs import run_config
+from support.media import SAMPLES
 from whisper.normalizers import EnglishTextNormalizer
 
-from preannotate import engines
-from preannotate.config import load_config
+from preannotate import asr
 from preannotate.errors import ConfigError, InputError, ModelError
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 # tiny.en scores 5.6% WER on LibriSpeech test-clean (Whisper paper, table 2). These clips are
 # clean read speech too; with 11 words, one error is 9%, so 10% allows at most one.
@@ -28,11 +28,7 @@ GREEDY = ["transcribe.beam_size=null", "transcribe.best_of=null"]
 
 
 def config(tmp_path, *overrides, model="bundled:tiny.en", input_dir=None):
-    return load_config(
-        None,
-        [f"input.dir={input_dir or tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", f"model.name={model}",
-         "model.device=cpu", *GREEDY, *overrides],
-    )  # fmt: skip
+    return run_config(tmp_path, "model.device=cpu", *GREEDY, *overrides, model=model, input_dir=input_dir)
 
 
 def english_folder(tmp_path):
@@ -97,8 +93,8 @@ def test_multilingual_detection_and_translation(tmp_path, base_model, clip, engl
 def test_model_loads_once_and_resume_skips_finished(tmp_path, tiny_model, monkeypatch):
     english_folder(tmp_path)
     calls = []
-    real = engines.load_engine
-    monkeypatch.setattr(engines, "load_engine", lambda options, files: calls.append(options) or real(options, files))
+    real = asr.PreparedModel.load
+    monkeypatch.setattr(asr.PreparedModel, "load", lambda model, files=1: calls.append(model) or real(model, files))
     first = run_pipeline(config(tmp_path), progress=False)
     assert len(calls) == 1 and [f.status for f in first.files] == ["ok"] * 3
     stamp = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "transcripts").iterdir()}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from media import SAMPLES
-from sa_schema import assert_valid_sa_annotation
-from sa_server import SuperAnnotateServer
+from support.media import SAMPLES
+from support.sa_schema import assert_valid_sa_annotation
+from support.sa_server import SuperAnnotateServer
 from test_exports import TEST_REVIEWER, fixed_entries
 
 from preannotate.chunking import Chunk
@@ -23,6 +23,7 @@ from preannotate.report import FileResult, RunReport, summary_table
 from preannotate.results import Segment, Transcript, Word
 from preannotate.review import Reviewer, item_predicted_wer
 from preannotate.routing import CONTROL, DRAFT, FROM_SCRATCH, control_draw, route_item, strata, wer_band
+from preannotate.run import chunk_item
 from preannotate.sa_format import sa_annotation
 from preannotate.superannotate import preflight, upload_run
 from preannotate.superannotate.validate import annotation_problems, class_index
@@ -43,7 +44,7 @@ def one_doubtful_word(reviewer: Reviewer | None = None, options: ChunkingOptions
     """'carries' at probability 0.05, every other word at 0.95; the word-probability rule off unless given."""
     probabilities = [0.95, 0.95, 0.05, 0.95, 0.95, 0.95, 0.95]
     options = options or ChunkingOptions(review_min_word_probability=None)
-    return ItemChunks.from_transcript("river.wav", "river.wav", transcript(RIVER, probabilities), options, reviewer)
+    return chunk_item("river.wav", "river.wav", transcript(RIVER, probabilities), options, reviewer)
 
 
 def test_a_word_at_005_is_listed_everywhere_with_the_shipped_model(tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def bad_transcript() -> Transcript:
 
 
 def bad_clip() -> ItemChunks:
-    return ItemChunks.from_transcript("bad.wav", "bad.wav", bad_transcript(), ChunkingOptions())
+    return chunk_item("bad.wav", "bad.wav", bad_transcript(), ChunkingOptions())
 
 
 def test_a_high_wer_item_is_routed_to_textless_events_that_validate() -> None:
@@ -221,7 +222,7 @@ def test_textless_item_uploads_to_the_loopback_server_and_the_report_still_works
 
 
 def test_export_chunks_records_predicted_wer_share_and_route_per_file(tmp_path: Path) -> None:
-    from preannotate.pipeline import export_chunks
+    from preannotate.run import export_chunks
 
     out = tmp_path / "out"
     files = []

@@ -2,9 +2,9 @@ import subprocess
 import sys
 
 import whisper.tokenizer
-from media import SAMPLES
+from support.media import SAMPLES
 
-from preannotate.rules import language_code, whisper_languages
+from preannotate.asr.languages import language_code, whisper_languages
 
 
 def test_language_tables_are_whispers_own():
@@ -12,7 +12,7 @@ def test_language_tables_are_whispers_own():
     assert language_code("Spanish") == "es" and language_code("mandarin") == "zh" and language_code("fr") == "fr"
 
 
-def test_the_faster_whisper_engine_runs_without_importing_torch(tmp_path, model_cache):
+def test_the_faster_whisper_engine_runs_without_importing_torch(tmp_path, loads_model):
     # torch and openai-whisper take seconds to import: a faster-whisper run has no use for them.
     code = (
         "import sys\n"

@@ -6,22 +6,19 @@ import logging
 import shutil
 
 import pytest
-from media import SAMPLES
+from support.configs import run_config
+from support.media import SAMPLES
 
-from preannotate.config import load_config
 from preannotate.errors import ConfigError, CredentialsError
-from preannotate.pipeline import run_pipeline
+from preannotate.run import run_pipeline
 
 PROJECT = "Speech drafts"
 
 
 def config(tmp_path, *overrides):
-    return load_config(
-        None,
-        [f"input.dir={tmp_path / 'in'}", f"output.dir={tmp_path / 'out'}", "model.name=bundled:tiny.en",
-         f"superannotate.project={PROJECT}", "superannotate.url_prefix=https://bucket.example/audio/",
-         "superannotate.backoff_seconds=0.01", *overrides],
-    )  # fmt: skip
+    upload = [f"superannotate.project={PROJECT}", "superannotate.url_prefix=https://bucket.example/audio/",
+              "superannotate.backoff_seconds=0.01"]  # fmt: skip
+    return run_config(tmp_path, *upload, *overrides)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_silence_and_a_half_second_clip_do_not_fail(conversation: np.ndarray) ->
 
 def test_words_get_their_speaker_and_cpwer(tiny_model, diarized: tuple[list[Turn], float]) -> None:
     from preannotate.options import TranscribeOptions
-    from preannotate.transcribe import transcribe_audio
+    from preannotate.asr.openai_whisper.engine import transcribe_audio
 
     samples = decode_audio(DATA / "conversation.opus").samples
     start = time.perf_counter()

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from media import SAMPLES
-from sa_server import SuperAnnotateServer
-from test_correction import ANNOTATION, PROJECT, make_run, sa_options
+from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options
+from support.media import SAMPLES
+from support.sa_server import SuperAnnotateServer
 
 from preannotate.correction import compare_run, pull_run
 from preannotate.correction.dataset import export_dataset

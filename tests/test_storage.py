@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from media import SAMPLES
+from support.media import SAMPLES
 
 from preannotate.lock import output_lock
 from preannotate.storage import STALE_TEMP_S, atomic_writer, remove_output_temps

@@ -1,4 +1,4 @@
-"""Uploads never overwrite human work: the real SDK against the loopback server in sa_server.py."""
+"""Uploads never overwrite human work: the real SDK against the loopback server in tests/support/sa_server.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sa_server import SuperAnnotateServer
-from test_superannotate_upload import (
+from support.sa_server import SuperAnnotateServer
+from support.upload_runs import (
     ANNOTATION,
     SOURCES,
     items_of,

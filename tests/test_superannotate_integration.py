@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sa_server import SuperAnnotateServer
-from test_superannotate_upload import SOURCES, items_of, make_run, options, run_upload
+from support.sa_server import SuperAnnotateServer
+from support.upload_runs import SOURCES, items_of, make_run, options, run_upload
 
 from preannotate.config import load_config
 from preannotate.discover import item_name

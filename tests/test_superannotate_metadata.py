@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from sa_metadata import served_order
-from sa_server import SuperAnnotateServer
-from test_superannotate_upload import SOURCES, items_of, make_run, options, run_upload, write_json
+from support.sa_metadata import served_order
+from support.sa_server import SuperAnnotateServer
+from support.upload_runs import SOURCES, items_of, make_run, options, run_upload, write_json
 
 from preannotate.errors import ConfigError
 from preannotate.options import AnnotationOptions

@@ -11,7 +11,7 @@ import typing
 from pathlib import Path
 
 import pytest
-from sa_server import SuperAnnotateServer
+from support.sa_server import SuperAnnotateServer
 from typing_extensions import NotRequired, Required
 
 from preannotate.config import load_config

@@ -1,81 +1,32 @@
-"""End to end: the real SuperAnnotate SDK against the loopback server in sa_server.py."""
+"""End to end: the real SuperAnnotate SDK against the loopback server in tests/support/sa_server.py."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sa_server import PROJECT_TYPES, SuperAnnotateServer
+from support.sa_server import PROJECT_TYPES, SuperAnnotateServer
+from support.upload_runs import (
+    ANNOTATION,
+    PREFIX,
+    SOURCES,
+    class_defs,
+    items_of,
+    make_run,
+    options,
+    run_upload,
+    video_json,
+    write_json,
+)
 
+from preannotate import sa_format
 from preannotate.discover import item_name
 from preannotate.errors import CredentialsError, UploadError
-from preannotate.options import AnnotationOptions, SuperAnnotateOptions
+from preannotate.options import AnnotationOptions
 from preannotate.superannotate import DRY_RUN_MESSAGE, LEDGER_FILE, Ledger, preflight, upload_run
 from preannotate.superannotate.report import UNCHANGED, write_upload_record
-
-ANNOTATION = AnnotationOptions(review_group=None, reason_group=None, doubtful_group=None)
-PREFIX = "https://media.example.org/audio"
-SOURCES = ["en/interview one.mp3", "es/clip.wav", "fr/clip.m4a"]
-
-
-def class_defs(annotation: AnnotationOptions = ANNOTATION) -> list[dict]:
-    """The exporter's class definitions, or a minimal equivalent until it provides them."""
-    try:
-        from preannotate.exports import annotation_classes
-    except ImportError:
-        group = {"name": annotation.text_group, "group_type": "text", "attributes": []}
-        return [{"name": annotation.class_name, "color": annotation.class_color, "attribute_groups": [group]}]
-    return annotation_classes(annotation)
-
-
-def video_json(item: str, chunks: list[tuple[float, float, str]], duration: float = 30.0) -> dict:
-    """A Video annotation as the notes describe it: events with the text at start and end."""
-    instances = []
-    for start, end, text in chunks:
-        s, e = int(start * 1_000_000), int(end * 1_000_000)
-        attrs = [{"groupName": ANNOTATION.text_group, "name": text}]
-        stamps = [{"timestamp": s, "attributes": attrs}, {"timestamp": e, "attributes": attrs}]
-        meta = {"type": "event", "className": ANNOTATION.class_name, "start": s, "end": e}
-        instances.append({"meta": meta, "parameters": [{"start": s, "end": e, "timestamps": stamps}]})
-    return {"metadata": {"name": item, "duration": int(duration * 1_000_000)}, "instances": instances, "tags": []}
-
-
-def make_run(root: Path, sources: list[str] = SOURCES, failed: tuple[str, ...] = ()) -> tuple[Path, Path]:
-    """An input folder and the output of a finished run over it: run.json and superannotate/*.json."""
-    inp, out = root / "input", root / "output"
-    files = []
-    for n, source in enumerate(sources):
-        (inp / source).parent.mkdir(parents=True, exist_ok=True)
-        (inp / source).write_bytes(b"not really audio")
-        item = item_name(source)
-        status = "failed" if source in failed else "ok"
-        files.append({"item": item, "source": source, "status": status})
-        if status == "ok":
-            chunks = [(0.0, 2.5, f"hello {n}"), (2.5, 4.0, f"world {n}")]
-            write_json(out / "superannotate" / f"{item}.json", video_json(item, chunks))
-    write_json(out / "run.json", {"files": files, "upload": None})
-    return inp, out
-
-
-def write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-
-
-def options(**changes: object) -> SuperAnnotateOptions:
-    return replace(SuperAnnotateOptions(project="Podcasts", url_prefix=PREFIX, backoff_seconds=0.0), **changes)
-
-
-def run_upload(root: Path, opts: SuperAnnotateOptions, force: bool = False):
-    session = preflight(opts)
-    return upload_run(root / "output", opts, ANNOTATION, root / "input", session, force, classes=class_defs())
-
-
-def items_of(sources: list[str] = SOURCES) -> list[str]:
-    return [item_name(s) for s in sources]
 
 
 def test_full_run_creates_project_class_items_and_uploads(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
@@ -266,7 +217,7 @@ def test_no_token_means_dry_run_unless_upload_is_required(sa_clean_env: None, ca
 
 
 def test_project_of_another_type_is_an_error(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
-    from sa_server import Api
+    from support.sa_server import Api
 
     Api(sa_server.state, "POST", "/project", {}, {}, b'{"name": "Podcasts", "type": 1}').create_project()
     with pytest.raises(UploadError, match="Vector project"):
@@ -306,7 +257,6 @@ def test_invalid_annotation_fails_locally_and_is_not_sent(sa_server: SuperAnnota
 
 def test_exporter_json_with_review_groups_uploads_as_is(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
     """The exporter's own annotation JSON and class definitions, review groups included."""
-    sa_format = pytest.importorskip("preannotate.sa_format")
     from preannotate.chunking import REVIEW_REASONS, Chunk
 
     annotation = AnnotationOptions(review_group="Review", reason_group="Review reason")

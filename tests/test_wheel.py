@@ -86,7 +86,7 @@ def test_wheel_declares_each_optional_part_as_an_extra(dist: Path) -> None:
     metadata = zipfile.ZipFile(wheel_of(dist)).read(f"preannotate-{VERSION}.dist-info/METADATA").decode()
     headers = [line.split(": ", 1) for line in metadata.split("\n\n", 1)[0].splitlines() if ": " in line]
     extras = {value for key, value in headers if key == "Provides-Extra"}
-    assert extras == {"offline", "superannotate", "faster", "speakers", "notebooks", "all"}
+    assert extras == {"offline", "superannotate", "faster", "speakers", "notebooks", "s3", "gcs", "azure", "all"}
     requires = {str(Requirement(value)) for key, value in headers if key == "Requires-Dist"}
     for extra, names in PYPROJECT["optional-dependencies"].items():
         assert {str(Requirement(f'{name}; extra == "{extra}"')) for name in names} <= requires, extra

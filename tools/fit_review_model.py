@@ -34,11 +34,11 @@ from review_speech import EASY, HARD, PLAIN, plan_files, synthesize  # noqa: E40
 
 from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
-from preannotate.pipeline import run_pipeline  # noqa: E402
 from preannotate.quality import chunk_features, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, flag_metrics  # noqa: E402
 from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
 from preannotate.results import Transcript  # noqa: E402
+from preannotate.run import run_pipeline  # noqa: E402
 
 MODELS = ("bundled:tiny.en", "bundled:base")
 # language+variant; repeats weight the choice, and the plain voice ("") comes up most: the variants are harder.

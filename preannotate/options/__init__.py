@@ -1,14 +1,17 @@
 """Typed options, one frozen dataclass per stage, validated in one place each.
 
-`configs/default.yaml` and the notebooks' parameters mirror these classes; a test
-keeps the three in step. Names and defaults of `TranscribeOptions` follow
-`whisper.transcribe` so that its documentation applies unchanged.
+Each field carries its help (`base.option`); `configs/default.yaml` and the notebooks'
+parameter comments are generated from it (`make options-docs`) and tests keep them in step.
+Names and defaults of `TranscribeOptions` follow `whisper.transcribe` so that its
+documentation applies unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ..cloud.location import is_bucket_url
+from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
 from .transcription import (
@@ -50,18 +53,37 @@ __all__ = [
 class RunConfig:
     """The whole configuration of one run: one section per stage."""
 
-    input: InputOptions = field(default_factory=InputOptions)
-    output: OutputOptions = field(default_factory=OutputOptions)
-    model: ModelOptions = field(default_factory=ModelOptions)
-    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
-    chunking: ChunkingOptions = field(default_factory=ChunkingOptions)
-    annotation: AnnotationOptions = field(default_factory=AnnotationOptions)
-    superannotate: SuperAnnotateOptions = field(default_factory=SuperAnnotateOptions)
-    correction: CorrectionOptions = field(default_factory=CorrectionOptions)
-    dataset: DatasetExportOptions = field(default_factory=DatasetExportOptions)
+    input: InputOptions = section(InputOptions, "Where the recordings are.")
+    output: OutputOptions = section(OutputOptions, "Where results go.")
+    model: ModelOptions = section(ModelOptions, "Which Whisper model runs, and where.")
+    transcribe: TranscribeOptions = section(
+        TranscribeOptions,
+        "openai-whisper's transcribe and decoding options, same names and defaults.",
+    )
+    chunking: ChunkingOptions = section(
+        ChunkingOptions,
+        "transcripts into annotation units, and which units are flagged for review.",
+    )
+    annotation: AnnotationOptions = section(
+        AnnotationOptions,
+        "names in the SuperAnnotate annotation JSON and the class the uploader creates.",
+    )
+    superannotate: SuperAnnotateOptions = section(
+        SuperAnnotateOptions,
+        "uploading pre-annotations; the token comes from SA_TOKEN, never from here.",
+    )
+    correction: CorrectionOptions = section(
+        CorrectionOptions,
+        "`preannotate pull` and `report`: comparing annotators' corrections with the drafts.",
+    )
+    dataset: DatasetExportOptions = section(DatasetExportOptions, "`preannotate export`: the corrected dataset.")
 
     def validate(self) -> None:
         """Validates every section."""
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
-        for section in (*sections, self.superannotate, self.correction, self.dataset):
-            section.validate()
+        for part in (*sections, self.superannotate, self.correction, self.dataset):
+            part.validate()
+        check(
+            self.superannotate.urls is None or is_bucket_url(self.input.dir),
+            f"superannotate.urls needs a bucket input.dir (s3://, gs://, az://), got {self.input.dir!r}",
+        )

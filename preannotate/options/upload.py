@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import check
+from .base import ALWAYS, check, option
 
 WEB_SCHEMES = ("http://", "https://")
 
+# How the URL of a bucket object is made for SuperAnnotate (see preannotate.cloud.links).
+URL_MODES = ("public", "presigned", "integration")
 # How items are ordered for annotators (SuperAnnotate priority scores, higher served first).
 PRIORITIES = ("doubtful_first", "easy_first", "none")
 # Item statuses of a SuperAnnotate project with the default workflow.
@@ -21,61 +23,88 @@ class SuperAnnotateOptions:
     """Uploading the pre-annotations to a SuperAnnotate Video project.
 
     The token is never an option: it comes from SA_TOKEN, a Colab secret or the SDK's config file.
-
-    Attributes:
-        project: The Video project to create or reuse; required to upload.
-        project_description: Description of a project this tool creates.
-        dry_run: True: check everything and upload nothing. False: upload (a token is required).
-            None: upload when a token is found, otherwise a dry run.
-        force_upload: Upload every item again, even those the upload ledger records as unchanged. Items a
-            person has worked on are still kept (see overwrite_human_edits).
-        overwrite_human_edits: Also replace items a person has worked on: status QualityCheck, Returned,
-            Completed or Skipped, or an annotation that is not what this tool last uploaded. Their status and
-            annotation are saved first under `<output>/backups/<UTC time>/<item>.json`. False: such items are
-            skipped and listed with the reason.
-        url_csv: CSV mapping items to audio URLs, with columns `name,url` (item names) or `path,url`
-            (paths relative to the input folder).
-        url_prefix: Base URL under which the input folder is served; an item's URL is the prefix plus its
-            URL-quoted relative path. Used for items the CSV does not name.
-        integration: A SuperAnnotate storage integration (its name in the team) to attach through, for URLs
-            that are not http(s) (s3://, gs://...); an `integration` column in url_csv names one per row.
-            Without one, only http(s) URLs can be attached.
-        keep_status: Leave item statuses as they are after an upload.
-        status: The status uploaded items get unless keep_status (SuperAnnotate's own default: InProgress).
-        batch_size: Annotations per upload request; the ledger is saved after each batch.
-        max_attempts: Tries per request when SuperAnnotate fails transiently (connection errors, 429, 5xx).
-        backoff_seconds: Wait before the first retry; doubles with each further one, at most 60 s.
-        verify_upload: Read uploaded annotations back and compare them before recording them as uploaded
-            (superannotate 4.6.2 can report success for an upload whose retried request lost its body).
-        priority: The order annotators are served items in, sent as SuperAnnotate priority scores from each
-            file's predicted WER: doubtful_first (highest predicted WER first), easy_first (lowest first), or
-            none (no scores sent). Files without a predicted WER get no score.
-        custom_fields: Give items the custom fields predicted_wer, duration_seconds, language and doubtful_share
-            (created in the project when missing), so managers can filter and sort by them.
-        control_share: Share of items (0 to 1) uploaded with chunk boundaries but no text, as a control arm
-            for comparing the effort of typing with that of editing drafts. Each item's arm comes from a
-            seeded hash of its name, so it is reproducible and does not change when files are added.
-        control_seed: Seed of that draw; another seed picks other items.
     """
 
-    project: str = ""
-    project_description: str = "Transcripts pre-annotated with Whisper by preannotate"
-    dry_run: bool | None = None
-    force_upload: bool = False
-    overwrite_human_edits: bool = False
-    url_csv: str | None = None
-    url_prefix: str | None = None
-    integration: str | None = None
-    keep_status: bool = False
-    status: str = "InProgress"
-    batch_size: int = 100
-    max_attempts: int = 5
-    backoff_seconds: float = 1.0
-    verify_upload: bool = True
-    priority: str = "doubtful_first"
-    custom_fields: bool = True
-    control_share: float = 0.0
-    control_seed: int = 0
+    project: str = option("", "The Video project to create or reuse; required to upload.")
+    project_description: str = option(
+        "Transcripts pre-annotated with Whisper by preannotate",
+        "Description of a project this tool creates.",
+    )
+    dry_run: bool | None = option(
+        None,
+        "true: check everything, upload nothing; false: upload (a token is required); null: upload when a token is "
+        "found, otherwise a dry run.",
+    )
+    force_upload: bool = option(
+        False,
+        "Upload every item again, even those the upload ledger records as unchanged. Items a person has worked on are "
+        "still kept (see overwrite_human_edits).",
+    )
+    overwrite_human_edits: bool = option(
+        False,
+        "Also replace items a person has worked on: status QualityCheck, Returned, Completed or Skipped, or an "
+        "annotation that is not what this tool last uploaded. Their status and annotation are saved first under "
+        "`<output>/backups/<UTC time>/<item>.json`. False: such items are skipped and listed with the reason.",
+    )
+    url_csv: str | None = option(
+        None,
+        "CSV mapping items to audio URLs. Its columns are `name,url` (item names) or `path,url` (paths relative to "
+        "the input folder).",
+        path=ALWAYS,
+    )
+    url_prefix: str | None = option(
+        None,
+        "Base URL under which the input folder is served; an item's URL is the prefix plus its URL-quoted relative "
+        "path. Used for items the CSV does not name.",
+    )
+    integration: str | None = option(
+        None,
+        "A SuperAnnotate storage integration (its name in the team) to attach through, for URLs that are not http(s) "
+        "(s3://, gs://...); an `integration` column in url_csv names one per row. Without one, only http(s) URLs can "
+        "be attached.",
+    )
+    urls: str | None = option(
+        None,
+        "For a bucket input.dir (s3://, gs://, az://), how each object's URL is made, after url_csv and url_prefix: "
+        "public (its plain HTTPS address; the objects must be publicly readable), presigned (a signed HTTPS URL valid "
+        "for url_expiry_hours; annotators opening an item later get no audio), or integration (its bucket URL, "
+        "attached through the storage integration named by `integration`). None: url_csv and url_prefix only.",
+    )
+    url_expiry_hours: float = option(168.0, "Lifetime of presigned URLs, at most 168 (7 days, S3's limit).")
+    keep_status: bool = option(False, "Leave item statuses as they are after an upload.")
+    status: str = option(
+        "InProgress",
+        "The status uploaded items get unless keep_status (SuperAnnotate's own default: InProgress).",
+    )
+    batch_size: int = option(100, "Annotations per upload request; the ledger is saved after each batch.")
+    max_attempts: int = option(
+        5,
+        "Tries per request when SuperAnnotate fails transiently (connection errors, 429, 5xx).",
+    )
+    backoff_seconds: float = option(1.0, "Wait before the first retry; doubles with each further one, at most 60 s.")
+    verify_upload: bool = option(
+        True,
+        "Read uploaded annotations back and compare them before recording them as uploaded (superannotate 4.6.2 can "
+        "report success for an upload whose retried request lost its body).",
+    )
+    priority: str = option(
+        "doubtful_first",
+        "The order annotators are served items in, sent as SuperAnnotate priority scores from each file's predicted "
+        "WER: doubtful_first (highest predicted WER first), easy_first (lowest first), or none (no scores sent). Files"
+        " without a predicted WER get no score.",
+    )
+    custom_fields: bool = option(
+        True,
+        "Give items the custom fields predicted_wer, duration_seconds, language and doubtful_share (created in the "
+        "project when missing), so managers can filter and sort by them.",
+    )
+    control_share: float = option(
+        0.0,
+        "Share of items (0 to 1) uploaded with chunk boundaries but no text, as a control arm for comparing the effort"
+        " of typing with that of editing drafts. Each item's arm comes from a seeded hash of its name, so it is "
+        "reproducible and does not change when files are added.",
+    )
+    control_seed: int = option(0, "Seed of that draw; another seed picks other items.")
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
@@ -98,6 +127,15 @@ class SuperAnnotateOptions:
             f"superannotate.url_prefix {self.url_prefix!r} is not an http(s) URL: only http(s) URLs can be attached "
             "unless superannotate.integration names a SuperAnnotate storage integration",
         )
+        check(
+            self.urls is None or self.urls in URL_MODES,
+            f"superannotate.urls must be one of {', '.join(URL_MODES)}, got {self.urls!r}",
+        )
+        check(
+            self.urls != "integration" or self.integration is not None,
+            "superannotate.urls: integration needs superannotate.integration (the storage integration's name)",
+        )
+        check(0 < self.url_expiry_hours <= 168, "superannotate.url_expiry_hours must be in (0, 168]")
         check(
             self.priority in PRIORITIES,
             f"superannotate.priority must be one of {', '.join(PRIORITIES)}, got {self.priority!r}",

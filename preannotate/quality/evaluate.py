@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..chunking import Chunk
 from .features import chunk_features
@@ -62,7 +63,7 @@ class FlagMetrics:
         }
 
 
-def flag_metrics(has_error: Sequence[bool], flagged: Sequence[bool]) -> FlagMetrics:
+def flag_metrics(has_error: Iterable[bool], flagged: Iterable[bool]) -> FlagMetrics:
     """Counts a flag's hits against the chunks that really contain an error."""
     pairs = list(zip(has_error, flagged, strict=True))
     return FlagMetrics(
@@ -91,7 +92,7 @@ def chunk_rows(
         A (features, measured WER) row per chunk, and the labels behind them.
     """
     labels, _ = label_chunks(chunks, reference, normalize or english_normalizer())
-    rows = [(chunk_features(c, transcript_duration), label.wer) for c, label in zip(chunks, labels)]
+    rows: list[Row] = [(chunk_features(c, transcript_duration), label.wer) for c, label in zip(chunks, labels)]
     return rows, labels
 
 
@@ -139,10 +140,10 @@ def evaluate_review_model(model: ReviewModel, rows: Iterable[Row]) -> dict[str, 
     }
 
 
-def ranking_auc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
+def ranking_auc(scores: npt.ArrayLike, positive: npt.ArrayLike) -> float | None:
     """Probability that a random positive scores above a random negative (ties count half)."""
-    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
-    pos, neg = scores[positive], scores[~positive]
+    values, is_positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    pos, neg = values[is_positive], values[~is_positive]
     if not pos.size or not neg.size:
         return None
     above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()

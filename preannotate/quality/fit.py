@@ -90,8 +90,9 @@ def fit_review_model(
     )
     bounds = [_bound(n, z[:, i]) for i, n in enumerate(feature_names)]
     oof = _out_of_fold_scores(z, y, bounds, c_value, folds, seed)
-    oof_wer = model.wer_from_score(oof)
+    oof_wer = np.asarray(model.wer_from_score(oof))
     threshold = _group_threshold(oof_wer, y, target_recall, groups)
+    auc = ranking_auc(oof, y)  # never None: both classes have MIN_CLASS_ROWS rows
     fit_info = {
         "rows": len(y),
         "with_error": n_pos,
@@ -99,7 +100,10 @@ def fit_review_model(
         "zero_features": dropped,
         "target_recall": target_recall,
         "groups": sorted(set(groups)) if groups is not None else None,
-        "out_of_fold": {**flag_metrics(y, oof_wer > threshold).to_dict(), "auc": round(ranking_auc(oof, y), 3)},
+        "out_of_fold": {
+            **flag_metrics(y, oof_wer > threshold).to_dict(),
+            "auc": round(auc, 3) if auc is not None else None,
+        },
     }
     return dataclasses.replace(model, threshold=threshold, provenance={**dict(provenance or {}), "fit": fit_info})
 

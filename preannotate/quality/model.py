@@ -30,7 +30,7 @@ DEFAULT_PATH = Path(__file__).with_name("review_model.json")
 class DoubtfulWord(NamedTuple):
     """A word the model is unsure of: its position among the chunk's words, text and probability."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: the word's position is its name
     word: str
     probability: float
 

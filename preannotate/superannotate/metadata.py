@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..errors import CredentialsError, UploadError
 from ..options import SuperAnnotateOptions
@@ -115,7 +115,9 @@ def plan_metadata(records: dict[str, dict[str, Any]], names: list[str], priority
         priority: The superannotate.priority option.
         fields: The superannotate.custom_fields option.
     """
-    scores, values, unknown = [], [], set()
+    scores: list[dict[str, Any]] = []
+    values: list[dict[str, dict[str, Any]]] = []
+    unknown: set[str] = set()
     wanted = set(_RECORD_KEYS.values()) if fields else set()
     if priority != "none":
         wanted.add("predicted_wer")
@@ -132,7 +134,7 @@ def plan_metadata(records: dict[str, dict[str, Any]], names: list[str], priority
     return MetadataPlan(scores, values, sorted(unknown))
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

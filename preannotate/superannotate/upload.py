@@ -102,7 +102,7 @@ def upload_run(
         output_dir: The run's output folder.
         options: The superannotate section of the configuration.
         annotation: The annotation section (class and group names).
-        input_dir: The dataset folder (CSV paths and URL prefixes are relative to it).
+        input_dir: The dataset folder (CSV paths and URL prefixes are relative to it), or bucket URL.
         session: From `preflight`; None checks everything and uploads nothing.
         force: Upload items even when the ledger records the same content (also options.force_upload);
             items people have worked on are still kept unless options.overwrite_human_edits.
@@ -122,7 +122,7 @@ def upload_run(
         raise ConfigError("superannotate.project must name the Video project to upload to")
     output_dir = Path(output_dir)
     classes = class_definitions(annotation) if classes is None else classes
-    urls = UrlMap.from_options(options.url_csv, options.url_prefix, Path(input_dir), options.integration)
+    urls = UrlMap.for_run(options, input_dir)
     planned = plan_items(output_dir, run_files(output_dir, files), urls, classes)
     report = UploadReport(options.project, dry_run=session is None)
     ready = [p for p in planned if p.status is None]
@@ -280,6 +280,6 @@ def upload_from_config(config: RunConfig, force: bool = False) -> UploadReport:
     """
     session = preflight(config.superannotate)
     out = Path(config.output.dir)
-    report = upload_run(out, config.superannotate, config.annotation, Path(config.input.dir), session, force)
+    report = upload_run(out, config.superannotate, config.annotation, config.input.dir, session, force)
     write_upload_record(out, report)
     return report

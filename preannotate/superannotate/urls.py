@@ -8,13 +8,16 @@ also take other schemes such as s3:// or gs://.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+from ..cloud import is_bucket_url, object_links
 from ..errors import ConfigError
-from ..options.upload import is_web_url
+from ..options.upload import SuperAnnotateOptions, is_web_url
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 NEEDS_INTEGRATION = (
@@ -39,6 +42,7 @@ class UrlMap:
     by_path: dict[str, Link] = field(default_factory=dict)
     prefix: str | None = None
     integration: str | None = None
+    objects: Callable[[str], Link] | None = None  # a bucket input's objects, by source (superannotate.urls)
 
     @classmethod
     def from_options(
@@ -68,6 +72,8 @@ class UrlMap:
             return found
         if self.prefix:
             return Link(prefix_url(self.prefix, source), self.integration)
+        if self.objects is not None:
+            return self.objects(source)
         return None
 
     def url_for(self, item: str, source: str) -> str | None:
@@ -78,7 +84,29 @@ class UrlMap:
     @property
     def configured(self) -> bool:
         """Whether any URL source is configured at all."""
-        return bool(self.by_name or self.by_path or self.prefix)
+        return bool(self.by_name or self.by_path or self.prefix or self.objects)
+
+    @classmethod
+    def for_run(cls, options: SuperAnnotateOptions, input_dir: str | Path | None) -> UrlMap:
+        """The URL map of a run: url_csv, url_prefix, then (for a bucket input) the objects' URLs.
+
+        Args:
+            options: The superannotate section (url_csv, url_prefix, integration, urls, url_expiry_hours).
+            input_dir: The run's input.dir, a folder or a bucket URL; None when not known yet.
+
+        Raises:
+            ConfigError: As `from_options`, or superannotate.urls is set and input.dir is not a bucket URL.
+        """
+        bucket = input_dir is not None and is_bucket_url(str(input_dir))
+        folder = Path(input_dir) if input_dir is not None and not bucket else None
+        urls = cls.from_options(options.url_csv, options.url_prefix, folder, options.integration)
+        if options.urls is None:
+            return urls
+        if not bucket:
+            raise ConfigError(f"superannotate.urls: {options.urls} needs a bucket input.dir (s3://, gs://, az://)")
+        make = object_links(str(input_dir), options.urls, options.url_expiry_hours)
+        integration = options.integration if options.urls == "integration" else None
+        return dataclasses.replace(urls, objects=lambda source: Link(make(source), integration))
 
 
 def prefix_url(prefix: str, source: str) -> str:

@@ -135,12 +135,13 @@ def main() -> None:
 def record_transcript() -> None:
     """Writes pauses.tiny_en.json: the real tiny.en transcript the fast tests chunk."""
     sys.path.insert(0, str(HERE.parent.parent))
+    from preannotate.asr import prepare
+    from preannotate.asr.openai_whisper.engine import transcribe_audio
+    from preannotate.asr.openai_whisper.load import load_model
     from preannotate.audio import decode_audio
-    from preannotate.models import load_model
     from preannotate.options import ModelOptions, TranscribeOptions
-    from preannotate.transcribe import transcribe_audio
 
-    model = load_model(ModelOptions(name="bundled:tiny.en", device="cpu")).model
+    model = load_model(prepare(ModelOptions(name="bundled:tiny.en", device="cpu"))).model
     options = TranscribeOptions(language="en", temperature=(0.0,), fp16=False)  # as tests/test_chunking.py
     transcript = transcribe_audio(model, decode_audio(HERE / "pauses.opus").samples, options)
     (HERE / "pauses.tiny_en.json").write_text(json.dumps(transcript.to_dict(), indent=1) + "\n", encoding="utf-8")

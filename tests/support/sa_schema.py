@@ -1,5 +1,7 @@
 """The rules of /work/shared/notes/superannotate.md for Video/Audio annotation JSON, as a checker for tests.
 
+`video_errors(d, name, items, classes)` is what the loopback server (sa_server.py) refuses in an upload:
+the JSON Schema plus references to the project.
 `assert_valid_sa_annotation(d, item_name)` checks one annotation: the JSON Schema
 below (shapes, strict integers, non-empty names, at least two timestamps per
 parameter) and what a schema cannot say (start < end, timestamps inside their
@@ -77,10 +79,15 @@ StrictValidator = jsonschema.validators.extend(
 )
 
 
+def schema_problems(d: Any) -> list[str]:
+    """Where `d` breaks SA_VIDEO_SCHEMA (shapes and types only); empty when it fits."""
+    errors = sorted(StrictValidator(SA_VIDEO_SCHEMA).iter_errors(d), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+
+
 def sa_problems(d: Any, item_name: str, text_group: str = "Content") -> list[str]:
     """Every rule an annotation breaks; empty when it is valid."""
-    errors = sorted(StrictValidator(SA_VIDEO_SCHEMA).iter_errors(d), key=lambda e: list(e.absolute_path))
-    problems = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    problems = schema_problems(d)
     if problems:
         return problems
     if d["metadata"]["name"] != item_name:
@@ -112,6 +119,50 @@ def _instance_problems(instance: dict, duration: int, text_group: str) -> list[s
                 if len(found) != 1:
                     problems.append(f"timestamp {t['timestamp']} must carry exactly one {text_group!r} text attribute")
     return problems
+
+
+def video_errors(annotation: Any, name: str, items: dict, classes: list[dict]) -> list[tuple[str, str]]:
+    """What the platform rejects in a Video annotation: ("error", why) or (missing resource kind, name).
+
+    What the loopback server refuses in an upload: shapes and types by SA_VIDEO_SCHEMA, then what refers
+    to the project (`items` by name, `classes` with their attribute groups) and how spans nest. Laxer than
+    `sa_problems`, which adds the rules this project's exports keep (text at both ends of an event...).
+    """
+    shape = schema_problems(annotation)
+    if shape:
+        return [("error", problem) for problem in shape]
+    errors = []
+    if annotation["metadata"]["name"] != name or name not in items:
+        errors.append(("error", "metadata.name must be the name of an item in the folder"))
+    by_name = {c["name"]: c for c in classes}
+    for instance in annotation["instances"]:
+        errors.extend(_instance_errors(instance, by_name))
+    return errors
+
+
+def _instance_errors(instance: dict, classes: dict[str, dict]) -> list[tuple[str, str]]:
+    meta = instance["meta"]
+    cls = classes.get(meta["className"])
+    if cls is None:
+        return [("class", meta["className"])]
+    if not meta["start"] <= meta["end"]:
+        return [("error", "meta.start must not be after meta.end")]
+    groups = {g["name"] for g in cls["attribute_groups"]}
+    errors = []
+    for parameter in instance["parameters"]:
+        errors.extend(_parameter_errors(parameter, (meta["start"], meta["end"]), groups))
+    return errors
+
+
+def _parameter_errors(parameter: dict, bounds: tuple[int, int], groups: set[str]) -> list[tuple[str, str]]:
+    if not bounds[0] <= parameter["start"] <= parameter["end"] <= bounds[1]:
+        return [("error", "a parameter's start/end must lie inside its event")]
+    errors = []
+    for stamp in parameter["timestamps"]:
+        if not parameter["start"] <= stamp["timestamp"] <= parameter["end"]:
+            errors.append(("error", "timestamps must lie inside their parameter"))
+        errors.extend(("attributeGroup", a["groupName"]) for a in stamp["attributes"] if a["groupName"] not in groups)
+    return errors
 
 
 def assert_valid_sa_annotation(d: Any, item_name: str, text_group: str = "Content") -> None:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from whisper.audio import HOP_LENGTH, N_FFT, mel_filters
 from whisper.audio import log_mel_spectrogram as whole_file_log_mel
 
-from .audio import centred_samples
+from ...audio import centred_samples
 
 BLOCK_FRAMES = 6000  # 60 s of 10-ms frames: the STFT of one block needs about 10 MB
 
@@ -69,7 +70,7 @@ def blockwise_in_whisper_transcribe() -> Iterator[None]:
     `whisper.transcribe` imports the function by name, so its module's reference is the one swapped
     (and put back afterwards, so other users of openai-whisper in the process see no change).
     """
-    module = sys.modules["whisper.transcribe"]
+    module: Any = sys.modules["whisper.transcribe"]  # a module attribute that typeshed's ModuleType does not know
     original = module.log_mel_spectrogram
     module.log_mel_spectrogram = log_mel_spectrogram
     try:

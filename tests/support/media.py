@@ -1,7 +1,8 @@
-"""Writing real media files for tests with PyAV's encoders (no system ffmpeg)."""
+"""Making and reading real media for tests: PyAV encoders (no system ffmpeg), a stdlib WAV reader, the samples."""
 
 from __future__ import annotations
 
+import struct
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -9,7 +10,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+DATA = Path(__file__).resolve().parents[1] / "data"
+PAUSES = DATA / "pauses.opus"  # 130 s of read speech with known pauses (made by data/make_pauses.py)
+WAV_FORMATS = {(1, 16): "<i2", (3, 32): "<f4"}  # (format tag, bits per sample) -> numpy dtype
 
 # container suffix -> (audio codec, container format)
 CODECS = {
@@ -82,3 +86,22 @@ def write_wav16(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return path
+
+
+def read_wav(path: str | Path) -> np.ndarray:
+    """Reads a mono PCM16 or float32 WAV as float32 samples (no ffmpeg on CI; stdlib `wave` lacks float)."""
+    data = Path(path).read_bytes()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE", f"{path} is not a WAV file"
+    pos, fmt = 12, None
+    while pos + 8 <= len(data):
+        tag, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        body = data[pos + 8 : pos + 8 + size]
+        if tag == b"fmt ":
+            fmt_tag, channels, _rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            assert channels == 1, f"{path}: {channels} channels, expected mono"
+            fmt = WAV_FORMATS[(fmt_tag, bits)]
+        elif tag == b"data" and fmt is not None:
+            samples = np.frombuffer(body, dtype=fmt)
+            return samples.astype(np.float32) / (32768.0 if fmt == "<i2" else 1.0)
+        pos += 8 + size + (size & 1)  # chunks are padded to even sizes
+    raise AssertionError(f"{path}: no data chunk")

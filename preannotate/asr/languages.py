@@ -1,4 +1,4 @@
-"""What both engines share: language names, the guard that keeps silence from the model, the seed, the result.
+"""Whisper's languages, shared by every engine that runs Whisper models, and the check an English-only model needs.
 
 This module must not import torch or openai-whisper's package (seconds of start-up that the
 faster-whisper engine does not need), so Whisper's language table is read from its tokenizer module alone.
@@ -6,22 +6,14 @@ faster-whisper engine does not need), so Whisper's language table is read from i
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .audio import MIN_DURATION, SAMPLE_RATE, is_silent
-from .errors import ConfigError
-from .options import TranscribeOptions
-from .results import Segment, Transcript
-
-# Temperature fallback samples from the engine's generator: each engine seeds it per file with this.
-SEED = 0
+from ..errors import ConfigError, ModelError
+from ..options import TranscribeOptions
 
 
 @functools.cache
@@ -30,8 +22,11 @@ def whisper_languages() -> tuple[dict[str, str], dict[str, str]]:
     module = sys.modules.get("whisper.tokenizer")
     if module is None:  # whisper/__init__.py imports torch; tokenizer.py itself needs only tiktoken
         package = importlib.util.find_spec("whisper")  # locates the package without running it
+        if package is None or package.origin is None:
+            raise ModelError("openai-whisper is not installed: pip install openai-whisper")
         path = Path(package.origin).parent / "tokenizer.py"
         spec = importlib.util.spec_from_file_location("preannotate._whisper_tokenizer", path)
+        assert spec is not None and spec.loader is not None  # always so for a .py path
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     return module.LANGUAGES, module.TO_LANGUAGE_CODE
@@ -67,30 +62,3 @@ def check_options_for_model(options: TranscribeOptions, model: Any, name: str) -
         raise ConfigError(f"transcribe.task: translate needs a multilingual model; {name} is English-only")
     if language_code(options.language) not in (None, "en"):
         raise ConfigError(f"transcribe.language: {name} is English-only and cannot transcribe {options.language!r}")
-
-
-def unspeakable(samples: np.ndarray, options: TranscribeOptions) -> Transcript | None:
-    """Returns the empty transcript of audio no engine should see, or None for audio to transcribe.
-
-    Digital silence and clips under 0.1 s are kept from the model, which would
-    only invent text for them; `meta.skipped_model` says why.
-    """
-    duration = samples.shape[0] / SAMPLE_RATE
-    if duration >= MIN_DURATION and not is_silent(samples):
-        return None
-    reason = "too short" if duration < MIN_DURATION else "silence"
-    return Transcript("", language_code(options.language), (), duration, None, {"skipped_model": reason})
-
-
-def to_transcript(result: dict[str, Any], duration: float, probability: float | None) -> Transcript:
-    """Builds a Transcript from a `whisper.transcribe`-shaped result dict, dropping emptied segments."""
-    # Whisper keeps segments it emptied (instantaneous or blank) with text "": drop them.
-    segments = [Segment.from_dict(s) for s in result["segments"] if s["text"].strip()]
-    segments = [dataclasses.replace(s, id=i) for i, s in enumerate(segments)]
-    return Transcript(
-        text=result["text"].strip(),
-        language=result["language"],
-        segments=tuple(segments),
-        duration=duration,
-        language_probability=probability,
-    )

@@ -7,19 +7,20 @@ with its own decoding and word timestamps. See `shared/notes/models.md` for the 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import struct
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
 from whisper.model import ModelDimensions
 
-from .errors import ModelError
+from ...errors import ModelError
 
 BINARY_VERSION = 6  # the only `model.bin` layout read here: the one ctranslate2 4.x writes
 SPEC_NAME = "WhisperSpec"
@@ -37,7 +38,7 @@ class _Stream:
     def __init__(self, paths: Sequence[Path], label: str) -> None:
         self._paths = list(paths)
         self._label = label
-        self._files: list[BinaryIO] = []
+        self._files: list[io.BufferedReader] = []
         self.offset = 0  # bytes consumed, for error messages
 
     def __enter__(self) -> _Stream:
@@ -160,11 +161,15 @@ def read_alignment_heads(config_path: str | Path) -> list[list[int]]:
     except (OSError, ValueError) as e:
         raise ModelError(f"{config_path}: cannot read config: {e}") from e
     heads = (config.get("alignment_heads") or []) if isinstance(config, dict) else None
-    ok = isinstance(heads, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) for x in p) for p in heads
-    )
-    _require(ok, str(config_path), "alignment_heads must be a list of [layer, head] integer pairs")
+    if not _int_pairs(heads):
+        raise ModelError(f"{config_path}: alignment_heads must be a list of [layer, head] integer pairs")
     return [list(p) for p in heads]
+
+
+def _int_pairs(value: object) -> TypeGuard[list[list[int]]]:
+    return isinstance(value, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, int) for x in p) for p in value
+    )
 
 
 def model_dimensions(variables: dict[str, np.ndarray], label: str) -> ModelDimensions:

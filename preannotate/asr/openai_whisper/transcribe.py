@@ -1,10 +1,8 @@
 """Running openai-whisper's full transcription pipeline on decoded audio.
 
-This stage adds four things around `whisper.transcribe`: language detection
-that also keeps the detected language's probability, a guard that sends no
-silence or near-empty clip to the model (it would only invent text), a
-spectrogram computed in bounded memory (see `mel`), and a typed `Transcript`
-as the result.
+This adds two things around `whisper.transcribe`: language detection that also keeps the detected
+language's probability, and a spectrogram computed in bounded memory (see `mel`). The silence guard
+and the typed result are the engines' base's.
 """
 
 from __future__ import annotations
@@ -18,45 +16,34 @@ import torch
 import whisper
 from whisper.audio import N_FRAMES, N_SAMPLES
 
-from .audio import SAMPLE_RATE
-from .errors import TranscriptionError
+from ...options import TranscribeOptions
+from ..base import SEED
+from ..languages import language_code
 from .mel import blockwise_in_whisper_transcribe
-from .options import TranscribeOptions
-from .results import Transcript
-from .rules import SEED, language_code, to_transcript, unspeakable
 
 
-def transcribe_audio(model: whisper.model.Whisper, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
+def whisper_result(
+    model: whisper.model.Whisper, samples: np.ndarray, options: TranscribeOptions
+) -> tuple[dict[str, Any], float | None]:
     """Transcribes 16 kHz mono samples with Whisper's full pipeline.
 
     Args:
         model: A loaded openai-whisper model.
-        samples: 1-D float32 audio at 16 kHz.
+        samples: 1-D float32 audio at 16 kHz, with speech.
         options: Validated transcription options.
 
     Returns:
-        The typed result. Digital silence and clips under 0.1 s give an empty
-        transcript without running the model.
-
-    Raises:
-        TranscriptionError: The model failed on this audio.
+        `whisper.transcribe`'s result and the detected language's probability (None when not detected).
     """
-    empty = unspeakable(samples, options)
-    if empty is not None:
-        return empty
-    duration = samples.shape[0] / SAMPLE_RATE
-    try:
-        language, probability = _language(model, samples, options)
-        kwargs = _whisper_kwargs(options, language, model.device)
-        gpus = [model.device] if model.device.type == "cuda" else []
-        with warnings.catch_warnings(), torch.random.fork_rng(devices=gpus), blockwise_in_whisper_transcribe():
-            # Whisper warns about word timestamps on translations; the option is the user's choice.
-            warnings.simplefilter("ignore", UserWarning)
-            torch.manual_seed(SEED)
-            result = whisper.transcribe(model, samples, verbose=None, **kwargs)
-    except (RuntimeError, ValueError, IndexError) as e:
-        raise TranscriptionError(f"Whisper failed: {e}") from e
-    return to_transcript(result, duration, probability)
+    language, probability = _language(model, samples, options)
+    kwargs = _whisper_kwargs(options, language, model.device)
+    gpus = [model.device] if model.device.type == "cuda" else []
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=gpus), blockwise_in_whisper_transcribe():
+        # Whisper warns about word timestamps on translations; the option is the user's choice.
+        warnings.simplefilter("ignore", UserWarning)
+        torch.manual_seed(SEED)
+        result = whisper.transcribe(model, samples, verbose=None, **kwargs)
+    return result, probability
 
 
 def _language(

@@ -43,7 +43,7 @@ def transcribe_batched(
         pipeline: faster-whisper's `BatchedInferencePipeline`.
         samples: The file's 16 kHz mono float32 samples.
         batch_size: Chunks decoded at once.
-        kwargs: The other arguments of `BatchedInferencePipeline.transcribe`, as `faster.transcribe_kwargs`
+        kwargs: The other arguments of `BatchedInferencePipeline.transcribe`, as `decoding.transcribe_kwargs`
             gives them: `vad_parameters` a dict or `VadOptions`, no `clip_timestamps`.
         group_chunks: Chunks per call, rounded up to whole batches so that batches hold the same chunks.
         whole_call_s: Files up to this long (or with the VAD off) go through one plain call.

@@ -1,0 +1,138 @@
+"""Which engines exist: for each name in `model.engine`, how it loads, what options it reads, how it is identified.
+
+Adding an engine is one subpackage (its loader) and one `register(EngineSpec(...))` line below.
+Loaders and device probes are named as `"module:function"` and imported on first use, so that
+registering costs nothing and an engine's dependencies load only when a run uses it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from ..options import ModelOptions
+    from .base import Engine
+    from .model import PreparedModel
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How one engine loads and identifies itself.
+
+    Attributes:
+        name: The engine's name, as in `model.engine`.
+        loader: `"module:function"` (or the function) taking `(prepared: PreparedModel, files: int)` and
+            returning the loaded `Engine`.
+        section: The `ModelOptions` field that holds this engine's own options (None: it has none).
+        speed_only: Options in that section that change speed only: left out of the identity.
+        keyed: False leaves the engine out of resume keys (openai-whisper: keys made before engines
+            existed stay valid).
+        runtime: What runs the model, for messages (`model.device is 'cuda' but torch sees no CUDA GPU`).
+        cuda: `"module:function"` (or the function) telling whether the runtime sees a CUDA GPU;
+            None for an engine that runs on the CPU only.
+        install: How to install the engine's optional dependencies, for the error when they are missing.
+    """
+
+    name: str
+    loader: str | Callable[[PreparedModel, int], Engine]
+    section: str | None = None
+    speed_only: frozenset[str] = frozenset()
+    keyed: bool = True
+    runtime: str = "torch"
+    cuda: str | Callable[[], bool] | None = "preannotate.asr.weights.device:torch_sees_cuda"
+    install: str = ""
+
+    def identity(self, options: ModelOptions) -> str:
+        """Identifies the engine and its own options that shape transcripts, for resume keys."""
+        if not self.keyed:
+            return ""
+        if self.section is None:
+            return self.name
+        values = {k: v for k, v in asdict(getattr(options, self.section)).items() if k not in self.speed_only}
+        return f"{self.name}:{json.dumps(values, sort_keys=True)}"
+
+    def sees_cuda(self) -> bool:
+        """Whether the engine's runtime sees a CUDA GPU.
+
+        Raises:
+            ModelError: The runtime is an optional dependency that is not installed.
+        """
+        if self.cuda is None:
+            return False
+        probe = self._resolve(self.cuda)
+        try:
+            return bool(probe())
+        except ImportError as e:
+            raise self._missing(e) from e
+
+    def load(self, prepared: PreparedModel, files: int) -> Engine:
+        """Loads the prepared model into this engine.
+
+        Raises:
+            ModelError: The engine's dependencies are missing, or the model cannot be loaded.
+        """
+        return self._resolve(self.loader)(prepared, files)
+
+    def _resolve(self, target: str | Callable[..., Any]) -> Callable[..., Any]:
+        if callable(target):
+            return target
+        module, _, function = target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), function)
+        except ImportError as e:
+            raise self._missing(e) from e
+
+    def _missing(self, error: ImportError) -> ModelError:
+        # An optional dependency, e.g. pip install 'preannotate[faster]'.
+        return ModelError(f"model.engine {self.name} needs: {self.install or 'its dependencies'} ({error})")
+
+
+_ENGINES: dict[str, EngineSpec] = {}
+
+
+def register(spec: EngineSpec) -> EngineSpec:
+    """Makes `spec.name` a valid `model.engine` (replacing an engine of the same name)."""
+    _ENGINES[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Removes an engine (a test's, when it is done)."""
+    _ENGINES.pop(name, None)
+
+
+def engine_names() -> tuple[str, ...]:
+    """Returns the registered engine names, built-in ones first."""
+    return tuple(_ENGINES)
+
+
+def get_spec(name: str) -> EngineSpec:
+    """Returns the engine registered as `name`.
+
+    Raises:
+        ConfigError: No engine has that name.
+    """
+    spec = _ENGINES.get(name)
+    if spec is None:
+        raise ConfigError(f"model.engine: {name!r} is not one of {', '.join(map(repr, _ENGINES))}")
+    return spec
+
+
+register(EngineSpec("openai-whisper", "preannotate.asr.openai_whisper.engine:load", keyed=False))
+register(
+    EngineSpec(
+        "faster-whisper",
+        "preannotate.asr.faster_whisper.engine:load",
+        section="faster_whisper",
+        speed_only=frozenset({"cpu_threads", "num_workers"}),
+        runtime="CTranslate2",  # its own CUDA build: torch need not even be imported
+        cuda="preannotate.asr.weights.device:ctranslate2_sees_cuda",
+        install="pip install 'preannotate[faster]'",
+    )
+)

@@ -1,0 +1,75 @@
+"""Listing the media objects under a bucket prefix with the same rules as a local folder.
+
+One paged, delimiter-less listing of the prefix (S3: ListObjectsV2, 1,000 keys a page) gives every
+key with its size and ETag: no request per object. Keys relative to the prefix are the sources;
+hidden names, extensions, order and item names follow `preannotate.discover`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..discover import MediaFile, is_media_source, unique_item_names
+from ..errors import InputError
+from .filesystem import filesystem, storage_errors
+from .location import BucketLocation
+from .objects import ObjectUrl
+
+
+def discover_bucket(url: str, extensions: tuple[str, ...]) -> list[MediaFile]:
+    """Lists the media objects under a bucket URL, sorted by key, each with a unique item name.
+
+    Args:
+        url: `s3://bucket/prefix`, `gs://...` or `az://...`.
+        extensions: File name endings that count as media, like `.wav`; case-insensitive.
+
+    Returns:
+        One MediaFile per object; its `path` is an `ObjectUrl` carrying the ETag and size.
+
+    Raises:
+        InputError: Bad URL, no credentials (naming the chain tried), missing bucket, access denied,
+            nothing under the prefix, or no media under it; all before any work starts.
+    """
+    location = BucketLocation.parse(url)
+    entries = list_objects(location)
+    wanted = tuple(e.lower() for e in extensions)
+    found = {source: info for source, info in entries.items() if is_media_source(source, wanted)}
+    if not found:
+        raise InputError(f"{location.url()} holds no media files ({', '.join(wanted)}); {len(entries)} other object(s)")
+    sources = sorted(found)
+    items = unique_item_names(sources)
+    return [MediaFile(_object_url(location, s, found[s]), s, item) for s, item in zip(sources, items)]
+
+
+def list_objects(location: BucketLocation) -> dict[str, dict[str, Any]]:
+    """Every object under the prefix, by key relative to it (folder markers left out).
+
+    Raises:
+        InputError: No credentials, no such bucket, access denied, or no object under the prefix.
+    """
+    fs = filesystem(location)
+    where = location.url()
+    missing = f"bucket {location.bucket!r} does not exist"
+    denied = "access denied when listing: check the credentials' permissions"
+    with storage_errors(InputError, where, missing, denied, "cannot list the bucket"):
+        if not fs.exists(location.bucket):
+            raise FileNotFoundError(location.bucket)
+        listed = fs.find(location.root, detail=True, withdirs=False)
+    start = len(location.root) + 1
+    entries = {
+        name[start:]: info
+        for name, info in listed.items()
+        if name.startswith(location.root + "/") and not name.endswith("/") and info.get("type") != "directory"
+    }
+    if not listed:
+        missing = f"no key starts with {location.prefix + '/'!r}: the prefix does not exist"
+        raise InputError(f"{where}: {missing if location.prefix else 'the bucket is empty'}")
+    if not entries:
+        raise InputError(f"{where}: the prefix is empty (it holds only folder markers)")
+    return entries
+
+
+def _object_url(location: BucketLocation, source: str, info: dict[str, Any]) -> ObjectUrl:
+    etag = str(info.get("ETag") or info.get("etag") or info.get("md5Hash") or "")
+    version = info.get("VersionId") or info.get("generation") or info.get("version_id")
+    return ObjectUrl(location.url(location.key(source)), etag, int(info.get("size") or 0), version)

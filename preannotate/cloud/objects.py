@@ -1,0 +1,89 @@
+"""One object of a bucket: its URL with the identity the listing gave it, and streaming it.
+
+An object is identified by its ETag (or version id) and size, as listed: resuming never downloads
+an object to hash it, and an object whose ETag or size changed is transcribed again. Reading checks
+that the object is still the one listed, so a change during the run fails that file instead of
+mixing two versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from ..errors import AudioError
+from .filesystem import BLOCK_SIZE, filesystem, storage_errors
+from .location import BucketLocation
+
+
+class ObjectUrl(str):
+    """An object's bucket URL (`s3://bucket/key`) carrying the ETag, version id and size it was listed with.
+
+    It is a `str`, so it goes wherever a media path is shown or stored; `preannotate.audio` and
+    `preannotate.run.resume` recognise it and stream or identify the object instead of a local file.
+    """
+
+    etag: str
+    size: int
+    version_id: str | None
+
+    def __new__(cls, url: str, etag: str, size: int, version_id: str | None = None) -> ObjectUrl:
+        """The URL `url` of an object listed with `etag`, `size` and (when known) `version_id`."""
+        self = super().__new__(cls, url)
+        self.etag, self.size, self.version_id = etag, size, version_id
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the identity across processes (pickling a str drops it)
+        return (ObjectUrl, (str(self), self.etag, self.size, self.version_id))
+
+    def state(self) -> dict[str, Any]:
+        """The identity stored with a transcript: URL, ETag, version id and size."""
+        return {"url": str(self), "etag": self.etag, "version_id": self.version_id, "size": self.size}
+
+
+def object_id(state: dict[str, Any]) -> str | None:
+    """The content identity of a stored source state: SHA-256 for files, ETag/version id + size for objects.
+
+    None when the state has neither (an old or damaged record: the file is transcribed again).
+    """
+    if state.get("sha256"):
+        return f"sha256:{state['sha256']}"
+    if state.get("etag") and isinstance(state.get("size"), int):
+        return f"etag:{state['etag']}|version:{state.get('version_id') or ''}|size:{state['size']}"
+    return None
+
+
+@contextmanager
+def open_object(url: ObjectUrl) -> Iterator[IO[bytes]]:
+    """Opens a listed object for streaming reads, checking it is still the object that was listed.
+
+    Reads go through a window of `BLOCK_SIZE` bytes (ranged GETs), so memory stays bounded; S3 reads
+    carry `If-Match` with the ETag, so a change while reading fails too.
+
+    Raises:
+        AudioError: The object was deleted, access to it is denied, it changed since it was listed,
+            or it is empty.
+    """
+    location = BucketLocation.parse(url)
+    fs = filesystem(location)
+    missing = "the object no longer exists (deleted since it was listed)"
+    denied = "access denied (the credentials may not read this object)"
+    with storage_errors(AudioError, str(url), missing, denied, "cannot open the object"):
+        handle = fs.open(location.root, "rb", block_size=BLOCK_SIZE, cache_type="readahead")
+    with handle:
+        _check_unchanged(url, handle)
+        yield handle
+
+
+def _check_unchanged(url: ObjectUrl, handle: Any) -> None:
+    details = getattr(handle, "details", {}) or {}
+    etag = details.get("ETag") or details.get("etag")
+    size = details.get("size", url.size)
+    if (etag and url.etag and etag != url.etag) or size != url.size:
+        raise AudioError(
+            f"{url}: the object changed since it was listed (ETag {url.etag} -> {etag}, size {url.size} -> {size}); "
+            "it is transcribed on the next run"
+        )
+    if size == 0:
+        raise AudioError(f"{url}: empty object (0 bytes)")

@@ -1,0 +1,106 @@
+"""The chunk and export stages: every finished transcript chunked, assessed and routed, then written in every form.
+
+Chunks always come from the stored transcripts, so changing only the chunking,
+annotation or control-arm options re-chunks without transcribing again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..chunking import chunk_transcript
+from ..errors import ChunkingError, TranscriptionError
+from ..exports import ItemChunks, write_exports
+from ..options import AnnotationOptions, ChunkingOptions, RunConfig
+from ..report import FileResult, RunReport
+from ..results import Transcript
+from ..review import Reviewer
+from ..routing import route_item
+from ..storage import read_json
+
+
+def chunk_item(
+    item: str, source: str, transcript: Transcript, options: ChunkingOptions, reviewer: Reviewer | None = None
+) -> ItemChunks:
+    """Chunks a transcript and assesses the chunks: what the exports receive for one item.
+
+    Args:
+        item: The item name.
+        source: The file's path relative to the dataset folder.
+        transcript: The stored transcript.
+        options: The chunking options.
+        reviewer: Review model and threshold; None uses the shipped model.
+
+    Raises:
+        ChunkingError: The transcript has text but no room in time for it.
+    """
+    chunks = chunk_transcript(transcript, options)
+    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration)
+    return ItemChunks(item, source, transcript.language, transcript.duration, chunks)
+
+
+def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tuple[list[ItemChunks], list[FileResult]]:
+    """Chunks every finished transcript of the run and routes its item; a file that cannot be chunked fails.
+
+    Returns:
+        The items, and for each its result in `report` (which gets its chunks, predicted WER and route).
+    """
+    entries, owners = [], []
+    for result in report.files:
+        if result.status == "failed":
+            continue
+        stored = read_json(report.output_dir / "transcripts" / f"{result.item}.json")
+        try:
+            if stored is None:
+                raise ChunkingError("its transcript is missing or unreadable")
+            entry = chunk_item(result.item, result.source, Transcript.from_dict(stored), config.chunking, reviewer)
+        except (ChunkingError, TranscriptionError) as e:
+            result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
+            continue
+        entry = _routed(entry, config)
+        result.chunks, result.route = len(entry.chunks), entry.route
+        result.predicted_wer, result.doubtful_share = entry.predicted_wer, entry.doubtful_share
+        entries.append(entry)
+        owners.append(result)
+    return entries, owners
+
+
+def export_files(
+    report: RunReport, entries: list[ItemChunks], owners: list[FileResult], annotation: AnnotationOptions
+) -> list[ItemChunks]:
+    """Writes every export of the chunked items; an item whose files cannot be written fails alone.
+
+    Returns:
+        The items written.
+
+    Raises:
+        ExportError: chunks.csv or chunks.jsonl cannot be written.
+    """
+    refused = write_exports(report.output_dir, entries, annotation)
+    for index, problem in refused.items():  # one item's bad name or unwritable file fails that item only
+        owners[index].status, owners[index].error = "failed", f"{owners[index].source}: cannot export: {problem}"
+    return [entry for index, entry in enumerate(entries) if index not in refused]
+
+
+def export_chunks(config: RunConfig, report: RunReport, reviewer: Reviewer | None = None) -> list[ItemChunks]:
+    """Chunks every finished transcript of the run, assesses and routes the items, writes all exports.
+
+    Args:
+        config: The run's configuration.
+        report: The run's report; each exported file gets its chunks, predicted WER and route.
+        reviewer: The review model; from `config.annotation` when None.
+
+    Returns:
+        The items written.
+    """
+    entries, owners = chunk_files(config, report, reviewer or Reviewer.from_options(config.annotation))
+    return export_files(report, entries, owners, config.annotation)
+
+
+def _routed(entry: ItemChunks, config: RunConfig) -> ItemChunks:
+    """The entry with its route: draft, from scratch (predicted WER too high) or control arm."""
+    sa = config.superannotate
+    route = route_item(
+        entry.item, entry.predicted_wer, config.annotation.draft_max_wer, sa.control_share, sa.control_seed
+    )
+    return dataclasses.replace(entry, route=route)

@@ -1,0 +1,44 @@
+"""What the stages of one run share: the configuration, the report, the model and what each stage hands on."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..asr import PreparedModel
+from ..exports import ItemChunks
+from ..options import RunConfig
+from ..report import FileResult, RunReport
+from ..review import Reviewer
+from ..superannotate import UploadSession
+from .decode import Decoding
+from .plan import Job
+
+
+@dataclasses.dataclass
+class RunContext:
+    """One run's state, handed from stage to stage.
+
+    Attributes:
+        config: The run's configuration.
+        report: The run's record; every stage updates its files' results.
+        model: The resolved model (loaded only when some file needs transcribing).
+        reviewer: The review model that assesses chunks.
+        session: The SuperAnnotate session; None for a dry run.
+        keys: Each storing stage's resume key, by stage name.
+        jobs: The files to transcribe (the others are finished).
+        progress: Show progress bars.
+        audio: The files' audio, decoded as transcription asks for it (set by the decode stage).
+        entries: The chunked items (set by the chunk stage), with `owners`, their results in the report.
+    """
+
+    config: RunConfig
+    report: RunReport
+    model: PreparedModel
+    reviewer: Reviewer
+    session: UploadSession | None
+    keys: dict[str, str]
+    jobs: list[Job]
+    progress: bool = True
+    audio: Decoding | None = None
+    entries: list[ItemChunks] = dataclasses.field(default_factory=list)
+    owners: list[FileResult] = dataclasses.field(default_factory=list)

@@ -1,0 +1,62 @@
+"""The orchestrator: check everything that can fail early, plan what is finished, run the stages in order.
+
+The stages (`preannotate.run.stages.STAGES`): decode, transcribe, chunk, export, upload.
+Everything that can fail for one file is caught per file and recorded; the run goes on and reports it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import asr
+from ..config import config_to_dict
+from ..discover import discover
+from ..lock import locked
+from ..options import RunConfig
+from ..report import RunReport, versions
+from ..review import Reviewer
+from ..superannotate import preflight
+from .context import RunContext
+from .plan import plan
+from .stages import STAGES, stage_keys
+
+
+@locked("run")
+def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
+    """Runs the whole job described by `config`.
+
+    Args:
+        config: A validated run configuration.
+        progress: Show a progress bar over files and audio seconds.
+
+    Returns:
+        The run's report, also written to `<output>/run.json`.
+
+    Raises:
+        InputError: The input folder is missing or holds no media.
+        ModelError: The model is missing or broken (raised before any file is processed).
+        ConfigError: An option does not suit the model, or the review model cannot be loaded (raised
+            before any file is processed).
+        CredentialsError: Uploading is asked for and the token is missing, malformed or rejected
+            (raised before any file is processed).
+        LockError: Another process works on the same output folder (raised before anything is done).
+        DiskFullError: The disk holding the output is full; the run stops, finished files are kept.
+    """
+    ctx = _start(config, progress)
+    for stage in STAGES:
+        stage.run(ctx)
+    return ctx.report
+
+
+def _start(config: RunConfig, progress: bool) -> RunContext:
+    """Checks what can fail before any work, keys the stages and plans which files need transcribing."""
+    out = Path(config.output.dir)
+    media = discover(config.input.dir, config.input.extensions)
+    session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
+    reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
+    model = asr.prepare(config.model)  # resolved and checked once: a bad model fails before any work
+    report = RunReport(out, config_to_dict(config), versions=versions())
+    report.model = {"name": config.model.name, "identity": model.identity}
+    report.stages = keys = stage_keys(config, model.identity)
+    jobs, report.files = plan(media, out, keys["transcribe"], config.output.force)
+    return RunContext(config, report, model, reviewer, session, keys, jobs, progress)

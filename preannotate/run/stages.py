@@ -1,0 +1,138 @@
+"""The run's stages, in order, each with the options that shape what it stores.
+
+A stage that stores something has a resume key: a hash of its format, the keys
+of the stages (or the model) it reads from, and the options it declares, so
+that changing an option redoes exactly the stages it shapes and those after
+them. The transcript key is the one every earlier version stored, so finished
+transcripts stay finished. A speaker stage goes between transcribe and chunk,
+with its own options, and chunk reads its key too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import UploadError
+from ..options import RunConfig
+from ..superannotate import upload_run
+from .chunks import chunk_files, export_files
+from .context import RunContext
+from .decode import Decoding
+from .resume import TRANSCRIPT_FORMAT, stage_key
+from .transcribe_jobs import transcribe_jobs
+
+log = logging.getLogger(__name__)
+
+CHUNKS_FORMAT = 1  # bump when chunking, assessing or routing changes what the same options give
+EXPORTS_FORMAT = 1  # bump when an export's form changes
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One step of a run.
+
+    Attributes:
+        name: The stage's name, also its key's name in run.json.
+        run: Does the stage's work on the run's shared state.
+        inputs: The keys it reads from: earlier stages' names, or `model` (the model's identity).
+        options: The option sections (`chunking`) or fields (`annotation.review_model`) that shape
+            what it stores.
+        format: Its stored form's version; None for a stage that stores nothing (it has no key).
+    """
+
+    name: str
+    run: Callable[[RunContext], None]
+    inputs: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    format: int | None = None
+
+
+def _decode(ctx: RunContext) -> None:
+    """Sets up decoding: each file's audio decodes in the background as transcription asks for it."""
+    ctx.audio = Decoding()
+
+
+def _transcribe(ctx: RunContext) -> None:
+    """Transcribes the files not finished; an interruption is recorded in run.json before it goes on."""
+    if not ctx.jobs:
+        return
+    try:
+        with ctx.audio or Decoding() as audio:
+            transcribe_jobs(ctx.jobs, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress)
+    except KeyboardInterrupt:
+        ctx.report.interrupted = True
+        ctx.report.write()
+        raise
+
+
+def _chunk(ctx: RunContext) -> None:
+    """Chunks, assesses and routes every finished transcript."""
+    ctx.entries, ctx.owners = chunk_files(ctx.config, ctx.report, ctx.reviewer)
+
+
+def _export(ctx: RunContext) -> None:
+    """Writes every export of the chunked items, then run.json."""
+    ctx.entries = export_files(ctx.report, ctx.entries, ctx.owners, ctx.config.annotation)
+    ctx.report.write()
+
+
+def _upload(ctx: RunContext) -> None:
+    """Uploads (or, without a session, dry-runs) the annotations and records the outcome in run.json."""
+    config, report = ctx.config, ctx.report
+    try:
+        outcome = upload_run(
+            report.output_dir, config.superannotate, config.annotation, config.input.dir, ctx.session,
+            files=report.files,
+        )  # fmt: skip
+        report.upload = outcome.to_dict()
+    except UploadError as e:  # transcripts and exports are kept: `preannotate upload` retries later
+        log.error("upload failed: %s", e)
+        report.upload = {"error": str(e), "summary": {"failed": 1}}
+    report.write()
+
+
+# The review model and routing shape the chunks' assessment and route; class and group names only the exports.
+_ASSESSMENT = ("annotation.review_model", "annotation.review_threshold", "annotation.draft_max_wer")
+_ROUTING = ("superannotate.control_share", "superannotate.control_seed")
+
+STAGES: tuple[Stage, ...] = (
+    Stage("decode", _decode),
+    Stage("transcribe", _transcribe, inputs=("model",), options=("transcribe",), format=TRANSCRIPT_FORMAT),
+    # speakers: a later stage, inputs=("transcribe",), with its own options; chunk then reads its key too.
+    Stage("chunk", _chunk, inputs=("transcribe",), options=("chunking", *_ASSESSMENT, *_ROUTING), format=CHUNKS_FORMAT),
+    Stage("export", _export, inputs=("chunk",), options=("annotation",), format=EXPORTS_FORMAT),
+    Stage("upload", _upload),
+)
+
+
+def stage_options(stage: Stage, config: RunConfig) -> dict[str, Any]:
+    """The values of the options a stage declares: a whole section as a dict, or the chosen fields of one."""
+    chosen: dict[str, Any] = {}
+    for name in stage.options:
+        section, _, field = name.partition(".")
+        values = getattr(config, section)
+        if field:
+            chosen.setdefault(section, {})[field] = getattr(values, field)
+        else:
+            chosen[section] = dataclasses.asdict(values)
+    return chosen
+
+
+def stage_keys(config: RunConfig, model_identity: str, stages: tuple[Stage, ...] = STAGES) -> dict[str, str]:
+    """Each storing stage's resume key, by name, in stage order.
+
+    Args:
+        config: The run's configuration.
+        model_identity: Identifies the weights and the engine with its options (`asr.PreparedModel.identity`).
+        stages: The stages, in order; each one's inputs come before it.
+    """
+    keys = {"model": model_identity}
+    for stage in stages:
+        if stage.format is not None:
+            inputs = {name: keys[name] for name in stage.inputs}
+            keys[stage.name] = stage_key({"format": stage.format, **inputs, **stage_options(stage, config)})
+    del keys["model"]
+    return keys

@@ -1,0 +1,139 @@
+"""The transcribe stage's work: the files to transcribe, in turn or several at once, each one's transcript stored.
+
+Everything that can fail for one file is caught and recorded in its result; the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+
+from tqdm.auto import tqdm
+
+from .. import asr
+from ..audio import DecodedAudio, probe_duration
+from ..errors import DiskFullError, PreannotateError
+from ..options import RunConfig
+from ..report import FileResult, RunReport
+from ..results import Transcript
+from ..storage import write_json_atomic
+from .decode import Decoding
+from .plan import Job, result_from_transcript
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Work:
+    """What every file's transcription needs besides its audio."""
+
+    engine: asr.Engine
+    config: RunConfig
+    key: str
+
+
+def transcribe_jobs(
+    jobs: list[Job], audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport,
+    progress: bool,
+) -> None:  # fmt: skip
+    """Loads the engine and transcribes every job, replacing its result in `report` and writing run.json after each.
+
+    Args:
+        jobs: The files to transcribe (at least one).
+        audio: Decodes their audio.
+        model: The run's model.
+        config: The run's configuration.
+        key: The transcript key, stored in each transcript's meta.
+        report: The run's report.
+        progress: Show a progress bar over audio seconds.
+    """
+    engine = model.load(files=len(jobs))
+    engine.check(config.transcribe)
+    info = engine.info
+    report.model.update(engine=info.engine, id=info.model_id, device=info.device, source=info.description)
+    report.versions.update(info.versions)
+    index = {r.source: i for i, r in enumerate(report.files)}
+    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
+    if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
+        jobs = [job for _, job in sorted(zip(durations, jobs), key=lambda pair: -pair[0])]
+    run = _in_parallel if engine.workers > 1 else _in_turn
+    log.info(
+        "transcribing %d file(s), %.1f min, with %s: %s", len(jobs), sum(durations) / 60, info.engine, info.description
+    )
+    with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
+        for n, result in enumerate(run(jobs, audio, _Work(engine, config, key)), start=1):
+            report.files[index[result.source]] = result
+            report.write()  # a killed run still leaves an up-to-date record
+            bar.set_postfix_str(f"{n}/{len(jobs)} files")
+            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+
+
+def _in_turn(jobs: list[Job], audio: Decoding, work: _Work) -> Iterator[FileResult]:
+    """Transcribes one file after another on this thread (Ctrl-C stops it), the next one decoding meanwhile."""
+    for job, decoded in audio.stream(jobs, ahead=1):
+        yield _transcribe_one(job, decoded, work)
+
+
+def _in_parallel(jobs: list[Job], audio: Decoding, work: _Work) -> Iterator[FileResult]:
+    """Transcribes `engine.workers` files at once, yielding results as they finish.
+
+    One file more than the workers is always submitted, so that it decodes while they transcribe.
+    """
+    workers = work.engine.workers
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="transcribe")
+    running: set[Future[FileResult]] = set()
+    stream = audio.stream(jobs, ahead=0)  # a file starts decoding when it is submitted, not before
+    try:
+        for _ in jobs:
+            while len(running) > workers:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+            job, decoded = next(stream)
+            running.add(pool.submit(_transcribe_one, job, decoded, work))
+        for future in as_completed(running):
+            yield future.result()
+    except BaseException:  # Ctrl-C: the workers' files stop at their next window instead of running to the end
+        work.engine.interrupt()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _transcribe_one(job: Job, decoded: Future[DecodedAudio], work: _Work) -> FileResult:
+    started = time.perf_counter()
+    media = job.media
+    try:
+        audio = decoded.result()
+        transcript = work.engine.transcribe(audio.samples, work.config.transcribe)
+        warnings = _warnings(audio, transcript)
+        meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": work.key}
+        transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
+        write_json_atomic(job.transcript_path, transcript.to_dict())
+        result = result_from_transcript(media, "ok", transcript)
+        result.warnings[:0] = job.warnings
+    except DiskFullError:
+        raise  # every next file would fail the same way: stop the run
+    except PreannotateError as e:
+        log.warning("%s: %s", media.source, e)
+        result = FileResult(media.item, media.source, "failed", _with_path(str(e), media.path))
+    except Exception as e:  # a bug must not cost the rest of the run
+        log.exception("%s: unexpected error", media.source)
+        result = FileResult(media.item, media.source, "failed", f"{media.path}: {type(e).__name__}: {e}")
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _warnings(audio: DecodedAudio, transcript: Transcript) -> list[str]:
+    found = []
+    if audio.truncated:
+        found.append(f"truncated: decoded {audio.duration:.2f}s of the {audio.declared_duration:.2f}s declared")
+    if reason := transcript.meta.get("skipped_model"):
+        found.append(f"not transcribed: {reason}")
+    return found
+
+
+def _with_path(message: str, path: object) -> str:
+    return message if str(path) in message else f"{path}: {message}"

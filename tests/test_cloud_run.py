@@ -1,0 +1,79 @@
+"""Whole runs from a bucket: real bundled model, real S3 API on loopback, real SDK against the SA loopback server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import requests
+from support.cloud_s3 import BUCKET
+from support.media import SAMPLES
+
+from preannotate.config import load_config
+from preannotate.run import run_pipeline
+
+GREEDY = ["transcribe.beam_size=null", "transcribe.best_of=null"]  # as tests/test_pipeline.py
+CLIPS = ("counting", "hello_world", "quick_brown_fox")
+PROJECT = "Bucket drafts"
+
+
+def config(input_dir, out, *overrides):
+    return load_config(
+        None,
+        [f"input.dir={input_dir}", f"output.dir={out}", "model.name=bundled:tiny.en", "model.device=cpu", *GREEDY,
+         "superannotate.backoff_seconds=0.01", *overrides],
+    )  # fmt: skip
+
+
+def upload_bucket(s3, tmp_path, clips=CLIPS):
+    """The English samples under s3://recordings/set/en/ and, as the same tree, under tmp_path/in/en/."""
+    (tmp_path / "in" / "en").mkdir(parents=True)
+    for clip in clips:
+        shutil.copy(SAMPLES / "en" / f"{clip}.wav", tmp_path / "in" / "en")
+        s3.put_object(Bucket=BUCKET, Key=f"set/en/{clip}.wav", Body=(SAMPLES / "en" / f"{clip}.wav").read_bytes())
+
+
+def exported(out):
+    return {p.name: json.loads(p.read_text()) for p in sorted((out / "superannotate").glob("*.json"))}
+
+
+def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tiny_model):
+    upload_bucket(s3, tmp_path)
+    bucket = config(f"s3://{BUCKET}/set", tmp_path / "s3", "superannotate.dry_run=true", "superannotate.urls=presigned")
+    remote = run_pipeline(bucket, progress=False)
+    local = run_pipeline(config(tmp_path / "in", tmp_path / "local", "superannotate.dry_run=true"), progress=False)
+    assert [(f.item, f.status) for f in remote.files] == [(f"en__{c}.wav", "ok") for c in CLIPS]
+    assert [(f.item, f.source, f.chunks) for f in remote.files] == [(f.item, f.source, f.chunks) for f in local.files]
+    assert exported(tmp_path / "s3") == exported(tmp_path / "local") and len(exported(tmp_path / "s3")) == 3
+
+    listed = {i["item"]: i["url"] for i in remote.upload["items"]}  # the dry run lists each object's URL
+    for clip in CLIPS:
+        answer = requests.get(listed[f"en__{clip}.wav"], timeout=10)
+        assert answer.content == (SAMPLES / "en" / f"{clip}.wav").read_bytes()
+    source = json.loads((tmp_path / "s3" / "transcripts" / "en__hello_world.wav.json").read_text())["meta"]["source"]
+    assert source["url"] == f"s3://{BUCKET}/set/en/hello_world.wav" and source["etag"] and "sha256" not in source
+
+    changed = (SAMPLES / "en" / "counting.wav").read_bytes()  # quick_brown_fox.wav now holds other audio
+    s3.put_object(Bucket=BUCKET, Key="set/en/quick_brown_fox.wav", Body=changed)
+    again = run_pipeline(bucket, progress=False)
+    assert {f.item: f.status for f in again.files} == {
+        "en__counting.wav": "skipped", "en__hello_world.wav": "skipped", "en__quick_brown_fox.wav": "ok",
+    }  # fmt: skip
+    redone = json.loads((tmp_path / "s3" / "transcripts" / "en__quick_brown_fox.wav.json").read_text())
+    assert "fox" not in redone["text"].lower() and redone["meta"]["source"]["size"] == len(changed)
+
+
+def test_a_bucket_run_attaches_its_objects_and_only_the_denied_one_fails(
+    tmp_path, tiny_model, denied_reader, sa_server
+):
+    sa_server.add_integration("team-bucket", "custom", BUCKET)  # attaching by URL needs a custom integration
+    overrides = [f"superannotate.project={PROJECT}", "superannotate.urls=integration"]
+    report = run_pipeline(
+        config(f"s3://{BUCKET}/set", tmp_path / "out", *overrides, "superannotate.integration=team-bucket"),
+        progress=False,
+    )
+    failed = {f.item: f.error for f in report.files if f.status == "failed"}
+    assert list(failed) == ["denied.wav"] and f"s3://{BUCKET}/set/denied.wav: access denied" in failed["denied.wav"]
+    assert report.upload["summary"]["succeeded"] == 1, report.upload
+    assert sa_server.items(PROJECT) == {"open.wav": sa_server.items(PROJECT)["open.wav"]}
+    assert sa_server.items(PROJECT)["open.wav"]["url"] == f"s3://{BUCKET}/set/open.wav"
