@@ -120,3 +120,22 @@ def test_der_perfect_and_confused() -> None:
     der = diarization_error_rate(reference, [Turn(0, 15, "x"), Turn(15, 20, "y")])
     assert der == pytest.approx(4.875 / 19.5, abs=1e-6)
     assert diarization_error_rate(reference, []) == 1.0
+
+
+def test_speakers_options_section() -> None:
+    from preannotate.config import config_from_dict
+    from preannotate.options import SpeakerOptions
+
+    assert SpeakerOptions().mode == "none"  # the default leaves every output as before
+    config = config_from_dict({"speakers": {"mode": "channels", "channel_names": ["agent", "caller"]}})
+    assert config.speakers.channel_names == ("agent", "caller")
+    counted = config_from_dict({"speakers": {"mode": "diarize", "min_speakers": 2, "max_speakers": 4}}).speakers
+    assert counted.count() == SpeakerCount(low=2, high=4)
+    for bad, message in (
+        ({"mode": "voices"}, "speakers.mode"),
+        ({"channel_names": ["a", "a"]}, "repeats"),
+        ({"num_speakers": 0}, "num_speakers"),
+        ({"min_speakers": 3, "max_speakers": 2}, "more than"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            config_from_dict({"speakers": bad})

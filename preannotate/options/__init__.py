@@ -14,6 +14,7 @@ from ..cloud.location import is_bucket_url
 from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
+from .speakers import SPEAKER_MODES, SpeakerOptions
 from .transcription import (
     DEFAULT_APPEND_PUNCTUATIONS,
     DEFAULT_PREPEND_PUNCTUATIONS,
@@ -43,6 +44,8 @@ __all__ = [
     "ModelOptions",
     "OutputOptions",
     "RunConfig",
+    "SPEAKER_MODES",
+    "SpeakerOptions",
     "SuperAnnotateOptions",
     "TranscribeOptions",
     "VadParameters",
@@ -59,6 +62,10 @@ class RunConfig:
     transcribe: TranscribeOptions = section(
         TranscribeOptions,
         "openai-whisper's transcribe and decoding options, same names and defaults.",
+    )
+    speakers: SpeakerOptions = section(
+        SpeakerOptions,
+        "who said what: one speaker per channel, or offline diarization; chunks never span two speakers.",
     )
     chunking: ChunkingOptions = section(
         ChunkingOptions,
@@ -81,7 +88,7 @@ class RunConfig:
     def validate(self) -> None:
         """Validates every section."""
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
-        for part in (*sections, self.superannotate, self.correction, self.dataset):
+        for part in (*sections, self.speakers, self.superannotate, self.correction, self.dataset):
             part.validate()
         check(
             self.superannotate.urls is None or is_bucket_url(self.input.dir),
