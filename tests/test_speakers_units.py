@@ -127,7 +127,7 @@ def test_speakers_options_section() -> None:
     from preannotate.options import SpeakerOptions
 
     assert SpeakerOptions().mode == "none"  # the default leaves every output as before
-    config = config_from_dict({"speakers": {"mode": "channels", "channel_names": ["agent", "caller"]}})
+    config = config_from_dict({"speakers": {"channel_names": ["agent", "caller"]}})
     assert config.speakers.channel_names == ("agent", "caller")
     counted = config_from_dict({"speakers": {"mode": "diarize", "min_speakers": 2, "max_speakers": 4}}).speakers
     assert counted.count() == SpeakerCount(low=2, high=4)
@@ -135,6 +135,7 @@ def test_speakers_options_section() -> None:
         ({"mode": "voices"}, "speakers.mode"),
         ({"channel_names": ["a", "a"]}, "repeats"),
         ({"num_speakers": 0}, "num_speakers"),
+        ({"mode": "channels"}, "not available in runs yet"),
         ({"min_speakers": 3, "max_speakers": 2}, "more than"),
     ):
         with pytest.raises(ConfigError, match=message):

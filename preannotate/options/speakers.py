@@ -40,6 +40,8 @@ class SpeakerOptions:
         names = list(self.channel_names)
         check(len(set(names)) == len(names), f"speakers.channel_names repeats a name: {names}")
         self.count()
+        # preannotate.speakers.channels decodes the channels; runs do not transcribe them one by one yet.
+        check(self.mode != "channels", "speakers.mode channels is not available in runs yet; use diarize or none")
 
     def count(self) -> SpeakerCount:
         """The speaker count diarization is bound to (its checks raise ConfigError)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..asr import PreparedModel
+from ..discover import MediaFile
 from ..exports import ItemChunks
 from ..options import RunConfig
 from ..report import FileResult, RunReport
@@ -29,6 +30,7 @@ class RunContext:
         progress: Show progress bars.
         audio: The files' audio, decoded as transcription asks for it (set by the decode stage).
         entries: The chunked items (set by the chunk stage), with `owners`, their results in the report.
+        media: The run's media files (what the speakers stage decodes again).
     """
 
     config: RunConfig
@@ -42,3 +44,4 @@ class RunContext:
     audio: Decoding | None = None
     entries: list[ItemChunks] = dataclasses.field(default_factory=list)
     owners: list[FileResult] = dataclasses.field(default_factory=list)
+    media: list[MediaFile] = dataclasses.field(default_factory=list)

@@ -1,6 +1,6 @@
 """The orchestrator: check everything that can fail early, plan what is finished, run the stages in order.
 
-The stages (`preannotate.run.stages.STAGES`): decode, transcribe, chunk, export, upload.
+The stages (`preannotate.run.stages.STAGES`): decode, transcribe, speakers, chunk, export, upload.
 Everything that can fail for one file is caught per file and recorded; the run goes on and reports it.
 """
 
@@ -59,4 +59,4 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     report.model = {"name": config.model.name, "identity": model.identity}
     report.stages = keys = stage_keys(config, model.identity)
     jobs, report.files = plan(media, out, keys["transcribe"], config.output.force)
-    return RunContext(config, report, model, reviewer, session, keys, jobs, progress)
+    return RunContext(config, report, model, reviewer, session, keys, jobs, progress, media=media)
