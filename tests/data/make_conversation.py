@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -71,29 +69,16 @@ def lay_out(turns: list[tuple[str, np.ndarray, str]], overlap: bool) -> tuple[di
     return tracks, listed
 
 
-def encode_opus(planes: np.ndarray, path: Path) -> None:
-    """Writes Opus in Ogg at 32 kbit/s per channel; planes is (channels, samples)."""
-    layout = "mono" if planes.shape[0] == 1 else "stereo"
-    pcm = (np.clip(planes, -1, 1) * 32767).astype("<i2")
-    with av.open(str(path), "w", format="ogg") as out:
-        stream = out.add_stream("libopus", rate=RATE, layout=layout)
-        stream.bit_rate = 32_000 * planes.shape[0]
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16p", layout=layout)
-        frame.sample_rate = RATE
-        frame.pts, frame.time_base = 0, Fraction(1, RATE)
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-
-
 def main() -> None:
     """Builds both files and their description."""
+    sys.path.insert(0, str(HERE))
+    from make_pauses import encode_opus
+
     turns = voices()
     mono, mono_turns = lay_out(turns, overlap=False)
-    encode_opus((mono["A"] + mono["B"])[None, :], HERE / "conversation.opus")
+    encode_opus(mono["A"] + mono["B"], HERE / "conversation.opus", 32_000)
     call, call_turns = lay_out(turns, overlap=True)
-    encode_opus(np.stack([call["A"], call["B"]]), HERE / "call.opus")
+    encode_opus(np.stack([call["A"], call["B"]]), HERE / "call.opus", 64_000)
     description = {
         "generator": "tests/data/make_conversation.py (pauses.opus as speaker A, samples/en as speaker B)",
         "conversation": {"audio": "conversation.opus", "duration": len(mono["A"]) / RATE, "turns": mono_turns},
