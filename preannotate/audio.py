@@ -75,7 +75,7 @@ def decode_audio(path: str | Path) -> DecodedAudio:
         with open_object(path) as stream:
             return decode_stream(stream, str(path))
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     return decode_stream(str(path), str(path))
 
 
@@ -113,7 +113,8 @@ def _declared_duration(container: av.container.InputContainer) -> float | None:
     return container.duration / av.time_base if container.duration else None
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
+    """Raises AudioError naming `path` when it is missing, not a file, or unreadable."""
     if not path.is_file():
         raise AudioError(f"{path}: file not found")
     if not os.access(path, os.R_OK):

@@ -19,6 +19,7 @@ from . import chunk_timing
 from .chunk_timing import Unit, ends_clause, ends_sentence
 from .options import ChunkingOptions
 from .results import Segment, Transcript, Word
+from .speakers import Turn, speaker_of
 
 # Review reasons, in the order they are reported.
 LOW_WORD_PROBABILITY = "low_word_probability"
@@ -72,6 +73,8 @@ class Chunk:
         predicted_wer: The review model's expected word error rate, 0 to 1; None until assessed.
         doubtful_words: (index in `words`, word, probability) of the words under the model's word
             threshold, in order; empty until assessed.
+        speaker: Who speaks in it (`preannotate.speakers`); None when speakers are off (then it is
+            left out of `to_dict`, so outputs stay as they were).
     """
 
     index: int
@@ -89,6 +92,7 @@ class Chunk:
     review_reason: str = ""
     predicted_wer: float | None = None
     doubtful_words: tuple[tuple[int, str, float], ...] = ()
+    speaker: str | None = None
 
     @property
     def duration(self) -> float:
@@ -100,15 +104,23 @@ class Chunk:
         d = asdict(self)
         d["words"] = [asdict(w) for w in self.words]
         d["doubtful_words"] = [{"index": i, "word": w, "probability": p} for i, w, p in self.doubtful_words]
+        if self.speaker is None:
+            del d["speaker"]
         return d
 
 
-def chunk_transcript(transcript: Transcript, options: ChunkingOptions) -> list[Chunk]:
+def chunk_transcript(
+    transcript: Transcript, options: ChunkingOptions, turns: Sequence[Turn] | None = None
+) -> list[Chunk]:
     """Splits one file's transcript into chunks under the options' policy and limits.
 
     Args:
         transcript: The model's result for one file.
         options: Policy, limits, padding and review thresholds.
+        turns: Speaker turns (`preannotate.speakers`): each word gets the speaker whose turns overlap it
+            most, and a chunk is also cut at every speaker change, so it has exactly one speaker (under
+            `policy: segments` a segment stays whole and gets the speaker that overlaps it most).
+            None: no speakers.
 
     Returns:
         The chunks in time order; empty when the transcript holds no text.
@@ -121,12 +133,15 @@ def chunk_transcript(transcript: Transcript, options: ChunkingOptions) -> list[C
         groups = [[u] for u in chunk_timing.sanitize(_segment_units(transcript.segments), duration)]
     elif transcript.has_words:
         units = chunk_timing.sanitize(_word_units(transcript.segments), duration)
-        groups = _regroup(chunk_timing.trim_stretched(units, options.word_stretch), options)
+        groups = _regroup(chunk_timing.trim_stretched(units, options.word_stretch), options, turns)
     else:
         units = chunk_timing.sanitize(_segment_units(transcript.segments), duration)
-        groups = _regroup(_split_long_segments(units, options), options)
+        groups = _regroup(_split_long_segments(units, options), options, turns)
     placed = chunk_timing.place(groups, duration, options.padding_before, options.padding_after)
-    return [_chunk(k, g, s, e, transcript.segments, options) for k, (g, s, e) in enumerate(placed)]
+    chunks = [_chunk(k, g, s, e, transcript.segments, options) for k, (g, s, e) in enumerate(placed)]
+    if turns is None:
+        return chunks
+    return [replace(c, speaker=_speaker(g[0], turns)) for c, (g, _, _) in zip(chunks, placed)]
 
 
 def _word_units(segments: Sequence[Segment]) -> list[Unit]:
@@ -179,11 +194,26 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
-def _regroup(units: Sequence[Unit], options: ChunkingOptions) -> list[list[Unit]]:
+def _regroup(units: Sequence[Unit], options: ChunkingOptions, turns: Sequence[Turn] | None) -> list[list[Unit]]:
     groups: list[list[Unit]] = []
     for run in _runs(units, options.gap_threshold):
-        groups.extend(_split_run(run, options))
+        for part in split_at_speakers(run, turns or ()):
+            groups.extend(_split_run(part, options))
     return groups
+
+
+def split_at_speakers(units: Sequence[Unit], turns: Sequence[Turn]) -> list[list[Unit]]:
+    """Splits units wherever the speaker (the turn overlapping each unit most) changes; no turns: one run."""
+    parts: list[list[Unit]] = []
+    previous: object = object()
+    for unit in units:
+        speaker = _speaker(unit, turns)
+        if parts and speaker == previous:
+            parts[-1].append(unit)
+        else:
+            parts.append([unit])
+        previous = speaker
+    return parts
 
 
 def _runs(units: Sequence[Unit], gap_threshold: float) -> list[list[Unit]]:
@@ -242,6 +272,13 @@ def _cut_cost(run: Sequence[Unit], j: int, options: ChunkingOptions) -> float:
     if after.segment != before.segment:
         cost -= SEGMENT_CUT_BONUS
     return max(cost, 0.0)
+
+
+def _speaker(unit: Unit, turns: Sequence[Turn]) -> str | None:
+    """The unit's speaker, from the model's word times (trimming a stretched word must not move it)."""
+    if unit.words:
+        return speaker_of(unit.words[0].start, unit.words[-1].end, turns)
+    return speaker_of(unit.start, unit.end, turns)
 
 
 def _chunk(

@@ -106,7 +106,7 @@ class ItemChunks:
 
 
 def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
-    """One row per chunk of every item, columns CSV_COLUMNS, values unrounded.
+    """One row per chunk of every item, columns CSV_COLUMNS (and `speaker` after `text` when speakers are on).
 
     Args:
         entries: The items of a run, in the order rows should appear.
@@ -118,14 +118,17 @@ def chunks_dataframe(entries: Sequence[ItemChunks]) -> pd.DataFrame:
     import pandas as pd  # here, not at the top: importing pandas costs a second at start-up
 
     rows = [_row(entry, chunk) for entry in entries for chunk in entry.chunks]
-    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    # `speaker` only when speakers are on, after `text`: without it the table is as it always was.
+    spoken = any(chunk.speaker is not None for entry in entries for chunk in entry.chunks)
+    columns = list(CSV_COLUMNS[:7]) + ["speaker"] + list(CSV_COLUMNS[7:]) if spoken else list(CSV_COLUMNS)
+    frame = pd.DataFrame(rows, columns=columns)
     types = {"chunk": "int64", "needs_review": "bool", **{c: "float64" for c in (*QUALITY_COLUMNS, "predicted_wer")}}
     return frame.astype({**types, "start": "float64", "end": "float64", "duration": "float64"})
 
 
 def _row(entry: ItemChunks, chunk: Chunk) -> dict[str, Any]:
     row = {"item": entry.item, "source": entry.source, "chunk": chunk.index, "start": chunk.start, "end": chunk.end}
-    row.update(duration=chunk.duration, text=chunk.text, language=entry.language)
+    row.update(duration=chunk.duration, text=chunk.text, speaker=chunk.speaker, language=entry.language)
     row.update({c: getattr(chunk, c) for c in QUALITY_COLUMNS})
     row.update(needs_review=chunk.needs_review, review_reason=chunk.review_reason, predicted_wer=chunk.predicted_wer)
     row["doubtful_words"] = doubtful_cell(chunk)

@@ -11,17 +11,21 @@ DOUBT_MARK = "[{}?]"  # brackets and a question mark read as "unsure" and surviv
 
 
 def srt_text(chunks: Sequence[Chunk], mark_doubtful: bool = False) -> str:
-    """SubRip subtitles: numbered cues from 1, `HH:MM:SS,mmm` times; doubtful words as `[word?]` if asked."""
+    """SubRip subtitles: numbered cues from 1, `HH:MM:SS,mmm` times; doubtful words as `[word?]` if asked.
+
+    A chunk with a speaker has `[speaker] ` before its text.
+    """
     return "".join(
-        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',', after=c.start)}\n{_cue(c, mark_doubtful)}\n\n"
+        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',', after=c.start)}\n{_who(c)}{_cue(c, mark_doubtful)}\n\n"
         for n, c in enumerate(chunks, start=1)
     )
 
 
 def vtt_text(chunks: Sequence[Chunk], mark_doubtful: bool = False) -> str:
-    """WebVTT subtitles: `HH:MM:SS.mmm` times, cue text with `&`, `<` and `>` escaped."""
+    """WebVTT subtitles: `HH:MM:SS.mmm` times, cue text with `&`, `<` and `>` escaped; speakers as `<v name>`."""
     cues = "".join(
-        f"{_clock(c.start, '.')} --> {_clock(c.end, '.', after=c.start)}\n{_escape_vtt(_cue(c, mark_doubtful))}\n\n"
+        f"{_clock(c.start, '.')} --> {_clock(c.end, '.', after=c.start)}\n"
+        f"{_voice(c)}{_escape_vtt(_cue(c, mark_doubtful))}\n\n"
         for c in chunks
     )
     return "WEBVTT\n\n" + cues
@@ -45,6 +49,15 @@ def marked_text(chunk: Chunk, mark: str = DOUBT_MARK) -> str:
         out.append(mark.format(token) if index in doubtful else token)
         pos = found + len(token)
     return "".join(out) + text[pos:]
+
+
+def _who(chunk: Chunk) -> str:
+    return "" if chunk.speaker is None else f"[{_one_line(chunk.speaker)}] "
+
+
+def _voice(chunk: Chunk) -> str:
+    # A voice tag's annotation ends at `>`: escaped like cue text.
+    return "" if chunk.speaker is None else f"<v {_escape_vtt(_one_line(chunk.speaker))}>"
 
 
 def _cue(chunk: Chunk, mark_doubtful: bool) -> str:

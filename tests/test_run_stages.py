@@ -11,6 +11,7 @@ from preannotate.options import (
     AnnotationOptions,
     ChunkingOptions,
     RunConfig,
+    SpeakerOptions,
     SuperAnnotateOptions,
     TranscribeOptions,
 )
@@ -34,7 +35,7 @@ def test_transcript_key_is_the_one_earlier_versions_stored() -> None:
 
 def test_stages_run_in_order_and_read_only_earlier_keys() -> None:
     names = [stage.name for stage in STAGES]
-    assert names == ["decode", "transcribe", "chunk", "export", "upload"]
+    assert names == ["decode", "transcribe", "speakers", "chunk", "export", "upload"]
     for position, stage in enumerate(STAGES):
         assert set(stage.inputs) <= {"model", *names[:position]}, stage.name
 
@@ -67,6 +68,18 @@ def test_each_option_changes_the_keys_of_the_stages_it_shapes_and_those_after() 
     for name, (other, stages) in cases.items():
         assert changed(keys, stage_keys(other, "official|tiny")) == stages, name
     assert changed(keys, stage_keys(base, "official|base")) == {"transcribe", "chunk", "export"}
+
+
+def test_speakers_key_covers_only_the_speaker_options() -> None:
+    on = RunConfig(speakers=SpeakerOptions(mode="diarize"))
+    keys = stage_keys(on, "official|tiny")
+    assert set(keys) == {"transcribe", "speakers", "chunk", "export"}
+    assert keys["transcribe"] == stage_keys(RunConfig(), "official|tiny")["transcribe"]
+    counted = dataclasses.replace(on, speakers=SpeakerOptions(mode="diarize", max_speakers=2))
+    assert changed(keys, stage_keys(counted, "official|tiny")) == {"speakers", "chunk", "export"}
+    prompted = dataclasses.replace(on, transcribe=TranscribeOptions(initial_prompt="Numbers."))
+    assert changed(keys, stage_keys(prompted, "official|tiny")) == {"transcribe", "chunk", "export"}
+    assert changed(keys, stage_keys(on, "official|base")) == {"transcribe", "chunk", "export"}
 
 
 def stored_keys(tmp_path) -> dict[str, str]:

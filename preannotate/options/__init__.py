@@ -15,6 +15,7 @@ from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
 from .execution import RayOptions, RunOptions
+from .speakers import SPEAKER_MODES, SpeakerOptions
 from .transcription import (
     DEFAULT_APPEND_PUNCTUATIONS,
     DEFAULT_PREPEND_PUNCTUATIONS,
@@ -46,6 +47,8 @@ __all__ = [
     "RayOptions",
     "RunConfig",
     "RunOptions",
+    "SPEAKER_MODES",
+    "SpeakerOptions",
     "SuperAnnotateOptions",
     "TranscribeOptions",
     "VadParameters",
@@ -62,6 +65,10 @@ class RunConfig:
     transcribe: TranscribeOptions = section(
         TranscribeOptions,
         "openai-whisper's transcribe and decoding options, same names and defaults.",
+    )
+    speakers: SpeakerOptions = section(
+        SpeakerOptions,
+        "who said what: one speaker per channel, or offline diarization; chunks never span two speakers.",
     )
     chunking: ChunkingOptions = section(
         ChunkingOptions,
@@ -86,7 +93,7 @@ class RunConfig:
     def validate(self) -> None:
         """Validates every section."""
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
-        for part in (*sections, self.superannotate, self.correction, self.dataset, self.run, self.ray):
+        for part in (*sections, self.speakers, self.superannotate, self.correction, self.dataset, self.run, self.ray):
             part.validate()
         check(
             self.superannotate.urls is None or is_bucket_url(self.input.dir),

@@ -16,11 +16,18 @@ from ..report import FileResult, RunReport
 from ..results import Transcript
 from ..review import Reviewer
 from ..routing import route_item
+from ..speakers import Turn
 from ..storage import read_json
+from .speakers import read_turns
 
 
 def chunk_item(
-    item: str, source: str, transcript: Transcript, options: ChunkingOptions, reviewer: Reviewer | None = None
+    item: str,
+    source: str,
+    transcript: Transcript,
+    options: ChunkingOptions,
+    reviewer: Reviewer | None = None,
+    turns: list[Turn] | None = None,
 ) -> ItemChunks:
     """Chunks a transcript and assesses the chunks: what the exports receive for one item.
 
@@ -30,11 +37,12 @@ def chunk_item(
         transcript: The stored transcript.
         options: The chunking options.
         reviewer: Review model and threshold; None uses the shipped model.
+        turns: The item's speaker turns; None when speakers are off.
 
     Raises:
         ChunkingError: The transcript has text but no room in time for it.
     """
-    chunks = chunk_transcript(transcript, options)
+    chunks = chunk_transcript(transcript, options, turns)
     chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration)
     return ItemChunks(item, source, transcript.language, transcript.duration, chunks)
 
@@ -53,7 +61,10 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
         try:
             if stored is None:
                 raise ChunkingError("its transcript is missing or unreadable")
-            entry = chunk_item(result.item, result.source, Transcript.from_dict(stored), config.chunking, reviewer)
+            turns = _turns(config, report, result.item)
+            entry = chunk_item(
+                result.item, result.source, Transcript.from_dict(stored), config.chunking, reviewer, turns
+            )
         except (ChunkingError, TranscriptionError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
             continue
@@ -95,6 +106,16 @@ def export_chunks(config: RunConfig, report: RunReport, reviewer: Reviewer | Non
     """
     entries, owners = chunk_files(config, report, reviewer or Reviewer.from_options(config.annotation))
     return export_files(report, entries, owners, config.annotation)
+
+
+def _turns(config: RunConfig, report: RunReport, item: str) -> list[Turn] | None:
+    """The item's stored speaker turns when speakers are on (raises ChunkingError when they are missing)."""
+    if config.speakers.mode == "none":
+        return None
+    turns = read_turns(report.output_dir, item)
+    if turns is None:
+        raise ChunkingError("its speaker turns are missing or unreadable")
+    return turns
 
 
 def _routed(entry: ItemChunks, config: RunConfig) -> ItemChunks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..asr import PreparedModel
+from ..discover import MediaFile
 from ..exports import ItemChunks
 from ..journal import Replayed
 from ..options import RunConfig
@@ -34,6 +35,7 @@ class RunContext:
         reused: How many finished files were taken from it without reading their transcript.
         unchanged: Nothing the chunk and export stages read changed: they keep the last run's results
             (set by the chunk stage; `preannotate.run.unchanged`).
+        media: The run's media files (what the speakers stage decodes again).
     """
 
     config: RunConfig
@@ -50,3 +52,4 @@ class RunContext:
     previous: Replayed | None = None
     reused: int = 0
     unchanged: bool = False
+    media: list[MediaFile] = dataclasses.field(default_factory=list)

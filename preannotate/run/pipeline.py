@@ -1,6 +1,6 @@
 """The orchestrator: check everything that can fail early, plan what is finished, run the stages in order.
 
-The stages (`preannotate.run.stages.STAGES`): decode, transcribe, chunk, export, upload.
+The stages (`preannotate.run.stages.STAGES`): decode, transcribe, speakers, chunk, export, upload.
 Everything that can fail for one file is caught per file and recorded; the run goes on and reports it.
 """
 
@@ -72,6 +72,6 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     if planned.reused:
         log.info("%d finished file(s) taken from %s without reading their transcript", planned.reused, JOURNAL_FILE)
     report.journal = Journal.start(report, planned.stored)  # from here on each finished file is one line
-    ctx = RunContext(config, report, model, reviewer, session, keys, planned.jobs, progress)
+    ctx = RunContext(config, report, model, reviewer, session, keys, planned.jobs, progress, media=media)
     ctx.previous, ctx.reused = previous, planned.reused
     return ctx

@@ -4,8 +4,8 @@ A stage that stores something has a resume key: a hash of its format, the keys
 of the stages (or the model) it reads from, and the options it declares, so
 that changing an option redoes exactly the stages it shapes and those after
 them. The transcript key is the one every earlier version stored, so finished
-transcripts stay finished. A speaker stage goes between transcribe and chunk,
-with its own options, and chunk reads its key too.
+transcripts stay finished. The speakers stage, between transcribe and chunk, is
+keyed on its own options only; chunk reads its key too, when speakers are on.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .chunks import chunk_files, export_files
 from .context import RunContext
 from .decode import Decoding
 from .resume import TRANSCRIPT_FORMAT, stage_key
+from .speakers import SPEAKERS_FORMAT, speaker_files
 from .transcribe_jobs import transcribe_jobs
 from .unchanged import unchanged_chunks
 
@@ -43,6 +44,8 @@ class Stage:
         options: The option sections (`chunking`) or fields (`annotation.review_model`) that shape
             what it stores.
         format: Its stored form's version; None for a stage that stores nothing (it has no key).
+        active: Whether the configuration uses the stage; an inactive one has no key, and the stages
+            reading from it key as if it were not there (so speakers off keeps every earlier key).
     """
 
     name: str
@@ -50,6 +53,7 @@ class Stage:
     inputs: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     format: int | None = None
+    active: Callable[[RunConfig], bool] | None = None
 
 
 def _decode(ctx: RunContext) -> None:
@@ -107,6 +111,10 @@ def _upload(ctx: RunContext) -> None:
     report.write()
 
 
+def _speakers_on(config: RunConfig) -> bool:
+    return config.speakers.mode != "none"
+
+
 # The review model and routing shape the chunks' assessment and route; class and group names only the exports.
 _ASSESSMENT = ("annotation.review_model", "annotation.review_threshold", "annotation.draft_max_wer")
 _ROUTING = ("superannotate.control_share", "superannotate.control_seed")
@@ -114,8 +122,15 @@ _ROUTING = ("superannotate.control_share", "superannotate.control_seed")
 STAGES: tuple[Stage, ...] = (
     Stage("decode", _decode),
     Stage("transcribe", _transcribe, inputs=("model",), options=("transcribe",), format=TRANSCRIPT_FORMAT),
-    # speakers: a later stage, inputs=("transcribe",), with its own options; chunk then reads its key too.
-    Stage("chunk", _chunk, inputs=("transcribe",), options=("chunking", *_ASSESSMENT, *_ROUTING), format=CHUNKS_FORMAT),
+    # Keyed on the speaker options only (the audio is the transcript's source): see run/speakers.py.
+    Stage("speakers", speaker_files, options=("speakers",), format=SPEAKERS_FORMAT, active=_speakers_on),
+    Stage(
+        "chunk",
+        _chunk,
+        inputs=("transcribe", "speakers"),
+        options=("chunking", *_ASSESSMENT, *_ROUTING),
+        format=CHUNKS_FORMAT,
+    ),
     Stage("export", _export, inputs=("chunk",), options=("annotation",), format=EXPORTS_FORMAT),
     Stage("upload", _upload),
 )
@@ -144,8 +159,8 @@ def stage_keys(config: RunConfig, model_identity: str, stages: tuple[Stage, ...]
     """
     keys = {"model": model_identity}
     for stage in stages:
-        if stage.format is not None:
-            inputs = {name: keys[name] for name in stage.inputs}
+        if stage.format is not None and (stage.active is None or stage.active(config)):
+            inputs = {name: keys[name] for name in stage.inputs if name in keys}
             keys[stage.name] = stage_key({"format": stage.format, **inputs, **stage_options(stage, config)})
     del keys["model"]
     return keys

@@ -88,13 +88,15 @@ def trim(samples: np.ndarray) -> np.ndarray:
     return samples[loud[0] * WINDOW : (loud[-1] + 1) * WINDOW]
 
 
-def encode_opus(samples: np.ndarray, path: Path) -> None:
-    """Writes mono Opus in Ogg at 24 kbit/s (small enough to commit)."""
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+def encode_opus(samples: np.ndarray, path: Path, bit_rate: int = 24_000) -> None:
+    """Writes Opus in Ogg (small enough to commit): 1-D samples as mono, (2, n) planes as stereo."""
+    planes = samples.reshape(1, -1) if samples.ndim == 1 else samples
+    layout = "mono" if planes.shape[0] == 1 else "stereo"
+    pcm = (np.clip(planes, -1, 1) * 32767).astype("<i2")
     with av.open(str(path), "w", format="ogg") as out:
-        stream = out.add_stream("libopus", rate=RATE, layout="mono")
-        stream.bit_rate = 24_000
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        stream = out.add_stream("libopus", rate=RATE, layout=layout)
+        stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16p", layout=layout)
         frame.sample_rate = RATE
         frame.pts, frame.time_base = 0, Fraction(1, RATE)
         for packet in stream.encode(frame):

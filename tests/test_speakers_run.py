@@ -1,0 +1,49 @@
+"""The speakers stage in a run: turns stored per item, redone only when the audio or a speaker option changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from test_pipeline import config
+
+from preannotate.run import run_pipeline
+
+DATA = Path(__file__).resolve().parent / "data"
+pytestmark = pytest.mark.slow
+
+
+def stamps(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def test_speaker_options_rediarize_without_transcribing_and_transcribe_options_keep_the_turns(tmp_path, tiny_model):
+    (tmp_path / "in").mkdir()
+    shutil.copy(DATA / "conversation.opus", tmp_path / "in")
+    out = tmp_path / "out"
+    first = run_pipeline(config(tmp_path, "speakers.mode=diarize"), progress=False)
+    assert [f.status for f in first.files] == ["ok"]
+    stored = json.loads((out / "speakers" / "conversation.opus.json").read_text())
+    assert len({t["speaker"] for t in stored["turns"]}) == 2
+    keys = json.loads((out / "run.json").read_text())["stages"]
+    assert stored["meta"]["options_key"] == keys["speakers"]
+    turns, transcripts = stamps(out / "speakers"), stamps(out / "transcripts")
+
+    run_pipeline(config(tmp_path, "speakers.mode=diarize", "chunking.max_duration=3"), progress=False)
+    assert stamps(out / "speakers") == turns and stamps(out / "transcripts") == transcripts
+
+    one = run_pipeline(config(tmp_path, "speakers.mode=diarize", "speakers.max_speakers=1"), progress=False)
+    assert [f.status for f in one.files] == ["skipped"]  # not transcribed again
+    assert stamps(out / "transcripts") == transcripts
+    stored = json.loads((out / "speakers" / "conversation.opus.json").read_text())
+    assert {t["speaker"] for t in stored["turns"]} == {"SPEAKER_01"}
+    turns = stamps(out / "speakers")
+
+    run_pipeline(
+        config(tmp_path, "speakers.mode=diarize", "speakers.max_speakers=1", "transcribe.initial_prompt=Hi."),
+        progress=False,
+    )
+    assert stamps(out / "transcripts") != transcripts
+    assert stamps(out / "speakers") == turns  # transcription options do not re-run diarization
