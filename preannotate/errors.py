@@ -57,3 +57,10 @@ class DiskFullError(PreannotateError):
 
 class DestinationError(CorrectionError):
     """An export destination that is not this tool's to replace; nothing was written or deleted."""
+
+
+class CorrectionInputError(CorrectionError, InputError):
+    """What `pull`, `report`, `calibrate` or `export` was given cannot be used; nothing was processed.
+
+    For example no pull yet, a bad work-times CSV, or too few corrections to fit.
+    """

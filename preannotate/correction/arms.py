@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CorrectionError
+from ..errors import CorrectionInputError
 from .effort import CONTROL, DRAFT, FROM_SCRATCH, SEGMENT_EDITS, ItemEdits
 
 ROUTES = (DRAFT, FROM_SCRATCH, CONTROL)
@@ -60,12 +60,12 @@ def read_work_times(path: str | Path) -> dict[str, float]:
             reader = csv.DictReader(f)
             missing = [c for c in WORK_TIME_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise CorrectionError(f"{path}: no column {', '.join(missing)} (needs columns item, seconds)")
+                raise CorrectionInputError(f"{path}: no column {', '.join(missing)} (needs columns item, seconds)")
             return _work_rows(path, reader)
     except OSError as e:
-        raise CorrectionError(f"cannot read the work times {path}: {e.strerror or e}") from e
+        raise CorrectionInputError(f"cannot read the work times {path}: {e.strerror or e}") from e
     except (UnicodeDecodeError, csv.Error) as e:
-        raise CorrectionError(f"{path} is not a UTF-8 CSV: {e}") from e
+        raise CorrectionInputError(f"{path} is not a UTF-8 CSV: {e}") from e
 
 
 def _work_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:
@@ -74,15 +74,15 @@ def _work_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:
         item, seconds = (row.get("item") or "").strip(), (row.get("seconds") or "").strip()
         where = f"{path} line {line}"
         if not item:
-            raise CorrectionError(f"{where}: no item name")
+            raise CorrectionInputError(f"{where}: no item name")
         if item in times:
-            raise CorrectionError(f"{where}: {item} is listed twice")
+            raise CorrectionInputError(f"{where}: {item} is listed twice")
         try:
             value = float(seconds)
         except ValueError:
-            raise CorrectionError(f"{where}: seconds {seconds!r} of {item} is not a number") from None
+            raise CorrectionInputError(f"{where}: seconds {seconds!r} of {item} is not a number") from None
         if not math.isfinite(value) or value <= 0:
-            raise CorrectionError(f"{where}: seconds {seconds!r} of {item} must be a positive number")
+            raise CorrectionInputError(f"{where}: seconds {seconds!r} of {item} must be a positive number")
         times[item] = value
     return times
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..chunking import Chunk
-from ..errors import CorrectionError, PreannotateError
+from ..errors import CorrectionError, CorrectionInputError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions
 from ..quality import chunk_features, default_model, fit_review_model, flag_metrics
 from ..results import Word
@@ -106,14 +106,14 @@ def calibrate(
         try:
             found = run_rows(run, annotation, options)
         except CorrectionError as e:
-            raise CorrectionError(f"{run}: {e}") from e
+            raise type(e)(f"{run}: {e}") from e  # keeps the kind: a run never pulled is bad input
         rows += found["rows"]
         uploaded += found["uploaded"]
         left_out += len(found["left_out"])
     has_error = np.array([w > 0 for _, w in rows], dtype=bool)
     n_pos, n_neg = int(has_error.sum()), int((~has_error).sum())
     if min(n_pos, n_neg) < MIN_PER_CLASS:
-        raise CorrectionError(
+        raise CorrectionInputError(
             f"too few compared chunks to fit: {n_pos} with errors and {n_neg} without (need at least "
             f"{MIN_PER_CLASS} of each; {left_out} chunk(s) left out without a chunks.jsonl record or a measured"
             " WER); pull more corrected items, or add runs with more -o"

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorrectionError, CredentialsError, UploadError
+from ..errors import CorrectionError, CorrectionInputError, CredentialsError, UploadError
 from ..lock import locked
 from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
@@ -134,7 +134,7 @@ def load_pull(output_dir: str | Path) -> PullReport:
     """
     path = Path(output_dir) / PULLED_FILE
     if not path.is_file():
-        raise CorrectionError(f"{path} not found: run `preannotate pull` first")
+        raise CorrectionInputError(f"{path} not found: run `preannotate pull` first")
     return PullReport.from_dict(read_json(path))
 
 
