@@ -28,6 +28,7 @@ from .events import Event, parse_annotation
 from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
 from .pull import PulledItem, load_pull
 from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
+from .speakers import NO_SPEAKER, SpeakerScore, corrected_speaker, item_cpwer, speaker_summary
 
 CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason", "predicted_wer")
 ITEM_HEAD: tuple[str, ...] = ("item", "status", "language", "route", "audio_seconds", "compared", "problem", "notes")
@@ -36,12 +37,16 @@ ITEM_HEAD += ("keyframe_disagreements",)
 
 @dataclass
 class ItemComparison:
-    """One item's comparison: group rows, draft chunk rows, notes about left-out events, keyframe disagreements."""
+    """One item's comparison: group rows, draft chunk rows, notes about left-out events, keyframe disagreements.
+
+    `speakers` is the draft's cpWER against the correction when the draft has speakers, else None.
+    """
 
     groups: list[dict] = field(default_factory=list)
     chunks: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
+    speakers: SpeakerScore | None = None
 
 
 @dataclass
@@ -112,11 +117,16 @@ def compare_item(
     disagreements = [d.message for d in after.disagreements]
     notes = [*(f"draft {n}" for n in (*before.notes, *(d.message for d in before.disagreements))), *after.notes]
     result = ItemComparison(notes=[*notes, *disagreements], disagreements=disagreements)
+    result.speakers = item_cpwer(before.events, after.events, normalize)
     groups = align(before.events, after.events, options.min_overlap, key=lambda t: " ".join(normalize(t).split()))
     for g, group in enumerate(groups):
         row = {"group": g, **group_row(group, normalize, unspaced, options.boundary_tolerance_ms)}
         result.groups.append(row)
-        result.chunks.extend(_chunk_row(e, g, row, options, quality or {}) for e in group.draft)
+        for e in group.draft:
+            chunk = _chunk_row(e, g, row, options, quality or {})
+            if result.speakers is not None:  # a run with speakers: who speaks in it, before and after
+                chunk.update(_speaker_fields(e, group.corrected))
+            result.chunks.append(chunk)
     result.chunks.sort(key=lambda c: c["chunk"])
     return result
 
@@ -134,6 +144,12 @@ def _chunk_row(event: Event, group: int, row: dict, options: CorrectionOptions, 
     chunk["measured_wer"] = chunk_wer(row["ref_words"], errors)  # its group's: for the calibration table
     chunk["changed"] = chunk_changed(row, options.changed)
     return chunk
+
+
+def _speaker_fields(chunk: Event, corrected: tuple[Event, ...]) -> dict:
+    after = corrected_speaker(chunk, corrected)
+    changed = None if after is None else after != (chunk.speaker or NO_SPEAKER)  # None: the chunk was deleted
+    return {"speaker": chunk.speaker, "corrected_speaker": after, "speaker_changed": changed}
 
 
 @locked("report")
@@ -163,6 +179,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     chunks: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     disagreements: dict[str, list[str]] = {}
+    scores: list[SpeakerScore] = []
     for pulled in pull.items:
         record = run.files.get(pulled.item) or {}
         language = options.language or record.get("language")
@@ -179,6 +196,9 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
             groups.extend({"item": pulled.item, **g} for g in result.groups)
             chunks.extend({"item": pulled.item, **c} for c in result.chunks)
             row.update(summarize(result.groups, result.chunks), keyframe_disagreements=len(result.disagreements))
+            if result.speakers is not None:
+                row.update(speaker_summary(result.chunks, [result.speakers]))
+                scores.append(result.speakers)
             if result.disagreements:
                 disagreements[pulled.item] = result.disagreements
         items.append(row)
@@ -186,7 +206,10 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     summary["problems"] = sum(r["problem"] is not None for r in items)
     summary["keyframe_disagreements"] = sum(len(d) for d in disagreements.values())
     summary["items_with_disagreements"] = len(disagreements)
-    frame = pd.DataFrame(items, columns=[*ITEM_HEAD, *summarize([], [])])  # every column, even when empty
+    if scores:  # only a run with speakers reports them
+        summary.update(speaker_summary(chunks, scores))
+    speaker_columns = list(speaker_summary([], [])) if scores else []
+    frame = pd.DataFrame(items, columns=[*ITEM_HEAD, *summarize([], []), *speaker_columns])  # even when empty
     tables = pd.DataFrame(groups), pd.DataFrame(chunks), frame
     return CorrectionResult(*tables, summary, _options(options, pull), disagreements, options.effort)
 

@@ -6,6 +6,9 @@ Layout of the destination (`dataset.dir`, default `<output>/dataset`)::
     metadata.csv             file_name, transcription   (Hugging Face `audiofolder`)
     manifest.jsonl           audio_filepath, duration, text, offset   (NeMo; paths relative to it)
     segments.csv             every segment of every pulled item: item, start, end, text, status...
+
+When the corrected events carry a Speaker (a run with speakers), metadata.csv, the manifest and
+segments.csv also carry it, as `speaker` (an event without one: empty, or absent from its manifest line).
     export.json              options, counts and per-item problems
 
 Clips are cut from the audio decoded at 16 kHz (then resampled to `dataset.sample_rate`) at
@@ -181,7 +184,8 @@ class _Export:
 
     def _segment(self, base: dict, event: Event, samples, reason: str | None) -> dict:
         row = {**base, "segment": event.index, "start": event.start, "end": event.end, "duration": event.duration}
-        row.update(text=event.text, exported=False, file_name=None, note=reason or self._duration_reason(event))
+        row.update(text=event.text, speaker=event.speaker, exported=False, file_name=None)
+        row["note"] = reason or self._duration_reason(event)
         if row["note"] is None:
             first, last = sample_span(event.start_us, event.end_us, self.options.sample_rate)
             name = self._clip_name(base["item"], event.index)
@@ -213,17 +217,20 @@ class _Export:
 def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions, report: ExportReport) -> None:
     clips = [r for r in rows if r["exported"]]
     report.segments = len(rows)
+    speakers = any(r["speaker"] for r in rows)  # a run with speakers: every table gets the column
     if "audiofolder" in options.formats:
         # Training data keeps the exact text: no spreadsheet escaping here, unlike segments.csv.
-        metadata = pd.DataFrame(
-            {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
-        )
+        columns = {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
+        if speakers:
+            columns["speaker"] = [r["speaker"] or "" for r in clips]
+        metadata = pd.DataFrame(columns)
         metadata.to_csv(folder / "metadata.csv", index=False, lineterminator="\n")
     if "nemo" in options.formats:
         lines = [json.dumps(_manifest_entry(r, options.sample_rate), ensure_ascii=False) + "\n" for r in clips]
         (folder / "manifest.jsonl").write_text("".join(lines), encoding="utf-8")
     if "csv" in options.formats:
-        frame = safe_frame(pd.DataFrame(rows, columns=SEGMENT_COLUMNS))  # for people: opened in spreadsheets
+        columns = [*SEGMENT_COLUMNS[:8], "speaker", *SEGMENT_COLUMNS[8:]] if speakers else SEGMENT_COLUMNS
+        frame = safe_frame(pd.DataFrame(rows, columns=columns))  # for people: opened in spreadsheets
         frame.to_csv(folder / "segments.csv", index=False, lineterminator="\n")
     if not clips:
         (folder / "clips").rmdir()
@@ -232,4 +239,5 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
 
 
 def _manifest_entry(row: dict[str, Any], rate: int) -> dict[str, Any]:
-    return {"audio_filepath": row["file_name"], "duration": row["samples"] / rate, "text": row["text"], "offset": 0.0}
+    entry = {"audio_filepath": row["file_name"], "duration": row["samples"] / rate, "text": row["text"], "offset": 0.0}
+    return {**entry, "speaker": row["speaker"]} if row["speaker"] else entry

@@ -30,6 +30,7 @@ class Event:
         text: The text of the free-text group, stripped, never empty.
         needs_review: The Review value (True, False), None when the event carries none.
         review_reasons: The Review reason values, sorted; None when the event carries none.
+        speaker: The Speaker value; None when the event carries none (a run without speakers).
     """
 
     index: int
@@ -38,6 +39,7 @@ class Event:
     text: str
     needs_review: bool | None = None
     review_reasons: tuple[str, ...] | None = None
+    speaker: str | None = None
 
     @property
     def start(self) -> float:
@@ -96,11 +98,12 @@ def _review_flag(value: Value) -> bool | None:
 
 
 def _groups(options: AnnotationOptions) -> tuple[_Group, ...]:
-    """Every group read from an event; a new one (a speaker) is one more line here and an Event field."""
+    """Every group read from an event; a new one is one more line here and an Event field."""
     groups: tuple[tuple[str, str | None, bool, Callable[[Value], Any]], ...] = (
         ("text", options.text_group, False, lambda v: v[0]),
         ("needs_review", options.review_group, False, _review_flag),
         ("review_reasons", options.reason_group, True, tuple),
+        ("speaker", options.speaker_group, False, lambda v: v[0]),
     )
     # A group named None is switched off in the options.
     return tuple(

@@ -57,6 +57,13 @@ SUMMARY_LABELS = {
     "review_precision": "needs_review precision",
     "review_recall": "needs_review recall",
 }
+# Shown only for a run with speakers (the summary then has these keys; see `correction.speakers`).
+SPEAKER_LABELS = {
+    "speaker_chunks": "draft chunks with a speaker kept by annotators",
+    "speaker_changed": "chunks that changed speaker",
+    "speaker_changed_share": "share of chunks that changed speaker",
+    "cpwer": "cpWER (speaker-attributed WER, draft vs corrected)",
+}
 ITEM_COLUMNS = ["item", "status", "language", "draft_chunks", "corrected_events", "wer", "cer", "untouched_share"]
 ITEM_COLUMNS += ["edited", "retimed", "removed", "added", "split", "merged", "mean_abs_shift_ms"]
 ITEM_COLUMNS += ["review_precision", "review_recall", "keyframe_disagreements", "problem", "notes"]
@@ -66,8 +73,13 @@ GROUP_COLUMNS += ["corrected_text", "wer", "start_shift_ms", "end_shift_ms"]
 
 def summary_table(result: CorrectionResult) -> pd.DataFrame:
     """The run's key figures as a two-column table (measure, value), for people."""
-    rows = [(label, _fmt(key, result.summary.get(key))) for key, label in SUMMARY_LABELS.items()]
+    labels = {**SUMMARY_LABELS, **(SPEAKER_LABELS if _has_speakers(result) else {})}
+    rows = [(label, _fmt(key, result.summary.get(key))) for key, label in labels.items()]
     return pd.DataFrame(rows, columns=["measure", "value"])
+
+
+def _has_speakers(result: CorrectionResult) -> bool:
+    return "cpwer" in result.summary
 
 
 def headline(result: CorrectionResult) -> str:
@@ -77,6 +89,9 @@ def headline(result: CorrectionResult) -> str:
     line += f"; {s.get('problems', 0)} item(s) with problems"
     count, items = s.get("keyframe_disagreements", 0), s.get("items_with_disagreements", 0)
     line += f"; {count} keyframe disagreement(s) in {items} item(s)"
+    if _has_speakers(result):
+        line += f"; {s['speaker_changed']} of {s['speaker_chunks']} chunk(s) changed speaker"
+        line += f" ({_fmt('speaker_changed_share', s['speaker_changed_share'])}), cpWER {_fmt('cpwer', s['cpwer'])}"
     return line + (" (read as the annotator left them; see each item's notes)." if count else ".")
 
 
@@ -90,8 +105,9 @@ def review_table(result: CorrectionResult) -> pd.DataFrame:
 
 
 def item_table(result: CorrectionResult) -> pd.DataFrame:
-    """Per item: status, counts, WER, CER, shifts, review scores and problems."""
-    return result.items.reindex(columns=ITEM_COLUMNS)
+    """Per item: status, counts, WER, CER, shifts, review scores, speaker scores (with speakers) and problems."""
+    columns = [*ITEM_COLUMNS[:-2], "speaker_changed", "cpwer", *ITEM_COLUMNS[-2:]] if _has_speakers(result) else None
+    return result.items.reindex(columns=columns or ITEM_COLUMNS)
 
 
 def changed_table(result: CorrectionResult, limit: int | None = None) -> pd.DataFrame:
@@ -250,7 +266,7 @@ def _table(frame: pd.DataFrame, index: bool = True) -> str:
 def _fmt(key: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if key in ("wer", "cer", "untouched_share", "review_precision", "review_recall"):
+    if key in ("wer", "cer", "untouched_share", "review_precision", "review_recall", "speaker_changed_share", "cpwer"):
         return f"{100 * value:.1f}%"
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 

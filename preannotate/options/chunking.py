@@ -122,6 +122,11 @@ class AnnotationOptions:
         "A free-text group listing a chunk's doubtful words with their probabilities, `word (p=0.05), other (p=0.31)`;"
         " null leaves it out.",
     )
+    speaker_group: str | None = option(
+        "Speaker",
+        "A single-choice group holding each chunk's speaker, when the run has speakers (`speakers.mode`); its values "
+        "are created with the class (the run's speakers, at least SPEAKER_01 to SPEAKER_08); null leaves it out.",
+    )
     review_model: str | None = option(
         None,
         "Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER; null uses the one shipped "
@@ -150,10 +155,10 @@ class AnnotationOptions:
             len(color) == 7 and color[0] == "#" and set(color[1:]) <= hex_digits,
             f"annotation.class_color must look like '#1F77B4', got {color!r}",
         )
-        names = (self.text_group, self.review_group, self.reason_group, self.doubtful_group)
+        names = (self.text_group, self.review_group, self.reason_group, self.doubtful_group, self.speaker_group)
         groups = [g for g in names if g is not None]
         check(all(g.strip() for g in groups), "annotation group names must not be empty (use null to leave one out)")
-        check(len(set(groups)) == len(groups), "annotation.text_group, review/reason/doubtful groups must differ")
+        check(len(set(groups)) == len(groups), "annotation.*_group names must differ")
         check(self.review_model is None or bool(self.review_model.strip()), "annotation.review_model must not be empty")
         for name in ("review_threshold", "draft_max_wer"):
             value = getattr(self, name)

@@ -74,6 +74,38 @@ def _field(entry: Any, name: str) -> Any:
     return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
 
 
+def group_values(output_dir: Path, files: list[dict[str, str]], group: str | None) -> set[str]:
+    """Every value of one attribute group in the run's annotation files (the speakers, for the class).
+
+    Files that cannot be read are passed over: planning reports them.
+    """
+    values: set[str] = set()
+    for f in files if group is not None else []:
+        path = output_dir / ANNOTATIONS_DIR / f"{f['item']}.json"
+        if f.get("problem") or not f["item"] or not path.is_file():
+            continue
+        try:
+            annotation = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        values.update(_values(annotation, group))
+    return values
+
+
+def _values(annotation: Any, group: str | None) -> list[str]:
+    """The names of `group` at every keyframe; a malformed part yields nothing (validation names it)."""
+    found = []
+    for instance in _dicts(annotation.get("instances") if isinstance(annotation, dict) else None):
+        for parameter in _dicts(instance.get("parameters")):
+            for stamp in _dicts(parameter.get("timestamps")):
+                found += [a["name"] for a in _dicts(stamp.get("attributes")) if a.get("groupName") == group]
+    return [name for name in found if isinstance(name, str)]
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def plan_items(output_dir: Path, files: list[dict[str, str]], urls: UrlMap, classes: list[dict]) -> list[PlannedItem]:
     """Reads and checks every file's annotation and finds its URL; nothing touches the network.
 

@@ -7,7 +7,7 @@ fails fast on a bad token), then, once `<output>/superannotate/<item>.json` are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from .credentials import SETUP_HINT, find_credentials
 from .guard import HumanEdit, backup_folder, find_human_edits, write_backups
 from .ledger import Ledger
 from .metadata import run_records, send_for_run
-from .plan import PlannedItem, plan_items, run_files
+from .plan import PlannedItem, group_values, plan_items, run_files
 from .redact import get_logger
 from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
 from .retry import RetryPolicy
@@ -78,11 +78,11 @@ def _warn_if_token_malformed() -> None:
         log.warning("%s (ignored in a dry run)", e)
 
 
-def class_definitions(annotation: AnnotationOptions) -> list[dict]:
-    """The annotation classes (with attribute groups) the exported JSON uses."""
+def class_definitions(annotation: AnnotationOptions, speakers: Iterable[str] = ()) -> list[dict]:
+    """The annotation classes (with attribute groups) the exported JSON uses, for a run with these speakers."""
     from ..exports import annotation_classes
 
-    return annotation_classes(annotation)
+    return annotation_classes(annotation, speakers)
 
 
 def upload_run(
@@ -106,7 +106,8 @@ def upload_run(
         session: From `preflight`; None checks everything and uploads nothing.
         force: Upload items even when the ledger records the same content (also options.force_upload);
             items people have worked on are still kept unless options.overwrite_human_edits.
-        classes: Class definitions; `preannotate.exports.annotation_classes(annotation)` when None.
+        classes: Class definitions; when None, `preannotate.exports.annotation_classes(annotation, speakers)`
+            with the speakers the run's annotation files carry.
         files: The run's files (item, source, status); `<output>/run.json`'s list when None.
 
     Returns:
@@ -121,9 +122,11 @@ def upload_run(
     if session is not None and not options.project:
         raise ConfigError("superannotate.project must name the Video project to upload to")
     output_dir = Path(output_dir)
-    classes = class_definitions(annotation) if classes is None else classes
+    listed = run_files(output_dir, files)
+    if classes is None:
+        classes = class_definitions(annotation, group_values(output_dir, listed, annotation.speaker_group))
     urls = UrlMap.for_run(options, input_dir)
-    planned = plan_items(output_dir, run_files(output_dir, files), urls, classes)
+    planned = plan_items(output_dir, listed, urls, classes)
     report = UploadReport(options.project, dry_run=session is None)
     ready = [p for p in planned if p.status is None]
     for p in planned:

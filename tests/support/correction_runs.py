@@ -11,6 +11,7 @@ import copy
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,11 @@ def chunks(spec: list[tuple]) -> list[Chunk]:
     ]
 
 
-def make_run(root: Path) -> tuple[Path, Path]:
-    """An input folder of real audio and a finished run over it, written without the model."""
+def make_run(root: Path, speakers: dict[str, list[str]] | None = None) -> tuple[Path, Path]:
+    """An input folder of real audio and a finished run over it, written without the model.
+
+    `speakers`: item -> the speaker of each of its chunks, for a run with speakers; None: without.
+    """
     inp, out = root / "in", root / "out"
     inp.mkdir()
     talk = np.zeros(12 * 16000, dtype=np.float32)
@@ -71,6 +75,9 @@ def make_run(root: Path) -> tuple[Path, Path]:
         ItemChunks("hello.wav", "hello.wav", "en", 18294 / 16000, chunks([(0.0, 1.1, "Hello world.", False, 0.9)])),
         ItemChunks("count.wav", "count.wav", "en", COUNT_DURATION, chunks(COUNT)),
     ]
+    if speakers:
+        entries = [replace(e, chunks=[replace(c, speaker=s) for c, s in zip(e.chunks, speakers[e.item], strict=True)])
+                   for e in entries]  # fmt: skip
     write_exports(out, entries, ANNOTATION)
     config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
     files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))

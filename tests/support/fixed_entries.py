@@ -9,6 +9,7 @@ from preannotate.quality import ReviewModel
 from preannotate.results import Segment, Transcript, Word
 from preannotate.review import Reviewer
 from preannotate.run import chunk_item
+from preannotate.speakers import Turn
 
 # A review model pinned for the golden files, so that refitting the shipped one does not rewrite them:
 # predicted WER = sigmoid(-log min p - 4 mean p - avg_logprob); words under 0.5 are doubtful.
@@ -54,4 +55,14 @@ def fixed_transcript() -> Transcript:
 def fixed_entries() -> list[ItemChunks]:
     talk = chunk_item("talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions(), TEST_REVIEWER)
     assert [c.text for c in talk.chunks] == [c.text for c in chunk_transcript(fixed_transcript(), ChunkingOptions())]
+    return [talk, ItemChunks("silence.wav", "silence.wav", None, 4.0, [])]
+
+
+# Diarization's names: the first and third segments are one speaker, the second another.
+FIXED_TURNS = [Turn(0.0, 5.0, "SPEAKER_01"), Turn(5.0, 10.5, "SPEAKER_02"), Turn(10.5, 16.25, "SPEAKER_01")]
+
+
+def fixed_speaker_entries() -> list[ItemChunks]:
+    """The fixed transcript chunked with speaker turns (as a run with `speakers.mode: diarize` does)."""
+    talk = chunk_item("talk.wav", "shows/talk.wav", fixed_transcript(), ChunkingOptions(), TEST_REVIEWER, FIXED_TURNS)
     return [talk, ItemChunks("silence.wav", "silence.wav", None, 4.0, [])]

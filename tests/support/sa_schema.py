@@ -1,7 +1,8 @@
 """The rules of /work/shared/notes/superannotate.md for Video/Audio annotation JSON, as a checker for tests.
 
 `video_errors(d, name, items, classes)` is what the loopback server (sa_server.py) refuses in an upload:
-the JSON Schema plus references to the project.
+the JSON Schema plus references to the project (classes, their attribute groups and the values of
+choice groups such as Review and Speaker).
 `assert_valid_sa_annotation(d, item_name)` checks one annotation: the JSON Schema
 below (shapes, strict integers, non-empty names, at least two timestamps per
 parameter) and what a schema cannot say (start < end, timestamps inside their
@@ -147,21 +148,35 @@ def _instance_errors(instance: dict, classes: dict[str, dict]) -> list[tuple[str
         return [("class", meta["className"])]
     if not meta["start"] <= meta["end"]:
         return [("error", "meta.start must not be after meta.end")]
-    groups = {g["name"] for g in cls["attribute_groups"]}
+    # Group name -> its values; None for a free-text group (or a choice group without values), which takes any.
+    groups = {g["name"]: {a["name"] for a in g.get("attributes") or []} or None for g in cls["attribute_groups"]}
+    groups.update({g["name"]: None for g in cls["attribute_groups"] if g.get("group_type") == "text"})
     errors = []
     for parameter in instance["parameters"]:
         errors.extend(_parameter_errors(parameter, (meta["start"], meta["end"]), groups))
     return errors
 
 
-def _parameter_errors(parameter: dict, bounds: tuple[int, int], groups: set[str]) -> list[tuple[str, str]]:
+def _parameter_errors(parameter: dict, bounds: tuple[int, int], groups: dict[str, set | None]) -> list[tuple[str, str]]:
     if not bounds[0] <= parameter["start"] <= parameter["end"] <= bounds[1]:
         return [("error", "a parameter's start/end must lie inside its event")]
     errors = []
     for stamp in parameter["timestamps"]:
         if not parameter["start"] <= stamp["timestamp"] <= parameter["end"]:
             errors.append(("error", "timestamps must lie inside their parameter"))
-        errors.extend(("attributeGroup", a["groupName"]) for a in stamp["attributes"] if a["groupName"] not in groups)
+        errors.extend(_attribute_errors(stamp["attributes"], groups))
+    return errors
+
+
+def _attribute_errors(attributes: list[dict], groups: dict[str, set | None]) -> list[tuple[str, str]]:
+    """A group the class lacks, or a value a choice group (single or multiple) does not define."""
+    errors = []
+    for attribute in attributes:
+        group, value = attribute["groupName"], attribute["name"]
+        if group not in groups:
+            errors.append(("attributeGroup", group))
+        elif (values := groups[group]) is not None and value not in values:
+            errors.append(("attribute", f"{group}: {value}"))
     return errors
 
 
