@@ -80,9 +80,9 @@ def annotation_classes(options: AnnotationOptions, speakers: Iterable[str] = ())
         groups.append({"name": options.reason_group, "group_type": "checklist", "attributes": values})
     if options.doubtful_group is not None:
         groups.append({"name": options.doubtful_group, "group_type": "text", "attributes": []})
-    values = speaker_values(speakers)
-    if options.speaker_group is not None and values:
-        attributes = [{"name": s} for s in values]
+    names = speaker_values(speakers)
+    if options.speaker_group is not None and names:
+        attributes = [{"name": s} for s in names]
         groups.append({"name": options.speaker_group, "group_type": "radio", "attributes": attributes})
     return [{"name": options.class_name, "color": options.class_color, "type": "object", "attribute_groups": groups}]
 

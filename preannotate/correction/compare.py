@@ -122,10 +122,10 @@ def compare_item(
     for g, group in enumerate(groups):
         row = {"group": g, **group_row(group, normalize, unspaced, options.boundary_tolerance_ms)}
         result.groups.append(row)
-        for e in group.draft:
-            chunk = _chunk_row(e, g, row, options, quality or {})
+        for event in group.draft:
+            chunk = _chunk_row(event, g, row, options, quality or {})
             if result.speakers is not None:  # a run with speakers: who speaks in it, before and after
-                chunk.update(_speaker_fields(e, group.corrected))
+                chunk.update(_speaker_fields(event, group.corrected))
             result.chunks.append(chunk)
     result.chunks.sort(key=lambda c: c["chunk"])
     return result

@@ -220,10 +220,10 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
     speakers = any(r["speaker"] for r in rows)  # a run with speakers: every table gets the column
     if "audiofolder" in options.formats:
         # Training data keeps the exact text: no spreadsheet escaping here, unlike segments.csv.
-        columns = {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
+        table = {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
         if speakers:
-            columns["speaker"] = [r["speaker"] or "" for r in clips]
-        metadata = pd.DataFrame(columns)
+            table["speaker"] = [r["speaker"] or "" for r in clips]
+        metadata = pd.DataFrame(table)
         metadata.to_csv(folder / "metadata.csv", index=False, lineterminator="\n")
     if "nemo" in options.formats:
         lines = [json.dumps(_manifest_entry(r, options.sample_rate), ensure_ascii=False) + "\n" for r in clips]
