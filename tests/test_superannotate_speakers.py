@@ -7,6 +7,7 @@ the loopback server (tests/support/sa_server.py), which refuses values a choice 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ from support.pulled_runs import make_pulled_run
 from support.sa_schema import assert_valid_sa_annotation, video_errors
 from support.sa_server import SuperAnnotateServer
 
+from preannotate.cli import main
 from preannotate.correction import compare_run, pull_run
 from preannotate.correction.dataset import export_dataset
 from preannotate.correction.pull import open_session
@@ -139,7 +141,7 @@ def speaker_fixed_run(sa_server: SuperAnnotateServer, tmp_path: Path) -> Path:
     return out
 
 
-def test_report_counts_the_speaker_change_and_the_cpwer(speaker_fixed_run: Path) -> None:
+def test_report_counts_the_speaker_change_and_the_cpwer(speaker_fixed_run: Path, capsys) -> None:
     result = compare_run(speaker_fixed_run, ANNOTATION, CorrectionOptions())
     s = result.summary
     assert s["wer"] == 0 and s["keyframe_disagreements"] == 1  # the new value sits at one keyframe: it wins
@@ -158,6 +160,9 @@ def test_report_counts_the_speaker_change_and_the_cpwer(speaker_fixed_run: Path)
     saved = json.loads((speaker_fixed_run / "correction" / "summary.json").read_text(encoding="utf-8"))["summary"]
     assert (saved["speaker_changed"], saved["cpwer"]) == (1, 0.125)
     assert "cpWER" in (speaker_fixed_run / "correction" / "report.html").read_text(encoding="utf-8")
+    assert main(["report", "-o", str(speaker_fixed_run)]) == 0  # the console report shows both
+    shown = capsys.readouterr().out
+    assert "1 of 9 chunk(s) changed speaker" in shown and re.search(r"cpWER \(speaker-attributed.*\)\s+12\.5%", shown)
 
 
 def test_report_of_a_run_without_speakers_shows_none(corrected_run: Path) -> None:
