@@ -29,6 +29,14 @@ def test_speaker_options_rediarize_without_transcribing_and_transcribe_options_k
     assert len({t["speaker"] for t in stored["turns"]}) == 2
     keys = json.loads((out / "run.json").read_text())["stages"]
     assert stored["meta"]["options_key"] == keys["speakers"]
+    # The SuperAnnotate JSON carries each event's speaker, and the upload stage's check (a dry run here, with the
+    # class made from the run's speakers) passes it.
+    annotation = json.loads((out / "superannotate" / "conversation.opus.json").read_text())
+    said = {a["name"] for i in annotation["instances"] for t in i["parameters"][0]["timestamps"]
+            for a in t["attributes"] if a["groupName"] == "Speaker"}  # fmt: skip
+    assert said == {t["speaker"] for t in stored["turns"]}
+    upload = json.loads((out / "run.json").read_text())["upload"]
+    assert upload["summary"]["failed"] == 0 and upload["items"][0]["status"] == "skipped", upload
     turns, transcripts = stamps(out / "speakers"), stamps(out / "transcripts")
 
     run_pipeline(config(tmp_path, "speakers.mode=diarize", "chunking.max_duration=3"), progress=False)

@@ -59,7 +59,7 @@ SUMMARY_LABELS = {
 }
 # Shown only for a run with speakers (the summary then has these keys; see `correction.speakers`).
 SPEAKER_LABELS = {
-    "speaker_chunks": "draft chunks with a speaker kept by annotators",
+    "speaker_chunks": "draft chunks with a speaker, not deleted",
     "speaker_changed": "chunks that changed speaker",
     "speaker_changed_share": "share of chunks that changed speaker",
     "cpwer": "cpWER (speaker-attributed WER, draft vs corrected)",

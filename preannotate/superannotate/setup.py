@@ -37,8 +37,8 @@ def ensure_classes(session: UploadSession, project: str, classes: list[dict]) ->
     if problems:
         raise UploadError(
             f"the classes of project {project!r} do not fit the annotations: {'; '.join(problems)}. "
-            "Add what is missing in SuperAnnotate (project setup, classes; a speaker this run found is a new value of "
-            "the speaker group), or change the annotation.* options"
+            "Add what is missing in SuperAnnotate (project setup, classes; values missing from the speaker group are "
+            "speakers this run found), or change the annotation.* options"
         )
     return created
 
