@@ -15,6 +15,7 @@ from preannotate.options import (
     SuperAnnotateOptions,
     TranscribeOptions,
 )
+from preannotate.quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
 from preannotate.run import STAGES, run_pipeline, stage_keys
 
 # What preannotate/resume.py's options_key gave before the run package existed: transcripts stored by
@@ -68,6 +69,19 @@ def test_each_option_changes_the_keys_of_the_stages_it_shapes_and_those_after() 
     for name, (other, stages) in cases.items():
         assert changed(keys, stage_keys(other, "official|tiny")) == stages, name
     assert changed(keys, stage_keys(base, "official|base")) == {"transcribe", "chunk", "export"}
+
+
+def test_a_refitted_review_model_at_the_same_path_reassesses_the_chunks(tmp_path) -> None:
+    # The shipped model is `annotation.review_model: null` before and after an upgrade refits it: its content keys.
+    shipped = RunConfig()
+    path = tmp_path / "review_model.json"
+    path.write_text(SHIPPED_REVIEW_MODEL.read_text())
+    chosen = dataclasses.replace(shipped, annotation=AnnotationOptions(review_model=str(path)))
+    keys = stage_keys(chosen, "official|tiny")
+    assert changed(stage_keys(shipped, "official|tiny"), keys) == {"chunk", "export"}  # the path is an option
+    model = json.loads(path.read_text())
+    path.write_text(json.dumps({**model, "threshold": model["threshold"] / 2}))
+    assert changed(keys, stage_keys(chosen, "official|tiny")) == {"chunk", "export"}
 
 
 def test_speakers_key_covers_only_the_speaker_options() -> None:

@@ -18,11 +18,12 @@ from typing import Any
 from ..errors import UploadError
 from ..journal import EXPORTED
 from ..options import RunConfig
+from ..quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
 from ..superannotate import upload_run
 from .chunks import chunk_files, export_files
 from .context import RunContext
 from .decode import Decoding
-from .resume import TRANSCRIPT_FORMAT, stage_key
+from .resume import TRANSCRIPT_FORMAT, file_sha256, stage_key
 from .speakers import SPEAKERS_FORMAT, speaker_files
 from .transcribe_jobs import transcribe_jobs
 from .unchanged import unchanged_chunks
@@ -46,6 +47,8 @@ class Stage:
         format: Its stored form's version; None for a stage that stores nothing (it has no key).
         active: Whether the configuration uses the stage; an inactive one has no key, and the stages
             reading from it key as if it were not there (so speakers off keeps every earlier key).
+        contents: What shapes the stage beyond its options, such as the digest of a file an option names
+            (or its default); added to the key.
     """
 
     name: str
@@ -54,6 +57,7 @@ class Stage:
     options: tuple[str, ...] = ()
     format: int | None = None
     active: Callable[[RunConfig], bool] | None = None
+    contents: Callable[[RunConfig], dict[str, Any]] | None = None
 
 
 def _decode(ctx: RunContext) -> None:
@@ -115,6 +119,17 @@ def _speakers_on(config: RunConfig) -> bool:
     return config.speakers.mode != "none"
 
 
+def _review_model_digest(config: RunConfig) -> dict[str, Any]:
+    """The review model file's digest: a refitted model (a new preannotate ships one) re-assesses the chunks.
+
+    `annotation.review_model` is null for the shipped model, so the option alone would keep its old verdicts.
+    """
+    try:
+        return {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
+    except OSError:  # Reviewer.from_options has already named the file and the problem
+        return {}
+
+
 # The review model and routing shape the chunks' assessment and route; class and group names only the exports.
 _ASSESSMENT = ("annotation.review_model", "annotation.review_threshold", "annotation.draft_max_wer")
 _ROUTING = ("superannotate.control_share", "superannotate.control_seed")
@@ -130,6 +145,7 @@ STAGES: tuple[Stage, ...] = (
         inputs=("transcribe", "speakers"),
         options=("chunking", *_ASSESSMENT, *_ROUTING),
         format=CHUNKS_FORMAT,
+        contents=_review_model_digest,
     ),
     Stage("export", _export, inputs=("chunk",), options=("annotation",), format=EXPORTS_FORMAT),
     Stage("upload", _upload),
@@ -161,6 +177,7 @@ def stage_keys(config: RunConfig, model_identity: str, stages: tuple[Stage, ...]
     for stage in stages:
         if stage.format is not None and (stage.active is None or stage.active(config)):
             inputs = {name: keys[name] for name in stage.inputs if name in keys}
-            keys[stage.name] = stage_key({"format": stage.format, **inputs, **stage_options(stage, config)})
+            contents = stage.contents(config) if stage.contents is not None else {}
+            keys[stage.name] = stage_key({"format": stage.format, **inputs, **stage_options(stage, config), **contents})
     del keys["model"]
     return keys
