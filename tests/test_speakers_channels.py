@@ -14,8 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support.configs import config
 from support.media import read_sample
+from support.strategies import OPTIONS, transcripts
 
 from preannotate.asr import prepare
 from preannotate.chunking import Chunk, chunk_transcript
@@ -87,6 +90,24 @@ def test_chunks_are_one_speaker_each_and_only_different_speakers_overlap() -> No
     ]
     assert overlapping(chunks) == [("agent", "caller"), ("caller", "agent")]
     assert chunk_transcript(LEFT, options)[0].speaker is None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(transcripts(with_words=True), min_size=1, max_size=3), OPTIONS)
+def test_each_speakers_chunks_are_valid_for_any_channels(channels: list[Transcript], options) -> None:
+    names = [f"ch{i + 1}" for i in range(len(channels))]
+    merged = merge_channels(channels, names)
+    chunks = chunk_transcript(merged, options)
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    for name, channel in zip(names, channels):
+        own = [c for c in chunks if c.speaker == name]
+        assert all(a.end <= b.start for a, b in zip(own, own[1:])), name
+        assert all(0.0 <= c.start < c.end <= merged.duration and c.text == c.text.strip() != "" for c in own)
+        if options.policy != "segments":  # every word of the channel, in order, and only in its own chunks
+            expected = [w for s in channel.segments for w in s.words or () if w.word.strip()]
+            assert [w for c in own for w in c.words] == expected, name
+    assert {c.speaker for c in chunks} <= set(names)
 
 
 def test_channels_mode_keys_transcripts_apart_but_not_the_channel_names(tmp_path: Path) -> None:
@@ -193,7 +214,7 @@ def test_bad_input_in_channels_mode_fails_only_its_own_file(tmp_path, tiny_model
     fox, hello, counting = (read_sample(f"en/{n}") for n in ("quick_brown_fox", "hello_world", "counting"))
     silent = np.zeros(3 * RATE, np.float32)
     eight = [silent] * MAX_CHANNELS
-    eight[0], eight[3], eight[7] = fox, shifted(hello, 3.0), shifted(counting, 5.0)
+    eight[0], eight[3], eight[7] = fox, shifted(fox, 3.0), shifted(counting, 5.0)
     write_wav(folder / "eight.wav", eight)
     write_wav(folder / "nine.wav", [fox] * (MAX_CHANNELS + 1))
     write_wav(folder / "silence.wav", [silent, silent])

