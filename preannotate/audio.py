@@ -95,7 +95,7 @@ def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
         with av.open(source, "r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioError(f"{name}: no audio stream (a video without sound?)")
-            declared = _declared_duration(container)
+            declared = declared_duration(container)
             samples = _decode_stream(container, declared)
     except AudioError:
         raise
@@ -106,7 +106,8 @@ def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
     return DecodedAudio(samples, declared)
 
 
-def _declared_duration(container: av.container.InputContainer) -> float | None:
+def declared_duration(container: av.container.InputContainer) -> float | None:
+    """Seconds the first audio stream (else the container) declares; None when it does not say."""
     stream = container.streams.audio[0]
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
@@ -197,6 +198,6 @@ def probe_duration(path: str | Path) -> float | None:
         return None
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            return _declared_duration(container) if container.streams.audio else None
+            return declared_duration(container) if container.streams.audio else None
     except (av.error.FFmpegError, OSError, ValueError):
         return None

@@ -7,13 +7,14 @@ changed in place.
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .errors import ChunkingError
-from .results import Word
+from .results import Segment, Word
 
 # Sentence-final punctuation of many scripts, and what may close a sentence after it.
 SENTENCE_ENDS = frozenset(".?!…。！？؟।॥։჻።፧።᙮᠃᠉⳹⳾⸮꓿꘎꘏꛳꛷︒﹒﹖﹗．｡")
@@ -46,6 +47,25 @@ class Unit:
     end: float
     segment: int
     words: tuple[Word, ...] = ()
+
+
+class Spans:
+    """Other speakers' speech (their words; a segment's span where it has none), to find turn changes fast."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        spans = sorted(
+            (w.start, w.end)
+            for s in segments
+            for w in (s.words or [Word(s.text, s.start, s.end, 0.0)])
+            if w.word.strip()
+        )
+        self.starts = [start for start, _ in spans]
+        self.ends = [end for _, end in spans]
+
+    def inside(self, start: float, end: float) -> bool:
+        """True when some span lies wholly within [start, end] (someone else spoke in this pause)."""
+        first, last = bisect.bisect_left(self.starts, start), bisect.bisect_right(self.starts, end)
+        return any(self.ends[k] <= end for k in range(first, last))
 
 
 def ends_sentence(text: str) -> bool:

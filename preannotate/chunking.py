@@ -4,7 +4,9 @@
 changing only the chunking options re-chunks stored transcripts without running
 the model again. Whatever the input, the chunks it returns are ordered, never
 overlap, lie within [0, duration], have end > start and non-empty text, and
-together hold every non-blank word of the transcript in order.
+together hold every non-blank word of the transcript in order. The one exception
+is a transcript made per channel (its segments carry their speaker): there this
+holds for each speaker's chunks, and chunks of different speakers may overlap.
 """
 
 from __future__ import annotations
@@ -123,20 +125,48 @@ def chunk_transcript(
             None: no speakers.
 
     Returns:
-        The chunks in time order; empty when the transcript holds no text.
+        The chunks in time order; empty when the transcript holds no text. A transcript whose segments
+        carry their speaker (one per channel) is chunked one speaker at a time: each chunk has its
+        segments' speaker, and chunks of different speakers may overlap (they talk at once).
 
     Raises:
         ChunkingError: The transcript has text but a duration too short to hold it.
     """
+    if any(s.speaker is not None for s in transcript.segments):
+        return _chunk_each_speaker(transcript, options)
+    return _chunk_one_timeline(transcript, options, turns)
+
+
+def _chunk_each_speaker(transcript: Transcript, options: ChunkingOptions) -> list[Chunk]:
+    """Chunks each speaker's segments on their own, then puts every chunk in order of start.
+
+    A speaker's chunk is also cut where another speaker says something in a pause of theirs (a turn
+    change), not where their words only overlap (both talking at once).
+    """
+    chunks: list[Chunk] = []
+    for speaker in dict.fromkeys(s.speaker for s in transcript.segments):
+        own = replace(transcript, segments=tuple(s for s in transcript.segments if s.speaker == speaker))
+        others = chunk_timing.Spans([s for s in transcript.segments if s.speaker != speaker])
+        chunks += [replace(c, speaker=speaker) for c in _chunk_one_timeline(own, options, None, others)]
+    chunks.sort(key=lambda c: c.start)  # stable: a tie keeps the order speakers first speak in
+    return [replace(c, index=k) for k, c in enumerate(chunks)]
+
+
+def _chunk_one_timeline(
+    transcript: Transcript,
+    options: ChunkingOptions,
+    turns: Sequence[Turn] | None,
+    others: chunk_timing.Spans | None = None,
+) -> list[Chunk]:
     duration = max(transcript.duration, 0.0)
     if options.policy == "segments":
         groups = [[u] for u in chunk_timing.sanitize(_segment_units(transcript.segments), duration)]
     elif transcript.has_words:
         units = chunk_timing.sanitize(_word_units(transcript.segments), duration)
-        groups = _regroup(chunk_timing.trim_stretched(units, options.word_stretch), options, turns)
+        groups = _regroup(chunk_timing.trim_stretched(units, options.word_stretch), options, turns, others)
     else:
         units = chunk_timing.sanitize(_segment_units(transcript.segments), duration)
-        groups = _regroup(_split_long_segments(units, options), options, turns)
+        groups = _regroup(_split_long_segments(units, options), options, turns, others)
     placed = chunk_timing.place(groups, duration, options.padding_before, options.padding_after)
     chunks = [_chunk(k, g, s, e, transcript.segments, options) for k, (g, s, e) in enumerate(placed)]
     if turns is None:
@@ -194,9 +224,11 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
-def _regroup(units: Sequence[Unit], options: ChunkingOptions, turns: Sequence[Turn] | None) -> list[list[Unit]]:
+def _regroup(
+    units: Sequence[Unit], options: ChunkingOptions, turns: Sequence[Turn] | None, others: chunk_timing.Spans | None
+) -> list[list[Unit]]:
     groups: list[list[Unit]] = []
-    for run in _runs(units, options.gap_threshold):
+    for run in _runs(units, options.gap_threshold, others):
         for part in split_at_speakers(run, turns or ()):
             groups.extend(_split_run(part, options))
     return groups
@@ -216,11 +248,12 @@ def split_at_speakers(units: Sequence[Unit], turns: Sequence[Turn]) -> list[list
     return parts
 
 
-def _runs(units: Sequence[Unit], gap_threshold: float) -> list[list[Unit]]:
-    """Splits units at every silence longer than the gap threshold."""
+def _runs(units: Sequence[Unit], gap_threshold: float, others: chunk_timing.Spans | None = None) -> list[list[Unit]]:
+    """Splits units at every silence longer than the gap threshold, and where another speaker speaks between."""
     runs: list[list[Unit]] = []
     for unit in units:
-        if runs and unit.start - runs[-1][-1].end <= gap_threshold:
+        gap = (runs[-1][-1].end, unit.start) if runs else (0.0, 0.0)
+        if runs and gap[1] - gap[0] <= gap_threshold and not (others and others.inside(*gap)):
             runs[-1].append(unit)
         else:
             runs.append([unit])

@@ -56,6 +56,9 @@ class Segment:
     compression_ratio: float = 0.0
     no_speech_prob: float = 0.0
     words: tuple[Word, ...] | None = None
+    # Who says it, when the transcript is one speaker per channel (`speakers.mode: channels`); None otherwise
+    # (then it is left out of `to_dict`, so transcripts stay as they were).
+    speaker: str | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "segment") -> Segment:
@@ -77,6 +80,7 @@ class Segment:
             tokens=tuple(_integer(t, f"{where}: tokens[{i}]") for i, t in enumerate(tokens)),
             **{k: _get(d, k, where, _number, 0.0) for k in signals},
             words=words,
+            speaker=_get(d, "speaker", where, _text, None),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +88,8 @@ class Segment:
         d = asdict(self)
         d["tokens"] = list(self.tokens)
         d["words"] = None if self.words is None else [asdict(w) for w in self.words]
+        if self.speaker is None:
+            del d["speaker"]
         return d
 
 

@@ -6,8 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
-from test_pipeline import config
+from support.configs import config
+from support.media import read_sample, write_audio
 
 from preannotate.run import run_pipeline
 
@@ -55,3 +57,22 @@ def test_speaker_options_rediarize_without_transcribing_and_transcribe_options_k
     )
     assert stamps(out / "transcripts") != transcripts
     assert stamps(out / "speakers") == turns  # transcription options do not re-run diarization
+
+
+def test_bad_input_to_diarization_gives_one_speaker_or_none_and_never_fails_the_run(tmp_path, tiny_model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fox = read_sample("en/quick_brown_fox")
+    write_audio(folder / "silence.wav", np.zeros(3 * 16_000, np.float32))
+    write_audio(folder / "half.wav", fox[8_000:16_000])  # 0.5 s of speech
+    write_audio(folder / "one.wav", fox)  # one voice
+    shutil.copy(DATA / "conversation.opus", folder)  # two voices, more than max_speakers
+    report = run_pipeline(config(tmp_path, "speakers.mode=diarize", "speakers.max_speakers=1"), progress=False)
+    assert {f.item: f.status for f in report.files} == dict.fromkeys(
+        ["conversation.opus", "half.wav", "one.wav", "silence.wav"], "ok"
+    )
+    rows = [json.loads(line) for line in (tmp_path / "out" / "chunks.jsonl").read_text().splitlines()]
+    assert {r["item"] for r in rows} == {"conversation.opus", "half.wav", "one.wav"}  # silence has no chunk
+    assert {r["speaker"] for r in rows} == {"SPEAKER_01"}
+    silence = json.loads((tmp_path / "out" / "speakers" / "silence.wav.json").read_text())
+    assert silence["turns"] == []

