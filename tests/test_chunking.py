@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.strategies import OPTIONS, transcripts
+from support.strategies import OPTIONS, examples, transcripts
 
 from preannotate.chunk_timing import ends_sentence, trim_stretched
 from preannotate.chunking import RULE_REASONS, Chunk, chunk_transcript, review_reasons
@@ -65,14 +65,14 @@ def assert_invariants(transcript: Transcript, chunks: list[Chunk], options: Chun
 # --- generated transcripts -------------------------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(transcripts(), OPTIONS)
 def test_invariants_hold_for_any_transcript_and_options(transcript: Transcript, options: ChunkingOptions) -> None:
     chunks = chunk_transcript(transcript, options)
     assert_invariants(transcript, chunks, options)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(transcripts(with_words=True), st.floats(0.3, 1.5))
 def test_defaults_cut_every_long_pause_and_respect_limits(transcript: Transcript, gap: float) -> None:
     """On clean input (ordered, inside the file) no chunk spans a long pause or exceeds a limit."""

@@ -42,6 +42,7 @@ def test_bucket_listing_follows_the_local_rules(s3, tmp_path):
     assert "elsewhere/4.wav" in [f.source for f in whole] and "setting/other.wav" in [f.source for f in whole]
 
 
+@pytest.mark.slow  # 1,000 uploads to the loopback S3 server
 def test_a_thousand_objects_are_listed_in_pages_quickly(s3):
     keys = [f"big/speaker{i % 10}/clip{i:04d}.wav" for i in range(1000)]
     put(s3, keys, b"x")

@@ -63,6 +63,7 @@ def long_run(sa_server: SuperAnnotateServer, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.slow  # two refits with cross-validation, in subprocesses
 def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Path, tmp_path: Path) -> None:
     done = run_cli("calibrate", "-o", str(long_run))
     assert done.returncode == 0, done.stderr

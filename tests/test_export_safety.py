@@ -110,6 +110,7 @@ def dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.slow  # three exports of 29 minutes of audio in subprocesses
 def test_killed_export_leaves_no_partial_folder_on_the_next_run(tmp_path: Path) -> None:
     speech = np.tile(read_sample("en/quick_brown_fox"), 200)  # 9.6 min: an export that takes a while
     spec = [(t, t + 2.5, f"take {n}") for n, t in enumerate(np.arange(0.0, len(speech) / 16000 - 3, 3.0))]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from support.fixed_entries import fixed_entries
 from support.sa_schema import assert_valid_sa_annotation, sa_problems
-from support.strategies import OPTIONS, transcripts
+from support.strategies import OPTIONS, examples, transcripts
 
 from preannotate.chunking import REVIEW_REASONS, Chunk, chunk_transcript
 from preannotate.errors import ExportError
@@ -131,7 +131,7 @@ def test_annotation_classes_define_every_value_the_json_can_use() -> None:
     assert groups["Doubtful words"] == {"name": "Doubtful words", "group_type": "text", "attributes": []}
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(transcripts(), OPTIONS)
 def test_superannotate_json_of_any_chunking_is_valid(transcript: Transcript, options: ChunkingOptions) -> None:
     chunks = chunk_transcript(transcript, options)

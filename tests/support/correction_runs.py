@@ -7,10 +7,12 @@ three and pulls the corrections back.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import logging
 import shutil
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 
 from preannotate.chunking import Chunk
+from preannotate.cli import main
 from preannotate.config import config_to_dict, load_config
 from preannotate.correction import pull_run
 from preannotate.correction.pull import open_session
@@ -152,4 +155,21 @@ def corrected_run(sa_server: SuperAnnotateServer, tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "preannotate", *args], capture_output=True, text=True, timeout=300)
+    """`preannotate ARGS` in this process: `cli.main`, which `python -m preannotate` calls (test_exit_codes runs
+    that in a subprocess), with what it prints and logs (INFO and up, as its stderr would show) captured.
+
+    A subprocess per call would import torch (Whisper's text normalizer), pandas and matplotlib again: seconds.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    root, handler = logging.getLogger(), logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    return subprocess.CompletedProcess(["preannotate", *args], code, out.getvalue(), err.getvalue())

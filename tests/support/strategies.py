@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from preannotate.options import ChunkingOptions
@@ -10,6 +11,12 @@ from preannotate.results import Segment, Transcript, Word
 TOKENS = st.sampled_from(["hello", "world.", "why?", "yes,", "a", "wow!", "end…", "好。", "ok", " ", "x" * 30])
 GAPS = st.one_of(st.just(0.0), st.just(1.0), st.floats(0, 0.5), st.floats(0.5, 12), st.just(-0.3))
 LENGTHS = st.one_of(st.just(0.0), st.floats(0.0, 0.8), st.floats(0.8, 25))
+
+
+def examples(full: int) -> int:
+    """`full` examples under Hypothesis' default profile (100 examples), scaled by the loaded profile's count:
+    the fast tier's profile (tests/conftest.py) tries a quarter."""
+    return max(1, full * settings.default.max_examples // 100)
 
 
 @st.composite
