@@ -30,3 +30,21 @@ def test_a_dry_run_loads_neither_the_sdk_nor_pandas_nor_a_model_library(tmp_path
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+REPORT_SCRIPT = """
+import json, sys
+from preannotate.correction.metrics import score_texts, text_normalizer
+normalize = text_normalizer("en")
+assert normalize("Mr. Smith has two cats!") == "mister smith has 2 cats"  # the English rules work
+assert text_normalizer("fr")("Ça va, Élise?").split() == ["ça", "va", "élise"]
+print(json.dumps(sorted(name for name in ("torch", "whisper") if name in sys.modules)))
+import whisper  # the real package still imports afterwards, and shares the normalizers
+assert whisper.load_model and sys.modules["whisper.normalizers"].EnglishTextNormalizer
+"""
+
+
+def test_scoring_corrections_uses_whispers_normalizers_without_importing_torch() -> None:
+    done = subprocess.run([sys.executable, "-c", REPORT_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
