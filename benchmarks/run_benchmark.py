@@ -11,10 +11,15 @@ and with beam 5 (preannotate's default), on faster-whisper and, for tiny.en, ope
 peak RSS and needs_review precision/recall against the references, beside the same model's greedy run; it
 replaces only the `drafts` entry of the results file.
 
+`--speakers` runs the speakers section instead (benchmarks/speakers.py): DER of the offline diarization on
+conversations with known turns beside pyannote's published figures, and the wall time diarization adds to a
+faster-whisper run on the same audio; it replaces only the `speakers` entry of the results file.
+
     .venv/bin/python benchmarks/run_benchmark.py              # or: make bench
     .venv/bin/python benchmarks/run_benchmark.py --skip-long --repeat 2
     .venv/bin/python benchmarks/run_benchmark.py --drafts     # or: make bench BENCH_ARGS=--drafts
     .venv/bin/python benchmarks/run_benchmark.py --drafts --files counting.wav weather_report.wav
+    .venv/bin/python benchmarks/run_benchmark.py --speakers   # or: make bench BENCH_ARGS=--speakers
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
+from speakers import speakers
 
 HERE = Path(__file__).resolve().parent
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
@@ -40,7 +46,7 @@ BATCHED_TRANSCRIBE = ["transcribe.temperature=0", "transcribe.condition_on_previ
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=HERE.parent / "runs" / "bench", help="scratch folder")
-    parser.add_argument("--model", default="bundled:tiny.en")
+    parser.add_argument("--model", help="default: bundled:tiny.en; with --speakers, bundled:base (a run's default)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration; the fastest counts")
     parser.add_argument("--only", nargs="*", help="configuration names to run")
     parser.add_argument("--long-minutes", type=float, default=60.0)
@@ -48,16 +54,18 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE / "results.json")
     parser.add_argument("--drafts", action="store_true", help="compare models and greedy / beam 5 decoding only")
     parser.add_argument("--files", nargs="*", help="only these files of the set (e.g. to fit a time budget)")
+    parser.add_argument("--speakers", action="store_true", help="diarization error rate and added time only")
+    parser.add_argument("--speakers-minutes", type=float, default=5.0, help="audio for the speakers timing")
     args = parser.parse_args()
+    if args.speakers:
+        args.model = args.model or "bundled:base"
+        return save(args.results, "speakers", speakers(args))
+    args.model = args.model or "bundled:tiny.en"
     data = args.work / "data"
     files = [f for f in build_set(data) if not args.files or f["file"] in args.files]
     audio_s = sum(f["duration"] for f in files)
     if args.drafts:
-        result = json.loads(args.results.read_text()) if args.results.is_file() else {}
-        result["drafts"] = drafts(args, data, files, audio_s, review=review_columns(files))
-        args.results.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"\nresults in {args.results} (drafts)")
-        return
+        return save(args.results, "drafts", drafts(args, data, files, audio_s, review=review_columns(files)))
     pt, ct2 = prepare_model(args.model)
     chosen = lambda configs: [c for c in configs if not args.only or c.name in args.only]  # noqa: E731
     load = os.getloadavg()
@@ -75,6 +83,14 @@ def main() -> None:
         print(f"{'met' if target['met'] else 'NOT met'}: {target['target']} ({target['ratio']})")
     args.results.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nresults in {args.results}")
+
+
+def save(path: Path, section: str, entry: dict) -> None:
+    """Replaces one section of the results file, keeping the others."""
+    result = json.loads(path.read_text()) if path.is_file() else {}
+    result[section] = entry
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nresults in {path} ({section})")
 
 
 def prepare_model(name: str) -> tuple[Path, Path]:

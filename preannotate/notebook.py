@@ -72,6 +72,10 @@ PARAMETERS: dict[str, str] = {
     "padding_after": "chunking.padding_after",
     "review_mean_word_probability": "chunking.review_mean_word_probability",
     "review_avg_logprob": "chunking.review_avg_logprob",
+    "speakers_mode": "speakers.mode",
+    "num_speakers": "speakers.num_speakers",
+    "min_speakers": "speakers.min_speakers",
+    "max_speakers": "speakers.max_speakers",
     "project": "superannotate.project",
     "url_csv": "superannotate.url_csv",
     "url_prefix": "superannotate.url_prefix",
@@ -113,7 +117,7 @@ NOT_PARAMETERS = frozenset(
         "dataset.",
         "run.",  # a notebook runs on the machine it is on; a cluster run is a CLI run
         "ray.",
-        "speakers.",  # through `overrides` until the notebook exposes speakers (issue 14)
+        "speakers.channel_names",  # channels mode is not in runs yet
     }
 )
 # Options holding paths (their fields say `path=`): relative ones are taken from the project root.
@@ -281,7 +285,7 @@ def chunk_table(output_dir: str | Path) -> pd.DataFrame:
         raise InputError(f"no chunks in {path.parent}: chunks.csv is missing (run notebooks/preannotate.ipynb first)")
     # Texts stay texts ("NA" and "null" are words); only empty quality signals are missing values.
     frame = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in QUALITY_COLUMNS})
-    frame = raw_frame(frame, ("item", "source", "text", "language", "review_reason"))
+    frame = raw_frame(frame, ("item", "source", "text", "speaker", "language", "review_reason"))
     frame["needs_review"] = frame["needs_review"].astype(str).eq("True")
     return frame.sort_values(["needs_review", "item", "start"], ascending=[False, True, True], kind="stable")
 
@@ -296,7 +300,9 @@ def upload_table(output_dir: str | Path) -> pd.DataFrame:
 
 
 def plot_timeline(output_dir: str | Path, item: str | None = None, start: float = 0.0, end: float | None = 60.0):
-    """Draws one file's waveform with its chunks: spans, boundaries and text (flagged chunks in orange).
+    """Draws one file's waveform with its chunks: spans, boundaries and text.
+
+    Chunks are coloured by speaker (with a legend) when the run has speakers; otherwise flagged ones are orange.
 
     Args:
         output_dir: The run's output folder.
@@ -307,9 +313,8 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
     Returns:
         The matplotlib Figure (closed, so that a notebook shows it once, as the cell's result).
     """
-    import matplotlib.pyplot as plt
-
     from .audio import SAMPLE_RATE, decode_audio
+    from .timeline import draw_timeline
 
     run, chunks = _run_json(output_dir), chunk_table(output_dir)
     item = item or _first_item(run, chunks)
@@ -318,31 +323,7 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
         raise InputError(f"item {item!r} is not in the run in {resolve_path(output_dir)}")
     samples = decode_audio(resolve_path(run["config"]["input"]["dir"]) / source).samples
     shown = samples[int(start * SAMPLE_RATE) : None if end is None else int(end * SAMPLE_RATE)]
-    fig, ax = plt.subplots(figsize=(14, 3.5))
-    ax.fill_between(*_envelope(shown, start), color="0.55", linewidth=0.5)
-    for row in chunks[chunks["item"] == item].itertuples():
-        color = "tab:orange" if row.needs_review else "tab:blue"
-        ax.axvspan(row.start, row.end, color=color, alpha=0.18, linewidth=0)
-        ax.axvline(row.start, color=color, linewidth=1)
-        ax.axvline(row.end, color=color, linewidth=1, linestyle="--")
-        label = row.text if len(row.text) <= 60 else row.text[:57] + "..."
-        ax.text(row.start, 0.97, label, transform=ax.get_xaxis_transform(), va="top", fontsize=8, clip_on=True)
-    ax.set_xlim(start, start + len(shown) / SAMPLE_RATE)
-    ax.set(xlabel="seconds", title=f"{item}: chunks (orange: needs review; dashed: chunk end)")
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def _envelope(samples: Any, start: float, points: int = 4000) -> tuple[Any, Any, Any]:
-    """Times, minima and maxima of about `points` blocks: a long waveform drawn fast, peaks kept."""
-    import numpy as np
-
-    from .audio import SAMPLE_RATE
-
-    step = max(1, len(samples) // points)
-    blocks = samples[: len(samples) // step * step].reshape(-1, step)
-    return start + np.arange(len(blocks)) * step / SAMPLE_RATE, blocks.min(axis=1), blocks.max(axis=1)
+    return draw_timeline(shown, chunks[chunks["item"] == item], item, start)
 
 
 def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str:

