@@ -12,13 +12,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 from ..audio import DecodedAudio, decode_audio
+from ..options import SilenceOptions
 from .plan import Job
 
 
 class Decoding:
-    """Decodes files on one background thread; a context manager that cancels what was not started on exit."""
+    """Decodes files on one background thread; a context manager that cancels what was not started on exit.
 
-    def __init__(self) -> None:
+    Args:
+        silence: How long quiet stretches are cut out as files decode (None: never).
+    """
+
+    def __init__(self, silence: SilenceOptions | None = None) -> None:
+        self.silence = silence
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")  # no thread until a submit
 
     def stream(self, jobs: list[Job], ahead: int) -> Iterator[tuple[Job, Future[DecodedAudio]]]:
@@ -30,7 +36,7 @@ class Decoding:
         """
         pending: deque[tuple[Job, Future[DecodedAudio]]] = deque()
         for job in jobs:
-            pending.append((job, self._pool.submit(decode_audio, job.media.path)))
+            pending.append((job, self._pool.submit(decode_audio, job.media.path, self.silence)))
             if len(pending) > ahead:
                 yield pending.popleft()
         yield from pending

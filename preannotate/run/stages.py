@@ -43,6 +43,9 @@ class Stage:
         inputs: The keys it reads from: earlier stages' names, or `model` (the model's identity).
         options: The option sections (`chunking`) or fields (`annotation.review_model`) that shape
             what it stores.
+        keyed_if_changed: Option sections keyed only when they differ from their defaults: sections added
+            after stored work whose keys must stay valid (`silence`: a transcript made before silence skipping
+            existed stays finished; turning skipping off or changing its options redoes it).
         format: Its stored form's version; None for a stage that stores nothing (it has no key).
         active: Whether the configuration uses the stage; an inactive one has no key, and the stages
             reading from it key as if it were not there (so speakers off keeps every earlier key).
@@ -52,13 +55,14 @@ class Stage:
     run: Callable[[RunContext], None]
     inputs: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    keyed_if_changed: tuple[str, ...] = ()
     format: int | None = None
     active: Callable[[RunConfig], bool] | None = None
 
 
 def _decode(ctx: RunContext) -> None:
     """Sets up decoding: each file's audio decodes in the background as transcription asks for it."""
-    ctx.audio = Decoding()
+    ctx.audio = Decoding(ctx.config.silence)
 
 
 def _transcribe(ctx: RunContext) -> None:
@@ -66,7 +70,7 @@ def _transcribe(ctx: RunContext) -> None:
     if not ctx.jobs:
         return
     try:
-        with ctx.audio or Decoding() as audio:
+        with ctx.audio or Decoding(ctx.config.silence) as audio:
             transcribe_jobs(ctx.jobs, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress)
     except KeyboardInterrupt:
         ctx.report.note(interrupted=True)
@@ -121,7 +125,14 @@ _ROUTING = ("superannotate.control_share", "superannotate.control_seed")
 
 STAGES: tuple[Stage, ...] = (
     Stage("decode", _decode),
-    Stage("transcribe", _transcribe, inputs=("model",), options=("transcribe",), format=TRANSCRIPT_FORMAT),
+    Stage(
+        "transcribe",
+        _transcribe,
+        inputs=("model",),
+        options=("transcribe",),
+        keyed_if_changed=("silence",),
+        format=TRANSCRIPT_FORMAT,
+    ),
     # Keyed on the speaker options only (the audio is the transcript's source): see run/speakers.py.
     Stage("speakers", speaker_files, options=("speakers",), format=SPEAKERS_FORMAT, active=_speakers_on),
     Stage(
@@ -145,6 +156,10 @@ def stage_options(stage: Stage, config: RunConfig) -> dict[str, Any]:
         if field:
             chosen.setdefault(section, {})[field] = getattr(values, field)
         else:
+            chosen[section] = dataclasses.asdict(values)
+    for section in stage.keyed_if_changed:
+        values = getattr(config, section)
+        if values != type(values)():
             chosen[section] = dataclasses.asdict(values)
     return chosen
 
