@@ -15,6 +15,11 @@ replaces only the `drafts` entry of the results file.
     .venv/bin/python benchmarks/run_benchmark.py --skip-long --repeat 2
     .venv/bin/python benchmarks/run_benchmark.py --drafts     # or: make bench BENCH_ARGS=--drafts
     .venv/bin/python benchmarks/run_benchmark.py --drafts --files counting.wav weather_report.wav
+
+Then, unless skipped, a two-hour recording that is 90% silence before and after silence skipping
+(benchmarks/silence.py, `--skip-silence`), and the costs around the model: per-file overhead on 2,000 quiet
+files and start-up beside plain faster-whisper and the `whisper` command (benchmarks/overhead.py,
+`--skip-overhead`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import overhead
+import silence
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
@@ -48,6 +55,9 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE / "results.json")
     parser.add_argument("--drafts", action="store_true", help="compare models and greedy / beam 5 decoding only")
     parser.add_argument("--files", nargs="*", help="only these files of the set (e.g. to fit a time budget)")
+    parser.add_argument("--skip-silence", action="store_true", help="skip the two-hour mostly silent recording")
+    parser.add_argument("--skip-overhead", action="store_true", help="skip per-file overhead and start-up")
+    silence.add_arguments(parser)
     args = parser.parse_args()
     data = args.work / "data"
     files = [f for f in build_set(data) if not args.files or f["file"] in args.files]
@@ -71,6 +81,11 @@ def main() -> None:
         result["long_file"] = run_all(configs, [entry], entry["duration"], args.work, 1)
         print_table(result["long_file"])
         result["targets"] += memory_targets(result["long_file"])
+    if not args.skip_silence:
+        result["silence"] = silence.run(args)
+        silence.print_records(result["silence"])
+    if not args.skip_overhead:
+        result["overhead"] = overhead.run(args.work, 2000, args.repeat)
     for target in result["targets"]:
         print(f"{'met' if target['met'] else 'NOT met'}: {target['target']} ({target['ratio']})")
     args.results.write_text(json.dumps(result, indent=2) + "\n")
