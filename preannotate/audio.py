@@ -163,6 +163,10 @@ class _Samples:
         self.size = 0
         self.rest: list[np.ndarray] = []
 
+    def extend(self, frames: list[av.AudioFrame]) -> None:
+        for frame in frames:
+            self.append(frame.to_ndarray().reshape(-1))
+
     def append(self, data: np.ndarray) -> None:
         room = self.head.shape[0] - self.size
         if self.rest or data.shape[0] > room:
