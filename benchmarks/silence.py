@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def utterances() -> list[tuple[np.ndarray, str]]:
     return found
 
 
-def build_recording(out: Path, seconds: float) -> dict:
+def build_recording(out: Path | str, seconds: float) -> dict:
     """Writes `out/silent.wav`: utterances, each followed by about nine times as much room noise, to `seconds`.
 
     Returns:
@@ -70,7 +71,7 @@ def build_recording(out: Path, seconds: float) -> dict:
         total += samples.shape[0] + gap
         i += 1
     audio = np.concatenate(pieces)[: round(seconds * RATE)]
-    target = out / "silent.wav"
+    target = Path(out) / "silent.wav"
     if not target.is_file() or target.stat().st_size != 44 + 2 * audio.shape[0]:  # PCM16 after a 44-byte header
         target.parent.mkdir(parents=True, exist_ok=True)
         write_wav(target, audio)
@@ -80,7 +81,11 @@ def build_recording(out: Path, seconds: float) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Runs after and before for each engine on the recording; returns the records and targets."""
     data = args.work / "silence" / "data"
-    entry = build_recording(data, args.minutes * 60)
+    # Built in a child process: a parent grown by two hours of samples would pass its peak RSS on to each
+    # run's (Linux keeps the high-water mark of the forked copy in the child's ru_maxrss across exec).
+    code = f"import json, silence; print(json.dumps(silence.build_recording({str(data)!r}, {args.minutes * 60})))"
+    built = subprocess.run([sys.executable, "-c", code], cwd=HERE, check=True, capture_output=True, text=True)
+    entry = json.loads(built.stdout.strip().splitlines()[-1])
     print(f"recording: {args.minutes:g} min, {entry['speech_s']} s of utterances", flush=True)
     records = []
     for engine in args.engines:
