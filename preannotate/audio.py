@@ -17,6 +17,8 @@ from av.codec.context import ThreadType
 
 from .cloud import ObjectUrl, open_object
 from .errors import AudioError
+from .options import SilenceOptions
+from .silence import SilenceCutter, Timeline
 
 SAMPLE_RATE = 16_000  # Hz, what Whisper expects
 # Below this peak amplitude (about -80 dBFS) a file is digital silence: Whisper
@@ -40,15 +42,18 @@ class DecodedAudio:
     Attributes:
         samples: 1-D float32 samples at 16 kHz, mono.
         declared_duration: Seconds the container declares, or None when it does not say.
+        timeline: Where `samples` lie in the file when long quiet stretches were cut out of them
+            (`preannotate.silence`); None when the samples are the whole file.
     """
 
     samples: np.ndarray
     declared_duration: float | None = None
+    timeline: Timeline | None = None
 
     @property
     def duration(self) -> float:
-        """Seconds of decoded audio."""
-        return self.samples.shape[0] / SAMPLE_RATE
+        """Seconds of decoded audio (of the whole file, cut stretches included)."""
+        return (self.samples.shape[0] if self.timeline is None else self.timeline.total) / SAMPLE_RATE
 
     @property
     def truncated(self) -> bool:
@@ -57,12 +62,13 @@ class DecodedAudio:
         return declared is not None and declared > MIN_DURATION and self.duration < TRUNCATED_SHARE * declared
 
 
-def decode_audio(path: str | Path) -> DecodedAudio:
+def decode_audio(path: str | Path, silence: SilenceOptions | None = None) -> DecodedAudio:
     """Decodes the first audio stream of a media file to 16 kHz mono float32.
 
     Args:
         path: An audio or video file in any format FFmpeg reads, or a listed bucket object
             (`preannotate.cloud.ObjectUrl`), which is streamed.
+        silence: With `skip` on, long quiet stretches are cut out as the file decodes (never held).
 
     Returns:
         The samples and the duration the container declares.
@@ -73,13 +79,13 @@ def decode_audio(path: str | Path) -> DecodedAudio:
     """
     if isinstance(path, ObjectUrl):
         with open_object(path) as stream:
-            return decode_stream(stream, str(path))
+            return decode_stream(stream, str(path), silence)
     path = Path(path)
     check_readable(path)
-    return decode_stream(str(path), str(path))
+    return decode_stream(str(path), str(path), silence)
 
 
-def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
+def decode_stream(source: str | IO[bytes], name: str, silence: SilenceOptions | None = None) -> DecodedAudio:
     """Decodes a media file or a readable, seekable binary stream to 16 kHz mono float32.
 
     A stream is read as FFmpeg asks for it, so only the stream's own buffer is held besides the samples.
@@ -87,6 +93,7 @@ def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
     Args:
         source: A path, or a binary file-like object (`read`, `seek`).
         name: What error messages call it.
+        silence: With `skip` on, long quiet stretches are cut out as the file decodes.
 
     Raises:
         AudioError: Not media, corrupt, no audio stream, or the stream failed.
@@ -96,14 +103,14 @@ def decode_stream(source: str | IO[bytes], name: str) -> DecodedAudio:
             if not container.streams.audio:
                 raise AudioError(f"{name}: no audio stream (a video without sound?)")
             declared = declared_duration(container)
-            samples = _decode_stream(container, declared)
+            samples, timeline = _decode_stream(container, declared, silence)
     except AudioError:
         raise
     except av.error.InvalidDataError as e:
         raise AudioError(f"{name}: not a media file FFmpeg can read, or corrupt ({e.strerror or e})") from e
     except (av.error.FFmpegError, ValueError, OSError) as e:
         raise AudioError(f"{name}: cannot decode audio ({e})") from e
-    return DecodedAudio(samples, declared)
+    return DecodedAudio(samples, declared, timeline)
 
 
 def declared_duration(container: av.container.InputContainer) -> float | None:
@@ -124,16 +131,23 @@ def check_readable(path: Path) -> None:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
 
-def _decode_stream(container: av.container.InputContainer, declared: float | None) -> np.ndarray:
+def _decode_stream(
+    container: av.container.InputContainer, declared: float | None, silence: SilenceOptions | None
+) -> tuple[np.ndarray, Timeline | None]:
     stream = container.streams.audio[0]
     stream.codec_context.thread_type = ThreadType.AUTO
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     out = _Samples(declared)
+    cutter = SilenceCutter(silence, out.append, SAMPLE_RATE) if silence is not None and silence.skip else None
+    add = out.append if cutter is None else cutter.extend
     for frame in container.decode(stream):
         frame.pts = None  # let the resampler ignore broken timestamps instead of failing
-        out.extend(resampler.resample(frame))
-    out.extend(resampler.resample(None))
-    return out.array()
+        for resampled in resampler.resample(frame):
+            add(resampled.to_ndarray().reshape(-1))
+    for resampled in resampler.resample(None):
+        add(resampled.to_ndarray().reshape(-1))
+    timeline = cutter.finish() if cutter is not None else None  # hands on the last samples
+    return out.array(), timeline
 
 
 class _Samples:
@@ -152,15 +166,17 @@ class _Samples:
 
     def extend(self, frames: list[av.AudioFrame]) -> None:
         for frame in frames:
-            data = frame.to_ndarray().reshape(-1)
-            room = self.head.shape[0] - self.size
-            if self.rest or data.shape[0] > room:
-                self.head[self.size :] = data[:room]
-                self.size += min(room, data.shape[0])
-                self.rest.append(data[room:])
-            else:
-                self.head[self.size : self.size + data.shape[0]] = data
-                self.size += data.shape[0]
+            self.append(frame.to_ndarray().reshape(-1))
+
+    def append(self, data: np.ndarray) -> None:
+        room = self.head.shape[0] - self.size
+        if self.rest or data.shape[0] > room:
+            self.head[self.size :] = data[:room]
+            self.size += min(room, data.shape[0])
+            self.rest.append(data[room:])
+        else:
+            self.head[self.size : self.size + data.shape[0]] = data
+            self.size += data.shape[0]
 
     def array(self) -> np.ndarray:
         if self.rest:

@@ -15,6 +15,7 @@ from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
 from .execution import RayOptions, RunOptions
+from .silence import SilenceOptions
 from .speakers import SPEAKER_MODES, SpeakerOptions
 from .transcription import (
     DEFAULT_APPEND_PUNCTUATIONS,
@@ -48,6 +49,7 @@ __all__ = [
     "RunConfig",
     "RunOptions",
     "SPEAKER_MODES",
+    "SilenceOptions",
     "SpeakerOptions",
     "SuperAnnotateOptions",
     "TranscribeOptions",
@@ -65,6 +67,10 @@ class RunConfig:
     transcribe: TranscribeOptions = section(
         TranscribeOptions,
         "openai-whisper's transcribe and decoding options, same names and defaults.",
+    )
+    silence: SilenceOptions = section(
+        SilenceOptions,
+        "long quiet stretches cut out before the model (both engines), times kept on the file's timeline.",
     )
     speakers: SpeakerOptions = section(
         SpeakerOptions,
@@ -93,7 +99,16 @@ class RunConfig:
     def validate(self) -> None:
         """Validates every section."""
         sections = (self.input, self.output, self.model, self.transcribe, self.chunking, self.annotation)
-        for part in (*sections, self.speakers, self.superannotate, self.correction, self.dataset, self.run, self.ray):
+        for part in (
+            *sections,
+            self.silence,
+            self.speakers,
+            self.superannotate,
+            self.correction,
+            self.dataset,
+            self.run,
+            self.ray,
+        ):
             part.validate()
         check(
             self.superannotate.urls is None or is_bucket_url(self.input.dir),

@@ -8,12 +8,13 @@ channels` each file decodes to one 16 kHz mono signal per channel (a list), tran
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from ..audio import DecodedAudio, decode_audio
+from ..options import SilenceOptions
 from ..speakers.channels import decode_channel_audio
 from .plan import Job
 
@@ -21,12 +22,18 @@ Decoded = DecodedAudio | list[DecodedAudio]  # the whole file mixed to mono, or 
 
 
 class Decoding:
-    """Decodes files on one background thread; a context manager that cancels what was not started on exit."""
+    """Decodes files on one background thread; a context manager that cancels what was not started on exit.
 
-    def __init__(self, channels: bool = False) -> None:
-        """Decodes each file mixed to mono, or (`channels`) each of its channels apart."""
+    Args:
+        channels: Decode each channel of a file apart (`speakers.mode: channels`) instead of mixed to mono;
+            quiet stretches are then kept, so that the channels stay on one timeline.
+        silence: How long quiet stretches are cut out as files decode (None: never).
+    """
+
+    def __init__(self, channels: bool = False, silence: SilenceOptions | None = None) -> None:
+        self.silence = None if channels else silence
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decode")  # no thread until a submit
-        self._decode: Callable[[str | Path], Decoded] = decode_channel_audio if channels else decode_audio
+        self._channels = channels
 
     def stream(self, jobs: list[Job], ahead: int) -> Iterator[tuple[Job, Future[Decoded]]]:
         """Yields each job with its decoding started, and that of the next `ahead` jobs too.
@@ -41,6 +48,9 @@ class Decoding:
             if len(pending) > ahead:
                 yield pending.popleft()
         yield from pending
+
+    def _decode(self, path: str | Path) -> Decoded:
+        return decode_channel_audio(path) if self._channels else decode_audio(path, self.silence)
 
     def __enter__(self) -> Decoding:
         return self

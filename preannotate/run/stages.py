@@ -47,6 +47,9 @@ class Stage:
         inputs: The keys it reads from: earlier stages' names, or `model` (the model's identity).
         options: The option sections (`chunking`) or fields (`annotation.review_model`) that shape
             what it stores.
+        keyed_if_changed: Option sections keyed only when they differ from their defaults: sections added
+            after stored work whose keys must stay valid (`silence`: a transcript made before silence skipping
+            existed stays finished; turning skipping off or changing its options redoes it).
         format: Its stored form's version; None for a stage that stores nothing (it has no key).
         active: Whether the configuration uses the stage; an inactive one has no key, and the stages
             reading from it key as if it were not there (so speakers off keeps every earlier key).
@@ -60,6 +63,7 @@ class Stage:
     run: Callable[[RunContext], None]
     inputs: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
+    keyed_if_changed: tuple[str, ...] = ()
     format: int | None = None
     active: Callable[[RunConfig], bool] | None = None
     contents: Callable[[RunConfig], dict[str, Any]] | None = None
@@ -68,7 +72,7 @@ class Stage:
 
 def _decode(ctx: RunContext) -> None:
     """Sets up decoding: each file's audio decodes in the background as transcription asks for it."""
-    ctx.audio = Decoding(channels=_per_channel(ctx.config))
+    ctx.audio = Decoding(_per_channel(ctx.config), ctx.config.silence)
 
 
 def _transcribe(ctx: RunContext) -> None:
@@ -76,7 +80,7 @@ def _transcribe(ctx: RunContext) -> None:
     if not ctx.jobs:
         return
     try:
-        with ctx.audio or Decoding(channels=_per_channel(ctx.config)) as audio:
+        with ctx.audio or Decoding(_per_channel(ctx.config), ctx.config.silence) as audio:
             transcribe_jobs(ctx.jobs, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress)
     except KeyboardInterrupt:
         ctx.report.note(interrupted=True)
@@ -134,6 +138,8 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
         return {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
     except OSError:  # Reviewer.from_options has already named the file and the problem
         return {}
+
+
 def _per_channel(config: RunConfig) -> bool:
     return config.speakers.mode == "channels"
 
@@ -154,6 +160,7 @@ STAGES: tuple[Stage, ...] = (
         _transcribe,
         inputs=("model",),
         options=("transcribe",),
+        keyed_if_changed=("silence",),
         format=TRANSCRIPT_FORMAT,
         options_if=_channels_mode,
     ),
@@ -181,6 +188,10 @@ def stage_options(stage: Stage, config: RunConfig) -> dict[str, Any]:
         if field:
             chosen.setdefault(section, {})[field] = getattr(values, field)
         else:
+            chosen[section] = dataclasses.asdict(values)
+    for section in stage.keyed_if_changed:
+        values = getattr(config, section)
+        if values != type(values)():
             chosen[section] = dataclasses.asdict(values)
     return chosen
 

@@ -167,8 +167,16 @@ def transcribe_channels(
 def transcribe_audio(
     engine: asr.Engine, audio: DecodedAudio, options: TranscribeOptions
 ) -> tuple[Transcript, list[str]]:
-    """Transcribes decoded audio; returns the transcript and what its decoding or transcription warns about."""
-    transcript = engine.transcribe(audio.samples, options)
+    """Transcribes decoded audio; returns the transcript and what its decoding or transcription warns about.
+
+    Audio with long quiet stretches cut out (`audio.timeline`) is transcribed as it is and its times put
+    back on the file's timeline; audio with nothing above the silence threshold skips the model.
+    """
+    timeline = audio.timeline
+    samples = audio.samples[:0] if timeline is not None and timeline.silent else audio.samples
+    transcript = engine.transcribe(samples, options)
+    if timeline is not None:
+        transcript = timeline.restore(transcript)
     return transcript, _warnings(audio, transcript)
 
 
