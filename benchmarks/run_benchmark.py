@@ -15,6 +15,7 @@ replaces only the `drafts` entry of the results file.
     .venv/bin/python benchmarks/run_benchmark.py --skip-long --repeat 2
     .venv/bin/python benchmarks/run_benchmark.py --drafts     # or: make bench BENCH_ARGS=--drafts
     .venv/bin/python benchmarks/run_benchmark.py --drafts --files counting.wav weather_report.wav
+    .venv/bin/python benchmarks/run_benchmark.py --short-clips 150  # many short clips: packing against one by one
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
+from short_clips import short_clips
 
 HERE = Path(__file__).resolve().parent
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
@@ -48,7 +50,15 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE / "results.json")
     parser.add_argument("--drafts", action="store_true", help="compare models and greedy / beam 5 decoding only")
     parser.add_argument("--files", nargs="*", help="only these files of the set (e.g. to fit a time budget)")
+    parser.add_argument("--short-clips", type=int, default=0, help="run only the short-clips section, on N clips")
     args = parser.parse_args()
+    if args.short_clips:
+        _, ct2 = prepare_model(args.model)
+        result = json.loads(args.results.read_text()) if args.results.is_file() else {}
+        result["short_clips"] = {"machine": machine(os.getloadavg()), **short_clips(args, preannotate, ct2)}
+        args.results.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nresults in {args.results} (short_clips)")
+        return
     data = args.work / "data"
     files = [f for f in build_set(data) if not args.files or f["file"] in args.files]
     audio_s = sum(f["duration"] for f in files)

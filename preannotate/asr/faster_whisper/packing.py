@@ -9,8 +9,8 @@ and times made relative to each file's start, so no word of one file reaches ano
 
 Each window is decoded once, at the first temperature, without the previous window's text (which would
 belong to other files). A window that one-at-a-time decoding would decode again (repetitive text, low
-log probability), a clip that got no word, and every file of a call that failed, are transcribed alone
-the usual way instead, so that those files come out as they would without packing.
+log probability), a clip in which Silero VAD hears no speech, a clip that got no word, and every file of
+a call that failed are transcribed alone the usual way instead, so that they come out as without packing.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.transcribe import get_compression_ratio
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from ...audio import SAMPLE_RATE
 from ...errors import PreannotateError
@@ -70,8 +71,11 @@ def transcribe_packed(
         options: The transcription options (`engine.check` accepted them).
     """
     outcomes: list[Outcome | None] = [unspeakable(samples, options) for samples in audio]
-    speech = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    alone: list[int] = []
+    to_model = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    # A clip without speech would only lend its time to a neighbour's words or to an invented "you":
+    # alone, Whisper's no-speech rule can judge it.
+    heard = {i for i in to_model if get_speech_timestamps(audio[i], VadOptions())}
+    speech, alone = [i for i in to_model if i in heard], [i for i in to_model if i not in heard]
     for language, probabilities, indices in _by_language(engine, audio, speech, options):
         for call in _calls([audio[i].shape[0] / SAMPLE_RATE for i in indices]):
             placed = [[Placed(indices[p.index], p.start, p.duration) for p in window] for window in call]
