@@ -25,7 +25,7 @@ from ..results import Transcript
 from .decode import Decoding
 from .plan import Job
 
-BATCH_AUDIO_S = 240.0  # audio per batch: 8 windows of 30 s, held decoded while the batch is transcribed
+BATCH_AUDIO_S = 120.0  # audio per batch: about one call of 4 windows, held decoded while it is transcribed
 
 
 def short_file_s(engine: asr.Engine, options: TranscribeOptions) -> float:
