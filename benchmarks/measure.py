@@ -74,7 +74,8 @@ def run_one(config: Config, files: list[dict], audio_s: float, work: Path) -> di
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"{config.name} failed (exit {child.returncode}); see {log}")
-    return {"name": config.name, "wall_s": round(wall, 2), "rtf": round(wall / audio_s, 4),
+    return {"name": config.name, "wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "rtf": round(wall / audio_s, 4),
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "wer": round(wer(files, config.texts()), 4),
             "audio_s": round(audio_s, 2)}  # fmt: skip
 

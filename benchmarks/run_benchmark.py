@@ -20,6 +20,7 @@ faster-whisper run on the same audio; it replaces only the `speakers` entry of t
     .venv/bin/python benchmarks/run_benchmark.py --drafts     # or: make bench BENCH_ARGS=--drafts
     .venv/bin/python benchmarks/run_benchmark.py --drafts --files counting.wav weather_report.wav
     .venv/bin/python benchmarks/run_benchmark.py --speakers   # or: make bench BENCH_ARGS=--speakers
+    .venv/bin/python benchmarks/run_benchmark.py --short-clips 150  # many short clips: packing against one by one
 
 Then, unless skipped, a two-hour recording that is 90% silence before and after silence skipping
 (benchmarks/silence.py, `--skip-silence`), and the costs around the model: per-file overhead on 2,000 quiet
@@ -42,6 +43,7 @@ from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
 from speakers import speakers
+from short_clips import short_clips
 
 HERE = Path(__file__).resolve().parent
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
@@ -66,7 +68,12 @@ def main() -> None:
     parser.add_argument("--skip-silence", action="store_true", help="skip the two-hour mostly silent recording")
     parser.add_argument("--skip-overhead", action="store_true", help="skip per-file overhead and start-up")
     silence.add_arguments(parser)
+    parser.add_argument("--short-clips", type=int, default=0, help="run only the short-clips section, on N clips")
     args = parser.parse_args()
+    if args.short_clips:
+        args.model = args.model or "bundled:tiny.en"
+        _, ct2 = prepare_model(args.model)
+        return save(args.results, "short_clips", {"machine": machine(os.getloadavg()), **short_clips(args, preannotate, ct2)})
     if args.speakers:
         args.model = args.model or "bundled:base"
         return save(args.results, "speakers", speakers(args))
@@ -102,7 +109,7 @@ def main() -> None:
     print(f"\nresults in {args.results}")
 
 
-SECTIONS = ("drafts", "review", "speakers", "packing")  # written by their own flags, kept by a full run
+SECTIONS = ("drafts", "review", "speakers", "short_clips")  # written by their own flags, kept by a full run
 
 
 def save(path: Path, section: str, entry: dict) -> None:

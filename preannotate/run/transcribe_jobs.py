@@ -6,6 +6,7 @@ Everything that can fail for one file is caught and recorded in its result; the 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from ..speakers.channels import channel_names
 from ..speakers.merge import CHANNELS_META, merge_channels
 from ..storage import write_json_atomic
 from .decode import Decoded, Decoding
+from .packed_jobs import batches, in_batches, short_file_s, split_short
 from .plan import Job, result_from_transcript
 
 log = logging.getLogger(__name__)
@@ -78,13 +80,21 @@ def _results_here(
     info = engine.info
     model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
     report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})
-    if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
-        jobs = [job for _, job in sorted(zip(durations, jobs), key=lambda pair: -pair[0])]
-    run = _in_parallel if engine.workers > 1 else _in_turn
     log.info(
         "transcribing %d file(s), %.1f min, with %s: %s", len(jobs), sum(durations) / 60, info.engine, info.description
     )
-    return run(jobs, audio, _Work(engine, config, key))
+    work = _Work(engine, config, key)
+    seconds = {id(job): d for job, d in zip(jobs, durations)}
+    # Channels decode to one signal per channel, transcribed apart: never packed with other files.
+    limit = 0.0 if config.speakers.mode == "channels" else short_file_s(engine, config.transcribe)
+    short, jobs = split_short(jobs, durations, limit)
+    if short:
+        log.info("%d short file(s) packed together (model.faster_whisper.pack_short_files)", len(short))
+    if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
+        jobs = sorted(jobs, key=lambda job: -seconds[id(job)])
+    run = _in_parallel if engine.workers > 1 else _in_turn
+    packed = in_batches(batches(short, seconds), audio, work, engine.workers) if short else iter(())
+    return itertools.chain(packed, run(jobs, audio, work) if jobs else iter(()))
 
 
 def _stored(job: Job, result: FileResult, key: str) -> dict | None:
@@ -177,7 +187,7 @@ def transcribe_audio(
     transcript = engine.transcribe(samples, options)
     if timeline is not None:
         transcript = timeline.restore(transcript)
-    return transcript, _warnings(audio, transcript)
+    return transcript, audio_warnings(audio, transcript)
 
 
 def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, list[str]]]) -> FileResult:
@@ -206,7 +216,8 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
     return result
 
 
-def _warnings(audio: DecodedAudio, transcript: Transcript) -> list[str]:
+def audio_warnings(audio: DecodedAudio, transcript: Transcript) -> list[str]:
+    """What a file's decoding (truncated) or transcription (model skipped) warns about."""
     found = []
     if audio.truncated:
         found.append(f"truncated: decoded {audio.duration:.2f}s of the {audio.declared_duration:.2f}s declared")

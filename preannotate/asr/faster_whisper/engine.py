@@ -19,14 +19,16 @@ import ctranslate2
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
-from ...errors import ConfigError, ModelError, TranscriptionError
+from ...errors import ConfigError, ModelError, PreannotateError, TranscriptionError
 from ...options import FasterWhisperOptions, TranscribeOptions
+from ...results import Transcript
 from ..base import SEED, BaseEngine, EngineInfo
 from ..languages import check_options_for_model
 from .batched import transcribe_batched
 from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_options
 from .features import BlockwiseFeatureExtractor
 from .folder import model_folder
+from .packing import SHORT_FILE_S, packs_short_files, transcribe_packed
 
 if TYPE_CHECKING:
     from ..model import PreparedModel
@@ -77,6 +79,17 @@ class FasterWhisperEngine(BaseEngine):
         detected = options.language is None and self.model.model.is_multilingual
         result = {"segments": collected, "text": "".join(s["text"] for s in collected), "language": info.language}
         return result, float(info.language_probability) if detected else None
+
+    def short_file_s(self, options: TranscribeOptions) -> float:
+        """Files up to this long go to `transcribe_short` (packed); 0 when packing is off for these options."""
+        on = self.options.pack_short_files and self.batched is None and self.options.vad_filter is not True
+        return SHORT_FILE_S if on and packs_short_files(options) else 0.0
+
+    def transcribe_short(
+        self, audio: list[np.ndarray], options: TranscribeOptions
+    ) -> list[Transcript | PreannotateError]:
+        """Transcribes short files packed together (`packing`); each file's transcript or the error that failed it."""
+        return transcribe_packed(self, audio, options)
 
     def interrupt(self) -> None:
         """Makes transcriptions in progress raise TranscriptionError after their current window."""

@@ -1,0 +1,254 @@
+"""Short files packed together: several clips in one 30-s window, several windows in one batched model call.
+
+Whisper's encoder always reads 30 s, so a 5-s clip transcribed alone spends most of its encoder time on
+padding, and one file's beam search keeps a core busy with tiny matrix products. Here clips of the same
+language are laid one after another in 30-s windows with a second of silence between them (as WhisperX
+merges short VAD segments), faster-whisper's `BatchedInferencePipeline` decodes a batch of windows in one
+call, and each word goes back to the clip it was said in, by its time. Segments are cut at clip borders
+and times made relative to each file's start, so no word of one file reaches another.
+
+Each window is decoded once, at the first temperature, without the previous window's text (which would
+belong to other files). A window that one-at-a-time decoding would decode again (repetitive text, low
+log probability), a clip in which Silero VAD hears no speech, a clip that got no word, and every file of
+a call that failed are transcribed alone the usual way instead, so that they come out as without packing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ctranslate2
+import numpy as np
+from faster_whisper import BatchedInferencePipeline
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.transcribe import get_compression_ratio
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+from ...audio import SAMPLE_RATE
+from ...errors import PreannotateError
+from ...options import TranscribeOptions
+from ...results import Transcript
+from ..base import SEED, to_transcript, unspeakable
+from ..languages import language_code
+from .decoding import transcribe_kwargs
+
+if TYPE_CHECKING:
+    from .engine import FasterWhisperEngine
+
+log = logging.getLogger(__name__)
+
+SHORT_FILE_S = 20.0  # files up to this long are packed; longer ones are decoded alone, window after window
+WINDOW_S = 28.0  # speech and gaps per 30-s window: room left for the final timestamp
+GAP_S = 1.0  # silence between clips: words are assigned to the clip nearest their middle
+WINDOWS_PER_CALL = 4  # windows per call: 8 took as long on 2 cores and 250 MB more (each beam holds the encoding)
+LANGUAGE_BATCH = 8  # files whose language is detected in one encoder call
+
+Outcome = Transcript | PreannotateError
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A clip's place in a packed call: which file, and where its samples start, in seconds of the call's audio."""
+
+    index: int
+    start: float
+    duration: float
+
+
+def transcribe_packed(
+    engine: FasterWhisperEngine, audio: Sequence[np.ndarray], options: TranscribeOptions
+) -> list[Outcome]:
+    """Transcribes short files, packed; returns each file's transcript, or the error that failed it alone.
+
+    Args:
+        engine: The loaded faster-whisper engine.
+        audio: Each file's 16 kHz mono samples, each at most `SHORT_FILE_S` long.
+        options: The transcription options (`engine.check` accepted them).
+    """
+    outcomes: list[Outcome | None] = [unspeakable(samples, options) for samples in audio]
+    to_model = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    # A clip without speech would only lend its time to a neighbour's words or to an invented "you":
+    # alone, Whisper's no-speech rule can judge it.
+    heard = {i for i in to_model if get_speech_timestamps(audio[i], VadOptions())}
+    speech, alone = [i for i in to_model if i in heard], [i for i in to_model if i not in heard]
+    for language, probabilities, indices in _by_language(engine, audio, speech, options):
+        for call in _calls([audio[i].shape[0] / SAMPLE_RATE for i in indices]):
+            placed = [[Placed(indices[p.index], p.start, p.duration) for p in window] for window in call]
+            done, redo = _decode_call(engine, audio, placed, language, options)
+            for i, transcript in done.items():
+                outcomes[i] = dataclasses.replace(transcript, language_probability=probabilities.get(i))
+            alone += redo
+    if alone:
+        log.info(
+            "%d of %d packed file(s) transcribed alone (fallback, no words, or a failed call)", len(alone), len(audio)
+        )
+    for i in sorted(alone):
+        outcomes[i] = _alone(engine, audio[i], options)
+    return [o for o in outcomes if o is not None]
+
+
+def _alone(engine: FasterWhisperEngine, samples: np.ndarray, options: TranscribeOptions) -> Outcome:
+    try:
+        return engine.transcribe(samples, options)
+    except PreannotateError as e:
+        return e
+
+
+def _by_language(
+    engine: FasterWhisperEngine, audio: Sequence[np.ndarray], indices: list[int], options: TranscribeOptions
+) -> Iterator[tuple[str, dict[int, float], list[int]]]:
+    """Yields each language with the files in it and their detected probabilities (none when it was given).
+
+    A multilingual model without `transcribe.language` detects each file's language on its own 30-s
+    window, as one-at-a-time transcription does, with a batch of files per encoder call.
+    """
+    model = engine.model
+    given = language_code(options.language)
+    if given is not None or not model.model.is_multilingual:
+        yield (given if model.model.is_multilingual else "en") or "en", {}, indices
+        return
+    found: dict[str, dict[int, float]] = {}
+    for first in range(0, len(indices), LANGUAGE_BATCH):
+        batch = indices[first : first + LANGUAGE_BATCH]
+        features = np.stack([pad_or_trim(model.feature_extractor(audio[i])[..., :-1]) for i in batch])
+        detected = model.model.detect_language(model.encode(features))
+        for i, ranked in zip(batch, detected):
+            token, probability = ranked[0]
+            found.setdefault(token[2:-2], {})[i] = float(probability)
+    for language, probabilities in found.items():
+        yield language, probabilities, list(probabilities)
+
+
+def _calls(durations: list[float]) -> Iterator[list[list[Placed]]]:
+    """Packs clips, in order, into windows of up to `WINDOW_S`, and windows into calls of `WINDOWS_PER_CALL`.
+
+    `Placed.index` is the clip's position in `durations`; `start` is on the call's audio, where windows
+    follow each other with `GAP_S` between them.
+    """
+    windows: list[list[tuple[int, float]]] = [[]]
+    used = 0.0
+    for index, duration in enumerate(durations):
+        if windows[-1] and used + GAP_S + duration > WINDOW_S:
+            windows.append([])
+        used = duration if not windows[-1] else used + GAP_S + duration
+        windows[-1].append((index, duration))
+    for first in range(0, len(windows), WINDOWS_PER_CALL):
+        call, position = [], 0.0
+        for window in windows[first : first + WINDOWS_PER_CALL]:
+            placed = []
+            for index, duration in window:
+                placed.append(Placed(index, position, duration))
+                position += duration + GAP_S
+            call.append(placed)
+        yield call
+
+
+def _decode_call(
+    engine: FasterWhisperEngine,
+    audio: Sequence[np.ndarray],
+    windows: list[list[Placed]],
+    language: str,
+    options: TranscribeOptions,
+) -> tuple[dict[int, Transcript], list[int]]:
+    """Decodes a call's windows in one batch; returns the transcripts it settles and the files to redo alone."""
+    gap = np.zeros(round(GAP_S * SAMPLE_RATE), dtype=np.float32)
+    clips = [p for window in windows for p in window]
+    samples = np.concatenate(list(itertools.chain.from_iterable((audio[p.index], gap) for p in clips)))
+    spans = [{"start": w[0].start, "end": w[-1].start + w[-1].duration} for w in windows]
+    kwargs = _call_kwargs(options, engine, language, spans)
+    ctranslate2.set_random_seed(SEED)
+    pipeline = BatchedInferencePipeline(engine.model)  # its own: the word-timing state is per call
+    try:
+        segments, _ = pipeline.transcribe(samples, batch_size=len(windows), **kwargs)
+        decoded = [_segment_dict(s) for s in segments]
+    except (RuntimeError, ValueError, IndexError):
+        return {}, [p.index for p in clips]  # each file alone: the one that fails the model fails alone
+    done: dict[int, Transcript] = {}
+    redo: list[int] = []
+    for window, span in zip(windows, spans):
+        inside = [s for s in decoded if abs(s["window_start"] - span["start"]) < 0.02]
+        if _decoded_again(inside, options):
+            redo += [p.index for p in window]
+            continue
+        for clip, clip_segments in zip(window, _split(inside, window, options.word_timestamps)):
+            if not clip_segments:
+                redo.append(clip.index)  # nothing heard in it: silence, or a clip the window's text skipped
+                continue
+            text = "".join(s["text"] for s in clip_segments)
+            result = {"segments": clip_segments, "text": text, "language": language}
+            done[clip.index] = to_transcript(result, audio[clip.index].shape[0] / SAMPLE_RATE, None)
+    return done, redo
+
+
+def _call_kwargs(
+    options: TranscribeOptions, engine: FasterWhisperEngine, language: str, spans: list[dict[str, float]]
+) -> dict[str, Any]:
+    kwargs = transcribe_kwargs(options, engine.options)
+    for name in ("clip_timestamps", "hallucination_silence_threshold", "vad_parameters"):
+        kwargs.pop(name, None)
+    kwargs.update(
+        language=language,
+        temperature=kwargs["temperature"][:1],
+        condition_on_previous_text=False,  # the previous window holds other files
+        vad_filter=False,
+        clip_timestamps=spans,
+        word_timestamps=True,  # words are what is split back by time
+    )
+    return kwargs
+
+
+def _segment_dict(segment: Any) -> dict[str, Any]:
+    words = [{"word": w.word, "start": w.start, "end": w.end, "probability": w.probability} for w in segment.words]
+    return {"window_start": segment.seek / 100, "text": segment.text, "words": words, "start": segment.start,
+            "end": segment.end, "avg_logprob": segment.avg_logprob, "no_speech_prob": segment.no_speech_prob,
+            "temperature": segment.temperature}  # fmt: skip
+
+
+def _decoded_again(segments: list[dict[str, Any]], options: TranscribeOptions) -> bool:
+    """Whether one-at-a-time decoding would decode this window again, at the next temperature."""
+    if not segments or len(options.temperature) == 1:
+        return False
+    text = "".join(s["text"] for s in segments)
+    ratio, logprob = options.compression_ratio_threshold, options.logprob_threshold
+    too_repetitive = ratio is not None and get_compression_ratio(text) > ratio
+    return too_repetitive or (logprob is not None and segments[0]["avg_logprob"] < logprob)
+
+
+def _split(segments: list[dict[str, Any]], window: list[Placed], keep_words: bool) -> list[list[dict[str, Any]]]:
+    """Cuts a window's segments at clip borders: each clip's segments, in its own file's time.
+
+    A word goes to the clip nearest its middle; a segment's words that go to one clip become one segment.
+    """
+    per_clip: list[list[dict[str, Any]]] = [[] for _ in window]
+    for segment in segments:
+        pieces: dict[int, list[dict[str, Any]]] = {}
+        for word in segment["words"]:
+            pieces.setdefault(_nearest(window, (word["start"] + word["end"]) / 2), []).append(word)
+        for k, words in pieces.items():
+            per_clip[k].append(_piece(segment, words, window[k], keep_words))
+    return per_clip
+
+
+def _nearest(window: list[Placed], t: float) -> int:
+    distances = [max(p.start - t, t - p.start - p.duration, 0.0) for p in window]
+    return distances.index(min(distances))
+
+
+def _piece(segment: dict[str, Any], words: list[dict[str, Any]], clip: Placed, keep_words: bool) -> dict[str, Any]:
+    """The part of a segment said in one clip, as a segment of the clip's own file."""
+    inside = lambda t: min(round(max(t - clip.start, 0.0), 3), clip.duration)  # noqa: E731  # never past its end
+    moved = [{**w, "start": inside(w["start"]), "end": inside(w["end"])} for w in words]
+    text = "".join(w["word"] for w in words)
+    return {"text": text, "start": moved[0]["start"], "end": moved[-1]["end"], "words": moved if keep_words else None,
+            "tokens": [], "temperature": segment["temperature"], "avg_logprob": segment["avg_logprob"],
+            "compression_ratio": get_compression_ratio(text), "no_speech_prob": segment["no_speech_prob"]}  # fmt: skip
+
+
+def packs_short_files(options: TranscribeOptions) -> bool:
+    """Whether these options allow packing: those that need a whole file's own windows do not."""
+    return options.clip_timestamps == "0" and options.hallucination_silence_threshold is None

@@ -1,0 +1,135 @@
+"""Short files packed together (faster-whisper's default): the same words as one at a time, nothing across files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+from whisper.normalizers import BasicTextNormalizer
+
+from preannotate.asr import prepare
+from preannotate.asr.faster_whisper.packing import SHORT_FILE_S, _calls
+from preannotate.audio import SAMPLE_RATE, decode_audio
+from preannotate.config import load_config
+from preannotate.naming import MediaFile
+from preannotate.options import ModelOptions, TranscribeOptions
+from preannotate.run.decode import Decoding
+from preannotate.run.packed_jobs import in_batches
+from preannotate.run.plan import Job
+from preannotate.run.transcribe_jobs import _Work
+
+ROOT = Path(__file__).resolve().parent.parent
+PAUSES_JSON = ROOT / "tests" / "data" / "pauses.json"
+BASIC = BasicTextNormalizer()
+
+
+def _load(name: str):
+    return prepare(ModelOptions(name=name, device="cpu", engine="faster-whisper")).load()
+
+
+@pytest.fixture(scope="module")
+def tiny(model_cache, loads_model):
+    return _load("bundled:tiny.en")
+
+
+@pytest.fixture(scope="module")
+def clips(pauses) -> list[np.ndarray]:
+    """Eight clips of 1 to 3 sentences of pauses.opus (2-12 s), cut at their recorded times."""
+    speech = json.loads(PAUSES_JSON.read_text())["speech"]
+    cut, first = [], 0
+    for n in (1, 2, 3, 1, 2, 1, 3, 1):
+        group = speech[first : first + n]
+        cut.append(pauses[int((group[0]["start"] - 0.3) * SAMPLE_RATE) : int((group[-1]["end"] + 0.3) * SAMPLE_RATE)])
+        first += n
+    return cut
+
+
+def _assert_inside(transcript) -> None:
+    for segment in transcript.segments:
+        assert 0.0 <= segment.start <= segment.end <= transcript.duration
+        for word in segment.words or ():
+            assert 0.0 <= word.start <= word.end <= transcript.duration
+
+
+def test_windows_hold_clips_in_order_with_gaps():
+    calls = list(_calls([10.0, 10.0, 10.0, 27.0, 2.0]))
+    windows = [[p.index for p in w] for call in calls for w in call]
+    assert windows == [[0, 1], [2], [3], [4]]  # 10 + 1 + 10 = 21 s fits 28 s; a third clip does not
+    starts = [p.start for w in calls[0] for p in w]
+    assert starts == [0.0, 11.0, 22.0, 33.0, 61.0]  # one second of silence after every clip
+
+
+def test_packed_matches_one_at_a_time(tiny, clips):
+    options = TranscribeOptions()
+    assert all(c.shape[0] / SAMPLE_RATE <= SHORT_FILE_S for c in clips)
+    packed = tiny.transcribe_short(clips, options)
+    alone = [tiny.transcribe(c, options) for c in clips]
+    assert len(packed) == len(clips)
+    for p, a, c in zip(packed, alone, clips):
+        assert p.duration == a.duration == c.shape[0] / SAMPLE_RATE
+        assert p.text and p.has_words
+        _assert_inside(p)
+    wer = jiwer.wer([a.text.lower() for a in alone], [p.text.lower() for p in packed])
+    assert wer < 0.15, wer
+
+
+def test_packing_is_on_by_default_and_can_be_turned_off(tiny):
+    assert tiny.short_file_s(TranscribeOptions()) == SHORT_FILE_S
+    assert tiny.short_file_s(TranscribeOptions(clip_timestamps="1,2")) == 0.0
+    config = load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.pack_short_files=false"])
+    off = prepare(config.model).load()
+    assert off.short_file_s(TranscribeOptions()) == 0.0
+
+
+def test_no_text_crosses_languages_or_into_silence(model_cache, loads_model):
+    """English, Spanish and French clips and a quiet one, packed by a multilingual model detecting each language."""
+    base = _load("bundled:base")
+    paths = sorted((ROOT / "samples").glob("*/*.wav"))
+    rng = np.random.default_rng(0)
+    quiet = (rng.standard_normal(4 * SAMPLE_RATE) * 3e-4).astype(np.float32)  # above digital silence
+    audio = [decode_audio(p).samples for p in paths] + [quiet, np.zeros(3 * SAMPLE_RATE, np.float32)]
+    options = TranscribeOptions(temperature=(0.0,))  # the same decoding as the one-at-a-time reference
+    packed = base.transcribe_short(audio, options)
+    alone = [base.transcribe(a, options) for a in audio]
+    for path, p, a in zip(paths, packed, alone):
+        assert p.language == a.language == path.parent.name
+        assert p.language_probability == pytest.approx(a.language_probability, abs=0.02)
+        _assert_inside(p)
+        # No neighbour's words: no more words than alone (1-2-3 and "one, two, three" count alike) or said.
+        said = BASIC(path.with_suffix(".txt").read_text()).split()
+        assert len(BASIC(p.text).split()) <= max(len(BASIC(a.text).split()), len(said)) + 1, (path.name, p.text)
+    # Noise without speech is transcribed alone (the VAD hears no speech), as without packing; silence is empty.
+    assert packed[-2].text == alone[-2].text and len(packed[-2].text.split()) <= 2
+    assert packed[-1].text == "" and packed[-1].segments == ()
+
+
+def test_a_file_that_fails_to_decode_fails_alone(tiny, tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes((ROOT / "samples" / "en" / "counting.wav").read_bytes()[:44] + b"\xff" * 10)
+    names = ["counting.wav", "hello_world.wav", "quick_brown_fox.wav"]
+    paths = [ROOT / "samples" / "en" / n for n in names] + [broken]
+    jobs = [Job(MediaFile(p, p.name, p.stem), {}, tmp_path / "t" / f"{p.stem}.json") for p in paths]
+    (tmp_path / "t").mkdir()
+    config = load_config(None, ["model.engine=faster-whisper", "model.name=bundled:tiny.en"])
+    with Decoding() as audio:
+        results = list(in_batches([jobs], audio, _Work(tiny, config, "key"), workers=1))
+    status = {r.source: r.status for r in results}
+    assert status == {
+        "counting.wav": "ok",
+        "hello_world.wav": "ok",
+        "quick_brown_fox.wav": "ok",
+        "broken.wav": "failed",
+    }
+    assert "broken.wav" in next(r.error for r in results if r.status == "failed")
+    stored = json.loads((tmp_path / "t" / "counting.json").read_text())
+    assert "one two three" in stored["text"].lower().replace(",", "")
+
+
+def test_packing_is_part_of_the_resume_key():
+    on = load_config(None, ["model.engine=faster-whisper"]).model
+    off = load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.pack_short_files=false"]).model
+    assert on.faster_whisper.pack_short_files and not off.faster_whisper.pack_short_files
+    assert prepare(on).identity != prepare(off).identity  # words can differ slightly: finished files are redone
