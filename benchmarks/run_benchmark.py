@@ -42,8 +42,8 @@ import silence
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
-from speakers import speakers
 from short_clips import short_clips
+from speakers import speakers
 
 HERE = Path(__file__).resolve().parent
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
@@ -73,7 +73,8 @@ def main() -> None:
     if args.short_clips:
         args.model = args.model or "bundled:tiny.en"
         _, ct2 = prepare_model(args.model)
-        return save(args.results, "short_clips", {"machine": machine(os.getloadavg()), **short_clips(args, preannotate, ct2)})
+        clips = short_clips(args, preannotate, ct2)
+        return save(args.results, "short_clips", {"machine": machine(os.getloadavg()), **clips})
     if args.speakers:
         args.model = args.model or "bundled:base"
         return save(args.results, "speakers", speakers(args))

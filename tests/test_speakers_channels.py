@@ -160,12 +160,16 @@ def assert_exact(out: Path, item: str, path: Path, names: list[str], engine, opt
 def test_a_call_is_transcribed_per_channel_and_every_word_is_its_channels(tmp_path, loads_model, engine) -> None:
     (tmp_path / "in").mkdir()
     shutil.copy(DATA / "call.opus", tmp_path / "in")
+    # A short stereo file: faster-whisper packs short files by default, but never a file's channels.
+    hello, fox = read_sample("en/hello_world"), read_sample("en/quick_brown_fox")
+    short = write_wav(tmp_path / "in" / "short.wav", [hello, shifted(fox, 1.0)])
     out = tmp_path / "out"
     run = config(tmp_path, "speakers.mode=channels", "speakers.channel_names=[agent]", f"model.engine={engine}")
     report = run_pipeline(run, progress=False)
-    assert [(f.status, f.warnings) for f in report.files] == [("ok", [])]
+    assert [(f.item, f.status, f.warnings) for f in report.files] == [("call.opus", "ok", []), ("short.wav", "ok", [])]
     loaded = prepare(run.model).load()
     assert_exact(out, "call.opus", DATA / "call.opus", ["agent", "ch2"], loaded, run.transcribe)
+    assert_exact(out, "short.wav", short, ["agent", "ch2"], loaded, run.transcribe)
     rows = chunk_rows(out, "call.opus")
     assert {r["speaker"] for r in rows} == {"agent", "ch2"}
     # B's second turn starts 0.7 s before A's ends: there the two speakers' chunks overlap.

@@ -22,7 +22,7 @@ from ..errors import PreannotateError
 from ..options import TranscribeOptions
 from ..report import FileResult
 from ..results import Transcript
-from .decode import Decoding
+from .decode import Decoded, Decoding
 from .plan import Job
 
 BATCH_AUDIO_S = 120.0  # audio per batch: about one call of 4 windows, held decoded while it is transcribed
@@ -83,13 +83,13 @@ def in_batches(groups: list[list[Job]], audio: Decoding, work: Any, workers: int
         pool.shutdown(cancel_futures=True)
 
 
-def _batch(group: list[Job], decoded: list[Future[DecodedAudio]], work: Any) -> list[FileResult]:
+def _batch(group: list[Job], decoded: list[Future[Decoded]], work: Any) -> list[FileResult]:
     """Transcribes one batch; a file that fails to decode or to transcribe fails alone."""
     from .transcribe_jobs import audio_warnings, store_outcome, transcribe_audio  # they run this module
 
     started = time.perf_counter()
     engine, options, limit = work.engine, work.config.transcribe, short_file_s(work.engine, work.config.transcribe)
-    outcomes: dict[int, DecodedAudio | Exception] = {}
+    outcomes: dict[int, Decoded | Exception] = {}
     for i, future in enumerate(decoded):
         try:
             outcomes[i] = future.result()
@@ -119,13 +119,13 @@ def _batch(group: list[Job], decoded: list[Future[DecodedAudio]], work: Any) -> 
     return results
 
 
-def _packable(decoded: DecodedAudio | Exception, limit: float) -> bool:
+def _packable(decoded: Decoded | Exception, limit: float) -> bool:
     """Decoded, short enough, and not all silence (which `transcribe_audio` skips without the model)."""
     if not isinstance(decoded, DecodedAudio) or decoded.duration > limit:
         return False
     return decoded.timeline is None or not decoded.timeline.silent
 
 
-def _samples(decoded: DecodedAudio | Exception) -> np.ndarray:
+def _samples(decoded: Decoded | Exception) -> np.ndarray:
     assert isinstance(decoded, DecodedAudio)
     return decoded.samples
