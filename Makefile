@@ -28,7 +28,7 @@ test: setup
 # The tests that load no model, execute no notebook and are not slow by nature (tests/conftest.py says which;
 # README.md, Development, says how long they take).
 test-fast: setup
-	$(BIN)/python -m pytest -m "not model and not notebook and not slow"
+	$(BIN)/python -m pytest -m "not model and not notebook and not slow" -n auto
 
 lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks tools

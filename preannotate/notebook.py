@@ -117,7 +117,8 @@ NOT_PARAMETERS = frozenset(
         "dataset.",
         "run.",  # a notebook runs on the machine it is on; a cluster run is a CLI run
         "ray.",
-        "speakers.channel_names",  # channels mode is not in runs yet
+        "speakers.channel_names",  # a list of names: through `overrides` (speakers_mode="channels" names ch1, ch2...)
+        "silence.",  # on by default; tuning it (or turning it off) is rare: through `overrides`
     }
 )
 # Options holding paths (their fields say `path=`): relative ones are taken from the project root.
