@@ -142,3 +142,25 @@ def test_speakers_options_section() -> None:
     assert config_from_dict({"speakers": {"mode": "channels"}}).speakers.mode == "channels"
     with pytest.raises(ConfigError, match="channels runs with run.executor local only"):
         config_from_dict({"speakers": {"mode": "channels"}, "run": {"executor": "ray"}})
+
+
+def test_chunked_model_gives_the_whole_batch_result() -> None:
+    import torch
+
+    from preannotate.speakers.diarize import Chunked
+
+    model = torch.nn.Conv1d(4, 3, 3).eval()
+    batch = torch.randn(19, 4, 30)
+    with torch.no_grad():
+        assert torch.equal(Chunked(model, 8)(batch), model(batch))
+
+
+def test_torch_threads_puts_the_count_back() -> None:
+    import torch
+
+    from preannotate.speakers.diarize import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
