@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: setup
 	$(BIN)/preannotate run configs/demo.yaml
 
-# Everything, what CI runs (15+ minutes on 2 CPU cores).
+# Everything, what CI runs (about 40 minutes on 2 CPU cores).
 test: setup
 	$(BIN)/python -m pytest
 
