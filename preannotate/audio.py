@@ -6,7 +6,9 @@ the file and says what is wrong with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -98,19 +100,34 @@ def decode_stream(source: str | IO[bytes], name: str, silence: SilenceOptions | 
     Raises:
         AudioError: Not media, corrupt, no audio stream, or the stream failed.
     """
+    with open_audio(source, name) as container:
+        declared = declared_duration(container)
+        samples, timeline = _decode_stream(container, declared, silence)
+    return DecodedAudio(samples, declared, timeline)
+
+
+@contextlib.contextmanager
+def open_audio(source: str | IO[bytes], name: str) -> Iterator[av.container.InputContainer]:
+    """Opens media that has an audio stream; what FFmpeg raises meanwhile becomes an AudioError naming `name`.
+
+    Args:
+        source: A path, or a binary file-like object (`read`, `seek`).
+        name: What error messages call it.
+
+    Raises:
+        AudioError: Not media, corrupt, no audio stream, or decoding failed inside the block.
+    """
     try:
         with av.open(source, "r", metadata_errors="ignore") as container:
             if not container.streams.audio:
                 raise AudioError(f"{name}: no audio stream (a video without sound?)")
-            declared = declared_duration(container)
-            samples, timeline = _decode_stream(container, declared, silence)
+            yield container
     except AudioError:
         raise
     except av.error.InvalidDataError as e:
         raise AudioError(f"{name}: not a media file FFmpeg can read, or corrupt ({e.strerror or e})") from e
     except (av.error.FFmpegError, ValueError, OSError) as e:
         raise AudioError(f"{name}: cannot decode audio ({e})") from e
-    return DecodedAudio(samples, declared, timeline)
 
 
 def declared_duration(container: av.container.InputContainer) -> float | None:

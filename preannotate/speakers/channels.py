@@ -14,7 +14,7 @@ from typing import IO
 import av
 import numpy as np
 
-from preannotate.audio import SAMPLE_RATE, DecodedAudio, check_readable, declared_duration
+from preannotate.audio import SAMPLE_RATE, DecodedAudio, check_readable, declared_duration, open_audio
 from preannotate.cloud import ObjectUrl, open_object
 from preannotate.errors import AudioError, ConfigError
 
@@ -53,24 +53,15 @@ def decode_channel_audio(path: str | Path | ObjectUrl) -> list[DecodedAudio]:
 
 
 def _decode_source(source: str | IO[bytes], name: str) -> tuple[list[np.ndarray], float | None]:
-    try:
-        with av.open(source, "r", metadata_errors="ignore") as container:
-            if not container.streams.audio:
-                raise AudioError(f"{name}: no audio stream (a video without sound?)")
-            stream = container.streams.audio[0]
-            count = stream.codec_context.channels
-            if count > MAX_CHANNELS:
-                raise AudioError(
-                    f"{name}: {count} channels; speakers.mode channels transcribes at most {MAX_CHANNELS} "
-                    "(one speaker each): mix it down or use speakers.mode diarize"
-                )
-            return _decode(stream, container), declared_duration(container)
-    except AudioError:
-        raise
-    except av.error.InvalidDataError as e:
-        raise AudioError(f"{name}: not a media file FFmpeg can read, or corrupt ({e.strerror or e})") from e
-    except (av.error.FFmpegError, ValueError, OSError) as e:
-        raise AudioError(f"{name}: cannot decode audio ({e})") from e
+    with open_audio(source, name) as container:
+        stream = container.streams.audio[0]
+        count = stream.codec_context.channels
+        if count > MAX_CHANNELS:
+            raise AudioError(
+                f"{name}: {count} channels; speakers.mode channels transcribes at most {MAX_CHANNELS} "
+                "(one speaker each): mix it down or use speakers.mode diarize"
+            )
+        return _decode(stream, container), declared_duration(container)
 
 
 def _decode(stream: av.audio.stream.AudioStream, container: av.container.InputContainer) -> list[np.ndarray]:
