@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The CPU build; an unpinned torch pulls the newest CUDA build (several GB).
 TORCH := torch==2.13.0
+# pytest keeps its rewritten test modules as bytecode; an environment that turns bytecode off (as this
+# project's machines do) would make every test run recompile them all (seconds per xdist worker).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-fast lint bench clean strip options-docs
 
@@ -26,9 +29,10 @@ test: setup
 	$(BIN)/python -m pytest
 
 # The tests that load no model, execute no notebook and are not slow by nature (tests/conftest.py says which;
-# README.md, Development, says how long they take).
+# README.md, Development, says how long they take). A test file's tests share one worker, so a module's
+# fixtures (a built wheel, a finished run) are made once, not once per worker.
 test-fast: setup
-	$(BIN)/python -m pytest -m "not model and not notebook and not slow" -n auto
+	$(BIN)/python -m pytest -m "not model and not notebook and not slow" -n auto --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check preannotate tests benchmarks tools

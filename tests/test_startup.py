@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # Imports the run's entry point, loads a dry-run configuration and does the pre-flight check a dry run
 # does, then lists which heavy modules got loaded. A fresh interpreter: this test process has loaded them all.
 SCRIPT = """
@@ -39,6 +41,9 @@ normalize = text_normalizer("en")
 assert normalize("Mr. Smith has two cats!") == "mister smith has 2 cats"  # the English rules work
 assert text_normalizer("fr")("Ça va, Élise?").split() == ["ça", "va", "élise"]
 print(json.dumps(sorted(name for name in ("torch", "whisper") if name in sys.modules)))
+"""
+# After the normalizers were loaded alone, the real package still imports and shares them (torch: seconds).
+WHISPER_AFTER = """
 import whisper  # the real package still imports afterwards, and shares the normalizers
 assert whisper.load_model and sys.modules["whisper.normalizers"].EnglishTextNormalizer
 """
@@ -48,3 +53,10 @@ def test_scoring_corrections_uses_whispers_normalizers_without_importing_torch()
     done = subprocess.run([sys.executable, "-c", REPORT_SCRIPT], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+@pytest.mark.slow
+def test_whisper_still_imports_after_its_normalizers_were_loaded_alone() -> None:
+    script = REPORT_SCRIPT + WHISPER_AFTER
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
