@@ -113,6 +113,7 @@ def short_clips(args: argparse.Namespace, preannotate, ct2: Path) -> dict:  # no
             "preannotate-faster-pack-off",
         ),
     ]
+    configs = [c for c in configs if not args.only or c.name in args.only or c is configs[0]]  # plain: the base
     records = run_all(configs, files, audio_s, args.work, args.repeat)
     base = records[0]
     print(f"\n{len(files)} clips, {audio_s:.0f} s of speech")

@@ -8,10 +8,12 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from whisper.normalizers import BasicTextNormalizer
 
 from preannotate.asr import prepare
-from preannotate.asr.faster_whisper.packing import SHORT_FILE_S, _calls
+from preannotate.asr.faster_whisper.packing import GAP_S, SHORT_FILE_S, WINDOW_S, WINDOWS_PER_CALL, _calls
 from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.config import load_config
 from preannotate.naming import MediaFile
@@ -54,12 +56,35 @@ def _assert_inside(transcript) -> None:
             assert 0.0 <= word.start <= word.end <= transcript.duration
 
 
-def test_windows_hold_clips_in_order_with_gaps():
+def test_windows_are_packed_longest_first_with_gaps():
     calls = list(_calls([10.0, 10.0, 10.0, 27.0, 2.0]))
     windows = [[p.index for p in w] for call in calls for w in call]
-    assert windows == [[0, 1], [2], [3], [4]]  # 10 + 1 + 10 = 21 s fits 28 s; a third clip does not
+    # 27 s fills a window; 10 + 1 + 10 = 21 s leaves room for the 2-s clip (21 + 1 + 2 = 24), not a third 10.
+    assert windows == [[0, 1, 4], [2], [3]]
     starts = [p.start for w in calls[0] for p in w]
-    assert starts == [0.0, 11.0, 22.0, 33.0, 61.0]  # one second of silence after every clip
+    assert starts == [0.0, 11.0, 22.0, 25.0, 36.0]  # one second of silence after every clip
+
+
+def test_windows_are_shared_evenly_among_calls():
+    calls = list(_calls([27.0] * 9))  # one clip per window
+    assert [len(call) for call in calls] == [3, 3, 3]  # not 4, 4 and 1
+    assert sorted(p.index for call in calls for w in call for p in w) == list(range(9))
+    assert [len(call) for call in _calls([27.0] * 8)] == [4, 4]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.1, WINDOW_S), max_size=40))
+def test_every_clip_is_placed_once_and_windows_never_overflow(durations: list[float]) -> None:
+    calls = list(_calls(durations))
+    placed = [p for call in calls for w in call for p in w]
+    assert sorted(p.index for p in placed) == list(range(len(durations)))
+    for call in calls:
+        assert 1 <= len(call) <= WINDOWS_PER_CALL
+        for window in call:
+            assert sum(p.duration for p in window) + GAP_S * (len(window) - 1) <= WINDOW_S + 1e-9
+    windows = sum(len(call) for call in calls)
+    # Best fit: no two windows together hold less than a window (or one's clips would be in the other).
+    assert windows <= 2 * (sum(durations) + GAP_S * len(durations)) / WINDOW_S + 1
 
 
 def test_packed_matches_one_at_a_time(tiny, clips):

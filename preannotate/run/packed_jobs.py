@@ -25,7 +25,11 @@ from ..results import Transcript
 from .decode import Decoded, Decoding
 from .plan import Job
 
-BATCH_AUDIO_S = 120.0  # audio per batch: about one call of 4 windows, held decoded while it is transcribed
+# Audio per batch, held decoded while it is transcribed: two calls of four 28-s windows when packed
+# with a second of silence after each file. A batch's windows are packed together, so a larger batch
+# fills them better; a smaller one would leave calls of one window.
+BATCH_AUDIO_S = 224.0
+FILE_GAP_S = 1.0
 
 
 def short_file_s(engine: asr.Engine, options: TranscribeOptions) -> float:
@@ -42,11 +46,14 @@ def split_short(jobs: list[Job], durations: list[float], limit: float) -> tuple[
 
 
 def batches(jobs: list[Job], durations: dict[int, float], audio_s: float = BATCH_AUDIO_S) -> list[list[Job]]:
-    """Groups jobs, in order, into batches of up to `audio_s` of declared audio (at least one file each)."""
+    """Groups jobs, in order, into batches of up to `audio_s` (declared audio and a gap after each file).
+
+    Every batch holds at least one file.
+    """
     grouped: list[list[Job]] = [[]]
     total = 0.0
     for job in jobs:
-        seconds = durations[id(job)]
+        seconds = durations[id(job)] + FILE_GAP_S
         if grouped[-1] and total + seconds > audio_s:
             grouped.append([])
             total = 0.0

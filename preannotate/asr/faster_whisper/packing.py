@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 SHORT_FILE_S = 20.0  # files up to this long are packed; longer ones are decoded alone, window after window
 WINDOW_S = 28.0  # speech and gaps per 30-s window: room left for the final timestamp
 GAP_S = 1.0  # silence between clips: words are assigned to the clip nearest their middle
-WINDOWS_PER_CALL = 4  # windows per call: 8 took as long on 2 cores and 250 MB more (each beam holds the encoding)
+WINDOWS_PER_CALL = 4  # at most, per call: 8 took as long on 2 cores and 250 MB more (each beam holds the encoding)
 LANGUAGE_BATCH = 8  # files whose language is detected in one encoder call
 
 Outcome = Transcript | PreannotateError
@@ -125,27 +125,42 @@ def _by_language(
 
 
 def _calls(durations: list[float]) -> Iterator[list[list[Placed]]]:
-    """Packs clips, in order, into windows of up to `WINDOW_S`, and windows into calls of `WINDOWS_PER_CALL`.
+    """Packs clips into windows of up to `WINDOW_S` and windows into calls of at most `WINDOWS_PER_CALL`.
 
+    Longest clip first, each into the fullest window it fits (best-fit decreasing): fewer windows than
+    packing in order, so fewer encoder passes. The windows are then shared evenly among as few calls as
+    hold them (9 windows: 3, 3 and 3, not 4, 4 and 1), since a call of one window batches nothing.
     `Placed.index` is the clip's position in `durations`; `start` is on the call's audio, where windows
-    follow each other with `GAP_S` between them.
+    follow each other and every clip is followed by `GAP_S` of silence.
     """
-    windows: list[list[tuple[int, float]]] = [[]]
-    used = 0.0
-    for index, duration in enumerate(durations):
-        if windows[-1] and used + GAP_S + duration > WINDOW_S:
-            windows.append([])
-        used = duration if not windows[-1] else used + GAP_S + duration
-        windows[-1].append((index, duration))
-    for first in range(0, len(windows), WINDOWS_PER_CALL):
+    windows = _windows(durations)
+    calls = -(-len(windows) // WINDOWS_PER_CALL)
+    for k in range(calls):
         call, position = [], 0.0
-        for window in windows[first : first + WINDOWS_PER_CALL]:
+        for window in windows[k * len(windows) // calls : (k + 1) * len(windows) // calls]:
             placed = []
-            for index, duration in window:
-                placed.append(Placed(index, position, duration))
-                position += duration + GAP_S
+            for index in window:
+                placed.append(Placed(index, position, durations[index]))
+                position += durations[index] + GAP_S
             call.append(placed)
         yield call
+
+
+def _windows(durations: list[float]) -> list[list[int]]:
+    """Best-fit decreasing: each window's clip indices, in file order; every window holds at most `WINDOW_S`."""
+    windows: list[list[int]] = []
+    used: list[float] = []
+    for index in sorted(range(len(durations)), key=lambda i: (-durations[i], i)):
+        need = durations[index]
+        fits = [w for w in range(len(windows)) if used[w] + GAP_S + need <= WINDOW_S]
+        if fits:
+            best = max(fits, key=lambda w: used[w])
+            windows[best].append(index)
+            used[best] += GAP_S + need
+        else:
+            windows.append([index])
+            used.append(need)
+    return sorted(sorted(window) for window in windows)
 
 
 def _decode_call(
