@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jiwer
 import numpy as np
 import pytest
 from support.media import read_sample, write_audio
@@ -156,36 +155,3 @@ def test_a_silent_file_gives_no_words_without_the_model(engine, tmp_path):
     transcript, warnings = transcribe_audio(engine, audio, GREEDY)
     assert transcript.segments == () and transcript.text == ""
     assert transcript.duration == pytest.approx(300.0) and warnings == ["not transcribed: silence"]
-
-
-@pytest.fixture(scope="module")
-def faster(model_cache, loads_model):
-    return prepare(ModelOptions(name="bundled:tiny.en", device="cpu", engine="faster-whisper")).load()
-
-
-def kept_pieces(timeline: Timeline, kept: int) -> list[tuple[float, float]]:
-    """Each kept piece's span on the file's timeline, in seconds."""
-    ends = [*timeline.offsets[1:], kept]
-    return [(s / SAMPLE_RATE, (s + e - o) / SAMPLE_RATE) for s, o, e in zip(timeline.starts, timeline.offsets, ends)]
-
-
-def test_faster_whisper_transcribes_kept_pieces_apart_packing_the_short_ones(faster, tmp_path):
-    clips = [read_sample(f"en/{name}") for name in CLIPS]
-    talk = np.concatenate([part for _ in range(3) for clip in clips for part in (clip, room_noise(1.0, 9))])
-    assert talk.shape[0] / SAMPLE_RATE > 20  # longer than a packed piece may be: transcribed alone
-    parts = [room_noise(20.0, 1), talk, room_noise(30.0, 2), clips[0], room_noise(30.0, 3), clips[2], room_noise(9, 4)]
-    audio = decode_audio(write_audio(tmp_path / "long.wav", np.concatenate(parts)), SilenceOptions())
-    assert audio.timeline is not None and len(audio.timeline.starts) == 3
-    transcript, warnings = transcribe_audio(faster, audio, GREEDY)
-    apart = faster.transcribe_stretches(audio.samples, audio.timeline.offsets, GREEDY)
-    one_signal = audio.timeline.restore(faster.transcribe(audio.samples, GREEDY))  # as before packing
-    assert transcript == audio.timeline.restore(apart) != one_signal  # the run took the pieces apart
-    assert warnings == [] and jiwer.wer(normalize(one_signal.text), normalize(transcript.text)) <= 0.1
-    pieces = kept_pieces(audio.timeline, audio.samples.shape[0])
-    for segment in transcript.segments:  # no segment spans a cut silence
-        assert any(a - 1e-3 <= segment.start <= segment.end <= b + 1e-3 for a, b in pieces), segment
-    words = words_of(transcript)
-    for (a, b), clip in zip(pieces[1:], (clips[0], clips[2])):
-        inside = "".join(w.word for w in words if a <= w.start <= w.end <= b)
-        assert squeezed(inside) == squeezed(faster.transcribe(clip, GREEDY).text)
-    assert [s.id for s in transcript.segments] == list(range(len(transcript.segments)))

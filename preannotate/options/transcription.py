@@ -137,11 +137,9 @@ class FasterWhisperOptions:
         "between them), several windows per batched model call, every word given back to its own file by its time "
         "(about 2x the clips per CPU second on 2-15 s clips, WER no worse). A window one-at-a-time decoding would "
         "decode again, a clip the VAD hears no speech in, and a clip given no words are transcribed alone. Applies "
-        "with batch_size 0, vad_filter not true, clip_timestamps '0' and no hallucination_silence_threshold. The "
-        "speech that silence skipping keeps of a longer file is packed the same way, piece by piece (pieces up to "
-        "20 s; the language detected once, on its first 30 s), so no segment spans a cut silence; false "
-        "transcribes every file alone, as one signal. Words can differ slightly from one-at-a-time decoding, so "
-        "changing it redoes finished transcripts.",
+        "with batch_size 0, vad_filter not true, clip_timestamps '0' and no hallucination_silence_threshold; false "
+        "transcribes every file alone. Words can differ slightly from one-at-a-time decoding, so changing it redoes "
+        "finished transcripts.",
     )
 
     def validate(self) -> None:

@@ -179,17 +179,12 @@ def transcribe_audio(
 ) -> tuple[Transcript, list[str]]:
     """Transcribes decoded audio; returns the transcript and what its decoding or transcription warns about.
 
-    Audio with long quiet stretches cut out (`audio.timeline`) is transcribed as it is, or piece by piece
-    with short pieces packed where the engine packs short files, and its times put back on the file's
-    timeline; audio with nothing above the silence threshold skips the model.
+    Audio with long quiet stretches cut out (`audio.timeline`) is transcribed as it is and its times put
+    back on the file's timeline; audio with nothing above the silence threshold skips the model.
     """
     timeline = audio.timeline
     samples = audio.samples[:0] if timeline is not None and timeline.silent else audio.samples
-    stretches = getattr(engine, "transcribe_stretches", None)
-    if timeline is not None and len(timeline.starts) > 1 and callable(stretches) and short_file_s(engine, options):
-        transcript = stretches(samples, timeline.offsets, options)  # the kept pieces, packed like short files
-    else:
-        transcript = engine.transcribe(samples, options)
+    transcript = engine.transcribe(samples, options)
     if timeline is not None:
         transcript = timeline.restore(transcript)
     return transcript, audio_warnings(audio, transcript)

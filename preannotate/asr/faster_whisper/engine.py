@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,6 @@ from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_option
 from .features import BlockwiseFeatureExtractor
 from .folder import model_folder
 from .packing import SHORT_FILE_S, packs_short_files, transcribe_packed
-from .stretches import transcribe_stretches
 
 if TYPE_CHECKING:
     from ..model import PreparedModel
@@ -92,15 +90,6 @@ class FasterWhisperEngine(BaseEngine):
     ) -> list[Transcript | PreannotateError]:
         """Transcribes short files packed together (`packing`); each file's transcript or the error that failed it."""
         return transcribe_packed(self, audio, options)
-
-    def transcribe_stretches(
-        self, samples: np.ndarray, offsets: Sequence[int], options: TranscribeOptions
-    ) -> Transcript:
-        """Transcribes audio that silence skipping kept, its pieces (starting at `offsets`) packed (`stretches`).
-
-        Used where `short_file_s` is not 0; times are on the kept audio, as `transcribe` gives them.
-        """
-        return transcribe_stretches(self, samples, offsets, options)
 
     def interrupt(self) -> None:
         """Makes transcriptions in progress raise TranscriptionError after their current window."""

@@ -105,35 +105,23 @@ def _by_language(
     """Yields each language with the files in it and their detected probabilities (none when it was given).
 
     A multilingual model without `transcribe.language` detects each file's language on its own 30-s
-    window, as one-at-a-time transcription does.
+    window, as one-at-a-time transcription does, with a batch of files per encoder call.
     """
-    given = given_language(engine, options)
-    if given is not None:
-        yield given, {}, indices
+    model = engine.model
+    given = language_code(options.language)
+    if given is not None or not model.model.is_multilingual:
+        yield (given if model.model.is_multilingual else "en") or "en", {}, indices
         return
     found: dict[str, dict[int, float]] = {}
-    for i, (language, probability) in zip(indices, detect_languages(engine, [audio[i] for i in indices])):
-        found.setdefault(language, {})[i] = probability
+    for first in range(0, len(indices), LANGUAGE_BATCH):
+        batch = indices[first : first + LANGUAGE_BATCH]
+        features = np.stack([pad_or_trim(model.feature_extractor(audio[i])[..., :-1]) for i in batch])
+        detected = model.model.detect_language(model.encode(features))
+        for i, ranked in zip(batch, detected):
+            token, probability = ranked[0]
+            found.setdefault(token[2:-2], {})[i] = float(probability)
     for language, probabilities in found.items():
         yield language, probabilities, list(probabilities)
-
-
-def given_language(engine: FasterWhisperEngine, options: TranscribeOptions) -> str | None:
-    """The language to decode in without detecting one: the given one, or English for an English-only model."""
-    return language_code(options.language) if engine.model.model.is_multilingual else "en"
-
-
-def detect_languages(engine: FasterWhisperEngine, clips: Sequence[np.ndarray]) -> list[tuple[str, float]]:
-    """Each clip's most likely language and its probability, judged on its first 30 s, a batch per encoder call."""
-    model = engine.model
-    found: list[tuple[str, float]] = []
-    for first in range(0, len(clips), LANGUAGE_BATCH):
-        batch = clips[first : first + LANGUAGE_BATCH]
-        features = np.stack([pad_or_trim(model.feature_extractor(clip)[..., :-1]) for clip in batch])
-        for ranked in model.model.detect_language(model.encode(features)):
-            token, probability = ranked[0]
-            found.append((token[2:-2], float(probability)))
-    return found
 
 
 def _calls(durations: list[float]) -> Iterator[list[list[Placed]]]:
