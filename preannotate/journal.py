@@ -210,7 +210,7 @@ class Journal:
         with self._lock:
             try:
                 if vouches:  # what it vouches for (run.json, the exports) is durable before it is
-                    self._commit()
+                    self._commit(files=True)
                 self._handle.write(line)
                 self._handle.flush()
                 self._dirty = True
@@ -244,9 +244,13 @@ class Journal:
             finally:
                 self._handle.close()
 
-    def _commit(self) -> None:
-        """Makes every line so far durable, after the files the run wrote meanwhile (one file system flush)."""
-        if not self._dirty or self._handle.closed:
+    def _commit(self, files: bool = False) -> None:
+        """Makes every line so far durable, after the files the run wrote meanwhile (one file system flush).
+
+        Args:
+            files: Flush even without a new line: files were written since the last commit.
+        """
+        if not (self._dirty or files) or self._handle.closed:
             return
         sync_file_system(self._handle.fileno())  # the transcripts and exports the lines name, the lines too
         os.fsync(self._handle.fileno())  # cheap after that; what makes the lines durable where sync(2) is lazy
