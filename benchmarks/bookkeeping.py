@@ -5,7 +5,7 @@
 
 For each size it builds a run's report with that many finished files (fields filled as a real run fills
 them), then times what the run does after each file: before, `RunReport.write()` (run.json rewritten in
-full, fsync'd, renamed); after, `RunReport.record()` with a journal (one JSON line appended and fsync'd).
+full, fsync'd, renamed); after, `RunReport.record()` with a journal (one JSON line appended; synced in groups).
 It prints the median of several repeats in ms, the ratio, and the bookkeeping of a whole run of that size
 (before: one write per file at the run's size so far; after: one line per file plus one final write).
 """

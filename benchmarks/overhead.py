@@ -1,7 +1,7 @@
 """Costs around the model: per-file overhead of `preannotate run`, and start-up beside the plain tools.
 
     .venv/bin/python benchmarks/overhead.py                 # 2,000 files, then the two start-up ratios
-    .venv/bin/python benchmarks/overhead.py --files 500
+    .venv/bin/python benchmarks/overhead.py --files 500 --per-file-only   # printed, not stored
 
 - Per-file overhead outside the model: `preannotate run` (faster-whisper, the defaults) on `--files` files of
   0.5 s of room noise (-70 dBFS, so silence skipping keeps them from the model), minus the same run on one
@@ -157,7 +157,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--results", type=Path, default=HERE / "results.json")
+    parser.add_argument("--per-file-only", action="store_true", help="measure the per-file overhead only, "
+                        "printed and not stored (the start-up runs take minutes)")  # fmt: skip
     args = parser.parse_args()
+    if args.per_file_only:
+        print(json.dumps(per_file(args.work / "overhead", args.files, args.repeat), indent=2))
+        return
     store(args.results, "overhead", run(args.work, args.files, args.repeat))
 
 

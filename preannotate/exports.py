@@ -164,7 +164,9 @@ def jsonl_text(entries: Sequence[ItemChunks]) -> str:
     return "".join(lines)
 
 
-def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: AnnotationOptions) -> dict[int, str]:
+def write_exports(
+    output_dir: Path, entries: Sequence[ItemChunks], annotation: AnnotationOptions, sync: bool = True
+) -> dict[int, str]:
     """Writes chunks.csv, chunks.jsonl, subtitles and SuperAnnotate JSON for a run.
 
     Files of items not in `entries` are left alone: nothing is ever deleted. An entry whose
@@ -176,6 +178,7 @@ def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: A
         output_dir: The run's output folder.
         entries: Every item of the run with its chunks (items without chunks get empty files).
         annotation: Class and attribute group names for the SuperAnnotate JSON.
+        sync: fsync each file written; a run leaves it to its journal (`preannotate.journal.Journal`).
 
     Returns:
         Position in `entries` -> why that entry was left out; empty when all were written.
@@ -186,25 +189,25 @@ def write_exports(output_dir: Path, entries: Sequence[ItemChunks], annotation: A
     output_dir = Path(output_dir)
     refused = _check_items(entries)
     for index, entry in enumerate(entries):
-        if index not in refused and (problem := _write_item(output_dir, entry, annotation)):
+        if index not in refused and (problem := _write_item(output_dir, entry, annotation, sync)):
             refused[index] = problem
     kept = [entry for index, entry in enumerate(entries) if index not in refused]
     try:
-        write_text_if_changed(output_dir / "chunks.csv", csv_text(kept))
-        write_text_if_changed(output_dir / "chunks.jsonl", jsonl_text(kept))
+        write_text_if_changed(output_dir / "chunks.csv", csv_text(kept), sync)
+        write_text_if_changed(output_dir / "chunks.jsonl", jsonl_text(kept), sync)
     except OSError as e:
         raise ExportError(f"cannot write exports under {output_dir}: {e.strerror or e} ({e.filename})") from e
     return refused
 
 
-def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptions) -> str | None:
+def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptions, sync: bool) -> str | None:
     """Writes one item's subtitles and SuperAnnotate JSON; returns why it could not, or None."""
     try:
         mark = annotation.mark_doubtful
-        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks, mark))
-        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark))
+        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks, mark), sync)
+        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark), sync)
         annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation, entry.route)
-        write_text_if_changed(output_dir / "superannotate" / f"{entry.item}.json", json_text(annotation_json))
+        write_text_if_changed(output_dir / "superannotate" / f"{entry.item}.json", json_text(annotation_json), sync)
     except OSError as e:
         return f"cannot write its exports: {e.strerror or e} ({e.filename})"
     return None

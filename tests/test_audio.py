@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from support.media import CODECS, read_sample, write_audio, write_video_without_audio
 
-from preannotate.audio import SAMPLE_RATE, _Samples, decode_audio, is_silent
+from preannotate.audio import SAMPLE_RATE, _Samples, declared_duration, decode_audio, is_silent, probe_duration
 from preannotate.errors import AudioError
 
 
@@ -19,6 +19,30 @@ def test_every_format_decodes_to_16k_mono_float(tmp_path, speech, suffix):
     # Lossy codecs add priming/padding of a few tens of ms.
     assert abs(decoded.duration - len(speech) / SAMPLE_RATE) < 0.15
     assert not decoded.truncated
+
+
+def _fully_probed_and_resampled(path) -> tuple[np.ndarray, float | None]:
+    """What decoding gave before the quick probe and the resampler-free path: the reference."""
+    with av.open(str(path)) as container:
+        stream, declared = container.streams.audio[0], declared_duration(container)
+        resampler, pieces = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE), []
+        for frame in container.decode(stream):
+            frame.pts = None
+            pieces += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+        pieces += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(pieces), declared
+
+
+@pytest.mark.parametrize("rate, channels", [(SAMPLE_RATE, 1), (44100, 2)])
+@pytest.mark.parametrize("suffix", sorted(CODECS))
+def test_quick_probe_and_frames_taken_as_they_are_change_no_sample(tmp_path, speech, suffix, rate, channels):
+    """Each format decodes and declares exactly what a full probe and the resampler on every frame give."""
+    signal = np.interp(np.arange(0, len(speech), SAMPLE_RATE / rate), np.arange(len(speech)), speech)
+    path = write_audio(tmp_path / f"clip{suffix}", signal, rate, channels)
+    samples, declared = _fully_probed_and_resampled(path)
+    decoded = decode_audio(path)
+    assert decoded.samples.dtype == samples.dtype and np.array_equal(decoded.samples, samples)
+    assert decoded.declared_duration == declared == probe_duration(path)
 
 
 def test_stereo_44k_is_downmixed_and_resampled(tmp_path, speech):

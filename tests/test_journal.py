@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,29 @@ def test_a_killed_runs_journal_rebuilds_run_json_and_a_torn_line_is_ignored(tmp_
     assert _run_json_text(tmp_path) == expected
     assert read_records(tmp_path / JOURNAL_FILE)[-1] == {"t": "written"}
     assert rebuild_run_json(tmp_path) is None  # rebuilt once: later readers leave run.json alone
+
+
+def test_lines_reach_the_file_at_once_and_are_committed_in_groups(tmp_path: Path) -> None:
+    """Each line is in the file when `append` returns (a kill loses none); a power cut's window is one interval."""
+    report = _planned(tmp_path, 3)
+    report.journal = journal = Journal.start(report)
+    journal.interval = 0.2
+    report.record(_finished(0))
+    assert [r["t"] for r in read_records(tmp_path / JOURNAL_FILE)] == ["start", "file"] and not journal.durable
+    deadline = time.monotonic() + 10
+    while not journal.durable:  # committed by the timer, with no further line
+        assert time.monotonic() < deadline, "the line was never committed"
+        time.sleep(0.01)
+    time.sleep(journal.interval)
+    report.record(_finished(1))  # the first line after a quiet interval is committed at once
+    assert journal.durable
+    report.record(_finished(2))
+    assert not journal.durable
+    report.write()  # `written` vouches for run.json: committed at once, after what came before it
+    assert journal.durable and read_records(tmp_path / JOURNAL_FILE)[-1] == {"t": "written"}
+    journal.close()
+    replayed = replay(read_records(tmp_path / JOURNAL_FILE), tmp_path)
+    assert replayed is not None and replayed.report.files == report.files
 
 
 def test_a_finished_journal_leaves_run_json_alone(tmp_path: Path) -> None:

@@ -50,6 +50,12 @@ def test_a_killed_run_is_rebuilt_from_its_journal_and_resumed_from_it(tmp_path: 
     _dataset(inp, 3)  # 9 files of 1-3 s: the kill comes long before the last
     _kill_after_first_file(inp, out)
     assert not (out / "run.json").exists()  # no full rewrite per file any more: the journal is the record
+    journaled = [r for r in read_records(out / JOURNAL_FILE) if r["t"] == "file" and "stored" in r]
+    for record in journaled:  # transcripts are not fsync'd one by one: each one is whole, as journaled
+        transcript = out / "transcripts" / f"{record['file']['item']}.json"
+        st = transcript.stat()
+        assert record["stored"]["transcript"] == [st.st_size, st.st_mtime_ns]
+        assert json.loads(transcript.read_text(encoding="utf-8"))["meta"]["item"] == record["file"]["item"]
 
     data = read_run(out)  # what any command reading run.json does: rebuild it from the journal first
     assert (out / "run.json").is_file() and data["summary"]["files"] == 9 and not data["summary"]["interrupted"]

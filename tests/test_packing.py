@@ -142,6 +142,14 @@ def test_no_text_crosses_languages_or_into_silence(model_cache, loads_model):
     assert packed[-1].text == "" and packed[-1].segments == ()
 
 
+def test_a_batch_without_speech_makes_no_call(tiny):
+    """An English-only model on clips that are all noise or silence: each one alone or skipped, no empty call."""
+    quiet = (np.random.default_rng(0).standard_normal(SAMPLE_RATE) * 3e-4).astype(np.float32)  # no speech
+    packed = tiny.transcribe_short([quiet, np.zeros(SAMPLE_RATE, np.float32)], TranscribeOptions())
+    assert [t.duration for t in packed] == [1.0, 1.0] and packed[1].text == ""
+    assert tiny.transcribe_short([], TranscribeOptions()) == []
+
+
 def test_a_file_that_fails_to_decode_fails_alone(tiny, tmp_path):
     broken = tmp_path / "broken.wav"
     broken.write_bytes((ROOT / "samples" / "en" / "counting.wav").read_bytes()[:44] + b"\xff" * 10)

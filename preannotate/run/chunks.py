@@ -86,7 +86,8 @@ def export_files(
     Raises:
         ExportError: chunks.csv or chunks.jsonl cannot be written.
     """
-    refused = write_exports(report.output_dir, entries, annotation)
+    # With a journal, its `exported` line syncs them all at once (preannotate.journal.Journal).
+    refused = write_exports(report.output_dir, entries, annotation, sync=report.journal is None)
     for index, problem in refused.items():  # one item's bad name or unwritable file fails that item only
         owners[index].status, owners[index].error = "failed", f"{owners[index].source}: cannot export: {problem}"
     return [entry for index, entry in enumerate(entries) if index not in refused]

@@ -193,6 +193,8 @@ def transcribe_audio(
 def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, list[str]]]) -> FileResult:
     """Stores the transcript `produce` makes for `job` (atomically, with its meta) and returns the file's result.
 
+    The transcript is not fsync'd on its own: the run's journal makes it durable with its line (`Journal`).
+
     An error of the file (`produce` raising) becomes its failed result; a full disk stops the run.
     """
     media = job.media
@@ -202,7 +204,7 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
         if CHANNELS_META in transcript.meta:  # the channels' speaker names, in order (speakers/merge.py)
             meta[CHANNELS_META] = transcript.meta[CHANNELS_META]
         transcript = dataclasses.replace(transcript, meta={**meta, "warnings": warnings})
-        write_json_atomic(job.transcript_path, transcript.to_dict())
+        write_json_atomic(job.transcript_path, transcript.to_dict(), sync=False)  # the journal syncs it
         result = result_from_transcript(media, "ok", transcript)
         result.warnings[:0] = job.warnings
     except DiskFullError:

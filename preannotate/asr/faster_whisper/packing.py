@@ -109,6 +109,8 @@ def _by_language(
     """
     model = engine.model
     given = language_code(options.language)
+    if not indices:  # no clip with speech: nothing to detect, no call to make
+        return
     if given is not None or not model.model.is_multilingual:
         yield (given if model.model.is_multilingual else "en") or "en", {}, indices
         return
