@@ -25,11 +25,10 @@ from ..results import Transcript
 from .decode import Decoded, Decoding
 from .plan import Job
 
-# Audio per batch, held decoded while it is transcribed: two calls of four 28-s windows when packed
-# with a second of silence after each file. A batch's windows are packed together, so a larger batch
-# fills them better; a smaller one would leave calls of one window.
+# Audio per batch, held decoded while it is transcribed, counting the silence the engine puts after each
+# file (`short_file_gap_s`): two calls of four 28-s windows for faster-whisper. A batch's windows are
+# packed together, so a larger batch fills them better; a smaller one would leave calls of one window.
 BATCH_AUDIO_S = 224.0
-FILE_GAP_S = 1.0
 
 
 def short_file_s(engine: asr.Engine, options: TranscribeOptions) -> float:
@@ -45,15 +44,22 @@ def split_short(jobs: list[Job], durations: list[float], limit: float) -> tuple[
     return short, [job for job in jobs if id(job) not in chosen]
 
 
-def batches(jobs: list[Job], durations: dict[int, float], audio_s: float = BATCH_AUDIO_S) -> list[list[Job]]:
-    """Groups jobs, in order, into batches of up to `audio_s` (declared audio and a gap after each file).
+def short_file_gap_s(engine: asr.Engine) -> float:
+    """Seconds of silence the engine lays after each packed file (0 when it says nothing)."""
+    return float(getattr(engine, "short_file_gap_s", 0.0))
+
+
+def batches(
+    jobs: list[Job], durations: dict[int, float], gap_s: float = 0.0, audio_s: float = BATCH_AUDIO_S
+) -> list[list[Job]]:
+    """Groups jobs, in order, into batches of up to `audio_s` (declared audio and `gap_s` after each file).
 
     Every batch holds at least one file.
     """
     grouped: list[list[Job]] = [[]]
     total = 0.0
     for job in jobs:
-        seconds = durations[id(job)] + FILE_GAP_S
+        seconds = durations[id(job)] + gap_s
         if grouped[-1] and total + seconds > audio_s:
             grouped.append([])
             total = 0.0

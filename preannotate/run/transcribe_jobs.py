@@ -25,7 +25,7 @@ from ..speakers.channels import channel_names
 from ..speakers.merge import CHANNELS_META, merge_channels
 from ..storage import write_json_atomic
 from .decode import Decoded, Decoding
-from .packed_jobs import batches, in_batches, short_file_s, split_short
+from .packed_jobs import batches, in_batches, short_file_gap_s, short_file_s, split_short
 from .plan import Job, result_from_transcript
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def _results_here(
     if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
         jobs = sorted(jobs, key=lambda job: -seconds[id(job)])
     run = _in_parallel if engine.workers > 1 else _in_turn
-    packed = in_batches(batches(short, seconds), audio, work, engine.workers) if short else iter(())
+    groups = batches(short, seconds, short_file_gap_s(engine))
+    packed = in_batches(groups, audio, work, engine.workers) if short else iter(())
     return itertools.chain(packed, run(jobs, audio, work) if jobs else iter(()))
 
 

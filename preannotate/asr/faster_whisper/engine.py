@@ -28,7 +28,7 @@ from .batched import transcribe_batched
 from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_options
 from .features import BlockwiseFeatureExtractor
 from .folder import model_folder
-from .packing import SHORT_FILE_S, packs_short_files, transcribe_packed
+from .packing import GAP_S, SHORT_FILE_S, packs_short_files, transcribe_packed
 
 if TYPE_CHECKING:
     from ..model import PreparedModel
@@ -56,6 +56,7 @@ class FasterWhisperEngine(BaseEngine):
     workers: int = 1
     stop: threading.Event = field(default_factory=threading.Event)
     failure = "faster-whisper"
+    short_file_gap_s = GAP_S  # silence after each packed file: a run counts it when it sizes batches
 
     def check(self, options: TranscribeOptions) -> None:
         """Raises ConfigError naming every transcription option faster-whisper cannot honour here."""
