@@ -235,6 +235,10 @@ def test_engine_and_its_options_identify_transcripts():
     assert get_spec(fast.engine).identity(fast) != get_spec(fast.engine).identity(batched)
     threads = dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(cpu_threads=1))
     assert get_spec(fast.engine).identity(fast) == get_spec(threads.engine).identity(threads)
+    # an option added later is keyed only when on: finished transcripts stay valid until it is turned on
+    assert "split_long_files" not in get_spec(fast.engine).identity(fast)
+    split = dataclasses.replace(fast, faster_whisper=FasterWhisperOptions(split_long_files=True))
+    assert get_spec(fast.engine).identity(fast) != get_spec(split.engine).identity(split)
 
 
 def test_pipeline_runs_end_to_end_and_records_the_engine(tmp_path, loads_model):

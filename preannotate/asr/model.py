@@ -36,7 +36,8 @@ class PreparedModel:
         """Loads the model into its engine, once per run.
 
         Args:
-            files: How many files the run will transcribe (the most workers worth starting).
+            files: How many transcriptions the run can keep busy at once (the most workers worth starting):
+                its files, a long file counting once per part (`parts.transcriptions_at_once`).
 
         Raises:
             ModelError: The model is missing, broken or cannot be loaded.

@@ -31,6 +31,8 @@ class EngineSpec:
             returning the loaded `Engine`.
         section: The `ModelOptions` field that holds this engine's own options (None: it has none).
         speed_only: Options in that section that change speed only: left out of the identity.
+        keyed_when_on: Options added later that are off by default: in the identity only when on, so that
+            transcripts made before they existed stay valid.
         keyed: False leaves the engine out of resume keys (openai-whisper: keys made before engines
             existed stay valid).
         runtime: What runs the model, for messages (`model.device is 'cuda' but torch sees no CUDA GPU`).
@@ -43,6 +45,7 @@ class EngineSpec:
     loader: str | Callable[[PreparedModel, int], Engine]
     section: str | None = None
     speed_only: frozenset[str] = frozenset()
+    keyed_when_on: frozenset[str] = frozenset()
     keyed: bool = True
     runtime: str = "torch"
     cuda: str | Callable[[], bool] | None = "preannotate.asr.weights.device:torch_sees_cuda"
@@ -54,7 +57,11 @@ class EngineSpec:
             return ""
         if self.section is None:
             return self.name
-        values = {k: v for k, v in asdict(getattr(options, self.section)).items() if k not in self.speed_only}
+        values = {
+            k: v
+            for k, v in asdict(getattr(options, self.section)).items()
+            if k not in self.speed_only and (v or k not in self.keyed_when_on)
+        }
         return f"{self.name}:{json.dumps(values, sort_keys=True)}"
 
     def sees_cuda(self) -> bool:
@@ -131,6 +138,7 @@ register(
         "preannotate.asr.faster_whisper.engine:load",
         section="faster_whisper",
         speed_only=frozenset({"cpu_threads", "num_workers"}),
+        keyed_when_on=frozenset({"split_long_files"}),
         runtime="CTranslate2",  # its own CUDA build: torch need not even be imported
         cuda="preannotate.asr.weights.device:ctranslate2_sees_cuda",
         install="pip install 'preannotate[faster]'",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from ...options import FasterWhisperOptions, TranscribeOptions
 from ...results import Transcript
 from ..base import SEED, BaseEngine, EngineInfo
 from ..languages import check_options_for_model
+from ..parts import PART_S, RATE, cut_points, shift_segments
 from .batched import transcribe_batched
 from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_options
 from .features import BlockwiseFeatureExtractor
@@ -47,6 +49,7 @@ class FasterWhisperEngine(BaseEngine):
         info: What identifies the engine and model in run records.
         workers: Files it transcribes at once (CTranslate2 replicas sharing the weights).
         stop: Set by `interrupt`: transcriptions in progress stop at their next 30-s window.
+        part_s: Length of the parts `split_long_files` cuts long audio into (`parts`).
     """
 
     model: Any
@@ -55,6 +58,7 @@ class FasterWhisperEngine(BaseEngine):
     info: EngineInfo
     workers: int = 1
     stop: threading.Event = field(default_factory=threading.Event)
+    part_s: float = PART_S
     failure = "faster-whisper"
     short_file_gap_s = GAP_S  # silence after each packed file: a run counts it when it sizes batches
 
@@ -72,14 +76,43 @@ class FasterWhisperEngine(BaseEngine):
         if self.batched is not None:
             self.batched.last_speech_timestamp = 0.0  # left over when a previous file failed midway
             segments, info = transcribe_batched(self.batched, samples, self.options.batch_size, kwargs)
+            collected = skip_silent_windows(self._collect(segments), options)
+        elif cuts := self._cuts(samples, options):
+            collected, info = self._in_parts(samples, cuts, kwargs)
         else:
             segments, info = self.model.transcribe(samples, **kwargs)
-        collected = self._collect(segments)
-        if self.batched is not None:
-            collected = skip_silent_windows(collected, options)
+            collected = self._collect(segments)
         detected = options.language is None and self.model.model.is_multilingual
         result = {"segments": collected, "text": "".join(s["text"] for s in collected), "language": info.language}
         return result, float(info.language_probability) if detected else None
+
+    def _cuts(self, samples: np.ndarray, options: TranscribeOptions) -> list[int]:
+        """Where `split_long_files` cuts these samples (none when they stay whole)."""
+        on = self.options.split_long_files and options.clip_timestamps == "0"
+        return cut_points(samples, RATE, self.part_s) if on else []
+
+    def _in_parts(
+        self, samples: np.ndarray, cuts: list[int], kwargs: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], Any]:
+        """Transcribes the parts between `cuts` at once, one per worker; their segments on the file's timeline.
+
+        The first part is started first: its info carries the language, detected once, that the others use.
+        """
+        bounds = list(zip([0, *cuts], [*cuts, samples.shape[0]]))
+        first, info = self.model.transcribe(samples[: cuts[0]], **kwargs)  # detects the language now
+        kwargs = {**kwargs, "language": info.language}
+
+        def part(i: int) -> list[dict[str, Any]]:
+            start, end = bounds[i]
+            segments = first if i == 0 else self.model.transcribe(samples[start:end], **kwargs)[0]
+            return shift_segments(self._collect(segments), start / RATE)
+
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="part")
+        try:
+            collected = [segment for found in pool.map(part, range(len(bounds))) for segment in found]
+        finally:
+            pool.shutdown(cancel_futures=True)  # a failed part: the parts not yet started never start
+        return collected, info
 
     def short_file_s(self, options: TranscribeOptions) -> float:
         """Files up to this long go to `transcribe_short` (packed); 0 when packing is off for these options."""
