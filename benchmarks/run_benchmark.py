@@ -166,10 +166,12 @@ def long_file_configurations(args: argparse.Namespace, data: Path) -> list[Confi
     out, suffix = args.work / "out-long", f"-{args.long_minutes:g}min"
     fast = ["model.engine=faster-whisper"]
     batched = [*fast, f"model.faster_whisper.batch_size={BATCH_SIZE}", *BATCHED_TRANSCRIBE]
+    split = [*fast, "model.faster_whisper.split_long_files=true"]
     return [
         preannotate(args, data, out / "openai", [], suffix, shared=False),
         preannotate(args, data, out / "faster", fast, suffix, shared=False),
         preannotate(args, data, out / "batched", batched, f"-batched{suffix}", shared=False),
+        preannotate(args, data, out / "split", split, f"-split{suffix}", shared=False),
     ]
 
 
