@@ -1,0 +1,113 @@
+"""`preannotate batch`'s command line: its arguments, `-p NAME VALUE` values and `main`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import PARAMETER_RULE, check_secrets, typed_text
+from ..errors import ConfigError, PreannotateError
+from ..notebook import project_root
+from .execution import EXECUTED, FAILED, PARTIAL, run_batch, summary_table
+from .plan import (
+    _mapping,
+    notebook_parameters,
+    parameters_help,
+    prepare,
+    runs_from_configs,
+    runs_from_datasets,
+    runs_from_file,
+)
+
+DEFAULT_NOTEBOOK = "notebooks/preannotate.ipynb"
+
+
+class _HelpWithParameters(argparse.Action):
+    """`--help`: the usual help, then the parameters of the notebook named before it (or the default one)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=kwargs.get("help"))
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None) -> None:
+        parser.print_help()
+        try:
+            print("\n" + parameters_help(_notebook(getattr(namespace, "notebook", None))))
+        except PreannotateError as e:
+            print(f"\n(no parameters to list: {e})")
+        parser.exit()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds `preannotate batch`'s arguments to its sub-parser."""
+    helps = parser.add_argument_group("help", conflict_handler="resolve")  # replaces argparse's own --help
+    helps.add_argument("-h", "--help", action=_HelpWithParameters, help="show this help and the notebook's parameters")
+    parser.add_argument("notebook", nargs="?", help=f"the notebook to run (default: {DEFAULT_NOTEBOOK})")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--runs", metavar="FILE", help="YAML: `runs:` list of {name, PARAMETER: value}, `defaults:`")
+    source.add_argument("--configs", nargs="+", metavar="PATH", help="config files, or folders of them: a run each")
+    source.add_argument("--datasets", metavar="DIR", help="a folder of datasets: a run per sub-folder (its input_dir)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a parameter for every run that does not set it, read as its option's type (null: None); repeatable",
+    )
+    parser.add_argument("--out", default="runs/batch", help="batch folder, a sub-folder per run (default: %(default)s)")
+    parser.add_argument("--jobs", "-j", type=int, default=1, help="runs at a time (default 1: a run uses every core)")
+    parser.add_argument("--dry-run", action="store_true", help="list the runs and their parameters; run nothing")
+    parser.add_argument("--resume", action="store_true", help="skip runs already finished with the same parameters")
+
+
+def parameter_value(name: str, raw: str, mapping: dict[str, str]) -> Any:
+    """`-p NAME VALUE`: the text read as the type of the option the parameter sets.
+
+    `0.3` is a float for a float option, `2024-01-01` text for a text one; `overrides` and
+    parameters that set no option are read as YAML.
+    """
+    check_secrets({name: raw}, "parameter ", PARAMETER_RULE)  # before any message could quote the value
+    if name in mapping:
+        return typed_text(mapping[name], raw)
+    return yaml.safe_load(raw) if raw.strip() else None
+
+
+def _notebook(path: str | None) -> Path:
+    return Path(path) if path else project_root() / DEFAULT_NOTEBOOK
+
+
+def main(args: argparse.Namespace) -> int:
+    """`preannotate batch`: plans, checks and executes the runs, then prints the summary table.
+
+    Returns:
+        0 when every run succeeded (or was skipped as finished), 1 when any failed.
+
+    Raises:
+        ConfigError: An unknown parameter or a malformed runs file, before anything runs.
+        InputError: The notebook, runs file, config or datasets folder is missing.
+    """
+    if args.jobs < 1:
+        raise ConfigError("--jobs must be at least 1")
+    notebook = _notebook(args.notebook).resolve()
+    known = notebook_parameters(notebook)
+    shared = {name: parameter_value(name, value, _mapping(known)) for name, value in args.parameter}
+    out = Path(args.out)
+    if args.runs:
+        runs = runs_from_file(args.runs, shared, out)
+    elif args.configs:
+        runs = runs_from_configs(args.configs, shared, out, known)
+    else:
+        runs = runs_from_datasets(args.datasets, shared, out)
+    runs = prepare(runs, known)
+    if args.dry_run:
+        for run in runs:
+            print(f"{run.name}: {run.folder / EXECUTED}")
+            print("".join(f"    {k}: {v!r}\n" for k, v in run.parameters.items()), end="")
+        return 0
+    outcomes = run_batch(notebook, runs, args.jobs, args.resume)
+    print(summary_table(outcomes))
+    return 1 if any(o.status in (FAILED, PARTIAL) for o in outcomes) else 0
