@@ -111,10 +111,9 @@ def test_files_without_a_cut_are_decoded_whole_as_before(engine, pauses):
 
 
 def test_a_lone_long_file_loads_a_worker_per_part_only_when_splitting():
-    from preannotate.run.transcribe_jobs import _at_once
-
     fast = ModelOptions(name="bundled:tiny.en", device="cpu", engine="faster-whisper")
     split = dataclasses.replace(fast, faster_whisper=dataclasses.replace(fast.faster_whisper, split_long_files=True))
-    assert _at_once([3600.0], prepare(fast)) == 1
-    assert _at_once([3600.0], prepare(split)) == 30
-    assert _at_once([3600.0], prepare(ModelOptions(name="bundled:tiny.en", device="cpu"))) == 1  # openai-whisper
+    assert prepare(fast).transcriptions_at_once([3600.0]) == 1
+    assert prepare(split).transcriptions_at_once([3600.0]) == 30
+    openai = prepare(ModelOptions(name="bundled:tiny.en", device="cpu"))
+    assert openai.transcriptions_at_once([3600.0]) == 1  # openai-whisper

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .parts import transcriptions_at_once
 from .registry import EngineSpec, get_spec
 from .weights import ModelSource, pick_device, resolve_model, weights_identity
 
@@ -43,6 +44,16 @@ class PreparedModel:
             ModelError: The model is missing, broken or cannot be loaded.
         """
         return self.spec.load(self, files)
+
+    def transcriptions_at_once(self, durations: list[float]) -> int:
+        """How many transcriptions files of these durations keep busy (the `files` to load with).
+
+        One per file, or one per part of a long file when the engine's options cut long files
+        (`split_long_files`, `parts`).
+        """
+        section = getattr(self.options, self.spec.section) if self.spec.section else None
+        splits = getattr(section, "split_long_files", False)
+        return transcriptions_at_once(durations) if splits else len(durations)
 
 
 def prepare(options: ModelOptions) -> PreparedModel:

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-RATE = 16_000
+from ..audio import SAMPLE_RATE
+from ..silence import FRAME  # the 30-ms frames silence skipping measures
+
 PART_S = 120.0  # about four 30-s windows: eight parts in 15 minutes of speech, few enough cuts
 SEARCH_S = 15.0  # a cut is the quietest moment within this of its target (a quarter part at most)
-FRAME = 480  # 30 ms
 QUIET_FRAMES = 16  # the span whose total energy is minimized: about half a second
 
 
@@ -41,7 +42,7 @@ def transcriptions_at_once(durations: Iterable[float], part_s: float = PART_S) -
     return sum(part_count(d, part_s) for d in durations)
 
 
-def cut_points(samples: np.ndarray, rate: int = RATE, part_s: float = PART_S) -> list[int]:
+def cut_points(samples: np.ndarray, rate: int = SAMPLE_RATE, part_s: float = PART_S) -> list[int]:
     """Where to cut audio into `part_count` parts: the middle of the quietest half second near each target.
 
     Args:

@@ -15,7 +15,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_c
 from tqdm.auto import tqdm
 
 from .. import asr
-from ..asr.parts import transcriptions_at_once
 from ..audio import DecodedAudio, probe_duration
 from ..errors import DiskFullError, PreannotateError
 from ..journal import stored_state
@@ -76,7 +75,7 @@ def _results_here(
     report: RunReport,
 ) -> Iterator[FileResult]:  # fmt: skip
     """Loads the engine in this process (before the first result is asked for); its results as files finish."""
-    engine = model.load(files=_at_once(durations, model))
+    engine = model.load(files=model.transcriptions_at_once(durations))
     engine.check(config.transcribe)
     info = engine.info
     model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
@@ -97,12 +96,6 @@ def _results_here(
     groups = batches(short, seconds, short_file_gap_s(engine))
     packed = in_batches(groups, audio, work, engine.workers) if short else iter(())
     return itertools.chain(packed, run(jobs, audio, work) if jobs else iter(()))
-
-
-def _at_once(durations: list[float], model: asr.PreparedModel) -> int:
-    """Transcriptions the run can keep busy: its files, a long one once per part when faster-whisper cuts them."""
-    splits = model.spec.section == "faster_whisper" and model.options.faster_whisper.split_long_files
-    return transcriptions_at_once(durations) if splits else len(durations)
 
 
 def _stored(job: Job, result: FileResult, key: str) -> dict | None:

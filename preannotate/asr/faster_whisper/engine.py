@@ -20,12 +20,13 @@ import ctranslate2
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
+from ...audio import SAMPLE_RATE
 from ...errors import ConfigError, ModelError, PreannotateError, TranscriptionError
 from ...options import FasterWhisperOptions, TranscribeOptions
 from ...results import Transcript
 from ..base import SEED, BaseEngine, EngineInfo
 from ..languages import check_options_for_model
-from ..parts import PART_S, RATE, cut_points, shift_segments
+from ..parts import PART_S, cut_points, shift_segments
 from .batched import transcribe_batched
 from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_options
 from .features import BlockwiseFeatureExtractor
@@ -89,7 +90,7 @@ class FasterWhisperEngine(BaseEngine):
     def _cuts(self, samples: np.ndarray, options: TranscribeOptions) -> list[int]:
         """Where `split_long_files` cuts these samples (none when they stay whole)."""
         on = self.options.split_long_files and options.clip_timestamps == "0"
-        return cut_points(samples, RATE, self.part_s) if on else []
+        return cut_points(samples, SAMPLE_RATE, self.part_s) if on else []
 
     def _in_parts(
         self, samples: np.ndarray, cuts: list[int], kwargs: dict[str, Any]
@@ -105,7 +106,7 @@ class FasterWhisperEngine(BaseEngine):
         def part(i: int) -> list[dict[str, Any]]:
             start, end = bounds[i]
             segments = first if i == 0 else self.model.transcribe(samples[start:end], **kwargs)[0]
-            return shift_segments(self._collect(segments), start / RATE)
+            return shift_segments(self._collect(segments), start / SAMPLE_RATE)
 
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="part")
         try:
