@@ -23,10 +23,13 @@ from dataset import build_set
 from preannotate.chunking import chunk_transcript
 from preannotate.config import load_config
 from preannotate.quality import ReviewModel, chunk_rows, default_model, evaluate_review_model, flag_metrics
+from preannotate.quality.crosscheck import unconfirmed_words
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES
 from preannotate.quality.labels import english_normalizer
+from preannotate.quality.model import checked_model
 from preannotate.results import Transcript
 from preannotate.run import run_pipeline
+from preannotate.run.check import read_check
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("bundled:tiny.en", "bundled:base")
@@ -36,8 +39,10 @@ OVERRIDES = MEASURED_RUN_OVERRIDES
 TARGET_RECALL, TARGET_PRECISION = 0.8, 0.6
 
 
-def evaluate_set(folder: Path, entries: list[dict], run: Path, model: str, review: ReviewModel) -> dict:
-    """Runs preannotate on the set with one Whisper model and scores the flags on its chunks.
+def evaluate_set(
+    folder: Path, entries: list[dict], run: Path, model: str, review: ReviewModel, checked: ReviewModel | None = None
+) -> dict:
+    """Runs preannotate on the set with one Whisper model (default options: checked as `auto` says) and scores it.
 
     Args:
         folder: The set's folder.
@@ -45,6 +50,7 @@ def evaluate_set(folder: Path, entries: list[dict], run: Path, model: str, revie
         run: Output folder for the run (finished files are reused).
         model: Whisper model name, e.g. bundled:tiny.en.
         review: The review model to score.
+        checked: The model for checked drafts to score on the files the run checked; None: the shipped one.
 
     Returns:
         The review model's metrics and the two baselines', each with recall and precision.
@@ -52,34 +58,46 @@ def evaluate_set(folder: Path, entries: list[dict], run: Path, model: str, revie
     overrides = [f"input.dir={folder}", f"output.dir={run}", f"model.name={model}", *OVERRIDES]
     config = load_config(None, overrides)
     run_pipeline(config, progress=False)
-    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking)
+    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking, checked)
 
 
-def score_run(run: Path, references: dict[str, str], review: ReviewModel, chunking: Any = None) -> dict:
+def score_run(
+    run: Path, references: dict[str, str], review: ReviewModel, chunking: Any = None, checked: ReviewModel | None = None
+) -> dict:
     """Scores the flags on the chunks of a finished run whose files have reference texts.
 
     Args:
         run: A `preannotate run` output folder (its run.json and transcripts/).
         references: Reference text by source file name; files without one are left out.
-        review: The review model to score.
+        review: The review model to score (without the run's checks).
         chunking: Chunking options; None uses the defaults (what `preannotate run` exports with).
+        checked: The model for checked drafts, scored on the chunks of the files the run checked
+            (`checks/`); None: the shipped one.
 
     Returns:
-        The review model's metrics and the two baselines', each with recall and precision, and
+        The review model's metrics and the two baselines', each with recall and precision;
+        `checked_model`: the checked model's metrics (None when the run checked no file); and
         `exported`: the needs_review flags the run wrote to chunks.jsonl (review model, rules and all;
         None when the run's chunks differ from those of `chunking`).
     """
     chunking = chunking if chunking is not None else load_config(None, []).chunking
     normalize = english_normalizer()
     exported = _exported_flags(run)
-    rows, errors, old, low, shipped = [], [], [], [], []
-    for record in json.loads((run / "run.json").read_text())["files"]:
+    rows, errors, old, low, shipped, checked_rows = [], [], [], [], [], []
+    state = json.loads((run / "run.json").read_text())
+    for record in state["files"]:
         if record["status"] == "failed" or record["source"] not in references:
             continue
         transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
         chunks = chunk_transcript(transcript, chunking)
         file_rows, labels = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
         rows += file_rows
+        check = read_check(run, record["item"], state["stages"]["check"]) if "check" in state["stages"] else None
+        if check is not None:
+            checked_rows += [
+                ({**f, "unconfirmed_words": float(unconfirmed_words(c, check))}, w)
+                for c, (f, w) in zip(chunks, file_rows)
+            ]
         errors += [label.has_error for label in labels]
         old += [c.needs_review for c in chunks]
         low += [c.min_word_probability is not None and c.min_word_probability < review.word_threshold for c in chunks]
@@ -87,6 +105,7 @@ def score_run(run: Path, references: dict[str, str], review: ReviewModel, chunki
         shipped = shipped + flags if shipped is not None and len(flags) == len(chunks) else None
     return {
         "review_model": evaluate_review_model(review, rows),
+        "checked_model": evaluate_review_model(checked or checked_model(), checked_rows) if checked_rows else None,
         "exported": flag_metrics(errors, shipped).to_dict() if shipped is not None else None,
         "default_thresholds": flag_metrics(errors, old).to_dict(),
         f"min_word_probability_below_{review.word_threshold}": flag_metrics(errors, low).to_dict(),

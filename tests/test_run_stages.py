@@ -36,7 +36,7 @@ def test_transcript_key_is_the_one_earlier_versions_stored() -> None:
 
 def test_stages_run_in_order_and_read_only_earlier_keys() -> None:
     names = [stage.name for stage in STAGES]
-    assert names == ["decode", "transcribe", "speakers", "chunk", "export", "upload"]
+    assert names == ["decode", "transcribe", "speakers", "check", "chunk", "export", "upload"]
     for position, stage in enumerate(STAGES):
         assert set(stage.inputs) <= {"model", *names[:position]}, stage.name
 
@@ -48,8 +48,12 @@ def changed(keys: dict[str, str], other: dict[str, str]) -> set[str]:
 def test_each_option_changes_the_keys_of_the_stages_it_shapes_and_those_after() -> None:
     base = RunConfig()
     keys = stage_keys(base, "official|tiny")
-    assert set(keys) == {"transcribe", "chunk", "export"}
+    assert set(keys) == {"transcribe", "check", "chunk", "export"}
     cases = {
+        "check model": (
+            dataclasses.replace(base, annotation=AnnotationOptions(cross_check="bundled:base")),
+            {"check", "chunk", "export"},
+        ),
         "chunking": (dataclasses.replace(base, chunking=ChunkingOptions(max_duration=5.0)), {"chunk", "export"}),
         "review threshold": (
             dataclasses.replace(base, annotation=AnnotationOptions(review_threshold=0.2)),
@@ -62,13 +66,15 @@ def test_each_option_changes_the_keys_of_the_stages_it_shapes_and_those_after() 
         "class name": (dataclasses.replace(base, annotation=AnnotationOptions(class_name="speech")), {"export"}),
         "transcribe": (
             dataclasses.replace(base, transcribe=TranscribeOptions(initial_prompt="Numbers.")),
-            {"transcribe", "chunk", "export"},
+            {"transcribe", "check", "chunk", "export"},
         ),
         "upload only": (dataclasses.replace(base, superannotate=SuperAnnotateOptions(project="other")), set()),
     }
     for name, (other, stages) in cases.items():
         assert changed(keys, stage_keys(other, "official|tiny")) == stages, name
-    assert changed(keys, stage_keys(base, "official|base")) == {"transcribe", "chunk", "export"}
+    assert changed(keys, stage_keys(base, "official|base")) == {"transcribe", "check", "chunk", "export"}
+    unchecked = stage_keys(dataclasses.replace(base, annotation=AnnotationOptions(cross_check=None)), "official|tiny")
+    assert set(unchecked) == {"transcribe", "chunk", "export"} and unchecked["transcribe"] == keys["transcribe"]
 
 
 def test_a_refitted_review_model_at_the_same_path_reassesses_the_chunks(tmp_path) -> None:
@@ -78,7 +84,9 @@ def test_a_refitted_review_model_at_the_same_path_reassesses_the_chunks(tmp_path
     path.write_text(SHIPPED_REVIEW_MODEL.read_text())
     chosen = dataclasses.replace(shipped, annotation=AnnotationOptions(review_model=str(path)))
     keys = stage_keys(chosen, "official|tiny")
-    assert changed(stage_keys(shipped, "official|tiny"), keys) == {"chunk", "export"}  # the path is an option
+    # the path is an option; a team's own model is fitted without checks: the check stage is off
+    assert set(keys) == {"transcribe", "chunk", "export"}
+    assert changed(keys, stage_keys(shipped, "official|tiny")) == {"chunk", "export"}
     model = json.loads(path.read_text())
     path.write_text(json.dumps({**model, "threshold": model["threshold"] / 2}))
     assert changed(keys, stage_keys(chosen, "official|tiny")) == {"chunk", "export"}
@@ -87,13 +95,13 @@ def test_a_refitted_review_model_at_the_same_path_reassesses_the_chunks(tmp_path
 def test_speakers_key_covers_only_the_speaker_options() -> None:
     on = RunConfig(speakers=SpeakerOptions(mode="diarize"))
     keys = stage_keys(on, "official|tiny")
-    assert set(keys) == {"transcribe", "speakers", "chunk", "export"}
+    assert set(keys) == {"transcribe", "speakers", "check", "chunk", "export"}
     assert keys["transcribe"] == stage_keys(RunConfig(), "official|tiny")["transcribe"]
     counted = dataclasses.replace(on, speakers=SpeakerOptions(mode="diarize", max_speakers=2))
     assert changed(keys, stage_keys(counted, "official|tiny")) == {"speakers", "chunk", "export"}
     prompted = dataclasses.replace(on, transcribe=TranscribeOptions(initial_prompt="Numbers."))
-    assert changed(keys, stage_keys(prompted, "official|tiny")) == {"transcribe", "chunk", "export"}
-    assert changed(keys, stage_keys(on, "official|base")) == {"transcribe", "chunk", "export"}
+    assert changed(keys, stage_keys(prompted, "official|tiny")) == {"transcribe", "check", "chunk", "export"}
+    assert changed(keys, stage_keys(on, "official|base")) == {"transcribe", "check", "chunk", "export"}
 
 
 def stored_keys(tmp_path) -> dict[str, str]:
@@ -118,4 +126,4 @@ def test_a_chunking_option_rechunks_without_transcribing_and_a_transcribe_option
 
     prompted = run_pipeline(config(tmp_path, "transcribe.initial_prompt=Numbers."), progress=False)
     assert [f.status for f in prompted.files] == ["ok"] * 3
-    assert changed(keys, stored_keys(tmp_path)) == {"transcribe", "chunk", "export"}
+    assert changed(keys, stored_keys(tmp_path)) == {"transcribe", "check", "chunk", "export"}

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
+from review_checked import checked_note, checked_records  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
 from review_report import write_note  # noqa: E402
 from review_speech import EASY, HARD, PLAIN, plan_files, synthesize  # noqa: E402
@@ -36,7 +37,9 @@ from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
 from preannotate.quality import chunk_features, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, flag_metrics  # noqa: E402
+from preannotate.quality.features import CHECKED_FEATURES  # noqa: E402
 from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
+from preannotate.quality.model import CHECKED_PATH, DEFAULT_PATH  # noqa: E402
 from preannotate.results import Transcript  # noqa: E402
 from preannotate.run import run_pipeline  # noqa: E402
 
@@ -63,7 +66,8 @@ SPLITS = {
     "heldout_easy": (HELDOUT, PLAIN_HELDOUT_VOICES, 24, EASY, 0.5),
     "heldout_plain": (HELDOUT, PLAIN_HELDOUT_VOICES, 25, PLAIN, 1.0),
 }
-OVERRIDES = MEASURED_RUN_OVERRIDES
+# Each model's run is the other's check here (tools/review_checked.py): no check stage of its own.
+OVERRIDES = (*MEASURED_RUN_OVERRIDES, "annotation.cross_check=null")
 
 log = logging.getLogger("fit_review_model")
 
@@ -187,12 +191,38 @@ def main(argv: list[str] | None = None) -> None:
         provenance=provenance(manifests, records, args.models),
     )
     model.provenance["heldout"] = {m: heldout_metrics(model, records, words, m) for m in args.models}
+    checked = fit_checked(records, args, word_threshold)
     if not args.no_benchmark:
-        model.provenance["benchmark_check"] = benchmark_check(args.work, args.models, model)
+        bench = benchmark_check(args.work, args.models, model, checked)
+        model.provenance["benchmark_check"] = bench
+        for m in args.models:
+            checked.provenance["evaluation"][m]["benchmark"] = bench[m]["checked_model"]
     print(json.dumps({"threshold": model.threshold, **model.provenance}, indent=1))
+    print(json.dumps({"threshold": checked.threshold, **checked.provenance}, indent=1))
     if not args.no_write:
-        model.save(ROOT / "preannotate" / "quality" / "review_model.json")
-        write_note(ROOT / "preannotate" / "quality" / "README.md", model)
+        model.save(DEFAULT_PATH)
+        checked.save(CHECKED_PATH)
+        note = DEFAULT_PATH.with_name("README.md")
+        write_note(note, model)
+        note.write_text(note.read_text(encoding="utf-8") + "\n" + checked_note(checked), encoding="utf-8")
+
+
+def fit_checked(records: dict, args: argparse.Namespace, word_threshold: float):
+    """The model for checked drafts: the same rows with `unconfirmed_words`, fitted and scored held out."""
+    checked = checked_records(records, args.work / "runs")
+    train = [(f"{s}/{m}", r) for (s, m), rs in checked.items() if s.startswith("train") for r in rs]
+    model = fit_review_model(
+        [(r["features"], r["wer"]) for _, r in train],
+        target_recall=args.target_recall,
+        word_threshold=word_threshold,
+        feature_names=CHECKED_FEATURES,
+        groups=[group for group, _ in train],
+        provenance={"data": "review_model.json's rows, each draft checked by the other model (review_checked.py)"},
+    )
+    model.provenance["evaluation"] = {
+        m: {"held out": evaluate_review_model(model, _rows(pooled(checked, "heldout", [m])))} for m in args.models
+    }
+    return model
 
 
 def collect(work: Path, manifests: dict[str, list[dict]], models: list[str]) -> tuple[dict, dict]:
@@ -248,7 +278,7 @@ def heldout_metrics(model, records: dict, words: dict, name: str) -> dict:
     }
 
 
-def benchmark_check(work: Path, models: list[str], model) -> dict:
+def benchmark_check(work: Path, models: list[str], model, checked) -> dict:
     """The benchmark's speech set (benchmarks/review_model.py): other texts and recordings, none fitted on."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from dataset import build_set
@@ -256,7 +286,10 @@ def benchmark_check(work: Path, models: list[str], model) -> dict:
 
     folder = work / "benchmark_set"
     entries = build_set(folder)
-    return {m: evaluate_set(folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model) for m in models}
+    return {
+        m: evaluate_set(folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model, checked)
+        for m in models
+    }
 
 
 def _rows(records: list[dict]) -> list[tuple[dict, float]]:

@@ -145,11 +145,13 @@ def _table(results: dict) -> str:
     rows = []
     for model, flags in results.items():
         for flag, m in flags.items():
-            if flag in ("doubtful_words", "by_split"):
+            if flag in ("doubtful_words", "by_split") or m is None:  # None: no file of the run was checked
                 continue
-            name = {"review_model": "**needs_review (this model)**", "default_thresholds": "default thresholds"}.get(
-                flag, flag.replace("_", " ")
-            )
+            name = {
+                "review_model": "**needs_review (this model)**",
+                "default_thresholds": "default thresholds",
+                "checked_model": "**needs_review, checked drafts**",
+            }.get(flag, flag.replace("_", " "))
             values = (m["chunks"], m["with_error"], m["flagged"], m["recall"], m["precision"], m.get("auc", ""))
             rows.append(f"| {model} | {name} | " + " | ".join(str(v) for v in values) + " |")
         for split, m in flags.get("by_split", {}).items():

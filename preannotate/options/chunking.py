@@ -100,7 +100,8 @@ class ChunkingOptions:
 class AnnotationOptions:
     """Names used in the SuperAnnotate annotation JSON, and how chunks are judged and routed for annotators.
 
-    These options only shape chunks and exports: changing them never transcribes a file again.
+    These options only shape chunks and exports: changing them never transcribes a file again (`cross_check`
+    transcribes each file once more with its own model, stored apart from the draft).
     """
 
     class_name: str = option("transcription", "The event class of every chunk.")
@@ -133,6 +134,14 @@ class AnnotationOptions:
         "with preannotate.",
         path=ALWAYS,
     )
+    cross_check: str | None = option(
+        "auto",
+        "A second Whisper model that transcribes each file again (faster-whisper, the draft's decoding options): the "
+        "draft's words it hears otherwise raise the chunk's predicted WER, which finds the errors the draft model is "
+        "sure of (the shipped review model has parameters fitted with it). `auto`: `bundled:tiny.en` on English files "
+        "when the draft model is not tiny; a model name checks every file (an `.en` model English ones only); null: "
+        "no check. Ignored with `review_model` set (a model fitted without it).",
+    )
     review_threshold: float | None = option(
         None,
         "A chunk needs review when its predicted WER is above this; null uses the model's.",
@@ -160,6 +169,7 @@ class AnnotationOptions:
         check(all(g.strip() for g in groups), "annotation group names must not be empty (use null to leave one out)")
         check(len(set(groups)) == len(groups), "annotation.*_group names must differ")
         check(self.review_model is None or bool(self.review_model.strip()), "annotation.review_model must not be empty")
+        check(self.cross_check is None or bool(self.cross_check.strip()), "annotation.cross_check must not be empty")
         for name in ("review_threshold", "draft_max_wer"):
             value = getattr(self, name)
             check(value is None or 0.0 <= value <= 1.0, f"annotation.{name} must be in [0, 1] or null")

@@ -39,6 +39,7 @@ FEATURE_NAMES = (
     "log_n_words",
     "at_start",
     "at_end",
+    "unconfirmed_words",
 )
 
 # The features the shipped model is fitted on. Left out: duration, log_n_words, chars_per_second, min_prob
@@ -73,16 +74,24 @@ DIRECTIONS: Mapping[str, int] = {
     "no_speech_prob": 1,
     "compression_ratio": 1,
     "temperature": 1,
+    "unconfirmed_words": 1,
 }
 
+# The features of the shipped model for drafts with a check model's words (`annotation.cross_check`).
+CHECKED_FEATURES = (*MODEL_FEATURES, "unconfirmed_words")
 
-def chunk_features(chunk: Chunk, transcript_duration: float, edge_margin: float = EDGE_MARGIN) -> dict[str, float]:
+
+def chunk_features(
+    chunk: Chunk, transcript_duration: float, edge_margin: float = EDGE_MARGIN, unconfirmed: int = 0
+) -> dict[str, float]:
     """Returns the chunk's features, keyed by FEATURE_NAMES.
 
     Args:
         chunk: A chunk with its quality signals (words optional).
         transcript_duration: Seconds of the whole file the chunk belongs to.
         edge_margin: Speech this close (s) to the file's start or end touches it.
+        unconfirmed: Words of the chunk a check model heard otherwise (`crosscheck.unconfirmed_words`);
+            0 without a check (models fitted without it leave the feature out).
 
     Returns:
         One finite float per name in FEATURE_NAMES.
@@ -103,6 +112,7 @@ def chunk_features(chunk: Chunk, transcript_duration: float, edge_margin: float 
         "log_n_words": math.log1p(n_words),
         "at_start": float(start <= edge_margin),
         "at_end": float(end >= transcript_duration - edge_margin),
+        "unconfirmed_words": float(unconfirmed),
     }
     return {name: features[name] for name in FEATURE_NAMES}
 

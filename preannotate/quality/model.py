@@ -25,6 +25,8 @@ from .features import chunk_features
 FORMAT = "preannotate-review-model"
 VERSION = 1
 DEFAULT_PATH = Path(__file__).with_name("review_model.json")
+# Fitted with `unconfirmed_words`: for drafts checked by a second model (`annotation.cross_check`).
+CHECKED_PATH = Path(__file__).with_name("review_model_checked.json")
 
 
 class DoubtfulWord(NamedTuple):
@@ -169,19 +171,30 @@ def default_model() -> ReviewModel:
     return ReviewModel.load(DEFAULT_PATH)
 
 
-def assess_chunk(chunk: Chunk, transcript_duration: float, model: ReviewModel | None = None) -> Assessment:
+@functools.cache
+def checked_model() -> ReviewModel:
+    """The shipped model for drafts with a check model's words (`review_model_checked.json`), loaded once."""
+    return ReviewModel.load(CHECKED_PATH)
+
+
+def assess_chunk(
+    chunk: Chunk, transcript_duration: float, model: ReviewModel | None = None, unconfirmed: int = 0
+) -> Assessment:
     """Predicts a chunk's WER, whether it needs review, and which words are doubtful.
 
     Args:
         chunk: A chunk with its quality signals.
         transcript_duration: Seconds of the chunk's whole file.
         model: The review model; None uses the shipped one.
+        unconfirmed: Words of the chunk a check model heard otherwise (a model fitted with
+            `unconfirmed_words` reads it).
 
     Returns:
         The predicted WER (rounded to 4 places), the flag and the doubtful words.
     """
     model = model or default_model()
-    wer = round(model.predict_wer(chunk_features(chunk, transcript_duration)), 4)
+    features = chunk_features(chunk, transcript_duration, unconfirmed=unconfirmed)
+    wer = round(model.predict_wer(features), 4)
     return Assessment(wer, model.needs_review(wer), model.doubtful_words(chunk))
 
 

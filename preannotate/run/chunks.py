@@ -12,6 +12,7 @@ from ..chunking import chunk_transcript
 from ..errors import ChunkingError, ConfigError, TranscriptionError
 from ..exports import ItemChunks, write_exports
 from ..options import AnnotationOptions, ChunkingOptions, RunConfig
+from ..quality.crosscheck import CheckWord
 from ..report import FileResult, RunReport
 from ..results import Transcript
 from ..review import Reviewer
@@ -19,6 +20,7 @@ from ..routing import route_item
 from ..speakers import Turn
 from ..speakers.merge import with_channel_names
 from ..storage import read_json
+from .check import checking, read_check
 from .speakers import read_turns
 
 
@@ -29,6 +31,7 @@ def chunk_item(
     options: ChunkingOptions,
     reviewer: Reviewer | None = None,
     turns: list[Turn] | None = None,
+    check: list[CheckWord] | None = None,
 ) -> ItemChunks:
     """Chunks a transcript and assesses the chunks: what the exports receive for one item.
 
@@ -39,12 +42,13 @@ def chunk_item(
         options: The chunking options.
         reviewer: Review model and threshold; None uses the shipped model.
         turns: The item's speaker turns; None when speakers are off.
+        check: A second model's words for the file (`annotation.cross_check`); None without a check.
 
     Raises:
         ChunkingError: The transcript has text but no room in time for it.
     """
     chunks = chunk_transcript(transcript, options, turns)
-    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration)
+    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration, check)
     return ItemChunks(item, source, transcript.language, transcript.duration, chunks)
 
 
@@ -63,7 +67,9 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
             if stored is None:
                 raise ChunkingError("its transcript is missing or unreadable")
             transcript, turns = _with_speakers(config, report, result.item, Transcript.from_dict(stored))
-            entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns)
+            key = report.stages.get("check") if checking(config) else None  # None: keyed without the check stage
+            check = read_check(report.output_dir, result.item, key) if key else None
+            entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns, check)
         except (ChunkingError, TranscriptionError, ConfigError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ..asr import PreparedModel
 from ..discover import MediaFile
@@ -33,8 +34,9 @@ class RunContext:
         entries: The chunked items (set by the chunk stage), with `owners`, their results in the report.
         previous: The output folder's last journal, played back (None without one).
         reused: How many finished files were taken from it without reading their transcript.
-        unchanged: Nothing the chunk and export stages read changed: they keep the last run's results
-            (set by the chunk stage; `preannotate.run.unchanged`).
+        kept: The last run's chunk results per file when nothing the check, chunk and export stages read
+            changed (`preannotate.run.unchanged`); found before any stage writes run.json. None: they run.
+        unchanged: The chunk and export stages kept the last run's results (set by the chunk stage).
         media: The run's media files (what the speakers stage decodes again).
     """
 
@@ -51,5 +53,6 @@ class RunContext:
     owners: list[FileResult] = dataclasses.field(default_factory=list)
     previous: Replayed | None = None
     reused: int = 0
+    kept: list[dict[str, Any]] | None = None
     unchanged: bool = False
     media: list[MediaFile] = dataclasses.field(default_factory=list)

@@ -1,6 +1,6 @@
 """The orchestrator: check everything that can fail early, plan what is finished, run the stages in order.
 
-The stages (`preannotate.run.stages.STAGES`): decode, transcribe, speakers, chunk, export, upload.
+The stages (`preannotate.run.stages.STAGES`): decode, transcribe, speakers, check, chunk, export, upload.
 Everything that can fail for one file is caught per file and recorded; the run goes on and reports it.
 """
 
@@ -18,9 +18,11 @@ from ..options import RunConfig
 from ..report import RunReport, versions
 from ..review import Reviewer
 from ..superannotate import preflight
+from .check import prepare_check_model
 from .context import RunContext
 from .plan import plan
 from .stages import STAGES, stage_keys
+from .unchanged import unchanged_chunks
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
     model = asr.prepare(config.model)  # resolved and checked once: a bad model fails before any work
+    prepare_check_model(config)  # so does a bad check model
     report = RunReport(out, config_to_dict(config), versions=versions())
     report.model = {"name": config.model.name, "identity": model.identity}
     report.stages = keys = stage_keys(config, model.identity)
@@ -74,4 +77,6 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     report.journal = Journal.start(report, planned.stored)  # from here on each finished file is one line
     ctx = RunContext(config, report, model, reviewer, session, keys, planned.jobs, progress, media=media)
     ctx.previous, ctx.reused = previous, planned.reused
+    if not planned.jobs:  # read now: the speakers stage writes run.json before the chunk stage looks
+        ctx.kept = unchanged_chunks(out, report.files, keys, previous, planned.reused)
     return ctx

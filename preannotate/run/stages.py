@@ -21,15 +21,16 @@ from typing import Any
 from ..errors import UploadError
 from ..journal import EXPORTED
 from ..options import RunConfig
+from ..quality.model import CHECKED_PATH as CHECKED_REVIEW_MODEL
 from ..quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
 from ..superannotate import upload_run
+from .check import CHECK_FORMAT, check_files, checking
 from .chunks import chunk_files, export_files
 from .context import RunContext
 from .decode import Decoding
 from .resume import TRANSCRIPT_FORMAT, file_sha256, stage_key
 from .speakers import SPEAKERS_FORMAT, speaker_files
 from .transcribe_jobs import transcribe_jobs
-from .unchanged import unchanged_chunks
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,8 @@ def _transcribe(ctx: RunContext) -> None:
 def _chunk(ctx: RunContext) -> None:
     """Chunks, assesses and routes every finished transcript, unless none changed since the last run's exports."""
     report = ctx.report
-    kept = None if ctx.jobs else unchanged_chunks(report.output_dir, report.files, ctx.keys, ctx.previous, ctx.reused)
-    if kept is not None:
-        for result, fields in zip(report.files, kept):
+    if ctx.kept is not None:
+        for result, fields in zip(report.files, ctx.kept):
             vars(result).update(fields)
         ctx.unchanged = True
         log.info("no transcript or chunking option changed: chunks and exports kept as they are")
@@ -135,7 +135,10 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
     `annotation.review_model` is null for the shipped model, so the option alone would keep its old verdicts.
     """
     try:
-        return {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
+        digests = {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
+        if checking(config):  # checked drafts are assessed by the shipped model fitted with checks
+            digests["checked_review_model_sha256"] = file_sha256(CHECKED_REVIEW_MODEL)
+        return digests
     except OSError:  # Reviewer.from_options has already named the file and the problem
         return {}
 
@@ -166,10 +169,19 @@ STAGES: tuple[Stage, ...] = (
     ),
     # Keyed on the speaker options only (the audio is the transcript's source): see run/speakers.py.
     Stage("speakers", speaker_files, options=("speakers",), format=SPEAKERS_FORMAT, active=_speakers_on),
+    # Keyed on the draft's key (its language and words decide what is checked) and the check model.
+    Stage(
+        "check",
+        check_files,
+        inputs=("transcribe",),
+        options=("annotation.cross_check",),
+        format=CHECK_FORMAT,
+        active=checking,
+    ),
     Stage(
         "chunk",
         _chunk,
-        inputs=("transcribe", "speakers"),
+        inputs=("transcribe", "speakers", "check"),
         options=("chunking", *_ASSESSMENT, *_ROUTING),
         format=CHUNKS_FORMAT,
         contents=_review_model_digest,

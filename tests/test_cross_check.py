@@ -1,0 +1,147 @@
+"""A second model's check (`annotation.cross_check`): words it hears otherwise raise a chunk's predicted WER."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.configs import config, english_folder
+
+from preannotate.chunking import Chunk
+from preannotate.errors import ModelError
+from preannotate.options import AnnotationOptions
+from preannotate.quality.crosscheck import CheckWord, normalized_words, unconfirmed_words
+from preannotate.quality.model import checked_model, default_model
+from preannotate.results import Word
+from preannotate.review import Reviewer
+from preannotate.run import run_pipeline
+from preannotate.run.check import check_model, check_path, read_check
+
+WORDS = ("Welcome", "to", "the", "history", "of", "writing.")
+
+
+def chunk(words: tuple[str, ...] = WORDS, probability: float = 0.97, start: float = 10.0) -> Chunk:
+    timed = tuple(Word(f" {w}", start + i * 0.4, start + i * 0.4 + 0.3, probability) for i, w in enumerate(words))
+    return Chunk(0, start - 0.2, timed[-1].end + 0.2, " ".join(words), timed, avg_logprob=-0.15)
+
+
+def heard(words: tuple[str, ...], start: float = 10.0) -> list[CheckWord]:
+    return [CheckWord(start + i * 0.4 + 0.02, start + i * 0.4 + 0.3, f" {w}") for i, w in enumerate(words)]
+
+
+def test_words_are_compared_without_case_or_punctuation() -> None:
+    assert normalized_words("Hello, World! It's 'fine'.") == ["hello", "world", "it's", "fine"]
+    assert unconfirmed_words(chunk(), heard(("welcome", "to", "the", "History", "of", "writing"))) == 0
+
+
+def test_each_word_heard_otherwise_or_not_heard_counts() -> None:
+    assert unconfirmed_words(chunk(), heard(("Welcome", "to", "the", "history", "of", "riding."))) == 1
+    assert unconfirmed_words(chunk(), heard(("Welcome", "the", "history", "of", "writing."))) == 1  # "to" unheard
+    assert unconfirmed_words(chunk(), []) == len(WORDS)  # the check heard nothing there
+
+
+def test_only_the_check_words_inside_the_chunk_count() -> None:
+    elsewhere = heard(("Another", "sentence", "entirely"), start=30.0)
+    assert unconfirmed_words(chunk(), heard(WORDS) + elsewhere) == 0
+    assert unconfirmed_words(chunk(), elsewhere) == len(WORDS)
+
+
+def test_auto_checks_english_drafts_of_other_models_with_tiny_en() -> None:
+    assert check_model("auto", "bundled:base", "en") == "bundled:tiny.en"
+    assert check_model("auto", "small", "en") == "bundled:tiny.en"
+    assert check_model("auto", "bundled:tiny.en", "en") is None  # tiny checking tiny learns nothing
+    assert check_model("auto", "bundled:base", "fr") is None  # no multilingual model as small is shipped
+    assert check_model("bundled:base", "bundled:tiny.en", "fr") == "bundled:base"
+    assert check_model("bundled:tiny.en", "bundled:tiny.en", "de") is None  # an English-only model
+    assert check_model(None, "bundled:base", "en") is None
+
+
+SCHOLARS = "Some scholars think writing was invented several times. Each invention grew from the needs of trade and"
+SENTENCE = tuple(f"{SCHOLARS} government.".split(" "))
+UNSURE = {3: "riding", 8: "in", 12: "grow"}  # three words at 0.35, every other one at 0.95
+
+
+def unsure_chunk() -> Chunk:
+    plain = chunk(SENTENCE)
+    words = tuple(Word(w.word, w.start, w.end, 0.35 if i in UNSURE else 0.95) for i, w in enumerate(plain.words))
+    return Chunk(0, plain.start, plain.end, plain.text, words, avg_logprob=plain.avg_logprob)
+
+
+def test_a_check_confirming_the_unsure_words_clears_a_chunk_and_one_hearing_them_otherwise_flags_it() -> None:
+    reviewer = Reviewer.from_options(AnnotationOptions())
+    otherwise = tuple(UNSURE.get(i, w) for i, w in enumerate(SENTENCE))
+    [alone] = reviewer.assess([unsure_chunk()], 60.0)
+    [confirmed] = reviewer.assess([unsure_chunk()], 60.0, heard(SENTENCE))
+    [contradicted] = reviewer.assess([unsure_chunk()], 60.0, heard(otherwise))
+    assert alone.needs_review  # three words at 0.35: the draft's own signals flag it
+    assert not confirmed.needs_review and confirmed.predicted_wer < alone.predicted_wer
+    assert contradicted.needs_review and "predicted_wer" in contradicted.review_reason
+    assert confirmed.predicted_wer <= checked_model().threshold < contradicted.predicted_wer
+
+
+def test_more_words_heard_otherwise_never_lower_the_predicted_wer() -> None:
+    reviewer = Reviewer.from_options(AnnotationOptions())
+    other = ("Welcome", "to", "a", "mystery", "off", "riding")
+    predicted = [
+        reviewer.assess([chunk()], 60.0, heard(other[:k] + WORDS[k:]))[0].predicted_wer for k in range(len(WORDS) + 1)
+    ]
+    assert predicted == sorted(predicted) and predicted[-1] > predicted[0]
+
+
+def test_a_teams_own_model_or_no_check_assesses_without_the_check() -> None:
+    contradicted = heard(("Welcome", "to", "the", "history", "of", "riding"))
+    for options in (AnnotationOptions(cross_check=None), AnnotationOptions(review_model=str(_shipped()))):
+        reviewer = Reviewer.from_options(options)
+        assert reviewer.checked is None
+        [assessed] = reviewer.assess([chunk()], 60.0, contradicted)
+        assert not assessed.needs_review
+
+
+def test_the_shipped_checked_model_reads_unconfirmed_words_and_rises_with_them() -> None:
+    model = checked_model()
+    assert "unconfirmed_words" in model.features and "unconfirmed_words" not in default_model().features
+    assert model.coef[model.features.index("unconfirmed_words")] > 0
+    assert model.provenance["evaluation"]["bundled:base"]["held out"]["recall"] >= 0.8
+
+
+def _shipped() -> Path:
+    from preannotate.quality.model import DEFAULT_PATH
+
+    return DEFAULT_PATH
+
+
+def test_a_misspelled_check_model_fails_before_any_work(tmp_path: Path) -> None:
+    english_folder(tmp_path)
+    with pytest.raises(ModelError):
+        run_pipeline(config(tmp_path, "annotation.cross_check=bundled:nope"), progress=False)
+    assert not (tmp_path / "out" / "transcripts").exists()
+
+
+def test_a_run_checks_each_file_once_and_a_rerun_reads_no_check(tmp_path: Path, tiny_model) -> None:
+    # tiny.en checking tiny.en with the same decoding hears the same words: nothing is unconfirmed.
+    english_folder(tmp_path)
+    first = run_pipeline(config(tmp_path, "annotation.cross_check=bundled:tiny.en"), progress=False)
+    out, key = tmp_path / "out", first.stages["check"]
+    assert [f.status for f in first.files] == ["ok"] * 3
+    for result in first.files:
+        stored = json.loads(check_path(out, result.item).read_text())
+        assert stored["meta"]["model"] == "bundled:tiny.en" and stored["meta"]["options_key"] == key
+        check = read_check(out, result.item, key)
+        assert check and all(isinstance(w, CheckWord) for w in check)
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "checks").iterdir()}
+    predicted = [json.loads(line)["predicted_wer"] for line in (out / "chunks.jsonl").read_text().splitlines()]
+    again = run_pipeline(config(tmp_path, "annotation.cross_check=bundled:tiny.en"), progress=False)
+    assert [f.status for f in again.files] == ["skipped"] * 3
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "checks").iterdir()} == stamps
+    assert [json.loads(line)["predicted_wer"] for line in (out / "chunks.jsonl").read_text().splitlines()] == predicted
+    assert read_check(out, first.files[0].item, "another key") is None  # a check of other options is not used
+
+
+def test_auto_leaves_tiny_drafts_unchecked_and_says_so(tmp_path: Path, tiny_model) -> None:
+    english_folder(tmp_path)
+    report = run_pipeline(config(tmp_path), progress=False)
+    for result in report.files:
+        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
+        assert stored["meta"]["model"] is None and stored["words"] is None
+        assert read_check(tmp_path / "out", result.item, report.stages["check"]) is None

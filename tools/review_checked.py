@@ -1,0 +1,79 @@
+"""The review model for checked drafts (`annotation.cross_check`): its training rows and its note.
+
+A draft checked by a second model gets one more feature, `unconfirmed_words`: how many of a chunk's
+words the check model heard otherwise. For the training and held-out splits every file is transcribed
+by both Whisper models already (tools/fit_review_model.py), so each model's run is the other's check,
+made with the same pipeline and options as the run's `check` stage makes it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from preannotate.quality.crosscheck import CheckWord, unconfirmed_words
+from preannotate.results import Transcript
+
+# Which model checks which in the training rows: the run's `auto` checks base with tiny.en; tiny.en drafts
+# checked by base (a team's explicit choice) are fitted on too, so that the feature means the same for both.
+CHECKER = {"bundled:base": "bundled:tiny.en", "bundled:tiny.en": "bundled:base"}
+
+
+def check_words(run: Path, item: str) -> list[CheckWord]:
+    """Every word of an item's stored transcript in a run, as a check's words."""
+    transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{item}.json").read_text()))
+    return [CheckWord(w.start, w.end, w.word) for s in transcript.segments for w in (s.words or ())]
+
+
+def checked_records(records: dict, runs: Path) -> dict:
+    """The records with `unconfirmed_words` in their features, each chunk checked by the other model's run.
+
+    Args:
+        records: Chunk records per (split, model), from `fit_review_model.collect`.
+        runs: The folder of the runs, named `<split>-<model>`.
+    """
+    checked = {}
+    for (split, model), rows in records.items():
+        other = runs / f"{split}-{CHECKER[model].split(':')[-1]}"
+        cache: dict[str, list[CheckWord]] = {}
+        checked[split, model] = [
+            {
+                **r,
+                "features": {
+                    **r["features"],
+                    "unconfirmed_words": float(
+                        unconfirmed_words(r["chunk"], cache.setdefault(r["file"], check_words(other, r["file"])))
+                    ),
+                },
+            }
+            for r in rows
+        ]
+    return checked
+
+
+def checked_note(model) -> str:
+    """The note's section on the checked model, from its provenance."""
+    fit = model.provenance["fit"]
+    coefs = ", ".join(f"{n} {c:+.3f}" for n, c in zip(model.features, model.coef) if c)
+    lines = [
+        "## The model for checked drafts (`review_model_checked.json`)",
+        "Made by the same script on the same rows, with one more feature, `unconfirmed_words`: how many of the",
+        "chunk's words a second model heard otherwise (`preannotate/quality/crosscheck.py`; the run's `check` stage,",
+        "`annotation.cross_check`). In the training rows each model's draft is checked by the other model's run",
+        f"({', '.join(f'{d} by {c}' for d, c in CHECKER.items())}).",
+        f"Fit: {fit['rows']} chunks, {fit['with_error']} with an error; C = {fit['C']}; coefficients (standardized):",
+        f"{coefs}. threshold = {model.threshold:.4f}. Out of fold: recall {fit['out_of_fold']['recall']},"
+        f" precision {fit['out_of_fold']['precision']}, AUC {fit['out_of_fold']['auc']}.",
+        "",
+        "| model | set | chunks | with error | flagged | recall | precision | AUC |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, sets in model.provenance.get("evaluation", {}).items():
+        for label, m in sets.items():
+            if m is None:  # the benchmark's run of this model checked no file (`auto` leaves tiny drafts alone)
+                continue
+            lines.append(
+                f"| {name} | {label} | {m['chunks']} | {m['with_error']} | {m['flagged']} | {m['recall']} |"
+                f" {m['precision']} | {m.get('auc', '')} |"
+            )
+    return "\n".join(lines) + "\n"
