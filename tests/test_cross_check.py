@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 
+import jiwer
 import pytest
 from support.configs import config, english_folder
 
+from preannotate.asr import prepare
+from preannotate.audio import decode_audio
 from preannotate.chunking import Chunk
+from preannotate.config import load_config
 from preannotate.errors import ModelError
-from preannotate.options import AnnotationOptions
+from preannotate.naming import MediaFile
+from preannotate.options import AnnotationOptions, ModelOptions
 from preannotate.quality.crosscheck import CheckWord, normalized_words, unconfirmed_words
 from preannotate.quality.model import checked_model, default_model
+from preannotate.report import FileResult
 from preannotate.results import Word
 from preannotate.review import Reviewer
-from preannotate.run import run_pipeline
+from preannotate.run import check_jobs, run_pipeline
 from preannotate.run.check import check_model, check_path, read_check
+from preannotate.run.check_jobs import CheckJob
+from preannotate.run.transcribe_jobs import transcribe_audio
 
+PAUSES = Path(__file__).parent / "data" / "pauses.opus"
 WORDS = ("Welcome", "to", "the", "history", "of", "writing.")
 
 
@@ -145,3 +156,28 @@ def test_auto_leaves_tiny_drafts_unchecked_and_says_so(tmp_path: Path, tiny_mode
         stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
         assert stored["meta"]["model"] is None and stored["words"] is None
         assert read_check(tmp_path / "out", result.item, report.stages["check"]) is None
+
+
+def test_short_files_are_checked_packed_and_hear_what_they_hear_alone(
+    tmp_path: Path, model_cache, loads_model, monkeypatch
+) -> None:
+    engine = prepare(ModelOptions(name="bundled:tiny.en", device="cpu", engine="faster-whisper")).load(files=2)
+    folder = english_folder(tmp_path)
+    shutil.copy(PAUSES, folder / "pauses.opus")  # 130 s: longer than a packed file, checked alone
+    files = sorted(folder.iterdir())
+    jobs = [CheckJob(FileResult(f.name, f.name, "ok"), MediaFile(f, f.name, f.name), {"language": "en", "model": "m"})
+            for f in files]  # fmt: skip
+    batches: list[list[str]] = []
+    packed = check_jobs._packed
+    monkeypatch.setattr(check_jobs, "_packed", lambda *a: batches.append([j.media.source for j in a[3]]) or packed(*a))
+    stored: dict[str, list] = {}
+    config = load_config(None, ["model.device=cpu"])
+    check_jobs.check_all(engine, config, jobs, lambda job, words: stored.__setitem__(job.media.source, words))
+    assert batches == [[f.name for f in files if f.suffix == ".wav"]] and set(stored) == {f.name for f in files}
+    options = dataclasses.replace(config.transcribe, language="en", word_timestamps=True)
+    for f in files:
+        alone, _ = transcribe_audio(engine, decode_audio(f, config.silence), options)  # on the file's own timeline
+        assert stored[f.name] and all(0 <= start <= end <= alone.duration for start, end, _ in stored[f.name])
+        expected = normalized_words(" ".join(w.word for s in alone.segments for w in s.words or ()))
+        heard = normalized_words(" ".join(w for _, _, w in stored[f.name]))
+        assert jiwer.wer(" ".join(expected), " ".join(heard)) < 0.15, f.name

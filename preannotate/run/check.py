@@ -9,23 +9,19 @@ are assessed without it, and the draft is kept.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .. import asr
-from ..audio import decode_audio
-from ..discover import MediaFile
-from ..errors import DiskFullError, PreannotateError
+from ..errors import PreannotateError
 from ..options import ModelOptions, RunConfig
 from ..quality.crosscheck import CheckWord
 from ..report import FileResult
 from ..storage import read_json, write_json_atomic
+from .check_jobs import CheckJob, check_all
 from .context import RunContext
 from .resume import is_finished
-from .transcribe_jobs import transcribe_audio
 
 log = logging.getLogger(__name__)
 CHECK_FORMAT = 1  # bump when the stored check's form or the way it is made changes
@@ -59,7 +55,7 @@ def check_files(ctx: RunContext) -> None:
     if ctx.kept is not None:
         return  # every draft and check is the last run's: nothing to read
     paths = {m.item: m for m in ctx.media}
-    todo: dict[str, list[tuple[FileResult, MediaFile, dict[str, Any]]]] = {}
+    todo: dict[str, list[CheckJob]] = {}
     for result in ctx.report.files:
         if result.status == "failed" or result.item not in paths:
             continue
@@ -72,9 +68,23 @@ def check_files(ctx: RunContext) -> None:
         if name is None:
             _store(out, result, {**meta, "model": None}, None)
             continue
-        todo.setdefault(name, []).append((result, paths[result.item], {**meta, "model": name}))
+        todo.setdefault(name, []).append(CheckJob(result, paths[result.item], {**meta, "model": name}))
     for name, files in todo.items():
         _check_with(ctx, name, files)
+
+
+def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> None:
+    """Loads the check model once and checks the files with it; each file's words are stored as it is done."""
+    try:
+        engine = asr.prepare(_check_options(ctx.config, name)).load(files=len(files))
+    except PreannotateError as e:
+        log.warning("annotation.cross_check: %s cannot be loaded (%s): chunks are assessed without a check", name, e)
+        for job in files:
+            job.result.warnings.append(f"not checked: {name} cannot be loaded: {e}")
+        return
+    log.info("checking %d file(s) with %s", len(files), name)
+    out = ctx.report.output_dir
+    check_all(engine, ctx.config, files, lambda job, words: _store(out, job.result, job.meta, words))
 
 
 def check_path(output_dir: Path, item: str) -> Path:
@@ -121,38 +131,6 @@ def _check_options(config: RunConfig, name: str) -> ModelOptions:
     return ModelOptions(
         name=name, engine="faster-whisper", device=config.model.device, download_root=config.model.download_root
     )
-
-
-def _check_with(ctx: RunContext, name: str, files: list[tuple[FileResult, MediaFile, dict[str, Any]]]) -> None:
-    """Loads the check model once and transcribes the files, as many at once as it has workers."""
-    try:
-        engine = asr.prepare(_check_options(ctx.config, name)).load(files=len(files))
-    except PreannotateError as e:
-        log.warning("annotation.cross_check: %s cannot be loaded (%s): chunks are assessed without a check", name, e)
-        for result, _, _ in files:
-            result.warnings.append(f"not checked: {name} cannot be loaded: {e}")
-        return
-    log.info("checking %d file(s) with %s", len(files), name)
-    with ThreadPoolExecutor(max_workers=engine.workers, thread_name_prefix="check") as pool:
-        for _ in pool.map(lambda f: _check_one(engine, ctx.config, ctx.report.output_dir, *f), files):
-            pass
-
-
-def _check_one(
-    engine: asr.Engine, config: RunConfig, out: Path, result: FileResult, media: MediaFile, meta: dict[str, Any]
-) -> None:
-    """Transcribes one file with the check model (as the draft: silence skipped, its language) and stores its words."""
-    transcribe = dataclasses.replace(config.transcribe, language=meta["language"], word_timestamps=True)
-    try:
-        transcript, _ = transcribe_audio(engine, decode_audio(media.path, config.silence), transcribe)
-    except DiskFullError:
-        raise
-    except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
-        result.warnings.append(f"not checked by {meta['model']}: {type(e).__name__}: {e}")
-        log.warning("%s: not checked by %s: %s", media.source, meta["model"], e)
-        return
-    words = [[w.start, w.end, w.word] for s in transcript.segments for w in (s.words or ())]
-    _store(out, result, meta, words)
 
 
 def _store(out: Path, result: FileResult, meta: dict[str, Any], words: list | None) -> None:

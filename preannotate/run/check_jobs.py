@@ -1,0 +1,126 @@
+"""The check model's transcriptions (`annotation.cross_check`): short files packed, the others one at a time.
+
+As in the transcribe stage, files up to the engine's `short_file_s` are decoded in batches and transcribed
+together (`transcribe_short`: several clips per 30-s window), and longer ones each on a worker of their own;
+silence is skipped as the draft's was. A file whose check fails gets a warning and no check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, NamedTuple
+
+from .. import asr
+from ..audio import DecodedAudio, decode_audio, probe_duration
+from ..discover import MediaFile
+from ..errors import DiskFullError, PreannotateError
+from ..options import RunConfig, TranscribeOptions
+from ..report import FileResult
+from ..results import Transcript
+from .packed_jobs import BATCH_AUDIO_S, short_file_gap_s, short_file_s
+from .transcribe_jobs import transcribe_audio
+
+log = logging.getLogger(__name__)
+
+Store = Callable[["CheckJob", list[list[Any]]], None]
+
+
+class CheckJob(NamedTuple):
+    """A file to check: its result in the report (for warnings), the file, and the meta its check is stored with."""
+
+    result: FileResult
+    media: MediaFile
+    meta: dict[str, Any]
+
+
+def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store: Store) -> None:
+    """Transcribes every job with the check engine, `engine.workers` tasks at once, storing each file's words.
+
+    Args:
+        engine: The loaded check model.
+        config: The run's configuration (its decoding and silence options; each file's language is its draft's).
+        jobs: The files to check.
+        store: Called with each checked job and its words (`[start, end, word]`).
+    """
+    tasks: list[Callable[[], None]] = []
+    for language in dict.fromkeys(job.meta.get("language") for job in jobs):
+        options = dataclasses.replace(config.transcribe, language=language, word_timestamps=True)
+        group = [job for job in jobs if job.meta.get("language") == language]
+        limit = short_file_s(engine, options)
+        seconds = [probe_duration(job.media.path) or 0.0 for job in group]
+        short = [job for job, s in zip(group, seconds) if 0 < s <= limit]
+        tasks += [
+            partial(_packed, engine, config, options, batch, store) for batch in _batches(short, seconds, group, engine)
+        ]
+        tasks += [
+            partial(_alone, engine, config, options, job, store) for job, s in zip(group, seconds) if not 0 < s <= limit
+        ]
+    with ThreadPoolExecutor(max_workers=engine.workers, thread_name_prefix="check") as pool:
+        for _ in pool.map(lambda task: task(), tasks):
+            pass
+
+
+def _batches(
+    short: list[CheckJob], seconds: list[float], group: list[CheckJob], engine: asr.Engine
+) -> list[list[CheckJob]]:
+    """Short files in batches of up to `BATCH_AUDIO_S` of audio (with the engine's gap after each)."""
+    duration = {id(job): s for job, s in zip(group, seconds)}
+    batches: list[list[CheckJob]] = []
+    total = BATCH_AUDIO_S
+    for job in short:
+        need = duration[id(job)] + short_file_gap_s(engine)
+        if total + need > BATCH_AUDIO_S:
+            batches.append([])
+            total = 0.0
+        batches[-1].append(job)
+        total += need
+    return batches
+
+
+def _alone(engine: asr.Engine, config: RunConfig, options: TranscribeOptions, job: CheckJob, store: Store) -> None:
+    """Checks one file, window after window."""
+    try:
+        transcript, _ = transcribe_audio(engine, decode_audio(job.media.path, config.silence), options)
+    except DiskFullError:
+        raise
+    except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
+        _failed(job, e)
+        return
+    store(job, _words(transcript))
+
+
+def _packed(
+    engine: asr.Engine, config: RunConfig, options: TranscribeOptions, batch: list[CheckJob], store: Store
+) -> None:
+    """Checks short files packed together; one that is silent or longer than its header said goes alone."""
+    decoded: list[tuple[CheckJob, DecodedAudio]] = []
+    for job in batch:
+        try:
+            decoded.append((job, decode_audio(job.media.path, config.silence)))
+        except PreannotateError as e:
+            _failed(job, e)
+    limit = short_file_s(engine, options)
+    packable = [(j, a) for j, a in decoded if a.duration <= limit and (a.timeline is None or not a.timeline.silent)]
+    chosen = {id(j) for j, _ in packable}
+    for job, _ in [(j, a) for j, a in decoded if id(j) not in chosen]:
+        _alone(engine, config, options, job, store)
+    outcomes = engine.transcribe_short([a.samples for _, a in packable], options) if packable else []  # type: ignore[attr-defined]
+    for (job, audio), outcome in zip(packable, outcomes):
+        if isinstance(outcome, PreannotateError):
+            _failed(job, outcome)
+            continue
+        transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
+        store(job, _words(transcript))
+
+
+def _words(transcript: Transcript) -> list[list[Any]]:
+    return [[w.start, w.end, w.word] for s in transcript.segments for w in (s.words or ())]
+
+
+def _failed(job: CheckJob, error: Exception) -> None:
+    job.result.warnings.append(f"not checked by {job.meta['model']}: {type(error).__name__}: {error}")
+    log.warning("%s: not checked by %s: %s", job.media.source, job.meta["model"], error)
