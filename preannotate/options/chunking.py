@@ -141,7 +141,7 @@ class AnnotationOptions:
         "sure of (the shipped review model has parameters fitted with it). `auto`: `bundled:tiny.en` on English files "
         "when the draft model is not tiny; a model name checks every file (an `.en` model English ones only); null: "
         "no check. Ignored with `review_model` set (a model fitted without it). Its words heard otherwise are listed "
-        "among the doubtful words. Costs about half the draft's time with base on faster-whisper (README).",
+        "among the doubtful words. Costs 0.2 to 0.5 times the draft's time with base on faster-whisper (README).",
     )
     review_threshold: float | None = option(
         None,
