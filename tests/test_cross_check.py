@@ -26,6 +26,7 @@ from preannotate.review import Reviewer
 from preannotate.run import check_jobs, run_pipeline
 from preannotate.run.check import check_model, check_path, read_check
 from preannotate.run.check_jobs import CheckJob
+from preannotate.run.stages import stage_keys
 from preannotate.run.transcribe_jobs import transcribe_audio
 
 PAUSES = Path(__file__).parent / "data" / "pauses.opus"
@@ -149,13 +150,13 @@ def test_a_run_checks_each_file_once_and_a_rerun_reads_no_check(tmp_path: Path, 
     assert read_check(out, first.files[0].item, "another key") is None  # a check of other options is not used
 
 
-def test_auto_leaves_tiny_drafts_unchecked_and_says_so(tmp_path: Path, tiny_model) -> None:
+def test_auto_leaves_tiny_drafts_unchecked_and_their_keys_as_they_were(tmp_path: Path, tiny_model) -> None:
     english_folder(tmp_path)
     report = run_pipeline(config(tmp_path), progress=False)
-    for result in report.files:
-        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
-        assert stored["meta"]["model"] is None and stored["words"] is None
-        assert read_check(tmp_path / "out", result.item, report.stages["check"]) is None
+    assert "check" not in report.stages and not (tmp_path / "out" / "checks").exists()
+    off = stage_keys(config(tmp_path, "annotation.cross_check=null"), report.model["identity"])
+    assert report.stages == off
+    assert "check" in stage_keys(config(tmp_path, model="bundled:base"), "official|base")
 
 
 def test_short_files_are_checked_packed_and_hear_what_they_hear_alone(

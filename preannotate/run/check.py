@@ -25,7 +25,7 @@ from .resume import is_finished
 
 log = logging.getLogger(__name__)
 CHECK_FORMAT = 1  # bump when the stored check's form or the way it is made changes
-AUTO_MODEL = "bundled:tiny.en"  # the smallest model shipped: a second opinion at about a third of base's cost
+AUTO_MODEL = "bundled:tiny.en"  # the smallest model shipped: a second opinion at 0.2-0.5x base's time (README)
 
 
 def check_model(option: str | None, draft_model: str, language: str | None) -> str | None:
@@ -39,7 +39,7 @@ def check_model(option: str | None, draft_model: str, language: str | None) -> s
     if option is None:
         return None
     name = AUTO_MODEL if option == "auto" else option
-    if option == "auto" and _basename(draft_model).startswith("tiny"):
+    if option == "auto" and _tiny(draft_model):
         return None  # tiny checking tiny: the same errors, nothing learned
     if _basename(name).endswith(".en") and language != "en":
         return None
@@ -49,7 +49,7 @@ def check_model(option: str | None, draft_model: str, language: str | None) -> s
 def check_files(ctx: RunContext) -> None:
     """Checks every transcribed file whose stored check is missing or was made for another draft or options."""
     config = ctx.config
-    if "check" not in ctx.keys:  # off (stages._checking)
+    if "check" not in ctx.keys:  # off (`checking`)
         return
     out = ctx.report.output_dir
     if ctx.kept is not None:
@@ -93,8 +93,15 @@ def check_path(output_dir: Path, item: str) -> Path:
 
 
 def checking(config: RunConfig) -> bool:
-    """A check model runs unless turned off, or a review model of the team's own (fitted without it) is used."""
-    return config.annotation.cross_check is not None and config.annotation.review_model is None
+    """Whether the check stage runs.
+
+    Not when turned off, with a team's own review model (fitted without checks), or under `auto` with a tiny
+    draft: then nothing would be checked, and the run keeps the keys it had without the stage.
+    """
+    option = config.annotation.cross_check
+    if option is None or config.annotation.review_model is not None:
+        return False
+    return option != "auto" or not _tiny(config.model.name)
 
 
 def read_check(output_dir: Path, item: str, key: str) -> list[CheckWord] | None:
@@ -136,6 +143,10 @@ def _check_options(config: RunConfig, name: str) -> ModelOptions:
 def _store(out: Path, result: FileResult, meta: dict[str, Any], words: list | None) -> None:
     """Writes an item's check: its words, or None when no model checks it."""
     write_json_atomic(check_path(out, result.item), {"meta": meta, "words": words})
+
+
+def _tiny(name: str) -> bool:
+    return _basename(name).startswith("tiny")
 
 
 def _basename(name: str) -> str:

@@ -58,6 +58,8 @@ class Stage:
             (or its default); added to the key.
         options_if: More options that shape what it stores under some configurations only (so that
             the key stays what it was under the others).
+        omit: Fields of the sections in `options` that do not shape what it stores (`section.field`):
+            they reach it through an input's key, if at all.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Stage:
     active: Callable[[RunConfig], bool] | None = None
     contents: Callable[[RunConfig], dict[str, Any]] | None = None
     options_if: Callable[[RunConfig], tuple[str, ...]] | None = None
+    omit: tuple[str, ...] = ()
 
 
 def _decode(ctx: RunContext) -> None:
@@ -186,7 +189,15 @@ STAGES: tuple[Stage, ...] = (
         format=CHUNKS_FORMAT,
         contents=_review_model_digest,
     ),
-    Stage("export", _export, inputs=("chunk",), options=("annotation",), format=EXPORTS_FORMAT),
+    # The check model shapes the chunks only (through the chunk key): a tiny draft's keys stay as they were.
+    Stage(
+        "export",
+        _export,
+        inputs=("chunk",),
+        options=("annotation",),
+        format=EXPORTS_FORMAT,
+        omit=("annotation.cross_check",),
+    ),
     Stage("upload", _upload),
 )
 
@@ -200,7 +211,8 @@ def stage_options(stage: Stage, config: RunConfig) -> dict[str, Any]:
         if field:
             chosen.setdefault(section, {})[field] = getattr(values, field)
         else:
-            chosen[section] = dataclasses.asdict(values)
+            left_out = {f.partition(".")[2] for f in stage.omit if f.startswith(f"{section}.")}
+            chosen[section] = {k: v for k, v in dataclasses.asdict(values).items() if k not in left_out}
     for section in stage.keyed_if_changed:
         values = getattr(config, section)
         if values != type(values)():
