@@ -24,7 +24,7 @@ from .context import RunContext
 from .resume import is_finished
 
 log = logging.getLogger(__name__)
-CHECK_FORMAT = 1  # bump when the stored check's form or the way it is made changes
+CHECK_FORMAT = 2  # 2: short files checked packed. Bump when the stored check's form or the way it is made changes
 AUTO_MODEL = "bundled:tiny.en"  # the smallest model shipped: a second opinion at 0.2-0.5x base's time (README)
 
 
