@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-from review_checked import checked_note, checked_records  # noqa: E402
+from review_checked import checked_note, checked_records, doubtful_word_metrics  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
 from review_report import write_note  # noqa: E402
 from review_speech import EASY, HARD, PLAIN, plan_files, synthesize  # noqa: E402
@@ -125,6 +125,7 @@ def labelled(
                     "errors": label.errors,
                     "old_flag": chunk.needs_review,
                     "min_prob": chunk.min_word_probability,
+                    "wrong": label.wrong_words,  # indices into chunk.words
                     "chunk": chunk,  # kept to recompute features when they change
                     "duration": transcript.duration,
                 }
@@ -222,6 +223,10 @@ def fit_checked(records: dict, args: argparse.Namespace, word_threshold: float):
     model.provenance["evaluation"] = {
         m: {"held out": evaluate_review_model(model, _rows(pooled(checked, "heldout", [m])))} for m in args.models
     }
+    model.provenance["doubtful_words"] = {
+        m: doubtful_word_metrics(pooled(records, "heldout", [m]), args.work / "runs", word_threshold)
+        for m in args.models
+    }
     return model
 
 
@@ -234,6 +239,8 @@ def collect(work: Path, manifests: dict[str, list[dict]], models: list[str]) -> 
         for split, manifest in manifests.items():
             run, config, items = transcribe(work, split, model)
             records[split, model], words[split, model] = labelled(run, config, items, manifest, normalize)
+            for record in records[split, model]:
+                record["split"], record["model"] = split, model
     return records, words
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from preannotate.quality.crosscheck import CheckWord, unconfirmed_words
+from preannotate.quality.crosscheck import CheckWord, unconfirmed, unconfirmed_words
+from preannotate.quality.evaluate import flag_metrics
 from preannotate.results import Transcript
 
 # Which model checks which in the training rows: the run's `auto` checks base with tiny.en; tiny.en drafts
@@ -51,6 +52,34 @@ def checked_records(records: dict, runs: Path) -> dict:
     return checked
 
 
+def doubtful_word_metrics(records: list[dict], runs: Path, word_threshold: float) -> dict:
+    """How well each way of listing doubtful words finds the wrong words of held-out chunks of one model.
+
+    Args:
+        records: One model's held-out chunk records (with `wrong`, the indices of their wrong words).
+        runs: The folder of the runs; each record's check is the other model's run of its split.
+        word_threshold: The review model's word threshold.
+
+    Returns:
+        Recall and precision of: words under the threshold, words the check heard otherwise, and either.
+    """
+    flags: dict[str, list[bool]] = {"under_threshold": [], "heard_otherwise": [], "either": []}
+    wrong: list[bool] = []
+    cache: dict[tuple[str, str], list[CheckWord]] = {}
+    for r in records:
+        other = runs / f"{r['split']}-{CHECKER[r['model']].split(':')[-1]}"
+        check = cache.setdefault((str(other), r["file"]), check_words(other, r["file"]))
+        otherwise = unconfirmed(r["chunk"], check).words
+        for i, word in enumerate(r["chunk"].words):
+            if word.word.strip():
+                low, heard = word.probability < word_threshold, i in otherwise
+                flags["under_threshold"].append(low)
+                flags["heard_otherwise"].append(heard)
+                flags["either"].append(low or heard)
+                wrong.append(i in r["wrong"])
+    return {name: flag_metrics(wrong, listed).to_dict() for name, listed in flags.items()}
+
+
 def checked_note(model) -> str:
     """The note's section on the checked model, from its provenance."""
     fit = model.provenance["fit"]
@@ -76,4 +105,10 @@ def checked_note(model) -> str:
                 f"| {name} | {label} | {m['chunks']} | {m['with_error']} | {m['flagged']} | {m['recall']} |"
                 f" {m['precision']} | {m.get('auc', '')} |"
             )
+    lines += ["", "Doubtful words against wrong words, held out (listed now: either):"]
+    for name, ways in model.provenance.get("doubtful_words", {}).items():
+        parts = [
+            f"{way.replace('_', ' ')} recall {m['recall']} at precision {m['precision']}" for way, m in ways.items()
+        ]
+        lines.append(f"- {name}: {'; '.join(parts)} ({next(iter(ways.values()))['with_error']} wrong words)")
     return "\n".join(lines) + "\n"
