@@ -101,6 +101,17 @@ def test_more_words_heard_otherwise_never_lower_the_predicted_wer() -> None:
     assert predicted == sorted(predicted) and predicted[-1] > predicted[0]
 
 
+def test_words_the_check_heard_otherwise_are_listed_as_doubtful_with_their_own_probability() -> None:
+    reviewer = Reviewer.from_options(AnnotationOptions())
+    otherwise = tuple(UNSURE.get(i, w) for i, w in enumerate(SENTENCE))
+    otherwise = otherwise[:5] + ("made",) + otherwise[6:]  # "invented", a sure word, heard otherwise too
+    [alone] = reviewer.assess([unsure_chunk()], 60.0)
+    [checked] = reviewer.assess([unsure_chunk()], 60.0, heard(otherwise))
+    assert [i for i, _, _ in alone.doubtful_words] == sorted(UNSURE)  # the three at 0.35
+    assert [(i, w, p) for i, w, p in checked.doubtful_words if i not in UNSURE] == [(5, "invented", 0.95)]
+    assert "doubtful_words" in checked.review_reason
+
+
 def test_a_teams_own_model_or_no_check_assesses_without_the_check() -> None:
     contradicted = heard(("Welcome", "to", "the", "history", "of", "riding"))
     for options in (AnnotationOptions(cross_check=None), AnnotationOptions(review_model=str(_shipped()))):
