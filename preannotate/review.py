@@ -36,9 +36,8 @@ class Reviewer:
 
     @classmethod
     def default(cls) -> Reviewer:
-        """The shipped models with their own thresholds."""
-        model, checked = default_model(), checked_model()
-        return cls(model, model.threshold, (checked, checked.threshold))
+        """The shipped models with their own thresholds (the default annotation options)."""
+        return cls.from_options(AnnotationOptions())
 
     @classmethod
     def from_options(cls, options: AnnotationOptions) -> Reviewer:
@@ -51,15 +50,14 @@ class Reviewer:
             model = default_model() if options.review_model is None else ReviewModel.load(options.review_model)
         except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
             raise ConfigError(f"annotation.review_model {options.review_model!r} cannot be loaded: {e}") from e
-        threshold = options.review_threshold
+
+        def threshold(m: ReviewModel) -> float:
+            return m.threshold if options.review_threshold is None else options.review_threshold
+
         if options.review_model is not None or options.cross_check is None:
-            return cls(model, model.threshold if threshold is None else threshold)
+            return cls(model, threshold(model))
         checked = checked_model()
-        return cls(
-            model,
-            model.threshold if threshold is None else threshold,
-            (checked, checked.threshold if threshold is None else threshold),
-        )
+        return cls(model, threshold(model), (checked, threshold(checked)))
 
     def assess(
         self, chunks: Sequence[Chunk], transcript_duration: float, check: Sequence[CheckWord] | None = None

@@ -21,7 +21,7 @@ from ..errors import DiskFullError, PreannotateError
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult
 from ..results import Transcript
-from .packed_jobs import BATCH_AUDIO_S, short_file_gap_s, short_file_s
+from .packed_jobs import batches, short_file_gap_s, short_file_s
 from .transcribe_jobs import transcribe_audio
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,11 @@ def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store
         group = [job for job in jobs if job.meta.get("language") == language]
         limit = short_file_s(engine, options)
         seconds = [probe_duration(job.media.path) or 0.0 for job in group]
+        durations = {id(job): s for job, s in zip(group, seconds)}
         short = [job for job, s in zip(group, seconds) if 0 < s <= limit]
         tasks += [
-            partial(_packed, engine, config, options, batch, store) for batch in _batches(short, seconds, group, engine)
+            partial(_packed, engine, config, options, batch, store)
+            for batch in batches(short, durations, short_file_gap_s(engine))
         ]
         tasks += [
             partial(_alone, engine, config, options, job, store) for job, s in zip(group, seconds) if not 0 < s <= limit
@@ -64,27 +66,17 @@ def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store
             pass
 
 
-def _batches(
-    short: list[CheckJob], seconds: list[float], group: list[CheckJob], engine: asr.Engine
-) -> list[list[CheckJob]]:
-    """Short files in batches of up to `BATCH_AUDIO_S` of audio (with the engine's gap after each)."""
-    duration = {id(job): s for job, s in zip(group, seconds)}
-    batches: list[list[CheckJob]] = []
-    total = BATCH_AUDIO_S
-    for job in short:
-        need = duration[id(job)] + short_file_gap_s(engine)
-        if total + need > BATCH_AUDIO_S:
-            batches.append([])
-            total = 0.0
-        batches[-1].append(job)
-        total += need
-    return batches
-
-
-def _alone(engine: asr.Engine, config: RunConfig, options: TranscribeOptions, job: CheckJob, store: Store) -> None:
-    """Checks one file, window after window."""
+def _alone(
+    engine: asr.Engine,
+    config: RunConfig,
+    options: TranscribeOptions,
+    job: CheckJob,
+    store: Store,
+    audio: DecodedAudio | None = None,
+) -> None:
+    """Checks one file, window after window (`audio`: already decoded, when it was)."""
     try:
-        transcript, _ = transcribe_audio(engine, decode_audio(job.media.path, config.silence), options)
+        transcript, _ = transcribe_audio(engine, audio or decode_audio(job.media.path, config.silence), options)
     except DiskFullError:
         raise
     except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
@@ -106,8 +98,9 @@ def _packed(
     limit = short_file_s(engine, options)
     packable = [(j, a) for j, a in decoded if a.duration <= limit and (a.timeline is None or not a.timeline.silent)]
     chosen = {id(j) for j, _ in packable}
-    for job, _ in [(j, a) for j, a in decoded if id(j) not in chosen]:
-        _alone(engine, config, options, job, store)
+    for job, audio in decoded:
+        if id(job) not in chosen:
+            _alone(engine, config, options, job, store, audio)
     outcomes = engine.transcribe_short([a.samples for _, a in packable], options) if packable else []  # type: ignore[attr-defined]
     for (job, audio), outcome in zip(packable, outcomes):
         if isinstance(outcome, PreannotateError):

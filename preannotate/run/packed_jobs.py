@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from .plan import Job
 # file (`short_file_gap_s`): two calls of four 28-s windows for faster-whisper. A batch's windows are
 # packed together, so a larger batch fills them better; a smaller one would leave calls of one window.
 BATCH_AUDIO_S = 224.0
+T = TypeVar("T")  # a file to batch: the transcribe stage's `Job`, the check stage's `CheckJob`
 
 
 def short_file_s(engine: asr.Engine, options: TranscribeOptions) -> float:
@@ -50,13 +51,13 @@ def short_file_gap_s(engine: asr.Engine) -> float:
 
 
 def batches(
-    jobs: list[Job], durations: dict[int, float], gap_s: float = 0.0, audio_s: float = BATCH_AUDIO_S
-) -> list[list[Job]]:
+    jobs: list[T], durations: dict[int, float], gap_s: float = 0.0, audio_s: float = BATCH_AUDIO_S
+) -> list[list[T]]:
     """Groups jobs, in order, into batches of up to `audio_s` (declared audio and `gap_s` after each file).
 
     Every batch holds at least one file.
     """
-    grouped: list[list[Job]] = [[]]
+    grouped: list[list[T]] = [[]]
     total = 0.0
     for job in jobs:
         seconds = durations[id(job)] + gap_s
