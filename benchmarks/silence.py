@@ -8,8 +8,9 @@ tests/data/pauses.json gives, and the samples/en clips, with their texts), each 
 -70 dBFS nine times its length on average (0.5x to 1.5x), to `--silence-minutes`, 10% of it speech. Each
 engine runs with preannotate's defaults (beam 5, bundled:tiny.en) as its own process: before with
 `silence.skip=false` (what every run did until silence skipping), after with the defaults, and (faster-whisper)
-split with `model.faster_whisper.split_long_files=true` as well (the kept speech cut into parts transcribed
-at once, one per core). It prints wall
+whole with `model.faster_whisper.batch_after_silence_s=0` (the kept speech decoded window after window, as before
+batching) and split with `model.faster_whisper.split_long_files=true` (the kept speech cut into parts
+transcribed at once, one per core). It prints wall
 seconds, peak RSS (wait4, children included), WER against the utterances' texts and the time ratio;
 `run_benchmark.py` runs it too (skip with `--skip-silence`) and stores its figures as `silence` in
 results.json.
@@ -91,14 +92,14 @@ def run(args: argparse.Namespace) -> dict:
     print(f"recording: {args.minutes:g} min, {entry['speech_s']} s of utterances", flush=True)
     records = []
     for engine in args.engines:
-        for label in [lb for lb in args.labels if lb != "split" or engine == "faster-whisper"]:
+        for label in [lb for lb in args.labels if lb not in ("split", "whole") or engine == "faster-whisper"]:
             out = args.work / "silence" / f"out-{engine}-{label}"
             command = [str(BIN / "preannotate"), "-q", "run", "-i", str(data), "-o", str(out), "--force",
                        "--no-progress", "--set", f"model.name={args.model}", "--set", "model.device=cpu",
                        "--set", f"model.engine={engine}", "--set", "superannotate.dry_run=true",
                        "--set", f"silence.skip={'false' if label == 'before' else 'true'}"]  # fmt: skip
-            if label == "split":
-                command += ["--set", "model.faster_whisper.split_long_files=true"]
+            command += {"split": ["--set", "model.faster_whisper.split_long_files=true"],
+                        "whole": ["--set", "model.faster_whisper.batch_after_silence_s=0"]}.get(label, [])  # fmt: skip
             name = f"{engine}-{args.minutes:g}min-{label}"
             print(f"running {name} ...", flush=True)
             record = {"name": name, **timed(command, args.work / "logs" / f"{name}.log")}
@@ -115,7 +116,7 @@ def targets(records: list[dict]) -> list[dict]:
     by_name = {r["name"]: r for r in records}
     for r in records:
         label = r["name"].rsplit("-", 1)[-1]
-        if label not in ("after", "split"):
+        if label not in ("after", "split", "whole"):
             continue
         before = by_name.get(r["name"].removesuffix(label) + "before")
         if before:
@@ -140,8 +141,10 @@ def print_records(result: dict) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--silence-minutes", dest="minutes", type=float, default=120.0)
     parser.add_argument("--engines", nargs="*", default=["faster-whisper", "openai-whisper"])
-    parser.add_argument("--labels", nargs="*", default=["after", "split", "before"],
-                        help="after: skipping; split: skipping and split_long_files; before: without")  # fmt: skip
+    parser.add_argument("--labels", nargs="*", default=["after", "whole", "split", "before"],
+                        help="after: skipping (defaults); whole: skipping, batch_after_silence_s 0 (the kept audio "
+                             "decoded window after window); split: skipping and split_long_files; before: "
+                             "without skipping")  # fmt: skip
 
 
 def main() -> None:

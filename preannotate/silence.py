@@ -3,7 +3,8 @@
 Decoding feeds samples through `SilenceCutter`, which keeps only the audio around sound: a stretch whose
 30-ms frames all stay under the level threshold for `min_duration_s` is cut, keeping `padding_s` of it on
 each side. The model then sees the speech of a two-hour recording that is mostly silence as one short
-signal (so Whisper's windowing, previous-text conditioning and language detection work as on any file),
+signal (so Whisper's windowing, previous-text conditioning and language detection work as on any file;
+faster-whisper decodes the passages between cuts of 10 s or more in batches, `asr.faster_whisper.pieces`),
 and memory follows the speech, not the recording's length. `Timeline` maps the transcript's times back onto
 the file's own timeline. A file without a long quiet stretch passes through unchanged (no timeline), so its
 transcript is exactly what it was without skipping.

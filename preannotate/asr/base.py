@@ -17,6 +17,7 @@ from ..audio import MIN_DURATION, SAMPLE_RATE, is_silent
 from ..errors import TranscriptionError
 from ..options import TranscribeOptions
 from ..results import Segment, Transcript
+from ..silence import Timeline
 from .languages import language_code
 
 # Temperature fallback samples from the engine's generator: each engine seeds it per file with this.
@@ -32,8 +33,14 @@ class Engine(Protocol):
     def check(self, options: TranscribeOptions) -> None:
         """Raises ConfigError when the model cannot honour `options`."""
 
-    def transcribe(self, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
-        """Transcribes one file's samples; raises TranscriptionError on failure."""
+    def transcribe(
+        self, samples: np.ndarray, options: TranscribeOptions, timeline: Timeline | None = None
+    ) -> Transcript:
+        """Transcribes one file's samples; raises TranscriptionError on failure.
+
+        `timeline` says where the samples lie in the file when silence skipping cut quiet stretches out
+        of them: an engine may decode the passages between long silences apart.
+        """
 
     def interrupt(self) -> None:
         """Makes transcriptions in progress on other threads stop soon with TranscriptionError (Ctrl-C)."""
@@ -71,8 +78,16 @@ class BaseEngine:
     def check(self, options: TranscribeOptions) -> None:
         """Accepts every option; engines that cannot honour some override this."""
 
-    def transcribe(self, samples: np.ndarray, options: TranscribeOptions) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, options: TranscribeOptions, timeline: Timeline | None = None
+    ) -> Transcript:
         """Transcribes 16 kHz mono samples; digital silence and clips under 0.1 s skip the model.
+
+        Args:
+            samples: The audio.
+            options: The decoding options.
+            timeline: Where the samples lie in the file when silence skipping cut quiet stretches out of
+                them; an engine whose `decodes_pieces` says so may decode them apart (`decode_pieces`).
 
         Raises:
             TranscriptionError: The model failed on this audio.
@@ -82,7 +97,10 @@ class BaseEngine:
             return empty
         duration = samples.shape[0] / SAMPLE_RATE
         try:
-            result, probability = self.decode(samples, options)
+            if timeline is not None and len(timeline.starts) > 1 and self.decodes_pieces(options):
+                result, probability = self.decode_pieces(samples, timeline, options)
+            else:
+                result, probability = self.decode(samples, options)
         except (RuntimeError, ValueError, IndexError) as e:
             raise TranscriptionError(f"{self.failure} failed: {e}") from e
         return to_transcript(result, duration, probability)
@@ -95,6 +113,16 @@ class BaseEngine:
             language's probability (None when the language was given or not detected).
         """
         raise NotImplementedError
+
+    def decodes_pieces(self, options: TranscribeOptions) -> bool:
+        """Whether `decode_pieces` decodes the pieces silence skipping kept apart; by default it does not."""
+        return False
+
+    def decode_pieces(
+        self, samples: np.ndarray, timeline: Timeline, options: TranscribeOptions
+    ) -> tuple[dict[str, Any], float | None]:
+        """Runs the model on speech silence skipping cut into pieces (`timeline`), as `decode` returns it."""
+        return self.decode(samples, options)
 
     def interrupt(self) -> None:
         """Nothing to do by default: with one worker, transcription runs on the main thread, which Ctrl-C stops."""

@@ -31,8 +31,8 @@ class EngineSpec:
             returning the loaded `Engine`.
         section: The `ModelOptions` field that holds this engine's own options (None: it has none).
         speed_only: Options in that section that change speed only: left out of the identity.
-        keyed_when_on: Options added later that are off by default: in the identity only when on, so that
-            transcripts made before they existed stay valid.
+        keyed_when_changed: Options added later: in the identity only when they differ from their defaults,
+            so that transcripts made before they existed stay valid.
         keyed: False leaves the engine out of resume keys (openai-whisper: keys made before engines
             existed stay valid).
         runtime: What runs the model, for messages (`model.device is 'cuda' but torch sees no CUDA GPU`).
@@ -45,7 +45,7 @@ class EngineSpec:
     loader: str | Callable[[PreparedModel, int], Engine]
     section: str | None = None
     speed_only: frozenset[str] = frozenset()
-    keyed_when_on: frozenset[str] = frozenset()
+    keyed_when_changed: frozenset[str] = frozenset()
     keyed: bool = True
     runtime: str = "torch"
     cuda: str | Callable[[], bool] | None = "preannotate.asr.weights.device:torch_sees_cuda"
@@ -57,10 +57,12 @@ class EngineSpec:
             return ""
         if self.section is None:
             return self.name
+        section = getattr(options, self.section)
+        defaults = asdict(type(section)())
         values = {
             k: v
-            for k, v in asdict(getattr(options, self.section)).items()
-            if k not in self.speed_only and (v or k not in self.keyed_when_on)
+            for k, v in asdict(section).items()
+            if k not in self.speed_only and (k not in self.keyed_when_changed or v != defaults[k])
         }
         return f"{self.name}:{json.dumps(values, sort_keys=True)}"
 
@@ -138,7 +140,7 @@ register(
         "preannotate.asr.faster_whisper.engine:load",
         section="faster_whisper",
         speed_only=frozenset({"cpu_threads", "num_workers"}),
-        keyed_when_on=frozenset({"split_long_files"}),
+        keyed_when_changed=frozenset({"split_long_files", "batch_after_silence_s"}),
         runtime="CTranslate2",  # its own CUDA build: torch need not even be imported
         cuda="preannotate.asr.weights.device:ctranslate2_sees_cuda",
         install="pip install 'preannotate[faster]'",

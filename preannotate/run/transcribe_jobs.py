@@ -180,12 +180,13 @@ def transcribe_audio(
 ) -> tuple[Transcript, list[str]]:
     """Transcribes decoded audio; returns the transcript and what its decoding or transcription warns about.
 
-    Audio with long quiet stretches cut out (`audio.timeline`) is transcribed as it is and its times put
-    back on the file's timeline; audio with nothing above the silence threshold skips the model.
+    Audio with long quiet stretches cut out (`audio.timeline`) is transcribed as it is (the engine told
+    where its pieces lie) and its times put back on the file's timeline; audio with nothing above the
+    silence threshold skips the model.
     """
     timeline = audio.timeline
     samples = audio.samples[:0] if timeline is not None and timeline.silent else audio.samples
-    transcript = engine.transcribe(samples, options)
+    transcript = engine.transcribe(samples, options, timeline)
     if timeline is not None:
         transcript = timeline.restore(transcript)
     return transcript, audio_warnings(audio, transcript)

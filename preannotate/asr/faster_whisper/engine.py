@@ -24,6 +24,7 @@ from ...audio import SAMPLE_RATE
 from ...errors import ConfigError, ModelError, PreannotateError, TranscriptionError
 from ...options import FasterWhisperOptions, TranscribeOptions
 from ...results import Transcript
+from ...silence import Timeline
 from ..base import SEED, BaseEngine, EngineInfo
 from ..languages import check_options_for_model
 from ..parts import PART_S, cut_points, shift_segments
@@ -32,6 +33,7 @@ from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_option
 from .features import BlockwiseFeatureExtractor
 from .folder import model_folder
 from .packing import GAP_S, SHORT_FILE_S, packs_short_files, transcribe_packed
+from .pieces import transcribe_pieces
 
 if TYPE_CHECKING:
     from ..model import PreparedModel
@@ -77,12 +79,12 @@ class FasterWhisperEngine(BaseEngine):
         if self.batched is not None:
             self.batched.last_speech_timestamp = 0.0  # left over when a previous file failed midway
             segments, info = transcribe_batched(self.batched, samples, self.options.batch_size, kwargs)
-            collected = skip_silent_windows(self._collect(segments), options)
+            collected = skip_silent_windows(self.collect(segments), options)
         elif cuts := self._cuts(samples, options):
             collected, info = self._in_parts(samples, cuts, kwargs)
         else:
             segments, info = self.model.transcribe(samples, **kwargs)
-            collected = self._collect(segments)
+            collected = self.collect(segments)
         detected = options.language is None and self.model.model.is_multilingual
         result = {"segments": collected, "text": "".join(s["text"] for s in collected), "language": info.language}
         return result, float(info.language_probability) if detected else None
@@ -106,7 +108,7 @@ class FasterWhisperEngine(BaseEngine):
         def part(i: int) -> list[dict[str, Any]]:
             start, end = bounds[i]
             segments = first if i == 0 else self.model.transcribe(samples[start:end], **kwargs)[0]
-            return shift_segments(self._collect(segments), start / SAMPLE_RATE)
+            return shift_segments(self.collect(segments), start / SAMPLE_RATE)
 
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="part")
         try:
@@ -114,6 +116,17 @@ class FasterWhisperEngine(BaseEngine):
         finally:
             pool.shutdown(cancel_futures=True)  # a failed part: the parts not yet started never start
         return collected, info
+
+    def decodes_pieces(self, options: TranscribeOptions) -> bool:
+        """Whether a file cut by silence skipping is decoded in batched windows laid on its passages (`pieces`)."""
+        on = self.options.batch_after_silence_s > 0 and self.batched is None and self.options.vad_filter is not True
+        return on and packs_short_files(options)
+
+    def decode_pieces(
+        self, samples: np.ndarray, timeline: Timeline, options: TranscribeOptions
+    ) -> tuple[dict[str, Any], float | None]:
+        """Decodes the kept audio's passages in batched windows (`pieces.transcribe_pieces`)."""
+        return transcribe_pieces(self, samples, timeline, options)
 
     def short_file_s(self, options: TranscribeOptions) -> float:
         """Files up to this long go to `transcribe_short` (packed); 0 when packing is off for these options."""
@@ -130,7 +143,12 @@ class FasterWhisperEngine(BaseEngine):
         """Makes transcriptions in progress raise TranscriptionError after their current window."""
         self.stop.set()
 
-    def _collect(self, segments: Any) -> list[dict[str, Any]]:
+    def collect(self, segments: Any) -> list[dict[str, Any]]:
+        """faster-whisper's segments as dicts, each window decoded when asked for; stops once interrupted.
+
+        Raises:
+            TranscriptionError: `interrupt` was called.
+        """
         collected = []
         for segment in segments:  # a generator: each window is decoded when its segments are asked for
             if self.stop.is_set():

@@ -177,7 +177,7 @@ def _decode_call(
     clips = [p for window in windows for p in window]
     samples = np.concatenate(list(itertools.chain.from_iterable((audio[p.index], gap) for p in clips)))
     spans = [{"start": w[0].start, "end": w[-1].start + w[-1].duration} for w in windows]
-    kwargs = _call_kwargs(options, engine, language, spans)
+    kwargs = batched_kwargs(options, engine, language, spans)
     ctranslate2.set_random_seed(SEED)
     pipeline = BatchedInferencePipeline(engine.model)  # its own: the word-timing state is per call
     try:
@@ -189,7 +189,7 @@ def _decode_call(
     redo: list[int] = []
     for window, span in zip(windows, spans):
         inside = [s for s in decoded if abs(s["window_start"] - span["start"]) < 0.02]
-        if _decoded_again(inside, options):
+        if decoded_again(inside, options):
             redo += [p.index for p in window]
             continue
         for clip, clip_segments in zip(window, _split(inside, window, options.word_timestamps)):
@@ -202,9 +202,14 @@ def _decode_call(
     return done, redo
 
 
-def _call_kwargs(
+def batched_kwargs(
     options: TranscribeOptions, engine: FasterWhisperEngine, language: str, spans: list[dict[str, float]]
 ) -> dict[str, Any]:
+    """`BatchedInferencePipeline.transcribe`'s arguments for windows at `spans` (seconds of its audio).
+
+    Each window is decoded once, at the first temperature, without the previous window's text, with
+    word times (what packing splits back by and what a skipped utterance is found by).
+    """
     kwargs = transcribe_kwargs(options, engine.options)
     for name in ("clip_timestamps", "hallucination_silence_threshold", "vad_parameters"):
         kwargs.pop(name, None)
@@ -226,7 +231,7 @@ def _segment_dict(segment: Any) -> dict[str, Any]:
             "temperature": segment.temperature}  # fmt: skip
 
 
-def _decoded_again(segments: list[dict[str, Any]], options: TranscribeOptions) -> bool:
+def decoded_again(segments: list[dict[str, Any]], options: TranscribeOptions) -> bool:
     """Whether one-at-a-time decoding would decode this window again, at the next temperature."""
     if not segments or len(options.temperature) == 1:
         return False
