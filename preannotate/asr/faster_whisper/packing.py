@@ -108,11 +108,11 @@ def _by_language(
     window, as one-at-a-time transcription does, with a batch of files per encoder call.
     """
     model = engine.model
-    given = language_code(options.language)
     if not indices:  # no clip with speech: nothing to detect, no call to make
         return
-    if given is not None or not model.model.is_multilingual:
-        yield (given if model.model.is_multilingual else "en") or "en", {}, indices
+    fixed = fixed_language(engine, options)
+    if fixed is not None:
+        yield fixed, {}, indices
         return
     found: dict[str, dict[int, float]] = {}
     for first in range(0, len(indices), LANGUAGE_BATCH):
@@ -124,6 +124,13 @@ def _by_language(
             found.setdefault(token[2:-2], {})[i] = float(probability)
     for language, probabilities in found.items():
         yield language, probabilities, list(probabilities)
+
+
+def fixed_language(engine: FasterWhisperEngine, options: TranscribeOptions) -> str | None:
+    """The language decoded without detection: English for an English-only model, else the given one, or None."""
+    if not engine.model.model.is_multilingual:
+        return "en"
+    return language_code(options.language)
 
 
 def _calls(durations: list[float]) -> Iterator[list[list[Placed]]]:
@@ -177,18 +184,13 @@ def _decode_call(
     clips = [p for window in windows for p in window]
     samples = np.concatenate(list(itertools.chain.from_iterable((audio[p.index], gap) for p in clips)))
     spans = [{"start": w[0].start, "end": w[-1].start + w[-1].duration} for w in windows]
-    kwargs = batched_kwargs(options, engine, language, spans)
-    ctranslate2.set_random_seed(SEED)
-    pipeline = BatchedInferencePipeline(engine.model)  # its own: the word-timing state is per call
     try:
-        segments, _ = pipeline.transcribe(samples, batch_size=len(windows), **kwargs)
-        decoded = [_segment_dict(s) for s in segments]
+        per_window = decode_windows(engine, samples, spans, language, options)
     except (RuntimeError, ValueError, IndexError):
         return {}, [p.index for p in clips]  # each file alone: the one that fails the model fails alone
     done: dict[int, Transcript] = {}
     redo: list[int] = []
-    for window, span in zip(windows, spans):
-        inside = [s for s in decoded if abs(s["window_start"] - span["start"]) < 0.02]
+    for window, inside in zip(windows, per_window):
         if decoded_again(inside, options):
             redo += [p.index for p in window]
             continue
@@ -202,7 +204,7 @@ def _decode_call(
     return done, redo
 
 
-def batched_kwargs(
+def _batched_kwargs(
     options: TranscribeOptions, engine: FasterWhisperEngine, language: str, spans: list[dict[str, float]]
 ) -> dict[str, Any]:
     """`BatchedInferencePipeline.transcribe`'s arguments for windows at `spans` (seconds of its audio).
@@ -224,11 +226,17 @@ def batched_kwargs(
     return kwargs
 
 
-def _segment_dict(segment: Any) -> dict[str, Any]:
-    words = [{"word": w.word, "start": w.start, "end": w.end, "probability": w.probability} for w in segment.words]
-    return {"window_start": segment.seek / 100, "text": segment.text, "words": words, "start": segment.start,
-            "end": segment.end, "avg_logprob": segment.avg_logprob, "no_speech_prob": segment.no_speech_prob,
-            "temperature": segment.temperature}  # fmt: skip
+def decode_windows(
+    engine: FasterWhisperEngine, samples: np.ndarray, spans: list[dict[str, float]], language: str,
+    options: TranscribeOptions,
+) -> list[list[dict[str, Any]]]:  # fmt: skip
+    """Decodes the windows at `spans` (seconds of `samples`) in one batched call; each window's segment dicts."""
+    kwargs = _batched_kwargs(options, engine, language, spans)
+    ctranslate2.set_random_seed(SEED)
+    pipeline = BatchedInferencePipeline(engine.model)  # its own: the word-timing state is per call
+    segments, _ = pipeline.transcribe(samples, batch_size=len(spans), **kwargs)
+    decoded = [dataclasses.asdict(s) for s in segments]
+    return [[s for s in decoded if abs(s["seek"] / 100 - span["start"]) < 0.02] for span in spans]
 
 
 def decoded_again(segments: list[dict[str, Any]], options: TranscribeOptions) -> bool:

@@ -23,18 +23,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import ctranslate2
 import numpy as np
-from faster_whisper import BatchedInferencePipeline
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from ...audio import SAMPLE_RATE
 from ...options import TranscribeOptions
-from ..base import SEED
-from ..languages import language_code
 from ..parts import shift_segments
 from .decoding import skip_silent_windows
-from .packing import WINDOW_S, WINDOWS_PER_CALL, batched_kwargs, decoded_again
+from .packing import WINDOW_S, WINDOWS_PER_CALL, decode_windows, decoded_again, fixed_language
 
 if TYPE_CHECKING:
     from ...silence import Timeline
@@ -140,11 +136,9 @@ def _jobs(windows: list[list[Span]]) -> list[list[list[Span]]]:
 
 def _language(engine: FasterWhisperEngine, samples: np.ndarray, options: TranscribeOptions) -> tuple[str, float | None]:
     """The file's language: given, English for an English-only model, else detected on its first 30 s."""
-    if not engine.model.model.is_multilingual:
-        return "en", None
-    given = language_code(options.language)
-    if given is not None:
-        return given, None
+    fixed = fixed_language(engine, options)
+    if fixed is not None:
+        return fixed, None
     language, probability, _ = engine.model.detect_language(samples[: 30 * SAMPLE_RATE])
     return language, float(probability)
 
@@ -164,14 +158,8 @@ def _batched(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Decodes windows in one batch; a window that batching would get wrong is decoded alone instead."""
     spans = [{"start": w[0][0] / SAMPLE_RATE, "end": w[-1][1] / SAMPLE_RATE} for w in windows]
-    kwargs = batched_kwargs(options, engine, language, spans)
-    ctranslate2.set_random_seed(SEED)
-    pipeline = BatchedInferencePipeline(engine.model)  # its own: the word-timing state is per call
-    found, _ = pipeline.transcribe(samples, batch_size=len(windows), **kwargs)
-    decoded = engine.collect(found)
     segments: list[dict[str, Any]] = []
-    for window, span in zip(windows, spans):
-        inside = [s for s in decoded if abs(s["seek"] / 100 - span["start"]) < 0.02]
+    for window, inside in zip(windows, decode_windows(engine, samples, spans, language, options)):
         if decoded_again(inside, options) or _unheard(samples, window, inside):
             segments += _alone(engine, samples, window[0][0], window[-1][1], options)
             continue
