@@ -16,13 +16,14 @@ def main() -> None:
     parser.add_argument("files", nargs="+")
     parser.add_argument("--model-dir", required=True, help="a CTranslate2 Whisper folder")
     parser.add_argument("--out", required=True, help="JSON file for the texts")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--compute-type", default="int8")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--best-of", type=int, default=5)
     parser.add_argument("--word-timestamps", action="store_true")
     args = parser.parse_args()
-    model = WhisperModel(args.model_dir, device="cpu", compute_type=args.compute_type, cpu_threads=args.threads)
+    model = WhisperModel(args.model_dir, device=args.device, compute_type=args.compute_type, cpu_threads=args.threads)
     texts = {}
     for path in args.files:
         segments, _ = model.transcribe(

@@ -42,7 +42,7 @@ import silence
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
-from short_clips import short_clips
+from short_clips import cuda_devices, short_clips
 from speakers import speakers
 
 HERE = Path(__file__).resolve().parent
@@ -69,12 +69,18 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true", help="skip per-file overhead and start-up")
     silence.add_arguments(parser)
     parser.add_argument("--short-clips", type=int, default=0, help="run only the short-clips section, on N clips")
+    parser.add_argument("--gpu", action="store_true", help="with --short-clips: on CUDA, float16 (needs a GPU)")
     args = parser.parse_args()
     if args.short_clips:
         args.model = args.model or "bundled:tiny.en"
         _, ct2 = prepare_model(args.model)
+        if args.gpu and not cuda_devices():
+            sys.exit("--gpu: no CUDA device here; the GPU section runs on a machine with one")
         clips = short_clips(args, preannotate, ct2)
-        return save(args.results, "short_clips", {"machine": machine(os.getloadavg()), **clips})
+        section = "short_clips_gpu" if args.gpu else "short_clips"
+        return save(
+            args.results, section, {"machine": machine(os.getloadavg()), "cuda_devices": cuda_devices(), **clips}
+        )
     if args.speakers:
         args.model = args.model or "bundled:base"
         return save(args.results, "speakers", speakers(args))
@@ -110,7 +116,8 @@ def main() -> None:
     print(f"\nresults in {args.results}")
 
 
-SECTIONS = ("drafts", "review", "speakers", "short_clips")  # written by their own flags, kept by a full run
+# Written by their own flags, kept by a full run.
+SECTIONS = ("drafts", "review", "speakers", "short_clips", "short_clips_gpu")
 
 
 def save(path: Path, section: str, entry: dict) -> None:

@@ -5,8 +5,11 @@ recorded times, and the benchmark set's texts spoken by espeak-ng with several v
 clip holds 1 to 3 consecutive sentences (2-15 s), with its reference text. Each configuration runs as
 its own process on the same clips with the same model and beam (benchmarks/measure.py), and the
 section prints wall and CPU seconds, the throughput ratio to plain faster-whisper and each one's WER.
+With --gpu both run on CUDA in float16 (plain faster-whisper still one file after another, preannotate
+packing short files into batched windows) and the figures go to `short_clips_gpu`.
 
     .venv/bin/python benchmarks/run_benchmark.py --short-clips 150   # or: make bench BENCH_ARGS='--short-clips 150'
+    .venv/bin/python benchmarks/run_benchmark.py --short-clips 1000 --gpu   # on a machine with a CUDA device
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import ctranslate2
 import numpy as np
 from dataset import KITCHEN, LECTURE, MEETING, RATE, TRAVEL, WEATHER, _speak, write_wav
 from measure import THREADS, Config, read_json, run_all
@@ -84,6 +88,14 @@ def _audio(voice: object, sentence: object, cache: dict, tmp: Path) -> np.ndarra
     return cache[key]
 
 
+def cuda_devices() -> int:
+    """How many CUDA devices CTranslate2 sees (0 on a CPU-only machine or build)."""
+    try:
+        return ctranslate2.get_cuda_device_count()
+    except RuntimeError:
+        return 0
+
+
 def short_clips(args: argparse.Namespace, preannotate, ct2: Path) -> dict:  # noqa: ANN001
     """Runs the section: plain faster-whisper one by one, preannotate's default, and packing off."""
     data = args.work / "clips" / "data"
@@ -94,6 +106,9 @@ def short_clips(args: argparse.Namespace, preannotate, ct2: Path) -> dict:  # no
     paths = [str(data / f["file"]) for f in files]
     plain = [sys.executable, str(HERE / "plain_faster.py"), *paths, "--model-dir", str(ct2), "--threads", str(THREADS),
              "--out", str(out / "plain.json"), "--word-timestamps"]  # fmt: skip
+    device = ["model.device=cuda"] if args.gpu else []  # compute_type auto: float16 on CUDA, as plain's below
+    if args.gpu:
+        plain += ["--device", "cuda", "--compute-type", "float16"]
     configs = [
         Config(
             "faster-whisper-one-by-one",
@@ -101,14 +116,15 @@ def short_clips(args: argparse.Namespace, preannotate, ct2: Path) -> dict:  # no
             lambda: {Path(k).name: v for k, v in read_json(out / "plain.json").items()},
         ),
         _renamed(
-            preannotate(args, data, out / "packed", ["model.engine=faster-whisper"]), "preannotate-faster-default"
+            preannotate(args, data, out / "packed", ["model.engine=faster-whisper", *device]),
+            "preannotate-faster-default",
         ),
         _renamed(
             preannotate(
                 args,
                 data,
                 out / "alone",
-                ["model.engine=faster-whisper", "model.faster_whisper.pack_short_files=false"],
+                ["model.engine=faster-whisper", "model.faster_whisper.pack_short_files=false", *device],
             ),
             "preannotate-faster-pack-off",
         ),
