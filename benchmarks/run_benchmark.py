@@ -42,8 +42,10 @@ import silence
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
-from short_clips import cuda_devices, short_clips
+from short_clips import short_clips
 from speakers import speakers
+
+from preannotate.asr.weights.device import ctranslate2_sees_cuda
 
 HERE = Path(__file__).resolve().parent
 SHARED = {"language": "en", "beam_size": 5, "best_of": 5, "word_timestamps": True}  # the CLI's beam and best_of
@@ -72,15 +74,13 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="with --short-clips: on CUDA, float16 (needs a GPU)")
     args = parser.parse_args()
     if args.short_clips:
+        if args.gpu and not ctranslate2_sees_cuda():
+            sys.exit("--gpu: no CUDA device here; the GPU section runs on a machine with one")
         args.model = args.model or "bundled:tiny.en"
         _, ct2 = prepare_model(args.model)
-        if args.gpu and not cuda_devices():
-            sys.exit("--gpu: no CUDA device here; the GPU section runs on a machine with one")
         clips = short_clips(args, preannotate, ct2)
         section = "short_clips_gpu" if args.gpu else "short_clips"
-        return save(
-            args.results, section, {"machine": machine(os.getloadavg()), "cuda_devices": cuda_devices(), **clips}
-        )
+        return save(args.results, section, {"machine": machine(os.getloadavg()), "cuda": args.gpu, **clips})
     if args.speakers:
         args.model = args.model or "bundled:base"
         return save(args.results, "speakers", speakers(args))

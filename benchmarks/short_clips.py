@@ -21,7 +21,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import ctranslate2
 import numpy as np
 from dataset import KITCHEN, LECTURE, MEETING, RATE, TRAVEL, WEATHER, _speak, write_wav
 from measure import THREADS, Config, read_json, run_all
@@ -88,14 +87,6 @@ def _audio(voice: object, sentence: object, cache: dict, tmp: Path) -> np.ndarra
     return cache[key]
 
 
-def cuda_devices() -> int:
-    """How many CUDA devices CTranslate2 sees (0 on a CPU-only machine or build)."""
-    try:
-        return ctranslate2.get_cuda_device_count()
-    except RuntimeError:
-        return 0
-
-
 def short_clips(args: argparse.Namespace, preannotate, ct2: Path) -> dict:  # noqa: ANN001
     """Runs the section: plain faster-whisper one by one, preannotate's default, and packing off."""
     data = args.work / "clips" / "data"
@@ -106,9 +97,10 @@ def short_clips(args: argparse.Namespace, preannotate, ct2: Path) -> dict:  # no
     paths = [str(data / f["file"]) for f in files]
     plain = [sys.executable, str(HERE / "plain_faster.py"), *paths, "--model-dir", str(ct2), "--threads", str(THREADS),
              "--out", str(out / "plain.json"), "--word-timestamps"]  # fmt: skip
-    device = ["model.device=cuda"] if args.gpu else []  # compute_type auto: float16 on CUDA, as plain's below
-    if args.gpu:
+    device: list[str] = []
+    if args.gpu:  # preannotate's compute_type auto is float16 on CUDA, as plain's here
         plain += ["--device", "cuda", "--compute-type", "float16"]
+        device = ["model.device=cuda"]
     configs = [
         Config(
             "faster-whisper-one-by-one",

@@ -7,6 +7,7 @@ engine only decodes, and chunking, exports and uploads are the same whichever en
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -67,7 +68,7 @@ class EngineInfo:
     versions: dict[str, str] = field(default_factory=dict)
 
 
-class BaseEngine:
+class BaseEngine(abc.ABC):
     """An engine's common part: the silence guard, the failure message and the typed result.
 
     Subclasses set `failure` (how a failure names the engine) and implement `decode`.
@@ -75,7 +76,7 @@ class BaseEngine:
 
     failure: ClassVar[str] = "the engine"
 
-    def check(self, options: TranscribeOptions) -> None:
+    def check(self, options: TranscribeOptions) -> None:  # noqa: B027  # a default, not abstract
         """Accepts every option; engines that cannot honour some override this."""
 
     def transcribe(
@@ -105,6 +106,7 @@ class BaseEngine:
             raise TranscriptionError(f"{self.failure} failed: {e}") from e
         return to_transcript(result, duration, probability)
 
+    @abc.abstractmethod
     def decode(self, samples: np.ndarray, options: TranscribeOptions) -> tuple[dict[str, Any], float | None]:
         """Runs the model on speech.
 
@@ -112,7 +114,6 @@ class BaseEngine:
             A `whisper.transcribe`-shaped dict (`text`, `language`, `segments`) and the detected
             language's probability (None when the language was given or not detected).
         """
-        raise NotImplementedError
 
     def decodes_pieces(self, options: TranscribeOptions) -> bool:
         """Whether `decode_pieces` decodes the pieces silence skipping kept apart; by default it does not."""
@@ -124,7 +125,7 @@ class BaseEngine:
         """Runs the model on speech silence skipping cut into pieces (`timeline`), as `decode` returns it."""
         return self.decode(samples, options)
 
-    def interrupt(self) -> None:
+    def interrupt(self) -> None:  # noqa: B027  # a default, not abstract
         """Nothing to do by default: with one worker, transcription runs on the main thread, which Ctrl-C stops."""
 
 
