@@ -20,7 +20,7 @@ from preannotate.audio import decode_audio
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 16_000
-VERSION = 1  # bump when the set changes: a cached set of another version is rebuilt
+VERSION = 2  # bump when the set changes: a cached set of another version is rebuilt
 
 WEATHER = (
     "Good morning, here is the weather for the coming week.",
@@ -188,7 +188,9 @@ def _speak_with_pauses(sentences: tuple[str, ...], voice: str, speed: int, gaps:
 def _speak(text: str, voice: str, speed: int, tmp: Path) -> np.ndarray:
     raw, resampled = tmp / "raw.wav", tmp / "16k.wav"
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)], check=True)
+    # -R: sox seeds its dither the same way every time; without it each build of the set was other audio,
+    # enough to change Whisper's words and the review flags' scores from one run to the next.
+    subprocess.run(["sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)], check=True)
     samples = decode_audio(resampled).samples
     loud = np.flatnonzero(np.abs(samples) > 0.01)  # espeak-ng pads with silence: keep the speech only
     return samples[loud[0] : loud[-1] + 1] if loud.size else samples

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 PAUSES = HERE.parent / "tests" / "data" / "pauses.json"
 VOICES = (("en-us", 150), ("en-gb", 160), ("en-gb-x-rp", 140), ("en-us", 175), ("en-gb", 135))
 MIN_S, MAX_S = 2.0, 15.0
-VERSION = 1  # bump when the clips change
+VERSION = 2  # bump when the clips change (2: sox dithers repeatably)
 
 
 def build_clips(folder: Path, count: int, seed: int = 0) -> list[dict]:

@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 from review_checked import checked_note, checked_records, doubtful_word_metrics  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
 from review_report import write_note  # noqa: E402
-from review_speech import EASY, HARD, PLAIN, plan_files, synthesize  # noqa: E402
+from review_speech import EASY, HARD, PLAIN, VERSION, plan_files, synthesize  # noqa: E402
 
 from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
@@ -80,7 +80,7 @@ def build_audio(work: Path, split: str, count: int) -> list[dict]:
     manifest_path = work / "audio" / f"{split}.json"
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
-        same = [m["seed"] for m in manifest] == [s.seed for s in specs]
+        same = [(m["seed"], m.get("version")) for m in manifest] == [(s.seed, VERSION) for s in specs]
         if same and all((folder / m["file"]).is_file() for m in manifest):
             return manifest
     log.info("speaking %d %s files", count, split)

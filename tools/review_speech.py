@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from review_corpus import Pool, sentence  # noqa: E402
 
 RATE = 16_000
+VERSION = 2  # in each manifest entry; a stored file of another version is spoken again (2: repeatable dither)
 GAPS = (0.15, 0.3, 0.5, 0.8, 1.2, 2.0, 3.0)  # seconds between sentences: some join chunks, some split them
 
 
@@ -107,15 +108,17 @@ def synthesize(spec: FileSpec, folder: Path) -> dict:
             position += speech.size + gap.size
     samples = _degrade(np.concatenate(pieces), spec)
     write_wav(folder / f"{spec.name}.wav", samples)
-    return {**asdict(spec), "file": f"{spec.name}.wav", "duration": round(samples.size / RATE, 3), "spans": spans}
+    duration = round(samples.size / RATE, 3)
+    return {**asdict(spec), "version": VERSION, "file": f"{spec.name}.wav", "duration": duration, "spans": spans}
 
 
 def _speak(text: str, spec: FileSpec, tmp: Path) -> np.ndarray:
     raw, resampled = tmp / "raw.wav", tmp / "16k.wav"
     command = ["espeak-ng", "-v", spec.voice, "-s", str(spec.speed), "-p", str(spec.pitch), "-w", str(raw), text]
     subprocess.run(command, check=True)
-    resample = ["sox", "-V1", "-v", "0.9", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)]
-    subprocess.run(resample, check=True)  # -v 0.9: espeak-ng peaks clip when resampled
+    resample = ["sox", "-R", "-V1", "-v", "0.9", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)]
+    # -v 0.9: espeak-ng peaks clip when resampled; -R: the same dither every time (the same audio each build)
+    subprocess.run(resample, check=True)
     samples = read_wav(resampled)
     loud = np.flatnonzero(np.abs(samples) > 0.01)  # espeak-ng pads with silence: the span is the speech
     return samples[loud[0] : loud[-1] + 1] if loud.size else samples

@@ -74,7 +74,7 @@ def speak(text: str, workdir: Path, index: int) -> np.ndarray:
     """Returns one sentence as 16 kHz mono float32, trimmed to its speech."""
     raw, resampled = workdir / f"{index}.wav", workdir / f"{index}-16k.wav"
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)], check=True)
+    subprocess.run(["sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)], check=True)
     with wave.open(str(resampled)) as f:
         samples = np.frombuffer(f.readframes(f.getnframes()), dtype="<i2").astype(np.float32) / 32768
     return trim(samples)
