@@ -137,7 +137,11 @@ def targets(results: dict[str, dict]) -> list[dict]:
         recall, precision = flag["recall"] or 0.0, flag["precision"] or 0.0
         met = recall >= TARGET_RECALL and precision >= TARGET_PRECISION
         target = f"needs_review recall >= {TARGET_RECALL} at precision >= {TARGET_PRECISION}"
-        records.append({"model": model, "target": target, "recall": recall, "precision": precision, "met": met})
+        # met or not is the point estimate; the 95% intervals say how far a chunk or two could move it
+        intervals = {k: flag.get(k) for k in ("recall_95", "precision_95")}
+        records.append(
+            {"model": model, "target": target, "recall": recall, "precision": precision, **intervals, "met": met}
+        )
     return records
 
 
@@ -163,7 +167,8 @@ def main() -> None:
     print(json.dumps(results, indent=1))
     for target in targets(results):
         print(f"{'met' if target['met'] else 'NOT met'}: {target['model']} {target['target']}"
-              f" (recall {target['recall']}, precision {target['precision']})")  # fmt: skip
+              f" (recall {target['recall']}, 95% interval {target['recall_95']};"
+              f" precision {target['precision']}, 95% interval {target['precision_95']})")  # fmt: skip
     if args.results:
         save(args.results, results, review)
 

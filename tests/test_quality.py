@@ -289,6 +289,18 @@ def test_flag_metrics_counts():
     assert flag_metrics([False], [False]).recall is None
 
 
+def test_flag_metrics_intervals_are_wilson_intervals():
+    # 20 of 28 chunks with errors flagged (base on the benchmark set), by hand: p = 20/28, z = 1.96,
+    # centre (p + z^2/2n) / (1 + z^2/n) = 0.688, half-width z sqrt(p(1-p)/n + z^2/4n^2) / (1 + z^2/n) = 0.159
+    m = flag_metrics([True] * 28 + [False] * 12, [True] * 20 + [False] * 8 + [True] * 12)
+    low, high = m.recall_interval
+    assert (round(low, 3), round(high, 3)) == (0.529, 0.847)
+    assert m.to_dict()["recall_95"] == [0.529, 0.847] and m.to_dict()["precision_95"][1] < m.precision + 0.2
+    assert flag_metrics([True, True], [True, True]).recall_interval[1] == pytest.approx(1.0)  # stays in [0, 1]
+    assert flag_metrics([False], [False]).recall_interval is None
+    assert flag_metrics([True], [False]).precision_interval is None  # nothing flagged
+
+
 # --- labels ---------------------------------------------------------------------------------------
 
 

@@ -51,8 +51,18 @@ class FlagMetrics:
         """Share of the flagged chunks that contain an error; None when nothing is flagged."""
         return self.true_positives / self.flagged if self.flagged else None
 
+    @property
+    def recall_interval(self) -> tuple[float, float] | None:
+        """95% Wilson interval of the recall: on a few dozen chunks one chunk moves it by several points."""
+        return proportion_interval(self.true_positives, self.with_error)
+
+    @property
+    def precision_interval(self) -> tuple[float, float] | None:
+        """95% Wilson interval of the precision; None when nothing is flagged."""
+        return proportion_interval(self.true_positives, self.flagged)
+
     def to_dict(self) -> dict[str, Any]:
-        """Counts with recall and precision rounded to 3 places."""
+        """Counts with recall and precision (and their 95% intervals) rounded to 3 places."""
         return {
             "chunks": self.chunks,
             "with_error": self.with_error,
@@ -60,7 +70,28 @@ class FlagMetrics:
             "true_positives": self.true_positives,
             "recall": _round(self.recall),
             "precision": _round(self.precision),
+            "recall_95": _round_pair(self.recall_interval),
+            "precision_95": _round_pair(self.precision_interval),
         }
+
+
+def proportion_interval(hits: int, total: int, confidence: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score interval of a share (scipy's binomial test), which stays inside [0, 1] on small counts.
+
+    Args:
+        hits: How many of the total count.
+        total: The number of trials; 0 gives None.
+        confidence: The interval's confidence level.
+
+    Returns:
+        (low, high), or None when there is nothing to count.
+    """
+    if total <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    found = binomtest(hits, total).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(found.low), float(found.high)
 
 
 def flag_metrics(has_error: Iterable[bool], flagged: Iterable[bool]) -> FlagMetrics:
@@ -148,6 +179,10 @@ def ranking_auc(scores: npt.ArrayLike, positive: npt.ArrayLike) -> float | None:
         return None
     above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
     return float(above / (pos.size * neg.size))
+
+
+def _round_pair(pair: tuple[float, float] | None) -> list[float] | None:
+    return None if pair is None else [round(pair[0], 3), round(pair[1], 3)]
 
 
 def _round(value: float | None) -> float | None:
