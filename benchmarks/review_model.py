@@ -174,10 +174,11 @@ def score_real_speech(work: Path, models: list[str], review: ReviewModel) -> dic
         print(f"real speech skipped: {exc}")
         return {"skipped": str(exc)}
     results = {m: evaluate_set(work / "real", entries, work / f"real-{m.split(':')[-1]}", m, review) for m in models}
-    for target in targets(results):
+    found = targets(results)
+    for target in found:
         print(f"real speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
               f" precision {target['precision']} ({target['precision_95']})")  # fmt: skip
-    return {"results": results, "targets": targets(results)}
+    return {"results": results, "targets": found}
 
 
 def main() -> None:
