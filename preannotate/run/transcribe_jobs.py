@@ -67,7 +67,16 @@ def transcribe_jobs(
         for n, result in enumerate(results, start=1):
             report.record(result, _stored(by_source[result.source], result, key))  # one journal line
             bar.set_postfix_str(f"{n}/{len(jobs)} files")
-            bar.update(min(round(result.duration or 0.0, 1), bar.total - bar.n))
+            advance(bar, result.duration or 0.0)
+
+
+def advance(bar: tqdm, seconds: float) -> None:
+    """Moves a progress bar over audio seconds by one file's, to a tenth of a second and never past its total.
+
+    The count is set rather than added to: adding tenths as floats shows totals such as 15.200000000000001.
+    """
+    bar.n = min(round(bar.n + seconds, 1), bar.total)
+    bar.refresh()
 
 
 def _results_here(
