@@ -151,6 +151,24 @@ def test_older_runs_without_metrics_send_nothing_and_warn_once(
     assert sum("lacks" in r.getMessage() for r in caplog.records) == 1
 
 
+def test_items_without_speech_send_what_they_have_and_warn_nothing(
+    sa_server: SuperAnnotateServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A current run writes every key; a file without speech has no predicted WER, language or share.
+    _, out = make_run(tmp_path)
+    add_metrics(out, {SOURCES[0]: METRICS[SOURCES[0]], SOURCES[1]: (None, 5.0, None, None)})
+    run = json.loads((out / "run.json").read_text())
+    run["files"][2].update(predicted_wer=None, duration=None, language=None, doubtful_share=None)  # failed to decode
+    write_json(out / "run.json", run)
+    with caplog.at_level(logging.WARNING):
+        report = run_upload(tmp_path, options())
+
+    assert sa_server.priorities("Podcasts") == {item(SOURCES[0]): 12.0}
+    assert sa_server.custom_values("Podcasts")[item(SOURCES[1])] == {"duration_seconds": 5.0}
+    assert "unknown" not in report.metadata and not report.warnings
+    assert not any("lacks" in r.getMessage() for r in caplog.records)
+
+
 def test_the_server_refuses_what_the_platform_refuses(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
     make_run(tmp_path)
     run_upload(tmp_path, options(priority="none", custom_fields=False))  # the project and its items

@@ -63,11 +63,14 @@ def transcribe_jobs(
     else:
         results = _results_here(jobs, durations, audio, model, config, key, report)
     by_source = {job.media.source: job for job in jobs}
+    # The bar moves by each file's probed seconds, what its total is made of, so that it ends full even when a
+    # file fails or decodes shorter than its header says.
+    probed = {job.media.source: seconds for job, seconds in zip(jobs, durations)}
     with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
         for n, result in enumerate(results, start=1):
             report.record(result, _stored(by_source[result.source], result, key))  # one journal line
             bar.set_postfix_str(f"{n}/{len(jobs)} files")
-            advance(bar, result.duration or 0.0)
+            advance(bar, probed[result.source])
 
 
 def advance(bar: tqdm, seconds: float) -> None:

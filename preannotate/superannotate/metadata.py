@@ -74,8 +74,13 @@ def run_records(output_dir: Path, files: Sequence[Any] | None = None) -> dict[st
     for entry in files or []:
         item = _field(entry, "item")
         if isinstance(item, str) and item:
-            records[item] = {key: _field(entry, key) for key in _RECORD_KEYS.values()}
+            records[item] = {key: _field(entry, key) for key in _RECORD_KEYS.values() if _has(entry, key)}
     return records
+
+
+def _has(entry: Any, key: str) -> bool:
+    """Whether a file record has the key at all: an older run's lacks it, a current run's holds None for no speech."""
+    return key in entry if isinstance(entry, dict) else hasattr(entry, key)
 
 
 def priority_score(predicted_wer: float | None, priority: str) -> float | None:
@@ -129,7 +134,7 @@ def plan_metadata(records: dict[str, dict[str, Any]], names: list[str], priority
         item_values = custom_values(record) if fields else {}
         if item_values:
             values.append({name: item_values})
-        unknown |= {key for key in wanted if record.get(key) in (None, "")}
+        unknown |= {key for key in wanted if key not in record}  # None: known to have none (no speech, failed)
     scores.sort(key=lambda s: -s["priority"])
     return MetadataPlan(scores, values, sorted(unknown))
 
