@@ -59,11 +59,18 @@ def option_help(key: str, text: str = "", value: str = "") -> str:
     return f"{text or info.summary} [{sets}]".replace("%", "%%")
 
 
+DESCRIPTION = (
+    "Turns recordings into time-aligned transcript drafts for SuperAnnotate, so that annotators correct\n"
+    "instead of typing; pulls their corrections back, reports how much they changed and exports the dataset.\n"
+    "Start with: preannotate run -i RECORDINGS -o RUN   (see README.md)"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser with one sub-command per job."""
     parser = argparse.ArgumentParser(
         prog="preannotate",
-        description=__doc__.split("\n")[0],
+        description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

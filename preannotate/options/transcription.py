@@ -29,7 +29,7 @@ class InputOptions:
 
     dir: str = option(
         "samples",
-        "Dataset folder, searched recursively (hidden files and folders skipped).",
+        "Dataset folder or bucket (s3://, gs://, az://), searched recursively (hidden files and folders skipped).",
         path=ALWAYS,
     )
     extensions: tuple[str, ...] = option(MEDIA_EXTENSIONS, "File name endings that count as media, case-insensitive.")
