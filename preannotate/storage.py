@@ -89,6 +89,7 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
         raise
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            os.fchmod(fd, _mode_for(path))  # mkstemp's 0600 would hide a team's shared output from the team
             yield f
             f.flush()
             if sync:
@@ -99,6 +100,27 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
         if isinstance(e, OSError):
             raise_if_disk_full(e, path.parent)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a replacement of `path` gets: the old file's, else what open() gives a new file."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask (Linux reports it in /proc; elsewhere it is read by setting it back at once)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: str | Path, text: str, sync: bool = True) -> None:

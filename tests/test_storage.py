@@ -105,3 +105,22 @@ def test_full_disk_stops_the_run_with_one_clear_message(tmp_path: Path, small_di
     for path in out.rglob("*.json"):
         json.loads(path.read_text(encoding="utf-8"))  # whatever is there is whole
     assert len(list((out / "transcripts").glob("*.json"))) < 3  # it stopped, rather than failing file after file
+
+
+def test_written_files_get_the_permissions_a_new_file_gets_or_keep_the_old_ones(tmp_path: Path) -> None:
+    # mkstemp makes 0600 files: a team's shared output folder would be unreadable to the team.
+    old = os.umask(0o022)
+    try:
+        with atomic_writer(tmp_path / "run.json") as f:
+            f.write("{}")
+        assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o644
+        os.umask(0o002)
+        with atomic_writer(tmp_path / "new.csv") as f:
+            f.write("a")
+        assert (tmp_path / "new.csv").stat().st_mode & 0o777 == 0o664
+        (tmp_path / "run.json").chmod(0o640)  # a replaced file keeps what its owner chose
+        with atomic_writer(tmp_path / "run.json", binary=True) as f:
+            f.write(b"[]")
+        assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
