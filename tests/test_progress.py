@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tqdm.auto import tqdm
 
-from preannotate.run.transcribe_jobs import advance
+from preannotate.run.transcribe_jobs import advance, audio_length
 
 
 def test_progress_shows_tenths_where_adding_floats_would_not() -> None:
@@ -30,3 +30,9 @@ def test_progress_never_passes_its_total(durations: list[float], short: float) -
             before = bar.n
             advance(bar, seconds)
             assert before <= bar.n <= total and bar.n == round(bar.n, 1)
+
+
+def test_audio_lengths_read_in_the_unit_that_fits() -> None:
+    assert [audio_length(s) for s in (0.0, 8.43, 59.9, 60.0, 192.0, 3599.0, 3600.0, 9000.0)] == [
+        "0.0 s", "8.4 s", "59.9 s", "1.0 min", "3.2 min", "60.0 min", "1.0 h", "2.5 h"
+    ]  # fmt: skip

@@ -73,6 +73,13 @@ def transcribe_jobs(
             advance(bar, probed[result.source])
 
 
+def audio_length(seconds: float) -> str:
+    """A length of audio for people: `8.4 s`, `3.2 min` or `2.5 h`."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
 def advance(bar: tqdm, seconds: float) -> None:
     """Moves a progress bar over audio seconds by one file's, to a tenth of a second and never past its total.
 
@@ -93,7 +100,7 @@ def _results_here(
     model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
     report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})
     log.info(
-        "transcribing %d file(s), %.1f min, with %s: %s", len(jobs), sum(durations) / 60, info.engine, info.description
+        "transcribing %d file(s), %s, with %s: %s", len(jobs), audio_length(sum(durations)), info.engine, info.description
     )
     work = _Work(engine, config, key)
     seconds = {id(job): d for job, d in zip(jobs, durations)}
