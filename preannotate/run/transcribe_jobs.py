@@ -100,7 +100,11 @@ def _results_here(
     model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
     report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})
     log.info(
-        "transcribing %d file(s), %s, with %s: %s", len(jobs), audio_length(sum(durations)), info.engine, info.description
+        "transcribing %d file(s), %s, with %s: %s",
+        len(jobs),
+        audio_length(sum(durations)),
+        info.engine,
+        info.description,
     )
     work = _Work(engine, config, key)
     seconds = {id(job): d for job, d in zip(jobs, durations)}
