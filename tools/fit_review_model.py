@@ -72,10 +72,14 @@ OVERRIDES = (*MEASURED_RUN_OVERRIDES, "annotation.cross_check=null")
 log = logging.getLogger("fit_review_model")
 
 
-def build_audio(work: Path, split: str, count: int) -> list[dict]:
-    """Speaks a split into `<work>/audio/<split>` (kept when its plan is unchanged) and returns its manifest."""
-    pool, voices, seed, style, _ = SPLITS[split]
-    specs = plan_files(pool, voices, split, count, seed, style)
+def build_audio(work: Path, split: str, count: int, specs: list | None = None) -> list[dict]:
+    """Speaks a split into `<work>/audio/<split>` (kept when its plan is unchanged) and returns its manifest.
+
+    `specs`: the split's file specs when it is none of SPLITS (tools/review_variants.py's connected speech).
+    """
+    if specs is None:
+        pool, voices, seed, style, _ = SPLITS[split]
+        specs = plan_files(pool, voices, split, count, seed, style)
     folder = work / "audio" / split
     manifest_path = work / "audio" / f"{split}.json"
     if manifest_path.is_file():

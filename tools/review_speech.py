@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from review_corpus import Pool, sentence  # noqa: E402
 RATE = 16_000
 VERSION = 2  # in each manifest entry; a stored file of another version is spoken again (2: repeatable dither)
 GAPS = (0.15, 0.3, 0.5, 0.8, 1.2, 2.0, 3.0)  # seconds between sentences: some join chunks, some split them
+READING_GAPS = (0.15, 0.3, 0.4, 0.6, 0.8)  # between the sentences of a paragraph read aloud
 
 
 @dataclass(frozen=True)
@@ -68,21 +70,40 @@ def plan_files(
     specs = []
     for i in range(count):
         n = rng.randint(5, 14)
-        specs.append(
-            FileSpec(
-                name=f"{prefix}_{i:03d}",
-                voice=rng.choice(voices),
-                speed=rng.randint(*style.speeds),
-                pitch=rng.randint(25, 75),
-                snr=rng.choice(style.snrs),
-                telephone=rng.random() < style.telephone,
-                lead=round(rng.uniform(0.0, 1.5), 2),
-                sentences=_distinct(pool, rng, n, style.template_share),
-                gaps=tuple(rng.choice(GAPS) for _ in range(n - 1)),
-                seed=seed * 1000 + i,
-            )
-        )
+        sentences = lambda n=n: _distinct(pool, rng, n, style.template_share)  # noqa: E731
+        specs.append(_spec(rng, f"{prefix}_{i:03d}", voices, style, seed * 1000 + i, sentences, GAPS))
     return specs
+
+
+def plan_stories(
+    stories: tuple[tuple[str, ...], ...], voices: tuple[str, ...], prefix: str, count: int, seed: int, style: Style
+) -> list[FileSpec]:
+    """Draws `count` file specs of connected speech: paragraph i of `stories` (round robin), read in order."""
+    rng = random.Random(seed)
+    return [
+        _spec(
+            rng,
+            f"{prefix}_{i:03d}",
+            voices,
+            style,
+            seed * 1000 + i,
+            lambda i=i: stories[i % len(stories)],
+            READING_GAPS,
+        )  # fmt: skip
+        for i in range(count)
+    ]
+
+
+def _spec(
+    rng: random.Random, name: str, voices: tuple[str, ...], style: Style, seed: int,
+    sentences: Callable[[], tuple[str, ...]], gaps: tuple[float, ...],
+) -> FileSpec:  # fmt: skip
+    """One file's spec; the draws' order (voice, speed, pitch, noise, band, lead, sentences, gaps) fixes the audio."""
+    voice, speed, pitch = rng.choice(voices), rng.randint(*style.speeds), rng.randint(25, 75)
+    snr, telephone, lead = rng.choice(style.snrs), rng.random() < style.telephone, round(rng.uniform(0.0, 1.5), 2)
+    said = sentences()
+    between = tuple(rng.choice(gaps) for _ in range(len(said) - 1))
+    return FileSpec(name, voice, speed, pitch, snr, telephone, lead, said, between, seed)
 
 
 def _distinct(pool: Pool, rng: random.Random, n: int, template_share: float) -> tuple[str, ...]:

@@ -1,0 +1,248 @@
+"""Variants of the review model, fitted on the shipped model's rows and scored held out and on the benchmark.
+
+What was tried for base's recall on the benchmark (README, Review flags) and not shipped, made again in
+seconds from the runs `tools/fit_review_model.py` leaves under --work. Each variant is the model for checked
+drafts (`review_model_checked.json`'s recipe) with features added or swapped:
+
+- `check_sure`: disagreements of the check model that it is sure of (its word's probability >= 0.5), and the
+  rest apart; `check_soft`: the sum of the check model's probabilities of the words it heard otherwise.
+- `log_n_words`, `duration`: chunk length, left out of the shipped model.
+- `lexical`: how often each word type was wrong in the training drafts (smoothed; cross-fitted by file for the
+  training rows, so a row never sees its own label).
+- `connected speech` (with --stories, about 5 min): the training rows plus 48 files of paragraphs read in order
+  (tools/review_stories.py: 24 paragraphs, two voices each), scored also on 24 files of 12 held-out paragraphs.
+- `no_context` (with --no-context, about 13 min on 2 cores): how many words base hears otherwise when it decodes
+  the file again without its previous text (`transcribe.condition_on_previous_text=false`); base's rows only.
+
+    .venv/bin/python tools/review_variants.py [--stories] [--no-context]
+
+Prints, per variant and Whisper model: held-out recall, precision and AUC, and the same on the benchmark's set
+(the review model's flag alone, without the failure rules a run adds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
+
+import fit_review_model as F  # noqa: E402
+import jiwer  # noqa: E402
+from review_checked import CHECKER, checked_records  # noqa: E402
+from review_speech import PLAIN, plan_stories  # noqa: E402
+from review_stories import HELDOUT_STORIES, TRAIN_STORIES  # noqa: E402
+
+from preannotate.chunking import Chunk, chunk_transcript  # noqa: E402
+from preannotate.config import load_config  # noqa: E402
+from preannotate.quality import chunk_rows, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
+from preannotate.quality.crosscheck import CheckWord, normalized_words, unconfirmed_words  # noqa: E402
+from preannotate.quality.features import CHECKED_FEATURES  # noqa: E402
+from preannotate.quality.labels import english_normalizer  # noqa: E402
+from preannotate.quality.model import checked_model, default_model  # noqa: E402
+from preannotate.results import Transcript  # noqa: E402
+from preannotate.run import run_pipeline  # noqa: E402
+
+# name: (features, Whisper models whose rows it is fitted on and scored for, fitted on the connected speech too)
+VARIANTS = {
+    "shipped recipe": (CHECKED_FEATURES, F.MODELS, False),
+    "check_sure": ((*CHECKED_FEATURES[:-1], "check_sure", "check_unsure"), F.MODELS, False),
+    "check_soft": ((*CHECKED_FEATURES, "check_soft"), F.MODELS, False),
+    "log_n_words": ((*CHECKED_FEATURES, "log_n_words"), F.MODELS, False),
+    "duration": ((*CHECKED_FEATURES, "duration"), F.MODELS, False),
+    "lexical": ((*CHECKED_FEATURES, "lexical"), F.MODELS, False),
+}
+STORIES = {"connected speech": (CHECKED_FEATURES, F.MODELS, True)}
+NO_CONTEXT = {
+    "base, shipped recipe": (CHECKED_FEATURES, ("bundled:base",), False),
+    "base, no_context": ((*CHECKED_FEATURES, "no_context"), ("bundled:base",), False),
+}
+# split: (paragraphs, voices, seed, files); plain style, like most of the training speech
+STORY_SPLITS = {
+    "train_story": (TRAIN_STORIES, F.PLAIN_TRAIN_VOICES, 14, 48),
+    "heldout_story": (HELDOUT_STORIES, F.PLAIN_HELDOUT_VOICES, 26, 24),
+}
+SURE = 0.5  # a check word this probable counts as a sure disagreement
+SMOOTHING = 5.0  # pseudo-words at the overall rate in each word type's error rate
+
+
+def timed_words(run: Path, item: str) -> list[tuple[CheckWord, float]]:
+    """An item's words in a run, with their probabilities."""
+    transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{item}.json").read_text()))
+    return [(CheckWord(w.start, w.end, w.word), w.probability) for s in transcript.segments for w in (s.words or ())]
+
+
+def check_features(chunk: Chunk, check: list[tuple[CheckWord, float]]) -> dict[str, float]:
+    """The chunk's words the check heard otherwise, split by how sure the check was, and their probability sum."""
+    tokens = [t for w in chunk.words for t in normalized_words(w.word)] or normalized_words(chunk.text)
+    heard = [
+        (t, p) for w, p in check if chunk.start <= (w.start + w.end) / 2 <= chunk.end for t in normalized_words(w.word)
+    ]
+    if not tokens or not heard:
+        return {"check_sure": 0.0, "check_unsure": float(len(tokens)), "check_soft": 0.0}
+    sure = soft = other = 0.0
+    for step in jiwer.process_words(" ".join(tokens), " ".join(t for t, _ in heard)).alignments[0]:
+        n = step.ref_end_idx - step.ref_start_idx
+        if step.type == "equal" or not n:
+            continue
+        other += n
+        if step.type == "substitute":
+            probabilities = [heard[step.hyp_start_idx + k][1] for k in range(n)]
+            sure, soft = sure + sum(p >= SURE for p in probabilities), soft + sum(probabilities)
+    return {"check_sure": sure, "check_unsure": other - sure, "check_soft": soft}
+
+
+def word_key(word: Any) -> str:
+    """A word as the lexicon keys it: lower case, no punctuation."""
+    return " ".join(normalized_words(word.word))
+
+
+def lexicon(records: list[dict]) -> tuple[dict[str, float], float]:
+    """Each word type's smoothed share of wrong draft words, and the overall share."""
+    total, wrong = Counter(), Counter()
+    for r in records:
+        for i, word in enumerate(r["chunk"].words):
+            if key := word_key(word):
+                total[key] += 1
+                wrong[key] += i in r["wrong"]
+    prior = sum(wrong.values()) / max(sum(total.values()), 1)
+    return {k: (wrong[k] + SMOOTHING * prior) / (total[k] + SMOOTHING) for k in total}, prior
+
+
+def lexical(chunk: Chunk, table: tuple[dict[str, float], float]) -> float:
+    """The highest error rate among the chunk's word types (unseen types: the overall rate)."""
+    rates, prior = table
+    return max([rates.get(k, prior) for w in chunk.words if (k := word_key(w))] or [prior])
+
+
+def add_features(checked: dict, runs: Path, no_context: bool) -> tuple[dict[str, float], float]:
+    """Adds every variant's features to the checked records, in place; returns the training rows' lexicon."""
+    train = [r for (s, _), rs in checked.items() if s.startswith("train") and "story" not in s for r in rs]
+    files = sorted({(r["split"], r["file"]) for r in train})
+    random.Random(0).shuffle(files)
+    fold = {f: i % 5 for i, f in enumerate(files)}
+    tables = [lexicon([r for r in train if fold[r["split"], r["file"]] != k]) for k in range(5)]
+    whole = lexicon(train)
+    for (split, model), rows in checked.items():
+        other, cache = runs / f"{split}-{CHECKER[model].split(':')[-1]}", {}
+        for r in rows:
+            table = tables[fold[split, r["file"]]] if (split, r["file"]) in fold else whole
+            context = runs / f"{split}-base-nocontext" if no_context and model == "bundled:base" else None
+            check = cache.setdefault(r["file"], timed_words(other, r["file"]))
+            r["features"] = {**r["features"], **extra_features(r["chunk"], r["file"], check, table, context)}
+    return whole
+
+
+def extra_features(
+    chunk: Chunk, item: str, check: list[tuple[CheckWord, float]], table: tuple[dict[str, float], float],
+    context: Path | None,
+) -> dict[str, float]:  # fmt: skip
+    """The variants' features of one chunk; `context`: base's run without previous text, if any."""
+    features = {**check_features(chunk, check), "lexical": lexical(chunk, table)}
+    if context is not None:
+        features["no_context"] = float(unconfirmed_words(chunk, [w for w, _ in timed_words(context, item)]))
+    return features
+
+
+def decode_without_context(work: Path, folders: dict[str, Path]) -> None:
+    """Decodes each folder again with base, without its previous text (finished files are reused)."""
+    for name, folder in folders.items():
+        out = work / "runs" / f"{name}-base-nocontext"
+        overrides = [f"input.dir={folder}", f"output.dir={out}", "model.name=bundled:base", *F.OVERRIDES,
+                     "transcribe.condition_on_previous_text=false"]  # fmt: skip
+        run_pipeline(load_config(None, overrides), progress=False)
+
+
+def benchmark_rows(
+    work: Path, model: str, table: tuple[dict[str, float], float], no_context: bool
+) -> list[tuple[dict, float]]:
+    """The benchmark set's chunks of one model with every variant's features (its check: the other model's run)."""
+    from dataset import build_set
+
+    references = {e["file"]: e["text"] for e in build_set(work / "benchmark_set")}
+    runs = work / "runs"
+    run, other = runs / f"benchmark-{model.split(':')[-1]}", runs / f"benchmark-{CHECKER[model].split(':')[-1]}"
+    context = runs / "benchmark-base-nocontext" if no_context and model == "bundled:base" else None
+    chunking, normalize, rows = load_config(None, []).chunking, english_normalizer(), []
+    for record in json.loads((run / "run.json").read_text())["files"]:
+        transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
+        chunks = chunk_transcript(transcript, chunking)
+        file_rows, _ = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
+        check = timed_words(other, record["item"])
+        for chunk, (features, wer) in zip(chunks, file_rows):
+            unconfirmed = float(unconfirmed_words(chunk, [w for w, _ in check]))
+            extra = extra_features(chunk, record["item"], check, table, context)
+            rows.append(({**features, **extra, "unconfirmed_words": unconfirmed}, wer))
+    return rows
+
+
+def story_records(work: Path) -> tuple[dict, dict]:
+    """The connected-speech splits spoken, transcribed by both models and labelled (finished files reused)."""
+    records: dict[tuple[str, str], list[dict]] = {}
+    words: dict[tuple[str, str], list] = {}
+    normalize = english_normalizer()
+    for split, (stories, voices, seed, count) in STORY_SPLITS.items():
+        manifest = F.build_audio(work, split, count, plan_stories(stories, voices, split, count, seed, PLAIN))
+        for model in F.MODELS:
+            run, config, items = F.transcribe(work, split, model)
+            records[split, model], words[split, model] = F.labelled(run, config, items, manifest, normalize)
+            for record in records[split, model]:
+                record["split"], record["model"] = split, model
+    return records, words
+
+
+def main() -> None:
+    """Fits and scores every variant, printing one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "review_model")
+    parser.add_argument("--stories", action="store_true", help="also fit and score on connected speech")
+    parser.add_argument("--no-context", action="store_true", help="also decode base without its previous text")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("preannotate").setLevel(logging.WARNING)
+    counts = {s: round(v[4] * (48 if s.startswith("train") else 24)) for s, v in F.SPLITS.items()}
+    manifests = {split: F.build_audio(args.work, split, n) for split, n in counts.items()}
+    records, words = F.collect(args.work, manifests, list(F.MODELS))
+    if args.stories:
+        more_records, more_words = story_records(args.work)
+        records, words = {**records, **more_records}, {**words, **more_words}
+    F.benchmark_check(args.work, list(F.MODELS), default_model(), checked_model())  # makes the benchmark's runs
+    if args.no_context:
+        splits = [*manifests, *(STORY_SPLITS if args.stories else ())]
+        folders = {s: args.work / "audio" / s for s in splits} | {"benchmark": args.work / "benchmark_set"}
+        decode_without_context(args.work, folders)
+    checked = checked_records(records, args.work / "runs")
+    table = add_features(checked, args.work / "runs", args.no_context)
+    bench = {m: benchmark_rows(args.work, m, table, args.no_context) for m in F.MODELS}
+    shipped_words = [w for k, ps in words.items() if k[0].startswith("train") and "story" not in k[0] for w in ps]
+    word_threshold = fit_word_threshold(shipped_words)
+    variants = {**VARIANTS, **(STORIES if args.stories else {}), **(NO_CONTEXT if args.no_context else {})}
+    print("| variant | model | held-out recall | precision | AUC | benchmark recall | precision | AUC |"
+          + (" held-out paragraphs recall | precision | AUC |" if args.stories else ""))  # fmt: skip
+    print("|---" * (11 if args.stories else 8) + "|")
+    for name, (features, models, stories) in variants.items():
+        fitted = [(s, m) for s, m in checked if s.startswith("train") and m in models and (stories or "story" not in s)]
+        train = [(f"{s}/{m}", r) for s, m in fitted for r in checked[s, m]]
+        model = fit_review_model(
+            [(r["features"], r["wer"]) for _, r in train], target_recall=0.85, word_threshold=word_threshold,
+            feature_names=features, groups=[g for g, _ in train],
+        )  # fmt: skip
+        for m in models:
+            held = [r for (s, mm), rs in checked.items() if s in manifests and s.startswith("heldout") and mm == m
+                    for r in rs]  # fmt: skip
+            scores = [evaluate_review_model(model, F._rows(held)), evaluate_review_model(model, bench[m])]
+            if args.stories:
+                scores.append(evaluate_review_model(model, F._rows(checked["heldout_story", m])))
+            cells = [str(x[k]) for x in scores for k in ("recall", "precision", "auc")]
+            print(f"| {name} | {m} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
