@@ -208,7 +208,7 @@ def _report(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     work_times = read_work_times(args.work_times) if args.work_times else None  # bad rows stop before any work
-    with output_lock(config.output.dir, "report"):  # the comparison and the files it writes, as one
+    with output_lock(config.output.dir, "report", existing=True):  # the comparison and the files it writes, as one
         result = compare_from_config(config)
         path = write_report(result, Path(config.output.dir) / REPORT_DIR, work_times)
     print(headline(result) + "\n")

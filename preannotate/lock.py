@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import LockError
+from .errors import InputError, LockError
 from .storage import raise_if_disk_full, remove_output_temps
 
 log = logging.getLogger(__name__)
@@ -52,17 +52,22 @@ _registry = threading.Lock()
 
 
 @contextlib.contextmanager
-def output_lock(folder: str | Path, command: str) -> Iterator[None]:
+def output_lock(folder: str | Path, command: str, existing: bool = False) -> Iterator[None]:
     """Holds the output folder's lock for the block (creating the folder if needed).
 
     Args:
         folder: The run's output folder.
         command: What this process does there (`run`, `export`...), shown to a second process.
+        existing: The folder must be there already (a command that works on a finished run): a mistyped
+            folder then gets an error that says so, not one about a file missing inside it.
 
     Raises:
+        InputError: `existing` and there is no such folder.
         LockError: Another process holds it; the message names its pid, host, command and start.
         DiskFullError: The lock file cannot be written for lack of space.
     """
+    if existing and not Path(folder).expanduser().is_dir():
+        raise InputError(f"output folder {folder} does not exist: give the -o of a `preannotate run`")
     key = str(Path(folder).expanduser().resolve())
     with _registry:
         if key in _held:
@@ -81,13 +86,16 @@ def output_lock(folder: str | Path, command: str) -> Iterator[None]:
                     _release(Path(key), _held.pop(key))
 
 
-def locked(command: str) -> Callable[[F], F]:
-    """Decorates a function whose first argument is a RunConfig to hold its output folder's lock."""
+def locked(command: str, existing: bool = False) -> Callable[[F], F]:
+    """Decorates a function whose first argument is a RunConfig to hold its output folder's lock.
+
+    `existing`: the folder must be there already (see `output_lock`).
+    """
 
     def wrap(function: F) -> F:
         @functools.wraps(function)
         def inner(config, *args, **kwargs):
-            with output_lock(config.output.dir, command):
+            with output_lock(config.output.dir, command, existing):
                 return function(config, *args, **kwargs)
 
         return inner  # type: ignore[return-value]

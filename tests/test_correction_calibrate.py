@@ -115,6 +115,11 @@ def test_calibrate_says_what_is_missing(corrected_run: Path, tmp_path: Path) -> 
     _, unpulled = make_run(tmp_path / "fresh")  # never uploaded nor pulled
     missing = run_cli("calibrate", "-o", str(unpulled))
     assert missing.returncode == 2 and "run `preannotate pull` first" in missing.stderr
+    for command in ("calibrate", "report", "export"):
+        typo = run_cli(command, "-o", str(tmp_path / "no such run"))
+        assert typo.returncode == 2 and "no such run" in typo.stderr and "pulled.json" not in typo.stderr, command
+        assert "does not exist" in typo.stderr or "no such output folder" in typo.stderr, command
+        assert "Traceback" not in typo.stderr
 
 
 def test_report_compares_the_control_arm_with_work_times(corrected_run: Path, tmp_path: Path) -> None:  # noqa: F811

@@ -152,7 +152,7 @@ def _speaker_fields(chunk: Event, corrected: tuple[Event, ...]) -> dict:
     return {"speaker": chunk.speaker, "corrected_speaker": after, "speaker_changed": changed}
 
 
-@locked("report")
+@locked("report", existing=True)
 def compare_from_config(config: RunConfig) -> CorrectionResult:
     """Compares the run in output.dir with its last pull, under the config's annotation and correction options."""
     return compare_run(config.output.dir, config.annotation, config.correction)

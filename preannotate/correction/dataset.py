@@ -80,7 +80,7 @@ class ExportReport:
         )
 
 
-@locked("export")
+@locked("export", existing=True)
 def export_from_config(config: RunConfig, input_dir: str | Path | None = None) -> ExportReport:
     """`preannotate export`: exports the run in output.dir under the config's dataset options."""
     return export_dataset(config.output.dir, config.dataset, config.annotation, input_dir)

@@ -133,6 +133,8 @@ def load_pull(output_dir: str | Path) -> PullReport:
         CorrectionError: There is none (nothing was pulled yet) or it is not a pull index.
     """
     path = Path(output_dir) / PULLED_FILE
+    if not Path(output_dir).is_dir():  # calibrate reads runs without locking them
+        raise CorrectionInputError("no such output folder: give the -o of a `preannotate run`")
     if not path.is_file():
         raise CorrectionInputError(f"{path} not found: run `preannotate pull` first")
     return PullReport.from_dict(read_json(path))
@@ -165,7 +167,7 @@ def project_name(options: SuperAnnotateOptions, output_dir: Path) -> str:
     raise CorrectionError("superannotate.project must name the project to pull from (the upload ledger names none)")
 
 
-@locked("pull")
+@locked("pull", existing=True)
 def pull_from_config(config: RunConfig, session: UploadSession | None = None) -> PullReport:
     """`preannotate pull`: pulls the run in output.dir from superannotate.project.
 

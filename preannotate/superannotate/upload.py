@@ -270,7 +270,7 @@ def _attach_failure(p: PlannedItem) -> str:
     )
 
 
-@locked("upload")
+@locked("upload", existing=True)
 def upload_from_config(config: RunConfig, force: bool = False) -> UploadReport:
     """`preannotate upload`: uploads an existing run's output, and records the outcome in its run.json.
 
