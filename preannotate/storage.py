@@ -8,8 +8,8 @@ import errno
 import json
 import os
 import re
+import secrets
 import socket
-import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -27,7 +27,7 @@ STALE_TEMP_S = 3600.0
 OUTPUT_FOLDERS = ("transcripts", "subtitles", "superannotate", "uploaded", "corrected", "correction", "backups")
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # `.<name>.<host tag>-<pid>-<random>.tmp`: who wrote a temporary file, so that one of a dead process
-# can go at once (mkstemp's random part has no '-' or '.').
+# can go at once (the random part is hex: no '-' or '.').
 _TEMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-(\d+)-[^.-]*\.tmp$")
 
 
@@ -82,14 +82,14 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        prefix = f".{path.name}.{host_tag()}-{os.getpid()}-"
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+        fd, tmp = _new_temp(path)
     except OSError as e:
         raise_if_disk_full(e, path.parent)
         raise
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            os.fchmod(fd, _mode_for(path))  # mkstemp's 0600 would hide a team's shared output from the team
+            with contextlib.suppress(FileNotFoundError):  # a replaced file keeps the permissions its owner chose
+                os.fchmod(fd, path.stat().st_mode & 0o7777)
             yield f
             f.flush()
             if sync:
@@ -102,25 +102,18 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
         raise
 
 
-def _mode_for(path: Path) -> int:
-    """The permissions a replacement of `path` gets: the old file's, else what open() gives a new file."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except OSError:
-        return 0o666 & ~_umask()
+def _new_temp(path: Path) -> tuple[int, str]:
+    """Creates `.<name>.<host tag>-<pid>-<random>.tmp` beside `path`; returns its descriptor and name.
 
-
-def _umask() -> int:
-    """The process's umask (Linux reports it in /proc; elsewhere it is read by setting it back at once)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    Made as open() makes files, 0666 less the umask: mkstemp's 0600 would hide a team's shared output from the team.
+    """
+    prefix = path.parent / f".{path.name}.{host_tag()}-{os.getpid()}-"
+    while True:
+        tmp = f"{prefix}{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def write_text_atomic(path: str | Path, text: str, sync: bool = True) -> None:

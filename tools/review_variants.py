@@ -132,22 +132,27 @@ def add_features(checked: dict, runs: Path, no_context: bool) -> tuple[dict[str,
     whole = lexicon(train)
     for (split, model), rows in checked.items():
         other, cache = runs / f"{split}-{CHECKER[model].split(':')[-1]}", {}
+        context = runs / f"{split}-base-nocontext" if no_context and model == "bundled:base" else None
         for r in rows:
             table = tables[fold[split, r["file"]]] if (split, r["file"]) in fold else whole
-            context = runs / f"{split}-base-nocontext" if no_context and model == "bundled:base" else None
-            check = cache.setdefault(r["file"], timed_words(other, r["file"]))
-            r["features"] = {**r["features"], **extra_features(r["chunk"], r["file"], check, table, context)}
+            check, again = cache.setdefault(r["file"], (timed_words(other, r["file"]), again_words(context, r["file"])))
+            r["features"] = {**r["features"], **extra_features(r["chunk"], check, table, again)}
     return whole
 
 
+def again_words(context: Path | None, item: str) -> list[CheckWord] | None:
+    """An item's words in base's run without previous text; None without that run."""
+    return None if context is None else [w for w, _ in timed_words(context, item)]
+
+
 def extra_features(
-    chunk: Chunk, item: str, check: list[tuple[CheckWord, float]], table: tuple[dict[str, float], float],
-    context: Path | None,
+    chunk: Chunk, check: list[tuple[CheckWord, float]], table: tuple[dict[str, float], float],
+    again: list[CheckWord] | None,
 ) -> dict[str, float]:  # fmt: skip
-    """The variants' features of one chunk; `context`: base's run without previous text, if any."""
+    """The variants' features of one chunk; `again`: the file's words decoded without previous text, if any."""
     features = {**check_features(chunk, check), "lexical": lexical(chunk, table)}
-    if context is not None:
-        features["no_context"] = float(unconfirmed_words(chunk, [w for w, _ in timed_words(context, item)]))
+    if again is not None:
+        features["no_context"] = float(unconfirmed_words(chunk, again))
     return features
 
 
@@ -175,10 +180,10 @@ def benchmark_rows(
         transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
         chunks = chunk_transcript(transcript, chunking)
         file_rows, _ = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
-        check = timed_words(other, record["item"])
+        check, again = timed_words(other, record["item"]), again_words(context, record["item"])
         for chunk, (features, wer) in zip(chunks, file_rows):
             unconfirmed = float(unconfirmed_words(chunk, [w for w, _ in check]))
-            extra = extra_features(chunk, record["item"], check, table, context)
+            extra = extra_features(chunk, check, table, again)
             rows.append(({**features, **extra, "unconfirmed_words": unconfirmed}, wer))
     return rows
 

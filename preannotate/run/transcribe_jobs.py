@@ -62,15 +62,15 @@ def transcribe_jobs(
         results = results_from_ray(jobs, model, config, key, report)
     else:
         results = _results_here(jobs, durations, audio, model, config, key, report)
-    by_source = {job.media.source: job for job in jobs}
     # The bar moves by each file's probed seconds, what its total is made of, so that it ends full even when a
     # file fails or decodes shorter than its header says.
-    probed = {job.media.source: seconds for job, seconds in zip(jobs, durations)}
+    by_source = {job.media.source: (job, seconds) for job, seconds in zip(jobs, durations)}
     with tqdm(total=round(sum(durations), 1), unit="s", disable=not progress, desc="transcribing") as bar:
         for n, result in enumerate(results, start=1):
-            report.record(result, _stored(by_source[result.source], result, key))  # one journal line
+            job, seconds = by_source[result.source]
+            report.record(result, _stored(job, result, key))  # one journal line
             bar.set_postfix_str(f"{n}/{len(jobs)} files")
-            advance(bar, probed[result.source])
+            advance(bar, seconds)
 
 
 def audio_length(seconds: float) -> str:
