@@ -11,8 +11,11 @@ drafts (`review_model_checked.json`'s recipe) with features added or swapped:
   training rows, so a row never sees its own label).
 - `connected speech` (with --stories, about 5 min): the training rows plus 48 files of paragraphs read in order
   (tools/review_stories.py: 24 paragraphs, two voices each), scored also on 24 files of 12 held-out paragraphs.
-- `no_context` (with --no-context, about 13 min on 2 cores): how many words base hears otherwise when it decodes
-  the file again without its previous text (`transcribe.condition_on_previous_text=false`); base's rows only.
+- `no_context` (with --no-context, about 25 min on 2 cores: both models decode every split again): how many
+  words base hears otherwise when it decodes the file again without its previous text
+  (`transcribe.condition_on_previous_text=false`); base's rows only.
+- `check_no_context` (with --no-context): the check model's run decoded without its previous text, in place of
+  the check as shipped (which keeps it), for both models' rows.
 
     .venv/bin/python tools/review_variants.py [--stories] [--no-context]
 
@@ -23,6 +26,7 @@ Prints, per variant and Whisper model: held-out recall, precision and AUC, and t
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import random
@@ -63,6 +67,7 @@ STORIES = {"connected speech": (CHECKED_FEATURES, F.MODELS, True)}
 NO_CONTEXT = {
     "base, shipped recipe": (CHECKED_FEATURES, ("bundled:base",), False),
     "base, no_context": ((*CHECKED_FEATURES, "no_context"), ("bundled:base",), False),
+    "check_no_context": ((*CHECKED_FEATURES[:-1], "check_no_context"), F.MODELS, False),
 }
 # split: (paragraphs, voices, seed, files); plain style, like most of the training speech
 STORY_SPLITS = {
@@ -133,34 +138,44 @@ def add_features(checked: dict, runs: Path, no_context: bool) -> tuple[dict[str,
     for (split, model), rows in checked.items():
         other, cache = runs / f"{split}-{CHECKER[model].split(':')[-1]}", {}
         context = runs / f"{split}-base-nocontext" if no_context and model == "bundled:base" else None
+        other_again = Path(f"{other}-nocontext") if no_context else None
         for r in rows:
             table = tables[fold[split, r["file"]]] if (split, r["file"]) in fold else whole
-            check, again = cache.setdefault(r["file"], (timed_words(other, r["file"]), again_words(context, r["file"])))
-            r["features"] = {**r["features"], **extra_features(r["chunk"], check, table, again)}
+            check, again, check_again = cache.setdefault(
+                r["file"],
+                (timed_words(other, r["file"]), again_words(context, r["file"]), again_words(other_again, r["file"])),
+            )
+            r["features"] = {**r["features"], **extra_features(r["chunk"], check, table, again, check_again)}
     return whole
 
 
 def again_words(context: Path | None, item: str) -> list[CheckWord] | None:
-    """An item's words in base's run without previous text; None without that run."""
+    """An item's words in a run without previous text; None without that run."""
     return None if context is None else [w for w, _ in timed_words(context, item)]
 
 
 def extra_features(
     chunk: Chunk, check: list[tuple[CheckWord, float]], table: tuple[dict[str, float], float],
-    again: list[CheckWord] | None,
+    again: list[CheckWord] | None, check_again: list[CheckWord] | None = None,
 ) -> dict[str, float]:  # fmt: skip
-    """The variants' features of one chunk; `again`: the file's words decoded without previous text, if any."""
+    """The variants' features of one chunk.
+
+    `again`: the file's words decoded by base without previous text; `check_again`: the check model's
+    words decoded so; each None without that run.
+    """
     features = {**check_features(chunk, check), "lexical": lexical(chunk, table)}
     if again is not None:
         features["no_context"] = float(unconfirmed_words(chunk, again))
+    if check_again is not None:
+        features["check_no_context"] = float(unconfirmed_words(chunk, check_again))
     return features
 
 
 def decode_without_context(work: Path, folders: dict[str, Path]) -> None:
-    """Decodes each folder again with base, without its previous text (finished files are reused)."""
-    for name, folder in folders.items():
-        out = work / "runs" / f"{name}-base-nocontext"
-        overrides = [f"input.dir={folder}", f"output.dir={out}", "model.name=bundled:base", *F.OVERRIDES,
+    """Decodes each folder again with both models, without previous text (finished files are reused)."""
+    for (name, folder), model in itertools.product(folders.items(), F.MODELS):
+        out = work / "runs" / f"{name}-{model.split(':')[-1]}-nocontext"
+        overrides = [f"input.dir={folder}", f"output.dir={out}", f"model.name={model}", *F.OVERRIDES,
                      "transcribe.condition_on_previous_text=false"]  # fmt: skip
         run_pipeline(load_config(None, overrides), progress=False)
 
@@ -175,15 +190,17 @@ def benchmark_rows(
     runs = work / "runs"
     run, other = runs / f"benchmark-{model.split(':')[-1]}", runs / f"benchmark-{CHECKER[model].split(':')[-1]}"
     context = runs / "benchmark-base-nocontext" if no_context and model == "bundled:base" else None
+    other_again = Path(f"{other}-nocontext") if no_context else None
     chunking, normalize, rows = load_config(None, []).chunking, english_normalizer(), []
     for record in json.loads((run / "run.json").read_text())["files"]:
         transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
         chunks = chunk_transcript(transcript, chunking)
         file_rows, _ = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
         check, again = timed_words(other, record["item"]), again_words(context, record["item"])
+        check_again = again_words(other_again, record["item"])
         for chunk, (features, wer) in zip(chunks, file_rows):
             unconfirmed = float(unconfirmed_words(chunk, [w for w, _ in check]))
-            extra = extra_features(chunk, check, table, again)
+            extra = extra_features(chunk, check, table, again, check_again)
             rows.append(({**features, **extra, "unconfirmed_words": unconfirmed}, wer))
     return rows
 
