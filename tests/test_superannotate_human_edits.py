@@ -11,6 +11,7 @@ import pytest
 from support.sa_server import SuperAnnotateServer
 from support.upload_runs import (
     ANNOTATION,
+    PREFIX,
     SOURCES,
     items_of,
     make_run,
@@ -24,6 +25,7 @@ from preannotate.cli import main
 from preannotate.naming import item_name
 from preannotate.superannotate import LEDGER_FILE
 from preannotate.superannotate.report import UNCHANGED
+from preannotate.superannotate.urls import prefix_url
 
 PROJECT = "Podcasts"
 EDITED = item_name(SOURCES[0])
@@ -101,6 +103,42 @@ def test_fresh_output_folder_keeps_human_work_and_replaces_nothing_else(
     assert report.succeeded == [item_name(SOURCES[2])]  # holds exactly what would be uploaded
     assert sorted(report.kept_human_edits) == sorted(items_of(SOURCES[:2]))
     assert not (out / "backups").exists()
+
+
+def test_an_item_of_the_same_name_playing_other_audio_is_not_replaced(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    make_run(tmp_path / "setup", sources=["setup/first.wav"])
+    run_upload(tmp_path / "setup", options())  # the project exists
+    theirs, presigned = item_name(SOURCES[0]), item_name(SOURCES[1])
+    sa_server.add_item(PROJECT, theirs, "https://other-team.example/private/meeting-0412.wav")
+    ours = prefix_url(PREFIX, SOURCES[1])
+    sa_server.add_item(PROJECT, presigned, f"{ours}?X-Amz-Signature=abc&X-Amz-Expires=3600")  # the same object
+
+    make_run(tmp_path / "run")
+    report = run_upload(tmp_path / "run", options())
+    kept = outcome(report, theirs)
+    assert kept.status == "skipped" and "not this run's item" in kept.reason
+    assert "other-team.example/private/meeting-0412.wav" in kept.reason and PREFIX in kept.reason
+    assert sa_server.annotation(PROJECT, theirs) is None and sa_server.upload_counts[(PROJECT, theirs)] == 0
+    assert sa_server.items(PROJECT)[theirs]["status"] == "NotStarted"
+    assert sorted(report.succeeded) == sorted(items_of(SOURCES[1:]))  # a signature changes, the object does not
+    assert report.kept_human_edits == [theirs]
+
+
+def test_an_item_worked_on_whose_annotation_the_download_leaves_out_is_kept(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    make_run(tmp_path / "first")
+    run_upload(tmp_path / "first", options())
+    corrected = correct(sa_server, EDITED, status="InProgress")
+    sa_server.omit_from_download(EDITED)  # an unreadable annotation is no proof of an empty one
+    make_run(tmp_path / "second")  # the same drafts, no ledger: only the server can tell
+
+    report = run_upload(tmp_path / "second", options())
+    assert sa_server.annotation(PROJECT, EDITED) == corrected
+    assert "did not return its annotation" in outcome(report, EDITED).reason
+    assert report.kept_human_edits == [EDITED] and sorted(report.succeeded) == sorted(items_of(SOURCES[1:]))
 
 
 def test_overwrite_human_edits_saves_a_backup_first(sa_server: SuperAnnotateServer, tmp_path: Path, capsys) -> None:

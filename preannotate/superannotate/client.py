@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import CredentialsError, UploadError
@@ -58,6 +58,18 @@ def _translate(error: BaseException, what: str) -> Exception:
         return CredentialsError(f"SuperAnnotate rejected the token ({what}): {message}; {SETUP_HINT}")
     hint = " (gave up after retrying)" if is_transient(error) else ""
     return UploadError(f"{what} failed{hint}: {message}")
+
+
+class ListedItem(NamedTuple):
+    """An item already in the project, as the SDK lists it.
+
+    Attributes:
+        status: Its annotation status (None when the listing lacks it).
+        url: The audio URL it was attached with (None when the listing lacks it).
+    """
+
+    status: str | None
+    url: str | None
 
 
 class UploadSession:
@@ -160,10 +172,14 @@ class UploadSession:
     # items and annotations
     def existing_items(self, project: str, names: list[str]) -> dict[str, str | None]:
         """Which of `names` are items of the project's root folder, with their annotation status."""
-        found: dict[str, str | None] = {}
+        return {name: item.status for name, item in self.listed_items(project, names).items()}
+
+    def listed_items(self, project: str, names: list[str]) -> dict[str, ListedItem]:
+        """Which of `names` are items of the project's root folder, with their status and audio URL."""
+        found: dict[str, ListedItem] = {}
         for start in range(0, len(names), LIST_CHUNK):
             items = self._list_items(project, names[start : start + LIST_CHUNK])
-            found.update({i["name"]: i.get("annotation_status") for i in items})
+            found.update({i["name"]: ListedItem(i.get("annotation_status"), i.get("url")) for i in items})
         return found
 
     def _list_items(self, project: str, names: list[str]) -> list[dict]:

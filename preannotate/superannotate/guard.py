@@ -5,7 +5,9 @@ server. So before uploading an item that is already in the project, its status a
 annotation are read from SuperAnnotate. An item is human-touched when its status is beyond
 InProgress (QualityCheck, Returned, Completed, Skipped), or when its annotation differs from the last
 one this tool uploaded (without a ledger entry: when it holds any annotation other than the one
-about to be uploaded).
+about to be uploaded). Without a ledger entry an item is also kept when it is not provably this run's
+to replace: it plays other audio (someone else's item of the same name), or it has been worked on
+(not NotStarted) and SuperAnnotate's download leaves its annotation out.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..storage import read_json, write_json_atomic
-from .client import UploadSession
+from .client import ListedItem, UploadSession
 from .ledger import Ledger
 from .plan import PlannedItem
 from .redact import get_logger
@@ -52,7 +55,7 @@ def find_human_edits(
     session: UploadSession,
     project: str,
     todo: list[PlannedItem],
-    statuses: dict[str, str | None],
+    listed: dict[str, ListedItem],
     ledger: Ledger,
     target: str,
     read_all: bool = False,
@@ -63,7 +66,7 @@ def find_human_edits(
         session: A connected session.
         project: The project name.
         todo: The items about to be uploaded.
-        statuses: Items already in the project with their annotation status (from `existing_items`).
+        listed: Items already in the project with their status and URL (from `listed_items`).
         ledger: The upload ledger (the last upload of each item to `target`).
         target: The ledger key of the project.
         read_all: Also download the annotation of items whose status alone decides (for backups).
@@ -71,20 +74,53 @@ def find_human_edits(
     Returns:
         Human-touched items by name; every other item of `todo` may be uploaded.
     """
-    present = [p for p in todo if p.item in statuses]
-    by_status = {p.item for p in present if statuses[p.item] in HUMAN_STATUSES}
+    present = [p for p in todo if p.item in listed]
+    by_status = {p.item for p in present if listed[p.item].status in HUMAN_STATUSES}
     wanted = [p.item for p in present if read_all or p.item not in by_status]
     held = read_annotations(session, project, wanted)
     edits = {}
     for p in present:
-        status, annotation = statuses[p.item], held.get(p.item)
+        status, annotation = listed[p.item].status, held.get(p.item)
         if p.item in by_status:
             edits[p.item] = HumanEdit(p.item, f"human-edited: status {status} on SuperAnnotate", status, annotation)
             continue
-        reason = _edit_reason(annotation, _last_upload(ledger, target, p.item), p.annotation)
+        last = _last_upload(ledger, target, p.item)
+        reason = _not_ours(p, listed[p.item], p.item in held) if last is None else None
+        reason = reason or _edit_reason(annotation, last, p.annotation)
         if reason:
-            edits[p.item] = HumanEdit(p.item, f"human-edited: {reason}", status, annotation)
+            edits[p.item] = HumanEdit(p.item, reason, status, annotation)
     return edits
+
+
+def _not_ours(planned: PlannedItem, item: ListedItem, read: bool) -> str | None:
+    """Why an item this output folder never uploaded is not provably its to replace, or None.
+
+    Args:
+        planned: The item about to be uploaded.
+        item: The item as SuperAnnotate lists it.
+        read: Whether SuperAnnotate's download returned its annotation.
+    """
+    if planned.url and item.url and _same_audio(planned.url, item.url) is False:
+        theirs, ours = _shown(item.url), _shown(planned.url)
+        return f"not this run's item: it plays {theirs} on SuperAnnotate, this run's audio is {ours}"
+    if not read and item.status != "NotStarted":
+        # The platform can leave an item out of a download; an item worked on might hold anything.
+        return f"human-edited: status {item.status} and SuperAnnotate did not return its annotation to check"
+    return None
+
+
+def _same_audio(ours: str, theirs: str) -> bool | None:
+    """Whether two URLs name the same object (query strings, e.g. presigned signatures, aside); None: unsure."""
+    a, b = urlsplit(ours), urlsplit(theirs)
+    if not (a.scheme and b.scheme):
+        return None
+    return (a.scheme.lower(), a.netloc.lower(), a.path) == (b.scheme.lower(), b.netloc.lower(), b.path)
+
+
+def _shown(url: str) -> str:
+    """A URL without its query string: a presigned URL's signature is a secret of sorts and only noise."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
 
 
 def read_annotations(session: UploadSession, project: str, names: list[str]) -> dict[str, dict]:
@@ -111,13 +147,13 @@ def _edit_reason(held: dict | None, last: dict | None, planned: dict | None) -> 
         # Empty is how an item starts; but an upload of this tool emptied since then was deleted by someone.
         if last is None or _blank(last):
             return None
-        return "the annotation this tool uploaded was emptied on SuperAnnotate"
+        return "human-edited: the annotation this tool uploaded was emptied on SuperAnnotate"
     content = _content(held)
     if content == _content(planned) or (last is not None and content == _content(last)):
         return None
     if last is None:
-        return "holds an annotation this tool did not upload from this output folder"
-    return "the annotation on SuperAnnotate was changed since this tool's last upload"
+        return "human-edited: holds an annotation this tool did not upload from this output folder"
+    return "human-edited: the annotation on SuperAnnotate was changed since this tool's last upload"
 
 
 def _blank(annotation: dict | None) -> bool:

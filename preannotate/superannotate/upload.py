@@ -174,12 +174,12 @@ def _upload(
     report.created_classes = ensure_classes(session, options.project, classes)
     # Statuses and annotations are read before anything is written: the server, not the ledger, knows
     # whether someone worked on an item (a new output folder has no ledger at all).
-    statuses = session.existing_items(options.project, [p.item for p in todo])
+    listed = session.listed_items(options.project, [p.item for p in todo])
     edits = find_human_edits(
-        session, options.project, todo, statuses, ledger, target, read_all=options.overwrite_human_edits
+        session, options.project, todo, listed, ledger, target, read_all=options.overwrite_human_edits
     )
     todo, notes = _spare_human_work(options, todo, edits, report, output_dir)
-    uploadable = _attach(session, options.project, todo, statuses, report)
+    uploadable = _attach(session, options.project, todo, set(listed), report)
     send_batches(session, options, uploadable, ledger, report, notes)
     if notes:
         report.overwritten_human_edits = [n for n in report.succeeded if n in notes]
@@ -233,11 +233,10 @@ def _attach(
     session: UploadSession,
     project: str,
     todo: list[PlannedItem],
-    statuses: dict[str, str | None],
+    present: set[str],
     report: UploadReport,
 ) -> list[PlannedItem]:
-    """Attaches items missing from the project; returns those that are in it afterwards."""
-    present = set(statuses)
+    """Attaches items missing from the project (`present`: those in it); returns those in it afterwards."""
     missing = [p for p in todo if p.item not in present]
     for p in missing:
         if not p.url:
@@ -246,7 +245,7 @@ def _attach(
     if wanted:
         attached, _, duplicated = session.attach(project, wanted)
         report.attached = list(attached)
-        present |= set(attached) | set(duplicated)
+        present = present | set(attached) | set(duplicated)
         for p in missing:
             if p.url and p.item not in present:
                 report.add(p.item, p.source, "failed", _attach_failure(p), p.url)

@@ -48,6 +48,7 @@ class State:
     unhandled: list[str] = field(default_factory=list)
     faults: list[list] = field(default_factory=list)
     integrations: list[dict] = field(default_factory=list)
+    download_omits: set[str] = field(default_factory=set)  # items a download leaves out (a partial answer)
     priorities: dict[int, dict[str, float]] = field(default_factory=lambda: collections.defaultdict(dict))
     priority_requests: list[list[tuple[str, str, float]]] = field(default_factory=list)
     custom_schema: dict[int, dict] = field(default_factory=lambda: collections.defaultdict(dict))
@@ -280,7 +281,7 @@ class Api(MetadataApi):
         chunks = []
         for name, item in self.state.items[pid].items():
             annotation = self.state.annotations.get((pid, name))
-            if item["id"] in wanted and annotation is not None:
+            if item["id"] in wanted and annotation is not None and name not in self.state.download_omits:
                 extra = {"id": item["id"], "url": item["url"], "status": STATUS_NAMES[item["annotation_status"]]}
                 chunks.append(json.dumps({**annotation, "metadata": {**annotation["metadata"], **extra}}))
         return 200, DELIMITER.join(chunks)

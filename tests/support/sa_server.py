@@ -136,6 +136,21 @@ class SuperAnnotateServer:
         with self.state.lock:
             self.state.items[self._project_id(project)][item]["annotation_status"] = STATUSES[status]
 
+    def add_item(self, project: str, item: str, url: str, status: str = "NotStarted") -> None:
+        """An item someone else attached to the project (in the web app or with their own script)."""
+        with self.state.lock:
+            pid = self._project_id(project)
+            folder = self.state.projects[pid]["folder_id"]
+            self.state.items[pid][item] = {
+                "id": next(self.state.ids), "name": item, "url": url, "folder_id": folder,
+                "integration_id": None, "annotation_status": STATUSES[status],
+            }  # fmt: skip
+
+    def omit_from_download(self, item: str) -> None:
+        """Annotation downloads leave the item out from now on, as a partial answer of the platform would."""
+        with self.state.lock:
+            self.state.download_omits.add(item)
+
     def add_integration(self, name: str, source: str = "custom", bucket: str = "audio-bucket") -> int:
         """A storage integration of the team (source: aws, gcp, azure, custom...); returns its id."""
         with self.state.lock:
