@@ -194,3 +194,11 @@ def test_notebook_parameters_holding_secrets_are_refused():
             config_from_parameters(params)
         assert str(err.value).startswith(f"parameter {key}: ") and API_KEY not in str(err.value)
         assert TEAM_TOKEN not in str(err.value)
+
+
+@pytest.mark.parametrize("status", ["Completed", "Returned", "Skipped"])
+def test_a_draft_is_never_uploaded_as_finished_work(status: str) -> None:
+    # pull and export take Completed items for corrections, and the upload guard takes them for human work.
+    with pytest.raises(ConfigError, match=f"superannotate.status must be one of .*got '{status}'.*machine draft"):
+        load_config(None, [f"superannotate.status={status}"])
+    assert load_config(None, ["superannotate.status=QualityCheck"]).superannotate.status == "QualityCheck"

@@ -14,6 +14,9 @@ URL_MODES = ("public", "presigned", "integration")
 PRIORITIES = ("doubtful_first", "easy_first", "none")
 # Item statuses of a SuperAnnotate project with the default workflow.
 SUPERANNOTATE_STATUSES = ("NotStarted", "InProgress", "QualityCheck", "Returned", "Completed", "Skipped")
+# What an uploaded draft may be given: the others say people finished or sent back the item, and pull, export
+# and the upload guard would take the machine's draft for their work.
+DRAFT_STATUSES = ("NotStarted", "InProgress", "QualityCheck")
 # Characters SuperAnnotate replaces in project names (the SDK would then not find the project again).
 _PROJECT_NAME_FORBIDDEN = set('/\\:*?"<>|“')
 
@@ -74,7 +77,8 @@ class SuperAnnotateOptions:
     keep_status: bool = option(False, "Leave item statuses as they are after an upload.")
     status: str = option(
         "InProgress",
-        "The status uploaded items get unless keep_status (SuperAnnotate's own default: InProgress).",
+        "The status uploaded items get unless keep_status: NotStarted, InProgress (SuperAnnotate's own default) or "
+        "QualityCheck; never Completed, Returned or Skipped, which would pass the draft off as people's work.",
     )
     batch_size: int = option(100, "Annotations per upload request; the ledger is saved after each batch.")
     max_attempts: int = option(
@@ -113,8 +117,9 @@ class SuperAnnotateOptions:
         check(self.project == self.project.strip(), "superannotate.project must not start or end with spaces")
         check(bool(self.project_description.strip()), "superannotate.project_description must not be empty")
         check(
-            self.status in SUPERANNOTATE_STATUSES,
-            f"superannotate.status must be one of {', '.join(SUPERANNOTATE_STATUSES)}, got {self.status!r}",
+            self.status in DRAFT_STATUSES,
+            f"superannotate.status must be one of {', '.join(DRAFT_STATUSES)}, got {self.status!r}"
+            + (": a machine draft is not people's finished work" if self.status in SUPERANNOTATE_STATUSES else ""),
         )
         check(
             self.url_prefix is None or "://" in self.url_prefix,
