@@ -7,7 +7,9 @@ Writes, each file atomically and the index last::
                                      or the reason it could not be pulled
 
 Only the run's own items are asked for (those in run.json that were transcribed): the
-drafts to compare with exist for no others.
+drafts to compare with exist for no others. Only from a project the run was uploaded to, and the
+one its last pull came from (see `pull_project`): another project's same-named items are not its
+corrections.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from ..lock import locked
 from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
 from ..storage import read_json, write_json_atomic
-from ..superannotate import Ledger, find_credentials
+from ..superannotate import find_credentials
 from ..superannotate.client import UploadSession, connect
 from ..superannotate.credentials import SETUP_HINT
 from ..superannotate.plan import run_files
 from ..superannotate.report import utc_now
 from ..superannotate.upload import retry_policy
+from .pull_fields import INDEX_TYPES, ITEM_TYPES, checked, kind
+from .pull_project import check_project, choose_project
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +88,30 @@ class PullReport:
         return {"format": FORMAT, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: Any) -> PullReport:
-        """Reads pulled.json's content.
+    def from_dict(cls, data: Any, source: str | Path = PULLED_FILE) -> PullReport:
+        """Reads pulled.json's content, checking the type of every field.
+
+        Args:
+            data: The parsed JSON; None when the file is not valid JSON.
+            source: The file it was read from, for the message.
 
         Raises:
-            CorrectionError: It is not a pull index of this format.
+            CorrectionInputError: It is not a pull index of this format (the message names the problem).
         """
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("items"), list):
-            raise CorrectionError(f"{PULLED_FILE} is not a pull index of format {FORMAT}: run `preannotate pull`")
-        items = [_pulled_item(i) for i in data["items"]]
-        fields = {k: data[k] for k in ("project", "target", "statuses", "pulled_at")}
+        try:
+            if isinstance(data, dict) and (data.get("format") != FORMAT or isinstance(data["format"], bool)):
+                # First: another format's other fields would be reported as wrong types.
+                raise ValueError(
+                    f"format is {kind(data['format'])}, not {FORMAT}" if "format" in data else "format missing"
+                )
+            fields = checked(data, INDEX_TYPES, "", required=INDEX_TYPES)
+            if not all(isinstance(s, str) for s in fields["statuses"]):
+                raise ValueError(f"statuses is {kind(fields['statuses'])}, not a list of strings")
+            items = _pulled_items(fields.pop("items"))
+        except ValueError as e:
+            raise CorrectionInputError(
+                f"{source} is not a pull index of format {FORMAT} ({e}): run `preannotate pull` to pull again"
+            ) from None
         return cls(**fields, items=items)
 
     def describe(self) -> str:
@@ -109,20 +127,37 @@ class PullReport:
         )
 
 
-def _pulled_item(data: Any) -> PulledItem:
-    """One item of pulled.json; a name that is not plain, or a file not its `corrected/<item>.json`, is a problem.
+def _pulled_items(listed: list) -> list[PulledItem]:
+    """The items of pulled.json, each checked; an item listed twice is an error (it would count twice).
+
+    Raises:
+        ValueError: An item is not an object of the known fields and types, or is listed twice.
+    """
+    items, seen = [], set()
+    for n, data in enumerate(listed):
+        where = f"items[{n}]"
+        unknown = sorted(set(data) - set(ITEM_TYPES)) if isinstance(data, dict) else []
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
+        item = PulledItem(**checked(data, ITEM_TYPES, where, required=("item",)))
+        if item.item in seen:
+            raise ValueError(f"{where}: item {item.item!r} is listed twice")
+        seen.add(item.item)
+        items.append(_plain(item))
+    return items
+
+
+def _plain(item: PulledItem) -> PulledItem:
+    """The item, or a problem when its name is not plain or its file not its `corrected/<item>.json`.
 
     pulled.json may have been edited: what it names is read back, so nothing outside the
     output folder may be reached through it.
     """
-    if not isinstance(data, dict) or "item" not in data or not set(data) <= set(PulledItem.__dataclass_fields__):
-        raise CorrectionError(f"{PULLED_FILE} is not a pull index of format {FORMAT}: run `preannotate pull`")
-    item = PulledItem(**data)
     problem = plain_item_problem(item.item)
     if not problem and item.file is not None and item.file != f"{CORRECTED_DIR}/{item.item}.json":
         problem = f"its file {item.file!r} is not {CORRECTED_DIR}/{item.item}.json"
     if problem:
-        item = PulledItem(str(item.item), item.status, None, item.problem or f"{PULLED_FILE} {problem}", False)
+        item = PulledItem(item.item, item.status, None, item.problem or f"{PULLED_FILE} {problem}", False)
     return item
 
 
@@ -130,14 +165,14 @@ def load_pull(output_dir: str | Path) -> PullReport:
     """Reads `<output>/pulled.json`.
 
     Raises:
-        CorrectionError: There is none (nothing was pulled yet) or it is not a pull index.
+        CorrectionInputError: There is none (nothing was pulled yet) or it is not a pull index.
     """
     path = Path(output_dir) / PULLED_FILE
     if not Path(output_dir).is_dir():  # calibrate reads runs without locking them
         raise CorrectionInputError("no such output folder: give the -o of a `preannotate run`")
     if not path.is_file():
         raise CorrectionInputError(f"{path} not found: run `preannotate pull` first")
-    return PullReport.from_dict(read_json(path))
+    return PullReport.from_dict(read_json(path), path)
 
 
 def open_session(options: SuperAnnotateOptions) -> UploadSession:
@@ -153,20 +188,6 @@ def open_session(options: SuperAnnotateOptions) -> UploadSession:
     return connect(credentials, retry_policy(options))
 
 
-def project_name(options: SuperAnnotateOptions, output_dir: Path) -> str:
-    """The configured project, else the only project the run's upload ledger names.
-
-    Raises:
-        CorrectionError: Neither names exactly one project.
-    """
-    if options.project:
-        return options.project
-    projects = {t.get("project") for t in Ledger.load(output_dir).data["targets"].values()}
-    if len(projects) == 1:
-        return str(projects.pop())
-    raise CorrectionError("superannotate.project must name the project to pull from (the upload ledger names none)")
-
-
 @locked("pull", existing=True)
 def pull_from_config(config: RunConfig, session: UploadSession | None = None) -> PullReport:
     """`preannotate pull`: pulls the run in output.dir from superannotate.project.
@@ -179,9 +200,10 @@ def pull_from_config(config: RunConfig, session: UploadSession | None = None) ->
         The pull's report, also written to `<output>/pulled.json`.
     """
     out = Path(config.output.dir)
-    project = project_name(config.superannotate, out)
+    project = choose_project(config.superannotate.project, out, out / PULLED_FILE)
+    check_project(project, out, out / PULLED_FILE)  # before asking for a token
     session = session or open_session(config.superannotate)
-    return pull_run(out, project, session, config.correction.statuses)
+    return _pull(out, project, session, config.correction.statuses)
 
 
 def pull_run(output_dir: str | Path, project: str, session: UploadSession, statuses: Sequence[str] = ()) -> PullReport:
@@ -197,17 +219,22 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
         Per item: status and stored file, or why it was not pulled.
 
     Raises:
-        CorrectionError: No run.json, or the project does not exist.
+        CorrectionInputError: The run was not uploaded to the project, a previous pull came from another
+            one (see `check_project`), or the project does not exist.
+        CorrectionError: No run.json.
         UploadError, CredentialsError: SuperAnnotate failed or stopped accepting the token.
     """
     out = Path(output_dir)
-    try:
-        files = [f for f in run_files(out) if f["status"] != "failed"]
-    except UploadError as e:
-        raise CorrectionError(str(e)) from e
+    check_project(project, out, out / PULLED_FILE)
+    return _pull(out, project, session, statuses)
+
+
+def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[str]) -> PullReport:
+    """`pull_run` once the project is checked."""
+    files = _run_files(out)
     names = [f["item"] for f in files if not f["problem"]]
     if session.find_project(project) is None:
-        raise CorrectionError(f"SuperAnnotate project {project!r} not found")
+        raise CorrectionInputError(f"SuperAnnotate project {project!r} not found")
     report = PullReport(project, session.target(project), list(statuses))
     report.items.extend(PulledItem(f["item"], problem=f["problem"], selected=False) for f in files if f["problem"])
     held = session.existing_items(project, names)
@@ -222,6 +249,20 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
     write_json_atomic(out / PULLED_FILE, report.to_dict())
     log.info("%s", report.summary_line())
     return report
+
+
+def _run_files(out: Path) -> list[dict[str, str]]:
+    """The run's transcribed files, each item once: pulled.json lists no item twice."""
+    try:
+        files = [f for f in run_files(out) if f["status"] != "failed"]
+    except UploadError as e:
+        raise CorrectionError(str(e)) from e
+    unique: dict[str, dict[str, str]] = {}
+    for f in files:
+        if f["item"] in unique:  # only an edited run.json repeats a name
+            log.warning("run.json lists item %r twice: pulled once", f["item"])
+        unique.setdefault(f["item"], f)
+    return list(unique.values())
 
 
 def _download(session: UploadSession, project: str, batch: list[PulledItem], out: Path) -> None:
