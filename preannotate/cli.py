@@ -24,8 +24,8 @@ EXIT_CODES = """exit codes:
   0    everything done
   1    some file, export or upload failed after processing began (run.json says which); run again to retry
   2    nothing processed: bad configuration or arguments, missing input, a model that cannot load,
-       missing or rejected credentials, another process working on the output folder, or an export
-       destination this tool did not make
+       missing or rejected credentials, another process working on the output folder, an export
+       destination this tool did not make or that was changed since, or a damaged pulled.json
   130  interrupted (Ctrl-C); finished files are kept and a second run resumes"""
 
 log = logging.getLogger("preannotate")

@@ -1,8 +1,13 @@
-"""`preannotate export` on real folders: it replaces only what an export made, and cleans up after a kill."""
+"""`preannotate export` on real folders: it replaces only what an export made, unchanged, and cleans up after a kill."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +22,7 @@ from support.pulled_runs import ANNOTATION, make_pulled_run
 
 from preannotate.correction.dataset import export_dataset
 from preannotate.correction.destination import MARKER
-from preannotate.errors import CorrectionError
+from preannotate.errors import CorrectionError, DestinationError
 from preannotate.options import DatasetExportOptions
 
 CLI = [sys.executable, "-m", "preannotate"]
@@ -70,8 +75,12 @@ def test_export_refuses_the_run_folders_and_what_is_above_them(run_dir: Path, tm
 def test_export_replaces_only_new_empty_and_export_made_folders(run_dir: Path, tmp_path: Path) -> None:
     dest = tmp_path / "dataset"
     export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)  # a new folder
-    assert json.loads((dest / MARKER).read_text())["format"] == 1
+    marker = json.loads((dest / MARKER).read_text())
     first = snapshot(dest)
+    assert marker["format"] == 2 and marker["files"].keys() == first.keys() - {MARKER}
+    assert all(
+        v == {"size": len(first[k]), "sha256": hashlib.sha256(first[k]).hexdigest()} for k, v in marker["files"].items()
+    )
     export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)  # its own
     assert snapshot(dest).keys() == first.keys() and snapshot(dest) != first
     (dest / MARKER).unlink()  # an export made before the marker: only export files, and export.json
@@ -86,6 +95,148 @@ def test_export_replaces_only_new_empty_and_export_made_folders(run_dir: Path, t
     empty.mkdir()
     export_dataset(run_dir, DatasetExportOptions(dir=str(empty)), ANNOTATION)
     assert (empty / "metadata.csv").is_file() and (empty / MARKER).is_file()
+
+
+def test_cli_export_refuses_its_folder_with_files_added_by_hand(run_dir: Path, tmp_path: Path) -> None:
+    """The audit's case: notes and a folder added to an export survive the next export, which says so."""
+    dest, args = run_dir / "dataset", [*CLI, "export", "-o", str(run_dir)]
+    subprocess.run(args, capture_output=True, check=True)
+    (dest / "REVIEW_NOTES.txt").write_text("my hand review notes\n")
+    (dest / "extra").mkdir()
+    (dest / "extra" / "fixed.csv").write_text("x\n")
+    before = snapshot(dest)
+    proc = subprocess.run(args, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"refusing to replace {dest}: it is not as the export that made it left it: " in proc.stderr
+    assert "REVIEW_NOTES.txt (added), extra/ (added); nothing was deleted. To keep these changes, move" in proc.stderr
+    assert snapshot(dest) == before
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".dataset")] == []
+
+
+def edit_same_size(path: Path) -> None:
+    """Changes one byte: only the content tells."""
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 1
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("change", ["text edited", "clip edited", "clip deleted", "clip replaced by a folder"])
+def test_export_refuses_its_folder_once_edited_or_pruned(run_dir: Path, tmp_path: Path, change: str) -> None:
+    dest = tmp_path / "dataset"
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    clip = sorted((dest / "clips").iterdir())[0]
+    name, kind = clip.relative_to(dest).as_posix(), "changed"
+    if change == "text edited":
+        edit_same_size(dest / "metadata.csv")
+        name = "metadata.csv"
+    elif change == "clip edited":
+        edit_same_size(clip)
+    elif change == "clip deleted":
+        clip.unlink()
+        kind = "missing"
+    else:
+        clip.unlink()
+        clip.mkdir()
+    before = snapshot(dest)
+    with pytest.raises(DestinationError, match=rf"left it: {re.escape(name)} \({kind}\); nothing was deleted"):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)
+    assert snapshot(dest) == before and clip.parent.is_dir()
+
+
+def test_a_copy_of_an_export_is_replaced_only_while_unchanged(run_dir: Path, tmp_path: Path) -> None:
+    """A dataset curated in a copy of an export keeps the marker: the curation is what is protected."""
+    dest, copy = tmp_path / "dataset", tmp_path / "curated"
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    shutil.copytree(dest, copy)
+    export_dataset(run_dir, DatasetExportOptions(dir=str(copy)), ANNOTATION)  # the same files: nothing to lose
+    clips = sorted((copy / "clips").iterdir())
+    clips[0].unlink()
+    lines = (copy / "metadata.csv").read_text().splitlines(keepends=True)
+    (copy / "metadata.csv").write_text("".join(line for line in lines if clips[0].name not in line))
+    before = snapshot(copy)
+    with pytest.raises(DestinationError, match=rf"metadata.csv \(changed\), clips/{clips[0].name} \(missing\);"):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(copy)), ANNOTATION)
+    assert snapshot(copy) == before
+
+
+def test_a_refusal_names_a_few_changes_and_counts_the_rest(run_dir: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dataset"
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    for n in range(8):
+        (dest / f"take-{n}.txt").write_text(f"take {n}\n")
+    named = ", ".join(f"take-{n}.txt \\(added\\)" for n in range(5))
+    with pytest.raises(DestinationError, match=f"left it: {named} and 3 more; nothing was deleted"):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    assert len(list(dest.glob("take-*.txt"))) == 8
+
+
+OLD_CHANGES = {  # a change to an export that listed no files -> what the refusal names
+    "notes added": r"notes.txt \(added\)",
+    "text edited": r"metadata.csv \(changed\)",
+    "clip deleted": r"clips/ \(1 clips where its export wrote 2\)",
+    "table deleted": r"segments.csv \(missing\)",
+}
+
+
+@pytest.mark.parametrize("change", OLD_CHANGES)
+@pytest.mark.parametrize("marker", ["format 1", "none"])
+def test_exports_that_list_no_files_are_checked_by_names_count_and_times(
+    run_dir: Path, tmp_path: Path, marker: str, change: str
+) -> None:
+    """A marker of the previous version (no file list), or none (exports made before it): made a minute ago."""
+    dest = tmp_path / "dataset"
+
+    def older_export() -> None:
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+        (dest / MARKER).unlink()
+        if marker == "format 1":
+            old = {"format": 1, "made_by": "preannotate export", "created_at": "2024-01-01T00:00:00Z", "pid": 1}
+            (dest / MARKER).write_text(json.dumps({**old, "host": "elsewhere"}, indent=2) + "\n")
+        for path in dest.rglob("*"):
+            mtime = path.stat().st_mtime_ns - 60 * 10**9
+            os.utime(path, ns=(mtime, mtime))
+
+    older_export()
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)  # unchanged: replaced
+    assert "files" in json.loads((dest / MARKER).read_text())
+    older_export()
+    if change == "notes added":
+        (dest / "notes.txt").write_text("who said what\n")
+    elif change == "text edited":
+        edit_same_size(dest / "metadata.csv")
+    else:
+        (dest / ("segments.csv" if change == "table deleted" else "clips/fox.wav-0001.wav")).unlink()
+    before = snapshot(dest)
+    with pytest.raises(DestinationError, match=f"left it: {OLD_CHANGES[change]}; nothing was deleted"):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    assert snapshot(dest) == before
+
+
+def test_export_checks_its_folder_again_before_the_swap(run_dir: Path, tmp_path: Path) -> None:
+    """Notes written into the old export while the new one is made are not swapped away."""
+    dest = tmp_path / "dataset"
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    first = snapshot(dest)
+    killed = stage_and_wait(dest)  # a killed export's leftover: the next one removes it once under way
+    killed.kill()
+    killed.wait()
+
+    class WriteNotes(logging.Handler):  # someone at work in the folder meanwhile
+        def emit(self, record: logging.LogRecord) -> None:
+            (dest / "REVIEW_NOTES.txt").write_text("my hand review notes\n")
+
+    logger = logging.getLogger("preannotate.correction.destination")
+    handler, level = WriteNotes(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with pytest.raises(DestinationError, match=r"REVIEW_NOTES.txt \(added\); nothing was deleted"):
+            export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert snapshot(dest) == {**first, "REVIEW_NOTES.txt": b"my hand review notes\n"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dataset")] == []
 
 
 def stage_and_wait(dest: Path) -> subprocess.Popen:

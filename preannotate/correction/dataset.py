@@ -14,8 +14,9 @@ segments.csv also carry it, as `speaker` (an event without one: empty, or absent
 Clips are cut from the audio decoded at 16 kHz (then resampled to `dataset.sample_rate`) at
 sample round(time * rate), half up, so a clip has exactly end_sample - start_sample samples.
 The export is built in a temporary folder next to the destination and swapped in at the end:
-a failed or interrupted export never leaves a half-written dataset. Only a folder an export made
-(it carries `.preannotate-export.json`), an empty one or a new one is replaced (see `destination`).
+a failed or interrupted export never leaves a half-written dataset. Only a new or empty folder, or one
+holding exactly the files an export wrote, unchanged (`.preannotate-export.json` lists them), is
+replaced (see `destination`).
 """
 
 from __future__ import annotations
@@ -105,8 +106,8 @@ def export_dataset(
 
     Raises:
         CorrectionError: No run or pull in the folder; the destination is the output or input folder,
-            or a folder above them, or holds files an export did not make (nothing is deleted);
-            or it cannot be written.
+            or a folder above them, or holds files an export did not make or that changed since
+            (nothing is deleted); or it cannot be written.
         DiskFullError: The disk holding the destination is full (the previous dataset is kept).
     """
     out = Path(output_dir)
