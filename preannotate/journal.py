@@ -37,7 +37,7 @@ from .errors import LockError
 from .lock import output_lock
 from .naming import MediaFile
 from .report import FileResult, RunReport
-from .storage import raise_if_disk_full, read_json, sync_file_system, write_text_atomic
+from .storage import ENCODING, ERRORS, raise_if_disk_full, read_json, sync_file_system, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class Journal:
         path = Path(report.output_dir) / JOURNAL_FILE
         write_text_atomic(path, json.dumps(start_record(report, stored or {}), ensure_ascii=False) + "\n")
         try:
-            handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (held open until close)
+            handle = open(path, "a", encoding=ENCODING, errors=ERRORS)  # noqa: SIM115 (held open until close)
         except OSError as e:
             raise_if_disk_full(e, path.parent)
             raise

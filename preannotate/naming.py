@@ -28,7 +28,10 @@ MAX_NAME_BYTES = 180
 MAX_EXTENSION_CHARS = 8
 # Unsafe in file names on some system, or skipped by SuperAnnotate's import
 # (`< > : ” ' / \ ? * & $ ! +`, the typographic quotes included).
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*#%&{}$!`\'@+=\[\]\u2018\u2019\u201c\u201d\u2028\u2029]')
+# Lone surrogates stand for the bytes of a file name that is not UTF-8 (Python's surrogateescape).
+_UNSAFE = re.compile(
+    r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*#%&{}$!`\'@+=\[\]\u2018\u2019\u201c\u201d\u2028\u2029\ud800-\udfff]'
+)
 _DIGEST_CHARS = 8
 
 
@@ -78,7 +81,8 @@ def item_name(source: str) -> str:
     lossy = any(SEPARATOR in p or _UNSAFE.search(p) or p != p.strip() for p in parts)
     if not lossy and _fits(plain) and not plain.startswith("."):
         return plain
-    return _hashed(text, hashlib.sha1(text.encode("utf-8")).hexdigest()[:_DIGEST_CHARS])
+    raw = text.encode("utf-8", "surrogatepass")  # the same bytes as plain UTF-8 for any name that is valid
+    return _hashed(text, hashlib.sha1(raw).hexdigest()[:_DIGEST_CHARS])
 
 
 def unique_item_names(sources: list[str]) -> list[str]:

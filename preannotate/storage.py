@@ -87,7 +87,7 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
         raise_if_disk_full(e, path.parent)
         raise
     try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=ENCODING, errors=ERRORS, newline="") as f:
             with contextlib.suppress(FileNotFoundError):  # a replaced file keeps the permissions its owner chose
                 os.fchmod(fd, path.stat().st_mode & 0o7777)
             yield f
@@ -100,6 +100,11 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
         if isinstance(e, OSError):
             raise_if_disk_full(e, path.parent)
         raise
+
+
+# A file name that is not UTF-8 reaches text as lone surrogates, which UTF-8 cannot encode: written as
+# `\udce9`, which in JSON (where such text only stands in strings) is the escape that reads back the same.
+ENCODING, ERRORS = "utf-8", "backslashreplace"
 
 
 def _new_temp(path: Path) -> tuple[int, str]:
