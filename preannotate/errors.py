@@ -51,7 +51,11 @@ class LockError(PreannotateError):
     """Another process is working on the same output folder."""
 
 
-class DiskFullError(PreannotateError):
+class OutputWriteError(PreannotateError):
+    """The output cannot be written (read-only, no permission, a file where a folder must be): going on is pointless."""
+
+
+class DiskFullError(OutputWriteError):
     """A write failed because the disk (or the user's quota) is full: going on is pointless."""
 
 

@@ -37,7 +37,7 @@ from .errors import LockError
 from .lock import output_lock
 from .naming import MediaFile
 from .report import FileResult, RunReport
-from .storage import ENCODING, ERRORS, raise_if_disk_full, read_json, sync_file_system, write_text_atomic
+from .storage import ENCODING, ERRORS, raise_if_unwritable, read_json, sync_file_system, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class Journal:
         try:
             handle = open(path, "a", encoding=ENCODING, errors=ERRORS)  # noqa: SIM115 (held open until close)
         except OSError as e:
-            raise_if_disk_full(e, path.parent)
+            raise_if_unwritable(e, path)
             raise
         return cls(path, handle)
 
@@ -221,7 +221,7 @@ class Journal:
                     self._timer.daemon = True
                     self._timer.start()
             except OSError as e:
-                raise_if_disk_full(e, self.path.parent)
+                raise_if_unwritable(e, self.path)
                 raise
 
     def close(self) -> None:
@@ -239,7 +239,7 @@ class Journal:
             try:
                 self._commit()
             except OSError as e:
-                raise_if_disk_full(e, self.path.parent)
+                raise_if_unwritable(e, self.path)
                 raise
             finally:
                 self._handle.close()

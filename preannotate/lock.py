@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import InputError, LockError
-from .storage import raise_if_disk_full, remove_output_temps
+from .storage import NOT_A_FOLDER, raise_if_disk_full, remove_output_temps
 
 log = logging.getLogger(__name__)
 LOCK_FILE = ".preannotate.lock"
@@ -62,13 +62,17 @@ def output_lock(folder: str | Path, command: str, existing: bool = False) -> Ite
             folder then gets an error that says so, not one about a file missing inside it.
 
     Raises:
-        InputError: `existing` and there is no such folder.
+        InputError: `existing` and there is no such folder, or the folder cannot be made or used (a file
+            is in its place, the name is too long, a loop of links).
         LockError: Another process holds it; the message names its pid, host, command and start.
         DiskFullError: The lock file cannot be written for lack of space.
     """
     if existing and not Path(folder).expanduser().is_dir():
         raise InputError(f"output folder {folder} does not exist: give the -o of a `preannotate run`")
-    key = str(Path(folder).expanduser().resolve())
+    try:
+        key = str(Path(folder).expanduser().resolve())
+    except (OSError, RuntimeError) as e:  # RuntimeError: a loop of symbolic links
+        raise InputError(f"cannot use {folder} as the output folder: {e}") from None
     with _registry:
         if key in _held:
             _held[key].count += 1
@@ -104,13 +108,15 @@ def locked(command: str, existing: bool = False) -> Callable[[F], F]:
 
 
 def _acquire(folder: Path, command: str) -> _Held | None:
-    created = not folder.exists()
     try:
+        created = not folder.exists()
         fd = _open_locked(folder / LOCK_FILE)
     except OSError as e:
         raise_if_disk_full(e, folder)
-        if e.errno not in _UNLOCKABLE:
-            raise
+        if e.errno not in _UNLOCKABLE:  # a file where the folder must be, a name too long...
+            what = NOT_A_FOLDER if e.errno in (errno.EEXIST, errno.ENOTDIR) else e.strerror or str(e)
+            where = f" ({e.filename})" if e.filename and e.filename != str(folder) else ""
+            raise InputError(f"cannot use {folder} as the output folder: {what}{where}") from None
         log.warning("cannot lock %s (%s): going on without a lock", folder, e.strerror or e)
         return None
     try:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import DiskFullError
+from .errors import DiskFullError, OutputWriteError
 
 # A writer of this tool finishes a file in seconds: a temporary file an hour old was left by a killed
 # process, while a younger one may still be written by a live one (another run, a notebook, an older
@@ -26,6 +26,13 @@ STALE_TEMP_S = 3600.0
 # its copies, pull, report, backups); searched recursively for temporary files left behind.
 OUTPUT_FOLDERS = ("transcripts", "subtitles", "superannotate", "uploaded", "corrected", "correction", "backups")
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# Writes that fail this way fail for every file after: read-only, no permission, a file where a folder
+# must be (or the reverse), a name too long, a link loop, a failing disk.
+UNWRITABLE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG,
+     errno.ELOOP, errno.EIO}
+)  # fmt: skip
+NOT_A_FOLDER = "a file stands where a folder must be"
 # `.<name>.<host tag>-<pid>-<random>.tmp`: who wrote a temporary file, so that one of a dead process
 # can go at once (the random part is hex: no '-' or '.').
 _TEMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-(\d+)-[^.-]*\.tmp$")
@@ -63,6 +70,26 @@ def raise_if_disk_full(error: OSError, folder: str | Path) -> None:
         ) from error
 
 
+def raise_if_unwritable(error: OSError, path: str | Path, temporary: str | None = None) -> None:
+    """Raises DiskFullError or OutputWriteError in place of `error` when no later write would succeed either.
+
+    Args:
+        error: What creating, writing or renaming a file of the output raised.
+        path: The file being written, named in the message.
+        temporary: Its temporary file, never named in the message (the error may name it).
+    """
+    path = Path(path)
+    raise_if_disk_full(error, path.parent)
+    if error.errno in UNWRITABLE_ERRNOS:
+        where = error.filename if error.filename not in (None, temporary, str(path)) else None
+        what = NOT_A_FOLDER if error.errno in (errno.EEXIST, errno.ENOTDIR) else error.strerror
+        detail = f"{what}: {where}" if where else what
+        raise OutputWriteError(
+            f"cannot write {path}: {detail}; fix the output folder (or choose another with -o) and run again "
+            "(finished files are kept, nothing is half-written)"
+        ) from error
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> Iterator[IO]:
     """Opens a temporary file beside `path` that replaces it only once the block ends without error.
@@ -78,13 +105,14 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
 
     Raises:
         DiskFullError: The disk or quota is full (the temporary file is removed).
+        OutputWriteError: The folder or the file cannot be written (see `raise_if_unwritable`).
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = _new_temp(path)
     except OSError as e:
-        raise_if_disk_full(e, path.parent)
+        raise_if_unwritable(e, path)
         raise
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=ENCODING, errors=ERRORS, newline="") as f:
@@ -94,11 +122,19 @@ def atomic_writer(path: str | Path, binary: bool = False, sync: bool = True) -> 
             f.flush()
             if sync:
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
             raise_if_disk_full(e, path.parent)
+        raise
+
+
+def _replace(tmp: str, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as e:  # e.g. a folder in the file's place: only our rename's errors are about the output
+        raise_if_unwritable(e, path, tmp)
         raise
 
 

@@ -76,6 +76,7 @@ def test_bad_input_folder(tmp_path, tiny_model):
         assert "quick brown fox" in text[source]
     assert text["silence.wav"] == "" and text["blip.wav"] == ""  # nothing invented
     assert any("truncated" in w for w in files["truncated.flac"]["warnings"])
+    assert "truncated.flac: truncated: decoded" in proc.stderr  # said, not only recorded
     # Failed files leave no output, and nothing is half-written.
     assert sorted(p.name for p in transcripts.iterdir()) == sorted(f"{files[s]['item']}.json" for s in text)
     assert not list(out.rglob("*.tmp"))
@@ -90,6 +91,40 @@ def test_missing_input_is_a_clear_error(tmp_path):
     (tmp_path / "empty" / "readme.txt").write_text("no media here")
     proc = run_cli("run", "-i", str(tmp_path / "empty"), "-o", str(tmp_path / "out"))
     assert proc.returncode == 2 and "holds no media" in proc.stderr
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(SAMPLES / "en" / "hello_world.wav", inp / "a.wav")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "locked" / ".preannotate.lock").mkdir(parents=True)
+    cases = {
+        str(inp / "a.wav"): "a file stands where a folder must be",
+        str(inp / "a.wav" / "out"): "a file stands where a folder must be",
+        str(tmp_path / ("x" * 300)): "File name too long",
+        str(tmp_path / "loop"): "Symlink loop",
+        str(tmp_path / "locked"): "Is a directory",
+    }
+    for out, message in cases.items():
+        proc = run_cli("run", "-i", str(inp), "-o", out, "--set", "model.name=bundled:tiny.en")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert f"as the output folder: {message}" in proc.stderr, proc.stderr
+
+
+def test_an_output_folder_that_cannot_be_written_stops_the_run_with_one_message(tmp_path, tiny_model):
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for name in ("hello_world", "counting"):
+        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    out.mkdir()
+    (out / "transcripts").write_text("a file where the transcripts' folder must be")
+    proc = run_cli("run", "-i", str(inp), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress",
+                   *GREEDY)  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "a file stands where a folder must be" in errors[0], proc.stderr
+    assert f"cannot write {out / 'transcripts'}" in errors[0]
 
 
 def test_unknown_option_is_a_clear_error(tmp_path):

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .. import asr
 from ..audio import DecodedAudio, probe_duration
-from ..errors import DiskFullError, PreannotateError
+from ..errors import OutputWriteError, PreannotateError
 from ..journal import stored_state
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult, RunReport
@@ -225,6 +225,8 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
     media = job.media
     try:
         transcript, warnings = produce()
+        for warning in warnings:  # also in run.json; said here so that no one has to look there to learn of it
+            log.warning("%s: %s", media.source, warning)
         meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
         if CHANNELS_META in transcript.meta:  # the channels' speaker names, in order (speakers/merge.py)
             meta[CHANNELS_META] = transcript.meta[CHANNELS_META]
@@ -232,7 +234,7 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
         write_json_atomic(job.transcript_path, transcript.to_dict(), sync=False)  # the journal syncs it
         result = result_from_transcript(media, "ok", transcript)
         result.warnings[:0] = job.warnings
-    except DiskFullError:
+    except OutputWriteError:
         raise  # every next file would fail the same way: stop the run
     except PreannotateError as e:
         log.warning("%s: %s", media.source, e)
