@@ -46,6 +46,7 @@ def make_bad_folder(folder):
     locked.chmod(0)
     (folder / "ñandú").mkdir()
     write_audio(folder / "ñandú" / "canción.mp3", speech)
+    os.mkfifo(folder / "pipe.wav")  # opening it would block the run forever
 
 
 def test_bad_input_folder(tmp_path, tiny_model):
@@ -62,6 +63,7 @@ def test_bad_input_folder(tmp_path, tiny_model):
         "notes.mp3": "not a media file",
         "screen.mp4": "no audio stream",
         "locked.wav": "permission denied",
+        "pipe.wav": "not a regular file (a named pipe)",
     }
     for source, message in expected_errors.items():
         assert files[source]["status"] == "failed", source

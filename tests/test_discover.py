@@ -1,9 +1,11 @@
+import logging
 import os
+import socket
 import unicodedata
 
 import pytest
 
-from preannotate.discover import discover
+from preannotate.discover import discover, find_media
 from preannotate.errors import InputError
 from preannotate.naming import (
     MAX_NAME_BYTES,
@@ -13,6 +15,7 @@ from preannotate.naming import (
     unique_item_names,
 )
 from preannotate.options import MEDIA_EXTENSIONS
+from preannotate.run.plan import plan
 
 
 def touch(path):
@@ -73,6 +76,86 @@ def test_missing_and_empty_input(tmp_path):
         discover(tmp_path, MEDIA_EXTENSIONS)
     with pytest.raises(InputError, match="not a folder"):
         discover(tmp_path / "readme.txt", MEDIA_EXTENSIONS)
+
+
+def deep_tree(root, levels=22):
+    """`levels` nested folders of 200 characters (longer than PATH_MAX in all) with b.wav at the bottom.
+
+    Made through folder descriptors, since no path to the bottom can be named; returns the top folder's name.
+    """
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(levels):
+        name = chr(ord("a") + i) * 200
+        os.mkdir(name, dir_fd=fd)
+        below = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = below
+    os.close(os.open("b.wav", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+    return "a" * 200
+
+
+def warnings_logged(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_and_the_walk_goes_on(tmp_path, caplog):
+    touch(tmp_path / "a.wav")
+    touch(tmp_path / "z/c.wav")
+    top = deep_tree(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        found = find_media(tmp_path, MEDIA_EXTENSIONS)
+    assert [f.source for f in found.media] == ["a.wav", "z/c.wav"]  # b.wav is past PATH_MAX
+    [unlisted] = found.unreadable
+    assert unlisted.source.startswith(f"{top}/") and unlisted.path == tmp_path.resolve() / unlisted.source
+    assert unlisted.error == f"{unlisted.path}: cannot list the folder (File name too long)"
+    assert unlisted.item not in {f.item for f in found.media}
+    assert warnings_logged(caplog) == [f"{unlisted.error}; left out of the run"]
+
+
+def test_discover_warns_of_a_folder_it_cannot_list(tmp_path, caplog):
+    touch(tmp_path / "a.wav")
+    deep_tree(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        assert [f.source for f in discover(tmp_path, MEDIA_EXTENSIONS)] == ["a.wav"]
+    assert any("cannot list the folder (File name too long)" in w for w in warnings_logged(caplog))
+
+
+def test_no_media_but_unlistable_folders_names_them(tmp_path):
+    deep_tree(tmp_path)
+    with pytest.raises(InputError, match=r"holds no media files .*; could not read: .*cannot list the folder"):
+        discover(tmp_path, MEDIA_EXTENSIONS)
+
+
+def test_media_names_that_are_not_regular_files_are_reported_not_opened(tmp_path, monkeypatch, caplog):
+    touch(tmp_path / "a.wav")
+    os.mkfifo(tmp_path / "b.wav")
+    monkeypatch.chdir(tmp_path)  # a socket's path must be short
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind("c.wav")
+        with caplog.at_level(logging.WARNING):
+            found = find_media(tmp_path, MEDIA_EXTENSIONS)
+    assert [f.source for f in found.media] == ["a.wav"]
+    root = tmp_path.resolve()
+    assert [u.error for u in found.unreadable] == [
+        f"{root / 'b.wav'}: not a regular file (a named pipe)",
+        f"{root / 'c.wav'}: not a regular file (a socket)",
+    ]
+    assert warnings_logged(caplog) == [f"{u.error}; left out of the run" for u in found.unreadable]
+
+
+def test_links_to_files_are_kept_and_a_dangling_link_fails_as_before(tmp_path):
+    touch(tmp_path / "data/a.wav")
+    os.mkfifo(tmp_path / "data/pipe.wav")
+    os.symlink(tmp_path / "data/a.wav", tmp_path / "data/good.wav")
+    os.symlink(tmp_path / "data/pipe.wav", tmp_path / "data/to_pipe.wav")  # links are followed
+    os.symlink(tmp_path / "nowhere.wav", tmp_path / "data/dangling.wav")
+    found = find_media(tmp_path / "data", MEDIA_EXTENSIONS)
+    assert [f.source for f in found.media] == ["a.wav", "dangling.wav", "good.wav"]
+    assert [u.source for u in found.unreadable] == ["pipe.wav", "to_pipe.wav"]
+    results = {r.source: r for r in plan(found.media, tmp_path / "out", "key", force=False).results}
+    assert results["dangling.wav"].error == f"{found.media[1].path}: cannot read (No such file or directory)"
+    assert results["good.wav"].error == "not processed (run interrupted)"  # a job, read like its target
 
 
 NFC, NFD = "caf\u00e9.wav", "cafe\u0301.wav"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 from .. import asr
 from ..config import config_to_dict
-from ..discover import discover
+from ..discover import find_media
 from ..journal import JOURNAL_FILE, Journal, previous_run
 from ..lock import locked
 from ..options import RunConfig
-from ..report import RunReport, versions
+from ..report import FileResult, RunReport, versions
 from ..review import Reviewer
 from ..superannotate import preflight
 from .check import prepare_check_model
@@ -61,7 +61,8 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
 def _start(config: RunConfig, progress: bool) -> RunContext:
     """Checks what can fail before any work, keys the stages and plans which files need transcribing."""
     out = Path(config.output.dir)
-    media = discover(config.input.dir, config.input.extensions)
+    found = find_media(config.input.dir, config.input.extensions)
+    media = found.media
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
     model = asr.prepare(config.model)  # resolved and checked once: a bad model fails before any work
@@ -71,7 +72,9 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     report.stages = keys = stage_keys(config, model.identity)
     previous = previous_run(out)  # rebuilds run.json first if the last run was killed
     planned = plan(media, out, keys["transcribe"], config.output.force, previous)
-    report.files = planned.results
+    # What discovery could not take (a folder it cannot list, a named pipe) fails like an unreadable file.
+    unreadable = [FileResult(u.item, u.source, "failed", u.error) for u in found.unreadable]
+    report.files = sorted([*planned.results, *unreadable], key=lambda f: f.source)
     if planned.reused:
         log.info("%d finished file(s) taken from %s without reading their transcript", planned.reused, JOURNAL_FILE)
     report.journal = Journal.start(report, planned.stored)  # from here on each finished file is one line
