@@ -21,9 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .asr import get_spec
+from .config_yaml import read_yaml
 from .errors import ConfigError
 from .locations import is_bucket_url
 from .options import RunConfig
@@ -98,21 +97,6 @@ def resolve_path_value(key: str, value: Any, base: Path) -> Any:
     if found.is_absolute() or (rule == IF_EXISTS and not (base / found).exists()):
         return str(found) if value.startswith("~") else value
     return os.path.abspath(base / found)  # lexical: `configs/../samples` is `samples`, as a shell's `cd` sees it
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Reads a YAML mapping from a file, as ConfigError on any failure."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config {path} is not valid YAML: {e}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
-    return data
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -197,8 +181,27 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             kwargs[key] = _build(hint, value, f"{dotted}.")
         else:
+            check_utf8(dotted, value)
             kwargs[key] = coerce(hint, value, dotted)
     return cls(**kwargs)
+
+
+def check_utf8(key: str, value: Any) -> None:
+    """Raises ConfigError when text in `value` is not UTF-8 (a path option's value excepted).
+
+    Python holds command-line bytes that are not UTF-8 as lone surrogates, which no prompt, name or
+    JSON file can carry. A path may hold them: files and folders are named by such bytes (a Latin-1
+    `café`), and the run reads and records those names.
+    """
+    if key in path_options():
+        return
+    for dotted, leaf in _leaves(key, value):
+        if not isinstance(leaf, str):
+            continue
+        try:
+            leaf.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ConfigError(f"{dotted}: the value is not valid UTF-8 text (character {e.start + 1})") from None
 
 
 def is_secret_key(key: object) -> bool:
@@ -265,5 +268,9 @@ def _leaves(key: str, value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _suggest(key: str, names: list[str], prefix: str) -> str:
+    if "." in str(key):  # `model.name: x` in a file: dotted keys are --set's spelling, files nest sections
+        *sections, name = str(key).split(".")
+        nested = "".join(f"{part}: {{" for part in sections) + f"{name}: ...{'}' * len(sections)}"
+        return f"; in a config file nest it ({nested}) or use --set {prefix}{key}=..."
     close = difflib.get_close_matches(str(key), names, n=1)
     return f"; did you mean '{prefix}{close[0]}'?" if close else f"; known: {', '.join(names)}"

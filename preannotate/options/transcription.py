@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,16 @@ DEFAULT_APPEND_PUNCTUATIONS = "\"'.。,，!！?？:：”)]}、"
 # beam 5 halves tiny.en's word errors (README, "Why beam search by default").
 DEFAULT_BEAM_SIZE = 5
 DEFAULT_BEST_OF = 5
+# Upper bounds of numbers the decoders take as C integers: CTranslate2 overflows (every file fails) far below
+# Python's unbounded ints. MAX_CANDIDATES: Whisper's command line uses 5 beams or samples, wider beams gain little
+# and each keeps its own copy of the decoder's key-value cache. MAX_THREADS: more than the cores of any machine.
+MAX_CANDIDATES = 100
+MAX_PATIENCE = 100.0  # beam_size x patience finished hypotheses are awaited: 10 000 at most
+MAX_THREADS = 1024
+MAX_BATCH = 1024  # VAD chunks decoded at once; 1024 30-s windows already hold about 1 GB of features
+MAX_VAD_MS = 86_400_000  # a day: no recording needs longer, and huge ones overflow the VAD's sample arithmetic
+# Whisper's smallest vocabulary (the .en models'): a larger id fails every file in openai-whisper.
+VOCABULARY = 51_864
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,7 @@ class InputOptions:
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""
         check(bool(self.dir), "input.dir must not be empty")
+        check(bool(self.extensions), "input.extensions must name at least one file ending, like ['.wav']")
         check(all(e.startswith(".") for e in self.extensions), "input.extensions must start with '.'")
 
 
@@ -88,7 +100,7 @@ class VadParameters:
         )
         for name in ("min_speech_duration_ms", "min_silence_duration_ms", "speech_pad_ms"):
             value = getattr(self, name)
-            check(value is None or value >= 0, f"{prefix}.{name} must be >= 0")
+            check(value is None or 0 <= value <= MAX_VAD_MS, f"{prefix}.{name} must be in [0, {MAX_VAD_MS}]")
         check(
             self.max_speech_duration_s is None or self.max_speech_duration_s > 0,
             f"{prefix}.max_speech_duration_s must be > 0 or null",
@@ -169,10 +181,11 @@ class FasterWhisperOptions:
             self.compute_type in COMPUTE_TYPES,
             f"model.faster_whisper.compute_type must be one of {', '.join(COMPUTE_TYPES)}, got {self.compute_type!r}",
         )
-        check(self.cpu_threads >= 0, "model.faster_whisper.cpu_threads must be >= 0")
-        check(self.num_workers >= 0, "model.faster_whisper.num_workers must be >= 0 (0: auto)")
-        check(self.batch_after_silence_s >= 0, "model.faster_whisper.batch_after_silence_s must be >= 0 (0: off)")
-        check(self.batch_size >= 0, "model.faster_whisper.batch_size must be >= 0 (0: sequential)")
+        prefix = "model.faster_whisper"
+        check(0 <= self.cpu_threads <= MAX_THREADS, f"{prefix}.cpu_threads must be in [0, {MAX_THREADS}] (0: auto)")
+        check(0 <= self.num_workers <= MAX_THREADS, f"{prefix}.num_workers must be in [0, {MAX_THREADS}] (0: auto)")
+        check(self.batch_after_silence_s >= 0, f"{prefix}.batch_after_silence_s must be >= 0 (0: off)")
+        check(0 <= self.batch_size <= MAX_BATCH, f"{prefix}.batch_size must be in [0, {MAX_BATCH}] (0: sequential)")
         check(
             self.batch_size == 0 or self.vad_filter is not False,
             "model.faster_whisper.batch_size > 0 needs vad_filter (batched inference decodes VAD speech chunks)",
@@ -290,8 +303,10 @@ class TranscribeOptions:
         for name in ("beam_size", "best_of"):
             value = getattr(self, name)
             check(value is None or value >= 1, f"transcribe.{name} must be >= 1")
+            check(value is None or value <= MAX_CANDIDATES, f"transcribe.{name} must be <= {MAX_CANDIDATES}")
         check(self.patience is None or self.patience > 0, "transcribe.patience must be > 0")
         check(self.patience is None or self.beam_size is not None, "transcribe.patience requires beam_size")
+        self._check_patience()
         check(
             self.length_penalty is None or 0.0 <= self.length_penalty <= 1.0,
             "transcribe.length_penalty must be in [0, 1]",
@@ -315,6 +330,16 @@ class TranscribeOptions:
         _check_clip_timestamps(self.clip_timestamps)
         _check_suppress_tokens(self.suppress_tokens)
 
+    def _check_patience(self) -> None:
+        """Beam search awaits round(beam_size x patience) finished hypotheses: at least 1, and a sane number."""
+        if self.patience is None or self.beam_size is None:
+            return
+        check(self.patience <= MAX_PATIENCE, f"transcribe.patience must be <= {MAX_PATIENCE:g}")
+        check(  # openai-whisper asserts that at least one hypothesis is awaited
+            self.beam_size * self.patience >= 1,
+            f"transcribe.patience x beam_size must be >= 1, got {self.patience:g} x {self.beam_size}",
+        )
+
 
 def _check_clip_timestamps(value: str) -> None:
     try:
@@ -324,6 +349,7 @@ def _check_clip_timestamps(value: str) -> None:
             f"transcribe.clip_timestamps must be comma-separated seconds like '0,30,60,90', got {value!r}"
         ) from None
     check(bool(points), "transcribe.clip_timestamps must not be empty (use '0' for the whole file)")
+    check(all(map(math.isfinite, points)), f"transcribe.clip_timestamps must be finite seconds, got {value!r}")
     check(all(p >= 0 for p in points), "transcribe.clip_timestamps must not be negative")
     ends = points[1::2]
     starts = points[0::2]
@@ -332,8 +358,10 @@ def _check_clip_timestamps(value: str) -> None:
 
 def _check_suppress_tokens(value: str) -> None:
     try:
-        [int(x) for x in value.split(",") if x.strip()]
+        ids = [int(x) for x in value.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(
             f"transcribe.suppress_tokens must be comma-separated token ids like '-1', got {value!r}"
         ) from None
+    bad = [i for i in ids if i != -1 and not 0 <= i < VOCABULARY]  # another negative would index from the end
+    check(not bad, f"transcribe.suppress_tokens must be -1 or token ids in [0, {VOCABULARY}), got {bad}")

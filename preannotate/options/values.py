@@ -5,11 +5,15 @@ Typing follows the option, not the text's look: `2024-01-01` stays a string for 
 means None for an option that accepts None; nothing else does (`~` is a path, the home folder).
 Text wrapped in matching quotes (`'...'` or `"..."`, as YAML writes them) is taken as written, without
 the quotes: `''` is empty text, `'null'` the word.
+
+A float must be finite, whatever the option: run.json and the journal are JSON, where `Infinity` and `NaN`
+are not numbers, and no option means either (null is there for "no limit"); ranges are the options' own checks.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import types
 import typing
 from typing import Any, Literal
@@ -61,6 +65,8 @@ def coerce(hint: Any, value: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        if _accepts_none(hint) and len(args) == 2:  # `x | None`: x's own message (`inf is not finite`) is clearer
+            return coerce(_without_none(hint), value, key)
         for arg in (a for a in args if a is not type(None)):
             try:
                 return coerce(arg, value, key)
@@ -78,6 +84,7 @@ def coerce(hint: Any, value: Any, key: str) -> Any:
 
 
 def _scalar(hint: type, value: Any, key: str) -> Any:
+    given = value
     if isinstance(value, str) and hint is not str:
         value = _from_text(hint, value)
     if hint is bool:
@@ -88,7 +95,7 @@ def _scalar(hint: type, value: Any, key: str) -> Any:
             return value
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            return _finite(value, key, given)
     elif hint is str:
         if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
             return value.isoformat()  # YAML reads an unquoted 2024-01-01 as a date
@@ -97,6 +104,24 @@ def _scalar(hint: type, value: Any, key: str) -> Any:
     else:  # pragma: no cover - a programming error in the options
         raise TypeError(f"unsupported option type {hint!r} for {key}")
     raise ConfigError(f"{key}: {value!r} is not a valid {describe(hint)}")
+
+
+def _finite(value: float, key: str, given: Any) -> float:
+    """`value` as a float unless it is infinite or NaN (`inf`, `1e400`, YAML's `.inf`), which no option means.
+
+    Args:
+        value: An int or float.
+        key: The dotted key, for messages.
+        given: The value as given (text is quoted in the message).
+    """
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a float's range
+        number = math.inf
+    if not math.isfinite(number):
+        shown = repr(given) if isinstance(given, str) else f"{number:g}"
+        raise ConfigError(f"{key}: {shown} is not a finite number")
+    return number
 
 
 def _from_text(hint: type, text: str) -> Any:

@@ -1,0 +1,120 @@
+"""Reading a configuration file: YAML, with what plain `yaml.safe_load` lets through refused.
+
+Text that is not UTF-8, a key repeated in one mapping (two `model:` sections would be last-wins),
+an alias inside its own anchor, and aliases that expand past MAX_VALUES are each one ConfigError
+naming the file and the problem, as are YAML's own errors.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+# Values a config file may expand to through aliases: a batch plan of thousands of runs stays far below, while
+# aliases of aliases (`b: &b [*a, *a, ...]`, "billion laughs") would have the checks walk for hours.
+MAX_VALUES = 1_000_000
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping names the same key twice (PyYAML would keep the last silently)."""
+
+    def __init__(self, key: Any, first: int, second: int) -> None:
+        super().__init__(f"key {key!r} appears twice in one mapping (lines {first} and {second})")
+
+
+class StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping with a repeated key: two `model:` sections would be last-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """The mapping of `node`, after checking that none of its own keys repeats.
+
+        Keys brought in by a merge (`<<: *base`) are left out: overriding them is what merges are for.
+        """
+        lines: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, typing.Hashable) and lines.setdefault(key, line) != line:
+                raise DuplicateKeyError(key, lines[key], line)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Reads a YAML mapping from a file, as ConfigError on any failure.
+
+    Besides YAML's own errors, refused are: text that is not UTF-8, a key repeated in one mapping,
+    an alias inside its own anchor (`a: &a [*a]`), which no option can hold and no check could walk,
+    and aliases that expand to more than MAX_VALUES values.
+    """
+    data = _load_yaml(path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    if where := _cycle(data, "", set(), set()):
+        raise ConfigError(f"config {path}: {where} refers back to a collection holding it (an alias inside its anchor)")
+    if _expanded(data, {}) > MAX_VALUES:
+        raise ConfigError(f"config {path}: its aliases expand to more than {MAX_VALUES:,} values")
+    return data
+
+
+def _load_yaml(path: Path) -> Any:
+    """The YAML document in `path`, with every way loading it can fail as one ConfigError."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        byte = e.object[e.start]
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {byte:#04x} at offset {e.start})") from None
+    except DuplicateKeyError as e:
+        raise ConfigError(f"config {path}: {e}; keep one") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path} is not valid YAML: {e}") from e
+    except ValueError as e:  # PyYAML's constructors: `2024-13-45`, `!!float abc`, an int of 5000 digits
+        raise ConfigError(f"config {path} holds a value YAML cannot read: {e}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"config {path} nests too deeply to be a configuration") from None
+
+
+def _cycle(value: Any, key: str, walking: set[int], done: set[int]) -> str | None:
+    """The dotted key at which `value` holds a collection that contains it; None when nothing does.
+
+    `walking` holds the collections on the way down, `done` those found to hold no cycle: an anchor
+    aliased many times is walked once.
+    """
+    if id(value) in walking:
+        return key
+    if not isinstance(value, (dict, list)) or id(value) in done:
+        return None
+    walking.add(id(value))
+    inner = value.items() if isinstance(value, dict) else ((f"[{i}]", v) for i, v in enumerate(value))
+    for part, item in inner:
+        if found := _cycle(item, _child(key, part), walking, done):
+            return found
+    walking.discard(id(value))
+    done.add(id(value))
+    return None
+
+
+def _expanded(value: Any, sizes: dict[int, int]) -> int:
+    """How many values `value` holds with every alias expanded (it holds no cycle); `sizes` by id, memoized."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    if id(value) not in sizes:
+        inner = value.values() if isinstance(value, dict) else value
+        sizes[id(value)] = 1 + sum(_expanded(item, sizes) for item in inner)
+    return sizes[id(value)]
+
+
+def _child(key: str, part: Any) -> str:
+    """The dotted key of `part` (a mapping key, or `[i]` for a list item) under `key`."""
+    text = str(part)
+    return f"{key}{text}" if text.startswith("[") or not key else f"{key}.{text}"
