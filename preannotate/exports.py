@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .chunking import Chunk
-from .errors import ExportError
+from .errors import DiskFullError, ExportError, OutputWriteError
 from .naming import plain_item_problem
 from .options import AnnotationOptions
 from .review import item_predicted_wer, review_share
@@ -195,6 +195,10 @@ def write_exports(
     try:
         write_text_if_changed(output_dir / "chunks.csv", csv_text(kept), sync)
         write_text_if_changed(output_dir / "chunks.jsonl", jsonl_text(kept), sync)
+    except DiskFullError:
+        raise  # every next write would fail the same way: the run stops
+    except OutputWriteError as e:
+        raise ExportError(f"cannot write exports under {output_dir}: {e}") from e
     except OSError as e:
         raise ExportError(f"cannot write exports under {output_dir}: {e.strerror or e} ({e.filename})") from e
     return refused
@@ -208,6 +212,10 @@ def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptio
         write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark), sync)
         annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation, entry.route)
         write_text_if_changed(output_dir / "superannotate" / f"{entry.item}.json", json_text(annotation_json), sync)
+    except DiskFullError:
+        raise
+    except OutputWriteError as e:
+        return f"cannot write its exports: {e}"
     except OSError as e:
         return f"cannot write its exports: {e.strerror or e} ({e.filename})"
     return None

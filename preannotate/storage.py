@@ -85,7 +85,7 @@ def raise_if_unwritable(error: OSError, path: str | Path, temporary: str | None 
         what = NOT_A_FOLDER if error.errno in (errno.EEXIST, errno.ENOTDIR) else error.strerror
         detail = f"{what}: {where}" if where else what
         raise OutputWriteError(
-            f"cannot write {path}: {detail}; fix the output folder (or choose another with -o) and run again "
+            f"cannot write {path}: {detail}; make it writable (or write elsewhere) and run again "
             "(finished files are kept, nothing is half-written)"
         ) from error
 

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelError
+from ...errors import DiskFullError, ModelError, OutputWriteError
 from ...storage import atomic_writer, remove_stale_temps
 from .identity import source_key
 from .sources import ModelSource
@@ -49,5 +49,7 @@ def _save_atomic(checkpoint: dict[str, Any], target: Path) -> None:
             remove_stale_temps(target.parent, older_than=STALE_TMP_S)
         with atomic_writer(target, binary=True) as f:
             torch.save(checkpoint, f)
-    except OSError as e:
+    except DiskFullError:
+        raise  # it says what to do
+    except (OSError, OutputWriteError) as e:
         raise ModelError(f"cannot write the model cache file {target}: {e}") from e
