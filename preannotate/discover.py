@@ -96,9 +96,13 @@ def find_media(root: str | Path, extensions: tuple[str, ...]) -> Discovery:
     if is_bucket_url(root):
         return Discovery(discover_bucket(str(root), extensions))
     base = Path(root).expanduser()
-    if not base.exists():
+    try:
+        there, folder = base.exists(), base.is_dir()
+    except OSError as e:  # a path too long, a loop of links
+        raise InputError(f"cannot read input folder {base}: {e.strerror or e}") from None
+    if not there:
         raise InputError(f"input folder {base} does not exist")
-    if not base.is_dir():
+    if not folder:
         raise InputError(f"input {base} is not a folder")
     wanted = tuple(e.lower() for e in extensions)
     found = _named(base.resolve(), _Walk(base.resolve(), wanted))

@@ -1,7 +1,9 @@
+import hashlib
 import logging
 import os
 import socket
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from preannotate.naming import (
 )
 from preannotate.options import MEDIA_EXTENSIONS
 from preannotate.run.plan import plan
+from preannotate.run.resume import file_sha256
 
 
 def touch(path):
@@ -222,3 +225,17 @@ def test_stored_names_that_are_not_plain_are_problems(name):
 
 def test_plain_stored_names_are_fine():
     assert plain_item_problem("caf\u00e9 \u201cx\u201d.wav") is None and plain_item_problem("a..b.wav") is None
+
+
+def test_an_input_path_the_system_cannot_take_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read input folder .*File name too long"):
+        discover(tmp_path / ("x" * 300), (".wav",))
+
+
+def test_hashing_a_named_pipe_fails_at_once_instead_of_blocking(tmp_path: Path) -> None:
+    # A pipe can take a media file's place after discovery: opening it plainly would wait for a writer.
+    os.mkfifo(tmp_path / "late.wav")
+    with pytest.raises(OSError, match="not a regular file"):
+        file_sha256(tmp_path / "late.wav")
+    (tmp_path / "a.wav").write_bytes(b"abc")
+    assert file_sha256(tmp_path / "a.wav") == hashlib.sha256(b"abc").hexdigest()

@@ -10,8 +10,11 @@ stages it reads from (`preannotate.run.stages`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +27,17 @@ _HASH_BLOCK = 1 << 20  # bytes read at a time when hashing media files
 
 
 def file_sha256(path: Path | str) -> str:
-    """Returns the SHA-256 of a file's content, read in 1 MiB blocks."""
+    """Returns the SHA-256 of a file's content, read in 1 MiB blocks.
+
+    Raises:
+        OSError: It cannot be read, or is not a regular file (a named pipe put there after discovery
+            would block a plain open until something writes to it).
+    """
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         for block in iter(lambda: f.read(_HASH_BLOCK), b""):
             digest.update(block)
     return digest.hexdigest()
