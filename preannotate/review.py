@@ -107,8 +107,8 @@ def _doubtful(
 ) -> tuple[tuple[int, str, float], ...]:
     """The words under the word threshold and those the check heard otherwise, in order, with probabilities.
 
-    On held-out espeak-ng speech, base's words heard otherwise by tiny.en held 81% of its wrong words at 54%
-    precision, its words under the threshold 72% at 56%: together 92% at 48% (quality/README.md).
+    On held-out espeak-ng speech, base's words heard otherwise by tiny.en held 81% of its wrong words at 56%
+    precision, its words under the threshold 74% at 55%: together 91% at 49% (quality/README.md).
     """
     listed = {d.index: (d.index, d.word, round(d.probability, 4)) for d in unsure}
     for i in heard_otherwise - listed.keys():

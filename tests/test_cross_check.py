@@ -59,6 +59,25 @@ def test_only_the_check_words_inside_the_chunk_count() -> None:
     assert unconfirmed_words(chunk(), elsewhere) == len(WORDS)
 
 
+def test_a_check_word_stretched_into_the_pause_after_the_chunk_still_confirms_it() -> None:
+    # A chunk spans its first word's start to its last word's end; Whisper stretches the word before a pause into
+    # the pause, so the check's "writing." ends 0.9 s after the chunk (its middle lies outside it).
+    plain = chunk()
+    tight = dataclasses.replace(plain, start=plain.words[0].start, end=plain.words[-1].end)
+    check = heard(WORDS)
+    check[-1] = check[-1]._replace(end=check[-1].end + 0.9)
+    check[0] = check[0]._replace(start=check[0].start - 0.9)
+    assert unconfirmed_words(tight, check) == 0
+    # the chunks around: a word overlapping the edge is one more word heard, not a word of this chunk unconfirmed
+    around = [
+        CheckWord(tight.start - 1.0, tight.start + 0.01, " Today"),
+        *check,
+        CheckWord(tight.end, tight.end, " and"),
+    ]
+    assert unconfirmed_words(tight, around) == 0
+    assert unconfirmed_words(tight, [*around[:-2], around[-2]._replace(word=" riding."), around[-1]]) == 1
+
+
 def test_auto_checks_english_drafts_of_other_models_with_tiny_en() -> None:
     assert check_model("auto", "bundled:base", "en") == "bundled:tiny.en"
     assert check_model("auto", "small", "en") == "bundled:tiny.en"

@@ -49,9 +49,11 @@ class Unconfirmed(NamedTuple):
 def unconfirmed(chunk: Chunk, check: Sequence[CheckWord]) -> Unconfirmed:
     """The chunk's words that the check model's words over the same time do not confirm.
 
-    The check's words whose middle falls inside the chunk's span are aligned with the chunk's
-    words (jiwer); every chunk word that is not matched equal counts (substituted or inserted by
-    the draft, as the check heard it).
+    The check's words that overlap the chunk's span are aligned with the chunk's words (jiwer);
+    every chunk word that is not matched equal counts (substituted or inserted by the draft, as the
+    check heard it). Overlap, not the word's middle: Whisper stretches the last word before a pause
+    into the pause, so the check's last word often ends well after the draft's chunk and would go
+    unheard; a neighbouring chunk's word taken in is only an insertion in the alignment.
 
     Args:
         chunk: A chunk of the draft.
@@ -65,7 +67,7 @@ def unconfirmed(chunk: Chunk, check: Sequence[CheckWord]) -> Unconfirmed:
     tokens = _tokens(chunk)
     if not tokens:
         return Unconfirmed(0, frozenset())
-    heard = normalized_words(" ".join(w.word for w in check if chunk.start <= (w.start + w.end) / 2 <= chunk.end))
+    heard = normalized_words(" ".join(w.word for w in check if overlaps(w, chunk.start, chunk.end)))
     confirmed: set[int] = set()
     if heard:
         alignment = jiwer.process_words(" ".join(t for t, _ in tokens), " ".join(heard)).alignments[0]
@@ -79,6 +81,11 @@ def unconfirmed(chunk: Chunk, check: Sequence[CheckWord]) -> Unconfirmed:
 def unconfirmed_words(chunk: Chunk, check: Sequence[CheckWord]) -> int:
     """How many of the chunk's normalized words the check does not confirm (`unconfirmed(...).number`)."""
     return unconfirmed(chunk, check).number
+
+
+def overlaps(word: CheckWord, start: float, end: float) -> bool:
+    """Whether a check word overlaps [start, end] (a zero-length word: lies inside it)."""
+    return word.start < end and word.end > start or start <= word.start <= end
 
 
 def _tokens(chunk: Chunk) -> list[tuple[str, int | None]]:
