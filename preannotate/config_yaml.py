@@ -23,8 +23,13 @@ MAX_VALUES = 1_000_000
 class DuplicateKeyError(yaml.YAMLError):
     """A YAML mapping names the same key twice (PyYAML would keep the last silently)."""
 
-    def __init__(self, key: Any, first: int, second: int) -> None:
-        super().__init__(f"key {key!r} appears twice in one mapping (lines {first} and {second})")
+    def __init__(self, key: Any, first: yaml.Mark, second: yaml.Mark) -> None:
+        where = (
+            f"lines {first.line + 1} and {second.line + 1}"
+            if first.line != second.line
+            else f"line {first.line + 1}, columns {first.column + 1} and {second.column + 1}"
+        )
+        super().__init__(f"key {key!r} appears twice in one mapping ({where})")
 
 
 class StrictLoader(yaml.SafeLoader):
@@ -34,15 +39,15 @@ class StrictLoader(yaml.SafeLoader):
         """The mapping of `node`, after checking that none of its own keys repeats.
 
         Keys brought in by a merge (`<<: *base`) are left out: overriding them is what merges are for.
+        Keys are told apart by their node, not their line: `{a: 1, a: 2}` repeats one on a single line.
         """
-        lines: dict[Any, int] = {}
+        seen: dict[Any, yaml.Node] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
             key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if isinstance(key, typing.Hashable) and lines.setdefault(key, line) != line:
-                raise DuplicateKeyError(key, lines[key], line)
+            if isinstance(key, typing.Hashable) and seen.setdefault(key, key_node) is not key_node:
+                raise DuplicateKeyError(key, seen[key].start_mark, key_node.start_mark)
         return super().construct_mapping(node, deep)
 
 
@@ -53,35 +58,51 @@ def read_yaml(path: Path) -> dict[str, Any]:
     an alias inside its own anchor (`a: &a [*a]`), which no option can hold and no check could walk,
     and aliases that expand to more than MAX_VALUES values.
     """
-    data = _load_yaml(path)
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
-    if where := _cycle(data, "", set(), set()):
-        raise ConfigError(f"config {path}: {where} refers back to a collection holding it (an alias inside its anchor)")
-    if _expanded(data, {}) > MAX_VALUES:
-        raise ConfigError(f"config {path}: its aliases expand to more than {MAX_VALUES:,} values")
-    return data
-
-
-def _load_yaml(path: Path) -> Any:
-    """The YAML document in `path`, with every way loading it can fail as one ConfigError."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+        text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror or e}") from e
     except UnicodeDecodeError as e:
         byte = e.object[e.start]
         raise ConfigError(f"config {path} is not UTF-8 text (byte {byte:#04x} at offset {e.start})") from None
+    data = parse_yaml(text, f"config {path}")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """One YAML value from text, refused as `read_yaml` refuses a file's (any value, not only a mapping).
+
+    Args:
+        text: The YAML text.
+        where: What the text is, for messages (`config runs.yaml`, `-p overrides`).
+
+    Raises:
+        ConfigError: Invalid YAML, a repeated key, an alias inside its anchor, too many values.
+    """
+    data = _load_yaml(text, where)
+    if (key := _cycle(data, "", set(), set())) is not None:
+        raise ConfigError(f"{where}: {key or 'it'} refers back to a collection holding it (an alias inside its anchor)")
+    if _expanded(data, {}) > MAX_VALUES:
+        raise ConfigError(f"{where}: its aliases expand to more than {MAX_VALUES:,} values")
+    return data
+
+
+def _load_yaml(text: str, where: str) -> Any:
+    """The YAML document in `text`, with every way loading it can fail as one ConfigError."""
+    try:
+        return yaml.load(text, Loader=StrictLoader)
     except DuplicateKeyError as e:
-        raise ConfigError(f"config {path}: {e}; keep one") from None
+        raise ConfigError(f"{where}: {e}; keep one") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"config {path} is not valid YAML: {e}") from e
+        raise ConfigError(f"{where} is not valid YAML: {e}") from e
     except ValueError as e:  # PyYAML's constructors: `2024-13-45`, `!!float abc`, an int of 5000 digits
-        raise ConfigError(f"config {path} holds a value YAML cannot read: {e}") from None
+        raise ConfigError(f"{where} holds a value YAML cannot read: {e}") from None
     except RecursionError:  # PyYAML composes nested collections recursively
-        raise ConfigError(f"config {path} nests too deeply to be a configuration") from None
+        raise ConfigError(f"{where} nests too deeply to be a configuration") from None
 
 
 def _cycle(value: Any, key: str, walking: set[int], done: set[int]) -> str | None:

@@ -167,6 +167,25 @@ def test_unknown_parameter_on_the_command_line_exits_2(tmp_path: Path, capsys: p
     assert "did you mean 'language'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("[a", "-p overrides is not valid YAML: while parsing a flow sequence"),
+        ("{model.name: a, model.name: b}", "-p overrides: key 'model.name' appears twice in one mapping (line 1, "
+         "columns 2 and 17); keep one"),
+        ("&a [*a]", "-p overrides: [0] refers back to a collection holding it"),
+        ("!!float x", "-p overrides holds a value YAML cannot read"),
+    ],
+)  # fmt: skip
+def test_a_yaml_parameter_is_read_as_strictly_as_a_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture, value: str, message: str
+) -> None:
+    runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": "en"}]})
+    assert cli.main(["batch", "--runs", str(runs), "-p", "overrides", value, "--dry-run"]) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) <= 8, err
+
+
 SECRET = "Zq8Xr2Lm5Tn7Vb1Kc4Hd9Jf3Gs6Pw0Ay"  # shaped like a SuperAnnotate API key
 ENV_TOKEN = "batch-secret-team-token-77aa=42"  # shaped like a team token, and in SA_TOKEN
 

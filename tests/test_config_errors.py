@@ -170,6 +170,8 @@ def test_a_dotted_key_in_a_file_says_to_nest_it(tmp_path: Path) -> None:
          " in one mapping (lines 1 and 4)"),
         ("transcribe:\n  beam_size: 1\n  language: en\n  beam_size: 2\n", "'beam_size' appears twice in one"
          " mapping (lines 2 and 4)"),
+        ("model: {name: bundled:tiny.en, name: bundled:base}\n", "'name' appears twice in one mapping (line 1,"
+         " columns 9 and 32)"),
     ],
 )  # fmt: skip
 def test_a_key_repeated_in_a_file_is_refused_naming_it_and_its_lines(tmp_path: Path, text: str, message: str) -> None:

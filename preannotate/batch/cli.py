@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..config import PARAMETER_RULE, check_secrets, typed_text
+from ..config_yaml import parse_yaml
 from ..errors import ConfigError, PreannotateError
 from ..notebook import project_root
 from .execution import EXECUTED, FAILED, PARTIAL, run_batch, summary_table
@@ -73,7 +72,7 @@ def parameter_value(name: str, raw: str, mapping: dict[str, str]) -> Any:
     check_secrets({name: raw}, "parameter ", PARAMETER_RULE)  # before any message could quote the value
     if name in mapping:
         return typed_text(mapping[name], raw)
-    return yaml.safe_load(raw) if raw.strip() else None
+    return parse_yaml(raw, f"-p {name}") if raw.strip() else None
 
 
 def _notebook(path: str | None) -> Path:
