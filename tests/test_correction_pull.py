@@ -21,7 +21,7 @@ from support.sa_server import SuperAnnotateServer
 from preannotate.correction import pull_run
 from preannotate.correction.pull import load_pull, open_session
 from preannotate.errors import CorrectionInputError
-from preannotate.superannotate import LEDGER_FILE, preflight, upload_run
+from preannotate.superannotate import LEDGER_FILE, preflight, upload_run, write_upload_record
 
 OTHER = "Someone else's"
 
@@ -110,6 +110,54 @@ def test_a_run_uploaded_to_two_projects_is_pulled_from_the_one_named(
     shutil.move(out / "corrected", tmp_path / "corrected")
     moved = pull(out, "--set", f"superannotate.project={OTHER}")
     assert moved.returncode == 0 and f"from {OTHER!r}" in moved.stdout, moved.stderr
+
+
+def test_an_item_of_the_same_name_playing_other_audio_is_not_pulled(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    inp, out = make_run(tmp_path)
+    upload(inp, out)
+    annotate(sa_server)  # hello.wav removed from the project
+    # Someone else attaches their own hello.wav and completes it; the upload guard would keep it, and so must pull.
+    sa_server.add_item(PROJECT, "hello.wav", "https://other-team.example/private/hello.wav", status="Completed")
+    theirs = sa_server.annotation(PROJECT, "talk.wav")
+    set_text(theirs, 0, "Someone else's recording.")
+    theirs["metadata"]["name"] = "hello.wav"
+    sa_server.set_annotation(PROJECT, "hello.wav", theirs)
+    with sa_server.state.lock:  # a presigned URL of our own object: a new signature, the same audio
+        fox = sa_server.state.items[sa_server.project(PROJECT)["id"]]["fox.wav"]
+        fox["url"] += "?X-Amz-Signature=abc&X-Amz-Expires=3600"
+
+    result = pull(out)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    pulled = {i.item: i for i in load_pull(out).items}
+    assert "not this run's item: it plays https://other-team.example/private/hello.wav" in pulled["hello.wav"].problem
+    assert "media.example.org/a/hello.wav" in pulled["hello.wav"].problem
+    assert pulled["hello.wav"].file is None and not pulled["hello.wav"].selected
+    assert not (out / "corrected" / "hello.wav.json").exists()
+    assert {name for name, i in pulled.items() if i.file} == {"talk.wav", "fox.wav", "count.wav"}
+    assert "X-Amz-Signature" not in result.stdout + result.stderr
+
+
+def test_a_same_named_item_the_upload_kept_as_not_this_runs_is_not_pulled(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    setup_in, setup_out = new_run(tmp_path / "setup")
+    upload(setup_in, setup_out)  # the project exists; then someone else's fox.wav takes the name before our upload
+    with sa_server.state.lock:
+        del sa_server.state.items[sa_server.project(PROJECT)["id"]]["fox.wav"]
+    sa_server.add_item(PROJECT, "fox.wav", "https://other-team.example/private/fox.wav")
+    inp, out = new_run(tmp_path / "ours")
+    options = sa_options()
+    report = upload_run(out, options, ANNOTATION, inp, preflight(options))
+    write_upload_record(out, report)  # as `preannotate upload` and `preannotate run` record it
+    kept = next(i for i in report.items if i.item == "fox.wav")
+    assert report.kept_human_edits == ["fox.wav"] and "not this run's item" in (kept.reason or "")
+
+    assert pull(out).returncode == 1
+    pulled = {i.item: i for i in load_pull(out).items}
+    assert "it plays https://other-team.example/private/fox.wav" in pulled["fox.wav"].problem
+    assert not (out / "corrected" / "fox.wav.json").exists() and pulled["talk.wav"].file
 
 
 def test_pull_lists_an_item_repeated_in_run_json_once(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:

@@ -125,6 +125,13 @@ def test_an_item_of_the_same_name_playing_other_audio_is_not_replaced(
     assert sorted(report.succeeded) == sorted(items_of(SOURCES[1:]))  # a signature changes, the object does not
     assert report.kept_human_edits == [theirs]
 
+    # Overwriting human edits is for this run's own items: a draft of other audio never goes on theirs.
+    again = run_upload(tmp_path / "run", options(overwrite_human_edits=True), force=True)
+    kept = outcome(again, theirs)
+    assert kept.status == "skipped" and "never overwritten" in kept.reason and "--overwrite" not in kept.reason
+    assert sa_server.annotation(PROJECT, theirs) is None and sa_server.upload_counts[(PROJECT, theirs)] == 0
+    assert again.kept_human_edits == [theirs] and again.overwritten_human_edits == []
+
 
 def test_an_item_worked_on_whose_annotation_the_download_leaves_out_is_kept(
     sa_server: SuperAnnotateServer, tmp_path: Path

@@ -7,9 +7,10 @@ Writes, each file atomically and the index last::
                                      or the reason it could not be pulled
 
 Only the run's own items are asked for (those in run.json that were transcribed): the
-drafts to compare with exist for no others. Only from a project the run was uploaded to, and the
-one its last pull came from (see `pull_project`): another project's same-named items are not its
-corrections.
+drafts to compare with exist for no others; an item of the same name that plays other audio than
+the run's upload gave it (someone else's, which the upload kept) is not pulled. Only from a project
+the run was uploaded to, and the one its last pull came from (see `pull_project`): another project's
+same-named items are not its corrections.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from ..lock import locked
 from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
 from ..storage import read_json, write_json_atomic
-from ..superannotate import find_credentials
+from ..superannotate import Ledger, find_credentials
 from ..superannotate.client import UploadSession, connect
 from ..superannotate.credentials import SETUP_HINT
 from ..superannotate.plan import run_files
-from ..superannotate.report import utc_now
+from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
+from ..superannotate.urls import same_object, without_query
 from .pull_fields import INDEX_TYPES, ITEM_TYPES, checked, kind
 from .pull_project import check_project, choose_project
 
@@ -237,11 +239,12 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
         raise CorrectionInputError(f"SuperAnnotate project {project!r} not found")
     report = PullReport(project, session.target(project), list(statuses))
     report.items.extend(PulledItem(f["item"], problem=f["problem"], selected=False) for f in files if f["problem"])
-    held = session.existing_items(project, names)
+    listed, ours = session.listed_items(project, names), {**recorded_urls(out), **Ledger.load(out).urls()}
     for name in names:
-        entry = PulledItem(name, status=held.get(name))
-        entry.problem = NOT_IN_PROJECT if name not in held else None
-        entry.selected = name in held and (not statuses or held[name] in statuses)
+        held = listed.get(name)
+        entry = PulledItem(name, status=held.status if held else None)
+        entry.problem = _other_audio(ours.get(name), held.url) if held else NOT_IN_PROJECT
+        entry.selected = entry.problem is None and (not statuses or entry.status in statuses)
         report.items.append(entry)
     wanted = [i for i in report.items if i.selected]
     for start in range(0, len(wanted), BATCH):
@@ -249,6 +252,20 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
     write_json_atomic(out / PULLED_FILE, report.to_dict())
     log.info("%s", report.summary_line())
     return report
+
+
+def _other_audio(ours: str | None, theirs: str | None) -> str | None:
+    """Why a same-named item is not this run's (it plays other audio than the run's upload gave it), or None.
+
+    The upload keeps such an item (someone else attached it); its annotation is not a correction of this
+    run's draft, and `export` would pair it with this run's audio.
+    """
+    if ours and theirs and same_object(ours, theirs) is False:
+        return (
+            f"not this run's item: it plays {without_query(theirs)} on SuperAnnotate, this run's audio is "
+            f"{without_query(ours)}"
+        )
+    return None
 
 
 def _run_files(out: Path) -> list[dict[str, str]]:

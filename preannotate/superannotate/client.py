@@ -170,10 +170,6 @@ class UploadSession:
         )
 
     # items and annotations
-    def existing_items(self, project: str, names: list[str]) -> dict[str, str | None]:
-        """Which of `names` are items of the project's root folder, with their annotation status."""
-        return {name: item.status for name, item in self.listed_items(project, names).items()}
-
     def listed_items(self, project: str, names: list[str]) -> dict[str, ListedItem]:
         """Which of `names` are items of the project's root folder, with their status and audio URL."""
         found: dict[str, ListedItem] = {}

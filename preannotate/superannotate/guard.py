@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..storage import read_json, write_json_atomic
 from .client import ListedItem, UploadSession
 from .ledger import Ledger
 from .plan import PlannedItem
 from .redact import get_logger
+from .urls import same_object, without_query
 from .validate import annotation_essentials
 
 log = get_logger(__name__)
@@ -43,12 +43,15 @@ class HumanEdit:
         reason: Why it counts as human work, for the upload table and run.json.
         status: Its annotation status on SuperAnnotate.
         annotation: Its current annotation as downloaded (None when it was not read or holds none).
+        foreign: It plays other audio than this run's item of the name: someone else's item, which
+            `overwrite_human_edits` must not replace either (this run's draft is of other audio).
     """
 
     item: str
     reason: str
     status: str | None
     annotation: dict | None = None
+    foreign: bool = False
 
 
 def find_human_edits(
@@ -84,43 +87,31 @@ def find_human_edits(
         if p.item in by_status:
             edits[p.item] = HumanEdit(p.item, f"human-edited: status {status} on SuperAnnotate", status, annotation)
             continue
+        if foreign := _other_audio(p, listed[p.item]):
+            edits[p.item] = HumanEdit(p.item, foreign, status, annotation, foreign=True)
+            continue
         last = _last_upload(ledger, target, p.item)
-        reason = _not_ours(p, listed[p.item], p.item in held) if last is None else None
+        reason = _unread(listed[p.item], p.item in held) if last is None else None
         reason = reason or _edit_reason(annotation, last, p.annotation)
         if reason:
             edits[p.item] = HumanEdit(p.item, reason, status, annotation)
     return edits
 
 
-def _not_ours(planned: PlannedItem, item: ListedItem, read: bool) -> str | None:
-    """Why an item this output folder never uploaded is not provably its to replace, or None.
-
-    Args:
-        planned: The item about to be uploaded.
-        item: The item as SuperAnnotate lists it.
-        read: Whether SuperAnnotate's download returned its annotation.
-    """
-    if planned.url and item.url and _same_audio(planned.url, item.url) is False:
-        theirs, ours = _shown(item.url), _shown(planned.url)
+def _other_audio(planned: PlannedItem, item: ListedItem) -> str | None:
+    """Why the project's item of this name is someone else's (it plays other audio), or None."""
+    if planned.url and item.url and same_object(planned.url, item.url) is False:
+        theirs, ours = without_query(item.url), without_query(planned.url)
         return f"not this run's item: it plays {theirs} on SuperAnnotate, this run's audio is {ours}"
+    return None
+
+
+def _unread(item: ListedItem, read: bool) -> str | None:
+    """Why an item this output folder never uploaded, worked on but not read, is not provably its to replace."""
     if not read and item.status != "NotStarted":
         # The platform can leave an item out of a download; an item worked on might hold anything.
         return f"human-edited: status {item.status} and SuperAnnotate did not return its annotation to check"
     return None
-
-
-def _same_audio(ours: str, theirs: str) -> bool | None:
-    """Whether two URLs name the same object (query strings, e.g. presigned signatures, aside); None: unsure."""
-    a, b = urlsplit(ours), urlsplit(theirs)
-    if not (a.scheme and b.scheme):
-        return None
-    return (a.scheme.lower(), a.netloc.lower(), a.path) == (b.scheme.lower(), b.netloc.lower(), b.path)
-
-
-def _shown(url: str) -> str:
-    """A URL without its query string: a presigned URL's signature is a secret of sorts and only noise."""
-    parts = urlsplit(url)
-    return parts._replace(query="", fragment="").geturl()
 
 
 def read_annotations(session: UploadSession, project: str, names: list[str]) -> dict[str, dict]:

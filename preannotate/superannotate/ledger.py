@@ -43,13 +43,14 @@ def annotation_sha256(annotation: Any) -> str:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One item's last upload to one target."""
+    """One item's last upload to one target (`url`: the audio it was attached with; None in older ledgers)."""
 
     sha256: str
     uploaded_at: str
     annotation: str
     copy: str
     instances: int
+    url: str | None = None
 
 
 class Ledger:
@@ -102,12 +103,20 @@ class Ledger:
         raw = self.data["targets"].get(target, {}).get("items", {}).get(item)
         return LedgerEntry(**raw) if raw else None
 
+    def urls(self) -> dict[str, str]:
+        """The audio URL each item was last uploaded with, over all targets (the newest upload's)."""
+        entries = [(e["uploaded_at"], name, e["url"]) for t in self.data["targets"].values()
+                   for name, e in t.get("items", {}).items() if isinstance(e.get("url"), str)]  # fmt: skip
+        return {name: url for _, name, url in sorted(entries)}
+
     def is_current(self, target: str, item: str, sha256: str) -> bool:
         """Whether the target already holds exactly this annotation of the item."""
         entry = self.entry(target, item)
         return entry is not None and entry.sha256 == sha256
 
-    def record(self, target: str, meta: dict[str, Any], item: str, annotation: dict, source_file: Path) -> None:
+    def record(
+        self, target: str, meta: dict[str, Any], item: str, annotation: dict, source_file: Path, url: str | None = None
+    ) -> None:
         """Records an upload and keeps a copy of what was uploaded (call `save` to persist).
 
         Args:
@@ -116,6 +125,7 @@ class Ledger:
             item: The item name.
             annotation: The annotation as uploaded (before the SDK's additions).
             source_file: The annotation file it was read from.
+            url: The audio URL the item was attached with, when known.
         """
         sha = annotation_sha256(annotation)
         copy_path = Path(COPIES_DIR) / item / f"{sha[:16]}.json"
@@ -126,6 +136,7 @@ class Ledger:
             annotation=_relative(source_file, self.output_dir),
             copy=copy_path.as_posix(),
             instances=len(annotation.get("instances") or []),
+            url=url,
         )
         record = self.data["targets"].setdefault(target, {**meta, "items": {}})
         record["items"][item] = entry.__dict__.copy()
@@ -180,6 +191,8 @@ def _items(target: str, items: Any, problems: list[str]) -> dict[str, Any]:
             problems.append(f"item {name!r} (target {target!r}): {why}; ignored, recorded anew at its next upload")
         else:
             kept[name] = {k: entry[k] for k in _FIELD_TYPES}
+            if isinstance(entry.get("url"), str):  # optional: ledgers before it lack it
+                kept[name]["url"] = entry["url"]
     return kept
 
 

@@ -145,3 +145,21 @@ def write_upload_record(output_dir: str | Path, report: UploadReport) -> Path:
     data["upload"] = report.to_dict()
     write_json_atomic(path, data)
     return path
+
+
+def recorded_urls(output_dir: str | Path) -> dict[str, str]:
+    """The audio URL of each item in the last upload record of run.json (`upload.items`), by item name.
+
+    Read leniently: entries that are not objects with text `item` and `url` are left out, and a run
+    never uploaded (or uploaded by other means) gives none.
+    """
+    data = read_run(output_dir)
+    upload = data.get("upload") if isinstance(data, dict) else None
+    items = upload.get("items") if isinstance(upload, dict) else None
+    if not isinstance(items, list):
+        return {}
+    return {
+        i["item"]: i["url"]
+        for i in items
+        if isinstance(i, dict) and isinstance(i.get("item"), str) and isinstance(i.get("url"), str) and i["url"]
+    }

@@ -40,7 +40,7 @@ def send_batches(
         outcomes = upload_batch(session, options.project, batch, options.verify_upload)
         for p in batch:
             if outcomes[p.item] is None:
-                ledger.record(target, meta, p.item, p.annotation or {}, p.file)
+                ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url)
         ledger.save()
         set_status(session, options, [p.item for p in batch if outcomes[p.item] is None], report)
         for p in batch:

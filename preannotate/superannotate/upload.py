@@ -154,6 +154,7 @@ def _dry_run(ready: list[PlannedItem], report: UploadReport) -> None:
 
 _NO_URL = "no URL: not in the project, and neither url_csv nor url_prefix gives one"
 _KEEP_HINT = "kept; --overwrite-human-edits replaces it (after a backup)"
+_FOREIGN_HINT = "kept (never overwritten); rename this run's file or remove that item to upload it"
 
 
 def _upload(
@@ -214,19 +215,36 @@ def _spare_human_work(
     output_dir: Path,
 ) -> tuple[list[PlannedItem], dict[str, str]]:
     """Skips human-touched items, or (overwrite_human_edits) backs them up; returns what to upload and notes."""
+    todo, edits = _keep_foreign(todo, edits, report)
     if not edits:
         return todo, {}
     if not options.overwrite_human_edits:
         for p in todo:
             if p.item in edits:
                 report.add(p.item, p.source, "skipped", f"{edits[p.item].reason}; {_KEEP_HINT}", p.url)
-        report.kept_human_edits = [p.item for p in todo if p.item in edits]
+        report.kept_human_edits += [p.item for p in todo if p.item in edits]
         return [p for p in todo if p.item not in edits], {}
     folder = backup_folder(output_dir)
     write_backups(folder, options.project, list(edits.values()))  # before any upload can replace them
     report.backups = folder.relative_to(output_dir).as_posix()
     notes = {n: f"{e.reason}; overwritten, backup in {report.backups}/{n}.json" for n, e in edits.items()}
     return todo, notes
+
+
+def _keep_foreign(
+    todo: list[PlannedItem], edits: dict[str, HumanEdit], report: UploadReport
+) -> tuple[list[PlannedItem], dict[str, HumanEdit]]:
+    """Skips the items that play other audio (someone else's), which even overwrite_human_edits keeps.
+
+    Returns:
+        The items left to upload, and the human edits among them.
+    """
+    foreign = {name for name, e in edits.items() if e.foreign}
+    for p in todo:
+        if p.item in foreign:  # another recording: this run's draft never belongs on it
+            report.add(p.item, p.source, "skipped", f"{edits[p.item].reason}; {_FOREIGN_HINT}", p.url)
+            report.kept_human_edits.append(p.item)
+    return [p for p in todo if p.item not in foreign], {n: e for n, e in edits.items() if n not in foreign}
 
 
 def _attach(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..cloud import is_bucket_url, object_links
 from ..errors import ConfigError
@@ -174,3 +174,17 @@ def _add(mapping: dict[str, Link], key: str, link: Link, where: str) -> None:
     if mapping.get(key, link) != link:
         raise ConfigError(f"{where}: {key!r} already has another URL or integration ({mapping[key].url!r})")
     mapping[key] = link
+
+
+def same_object(ours: str, theirs: str) -> bool | None:
+    """Whether two URLs name the same object (query strings, e.g. presigned signatures, aside); None: unsure."""
+    a, b = urlsplit(ours), urlsplit(theirs)
+    if not (a.scheme and b.scheme):
+        return None
+    return (a.scheme.lower(), a.netloc.lower(), a.path) == (b.scheme.lower(), b.netloc.lower(), b.path)
+
+
+def without_query(url: str) -> str:
+    """A URL without its query string: a presigned URL's signature is a secret of sorts and only noise."""
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()
