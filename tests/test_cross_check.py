@@ -178,6 +178,11 @@ def test_a_run_checks_each_file_once_and_a_rerun_reads_no_check(tmp_path: Path, 
     assert {p.name: p.stat().st_mtime_ns for p in (out / "checks").iterdir()} == stamps
     assert [json.loads(line)["predicted_wer"] for line in (out / "chunks.jsonl").read_text().splitlines()] == predicted
     assert read_check(out, first.files[0].item, "another key") is None  # a check of other options is not used
+    forced = run_pipeline(
+        config(tmp_path, "annotation.cross_check=bundled:tiny.en", "output.force=true"), progress=False
+    )
+    assert [f.status for f in forced.files] == ["ok"] * 3
+    assert all(p.stat().st_mtime_ns > stamps[p.name] for p in (out / "checks").iterdir())  # checked again too
 
 
 def test_auto_leaves_tiny_drafts_unchecked_and_their_keys_as_they_were(tmp_path: Path, tiny_model) -> None:

@@ -57,7 +57,9 @@ class OutputOptions:
     """Where results go."""
 
     dir: str = option("runs/latest", "Output folder; transcripts, chunks, exports and run.json land here.", path=ALWAYS)
-    force: bool = option(False, "Re-transcribe files even when a finished result matches.")
+    force: bool = option(
+        False, "Re-transcribe files even when a finished result matches (and cross-check them again, see annotation)."
+    )
 
     def validate(self) -> None:
         """Raises ConfigError when an option is out of range."""

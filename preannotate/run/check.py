@@ -47,7 +47,10 @@ def check_model(option: str | None, draft_model: str, language: str | None) -> s
 
 
 def check_files(ctx: RunContext) -> None:
-    """Checks every transcribed file whose stored check is missing or was made for another draft or options."""
+    """Checks every transcribed file whose stored check is missing or was made for another draft or options.
+
+    `output.force` checks every file again, as it transcribes every file again: a check is a transcription.
+    """
     config = ctx.config
     if "check" not in ctx.keys:  # off (`checking`)
         return
@@ -62,7 +65,7 @@ def check_files(ctx: RunContext) -> None:
         draft = read_json(out / "transcripts" / f"{result.item}.json") or {}
         source, language = draft.get("meta", {}).get("source") or {}, draft.get("language")
         meta = {"item": result.item, "source": source, "options_key": ctx.keys["check"], "language": language}
-        if is_finished(read_json(check_path(out, result.item)), source, ctx.keys["check"]):
+        if not config.output.force and is_finished(read_json(check_path(out, result.item)), source, ctx.keys["check"]):
             continue
         name = check_model(config.annotation.cross_check, config.model.name, language)
         if name is None:
