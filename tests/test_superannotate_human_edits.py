@@ -133,6 +133,28 @@ def test_an_item_of_the_same_name_playing_other_audio_is_not_replaced(
     assert again.kept_human_edits == [theirs] and again.overwritten_human_edits == []
 
 
+def test_a_completed_item_playing_other_audio_is_kept_even_with_overwrite(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    make_run(tmp_path / "setup", sources=["setup/first.wav"])
+    run_upload(tmp_path / "setup", options())
+    theirs = item_name(SOURCES[0])
+    sa_server.add_item(PROJECT, theirs, "https://other-team.example/private/meeting-0412.wav", status="Completed")
+    make_run(tmp_path / "run")
+    report = run_upload(tmp_path / "run", options(overwrite_human_edits=True))
+    assert "not this run's item" in outcome(report, theirs).reason and report.overwritten_human_edits == []
+    assert sa_server.upload_counts[(PROJECT, theirs)] == 0 and not (tmp_path / "run" / "output" / "backups").exists()
+
+
+def test_audio_moved_to_a_new_url_is_still_this_runs_item(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    make_run(tmp_path)
+    run_upload(tmp_path, options())
+    rechunk(tmp_path / "output", EDITED)  # a re-run with other chunking, after the audio moved to a new bucket
+    report = run_upload(tmp_path, options(url_prefix="https://new-bucket.example.org/audio"))
+    assert outcome(report, EDITED).status == "succeeded", outcome(report, EDITED)  # the item plays its old URL
+    assert sa_server.annotation(PROJECT, EDITED)["instances"][1]["meta"]["start"] == 1_000_000
+
+
 def test_an_item_worked_on_whose_annotation_the_download_leaves_out_is_kept(
     sa_server: SuperAnnotateServer, tmp_path: Path
 ) -> None:

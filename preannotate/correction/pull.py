@@ -32,7 +32,7 @@ from ..superannotate.credentials import SETUP_HINT
 from ..superannotate.plan import run_files
 from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
-from ..superannotate.urls import same_object, without_query
+from ..superannotate.urls import not_ours
 from .pull_fields import INDEX_TYPES, ITEM_TYPES, checked, kind
 from .pull_project import check_project, choose_project
 
@@ -239,11 +239,12 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
         raise CorrectionInputError(f"SuperAnnotate project {project!r} not found")
     report = PullReport(project, session.target(project), list(statuses))
     report.items.extend(PulledItem(f["item"], problem=f["problem"], selected=False) for f in files if f["problem"])
-    listed, ours = session.listed_items(project, names), {**recorded_urls(out), **Ledger.load(out).urls()}
+    listed, recorded, uploaded = session.listed_items(project, names), recorded_urls(out), Ledger.load(out).urls()
     for name in names:
         held = listed.get(name)
         entry = PulledItem(name, status=held.status if held else None)
-        entry.problem = _other_audio(ours.get(name), held.url) if held else NOT_IN_PROJECT
+        ours = [url for url in (uploaded.get(name), recorded.get(name)) if url]
+        entry.problem = not_ours(ours, held.url) if held else NOT_IN_PROJECT  # someone else's: no correction
         entry.selected = entry.problem is None and (not statuses or entry.status in statuses)
         report.items.append(entry)
     wanted = [i for i in report.items if i.selected]
@@ -252,20 +253,6 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
     write_json_atomic(out / PULLED_FILE, report.to_dict())
     log.info("%s", report.summary_line())
     return report
-
-
-def _other_audio(ours: str | None, theirs: str | None) -> str | None:
-    """Why a same-named item is not this run's (it plays other audio than the run's upload gave it), or None.
-
-    The upload keeps such an item (someone else attached it); its annotation is not a correction of this
-    run's draft, and `export` would pair it with this run's audio.
-    """
-    if ours and theirs and same_object(ours, theirs) is False:
-        return (
-            f"not this run's item: it plays {without_query(theirs)} on SuperAnnotate, this run's audio is "
-            f"{without_query(ours)}"
-        )
-    return None
 
 
 def _run_files(out: Path) -> list[dict[str, str]]:

@@ -5,9 +5,10 @@ server. So before uploading an item that is already in the project, its status a
 annotation are read from SuperAnnotate. An item is human-touched when its status is beyond
 InProgress (QualityCheck, Returned, Completed, Skipped), or when its annotation differs from the last
 one this tool uploaded (without a ledger entry: when it holds any annotation other than the one
-about to be uploaded). Without a ledger entry an item is also kept when it is not provably this run's
-to replace: it plays other audio (someone else's item of the same name), or it has been worked on
-(not NotStarted) and SuperAnnotate's download leaves its annotation out.
+about to be uploaded). Without a ledger entry an item is also kept when it has been worked on (not
+NotStarted) and SuperAnnotate's download leaves its annotation out. An item that plays other audio than
+this upload would attach and than this output folder last uploaded it with is someone else's item of the
+same name: always kept, `overwrite_human_edits` or not.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from typing import Any
 
 from ..storage import read_json, write_json_atomic
 from .client import ListedItem, UploadSession
-from .ledger import Ledger
+from .ledger import Ledger, LedgerEntry
 from .plan import PlannedItem
 from .redact import get_logger
-from .urls import same_object, without_query
+from .urls import not_ours
 from .validate import annotation_essentials
 
 log = get_logger(__name__)
@@ -84,11 +85,11 @@ def find_human_edits(
     edits = {}
     for p in present:
         status, annotation = listed[p.item].status, held.get(p.item)
+        if foreign := _other_audio(p, listed[p.item], ledger.entry(target, p.item)):
+            edits[p.item] = HumanEdit(p.item, foreign, status, annotation, foreign=True)
+            continue
         if p.item in by_status:
             edits[p.item] = HumanEdit(p.item, f"human-edited: status {status} on SuperAnnotate", status, annotation)
-            continue
-        if foreign := _other_audio(p, listed[p.item]):
-            edits[p.item] = HumanEdit(p.item, foreign, status, annotation, foreign=True)
             continue
         last = _last_upload(ledger, target, p.item)
         reason = _unread(listed[p.item], p.item in held) if last is None else None
@@ -98,12 +99,16 @@ def find_human_edits(
     return edits
 
 
-def _other_audio(planned: PlannedItem, item: ListedItem) -> str | None:
-    """Why the project's item of this name is someone else's (it plays other audio), or None."""
-    if planned.url and item.url and same_object(planned.url, item.url) is False:
-        theirs, ours = without_query(item.url), without_query(planned.url)
-        return f"not this run's item: it plays {theirs} on SuperAnnotate, this run's audio is {ours}"
-    return None
+def _other_audio(planned: PlannedItem, item: ListedItem, entry: LedgerEntry | None) -> str | None:
+    """Why the project's item of this name is someone else's, or None.
+
+    It is when it plays neither the audio this upload would attach nor the audio this output folder last
+    uploaded it with (the audio may have moved to a new URL since). An entry of an older ledger, which
+    recorded no URL, vouches for the item.
+    """
+    if entry is not None and entry.url is None:
+        return None
+    return not_ours([url for url in (planned.url, entry.url if entry else None) if url], item.url)
 
 
 def _unread(item: ListedItem, read: bool) -> str | None:

@@ -188,3 +188,15 @@ def without_query(url: str) -> str:
     """A URL without its query string: a presigned URL's signature is a secret of sorts and only noise."""
     parts = urlsplit(url)
     return parts._replace(query="", fragment="").geturl()
+
+
+def not_ours(ours: list[str], theirs: str | None) -> str | None:
+    """Why an item playing `theirs` is not this run's, whose audio is any of `ours`; None when it may be.
+
+    Not this run's when it plays none of them (an item of the same name someone else attached); nothing
+    to compare (no URL on either side, or one without a scheme) leaves it this run's.
+    """
+    if not theirs or not ours or any(same_object(url, theirs) is not False for url in ours):
+        return None
+    shown = " or ".join(without_query(url) for url in dict.fromkeys(ours))
+    return f"not this run's item: it plays {without_query(theirs)} on SuperAnnotate, this run's audio is {shown}"
