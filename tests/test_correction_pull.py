@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from support.correction_runs import ANNOTATION, PROJECT, annotate, make_run, run_cli, sa_options, set_text, upload
 from support.pulled_runs import make_pulled_run
-from support.sa_server import SuperAnnotateServer
+from support.sa_server import SuperAnnotateServer, pointed_at_server
 
 from preannotate.correction import pull_run
 from preannotate.correction.pull import load_pull, open_session
@@ -68,6 +68,25 @@ def test_pull_refuses_a_project_the_run_was_not_uploaded_to(sa_server: SuperAnno
     with pytest.raises(CorrectionInputError, match="refusing to pull"):
         pull_run(out, OTHER, open_session(sa_options()))
     assert state(out) == before and load_pull(out).project == PROJECT
+
+
+def test_pull_refuses_the_project_of_that_name_on_another_host(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    inp, out = new_run(tmp_path / "ours")
+    upload(inp, out)
+    annotate(sa_server)
+    # another SuperAnnotate host with a project of the name (leaving the block points back at the run's own)
+    with pytest.MonkeyPatch.context() as mp, pointed_at_server(mp) as elsewhere:
+        other_in, other_out = new_run(tmp_path / "theirs")
+        upload(other_in, other_out)
+        requests = len(elsewhere.paths())
+        refused = pull(out)
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert f"refusing to pull from {PROJECT!r} at {elsewhere.url.split('//')[1]}" in refused.stderr
+        assert f"uploaded to the project of that name at {sa_server.url.split('//')[1]}" in refused.stderr
+        assert not (out / "corrected").exists() and not (out / "pulled.json").exists()
+        assert not [p for p in elsewhere.paths()[requests:] if "download" in p]  # no annotation was asked for
+    assert pull(out).returncode == 1  # back on the run's own host: pulled (hello.wav was removed there)
+    assert load_pull(out).project == PROJECT and (out / "corrected" / "talk.wav.json").is_file()
 
 
 def test_a_run_uploaded_by_other_means_is_pulled_from_one_project(

@@ -34,7 +34,7 @@ from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
 from .pull_fields import INDEX_TYPES, ITEM_TYPES, checked, kind
-from .pull_project import check_project, choose_project
+from .pull_project import check_project, check_target, choose_project
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,7 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
 
 def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[str]) -> PullReport:
     """`pull_run` once the project is checked."""
+    check_target(session.target(project), project, out)
     files = _run_files(out)
     names = [f["item"] for f in files if not f["problem"]]
     if session.find_project(project) is None:

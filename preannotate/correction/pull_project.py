@@ -82,5 +82,29 @@ def check_project(project: str, output_dir: Path, pulled_file: Path) -> None:
         )
 
 
+def check_target(target: str, project: str, output_dir: Path) -> None:
+    """Refuses the project of the run's name on a server or team its uploads did not go to.
+
+    Project names are unique within a team only: another team, or another SuperAnnotate host, can hold
+    a project of the same name with items of the same names.
+
+    Args:
+        target: The session's ledger key of the project (host, team and name; `UploadSession.target`).
+        project: The project name.
+        output_dir: The run's output folder (its upload ledger).
+
+    Raises:
+        CorrectionInputError: The ledger records uploads to a project of this name, none of them at `target`.
+    """
+    targets = Ledger.load(output_dir).data["targets"]
+    uploaded = sorted(key for key, t in targets.items() if t.get("project") == project)
+    if uploaded and target not in uploaded:
+        raise CorrectionInputError(
+            f"refusing to pull from {project!r} at {target}: this run was uploaded to the project of that name "
+            f"at {', '.join(uploaded)} (another SuperAnnotate host or team); use that team's token (SA_TOKEN) "
+            "and host (SA_URL)"
+        )
+
+
 def _listed(projects: list[str]) -> str:
     return ", ".join(repr(p) for p in projects)
