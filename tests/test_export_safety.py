@@ -113,6 +113,14 @@ def test_cli_export_refuses_its_folder_with_files_added_by_hand(run_dir: Path, t
     assert [p.name for p in run_dir.iterdir() if p.name.startswith(".dataset")] == []
 
 
+def assert_refused(run_dir: Path, dest: Path, match: str, **options: object) -> None:
+    """An export into `dest` is refused with a message matching `match`, and leaves `dest` as it was."""
+    before = snapshot(dest)
+    with pytest.raises(DestinationError, match=match):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest), **options), ANNOTATION)  # type: ignore[arg-type]
+    assert snapshot(dest) == before
+
+
 def edit_same_size(path: Path) -> None:
     """Changes one byte: only the content tells."""
     data = bytearray(path.read_bytes())
@@ -137,10 +145,8 @@ def test_export_refuses_its_folder_once_edited_or_pruned(run_dir: Path, tmp_path
     else:
         clip.unlink()
         clip.mkdir()
-    before = snapshot(dest)
-    with pytest.raises(DestinationError, match=rf"left it: {re.escape(name)} \({kind}\); nothing was deleted"):
-        export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)
-    assert snapshot(dest) == before and clip.parent.is_dir()
+    assert_refused(run_dir, dest, rf"left it: {re.escape(name)} \({kind}\); nothing was deleted", sample_rate=8000)
+    assert clip.parent.is_dir()
 
 
 def test_a_copy_of_an_export_is_replaced_only_while_unchanged(run_dir: Path, tmp_path: Path) -> None:
@@ -153,10 +159,7 @@ def test_a_copy_of_an_export_is_replaced_only_while_unchanged(run_dir: Path, tmp
     clips[0].unlink()
     lines = (copy / "metadata.csv").read_text().splitlines(keepends=True)
     (copy / "metadata.csv").write_text("".join(line for line in lines if clips[0].name not in line))
-    before = snapshot(copy)
-    with pytest.raises(DestinationError, match=rf"metadata.csv \(changed\), clips/{clips[0].name} \(missing\);"):
-        export_dataset(run_dir, DatasetExportOptions(dir=str(copy)), ANNOTATION)
-    assert snapshot(copy) == before
+    assert_refused(run_dir, copy, rf"metadata.csv \(changed\), clips/{clips[0].name} \(missing\);")
 
 
 def test_a_refusal_names_a_few_changes_and_counts_the_rest(run_dir: Path, tmp_path: Path) -> None:
@@ -206,10 +209,7 @@ def test_exports_that_list_no_files_are_checked_by_names_count_and_times(
         edit_same_size(dest / "metadata.csv")
     else:
         (dest / ("segments.csv" if change == "table deleted" else "clips/fox.wav-0001.wav")).unlink()
-    before = snapshot(dest)
-    with pytest.raises(DestinationError, match=f"left it: {OLD_CHANGES[change]}; nothing was deleted"):
-        export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
-    assert snapshot(dest) == before
+    assert_refused(run_dir, dest, f"left it: {OLD_CHANGES[change]}; nothing was deleted")
 
 
 def test_export_checks_its_folder_again_before_the_swap(run_dir: Path, tmp_path: Path) -> None:
