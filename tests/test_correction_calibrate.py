@@ -4,6 +4,7 @@ drafts uploaded with the real SDK, corrected there, pulled, then the command lin
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -85,10 +86,11 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
     unsure, sure = (model.predict_wer(chunk_features(long_chunk(i), 80.0)) for i in (6, 7))
     assert unsure > sure
     assert_calibration_table(long_run)
-    other = tmp_path / "model.json"
-    again = run_cli("calibrate", "-o", str(long_run), "-o", str(long_run), "--out", str(other))
+    other, copy = tmp_path / "model.json", tmp_path / "copy"
+    shutil.copytree(long_run, copy)  # another run folder (the same run twice is refused: its chunks would leak)
+    again = run_cli("calibrate", "-o", str(long_run), "-o", str(copy), "--out", str(other))
     assert again.returncode == 0 and f"fitted on {2 * N_CHUNKS} chunk(s) from 2 run(s)" in again.stdout
-    assert ReviewModel.load(other).provenance["calibrated_on"] == [str(long_run)] * 2
+    assert ReviewModel.load(other).provenance["calibrated_on"] == [str(long_run), str(copy)]
 
 
 def assert_calibration_table(run: Path) -> None:

@@ -48,31 +48,48 @@ def item_edits(items: pd.DataFrame) -> list[ItemEdits]:
 
 
 def read_work_times(path: str | Path) -> dict[str, float]:
-    """Per-item work seconds from a CSV with the columns item and seconds.
+    """Per-item work seconds from a CSV with the columns item and seconds (any case, spaces around names ignored).
 
     Raises:
-        CorrectionError: The file cannot be read, lacks a column, or a row has no item, a
-            duplicate item, or seconds that are not a positive number (the message names the row).
+        CorrectionError: The file cannot be read, lacks a column or has one twice, holds no row, or a
+            row has no item, a duplicate item, more cells than the header, or seconds that are not a
+            positive number (the message names the row's line).
     """
     path = Path(path)
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
-            missing = [c for c in WORK_TIME_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise CorrectionInputError(f"{path}: no column {', '.join(missing)} (needs columns item, seconds)")
-            return _work_rows(path, reader)
+            reader.fieldnames = [(name or "").strip().lower() for name in reader.fieldnames or []]
+            _check_header(path, reader.fieldnames)
+            times = _work_rows(path, reader)
     except OSError as e:
         raise CorrectionInputError(f"cannot read the work times {path}: {e.strerror or e}") from e
     except (UnicodeDecodeError, csv.Error) as e:
         raise CorrectionInputError(f"{path} is not a UTF-8 CSV: {e}") from e
+    if not times:
+        raise CorrectionInputError(f"{path} has no work times: one row per item under the header item, seconds")
+    if not math.isfinite(sum(times.values())):  # each is finite, their total need not be
+        raise CorrectionInputError(f"{path}: the seconds add up beyond any finite number: not work times")
+    return times
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    missing = [c for c in WORK_TIME_COLUMNS if c not in names]
+    if missing:
+        found = ", ".join(names) or "nothing"
+        raise CorrectionInputError(f"{path}: no column {', '.join(missing)} (needs item, seconds; found {found})")
+    twice = [c for c in WORK_TIME_COLUMNS if names.count(c) > 1]
+    if twice:  # DictReader would silently keep the last one
+        raise CorrectionInputError(f"{path}: column {', '.join(twice)} appears twice in the header")
 
 
 def _work_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:
     times: dict[str, float] = {}
-    for line, row in enumerate(reader, start=2):  # line 1 is the header
+    for row in reader:
+        where = f"{path} line {reader.line_num}"  # the file's line, past blank lines and quoted line breaks
+        if None in row:  # cells beyond the header: a decimal comma (1,5) would otherwise read as 1
+            raise CorrectionInputError(f"{where}: more cells than the header's columns (quote a value with a comma)")
         item, seconds = (row.get("item") or "").strip(), (row.get("seconds") or "").strip()
-        where = f"{path} line {line}"
         if not item:
             raise CorrectionInputError(f"{where}: no item name")
         if item in times:

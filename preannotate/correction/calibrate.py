@@ -99,8 +99,9 @@ def calibrate(
     """Refits the review model on the pulled corrections of one or more runs and scores it held out.
 
     Raises:
-        CorrectionError: A run has no pull, or too few chunks with and without errors to fit.
+        CorrectionError: A run has no pull, a run is given twice, or too few chunks with and without errors to fit.
     """
+    _check_distinct(runs)
     rows, uploaded, left_out = [], [], 0
     for run in runs:
         try:
@@ -130,7 +131,14 @@ def calibrate(
 
 
 def write_model(calibration: Calibration, path: str | Path) -> Path:
-    """Writes the model JSON (atomically), with the held-out scores in its provenance."""
+    """Writes the model JSON (atomically), with the held-out scores in its provenance.
+
+    Raises:
+        CorrectionInputError: `path` is a folder.
+        CorrectionError: The file cannot be written.
+    """
+    if Path(path).is_dir():  # atomic_writer would only say "make it writable"
+        raise CorrectionInputError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / MODEL_FILE}")
     model = calibration.model
     data = model.to_dict()
     data["provenance"] = {**data.get("provenance", {}), "held_out": calibration.metrics, "rows": calibration.rows}
@@ -139,6 +147,16 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
     except OSError as e:
         raise CorrectionError(f"cannot write the review model {path}: {e.strerror or e}") from e
     return Path(path)
+
+
+def _check_distinct(runs: Sequence[str | Path]) -> None:
+    """Refuses a run given twice: its chunks would count twice and fall on both sides of a cross-validation split."""
+    seen: dict[Path, str | Path] = {}
+    for run in runs:
+        key = Path(run).resolve()
+        if key in seen:
+            raise CorrectionInputError(f"{run}: the same run as {seen[key]}, given twice with -o")
+        seen[key] = run
 
 
 def _match(records: list[dict], start: float, text: str) -> Chunk | None:

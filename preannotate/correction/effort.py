@@ -27,6 +27,7 @@ range, so the low and high estimates keep the same break-even.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -66,8 +67,12 @@ class ItemEdits:
 
 
 def seconds_per_edit(manual_rtf: float, review_rtf: float, break_even_wer: float, words_per_second: float) -> float:
-    """The word-edit cost at which post-editing and typing take equally long at `break_even_wer`."""
-    return (manual_rtf - review_rtf) / (break_even_wer * words_per_second)
+    """The word-edit cost at which post-editing and typing take equally long at `break_even_wer`.
+
+    Infinite when the product of the two tiny rates is 0 as a float (`estimate` then gives no figure).
+    """
+    rate = break_even_wer * words_per_second
+    return (manual_rtf - review_rtf) / rate if rate > 0 else math.inf
 
 
 def item_seconds(edits: ItemEdits, manual_rtf: float, review_rtf: float, per_edit: float, per_segment: float) -> dict:
@@ -112,13 +117,17 @@ def estimate(items: Iterable[ItemEdits], options: EffortOptions) -> dict[str, An
     if options.seconds_per_edit is None and wps is None:
         return {**result, "hours_saved": None, "saved_per_audio_hour": None, "note": "no corrected words to measure"}
     bands = (("", options.manual_rtf), ("_low", options.manual_rtf_low), ("_high", options.manual_rtf_high))
+    figures: dict[str, float | None] = {}
     for suffix, manual in bands:
         totals = _totals(items, manual, options, wps)
-        result[f"hours_saved{suffix}"] = totals["saved_s"] / 3600
-        result[f"saved_per_audio_hour{suffix}"] = totals["saved_s"] / audio if audio > 0 else None
+        figures[f"hours_saved{suffix}"] = totals["saved_s"] / 3600
+        figures[f"saved_per_audio_hour{suffix}"] = totals["saved_s"] / audio if audio > 0 else None
         if not suffix:
-            result.update(manual_hours=totals["manual_s"] / 3600, post_edit_hours=totals["post_edit_s"] / 3600)
-    return result
+            figures.update(manual_hours=totals["manual_s"] / 3600, post_edit_hours=totals["post_edit_s"] / 3600)
+    if not all(math.isfinite(v) for v in figures.values() if v is not None):  # extreme rates overflow a float
+        note = "the correction.effort rates give no finite figure: one is too large, or words_per_second too small"
+        return {**result, "hours_saved": None, "saved_per_audio_hour": None, "note": note}
+    return {**result, **figures}
 
 
 UNCERTAINTY = (

@@ -135,7 +135,8 @@ def _figure(width: float = 7.0, height: float = 3.5):
 
 
 def _wer_figure(items: pd.DataFrame):
-    rows = items[items["compared"]] if "wer" in items else items.iloc[0:0]
+    # astype: an empty object column would select columns, not rows (a pull of no items)
+    rows = items[items["compared"].astype(bool)] if "wer" in items else items.iloc[0:0]
     rows = rows[rows["wer"].notna()].sort_values("wer") if len(rows) else rows
     figure, ax = _figure(7.0, max(2.0, 0.3 * len(rows) + 1.2))
     ax.barh(list(rows["item"]), list(rows["wer"] * 100), color="#1F77B4")
@@ -207,14 +208,16 @@ def write_report(result: CorrectionResult, folder: str | Path, work_times: Mappi
     folder = Path(folder)
     found = evidence(result, work_times)
     tables = (("items", result.items), ("groups", result.groups), ("chunks", result.chunks))
+    texts = {f"{name}.csv": safe_frame(frame).to_csv(index=False, lineterminator="\n") for name, frame in tables}
+    texts["calibration.csv"] = safe_frame(found.calibration).to_csv(index=False, lineterminator="\n")
+    summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
+    summary["keyframe_disagreements"] = result.disagreements
+    summary.update(evidence_json(found))
+    texts["summary.json"] = json.dumps(_finite(summary), indent=2, default=_json_default, allow_nan=False) + "\n"
+    texts["report.html"] = report_html(result, found)  # rendered before any write: a failure leaves the old report
     try:
-        for name, frame in (*tables, ("calibration", found.calibration)):
-            write_text_atomic(folder / f"{name}.csv", safe_frame(frame).to_csv(index=False, lineterminator="\n"))
-        summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
-        summary["keyframe_disagreements"] = result.disagreements
-        summary.update(evidence_json(found))
-        write_text_atomic(folder / "summary.json", json.dumps(summary, indent=2, default=_json_default) + "\n")
-        write_text_atomic(folder / "report.html", report_html(result, found))
+        for name, text in texts.items():
+            write_text_atomic(folder / name, text)
     except OSError as e:
         raise CorrectionError(f"cannot write the report under {folder}: {e.strerror or e}") from e
     return folder / "report.html"
@@ -272,4 +275,15 @@ def _fmt(key: str, value: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else str(value)
+    return _finite(value.item()) if hasattr(value, "item") else str(value)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with NaN and infinite floats as None: JSON has no such numbers (strict readers reject `NaN`)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

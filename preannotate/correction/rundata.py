@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import CorrectionError, UploadError
+from ..errors import CorrectionInputError, UploadError
 from ..journal import read_run as read_run_json
 from ..naming import plain_item_problem
 from ..sa_format import microseconds
@@ -48,11 +48,11 @@ def read_run(output_dir: Path) -> dict[str, Any]:
     """`<output>/run.json` as a dict.
 
     Raises:
-        CorrectionError: It is missing or not a run record.
+        CorrectionInputError: It is missing or not a run record (the folder is not a run's: bad input).
     """
     data = read_run_json(output_dir)  # rebuilt from the journal if the run was killed
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise CorrectionError(f"{output_dir / RUN_FILE} is missing or has no files list: not a run folder")
+        raise CorrectionInputError(f"{output_dir / RUN_FILE} is missing or has no files list: not a run folder")
     return data
 
 
@@ -140,14 +140,14 @@ def jsonl_records(output_dir: Path) -> dict[str, list[dict]]:
 
 def _jsonl_rows(path: Path) -> list[dict] | None:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().splitlines()  # decoded line by line: bytes that are not UTF-8 cost only their line
     except OSError:
         return None
     rows = []
     for line in lines:
         try:
-            rows.append(json.loads(line))
-        except ValueError:
+            rows.append(json.loads(line.decode("utf-8")))
+        except ValueError:  # UnicodeDecodeError too
             continue  # a damaged line costs only its chunk's confidence
     return rows
 
