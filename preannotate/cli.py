@@ -236,9 +236,11 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .correction.calibrate import MODEL_FILE, calibrate, write_model
+    from .correction.calibrate import MODEL_FILE, calibrate, check_model_path, write_model
     from .correction.report import REPORT_DIR
 
+    if args.out is not None:
+        check_model_path(args.out)  # before the fit, which can take minutes
     config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})
     found = calibrate(args.runs, config.annotation, config.correction)
     path = write_model(found, args.out or Path(args.runs[0]) / REPORT_DIR / MODEL_FILE)

@@ -156,6 +156,9 @@ def test_calibrate_out_that_is_a_folder_is_bad_input(tmp_path: Path) -> None:
     done = run_cli("calibrate", "-o", str(out), "--out", str(folder))
     assert done.returncode == 2 and f"{folder} is a folder" in done.stderr, done.stderr
     assert list(folder.iterdir()) == []
+    empty = run_cli("calibrate", "-o", str(out), "--out", "")
+    assert empty.returncode == 2 and "--out is empty" in empty.stderr, empty.stderr
+    assert not (out / "correction" / "review_model.json").exists()  # not the default path instead
     fine = run_cli("calibrate", "-o", str(out), "--out", str(folder / "model.json"))
     assert fine.returncode == 0 and (folder / "model.json").is_file(), fine.stderr
 

@@ -137,8 +137,7 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
         CorrectionInputError: `path` is a folder.
         CorrectionError: The file cannot be written.
     """
-    if Path(path).is_dir():  # atomic_writer would only say "make it writable"
-        raise CorrectionInputError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / MODEL_FILE}")
+    check_model_path(path)
     model = calibration.model
     data = model.to_dict()
     data["provenance"] = {**data.get("provenance", {}), "held_out": calibration.metrics, "rows": calibration.rows}
@@ -147,6 +146,18 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
     except OSError as e:
         raise CorrectionError(f"cannot write the review model {path}: {e.strerror or e}") from e
     return Path(path)
+
+
+def check_model_path(path: str | Path) -> None:
+    """Refuses a model path that is empty or a folder (atomic_writer would only say "make it writable").
+
+    Raises:
+        CorrectionInputError: `path` names no file that could be written.
+    """
+    if not str(path).strip():
+        raise CorrectionInputError(f"--out is empty: give the model file's name, e.g. {MODEL_FILE}")
+    if Path(path).is_dir():
+        raise CorrectionInputError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / MODEL_FILE}")
 
 
 def _check_distinct(runs: Sequence[str | Path]) -> None:
