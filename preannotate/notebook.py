@@ -176,7 +176,7 @@ def check_names(given: Any, known: Any, what: str = "notebook parameter") -> Non
         if is_secret_key(name):
             raise ConfigError(f"{name}: {PARAMETER_RULE}; {SECRET_HINT}")
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
+            close = difflib.get_close_matches(str(name), known, n=1)  # a YAML key may be a number
             hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
             raise ConfigError(f"unknown {what} {name!r}{hint}")
 
@@ -190,14 +190,19 @@ def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | Non
         mapping: The notebook's parameters (name -> dotted key); PARAMETERS when None.
 
     Raises:
-        ConfigError: An unknown parameter, an override of a key that has a parameter, or a bad value.
+        ConfigError: An unknown parameter, `overrides` not a mapping, an override of a key that has a
+            parameter, or a bad value.
     """
     mapping = PARAMETERS if mapping is None else mapping
     check_secrets(params, "parameter ", PARAMETER_RULE)  # before any message could quote a value
     check_names(params, [*mapping, OVERRIDES])
+    overrides = params.get(OVERRIDES) or {}
+    if not isinstance(overrides, dict):
+        kind = type(overrides).__name__
+        raise ConfigError(f"{OVERRIDES} must be a mapping of dotted option keys to values, not {kind}")
     values = {mapping[name]: value for name, value in params.items() if name != OVERRIDES}
     by_key = {key: name for name, key in mapping.items()}
-    for key, value in dict(params.get(OVERRIDES) or {}).items():
+    for key, value in overrides.items():
         if key in by_key:
             raise ConfigError(f"overrides: {key!r} has its own parameter, {by_key[key]!r}; set that instead")
         values[key] = value

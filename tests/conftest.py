@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import settings
+from support.batch_plans import known  # noqa: F401  (a fixture)
 from support.cloud_azure import azure, azurite_endpoint  # noqa: F401  (Azure Blob API on loopback)
 from support.cloud_gcs import gcs, gcs_endpoint  # noqa: F401  (GCS JSON API on loopback)
 from support.cloud_s3 import denied_reader, moto_endpoint, s3  # noqa: F401  (S3 API on loopback)

@@ -16,26 +16,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
+from support.batch_plans import ROOT, write_yaml
 from support.sa_server import SuperAnnotateServer
 
 from preannotate import batch, cli
 from preannotate.errors import ConfigError, InputError
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "preannotate.ipynb"
 PROJECT = "Batch test"
 PREFIX = "https://audio.example.com/batch/"
-
-
-@pytest.fixture(scope="module")
-def known() -> dict:
-    return batch.notebook_parameters(NOTEBOOK)
-
-
-def write_yaml(path: Path, data: object) -> Path:
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
 
 
 # planning and checking, no kernel

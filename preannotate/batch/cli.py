@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from ..config import PARAMETER_RULE, check_secrets, typed_text
 from ..config_yaml import parse_yaml
 from ..errors import ConfigError, PreannotateError
 from ..notebook import project_root
-from .execution import EXECUTED, FAILED, PARTIAL, run_batch, summary_table
+from .execution import EXECUTED, PROBLEMS, BatchInterrupted, run_batch, summary_table
 from .plan import (
     _mapping,
     notebook_parameters,
@@ -86,8 +87,10 @@ def main(args: argparse.Namespace) -> int:
         0 when every run succeeded (or was skipped as finished), 1 when any failed.
 
     Raises:
-        ConfigError: An unknown parameter or a malformed runs file, before anything runs.
+        ConfigError: An unknown parameter or a bad value, a malformed runs file, or an `--out` that is
+            a file or cannot be written, before anything runs.
         InputError: The notebook, runs file, config or datasets folder is missing.
+        KeyboardInterrupt: Ctrl-C, after the summary table of the runs so far.
     """
     if args.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
@@ -107,6 +110,24 @@ def main(args: argparse.Namespace) -> int:
             print(f"{run.name}: {run.folder / EXECUTED}")
             print("".join(f"    {k}: {v!r}\n" for k, v in run.parameters.items()), end="")
         return 0
-    outcomes = run_batch(notebook, runs, args.jobs, args.resume)
+    _make_batch_folder(out)
+    try:
+        outcomes = run_batch(notebook, runs, args.jobs, args.resume)
+    except BatchInterrupted as interrupted:
+        print(summary_table(interrupted.outcomes), flush=True)
+        print("interrupted: run the batch again with --resume to skip the finished runs", flush=True)
+        raise KeyboardInterrupt from None  # the command line's exit code 130
     print(summary_table(outcomes))
-    return 1 if any(o.status in (FAILED, PARTIAL) for o in outcomes) else 0
+    return 1 if any(o.status in PROBLEMS for o in outcomes) else 0
+
+
+def _make_batch_folder(out: Path) -> None:
+    """Makes `--out`, so that a file or an unwritable place there stops the batch before any run starts."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder: name a folder for the batch")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot make the batch folder: {e.strerror or e}") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: the batch folder is not writable")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,12 @@ EXECUTED, PARAMETERS_FILE, LOG_FILE = "notebook.ipynb", "parameters.yaml", "pape
 OUTPUT_PARAMETERS = ("output_dir", "run_dir")  # where a notebook's run.json is
 # A run that finished with failed files is "partial": it runs again under --resume.
 OK, PARTIAL, FAILED, SKIPPED = "ok", "partial", "failed", "skipped"
+# Ctrl-C: the runs it stopped, and those it kept from starting.
+INTERRUPTED, NOT_STARTED = "interrupted", "cancelled"
+PROBLEMS = (FAILED, PARTIAL, INTERRUPTED)  # statuses that make the batch fail and get a line under the table
+STOP_GRACE_S = 10.0  # a papermill process interrupted by Ctrl-C gets this long to save its notebook, then SIGINT
+_children: set[subprocess.Popen] = set()  # the papermill processes running now
+_children_lock = threading.Lock()
 
 
 @dataclass
@@ -37,33 +45,96 @@ class Outcome:
     upload: str = "-"
 
 
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch, with every run's outcome: finished, interrupted or not started."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
+
+
 def run_batch(notebook: Path, runs: list[Run], jobs: int = 1, resume: bool = False) -> list[Outcome]:
-    """Executes the runs, `jobs` at a time, and returns their outcomes in the runs' order."""
+    """Executes the runs, `jobs` at a time, and returns their outcomes in the runs' order.
+
+    Raises:
+        BatchInterrupted: Ctrl-C: runs not started yet are not started, running ones are stopped; it
+            holds the outcomes of all of them (the finished ones' outputs are kept).
+    """
+    stop = threading.Event()
 
     def one(run: Run) -> Outcome:
         outcome = _finished(run) if resume else None
         outcome = outcome or execute(notebook, run)
+        if stop.is_set() and outcome.status in (FAILED, PARTIAL):
+            outcome.status, outcome.message = INTERRUPTED, f"interrupted (Ctrl-C): {outcome.message}".rstrip(": ")
         print(f"{run.name}: {outcome.status} ({outcome.seconds:.0f} s) {outcome.message}".rstrip(), flush=True)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch") as pool:
-        return list(pool.map(one, runs))
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
+    futures = [pool.submit(one, run) for run in runs]
+    try:
+        return [f.result() for f in futures]
+    except KeyboardInterrupt:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)  # else the queued runs would all still run
+        _stop_children()
+        raise BatchInterrupted([_after_interrupt(f, run) for f, run in zip(futures, runs)]) from None
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _stop_children() -> None:
+    """Stops the running papermill processes: a terminal's Ctrl-C reached them too; a signal to this one did not."""
+    deadline = time.monotonic() + STOP_GRACE_S
+    with _children_lock:
+        children = list(_children)
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGINT)
+
+
+def _after_interrupt(future: Future, run: Run) -> Outcome:
+    if future.cancelled():
+        return Outcome(run, NOT_STARTED, message="not started: the batch was interrupted")
+    return future.result()
 
 
 def execute(notebook: Path, run: Run) -> Outcome:
-    """Executes one run in its own papermill process; its log goes to `<folder>/papermill.log`."""
+    """Executes one run in its own papermill process; its log goes to `<folder>/papermill.log`.
+
+    A run whose folder cannot be written fails alone: the message says why.
+    """
+    started = time.perf_counter()
+    try:
+        code = _papermill(notebook, run)
+    except OSError as e:
+        return Outcome(run, FAILED, time.perf_counter() - started, f"cannot write {run.folder}: {e}")
+    outcome = _outcome(run, code)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _papermill(notebook: Path, run: Run) -> int:
+    """Runs papermill on `run` and returns its exit code."""
     run.folder.mkdir(parents=True, exist_ok=True)
     (run.folder / PARAMETERS_FILE).write_text(yaml.safe_dump(run.parameters, sort_keys=False), encoding="utf-8")
     executed = run.folder / EXECUTED
     executed.unlink(missing_ok=True)  # a stale notebook must not pass for this run's
     command = [sys.executable, "-m", "papermill", str(notebook), str(executed), "-f", str(run.folder / PARAMETERS_FILE)]
     command += ["-k", KERNEL, "--cwd", str(project_root()), "--log-output", "--no-progress-bar"]
-    started = time.perf_counter()
-    with open(run.folder / LOG_FILE, "w", encoding="utf-8") as log:
-        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
-    outcome = _outcome(run, code)
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    with (
+        open(run.folder / LOG_FILE, "w", encoding="utf-8") as log,
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as child,
+    ):
+        with _children_lock:
+            _children.add(child)
+        try:
+            return child.wait()
+        finally:
+            with _children_lock:
+                _children.discard(child)
 
 
 def _outcome(run: Run, code: int) -> Outcome:
@@ -111,16 +182,41 @@ def _with_results(outcome: Outcome) -> Outcome:
 
 
 def _finished(run: Run) -> Outcome | None:
-    """The outcome of an earlier, complete and successful execution with the same parameters, if any."""
-    meta = (read_json(run.folder / EXECUTED) or {}).get("metadata", {}).get("papermill", {})
+    """The outcome of an earlier, complete and successful execution with the same parameters, if any.
+
+    A dry run made for want of a token (`dry_run` unset) is not finished once a token can be found.
+    """
+    nb = read_json(run.folder / EXECUTED)
+    meta = _get(_get(nb, "metadata"), "papermill")
     if meta.get("exception") or not meta.get("end_time"):
         return None
-    if json.loads(json.dumps(meta.get("parameters"))) != json.loads(json.dumps(run.parameters)):
+    if _as_json(meta.get("parameters")) != _as_json(run.parameters):
         return None
     outcome = _with_results(Outcome(run, SKIPPED, message="finished earlier"))
     if outcome.status == PARTIAL or ("output_dir" in run.parameters and outcome.summary is None):
         return None
+    if outcome.upload == "dry run" and run.parameters.get("dry_run") is not True and _token_found():
+        return None
     return outcome
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))  # as papermill saves parameters: a YAML date is its text
+
+
+def _get(data: Any, key: str) -> dict[str, Any]:
+    value = data.get(key) if isinstance(data, dict) else None  # a damaged notebook is one to run again
+    return value if isinstance(value, dict) else {}
+
+
+def _token_found() -> bool:
+    from ..errors import CredentialsError
+    from ..superannotate.credentials import find_credentials
+
+    try:
+        return find_credentials() is not None
+    except CredentialsError:  # a token that will be refused: running again says so
+        return True
 
 
 def summary_table(outcomes: list[Outcome]) -> str:
@@ -135,5 +231,5 @@ def summary_table(outcomes: list[Outcome]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "-" * len(lines[0]))
-    problems = [f"{o.run.name}: {o.message}" for o in outcomes if o.status in (FAILED, PARTIAL)]
+    problems = [f"{o.run.name}: {o.message}" for o in outcomes if o.status in PROBLEMS]
     return "\n".join(lines + ([""] + problems if problems else []))

@@ -6,10 +6,14 @@ notebook's and their paths made absolute, for `execution` to run.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..config import (
     PARAMETER_RULE,
@@ -21,7 +25,7 @@ from ..config import (
     resolve_paths,
 )
 from ..errors import ConfigError, InputError
-from ..notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, check_names
+from ..notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, check_names, config_from_parameters
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,14 @@ def notebook_parameters(notebook: str | Path) -> dict[str, dict[str, Any]]:
     except ImportError as e:
         raise ConfigError("notebooks need papermill: pip install 'preannotate[notebooks]'") from e
     logging.getLogger("papermill").setLevel(logging.WARNING)  # not "Input Notebook: ..." at every start
-    if not Path(notebook).is_file():
+    if not Path(notebook).exists():
         raise InputError(f"notebook {notebook} does not exist")
-    return inspect_notebook(str(notebook))
+    if not Path(notebook).is_file():
+        raise InputError(f"notebook {notebook} is not a file")
+    try:
+        return inspect_notebook(str(notebook))
+    except Exception as e:  # nbformat's and papermill's many errors: not JSON, not a notebook, unreadable
+        raise InputError(f"notebook {notebook} cannot be read as a notebook: {e}") from None
 
 
 def parameters_help(notebook: str | Path) -> str:
@@ -66,12 +75,19 @@ def _mapping(known: dict[str, Any]) -> dict[str, str]:
 def runs_from_file(path: str | Path, shared: dict[str, Any], out: Path) -> list[Run]:
     """Runs listed in a YAML file: `runs:` (a list of mappings with `name` and parameters), optional `defaults:`."""
     data = read_yaml(Path(path))
-    runs = data.get("runs")
+    runs, defaults = data.get("runs"), data.get("defaults") or {}
     if not isinstance(runs, list) or not all(isinstance(r, dict) and r.get("name") for r in runs):
         raise ConfigError(f"{path}: `runs:` must be a list of mappings, each with a `name`")
+    if not runs:  # else the batch would do nothing and succeed
+        raise ConfigError(f"{path}: `runs:` lists no run")
     check_names([k for k in data if k not in ("runs", "defaults")], ["runs", "defaults"], f"key in {path}:")
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: `defaults:` must be a mapping of parameters, not {type(defaults).__name__}")
+    for number, r in enumerate(runs, 1):
+        if isinstance(r["name"], (bool, dict, list)):  # `name: yes` is YAML's true: the folder would be "True"
+            raise ConfigError(f"{path}: run {number}: `name` must be text (quote it), not {r['name']!r}")
     folder = Path(path).parent  # relative paths in the file are relative to it
-    base = {**_from_file(data.get("defaults") or {}, folder), **shared}
+    base = {**_from_file(defaults, folder), **shared}
     own = [_from_file({k: v for k, v in r.items() if k != "name"}, folder) for r in runs]
     return [_run(str(r["name"]), {**base, **params}, out) for r, params in zip(runs, own)]
 
@@ -93,11 +109,7 @@ def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known
     """
     from ..config import load_config
 
-    files = [
-        f for p in map(Path, paths) for f in (sorted([*p.glob("*.yaml"), *p.glob("*.yml")]) if p.is_dir() else [p])
-    ]
-    if not files:
-        raise InputError(f"no config files in {', '.join(paths)}")
+    files = [f for p in map(Path, paths) for f in _config_files(p)]
     mapping = _mapping(known)
     by_key = {key: name for name, key in mapping.items()}
     runs = []
@@ -118,11 +130,21 @@ def runs_from_configs(paths: list[str], shared: dict[str, Any], out: Path, known
     return runs
 
 
+def _config_files(path: Path) -> list[Path]:
+    """`path`, or the YAML files of the folder `path`: a folder without any is a mistake, not nothing to do."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(f for f in [*path.glob("*.yaml"), *path.glob("*.yml")] if f.is_file())
+    if not files:
+        raise InputError(f"no config files (*.yaml, *.yml) in {path}")
+    return files
+
+
 def runs_from_datasets(folder: str | Path, shared: dict[str, Any], out: Path) -> list[Run]:
     """One run per (non-hidden) sub-folder of `folder`, named after it, with `input_dir` set to it."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"datasets folder {folder} does not exist")
+        raise InputError(f"datasets folder {folder} {'is not a folder' if folder.exists() else 'does not exist'}")
     subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not subs:
         raise InputError(f"datasets folder {folder} has no sub-folders")
@@ -150,32 +172,87 @@ def prepare(runs: list[Run], known: dict[str, Any]) -> list[Run]:
     """Checks every run's parameters against the notebook's and fills in paths and output folders.
 
     Relative paths become absolute (from the current folder); a notebook with `output_dir` writes each
-    run's outputs into the run's folder unless the run names another.
+    run's outputs into the run's folder unless the run names another. Values become what papermill
+    hands the notebook (a YAML date is text), so that `--resume` compares like with like.
 
     Raises:
-        ConfigError: A parameter the notebook does not have, two runs with the same name, or a secret: a
-            parameter or override named like one (`token`, `superannotate.token`...) or a value that looks
-            like a SuperAnnotate token (the message names the run and the key, never the value).
+        ConfigError: A parameter the notebook does not have or (for this package's notebooks) a bad
+            value, two runs with the same name or output_dir, or a secret: a parameter or override named
+            like one (`token`, `superannotate.token`...), a value that looks like a SuperAnnotate token
+            or a URL holding a password (the message names the run and the key, never the value).
     """
     for run in runs:  # first, so that no message, printed plan or file can hold a secret
         check_secrets(run.parameters, f"run {run.name!r}: parameter ", PARAMETER_RULE)
-    names = [r.name for r in runs]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"run names must differ: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        _check_url_passwords(run)
+    _check_distinct_names([r.name for r in runs])
     mapping = _mapping(known)
     ready = []
     for run in runs:
         check_names(run.parameters, known, f"parameter of run {run.name!r}:")
-        params = {k: _absolute(mapping.get(k), v) for k, v in run.parameters.items()}
-        if OVERRIDES in params:
+        if not isinstance(run.parameters.get(OVERRIDES) or {}, dict):
+            raise ConfigError(f"run {run.name!r}: `{OVERRIDES}` must be a mapping of dotted option keys to values")
+        params = {k: _absolute(mapping.get(k), v) for k, v in _as_papermill_sends(run.parameters).items()}
+        if params.get(OVERRIDES):
             params[OVERRIDES] = {k: _absolute(k, v) for k, v in params[OVERRIDES].items()}
         if "output_dir" in known:
             params.setdefault("output_dir", str(run.folder.resolve()))
+        _check_values(run.name, params, mapping)
         ready.append(Run(run.name, params, run.folder))
-    outputs = [r.parameters["output_dir"] for r in ready if r.parameters.get("output_dir")]
-    if len(set(outputs)) < len(outputs):
+    outputs = [os.path.realpath(r.parameters["output_dir"]) for r in ready if r.parameters.get("output_dir")]
+    if len(set(outputs)) < len(outputs):  # `/data/x/` and `/data/./x` are one folder
         raise ConfigError(f"runs must not share an output_dir: {sorted({o for o in outputs if outputs.count(o) > 1})}")
     return ready
+
+
+def _check_distinct_names(names: list[str]) -> None:
+    # Case too: on macOS and Windows `En` and `en` are one folder, and the second run would overwrite the first.
+    folded = [n.casefold() for n in names]
+    same = sorted({n for n, f in zip(names, folded) if folded.count(f) > 1})
+    if same:
+        raise ConfigError(
+            f"run names must differ: {', '.join(same)} (a name becomes a folder, where case may not count and "
+            "characters other than letters, digits, `.`, `_` and `-` become `_`)"
+        )
+
+
+def _check_url_passwords(run: Run) -> None:
+    """Refuses a URL with a password (`s3://KEY:SECRET@bucket`): it would be saved in the run's files."""
+    for key, value in _leaves("", run.parameters):
+        try:
+            password = urlsplit(value).password if isinstance(value, str) and "://" in value else None
+        except ValueError:  # not a URL after all (`http://[x`)
+            password = None
+        if password:
+            raise ConfigError(
+                f"run {run.name!r}: parameter {key}: the URL holds a password: {PARAMETER_RULE}; "
+                "credentials come from the cloud's own chain (see README, Buckets) or SA_TOKEN"
+            )
+
+
+def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(f"{prefix}.{k}" if prefix else str(k), v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(f"{prefix}[{i}]", v)
+    else:
+        yield prefix, value
+
+
+def _as_papermill_sends(params: dict[str, Any]) -> dict[str, Any]:
+    # papermill passes what JSON holds and other values (YAML's dates) as their text; so does the batch.
+    return json.loads(json.dumps(params, default=str))
+
+
+def _check_values(name: str, params: dict[str, Any], mapping: dict[str, str]) -> None:
+    """For this package's notebooks, the run's values as the notebook will check them, before anything runs."""
+    if not mapping:
+        return
+    try:
+        config_from_parameters(params, mapping)
+    except ConfigError as e:
+        raise ConfigError(f"run {name!r}: {e}") from None
 
 
 def _absolute(key: str | None, value: Any) -> Any:
