@@ -319,8 +319,13 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
+# Libraries that log at INFO on import, on every command (gcsfs: "experimental features enabled"): -v shows them.
+QUIET_LIBRARIES = ("gcsfs",)
+
+
 def _setup_logging(level: int) -> None:
     levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
-    logging.basicConfig(
-        level=levels[max(-2, min(1, level))], format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    chosen = levels[max(-2, min(1, level))]
+    logging.basicConfig(level=chosen, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(chosen, logging.WARNING) if chosen > logging.DEBUG else chosen)

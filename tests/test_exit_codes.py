@@ -86,3 +86,11 @@ def test_help_documents_the_exit_codes_and_version_is_the_package_version(tmp_pa
             assert f"\n  {code}" in proc.stdout.split("exit codes:")[1], (args, proc.stdout)
     proc = cli("--version", cwd=tmp_path)
     assert proc.returncode == 0 and proc.stdout.strip() == f"preannotate {version('preannotate')}"
+
+
+def test_a_library_logging_on_import_says_nothing_unless_asked(tmp_path: Path) -> None:
+    # `batch` imports gcsfs, which logs "experimental features enabled" at INFO: noise on every command.
+    args = ("batch", "--datasets", str(SAMPLES), "--dry-run")
+    quiet, verbose = cli(*args, cwd=tmp_path), cli("-v", *args, cwd=tmp_path)
+    assert quiet.returncode == verbose.returncode == 0, quiet.stderr
+    assert "gcsfs" not in quiet.stderr and "INFO gcsfs: gcsfs experimental features" in verbose.stderr
