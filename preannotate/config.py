@@ -195,7 +195,7 @@ def check_utf8(key: str, value: Any) -> None:
     """
     if key in path_options():
         return
-    for dotted, leaf in _leaves(key, value):
+    for dotted, leaf in leaves(key, value):
         if not isinstance(leaf, str):
             continue
         try:
@@ -239,7 +239,7 @@ def secret_problem(key: str, value: Any, rule: str = CONFIG_RULE) -> str | None:
         value: Its value.
         rule: What the message says about secrets.
     """
-    for dotted, leaf in _leaves(key, value):
+    for dotted, leaf in leaves(key, value):
         if any(map(looks_like_token, [dotted, *dotted.split(".")])):
             return f"a key looks like a SuperAnnotate token: {rule}; {SECRET_HINT}"
         if is_secret_key(dotted):
@@ -256,15 +256,15 @@ def check_secrets(values: Mapping[Any, Any], what: str = "", rule: str = CONFIG_
             raise ConfigError(f"{what}{problem}")
 
 
-def _leaves(key: str, value: Any) -> Iterator[tuple[str, Any]]:
+def leaves(key: str, value: Any) -> Iterator[tuple[str, Any]]:
     """(dotted key, value) for `value` and everything inside it; a mapping's keys extend the key."""
     yield key, value
     if isinstance(value, Mapping):
         for k, v in value.items():
-            yield from _leaves(f"{key}.{k}", v)
+            yield from leaves(f"{key}.{k}", v)
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            yield from _leaves(f"{key}[{i}]", v)
+            yield from leaves(f"{key}[{i}]", v)
 
 
 def _suggest(key: str, names: list[str], prefix: str) -> str:

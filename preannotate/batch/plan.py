@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from ..config import (
     PARAMETER_RULE,
     SECRET_HINT,
     check_secrets,
+    leaves,
     looks_like_token,
     read_yaml,
     resolve_path_value,
@@ -217,7 +217,7 @@ def _check_distinct_names(names: list[str]) -> None:
 
 def _check_url_passwords(run: Run) -> None:
     """Refuses a URL with a password (`s3://KEY:SECRET@bucket`): it would be saved in the run's files."""
-    for key, value in _leaves("", run.parameters):
+    for key, value in ((k, v) for name, top in run.parameters.items() for k, v in leaves(str(name), top)):
         try:
             password = urlsplit(value).password if isinstance(value, str) and "://" in value else None
         except ValueError:  # not a URL after all (`http://[x`)
@@ -227,17 +227,6 @@ def _check_url_passwords(run: Run) -> None:
                 f"run {run.name!r}: parameter {key}: the URL holds a password: {PARAMETER_RULE}; "
                 "credentials come from the cloud's own chain (see README, Buckets) or SA_TOKEN"
             )
-
-
-def _leaves(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(f"{prefix}.{k}" if prefix else str(k), v)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(f"{prefix}[{i}]", v)
-    else:
-        yield prefix, value
 
 
 def _as_papermill_sends(params: dict[str, Any]) -> dict[str, Any]:

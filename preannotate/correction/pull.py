@@ -233,14 +233,15 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
 
 def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[str]) -> PullReport:
     """`pull_run` once the project is checked."""
-    check_target(session.target(project), project, out)
+    target, ledger = session.target(project), Ledger.load(out)
+    check_target(target, project, ledger)
     files = _run_files(out)
     names = [f["item"] for f in files if not f["problem"]]
     if session.find_project(project) is None:
         raise CorrectionInputError(f"SuperAnnotate project {project!r} not found")
-    report = PullReport(project, session.target(project), list(statuses))
+    report = PullReport(project, target, list(statuses))
     report.items.extend(PulledItem(f["item"], problem=f["problem"], selected=False) for f in files if f["problem"])
-    listed, recorded, uploaded = session.listed_items(project, names), recorded_urls(out), Ledger.load(out).urls()
+    listed, recorded, uploaded = session.listed_items(project, names), recorded_urls(out), ledger.urls()
     for name in names:
         held = listed.get(name)
         entry = PulledItem(name, status=held.status if held else None)

@@ -82,7 +82,7 @@ def check_project(project: str, output_dir: Path, pulled_file: Path) -> None:
         )
 
 
-def check_target(target: str, project: str, output_dir: Path) -> None:
+def check_target(target: str, project: str, ledger: Ledger) -> None:
     """Refuses the project of the run's name on a server or team its uploads did not go to.
 
     Project names are unique within a team only: another team, or another SuperAnnotate host, can hold
@@ -91,12 +91,12 @@ def check_target(target: str, project: str, output_dir: Path) -> None:
     Args:
         target: The session's ledger key of the project (host, team and name; `UploadSession.target`).
         project: The project name.
-        output_dir: The run's output folder (its upload ledger).
+        ledger: The run's upload ledger.
 
     Raises:
         CorrectionInputError: The ledger records uploads to a project of this name, none of them at `target`.
     """
-    targets = Ledger.load(output_dir).data["targets"]
+    targets = ledger.data["targets"]
     uploaded = sorted(key for key, t in targets.items() if t.get("project") == project)
     if uploaded and target not in uploaded:
         raise CorrectionInputError(
