@@ -20,6 +20,7 @@ import typing
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .asr import get_spec
 from .config_yaml import read_yaml
@@ -35,6 +36,7 @@ __all__ = ["coerce", "config_from_dict", "load_config", "parse_override", "read_
 # Keys that must never be configuration: secrets come from the environment only.
 FORBIDDEN_KEYS = frozenset({"token", "sa_token", "api_key", "password", "secret"})
 SECRET_HINT = "set SA_TOKEN in the environment"
+URL_HINT = "credentials come from the cloud's own chain (see README, Buckets) or SA_TOKEN"
 CONFIG_RULE, PARAMETER_RULE = "secrets never go in a config", "secrets are never parameters"
 # The SDK's token shapes (as in superannotate/credentials.py, not imported: that package imports this one).
 _TEAM_TOKEN = re.compile(r"^[-.@_A-Za-z0-9]+=\d+$")
@@ -232,7 +234,8 @@ def secret_problem(key: str, value: Any, rule: str = CONFIG_RULE) -> str | None:
     """Why `key: value` must not be configuration, never quoting a secret; None when it may be.
 
     A key naming a secret is refused whatever its value; any value, in lists and mappings too,
-    that looks like a SuperAnnotate token (see `looks_like_token`) is refused under its key.
+    that looks like a SuperAnnotate token (see `looks_like_token`) or is a URL holding a password
+    (`s3://KEY:SECRET@bucket`, which run.json and notebooks would keep) is refused under its key.
 
     Args:
         key: The dotted key.
@@ -246,7 +249,19 @@ def secret_problem(key: str, value: Any, rule: str = CONFIG_RULE) -> str | None:
             return f"{dotted}: {rule}; {SECRET_HINT}"
         if looks_like_token(leaf):
             return f"{dotted}: the value looks like a SuperAnnotate token: {rule}; {SECRET_HINT}"
+        if url_password(leaf):
+            return f"{dotted}: the URL holds a password: {rule}; {URL_HINT}"
     return None
+
+
+def url_password(value: object) -> bool:
+    """True for a URL text with a password in it (`scheme://user:password@host`)."""
+    if not isinstance(value, str) or "://" not in value:
+        return False
+    try:
+        return bool(urlsplit(value.strip()).password)
+    except ValueError:  # not a URL after all (`http://[x`)
+        return False
 
 
 def check_secrets(values: Mapping[Any, Any], what: str = "", rule: str = CONFIG_RULE) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -142,17 +141,19 @@ def test_a_run_whose_folder_cannot_be_made_fails_alone(tmp_path: Path) -> None:
 def test_ctrl_c_starts_no_more_runs_and_prints_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started = []
+    started, stopping = [], threading.Event()
 
     def execute(nb: Path, run: batch.Run) -> batch.Outcome:
         started.append(run.name)
         if run.name == "b":  # as a terminal's Ctrl-C: SIGINT to the main thread, papermill then fails
             signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
-            time.sleep(0.3)
+            # papermill takes seconds to stop: return once the batch has seen the Ctrl-C, however loaded the machine
+            assert stopping.wait(30)
             return batch.Outcome(run, batch.FAILED, 1.0, "KeyboardInterrupt: ")
         return batch.Outcome(run, batch.OK, 1.0)
 
     monkeypatch.setattr(execution, "execute", execute)
+    monkeypatch.setattr(execution, "_stop_children", stopping.set)  # no papermill process to wait for here
     runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": n} for n in "abc"]})
     code, out, err = batch_main(capsys, "--runs", str(runs), "--out", str(tmp_path / "out"), "--jobs", "1")
     assert code == cli.EXIT_INTERRUPTED and started == ["a", "b"], out + err

@@ -202,3 +202,39 @@ def test_a_draft_is_never_uploaded_as_finished_work(status: str) -> None:
     with pytest.raises(ConfigError, match=f"superannotate.status must be one of .*got '{status}'.*machine draft"):
         load_config(None, [f"superannotate.status={status}"])
     assert load_config(None, ["superannotate.status=QualityCheck"]).superannotate.status == "QualityCheck"
+
+
+SECRET_KEY = "wJalrXUtnFEMIK7MDENG"  # the secret half of `KEY:SECRET@` in a URL
+
+
+@pytest.mark.parametrize(
+    ("source", "key"),
+    [
+        ("set", "input.dir"),
+        ("file", "superannotate.url_prefix"),
+        ("flag", "input.dir"),
+    ],
+)
+def test_a_url_holding_a_password_is_refused_before_run_json_could_keep_it(tmp_path, source, key):
+    url = f"s3://AKIAEXAMPLE:{SECRET_KEY}@team-audio/calls" if key == "input.dir" else f"https://u:{SECRET_KEY}@cdn.x/"
+    with pytest.raises(ConfigError) as err:
+        if source == "set":
+            load_config(None, [f"{key}={url}"])
+        elif source == "file":
+            (tmp_path / "c.yaml").write_text(f"superannotate:\n  url_prefix: '{url}'\n")
+            load_config(tmp_path / "c.yaml")
+        else:
+            load_config(None, values={key: url})
+    assert str(err.value).startswith(f"{key}: the URL holds a password: secrets never go in a config")
+    assert SECRET_KEY not in str(err.value) and "AKIAEXAMPLE" not in str(err.value)
+
+
+def test_urls_without_a_password_and_notebook_parameters_with_one(tmp_path):
+    from preannotate.notebook import config_from_parameters
+
+    assert load_config(None, ["input.dir=s3://team-audio/calls"]).input.dir == "s3://team-audio/calls"
+    for url in ("https://user@cdn.example.org/a", "http://[x"):
+        assert load_config(None, [f"superannotate.url_prefix={url}"]).superannotate.url_prefix == url
+    with pytest.raises(ConfigError, match=r"^parameter input_dir: the URL holds a password: secrets are never") as err:
+        config_from_parameters({"input_dir": f"gs://k:{SECRET_KEY}@bucket/x"})
+    assert SECRET_KEY not in str(err.value)

@@ -12,13 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..config import (
     PARAMETER_RULE,
     SECRET_HINT,
     check_secrets,
-    leaves,
     looks_like_token,
     read_yaml,
     resolve_path_value,
@@ -183,7 +181,6 @@ def prepare(runs: list[Run], known: dict[str, Any]) -> list[Run]:
     """
     for run in runs:  # first, so that no message, printed plan or file can hold a secret
         check_secrets(run.parameters, f"run {run.name!r}: parameter ", PARAMETER_RULE)
-        _check_url_passwords(run)
     _check_distinct_names([r.name for r in runs])
     mapping = _mapping(known)
     ready = []
@@ -213,20 +210,6 @@ def _check_distinct_names(names: list[str]) -> None:
             f"run names must differ: {', '.join(same)} (a name becomes a folder, where case may not count and "
             "characters other than letters, digits, `.`, `_` and `-` become `_`)"
         )
-
-
-def _check_url_passwords(run: Run) -> None:
-    """Refuses a URL with a password (`s3://KEY:SECRET@bucket`): it would be saved in the run's files."""
-    for key, value in ((k, v) for name, top in run.parameters.items() for k, v in leaves(str(name), top)):
-        try:
-            password = urlsplit(value).password if isinstance(value, str) and "://" in value else None
-        except ValueError:  # not a URL after all (`http://[x`)
-            password = None
-        if password:
-            raise ConfigError(
-                f"run {run.name!r}: parameter {key}: the URL holds a password: {PARAMETER_RULE}; "
-                "credentials come from the cloud's own chain (see README, Buckets) or SA_TOKEN"
-            )
 
 
 def _as_papermill_sends(params: dict[str, Any]) -> dict[str, Any]:
