@@ -6,6 +6,10 @@ Writes, each file atomically and the index last::
     <output>/pulled.json             what was pulled, when, from where, with each item's status
                                      or the reason it could not be pulled
 
+Nothing in `corrected/` changes until every annotation of the pull is downloaded (into a hidden
+staging folder inside it): a pull that SuperAnnotate fails half-way, or that is stopped, leaves the
+previous pull's files and index as they were, each file with the status it was pulled in.
+
 Only the run's own items are asked for (those in run.json that were transcribed): the
 drafts to compare with exist for no others; an item of the same name that plays other audio than
 the run's upload gave it (someone else's, which the upload kept) is not pulled. Only from a project
@@ -15,9 +19,14 @@ same-named items are not its corrections.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +34,7 @@ from ..errors import CorrectionError, CorrectionInputError, CredentialsError, Up
 from ..lock import locked
 from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
-from ..storage import read_json, write_json_atomic
+from ..storage import STALE_TEMP_S, raise_if_unwritable, read_json, write_json_atomic
 from ..superannotate import Ledger, find_credentials
 from ..superannotate.client import UploadSession, connect
 from ..superannotate.credentials import SETUP_HINT
@@ -44,6 +53,8 @@ FORMAT = 1
 BATCH = 100  # items per download request
 NOT_IN_PROJECT = "no longer in the SuperAnnotate project"
 NO_ANNOTATION = "SuperAnnotate holds no annotation for it"
+INTERRUPTED = "a pull was stopped while it stored this item's annotation: pull again"
+STAGING_PREFIX = ".pull-"  # corrected/.pull-XXXX/: one pull's downloads until all of them are in
 
 
 @dataclass
@@ -250,9 +261,10 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
         entry.selected = entry.problem is None and (not statuses or entry.status in statuses)
         report.items.append(entry)
     wanted = [i for i in report.items if i.selected]
-    for start in range(0, len(wanted), BATCH):
-        _download(session, project, wanted[start : start + BATCH], out)
-    write_json_atomic(out / PULLED_FILE, report.to_dict())
+    with _staging(out / CORRECTED_DIR) as staging:
+        for start in range(0, len(wanted), BATCH):
+            _download(session, project, wanted[start : start + BATCH], staging)
+        _commit(out, staging, report)
     log.info("%s", report.summary_line())
     return report
 
@@ -271,16 +283,59 @@ def _run_files(out: Path) -> list[dict[str, str]]:
     return list(unique.values())
 
 
-def _download(session: UploadSession, project: str, batch: list[PulledItem], out: Path) -> None:
+def _download(session: UploadSession, project: str, batch: list[PulledItem], staging: Path) -> None:
+    """Stores the batch's annotations in `staging` as `<item>.json`, naming in each entry its final file."""
     found = {}
     for annotation in session.get_annotations(project, [i.item for i in batch]):
-        name = annotation.get("metadata", {}).get("name") if isinstance(annotation, dict) else None
+        name = (annotation.get("metadata") or {}).get("name") if isinstance(annotation, dict) else None
         found[name] = annotation
     for entry in batch:
         held = found.get(entry.item)
         if held is None:
             entry.problem = NO_ANNOTATION
             continue
-        path = Path(CORRECTED_DIR) / f"{entry.item}.json"
-        write_json_atomic(out / path, held)
-        entry.file = path.as_posix()
+        write_json_atomic(staging / f"{entry.item}.json", held)
+        entry.file = f"{CORRECTED_DIR}/{entry.item}.json"
+
+
+@contextlib.contextmanager
+def _staging(corrected: Path) -> Iterator[Path]:
+    """A new hidden folder in `corrected/` for one pull's downloads, removed when the pull ends.
+
+    One left by a killed pull is removed by a later pull once an hour old (the folder may be shared
+    by machines whose pulls this one cannot see).
+    """
+    try:
+        corrected.mkdir(parents=True, exist_ok=True)
+        for old in corrected.glob(f"{STAGING_PREFIX}*"):
+            if old.is_dir() and time.time() - old.stat().st_mtime > STALE_TEMP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=corrected))
+    except OSError as e:
+        raise_if_unwritable(e, corrected)
+        raise
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _commit(out: Path, staging: Path, report: PullReport) -> None:
+    """Moves the pull's downloads into `corrected/` and writes the index that lists them.
+
+    While files are moved, the index lists the items being replaced as not pulled (INTERRUPTED):
+    a stop even then leaves no file paired with a status it was not pulled in (export would
+    publish an annotator's half-done rework of a Completed item as Completed).
+    """
+    moving = [i for i in report.items if i.file]
+    if moving:
+        interim = [replace(i, file=None, problem=INTERRUPTED) if i.file else i for i in report.items]
+        write_json_atomic(out / PULLED_FILE, replace(report, items=interim).to_dict())
+    for entry in moving:
+        target = out / CORRECTED_DIR / f"{entry.item}.json"
+        try:
+            os.replace(staging / target.name, target)
+        except OSError as e:
+            raise_if_unwritable(e, target)
+            raise
+    write_json_atomic(out / PULLED_FILE, report.to_dict())

@@ -87,7 +87,9 @@ class SuperAnnotateServer:
         return {names.get(s, s): f"{self.url}/__{s}" for s in SERVICES}
 
     # faults and inspection
-    def inject(self, path_substring: str, action: int | str, times: int = 1, method: str | None = None) -> None:
+    def inject(
+        self, path_substring: str, action: int | str, times: int = 1, method: str | None = None, after: int = 0
+    ) -> None:
         """The next `times` requests whose path contains `path_substring` answer `action`.
 
         Args:
@@ -96,9 +98,10 @@ class SuperAnnotateServer:
                 carry the request out and then close the connection unanswered (a response lost on the way).
             times: How many matching requests fail.
             method: Only requests with this method match, when given.
+            after: How many matching requests are answered normally first (a failure half-way through).
         """
         with self.state.lock:
-            self.state.faults.append([path_substring, action, times, method])
+            self.state.faults.append([path_substring, action, times, method, after])
 
     def project(self, name: str) -> dict | None:
         with self.state.lock:
@@ -188,8 +191,11 @@ class SuperAnnotateServer:
     def take_fault(self, method: str, path: str) -> int | str | None:
         with self.state.lock:
             for fault in self.state.faults:
-                substring, action, times, only = fault
+                substring, action, times, only, after = fault
                 if substring in path and only in (None, method) and times > 0:
+                    if after > 0:
+                        fault[4] -= 1
+                        continue
                     fault[2] -= 1
                     return action
         return None
