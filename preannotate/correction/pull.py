@@ -38,6 +38,7 @@ from ..storage import STALE_TEMP_S, raise_if_unwritable, read_json, write_json_a
 from ..superannotate import Ledger, find_credentials
 from ..superannotate.client import UploadSession, connect
 from ..superannotate.credentials import SETUP_HINT
+from ..superannotate.guard import read_annotations
 from ..superannotate.plan import run_files
 from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
@@ -285,10 +286,7 @@ def _run_files(out: Path) -> list[dict[str, str]]:
 
 def _download(session: UploadSession, project: str, batch: list[PulledItem], staging: Path) -> None:
     """Stores the batch's annotations in `staging` as `<item>.json`, naming in each entry its final file."""
-    found = {}
-    for annotation in session.get_annotations(project, [i.item for i in batch]):
-        name = (annotation.get("metadata") or {}).get("name") if isinstance(annotation, dict) else None
-        found[name] = annotation
+    found = read_annotations(session, project, [i.item for i in batch])
     for entry in batch:
         held = found.get(entry.item)
         if held is None:

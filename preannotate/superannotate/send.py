@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import UploadError
 from ..options import SuperAnnotateOptions
 from .client import UploadSession
+from .guard import read_annotations
 from .ledger import Ledger
 from .plan import PlannedItem
 from .redact import get_logger, redact
@@ -94,7 +95,7 @@ def _verified(session: UploadSession, project: str, items: list[PlannedItem]) ->
     items as succeeded; reading them back is the only way to know.
     """
     try:
-        held = {a["metadata"]["name"]: a for a in session.get_annotations(project, [p.item for p in items])}
+        held = read_annotations(session, project, [p.item for p in items])  # one without a name is not held
     except UploadError as e:
         log.warning("cannot read uploaded annotations back (%s); uploading them again", e)
         return []
