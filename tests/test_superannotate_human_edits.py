@@ -155,6 +155,22 @@ def test_audio_moved_to_a_new_url_is_still_this_runs_item(sa_server: SuperAnnota
     assert sa_server.annotation(PROJECT, EDITED)["instances"][1]["meta"]["start"] == 1_000_000
 
 
+def test_an_item_emptied_by_someone_is_kept_by_an_output_folder_that_never_uploaded_it(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    make_run(tmp_path / "first")
+    run_upload(tmp_path / "first", options())
+    emptied = {**sa_server.annotation(PROJECT, EDITED), "instances": []}  # an annotator's verdict: no speech
+    sa_server.set_annotation(PROJECT, EDITED, emptied)
+    sa_server.set_status(PROJECT, EDITED, "InProgress")
+    make_run(tmp_path / "second")  # the same drafts, no ledger: nothing proves the empty item is this tool's
+
+    report = run_upload(tmp_path / "second", options())
+    assert sa_server.annotation(PROJECT, EDITED)["instances"] == []
+    assert outcome(report, EDITED).reason.startswith("human-edited: status InProgress with an empty annotation; kept")
+    assert EDITED in report.kept_human_edits and EDITED not in report.succeeded
+
+
 def test_an_item_worked_on_whose_annotation_the_download_leaves_out_is_kept(
     sa_server: SuperAnnotateServer, tmp_path: Path
 ) -> None:

@@ -411,5 +411,8 @@ def test_what_counts_as_human_work() -> None:
     assert "did not upload" in _edit_reason(held, None, other)
     assert "changed since" in _edit_reason(held, other, other)
     assert "emptied" in _edit_reason(doc(), draft, other)
+    # Empty and worked on, with no upload of this folder to compare: maybe someone's verdict of no speech.
+    assert _edit_reason(doc(), None, draft, "InProgress") == "human-edited: status InProgress with an empty annotation"
+    assert _edit_reason(doc(), None, doc(), "InProgress") is None  # uploading an empty draft over it changes nothing
     tagged = {**held, "tags": ["noisy"]}
     assert "changed since" in _edit_reason(tagged, draft, other)  # a tag alone is an edit too

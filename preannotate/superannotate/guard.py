@@ -93,7 +93,7 @@ def find_human_edits(
             continue
         last = _last_upload(ledger, target, p.item)
         reason = _unread(listed[p.item], p.item in held) if last is None else None
-        reason = reason or _edit_reason(annotation, last, p.annotation)
+        reason = reason or _edit_reason(annotation, last, p.annotation, status)
         if reason:
             edits[p.item] = HumanEdit(p.item, reason, status, annotation)
     return edits
@@ -137,13 +137,25 @@ def _last_upload(ledger: Ledger, target: str, item: str) -> dict | None:
     return copy if isinstance(copy, dict) else None
 
 
-def _edit_reason(held: dict | None, last: dict | None, planned: dict | None) -> str | None:
-    """Why the held annotation is a person's work, or None when uploading over it loses nothing."""
+def _edit_reason(
+    held: dict | None, last: dict | None, planned: dict | None, status: str | None = "NotStarted"
+) -> str | None:
+    """Why the held annotation is a person's work, or None when uploading over it loses nothing.
+
+    Args:
+        held: The annotation SuperAnnotate holds now (None: none).
+        last: The copy of this output folder's last upload of the item (None: never uploaded from here).
+        planned: The annotation about to be uploaded.
+        status: The item's status on SuperAnnotate.
+    """
     if _blank(held):
-        # Empty is how an item starts; but an upload of this tool emptied since then was deleted by someone.
-        if last is None or _blank(last):
-            return None
-        return "human-edited: the annotation this tool uploaded was emptied on SuperAnnotate"
+        # Empty is how an item starts (NotStarted); but an upload of this tool emptied since then was deleted by
+        # someone, and an empty item someone has worked on may be their verdict (no speech) on an upload of
+        # another folder's or tool's.
+        if last is None:
+            empty_is_theirs = status != "NotStarted" and not _blank(planned)
+            return f"human-edited: status {status} with an empty annotation" if empty_is_theirs else None
+        return None if _blank(last) else "human-edited: the annotation this tool uploaded was emptied on SuperAnnotate"
     content = _content(held)
     if content == _content(planned) or (last is not None and content == _content(last)):
         return None
