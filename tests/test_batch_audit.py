@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -160,6 +163,58 @@ def test_ctrl_c_starts_no_more_runs_and_prints_the_table(
     table = {line.split()[0]: line.split()[1] for line in out.splitlines() if line[:2] in ("a ", "b ", "c ")}
     assert table == {"a": batch.OK, "b": batch.INTERRUPTED, "c": batch.NOT_STARTED}
     assert "b: interrupted (Ctrl-C): KeyboardInterrupt\n" in out and "run the batch again with --resume" in out
+
+
+# A stand-in for papermill: saving its notebook after the first Ctrl-C takes long; a second one stops it.
+SLOW_TO_STOP = """
+import signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: signal.signal(signal.SIGINT, lambda *_: sys.exit(1)))
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def ctrl_c(child: subprocess.Popen) -> None:
+    """What a terminal's Ctrl-C does: SIGINT to every process of the group, this one's main thread included."""
+    child.send_signal(signal.SIGINT)
+    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+
+def inside(function: str) -> bool:
+    """Whether the main thread is running `function` now."""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None and frame.f_code.co_name != function:
+        frame = frame.f_back
+    return frame is not None
+
+
+def test_a_second_ctrl_c_stops_the_wait_for_notebooks_and_still_prints_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def execute(nb: Path, run: batch.Run) -> batch.Outcome:
+        if run.name == "a":
+            return batch.Outcome(run, batch.OK, 1.0)
+        child = subprocess.Popen([sys.executable, "-c", SLOW_TO_STOP], stdout=subprocess.PIPE, text=True)
+        assert child.stdout and child.stdout.readline() == "ready\n"
+        with execution._children_lock:
+            execution._children.add(child)
+        ctrl_c(child)
+        deadline = time.monotonic() + 30
+        while not inside("_stop_children") and time.monotonic() < deadline:  # the batch waits for the notebook
+            time.sleep(0.01)
+        ctrl_c(child)  # and a second time
+        code = child.wait(60)
+        with execution._children_lock:
+            execution._children.discard(child)
+        return batch.Outcome(run, batch.FAILED, 1.0, f"papermill exited with {code}")
+
+    monkeypatch.setattr(execution, "execute", execute)
+    monkeypatch.setattr(execution, "STOP_GRACE_S", 60.0)
+    runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": n} for n in "abc"]})
+    code, out, err = batch_main(capsys, "--runs", str(runs), "--out", str(tmp_path / "out"), "--jobs", "1")
+    assert code == cli.EXIT_INTERRUPTED and "Ctrl-C again: interrupting the running notebooks now" in err
+    table = {line.split()[0]: line.split()[1] for line in out.splitlines() if line[:2] in ("a ", "b ", "c ")}
+    assert table == {"a": batch.OK, "b": batch.INTERRUPTED, "c": batch.NOT_STARTED}, out + err
 
 
 def finished_earlier(run: batch.Run, upload: dict | None = None) -> None:

@@ -84,15 +84,25 @@ def run_batch(notebook: Path, runs: list[Run], jobs: int = 1, resume: bool = Fal
 
 
 def _stop_children() -> None:
-    """Stops the running papermill processes: a terminal's Ctrl-C reached them too; a signal to this one did not."""
+    """Stops the running papermill processes: a terminal's Ctrl-C reached them too; a signal to this one did not.
+
+    Each gets STOP_GRACE_S to save its notebook, then SIGINT. A second Ctrl-C while they save (people press
+    it twice) ends the wait: they are interrupted at once and the table of outcomes still follows.
+    """
     deadline = time.monotonic() + STOP_GRACE_S
     with _children_lock:
         children = list(_children)
-    for child in children:
-        try:
-            child.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.send_signal(signal.SIGINT)
+    try:
+        for child in children:
+            try:
+                child.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.send_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        print("Ctrl-C again: interrupting the running notebooks now", file=sys.stderr, flush=True)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
 
 
 def _after_interrupt(future: Future, run: Run) -> Outcome:
