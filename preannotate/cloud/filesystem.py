@@ -10,12 +10,15 @@ When no credentials are found the error names the chain that was tried, before a
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import InputError, PreannotateError
 from ..locations import PACKAGES, BucketLocation
@@ -53,22 +56,77 @@ def filesystem(location: BucketLocation) -> Any:
 
 
 def _s3(s3fs: Any, location: BucketLocation) -> Any:
+    credentials = _s3_credentials(location)
+    endpoint = _s3_endpoint(location)
+    key = (endpoint, _credentials_id(credentials))  # other credentials or endpoint in the environment: another client
+    with _LOCK:
+        if key not in _S3:
+            _S3[key] = _new_s3(s3fs, endpoint)
+        return _S3[key]
+
+
+def _s3_credentials(location: BucketLocation) -> Any:
+    """The credentials botocore's chain finds (environment, profile, SSO, container and instance roles).
+
+    Raises:
+        InputError: None found (naming the chain tried), or the chain failed: `AWS_PROFILE` naming no
+            profile, an unreadable `~/.aws/config`, a failing `credential_process` (botocore's own words).
+    """
     import botocore.session
+    from botocore.exceptions import BotoCoreError
 
     session = botocore.session.get_session()
-    credentials = session.get_credentials()
+    try:
+        credentials = session.get_credentials()
+    except BotoCoreError as e:  # a traceback otherwise, before any work: say what botocore could not read
+        raise InputError(f"{location.url()}: cannot get AWS credentials from botocore's chain: {e}") from e
     if credentials is None:
         chain = [p.METHOD for p in session.get_component("credential_provider").providers]
         raise InputError(
             f"{location.url()}: no AWS credentials found; tried botocore's chain: {', '.join(chain)}. "
             "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where a role applies"
         )
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    key = (endpoint, credentials.access_key)  # other credentials or endpoint in the environment: another client
-    with _LOCK:
-        if key not in _S3:
-            _S3[key] = _new_s3(s3fs, endpoint)
-        return _S3[key]
+    return credentials
+
+
+def _s3_endpoint(location: BucketLocation) -> str | None:
+    """The custom S3 endpoint (`AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`), or None for AWS itself.
+
+    Checked as botocore checks it, so that `localhost:9000` (no scheme) fails here naming the variable rather
+    than as botocore's ValueError traceback; a user name or password in it is refused, because public URLs
+    built from it would carry them into run.json and SuperAnnotate. The value is never quoted.
+
+    Raises:
+        InputError: The variable is not an http(s) URL, or holds a user name or password.
+    """
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        endpoint = os.environ.get(name)
+        if not endpoint:
+            continue
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not (
+            is_valid_endpoint_url(endpoint) or is_valid_ipv6_endpoint_url(endpoint)
+        ):
+            raise InputError(f"{location.url()}: {name} is not an endpoint URL; give one like http://localhost:9000")
+        if parts.username or parts.password:
+            raise InputError(
+                f"{location.url()}: {name} holds a user name or password; credentials come only from botocore's "
+                "chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE...)"
+            )
+        return endpoint
+    return None
+
+
+def _credentials_id(credentials: Any) -> str:
+    """A digest of the access key and its secret, which tells the clients of `_S3` apart without keeping a secret.
+
+    A secret corrected in the same process (a notebook cell run again) must get a new client: keyed by the
+    access key alone, the cached one would go on signing with the wrong secret.
+    """
+    pair = f"{credentials.access_key}\0{credentials.secret_key}".encode()
+    return hashlib.sha256(pair).hexdigest()
 
 
 def _new_s3(s3fs: Any, endpoint: str | None) -> Any:
@@ -111,13 +169,33 @@ def _azure(adlfs: Any, location: BucketLocation) -> Any:
 def storage_errors(error: type[PreannotateError], where: str, missing: str, denied: str, other: str) -> Iterator[None]:
     """Turns what fsspec raises for a missing object, a denied request or a failed one into `error`.
 
+    A failed request includes one the cloud's client library raises without an `OSError` (botocore's
+    `EndpointConnectionError` when the endpoint cannot be reached, its timeouts), after its retries.
     Each message is `where: <what happened>`; `other` gets the original error appended in parentheses.
     """
+    failed: tuple[type[Exception], ...] = (OSError, *_client_errors())
     try:
         yield
     except FileNotFoundError as e:
         raise error(f"{where}: {missing}") from e
     except PermissionError as e:
         raise error(f"{where}: {denied}") from e
-    except OSError as e:
+    except failed as e:
         raise error(f"{where}: {other} ({e})") from e
+
+
+@functools.cache
+def _client_errors() -> tuple[type[Exception], ...]:
+    """The base classes of the installed cloud clients' own errors that are not `OSError`.
+
+    botocore raises `BotoCoreError`s (an unreachable endpoint, a timeout, credentials that vanished)
+    and aiohttp (under gcsfs and adlfs) `ClientError`s; neither derives from `OSError`, so without
+    this they would escape as tracebacks instead of naming the bucket or object.
+    """
+    found: list[type[Exception]] = []
+    for module, name in (("botocore.exceptions", "BotoCoreError"), ("aiohttp", "ClientError")):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except ImportError:  # that cloud's extra is not installed: nothing of it can be raised
+            continue
+    return tuple(found)

@@ -7,6 +7,7 @@ hidden names, extensions, order and item names follow `preannotate.discover`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..errors import InputError
@@ -50,17 +51,22 @@ def list_objects(location: BucketLocation) -> dict[str, dict[str, Any]]:
     fs = filesystem(location)
     where = location.url()
     missing = f"bucket {location.bucket!r} does not exist"
-    denied = "access denied when listing: check the credentials' permissions"
+    denied = "access denied when listing: check the credentials and their permissions"
     with storage_errors(InputError, where, missing, denied, "cannot list the bucket"):
-        if not fs.exists(location.bucket):
-            raise FileNotFoundError(location.bucket)
+        # The listing goes first: it raises what went wrong (credentials refused, endpoint out of reach),
+        # where `exists` answers False for any failure and would call each of them a missing bucket.
         listed = fs.find(location.root, detail=True, withdirs=False)
+        if not listed and not fs.exists(location.bucket):
+            raise FileNotFoundError(location.bucket)
     start = len(location.root) + 1
     entries = {
         name[start:]: info
         for name, info in listed.items()
         if name.startswith(location.root + "/") and not name.endswith("/") and info.get("type") != "directory"
     }
+    if not entries and location.prefix and location.root in listed:  # fsspec's find gives an object itself
+        parent = replace(location, prefix=location.prefix.rpartition("/")[0]).url()
+        raise InputError(f"{where} is an object, not a prefix: give the prefix that holds it ({parent})")
     if not listed:
         missing = f"no key starts with {location.prefix + '/'!r}: the prefix does not exist"
         raise InputError(f"{where}: {missing if location.prefix else 'the bucket is empty'}")

@@ -8,9 +8,11 @@ mixing two versions.
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..errors import AudioError
 from ..locations import BucketLocation
@@ -63,7 +65,8 @@ def open_object(url: ObjectUrl) -> Iterator[IO[bytes]]:
 
     Raises:
         AudioError: The object was deleted, access to it is denied, it changed since it was listed,
-            or it is empty.
+            or it is empty; the stream's reads and seeks raise it too, naming the object (deleted or
+            changed while read, the endpoint out of reach).
     """
     location = BucketLocation.parse(url)
     fs = filesystem(location)
@@ -73,7 +76,51 @@ def open_object(url: ObjectUrl) -> Iterator[IO[bytes]]:
         handle = fs.open(location.root, "rb", block_size=BLOCK_SIZE, cache_type="readahead")
     with handle:
         _check_unchanged(url, handle)
-        yield handle
+        yield cast(IO[bytes], _NamedReads(url, handle))  # reads, seeks and tells as the file does
+
+
+class _NamedReads:
+    """An object's open file whose failed reads raise an AudioError naming the object and what happened.
+
+    PyAV passes a reader's own exception on unchanged, so the file's failure says "changed while it was
+    read" or "endpoint out of reach" instead of FFmpeg's "cannot decode", or a client library's traceback.
+    """
+
+    def __init__(self, url: ObjectUrl, handle: IO[bytes]) -> None:
+        self._url, self._handle = url, handle
+
+    def read(self, size: int = -1) -> bytes:
+        with self._errors():
+            return self._handle.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        with self._errors():
+            return self._handle.seek(offset, whence)
+
+    def __getattr__(self, name: str) -> Any:  # tell, seekable, size...: as the file has them
+        return getattr(self._handle, name)
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        where = str(self._url)
+        with storage_errors(
+            AudioError, where, "the object was deleted while it was read", "access denied while reading",
+            "reading the object failed",
+        ):  # fmt: skip
+            try:
+                yield
+            except _changed_errors() as e:
+                changed = "the object changed while it was read; it is transcribed on the next run"
+                raise AudioError(f"{where}: {changed}") from e
+
+
+@functools.cache
+def _changed_errors() -> tuple[type[Exception], ...]:
+    """What a read raises when the object's ETag no longer matches (s3fs reads with If-Match)."""
+    try:
+        return (importlib.import_module("s3fs.utils").FileExpired,)
+    except ImportError:  # no S3 extra: no S3 object is read
+        return ()
 
 
 def _check_unchanged(url: ObjectUrl, handle: Any) -> None:
