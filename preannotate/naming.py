@@ -78,7 +78,8 @@ def item_name(source: str) -> str:
     text = unicodedata.normalize("NFC", source)
     parts = PurePosixPath(text).parts
     plain = SEPARATOR.join(parts)
-    lossy = any(SEPARATOR in p or _UNSAFE.search(p) or p != p.strip() for p in parts)
+    # A bucket key may hold `//`, which the parts lose: `a//x.wav` must not take the name of `a/x.wav`.
+    lossy = "/".join(parts) != text or any(SEPARATOR in p or _UNSAFE.search(p) or p != p.strip() for p in parts)
     if not lossy and _fits(plain) and not plain.startswith("."):
         return plain
     raw = text.encode("utf-8", "surrogatepass")  # the same bytes as plain UTF-8 for any name that is valid

@@ -239,3 +239,10 @@ def test_hashing_a_named_pipe_fails_at_once_instead_of_blocking(tmp_path: Path) 
         file_sha256(tmp_path / "late.wav")
     (tmp_path / "a.wav").write_bytes(b"abc")
     assert file_sha256(tmp_path / "a.wav") == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_a_bucket_key_with_a_double_slash_never_takes_the_name_of_the_plain_key() -> None:
+    # Keys are listed in any order and another may come later: each name must depend on its own key alone.
+    doubled = unique_item_names(["dbl//x.wav"])
+    assert doubled != ["dbl__x.wav"] and doubled[0].startswith("dbl__x") and doubled[0].endswith(".wav")
+    assert unique_item_names(["dbl/x.wav", "dbl//x.wav"]) == ["dbl__x.wav", *doubled]
