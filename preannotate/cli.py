@@ -7,7 +7,9 @@ the configuration: `-i 2024-01-01`, `-i '~'` and `-i 'notes: draft'` are folder 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,8 +44,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"preannotate: error: {e}", file=sys.stderr)
         return exit_code(e)
     except KeyboardInterrupt:
+        if argv is None:  # the process's own command line: it ends next
+            _ignore_ctrl_c()
         print("preannotate: interrupted; finished files are kept, run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _ignore_ctrl_c() -> None:
+    """Ignores SIGINT from now on: the process is ending after a Ctrl-C and what is finished is kept.
+
+    People press Ctrl-C twice; a second one would only break the interpreter's shutdown (the finalizers of
+    torch, tqdm...) with a traceback and exit by the signal instead of with 130.
+    """
+    with contextlib.suppress(ValueError):  # not the main thread: signals are not this thread's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def exit_code(error: PreannotateError) -> int:

@@ -125,6 +125,37 @@ class Replayed:
     exported: bool = False
 
 
+# The JSON types of each FileResult field. A journal edited by hand, or damaged, may hold others; taken as they
+# are, they would stop the run (or the rebuild of run.json) with a traceback in the summary table or run.json.
+_NONE, _NUMBER = type(None), (int, float)
+_FILE_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "item": (str,), "source": (str,), "status": (str,), "error": (str, _NONE), "duration": (*_NUMBER, _NONE),
+    "language": (str, _NONE), "language_probability": (*_NUMBER, _NONE), "segments": (int,), "chunks": (int,),
+    "seconds": _NUMBER, "warnings": (list,), "predicted_wer": (*_NUMBER, _NONE), "doubtful_share": (*_NUMBER, _NONE),
+    "route": (str, _NONE),
+}  # fmt: skip
+_STATUSES = ("ok", "skipped", "failed")
+
+
+def file_result(data: Any) -> FileResult:
+    """A file's result from a journal record, checked field by field.
+
+    Args:
+        data: The record's `file` object (or one of the start record's `files`).
+
+    Raises:
+        TypeError: A field is missing, unknown or of the wrong type, or the status is not one of the three.
+    """
+    result = FileResult(**data)
+    for name, types in _FILE_FIELD_TYPES.items():
+        value = getattr(result, name)
+        if isinstance(value, bool) or not isinstance(value, types):  # no field is a bool (JSON true is an int)
+            raise TypeError(f"a file's {name} is {type(value).__name__}")
+    if result.status not in _STATUSES or not all(isinstance(w, str) for w in result.warnings):
+        raise TypeError(f"{result.source}: status {result.status!r} or a warning is not valid")
+    return result
+
+
 def replay(records: list[dict[str, Any]], output_dir: Path) -> Replayed | None:
     """Plays records back into the report they describe; None without a usable start record."""
     if not records or records[0].get("t") != "start":
@@ -132,7 +163,7 @@ def replay(records: list[dict[str, Any]], output_dir: Path) -> Replayed | None:
     head = records[0]
     try:
         report = RunReport(output_dir, **head["report"])
-        report.files = [FileResult(**f) for f in head["files"]]
+        report.files = [file_result(f) for f in head["files"]]
         stored = dict(head.get("stored") or {})
         index = {f.source: i for i, f in enumerate(report.files)}
         for record in records[1:]:
@@ -147,7 +178,7 @@ def replay(records: list[dict[str, Any]], output_dir: Path) -> Replayed | None:
 def _apply(record: dict[str, Any], report: RunReport, index: dict[str, int], stored: dict[str, dict]) -> None:
     kind = record["t"]
     if kind == "file":
-        result = FileResult(**record["file"])
+        result = file_result(record["file"])
         position = index.setdefault(result.source, len(report.files))
         if position == len(report.files):
             report.files.append(result)

@@ -22,9 +22,11 @@ from .errors import DiskFullError, OutputWriteError
 # process, while a younger one may still be written by a live one (another run, a notebook, an older
 # version of the tool that takes no lock). Never 0: that would delete files being written.
 STALE_TEMP_S = 3600.0
-# Every folder under an output folder the tool writes with `atomic_writer` (exports, upload ledger and
-# its copies, pull, report, backups); searched recursively for temporary files left behind.
-OUTPUT_FOLDERS = ("transcripts", "subtitles", "superannotate", "uploaded", "corrected", "correction", "backups")
+# Every folder under an output folder the tool writes with `atomic_writer` (transcripts, checks, speaker turns,
+# exports, upload ledger and its copies, pull, report, backups); searched recursively for temporary files left behind.
+OUTPUT_FOLDERS = (
+    "transcripts", "checks", "speakers", "subtitles", "superannotate", "uploaded", "corrected", "correction", "backups"
+)  # fmt: skip
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # Writes that fail this way fail for every file after: read-only, no permission, a file where a folder
 # must be (or the reverse), a name too long, a link loop, a failing disk.
@@ -36,6 +38,9 @@ NOT_A_FOLDER = "a file stands where a folder must be"
 # `.<name>.<host tag>-<pid>-<random>.tmp`: who wrote a temporary file, so that one of a dead process
 # can go at once (the random part is hex: no '-' or '.').
 _TEMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-(\d+)-[^.-]*\.tmp$")
+# Older versions wrote `.<name>.<random>.tmp` (mkstemp), `<name>` a file name with its extension. A hidden
+# `.tmp` file of any other shape is the user's (an output folder may be the input folder): never removed.
+_OLD_TEMP_NAME = re.compile(r"^\.[^.].*\.[^.]+\.[a-z0-9_]+\.tmp$")
 
 
 def host_tag() -> str:
@@ -155,6 +160,8 @@ def _new_temp(path: Path) -> tuple[int, str]:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as e:  # about `path`: the user never asked for the temporary file, the message names `path`
+            raise OSError(e.errno, e.strerror, str(path)) from e
 
 
 def write_text_atomic(path: str | Path, text: str, sync: bool = True) -> None:
@@ -255,9 +262,11 @@ def remove_stale_temps(folder: str | Path, older_than: float = STALE_TEMP_S, rec
 
 
 def _is_stale(tmp: Path, older_than: float) -> bool:
+    match = _TEMP_NAME.match(tmp.name)
+    if match is None and not _OLD_TEMP_NAME.match(tmp.name):
+        return False  # not a temporary file of this tool
     if time.time() - tmp.stat().st_mtime >= older_than:
         return True
-    match = _TEMP_NAME.match(tmp.name)
     if match is None or match[1] != host_tag():
         return False
     pid = int(match[2])

@@ -11,7 +11,7 @@ from ..journal import Replayed, reused_result, stored_state
 from ..naming import MediaFile
 from ..report import FileResult, Status
 from ..results import Transcript
-from ..storage import read_json
+from ..storage import raise_if_unwritable, read_json
 from .resume import is_finished, source_state
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,17 @@ def _plan_read(m: MediaFile, path: Path, key: str, force: bool, done: Plan) -> N
 
 
 def _stored_transcript(path: Path) -> tuple[dict | None, Transcript | None, str | None]:
-    """(raw dict, transcript, None) for a usable stored transcript; (None, None, why) for a damaged one."""
-    if not path.exists():
-        return None, None, None
+    """(raw dict, transcript, None) for a usable stored transcript; (None, None, why) for a damaged one.
+
+    Raises:
+        OutputWriteError: The transcripts' folder cannot be searched (no permission): nor could it be written.
+    """
+    try:
+        if not path.exists():
+            return None, None, None
+    except OSError as e:  # exists() says False only for a missing path: any other error stops the run, named
+        raise_if_unwritable(e, path)
+        raise
     stored = read_json(path)
     try:
         if stored is None:

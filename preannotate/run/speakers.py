@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..audio import decode_audio
 from ..discover import MediaFile
@@ -40,11 +41,26 @@ def turns_path(output_dir: Path, item: str) -> Path:
 
 
 def read_turns(output_dir: Path, item: str) -> list[Turn] | None:
-    """An item's stored turns; None when there are none (speakers off, or the file failed)."""
-    stored = read_json(turns_path(output_dir, item))
+    """An item's stored turns; None when there are none (speakers off, or the file failed) or they are damaged."""
+    return _turns(read_json(turns_path(output_dir, item)))
+
+
+def _turns(stored: Any) -> list[Turn] | None:
+    """The turns a speakers file holds; None when it holds none or they are damaged (edited by hand, say)."""
     if not isinstance(stored, dict) or not isinstance(stored.get("turns"), list):
         return None
-    return [Turn.from_dict(t) for t in stored["turns"]]
+    try:
+        return [Turn.from_dict(t) for t in stored["turns"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _reusable(stored: Any, source: dict[str, Any], key: str) -> bool:
+    """Whether a speakers file holds whole turns made from this audio with these speaker options."""
+    meta = stored.get("meta") if isinstance(stored, dict) else None
+    if _turns(stored) is None or not isinstance(meta, dict) or not isinstance(meta.get("source") or {}, dict):
+        return False
+    return is_finished(stored, source, key)
 
 
 def _one(ctx: RunContext, result: FileResult, media: MediaFile) -> None:
@@ -54,8 +70,11 @@ def _one(ctx: RunContext, result: FileResult, media: MediaFile) -> None:
     transcript = read_json(out / "transcripts" / f"{result.item}.json") or {}
     source = transcript.get("meta", {}).get("source") or {}
     key, path = ctx.keys["speakers"], turns_path(out, result.item)
-    if is_finished(read_json(path), source, key):
+    stored = read_json(path)
+    if _reusable(stored, source, key):
         return
+    if stored is not None and _turns(stored) is None:  # else it was made from other audio or options
+        log.warning("%s: stored speaker turns are damaged: diarized again", path)
     try:
         turns = diarize(decode_audio(media.path).samples, ctx.config.speakers.count(), _device(ctx))
     except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not crash the run)

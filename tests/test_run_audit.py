@@ -1,0 +1,194 @@
+"""`preannotate run` as a careless user runs it: on output folders they damaged, locked or filled with files of
+their own, and stopped with Ctrl-C pressed again and again.
+
+Most tests copy one finished run (bundled tiny.en, greedy, dry run) and run the command line on it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.media import SAMPLES
+
+from preannotate.storage import STALE_TEMP_S, host_tag
+
+CLI = [sys.executable, "-m", "preannotate"]
+OFFLINE = ["--set", "model.name=bundled:tiny.en", "--set", "transcribe.beam_size=null", "--set",
+           "transcribe.best_of=null", "--set", "superannotate.dry_run=true", "--no-progress"]  # fmt: skip
+CLIPS = ("hello_world", "counting")
+
+
+def run_cli(inp: Path, out: Path, *more: str, drop_root: bool = False) -> subprocess.CompletedProcess:
+    """`preannotate run -i inp -o out ...more`, offline; without root's right to read and write any file if asked."""
+    prefix = []
+    if drop_root and os.geteuid() == 0:
+        prefix = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"]
+    args = [*prefix, *CLI, "run", "-i", str(inp), "-o", str(out), *OFFLINE, *more]
+    return subprocess.run(args, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, loads_model: None) -> tuple[Path, Path]:
+    """(input folder, output folder) of a finished run of two clips."""
+    root = tmp_path_factory.mktemp("finished")
+    inp, out = root / "in", root / "out"
+    inp.mkdir()
+    for name in CLIPS:
+        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    proc = run_cli(inp, out)
+    assert proc.returncode == 0, proc.stderr
+    return inp, out
+
+
+@pytest.fixture
+def run_copy(finished: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the finished run's output folder (its input folder is shared, never changed)."""
+    inp, out = finished
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy, symlinks=True)
+    return inp, copy
+
+
+def errors(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.startswith("preannotate: error:")]
+
+
+def edit_journal(out: Path, change, keep_last: bool = True) -> None:
+    """Applies `change` to every `file` record of the journal; without `keep_last`, as if the run was killed."""
+    lines = (out / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    for record in records:
+        if record["t"] == "file":
+            change(record["file"])
+    if not keep_last:
+        while records[-1]["t"] in ("written", "exported"):
+            records.pop()
+    (out / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+@pytest.mark.parametrize("state", ["finished", "killed"])
+def test_a_journal_line_of_the_wrong_types_is_not_used_and_the_run_goes_on(run_copy, state: str) -> None:
+    inp, out = run_copy
+
+    def damage(file: dict) -> None:
+        file["duration"], file["language"] = "1.1 s", 5  # edited by hand
+
+    edit_journal(out, damage, keep_last=state == "finished")
+    proc = run_cli(inp, out)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "journal.jsonl: a record does not fit (a file's duration is str); the journal is not used" in proc.stderr
+    files = json.loads((out / "run.json").read_text(encoding="utf-8"))["files"]
+    assert [(f["status"], f["language"], type(f["duration"])) for f in files] == [("skipped", "en", float)] * 2
+
+
+def test_an_output_folder_without_permission_is_one_message_naming_it(run_copy) -> None:
+    inp, out = run_copy
+    transcripts = out / "transcripts"
+    transcripts.chmod(0)
+    try:
+        proc = run_cli(inp, out, drop_root=True)
+    finally:
+        transcripts.chmod(0o755)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(errors(proc)) == 1, proc.stderr
+    assert f"cannot write {transcripts / 'counting.wav.json'}: Permission denied" in errors(proc)[0]
+
+
+def test_a_folder_that_cannot_be_written_is_named_without_a_temporary_file(run_copy) -> None:
+    inp, out = run_copy
+    out.chmod(0o555)
+    try:
+        proc = run_cli(inp, out, drop_root=True)
+    finally:
+        out.chmod(0o755)
+    assert proc.returncode == 1 and len(errors(proc)) == 1, proc.stderr
+    assert errors(proc)[0].startswith(f"preannotate: error: cannot write {out / 'journal.jsonl'}: Permission denied;")
+    assert ".tmp" not in errors(proc)[0]  # the user never asked for a temporary file
+
+
+def test_hidden_tmp_files_of_the_user_are_kept_old_temps_of_the_tool_go(run_copy) -> None:
+    inp, out = run_copy
+    mine = [out / ".notes.tmp", out / ".draft.v2.tmp", out / "transcripts" / ".todo.txt.tmp"]
+    ours = [out / "subtitles" / ".counting.wav.srt.k4k4k4.tmp", out / f".run.json.{host_tag()}-1-0a1b2c3d.tmp"]
+    hours_ago = time.time() - STALE_TEMP_S - 3600
+    for path in mine + ours:
+        path.write_text("the user's words" if path in mine else "half a file", encoding="utf-8")
+        os.utime(path, (hours_ago, hours_ago))
+    proc = run_cli(inp, out)
+    assert proc.returncode == 0, proc.stderr
+    assert all(path.read_text(encoding="utf-8") == "the user's words" for path in mine)
+    assert not any(path.exists() for path in ours)
+
+
+def test_temps_of_a_killed_run_go_from_the_checks_and_speakers_folders(run_copy) -> None:
+    inp, out = run_copy
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = [out / folder / f".counting.wav.json.{host_tag()}-{int(dead.stdout)}-0a1b2c3d.tmp"
+            for folder in ("checks", "speakers")]  # fmt: skip
+    for path in left:
+        path.parent.mkdir()
+        path.write_text("{", encoding="utf-8")
+    proc = run_cli(inp, out)
+    assert proc.returncode == 0, proc.stderr
+    assert not any(path.exists() for path in left)
+
+
+def test_ctrl_c_pressed_again_and_again_ends_with_130_and_no_traceback(tmp_path: Path, model_cache: Path,
+                                                                       loads_model: None) -> None:  # fmt: skip
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for i in range(8):
+        shutil.copy(SAMPLES / "en" / "quick_brown_fox.wav", inp / f"take{i}.wav")
+    args = [*CLI, "run", "-i", str(inp), "-o", str(out), *OFFLINE]
+    # SIGINT as a terminal's Ctrl-C delivers it (a shell starting tests in the background would ignore it).
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and not any((out / "transcripts").glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        while proc.poll() is None and time.monotonic() < deadline:  # an impatient user: Ctrl-C until it ends
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.02)
+        stderr = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert "preannotate: interrupted; finished files are kept" in stderr
+
+
+@pytest.fixture(scope="module")
+def diarized(finished: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(input folder, output folder) of a finished run of one clip with `speakers.mode: diarize`."""
+    root = tmp_path_factory.mktemp("diarized")
+    inp, out = root / "in", root / "out"
+    inp.mkdir()
+    shutil.copy(finished[0] / "hello_world.wav", inp / "hello_world.wav")
+    proc = run_cli(inp, out, "--set", "speakers.mode=diarize")
+    assert proc.returncode == 0, proc.stderr
+    return inp, out
+
+
+# A turn edited by hand stopped the run with a traceback; turns that are not a list failed the file at every run.
+@pytest.mark.parametrize("turns", [[{"start": "0.5 s", "end": 1.0, "speaker": "A"}], "none"])
+def test_damaged_speaker_turns_are_diarized_again(diarized: tuple[Path, Path], tmp_path: Path, turns) -> None:
+    inp, out = diarized[0], tmp_path / "out"
+    shutil.copytree(diarized[1], out)
+    stored = out / "speakers" / "hello_world.wav.json"
+    data = json.loads(stored.read_text(encoding="utf-8"))
+    good, data["turns"] = data["turns"], turns
+    stored.write_text(json.dumps(data), encoding="utf-8")
+    proc = run_cli(inp, out, "--set", "speakers.mode=diarize", "--set", "chunking.max_duration=5")  # re-chunks
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{stored}: stored speaker turns are damaged: diarized again" in proc.stderr
+    assert json.loads(stored.read_text(encoding="utf-8"))["turns"] == good
