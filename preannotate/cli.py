@@ -26,8 +26,9 @@ EXIT_CODES = """exit codes:
   0    everything done
   1    some file, export or upload failed after processing began (run.json says which); run again to retry
   2    nothing processed: bad configuration or arguments, missing input, a model that cannot load,
-       missing or rejected credentials, another process working on the output folder, an export
-       destination this tool did not make or that was changed since, or a damaged pulled.json
+       missing or rejected credentials, another process working on the output folder, an output
+       folder holding files a run would overwrite that no run made, an export destination this tool
+       did not make or that was changed since, or a damaged pulled.json
   130  interrupted (Ctrl-C); finished files are kept and a second run resumes"""
 
 log = logging.getLogger("preannotate")

@@ -117,12 +117,13 @@ def test_an_output_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
 def test_an_output_folder_that_cannot_be_written_stops_the_run_with_one_message(tmp_path, tiny_model):
     inp, out = tmp_path / "in", tmp_path / "out"
     inp.mkdir()
-    for name in ("hello_world", "counting"):
-        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
-    out.mkdir()
+    args = ["run", "-i", str(inp), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress", *GREEDY]
+    shutil.copy(SAMPLES / "en" / "counting.wav", inp)
+    assert run_cli(*args).returncode == 0  # the folder is a run's
+    shutil.copy(SAMPLES / "en" / "hello_world.wav", inp)  # a new file, whose transcript cannot be written
+    shutil.rmtree(out / "transcripts")
     (out / "transcripts").write_text("a file where the transcripts' folder must be")
-    proc = run_cli("run", "-i", str(inp), "-o", str(out), "--set", "model.name=bundled:tiny.en", "--no-progress",
-                   *GREEDY)  # fmt: skip
+    proc = run_cli(*args)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and "a file stands where a folder must be" in errors[0], proc.stderr

@@ -192,3 +192,29 @@ def test_damaged_speaker_turns_are_diarized_again(diarized: tuple[Path, Path], t
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert f"{stored}: stored speaker turns are damaged: diarized again" in proc.stderr
     assert json.loads(stored.read_text(encoding="utf-8"))["turns"] == good
+
+
+@pytest.mark.parametrize("theirs", ["chunks.csv", "transcripts/notes.json", "run.json"])
+def test_an_output_folder_of_the_users_own_files_is_refused_and_left_as_it_was(
+    finished: tuple[Path, Path], tmp_path: Path, theirs: str
+) -> None:
+    inp, _ = finished
+    mine = tmp_path / "project"
+    (mine / theirs).parent.mkdir(parents=True, exist_ok=True)
+    (mine / theirs).write_text("the user's own file, not a run's\n", encoding="utf-8")
+    proc = run_cli(inp, mine)
+    assert proc.returncode == 2 and len(errors(proc)) == 1, proc.stderr
+    assert f"output folder {mine} holds {theirs.split('/')[0]}, and no run.json or journal.jsonl" in proc.stderr
+    assert (mine / theirs).read_text(encoding="utf-8") == "the user's own file, not a run's\n"
+    assert sorted(p.name for p in mine.iterdir()) == sorted({theirs.split("/")[0], ".preannotate.lock"})
+
+
+def test_a_run_writes_into_its_own_folder_and_one_of_other_files(finished: tuple[Path, Path], run_copy, tmp_path):
+    inp, _ = finished
+    _, out = run_copy
+    (out / "run.json").unlink()  # the journal still shows the folder is a run's: resumed, run.json rebuilt
+    assert run_cli(inp, out).returncode == 0 and (out / "run.json").is_file()
+    shared = tmp_path / "shared"  # the input folder as the output folder: its audio is not what a run writes
+    shutil.copytree(inp, shared)
+    assert run_cli(shared, shared).returncode == 0 and (shared / "chunks.csv").is_file()
+    assert run_cli(shared, shared).returncode == 0  # and the second time it is the run's own

@@ -20,6 +20,7 @@ from ..review import Reviewer
 from ..superannotate import preflight
 from .check import prepare_check_model
 from .context import RunContext
+from .owner import check_output_folder
 from .plan import plan
 from .stages import STAGES, stage_keys
 from .unchanged import unchanged_chunks
@@ -61,6 +62,7 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
 def _start(config: RunConfig, progress: bool) -> RunContext:
     """Checks what can fail before any work, keys the stages and plans which files need transcribing."""
     out = Path(config.output.dir)
+    check_output_folder(out)  # before any work: a folder of the user's own is not overwritten
     found = find_media(config.input.dir, config.input.extensions)
     media = found.media
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription

@@ -1,0 +1,66 @@
+"""Whether `run` may write into an output folder: one it made, or one that holds none of what it writes.
+
+A run replaces `run.json`, `chunks.csv`, `chunks.jsonl` and whatever is in its folders (`transcripts/`,
+`subtitles/`...) without asking: that is how a re-run or a resume refreshes its own work. Pointed at a
+folder of the user's own (`-o` the input folder, a project folder with a `chunks.csv` of its own), it must
+first see that those files are its own: a `run.json` or `journal.jsonl` one of its runs wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..journal import JOURNAL_FILE, RUN_FILE
+from ..storage import read_json
+
+#: What a run writes at the top of its output folder (files and folders).
+WRITTEN = (
+    RUN_FILE, JOURNAL_FILE, "chunks.csv", "chunks.jsonl", "transcripts", "checks", "speakers", "subtitles",
+    "superannotate",
+)  # fmt: skip
+_SHOWN = 5  # names listed in the message
+
+
+def check_output_folder(out: Path) -> None:
+    """Raises ConfigError when `out` holds what a run writes but nothing shows a run of this tool wrote it.
+
+    Args:
+        out: The output folder (it may not exist yet).
+
+    Raises:
+        ConfigError: Names the folder and up to five of the files or folders a run would overwrite.
+    """
+    present = foreign_outputs(out)
+    if present:
+        shown = ", ".join(present[:_SHOWN]) + (f" and {len(present) - _SHOWN} more" if len(present) > _SHOWN else "")
+        raise ConfigError(
+            f"output folder {out} holds {shown}, and no {RUN_FILE} or {JOURNAL_FILE} of a preannotate run shows "
+            "they are its own: a run would overwrite them. Choose another output folder (-o), or move them aside"
+        )
+
+
+def foreign_outputs(out: Path) -> list[str]:
+    """The names a run writes that `out` holds while no run of this tool is recorded there; [] when it may write."""
+    present = [name for name in WRITTEN if (out / name).exists() or (out / name).is_symlink()]
+    if not present or made_by_a_run(out):
+        return []
+    return present
+
+
+def made_by_a_run(out: Path) -> bool:
+    """Whether `out` holds a run record of this tool: a journal that one started, or a `run.json` of one."""
+    if _journal_started(out / JOURNAL_FILE):  # its first line: cheaper than run.json, which lists every file
+        return True
+    record = read_json(out / RUN_FILE)
+    return isinstance(record, dict) and isinstance(record.get("files"), list) and isinstance(record.get("config"), dict)
+
+
+def _journal_started(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as journal:
+            first = json.loads(journal.readline())
+    except (OSError, ValueError):  # missing, unreadable, or not a journal's first line
+        return False
+    return isinstance(first, dict) and first.get("t") == "start"
