@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -57,6 +59,22 @@ def test_speaker_options_rediarize_without_transcribing_and_transcribe_options_k
     )
     assert stamps(out / "transcripts") != transcripts
     assert stamps(out / "speakers") == turns  # transcription options do not re-run diarization
+
+
+def test_a_second_run_of_a_finished_diarized_folder_reads_no_transcript(tmp_path, tiny_model, caplog):
+    (tmp_path / "in").mkdir()
+    shutil.copy(DATA / "conversation.opus", tmp_path / "in")
+    out = tmp_path / "out"
+    run_pipeline(config(tmp_path, "speakers.mode=diarize"), progress=False)
+    turns = (out / "speakers" / "conversation.opus.json").read_bytes()
+    for path in (out / "transcripts").iterdir():  # unreadable now, but of the same size and mtime: not to be read
+        st = path.stat()
+        path.write_bytes(b" " * st.st_size)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with caplog.at_level(logging.INFO, logger="preannotate.run"):
+        again = run_pipeline(config(tmp_path, "speakers.mode=diarize"), progress=False)
+    assert [f.status for f in again.files] == ["skipped"] and "chunks and exports kept as they are" in caplog.text
+    assert (out / "speakers" / "conversation.opus.json").read_bytes() == turns  # not diarized again
 
 
 def test_bad_input_to_diarization_gives_one_speaker_or_none_and_never_fails_the_run(tmp_path, tiny_model):

@@ -25,8 +25,12 @@ ONE_SPEAKER = "SPEAKER_01"  # senko's name for the speaker who talks most
 
 
 def speaker_files(ctx: RunContext) -> None:
-    """Diarizes every transcribed file whose stored turns are missing or were made with other speaker options."""
-    if ctx.config.speakers.mode != "diarize":
+    """Diarizes every transcribed file whose stored turns are missing or were made with other speaker options.
+
+    Nothing is read when the chunk and export stages keep the last run's results (`ctx.kept`): every
+    transcript and stage key is the one that run finished with, so were its turns.
+    """
+    if ctx.config.speakers.mode != "diarize" or ctx.kept is not None:
         return
     paths = {m.item: m for m in ctx.media}
     for result in ctx.report.files:
