@@ -32,7 +32,7 @@ from .config import (
     set_dotted,
     typed_text,
 )
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, PreannotateError
 from .journal import read_run
 from .options import RunConfig
 from .options.base import IF_EXISTS
@@ -146,7 +146,8 @@ def parameters_from_namespace(namespace: dict[str, Any], mapping: dict[str, str]
     """The notebook's parameter values, from the kernel's globals.
 
     papermill only warns about a parameter the notebook does not declare; this makes it an
-    error by reading the cell papermill injected (from IPython's input history, `In`).
+    error by reading the cell papermill injected (from IPython's input history, `In`). It is the
+    notebooks' first call: it also makes the package's errors show as one line (`one_line_errors`).
 
     Args:
         namespace: The notebook's `globals()`.
@@ -155,11 +156,55 @@ def parameters_from_namespace(namespace: dict[str, Any], mapping: dict[str, str]
     Raises:
         ConfigError: papermill injected a parameter the notebook does not have.
     """
+    one_line_errors()
     names = [*(PARAMETERS if mapping is None else mapping), OVERRIDES]
-    for source in namespace.get("In") or []:
-        if isinstance(source, str) and source.startswith(_INJECTED_HEADER):
+    history = [source for source in namespace.get("In") or [] if isinstance(source, str)]
+    # Only what ran since the parameters cell last ran counts: a cell injected (or corrected) in an earlier
+    # Run-all of the same kernel no longer sets anything.
+    start = max((i for i, source in enumerate(history) if _declares_parameters(source)), default=0)
+    for source in history[start:]:
+        if source.startswith(_INJECTED_HEADER):
             check_names(_assigned_names(source), names)
     return {name: namespace[name] for name in names if name in namespace}
+
+
+def one_line_errors() -> bool:
+    """In an IPython kernel, shows the package's errors as their one-line message, not a traceback.
+
+    A bad parameter, a missing input folder or a malformed token is named by its message, as on the
+    command line; the cell still fails (Run-all stops there) and `%tb` shows the whole traceback.
+    Other exceptions keep IPython's traceback.
+
+    Returns:
+        Whether an IPython shell was found (outside one nothing is done).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # the notebooks extra is not installed: not in a kernel either
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    if not shell.custom_exceptions:  # a handler of the user's own stays
+        shell.set_custom_exc((PreannotateError,), _show_message)
+    return True
+
+
+def _show_message(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None) -> None:
+    shell.showtraceback((etype, value, tb), exception_only=True)
+
+
+def _declares_parameters(source: str) -> bool:
+    """Whether a cell is a notebook's `parameters` cell: it declares `overrides` with its type."""
+    if OVERRIDES not in source:
+        return False
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == OVERRIDES for n in tree.body
+    )
 
 
 def _assigned_names(source: str) -> list[str]:
@@ -196,10 +241,14 @@ def config_from_parameters(params: dict[str, Any], mapping: dict[str, str] | Non
     mapping = PARAMETERS if mapping is None else mapping
     check_secrets(params, "parameter ", PARAMETER_RULE)  # before any message could quote a value
     check_names(params, [*mapping, OVERRIDES])
-    overrides = params.get(OVERRIDES) or {}
+    overrides = params.get(OVERRIDES)
+    overrides = {} if overrides is None else overrides
     if not isinstance(overrides, dict):
         kind = type(overrides).__name__
         raise ConfigError(f"{OVERRIDES} must be a mapping of dotted option keys to values, not {kind}")
+    for key in overrides:
+        if not isinstance(key, str):
+            raise ConfigError(f"{OVERRIDES}: keys are dotted option names such as 'transcribe.patience', not {key!r}")
     values = {mapping[name]: value for name, value in params.items() if name != OVERRIDES}
     by_key = {key: name for name, key in mapping.items()}
     for key, value in overrides.items():
