@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,16 @@ def test_a_run_whose_folder_cannot_be_made_fails_alone(tmp_path: Path) -> None:
     assert outcome.status == batch.FAILED and outcome.message.startswith(f"cannot write {tmp_path / 'a' / 'run'}: ")
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own SIGINT handler, as a terminal's Ctrl-C meets it: a shell starting tests in the background
+    without job control makes them ignore SIGINT, and an ignored signal raises nothing."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_ctrl_c_starts_no_more_runs_and_prints_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,13 +199,15 @@ def inside(function: str) -> bool:
     return frame is not None
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_a_second_ctrl_c_stops_the_wait_for_notebooks_and_still_prints_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def execute(nb: Path, run: batch.Run) -> batch.Outcome:
         if run.name == "a":
             return batch.Outcome(run, batch.OK, 1.0)
-        child = subprocess.Popen([sys.executable, "-c", SLOW_TO_STOP], stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen([sys.executable, "-c", SLOW_TO_STOP], stdout=subprocess.PIPE, text=True,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
         assert child.stdout and child.stdout.readline() == "ready\n"
         with execution._children_lock:
             execution._children.add(child)

@@ -60,12 +60,15 @@ def test_a_file_that_fails_is_1(tmp_path: Path, model_cache: Path, loads_model: 
 def test_an_export_that_fails_after_transcription_is_1_not_2(
     tmp_path: Path, model_cache: Path, loads_model: None
 ) -> None:
-    out = tmp_path / "out"
-    (out / "chunks.csv").mkdir(parents=True)  # the export cannot replace a folder
-    proc = cli("run", "-i", str(folder_with_speech(tmp_path / "in")), "-o", str(out), *FAST, cwd=tmp_path)
+    out, inp = tmp_path / "out", folder_with_speech(tmp_path / "in")
+    assert cli("run", "-i", str(inp), "-o", str(out), *FAST, cwd=tmp_path).returncode == 0  # the folder is a run's
+    (out / "chunks.csv").unlink()
+    (out / "chunks.csv").mkdir()  # the export cannot replace a folder
+    shutil.copy(SPEECH, inp / "fox again.wav")  # a new file to transcribe
+    proc = cli("run", "-i", str(inp), "-o", str(out), *FAST, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "cannot write exports" in proc.stderr and "Traceback" not in proc.stderr
-    assert list((out / "transcripts").glob("*.json"))  # the transcription is kept for the next run
+    assert (out / "transcripts" / "fox again.wav.json").is_file()  # the transcription is kept for the next run
 
 
 def test_a_bad_config_is_2_and_nothing_is_written(tmp_path: Path) -> None:
