@@ -1,4 +1,7 @@
-"""What the notebooks call: parameters to a run configuration, the run, tables and a timeline plot.
+"""What the notebooks call: parameters to a run configuration, the run, and (re-exported) the tables.
+
+The tables and the timeline plot live in `notebook_tables`; they are imported here so that the
+notebooks and `preannotate batch` need this one module.
 
 The notebooks hold no logic of their own. Their `parameters` cell mirrors `PARAMETERS` below
 (parameter name -> dotted config key, same defaults as the typed options); a test keeps the
@@ -18,8 +21,7 @@ import ast
 import difflib
 import sys
 import warnings
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cloud import is_bucket_url
 from .config import (
@@ -32,15 +34,18 @@ from .config import (
     set_dotted,
     typed_text,
 )
-from .errors import ConfigError, InputError, PreannotateError
-from .journal import read_run
+from .errors import ConfigError, PreannotateError
+from .notebook_tables import chunk_table as chunk_table
+from .notebook_tables import plot_timeline as plot_timeline
+from .notebook_tables import project_root as project_root
+from .notebook_tables import resolve_path as resolve_path
+from .notebook_tables import run_table as run_table
+from .notebook_tables import summary_line as summary_line
+from .notebook_tables import upload_table as upload_table
 from .options import RunConfig
 from .options.base import IF_EXISTS
 from .options.catalog import path_options
 from .report import RunReport
-
-if TYPE_CHECKING:  # pandas is imported where tables are made: batch and the CLI start faster
-    import pandas as pd
 
 # Notebook parameter -> dotted config key. The notebook's defaults are these options' defaults.
 PARAMETERS: dict[str, str] = {
@@ -124,22 +129,6 @@ NOT_PARAMETERS = frozenset(
 # Options holding paths (their fields say `path=`): relative ones are taken from the project root.
 PATH_KEYS = frozenset(path_options())
 _INJECTED_HEADER = "# Parameters\n"  # first line of the cell papermill injects
-
-
-def project_root() -> Path:
-    """The checkout relative paths refer to: the nearest one above the working folder, else the package's."""
-    here = Path.cwd().resolve()
-    package_parent = Path(__file__).resolve().parent.parent
-    for folder in (here, *here.parents, package_parent):
-        if (folder / "pyproject.toml").is_file() and (folder / "preannotate").is_dir():
-            return folder
-    return here
-
-
-def resolve_path(path: str | Path) -> Path:
-    """An absolute path: `~` expanded, relative paths taken from the project root."""
-    path = Path(path).expanduser()
-    return path if path.is_absolute() else project_root() / path
 
 
 def parameters_from_namespace(namespace: dict[str, Any], mapping: dict[str, str] | None = None) -> dict[str, Any]:
@@ -290,102 +279,6 @@ def run_from_parameters(**params: Any) -> RunReport:
 def correction_config(**params: Any) -> RunConfig:
     """The configuration notebooks/correction_report.ipynb's parameters describe."""
     return config_from_parameters(params, CORRECTION_PARAMETERS)
-
-
-def _run_json(output_dir: str | Path) -> dict[str, Any]:
-    path = resolve_path(output_dir) / "run.json"
-    data = read_run(path.parent)
-    if not isinstance(data, dict):
-        raise InputError(f"no run in {path.parent}: run.json is missing (run notebooks/preannotate.ipynb first)")
-    return data
-
-
-def summary_line(output_dir: str | Path) -> str:
-    """One line about a run: files by status, hours of audio, chunks and how many need review."""
-    summary = _run_json(output_dir)["summary"]
-    chunks = chunk_table(output_dir)
-    doubtful = int(chunks["needs_review"].sum()) if len(chunks) else 0
-    return (
-        f"{summary['files']} files ({summary['ok']} transcribed, {summary['skipped']} already done, "
-        f"{summary['failed']} failed), {summary['audio_seconds'] / 3600:.2f} h of audio, "
-        f"{summary['chunks']} chunks, {doubtful} to review"
-    )
-
-
-def run_table(output_dir: str | Path) -> pd.DataFrame:
-    """The run's per-file results from run.json: one row per file, failures first."""
-    import pandas as pd
-
-    files = _run_json(output_dir)["files"]
-    columns = ["source", "status", "duration", "language", "segments", "chunks", "seconds", "error"]
-    frame = pd.DataFrame(files, columns=[*columns, "warnings"])
-    frame["warnings"] = frame["warnings"].map(lambda w: "; ".join(w or []))
-    order = frame["status"].map({"failed": 0}).fillna(1)
-    return frame.assign(_order=order).sort_values(["_order", "source"], kind="stable").drop(columns="_order")
-
-
-def chunk_table(output_dir: str | Path) -> pd.DataFrame:
-    """The run's chunks (chunks.csv), the ones flagged for review first, then in file and time order.
-
-    Texts are shown as transcribed: the quote chunks.csv puts before a text starting with `=`, `+`,
-    `-` or `@` (so that spreadsheets do not run it) is taken off.
-    """
-    import pandas as pd
-
-    from .exports import QUALITY_COLUMNS
-    from .spreadsheet import raw_frame
-
-    path = resolve_path(output_dir) / "chunks.csv"
-    if not path.is_file():
-        raise InputError(f"no chunks in {path.parent}: chunks.csv is missing (run notebooks/preannotate.ipynb first)")
-    # Texts stay texts ("NA" and "null" are words); only empty quality signals are missing values.
-    frame = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in QUALITY_COLUMNS})
-    frame = raw_frame(frame, ("item", "source", "text", "speaker", "language", "review_reason"))
-    frame["needs_review"] = frame["needs_review"].astype(str).eq("True")
-    return frame.sort_values(["needs_review", "item", "start"], ascending=[False, True, True], kind="stable")
-
-
-def upload_table(output_dir: str | Path) -> pd.DataFrame:
-    """What the upload did per item (from run.json); empty when nothing was uploaded or checked."""
-    import pandas as pd
-
-    upload = _run_json(output_dir).get("upload") or {}
-    columns = ["item", "source", "status", "reason", "url"]
-    return pd.DataFrame(upload.get("items") or [], columns=columns)
-
-
-def plot_timeline(output_dir: str | Path, item: str | None = None, start: float = 0.0, end: float | None = 60.0):
-    """Draws one file's waveform with its chunks: spans, boundaries and text.
-
-    Chunks are coloured by speaker (with a legend) when the run has speakers; otherwise flagged ones are orange.
-
-    Args:
-        output_dir: The run's output folder.
-        item: The item to draw; the first one with chunks when None.
-        start: Seconds where the picture starts.
-        end: Seconds where it ends (None: the end of the file); long files would be unreadable whole.
-
-    Returns:
-        The matplotlib Figure (closed, so that a notebook shows it once, as the cell's result).
-    """
-    from .audio import SAMPLE_RATE, decode_audio
-    from .timeline import draw_timeline
-
-    run, chunks = _run_json(output_dir), chunk_table(output_dir)
-    item = item or _first_item(run, chunks)
-    source = next((f["source"] for f in run["files"] if f["item"] == item), None)
-    if source is None:
-        raise InputError(f"item {item!r} is not in the run in {resolve_path(output_dir)}")
-    samples = decode_audio(resolve_path(run["config"]["input"]["dir"]) / source).samples
-    shown = samples[int(start * SAMPLE_RATE) : None if end is None else int(end * SAMPLE_RATE)]
-    return draw_timeline(shown, chunks[chunks["item"] == item], item, start)
-
-
-def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str:
-    with_chunks = [f["item"] for f in run["files"] if f["item"] in set(chunks["item"])]
-    if not with_chunks:
-        raise InputError("the run has no chunks to draw")
-    return with_chunks[0]
 
 
 def in_colab() -> bool:

@@ -9,6 +9,7 @@ loopback server, edited there as annotators would, and pulled with the real comm
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,15 @@ def test_a_pull_stopped_while_storing_lists_no_file_with_another_pulls_status(
     blocked.rmdir()
     assert pull(out) == 0
     assert paired(out) == dict.fromkeys(ITEMS, ("Returned", True))
+
+
+def test_a_pull_removes_only_its_own_old_staging_folders(tmp_path: Path) -> None:
+    corrected = tmp_path / "corrected"
+    old_own, young_own, theirs = (corrected / name for name in (".pull-ab12cd_9", ".pull-zz99yy00", ".pull-notes"))
+    for folder in (old_own, young_own, theirs):
+        folder.mkdir(parents=True)
+    for folder in (old_own, theirs):  # two hours old
+        os.utime(folder, (folder.stat().st_atime - 7200, folder.stat().st_mtime - 7200))
+    with pull_module._staging(corrected) as staging:
+        assert staging.name.startswith(".pull-") and staging.is_dir()
+    assert not old_own.exists() and young_own.is_dir() and theirs.is_dir() and not staging.exists()

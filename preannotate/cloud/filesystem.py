@@ -184,7 +184,6 @@ def storage_errors(error: type[PreannotateError], where: str, missing: str, deni
         raise error(f"{where}: {other} ({e})") from e
 
 
-@functools.cache
 def _client_errors() -> tuple[type[Exception], ...]:
     """The base classes of the installed cloud clients' own errors that are not `OSError`.
 
@@ -192,10 +191,19 @@ def _client_errors() -> tuple[type[Exception], ...]:
     and aiohttp (under gcsfs and adlfs) `ClientError`s; neither derives from `OSError`, so without
     this they would escape as tracebacks instead of naming the bucket or object.
     """
+    return installed_errors(("botocore.exceptions", "BotoCoreError"), ("aiohttp", "ClientError"))
+
+
+@functools.cache
+def installed_errors(*names: tuple[str, str]) -> tuple[type[Exception], ...]:
+    """The exception classes `(module, name)` of the optional cloud packages that are installed.
+
+    A cloud's extra that is not installed can raise nothing, so its classes are simply left out.
+    """
     found: list[type[Exception]] = []
-    for module, name in (("botocore.exceptions", "BotoCoreError"), ("aiohttp", "ClientError")):
+    for module, name in names:
         try:
             found.append(getattr(importlib.import_module(module), name))
-        except ImportError:  # that cloud's extra is not installed: nothing of it can be raised
+        except ImportError:
             continue
     return tuple(found)

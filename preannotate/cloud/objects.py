@@ -8,15 +8,13 @@ mixing two versions.
 
 from __future__ import annotations
 
-import functools
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any, cast
 
 from ..errors import AudioError
 from ..locations import BucketLocation
-from .filesystem import BLOCK_SIZE, filesystem, storage_errors
+from .filesystem import BLOCK_SIZE, filesystem, installed_errors, storage_errors
 
 
 class ObjectUrl(str):
@@ -109,18 +107,9 @@ class _NamedReads:
         ):  # fmt: skip
             try:
                 yield
-            except _changed_errors() as e:
+            except installed_errors(("s3fs.utils", "FileExpired")) as e:  # s3fs reads with If-Match
                 changed = "the object changed while it was read; it is transcribed on the next run"
                 raise AudioError(f"{where}: {changed}") from e
-
-
-@functools.cache
-def _changed_errors() -> tuple[type[Exception], ...]:
-    """What a read raises when the object's ETag no longer matches (s3fs reads with If-Match)."""
-    try:
-        return (importlib.import_module("s3fs.utils").FileExpired,)
-    except ImportError:  # no S3 extra: no S3 object is read
-        return ()
 
 
 def _check_unchanged(url: ObjectUrl, handle: Any) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -55,7 +56,8 @@ BATCH = 100  # items per download request
 NOT_IN_PROJECT = "no longer in the SuperAnnotate project"
 NO_ANNOTATION = "SuperAnnotate holds no annotation for it"
 INTERRUPTED = "a pull was stopped while it stored this item's annotation: pull again"
-STAGING_PREFIX = ".pull-"  # corrected/.pull-XXXX/: one pull's downloads until all of them are in
+STAGING_PREFIX = ".pull-"  # corrected/.pull-<random>/ (mkdtemp): one pull's downloads until all are in
+_STAGING_NAME = re.compile(re.escape(STAGING_PREFIX) + r"[a-z0-9_]{8}")  # tempfile's 8 random characters
 
 
 @dataclass
@@ -305,8 +307,8 @@ def _staging(corrected: Path) -> Iterator[Path]:
     """
     try:
         corrected.mkdir(parents=True, exist_ok=True)
-        for old in corrected.glob(f"{STAGING_PREFIX}*"):
-            if old.is_dir() and time.time() - old.stat().st_mtime > STALE_TEMP_S:
+        for old in corrected.glob(f"{STAGING_PREFIX}*"):  # mkdtemp's names only: a `.pull-notes` is not one
+            if _STAGING_NAME.fullmatch(old.name) and old.is_dir() and time.time() - old.stat().st_mtime > STALE_TEMP_S:
                 shutil.rmtree(old, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=corrected))
     except OSError as e:
