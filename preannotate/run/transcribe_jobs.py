@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .. import asr
 from ..audio import DecodedAudio, probe_duration
-from ..errors import OutputWriteError, PreannotateError
+from ..errors import PreannotateError, RunStoppedError
 from ..journal import stored_state
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult, RunReport
@@ -220,7 +220,8 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
 
     The transcript is not fsync'd on its own: the run's journal makes it durable with its line (`Journal`).
 
-    An error of the file (`produce` raising) becomes its failed result; a full disk stops the run.
+    An error of the file (`produce` raising) becomes its failed result; a full disk or a bucket that stopped
+    answering (`RunStoppedError`) stops the run.
     """
     media = job.media
     try:
@@ -234,8 +235,8 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
         write_json_atomic(job.transcript_path, transcript.to_dict(), sync=False)  # the journal syncs it
         result = result_from_transcript(media, "ok", transcript)
         result.warnings[:0] = job.warnings
-    except OutputWriteError:
-        raise  # every next file would fail the same way: stop the run
+    except RunStoppedError:
+        raise  # every next file would fail the same way (the output unwritable, the bucket gone): stop the run
     except PreannotateError as e:
         log.warning("%s: %s", media.source, e)
         result = FileResult(media.item, media.source, "failed", _with_path(str(e), media.path))

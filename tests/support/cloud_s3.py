@@ -15,6 +15,8 @@ import boto3
 import pytest
 import requests
 
+from preannotate.cloud import objects as cloud_objects
+
 from .media import SAMPLES
 
 BUCKET = "recordings"
@@ -56,6 +58,8 @@ def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
     """A boto3 S3 client on a freshly reset moto server, with bucket `recordings` created."""
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     aws_env(monkeypatch, moto_endpoint)
+    # The count of objects in a row out of reach is the process's: another test's dead endpoint must not carry over.
+    monkeypatch.setattr(cloud_objects, "_OUTAGES", cloud_objects._Outages())
     client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
     return client
