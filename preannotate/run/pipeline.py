@@ -28,7 +28,6 @@ from .unchanged import unchanged_chunks
 log = logging.getLogger(__name__)
 
 
-@locked("run")
 def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
     """Runs the whole job described by `config`.
 
@@ -51,6 +50,12 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
         StorageLostError: The input bucket stopped answering for several objects in a row; the run stops,
             finished files are kept.
     """
+    check_output_folder(Path(config.output.dir))  # before the lock: a folder it refuses gets no lock file either
+    return _run_locked(config, progress)
+
+
+@locked("run")
+def _run_locked(config: RunConfig, progress: bool) -> RunReport:
     ctx = _start(config, progress)
     try:
         for stage in STAGES:
@@ -64,7 +69,7 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
 def _start(config: RunConfig, progress: bool) -> RunContext:
     """Checks what can fail before any work, keys the stages and plans which files need transcribing."""
     out = Path(config.output.dir)
-    check_output_folder(out)  # before any work: a folder of the user's own is not overwritten
+    check_output_folder(out)  # again under the lock, before any work: a folder of the user's own is not overwritten
     found = find_media(config.input.dir, config.input.extensions)
     media = found.media
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
