@@ -191,7 +191,7 @@ def summary_table(files: list[FileResult]) -> str:
     header = ("file", "duration", "language", "segments", "chunks", "pred. WER", "route", "status")
     rows = [header] + [
         (
-            f.source,
+            _printable(f.source),
             "-" if f.duration is None else f"{f.duration:.1f}s",
             f.language or "-",
             str(f.segments),
@@ -210,5 +210,14 @@ def summary_table(files: list[FileResult]) -> str:
 
 
 def _short(text: str, limit: int = 100) -> str:
-    text = " ".join(text.split())
+    text = _printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _printable(text: str) -> str:
+    """`text` with what a terminal would act on (a newline, a tab, an escape sequence) written as escapes.
+
+    A file name may hold a newline or an ESC: printed raw, it would break the table's rows or
+    recolour the terminal. Letters of any script are kept as they are.
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from support.media import SAMPLES
 
+from preannotate.report import FileResult, summary_table
 from preannotate.storage import STALE_TEMP_S, host_tag
 
 CLI = [sys.executable, "-m", "preannotate"]
@@ -218,3 +219,16 @@ def test_a_run_writes_into_its_own_folder_and_one_of_other_files(finished: tuple
     shutil.copytree(inp, shared)
     assert run_cli(shared, shared).returncode == 0 and (shared / "chunks.csv").is_file()
     assert run_cli(shared, shared).returncode == 0  # and the second time it is the run's own
+
+
+def test_the_summary_table_shows_control_characters_of_names_as_escapes_one_row_per_file() -> None:
+    files = [
+        FileResult("take__2.wav", "take\n2.wav", "ok"),
+        FileResult("x.wav", "\x1b[31mred\x1b[0m.wav", "failed", "x.wav: cannot\tdecode \x1b[2J"),
+        FileResult("ü.wav", "dossier/été ü.wav", "ok"),
+    ]
+    lines = summary_table(files).splitlines()
+    assert len(lines) == 2 + len(files) + 1  # header, rule, a row per file, the routes
+    assert lines[2].startswith("take\\n2.wav ") and "\x1b" not in "".join(lines)
+    assert "\\x1b[31mred\\x1b[0m.wav" in lines[3] and "failed: x.wav: cannot decode \\x1b[2J" in lines[3]
+    assert lines[4].startswith("dossier/été ü.wav")  # letters of any script stay as they are
