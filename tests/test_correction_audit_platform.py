@@ -8,6 +8,7 @@ loopback server, edited there as annotators would, and pulled with the real comm
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -83,14 +84,19 @@ def test_a_pull_failing_half_way_leaves_the_last_pull_whole(
 
 
 def test_a_pull_stopped_while_storing_lists_no_file_with_another_pulls_status(
-    sa_server: SuperAnnotateServer, tmp_path: Path
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = completed_and_pulled(sa_server, tmp_path)
     reopen(sa_server)
-    blocked = out / "corrected" / "count.wav.json"
-    blocked.unlink()
-    blocked.mkdir()  # a folder where its file must go: storing stops there, after the other items
+    blocked, replace, failures = out / "corrected" / "count.wav.json", os.replace, [1]
 
+    def failing(source, target, *args, **kwargs):  # storing stops there, after the other items, once
+        if Path(target) == blocked and failures:
+            failures.pop()
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(target))
+        return replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", failing)
     result = run_cli("pull", "-o", str(out))
 
     assert result.returncode == 1 and "count.wav.json" in result.stderr and "Traceback" not in result.stderr
@@ -98,7 +104,6 @@ def test_a_pull_stopped_while_storing_lists_no_file_with_another_pulls_status(
     assert all(not rework for _, rework in paired(out).values())
     index = json.loads((out / "pulled.json").read_text(encoding="utf-8"))
     assert {i["item"]: i["problem"] for i in index["items"]} == dict.fromkeys(ITEMS, INTERRUPTED)
-    blocked.rmdir()
     assert pull(out) == 0
     assert paired(out) == dict.fromkeys(ITEMS, ("Returned", True))
 

@@ -8,7 +8,9 @@ Writes, each file atomically and the index last::
 
 Nothing in `corrected/` changes until every annotation of the pull is downloaded (into a hidden
 staging folder inside it): a pull that SuperAnnotate fails half-way, or that is stopped, leaves the
-previous pull's files and index as they were, each file with the status it was pulled in.
+previous pull's files and index as they were, each file with the status it was pulled in. A file it
+replaces must be the last pull's own, unchanged (its SHA-256 in pulled.json): any other, a correction
+made by hand since, is moved to `corrected-kept/` first (`pull_kept`).
 
 Only the run's own items are asked for (those in run.json that were transcribed): the
 drafts to compare with exist for no others; an item of the same name that plays other audio than
@@ -45,6 +47,7 @@ from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
 from .pull_fields import INDEX_TYPES, ITEM_TYPES, checked, kind
+from .pull_kept import file_sha256, keep_changed, stored_hashes
 from .pull_project import check_project, check_target, choose_project
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,8 @@ class PulledItem:
         file: The stored annotation, relative to the output folder; None when not pulled.
         problem: Why it was not pulled; None when it was, or when the status filter left it out.
         selected: False when the status filter left it out.
+        sha256: The SHA-256 of the file as the pull stored it: what proves, at the next pull, that the file
+            in `corrected/` is still the pull's own and not changed by hand since (`pull_kept`).
     """
 
     item: str
@@ -77,6 +82,7 @@ class PulledItem:
     file: str | None = None
     problem: str | None = None
     selected: bool = True
+    sha256: str | None = None
 
 
 @dataclass
@@ -173,7 +179,7 @@ def _plain(item: PulledItem) -> PulledItem:
     if not problem and item.file is not None and item.file != f"{CORRECTED_DIR}/{item.item}.json":
         problem = f"its file {item.file!r} is not {CORRECTED_DIR}/{item.item}.json"
     if problem:
-        item = PulledItem(item.item, item.status, None, item.problem or f"{PULLED_FILE} {problem}", False)
+        item = PulledItem(item.item, item.status, None, item.problem or f"{PULLED_FILE} {problem}", False, None)
     return item
 
 
@@ -325,11 +331,19 @@ def _commit(out: Path, staging: Path, report: PullReport) -> None:
 
     While files are moved, the index lists the items being replaced as not pulled (INTERRUPTED):
     a stop even then leaves no file paired with a status it was not pulled in (export would
-    publish an annotator's half-done rework of a Completed item as Completed).
+    publish an annotator's half-done rework of a Completed item as Completed). A file the last pull
+    did not store as it is now (edited by hand, or not a pull's) is kept aside first (`keep_changed`).
     """
+    stored = stored_hashes(out)  # what vouches for the files now in corrected/, before a new index replaces it
+    for entry in report.items:  # a file this pull does not replace stays, vouched for as before
+        entry.sha256 = file_sha256(staging / f"{entry.item}.json") if entry.file else stored.get(entry.item)
     moving = [i for i in report.items if i.file]
+    keep_changed(out, [i.item for i in moving], stored, report.pulled_at)
     if moving:
-        interim = [replace(i, file=None, problem=INTERRUPTED) if i.file else i for i in report.items]
+        # The files not yet replaced when a stop comes are still vouched for by their old hash.
+        interim = [
+            replace(i, file=None, problem=INTERRUPTED, sha256=stored.get(i.item)) if i.file else i for i in report.items
+        ]
         write_json_atomic(out / PULLED_FILE, replace(report, items=interim).to_dict())
     for entry in moving:
         target = out / CORRECTED_DIR / f"{entry.item}.json"

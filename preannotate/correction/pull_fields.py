@@ -16,7 +16,8 @@ INDEX_TYPES: dict[str, tuple[type, ...]] = {
     "project": (str,), "target": (str,), "statuses": (list,), "pulled_at": (str,), "items": (list,)
 }  # fmt: skip
 ITEM_TYPES: dict[str, tuple[type, ...]] = {
-    "item": (str,), "status": _TEXT_OR_NULL, "file": _TEXT_OR_NULL, "problem": _TEXT_OR_NULL, "selected": (bool,)
+    "item": (str,), "status": _TEXT_OR_NULL, "file": _TEXT_OR_NULL, "problem": _TEXT_OR_NULL, "selected": (bool,),
+    "sha256": _TEXT_OR_NULL,
 }  # fmt: skip
 _KINDS = {
     str: "a string",

@@ -43,10 +43,21 @@ def check_output_folder(out: Path) -> None:
 
 def foreign_outputs(out: Path) -> list[str]:
     """The names a run writes that `out` holds while no run of this tool is recorded there; [] when it may write."""
-    present = [name for name in WRITTEN if (out / name).exists() or (out / name).is_symlink()]
+    present = [name for name in WRITTEN if _present(out / name)]
     if not present or made_by_a_run(out):
         return []
     return present
+
+
+def _present(path: Path) -> bool:
+    """Whether `path` exists (a dangling link too); False when it cannot be looked at.
+
+    A name too long, say: taking the folder's lock then names that problem.
+    """
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError:
+        return False
 
 
 def made_by_a_run(out: Path) -> bool:

@@ -1,0 +1,94 @@
+"""What a pull may replace in `corrected/`: only a file the last pull stored, unchanged since; others are kept.
+
+`corrected/<item>.json` mirrors SuperAnnotate, so a pull replaces it with the item's current annotation.
+But the file may hold work of someone's own: a correction made by hand after the pull, or a file put
+there before any pull. A pull proves a file is its own by the SHA-256 the last pull recorded for it in
+pulled.json; any other file is moved to `corrected-kept/<pull time>/<item>.json` before it is replaced,
+and a warning says so. Nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..storage import raise_if_unwritable, read_json
+
+log = logging.getLogger(__name__)
+
+KEPT_DIR = "corrected-kept"
+_SHOWN = 5  # names listed in the warning
+
+
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes; None when it cannot be read."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def keep_changed(out: Path, items: Sequence[str], stored: dict[str, str], pulled_at: str) -> list[str]:
+    """Moves aside each `corrected/<item>.json` of `items` that the last pull did not store as it is now.
+
+    Args:
+        out: The run's output folder.
+        items: The items this pull is about to replace.
+        stored: Item -> the SHA-256 recorded by the last pull (`stored_hashes`).
+        pulled_at: This pull's time (ISO 8601), which names the folder they are kept in.
+
+    Returns:
+        The items whose file was kept, in `<out>/corrected-kept/<pull time>/`.
+
+    Raises:
+        OutputWriteError: The folder cannot be written (see `raise_if_unwritable`).
+    """
+    changed = []
+    for item in items:
+        path = out / "corrected" / f"{item}.json"
+        if (path.exists() or path.is_symlink()) and (stored.get(item) is None or file_sha256(path) != stored[item]):
+            changed.append(item)
+    if not changed:
+        return []
+    folder = out / KEPT_DIR / (re.sub(r"[^0-9T]", "", pulled_at[:19]) + "Z")
+    for item in changed:
+        target = _free_name(folder / f"{item}.json")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(out / "corrected" / f"{item}.json", target)
+        except OSError as e:
+            raise_if_unwritable(e, target)
+            raise
+    shown = ", ".join(changed[:_SHOWN]) + (f" and {len(changed) - _SHOWN} more" if len(changed) > _SHOWN else "")
+    log.warning(
+        "%d file(s) in corrected/ were not as the last pull stored them (changed since, or not a pull's): "
+        "kept in %s before the pull replaced them: %s", len(changed), folder, shown,
+    )  # fmt: skip
+    return changed
+
+
+def stored_hashes(out: Path) -> dict[str, str]:
+    """Item -> the SHA-256 the last pull recorded for its file; {} without a readable pulled.json.
+
+    An item the last pull left out (by status, say) whose file an earlier pull stored keeps that hash there.
+    """
+    index = read_json(out / "pulled.json")
+    listed = index.get("items") if isinstance(index, dict) else None
+    hashes = {}
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+            hashes[str(entry.get("item"))] = entry["sha256"]
+    return hashes
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path` with `.2`, `.3`... before `.json` when it is taken: a kept file is never replaced."""
+    n, free = 1, path
+    while free.exists() or free.is_symlink():
+        n += 1
+        free = path.with_name(f"{path.name.removesuffix('.json')}.{n}.json")
+    return free
