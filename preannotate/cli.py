@@ -28,7 +28,8 @@ EXIT_CODES = """exit codes:
   2    nothing processed: bad configuration or arguments, missing input, a model that cannot load,
        missing or rejected credentials, another process working on the output folder, an output
        folder holding files a run would overwrite that no run made, an export destination this tool
-       did not make or that was changed since, or a damaged pulled.json
+       did not make or that was changed since, a model file calibrate did not write, an output
+       folder without a run (upload, pull, report, export), or a damaged pulled.json
   130  interrupted (Ctrl-C); finished files are kept and a second run resumes"""
 
 log = logging.getLogger("preannotate")
@@ -103,14 +104,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Once(argparse.Action):
+    """A folder flag given at most once: argparse would keep the last (`report -o A -o B` would report B alone)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # noqa: D102
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(
+                f"{option_string} given twice ({getattr(namespace, self.dest)} and {values}): this command takes one "
+                "folder (`preannotate calibrate` takes several runs)"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options every configured command shares."""
     parser.add_argument(
         "config", nargs="?",
         help="YAML run configuration (default: built-in defaults); relative paths in it are relative to its folder",
     )  # fmt: skip
-    parser.add_argument("--input", "-i", metavar="DIR", help=option_help("input.dir"))
-    parser.add_argument("--output", "-o", metavar="DIR", help=option_help("output.dir"))
+    parser.add_argument("--input", "-i", metavar="DIR", action=_Once, help=option_help("input.dir"))
+    parser.add_argument("--output", "-o", metavar="DIR", action=_Once, help=option_help("output.dir"))
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -216,7 +229,7 @@ def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction import compare_from_config
-    from .correction.arms import read_work_times
+    from .correction.arms import check_work_times, read_work_times
     from .correction.report import REPORT_DIR, headline, summary_table, write_report
     from .correction.savings import effort_line, evidence
     from .lock import output_lock
@@ -225,10 +238,15 @@ def _report(args: argparse.Namespace) -> int:
     work_times = read_work_times(args.work_times) if args.work_times else None  # bad rows stop before any work
     with output_lock(config.output.dir, "report", existing=True):  # the comparison and the files it writes, as one
         result = compare_from_config(config)
+        if work_times is not None:  # another run's times: refused before the report is replaced
+            check_work_times(args.work_times, work_times, result.items["item"])
         path = write_report(result, Path(config.output.dir) / REPORT_DIR, work_times)
     print(headline(result) + "\n")
     print(summary_table(result).to_string(index=False))
-    print("\n" + effort_line(evidence(result, work_times).effort))
+    shown = evidence(result, work_times)
+    print("\n" + effort_line(shown.effort))
+    for warning in shown.arms.get("warnings") or ():
+        print(f"  work times: {warning}", file=sys.stderr)
     for item, problem in result.problems.items():
         print(f"  {item}: {problem}", file=sys.stderr)
     for item, found in result.disagreements.items():  # read as the annotator left them, but worth a look
@@ -254,11 +272,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     from .correction.calibrate import MODEL_FILE, calibrate, check_model_path, write_model
     from .correction.report import REPORT_DIR
 
-    if args.out is not None:
-        check_model_path(args.out)  # before the fit, which can take minutes
+    out = Path(args.runs[0]) / REPORT_DIR / MODEL_FILE if args.out is None else args.out
+    check_model_path(out)  # before the fit, which can take minutes (write_model checks it again)
     config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})
     found = calibrate(args.runs, config.annotation, config.correction)
-    path = write_model(found, args.out or Path(args.runs[0]) / REPORT_DIR / MODEL_FILE)
+    path = write_model(found, out)
     rows = found.rows
     print(f"fitted on {rows['chunks']} chunk(s) from {len(args.runs)} run(s), {rows['with_error']} with errors", end="")
     print(f" ({rows['left_out']} left out: no chunks.jsonl record or measured WER)" if rows["left_out"] else "")
@@ -290,18 +308,19 @@ def _add_export(parser: argparse.ArgumentParser) -> None:
         "--all-statuses", action="store_true",
         help=option_help("dataset.only_completed", "export every pulled item, not only Completed", "false"),
     )  # fmt: skip
-    for name, kind in EXPORT_FLAGS.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, help=option_help(f"dataset.{name}"))
+    for name in EXPORT_FLAGS:  # text read as the option's type, as --set reads it: `--max-duration null` keeps all
+        parser.add_argument("--" + name.replace("_", "-"), metavar=name.upper(), help=option_help(f"dataset.{name}"))
 
 
-EXPORT_FLAGS = {"sample_rate": int, "min_duration": float, "max_duration": float}
+EXPORT_FLAGS = ("sample_rate", "min_duration", "max_duration")
 
 
 def _export(args: argparse.Namespace) -> int:
     from .correction.dataset import export_from_config
 
     flags = {"dir": args.dest, "only_completed": False if args.all_statuses else None}
-    flags.update({name: getattr(args, name) for name in EXPORT_FLAGS})
+    given = [f"dataset.{name}={getattr(args, name)}" for name in EXPORT_FLAGS if getattr(args, name) is not None]
+    args.overrides = [*args.overrides, *given]  # after --set, as every flag's value is
     report = export_from_config(
         config_from_args(args, {f"dataset.{k}": v for k, v in flags.items()}), input_dir=args.input
     )

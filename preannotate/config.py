@@ -13,6 +13,7 @@ to the project root (see `notebook.resolve_path`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import os
 import re
@@ -28,7 +29,7 @@ from .errors import ConfigError
 from .locations import is_bucket_url
 from .options import RunConfig
 from .options.base import IF_EXISTS
-from .options.catalog import option_info, path_options
+from .options.catalog import iter_options, option_info, path_options
 from .options.values import coerce, parse_text
 
 __all__ = ["coerce", "config_from_dict", "load_config", "parse_override", "read_yaml", "resolve_paths"]
@@ -89,10 +90,13 @@ def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 def resolve_path_value(key: str, value: Any, base: Path) -> Any:
     """`value` of option `key` as written in a file in `base`: a relative path becomes absolute from `base`.
 
-    Options that may name a path (`model.name`) change only when that path exists; values that are
-    not paths (other keys, None, non-text, bucket URLs) are returned unchanged.
+    Options that may name a path (`model.name`) change only when that path exists; a date or number YAML
+    read for a path option is its text; values that are not paths (other keys, None, other non-text, bucket
+    URLs) are returned unchanged.
     """
     rule = path_options().get(key)
+    if rule is not None and isinstance(value, (int, float, datetime.date)) and not isinstance(value, bool):
+        value = coerce(str, value, key)  # YAML reads `dir: 2024-01-01` as a date, `dir: 2024` as a number: still names
     if rule is None or not isinstance(value, str) or not value or is_bucket_url(value):
         return value
     found = Path(value).expanduser()
@@ -139,6 +143,8 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     node = data
     for part in parts[:-1]:
+        if node.get(part, {}) is None:  # a section left empty in a file (`transcribe:`) is YAML's null
+            node[part] = {}
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise ConfigError(f"{part} is a value, not a section, in {key!r}")
@@ -168,6 +174,8 @@ def _plain(value: Any) -> Any:
 
 
 def _build(cls: type, data: Any, prefix: str) -> Any:
+    if data is None and prefix:  # `transcribe:` with every option under it commented out: YAML's null, no options
+        data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -287,5 +295,11 @@ def _suggest(key: str, names: list[str], prefix: str) -> str:
         *sections, name = str(key).split(".")
         nested = "".join(f"{part}: {{" for part in sections) + f"{name}: ...{'}' * len(sections)}"
         return f"; in a config file nest it ({nested}) or use --set {prefix}{key}=..."
-    close = difflib.get_close_matches(str(key), names, n=1)
-    return f"; did you mean '{prefix}{close[0]}'?" if close else f"; known: {', '.join(names)}"
+    close = difflib.get_close_matches(str(key).lower().replace("-", "_"), names, n=1)
+    if close:
+        return f"; did you mean '{prefix}{close[0]}'?"
+    # The right name in another section (`model.language`, a bare `beam_size`): the section is what is wrong.
+    elsewhere = [o.key for o in iter_options() if o.key.rsplit(".", 1)[-1] == str(key).lower().replace("-", "_")]
+    if elsewhere:
+        return f"; did you mean {' or '.join(repr(k) for k in elsewhere[:3])}?"
+    return f"; known: {', '.join(names)}"

@@ -7,6 +7,7 @@ naming the file and the problem, as are YAML's own errors.
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -96,13 +97,37 @@ def _load_yaml(text: str, where: str) -> Any:
     try:
         return yaml.load(text, Loader=StrictLoader)
     except DuplicateKeyError as e:
-        raise ConfigError(f"{where}: {e}; keep one") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{where} is not valid YAML: {e}") from e
+        raise ConfigError(f"{where}: {_redacted(str(e))}; keep one") from None
+    except yaml.YAMLError as e:  # not chained: the original quotes the line, which may hold a secret
+        tabs = " (YAML indents with spaces, never tabs)" if "'\\t'" in str(e) else ""
+        raise ConfigError(f"{where} is not valid YAML{tabs}: {_redacted(str(e))}") from None
     except ValueError as e:  # PyYAML's constructors: `2024-13-45`, `!!float abc`, an int of 5000 digits
-        raise ConfigError(f"{where} holds a value YAML cannot read: {e}") from None
+        raise ConfigError(f"{where} holds a value YAML cannot read: {_redacted(str(e))}") from None
     except RecursionError:  # PyYAML composes nested collections recursively
         raise ConfigError(f"{where} nests too deeply to be a configuration") from None
+
+
+def _redacted(message: str) -> str:
+    """`message` with every word that looks like a SuperAnnotate token, and every URL holding a password, hidden.
+
+    YAML's errors quote the text where they stop (the line, a value it cannot read): a token pasted into a
+    config file, refused once the file is read, must not reach a terminal, a log or a notebook through them.
+    """
+    from .config import looks_like_token, url_password  # config reads its files through this module
+
+    def url(found: re.Match[str]) -> str:
+        # YAML cuts a long line short (`s3://KEY:SECRET...`): a `:` not followed by a port may be a password too.
+        address = found.group().split("://", 1)[1].split("/", 1)[0]
+        port = address.rsplit(":", 1)[1] if ":" in address else ""
+        hidden = url_password(found.group()) or (":" in address and not port.isdigit())
+        return "<URL with a password>" if hidden else found.group()
+
+    message = _URL.sub(url, message)
+    return _WORD.sub(lambda m: "<hidden>" if looks_like_token(m.group()) else m.group(), message)
+
+
+_URL = re.compile(r"[A-Za-z][-+.A-Za-z0-9]*://[^\s'\"]+")
+_WORD = re.compile(r"[-.@_A-Za-z0-9=]+")  # a team token (`name=123`), an API key, or a part of SA_TOKEN
 
 
 def _cycle(value: Any, key: str, walking: set[int], done: set[int]) -> str | None:

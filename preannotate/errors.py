@@ -47,6 +47,10 @@ class UploadError(PreannotateError):
     """Talking to SuperAnnotate failed."""
 
 
+class UploadInputError(UploadError, InputError):
+    """What `upload` was given cannot be used (no run.json to upload from); nothing was sent."""
+
+
 class CorrectionError(PreannotateError):
     """Corrected annotations cannot be pulled, compared or exported."""
 

@@ -26,7 +26,7 @@ from .options import AnnotationOptions
 from .review import item_predicted_wer, review_share
 from .routing import DRAFT
 from .sa_format import annotation_classes, sa_annotation
-from .spreadsheet import safe_frame
+from .spreadsheet import frame_csv, safe_frame
 from .storage import json_text, write_text_if_changed
 from .subtitles import srt_text, vtt_text
 
@@ -149,7 +149,7 @@ def csv_text(entries: Sequence[ItemChunks]) -> str:
     frame = chunks_dataframe(entries)
     decimals = {"start": TIME_DECIMALS, "end": TIME_DECIMALS, "duration": TIME_DECIMALS}
     frame = frame.round({**decimals, **{c: SIGNAL_DECIMALS for c in (*QUALITY_COLUMNS, "predicted_wer")}})
-    return safe_frame(frame).to_csv(index=False, lineterminator="\n")
+    return frame_csv(safe_frame(frame))
 
 
 def jsonl_text(entries: Sequence[ItemChunks]) -> str:

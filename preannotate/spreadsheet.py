@@ -42,6 +42,20 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{str(c): frame[c].map(safe_cell) for c in texts}) if len(texts) else frame
 
 
+def frame_csv(frame: pd.DataFrame) -> str:
+    r"""The table as CSV text without its index, Unix line ends, every cell holding a line break quoted.
+
+    Python's csv writer (before 3.13) quotes a cell holding a carriage return only when the line terminator
+    holds one: with `\n` rows, a text with a lone `\r` would end its row early for every reader. A table
+    with one is written with `\r\n` rows, which quotes it, then its rows' ends (outside quotes) made `\n`.
+    """
+    text = frame.to_csv(index=False, lineterminator="\n")
+    if "\r" not in text:
+        return text
+    parts = frame.to_csv(index=False, lineterminator="\r\n").split('"')  # even parts lie outside quotes
+    return '"'.join(part.replace("\r\n", "\n") if i % 2 == 0 else part for i, part in enumerate(parts))
+
+
 def raw_frame(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
     """A copy of a table read from a safe CSV with `columns` (those present) back to their raw text."""
     present = [c for c in columns if c in frame.columns]

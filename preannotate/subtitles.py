@@ -16,7 +16,8 @@ def srt_text(chunks: Sequence[Chunk], mark_doubtful: bool = False) -> str:
     A chunk with a speaker has `[speaker] ` before its text.
     """
     return "".join(
-        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',', after=c.start)}\n{_who(c)}{_cue(c, mark_doubtful)}\n\n"
+        f"{n}\n{_clock(c.start, ',')} --> {_clock(c.end, ',', after=c.start)}\n"
+        f"{_no_arrow(_who(c) + _cue(c, mark_doubtful))}\n\n"
         for n, c in enumerate(chunks, start=1)
     )
 
@@ -65,7 +66,7 @@ def _cue(chunk: Chunk, mark_doubtful: bool) -> str:
 
 
 def _milliseconds(seconds: float) -> int:
-    return int(math.floor(seconds * 1000 + 0.5))
+    return max(0, int(math.floor(seconds * 1000 + 0.5)))  # neither format has a time before the start
 
 
 def _clock(seconds: float, separator: str, after: float | None = None) -> str:
@@ -81,6 +82,11 @@ def _clock(seconds: float, separator: str, after: float | None = None) -> str:
 def _one_line(text: str) -> str:
     # A blank line ends a cue in both formats, so line breaks inside a text become spaces.
     return " ".join(text.split())
+
+
+def _no_arrow(text: str) -> str:
+    # SubRip has no escapes, and readers take a line holding `-->` for a cue's timing: as Whisper's own writer does.
+    return text.replace("-->", "->")
 
 
 def _escape_vtt(text: str) -> str:

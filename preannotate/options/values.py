@@ -101,6 +101,11 @@ def _scalar(hint: type, value: Any, key: str) -> Any:
             return value.isoformat()  # YAML reads an unquoted 2024-01-01 as a date
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
+        if isinstance(value, bool):  # YAML 1.1 reads `language: no` (Norwegian) as false: say so, quoting is the fix
+            raise ConfigError(
+                f"{key}: {value!r} is not a valid str (YAML reads an unquoted yes, no, on, off, true or false"
+                " as a boolean: quote the text, e.g. 'no')"
+            )
     else:  # pragma: no cover - a programming error in the options
         raise TypeError(f"unsupported option type {hint!r} for {key}")
     raise ConfigError(f"{key}: {value!r} is not a valid {describe(hint)}")

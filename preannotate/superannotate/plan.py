@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UploadError
+from ..errors import UploadInputError
 from ..journal import read_run
 from ..naming import plain_item_problem
 from .ledger import annotation_sha256
@@ -54,12 +54,13 @@ def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict
     built from it; the other entries' `problem` is empty.
 
     Raises:
-        UploadError: There is no list of files to upload.
+        UploadInputError: There is no list of files to upload (an InputError too: nothing was processed).
     """
     if files is None:
         data = read_run(output_dir)  # rebuilt from the journal if the run was killed
         if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-            raise UploadError(f"{output_dir / RUN_FILE} is missing or has no files list: run `preannotate run` first")
+            missing = "is missing or has no files list: run `preannotate run` first"
+            raise UploadInputError(f"{output_dir / RUN_FILE} {missing}")
         files = data["files"]
     listed = []
     for f in files:
