@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from support.correction_runs import run_cli, set_text
-from support.pulled_runs import ANNOTATION, make_pulled_run
+from support.correction_runs import run_cli
+from support.pulled_runs import ANNOTATION, long_run, small_run
 
 from preannotate.correction import compare_run
 from preannotate.correction import report as report_module
@@ -24,26 +23,6 @@ from preannotate.correction.rundata import quality_table
 from preannotate.errors import CorrectionInputError
 from preannotate.options import CorrectionOptions
 from preannotate.options.correction import EffortOptions
-
-SILENCE = np.zeros(4 * 16000, dtype=np.float32)
-
-
-def small_run(root: Path) -> Path:
-    """Two items, three chunks, pulled back unchanged."""
-    spec = {"a.wav": [(0.0, 1.5, "hello there"), (2.0, 3.5, "general kenobi")], "b.wav": [(0.0, 2.0, "one two")]}
-    return make_pulled_run(root, {item: (SILENCE, chunks) for item, chunks in spec.items()})
-
-
-def long_run(root: Path) -> Path:
-    """One 80-s item of 40 chunks, every other one corrected: enough for `calibrate`."""
-    spec = [(2.0 * i, 2.0 * i + 1.5, f"word{i} alpha beta gamma") for i in range(40)]
-    out = make_pulled_run(root, {"long.wav": (np.zeros(80 * 16000, dtype=np.float32), spec)})
-    path = out / "corrected" / "long.wav.json"
-    annotation = json.loads(path.read_text())
-    for i in range(0, 40, 2):
-        set_text(annotation, i, f"fixed{i} alpha beta gamma")
-    path.write_text(json.dumps(annotation))
-    return out
 
 
 def strict_json(path: Path) -> dict:

@@ -87,7 +87,11 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
     assert unsure > sure
     assert_calibration_table(long_run)
     other, copy = tmp_path / "model.json", tmp_path / "copy"
-    shutil.copytree(long_run, copy)  # another run folder (the same run twice is refused: its chunks would leak)
+    shutil.copytree(long_run, copy)  # a copy pulled the same items of the project: its chunks would count twice
+    twice = run_cli("calibrate", "-o", str(long_run), "-o", str(copy), "--out", str(other))
+    assert twice.returncode == 2 and "would count twice" in twice.stderr and not other.exists(), twice.stderr
+    pulled = json.loads((copy / "pulled.json").read_text())  # the same recordings, annotated in another project
+    (copy / "pulled.json").write_text(json.dumps({**pulled, "project": "Other", "target": pulled["target"] + "2"}))
     again = run_cli("calibrate", "-o", str(long_run), "-o", str(copy), "--out", str(other))
     assert again.returncode == 0 and f"fitted on {2 * N_CHUNKS} chunk(s) from 2 run(s)" in again.stdout
     assert ReviewModel.load(other).provenance["calibrated_on"] == [str(long_run), str(copy)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from .effort import CONTROL, DRAFT, FROM_SCRATCH, SEGMENT_EDITS, ItemEdits
 
 ROUTES = (DRAFT, FROM_SCRATCH, CONTROL)
 WORK_TIME_COLUMNS = ("item", "seconds")
+SHOWN = 5  # item names shown in a message
 
 
 def file_route(record: Mapping[str, Any] | None) -> str:
@@ -77,10 +78,37 @@ def _check_header(path: Path, names: list[str]) -> None:
     missing = [c for c in WORK_TIME_COLUMNS if c not in names]
     if missing:
         found = ", ".join(names) or "nothing"
-        raise CorrectionInputError(f"{path}: no column {', '.join(missing)} (needs item, seconds; found {found})")
+        apart = next((f" (separated by {w}? separate them with commas)" for c, w in _SEPARATORS if c in found), "")
+        raise CorrectionInputError(
+            f"{path}: no column {', '.join(missing)} (needs item, seconds; found {found}){apart}"
+        )
     twice = [c for c in WORK_TIME_COLUMNS if names.count(c) > 1]
     if twice:  # DictReader would silently keep the last one
         raise CorrectionInputError(f"{path}: column {', '.join(twice)} appears twice in the header")
+
+
+_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))  # what spreadsheets in some locales save "CSV" with
+
+
+def check_work_times(path: str | Path, times: Mapping[str, float], items: Iterable[str]) -> None:
+    """Refuses work times of which no item is an item of the pull (another run's file, names without extension).
+
+    Args:
+        path: The work-times file, for the message.
+        times: Its times (`read_work_times`).
+        items: The items of the run's pull.
+
+    Raises:
+        CorrectionInputError: No item of `times` is among `items`.
+    """
+    items = sorted(set(items))
+    if times and not set(times) & set(items):
+        theirs = ", ".join(sorted(times)[:SHOWN]) + (", ..." if len(times) > SHOWN else "")
+        ours = (", ".join(items[:SHOWN]) + (", ..." if len(items) > SHOWN else "")) or "none"
+        raise CorrectionInputError(
+            f"{path}: none of its items is an item of this run's pull ({theirs}; the pull's: {ours}); "
+            "the work times of another run? Name each item as in chunks.csv"
+        )
 
 
 def _work_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:
@@ -116,7 +144,8 @@ def compare_arms(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | N
         and edits per audio minute, plus with work times the timed items, work hours and hours per
         audio hour; `ratio` (draft hours per audio hour over control's) when both are timed;
         `untimed`: compared items without a work time; `unknown`: work-time items not compared;
-        `note`: why something is missing (no control arm).
+        `note`: why something is missing (no control arm); `warnings`: work times that look misread
+        (items not compared, less work than audio: minutes or hours given as seconds).
     """
     arms = {r: _arm([e for e in edits if e.route == r], work_times) for r in (DRAFT, CONTROL)}
     result: dict[str, Any] = {"arms": arms, "ratio": None, "note": None}
@@ -129,7 +158,23 @@ def compare_arms(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | N
         rates = [arms[r].get("hours_per_audio_hour") for r in (DRAFT, CONTROL)]
         if all(rates) and rates[1]:
             result["ratio"] = rates[0] / rates[1]
+        result["warnings"] = _work_warnings(result, rates)
     return result
+
+
+def _work_warnings(result: Mapping[str, Any], rates: list[float | None]) -> list[str]:
+    """What in the work times looks misread: items of no compared item, less work than audio."""
+    warnings = []
+    if result["unknown"]:
+        named = ", ".join(result["unknown"][:SHOWN]) + (" ..." if len(result["unknown"]) > SHOWN else "")
+        warnings.append(f"{len(result['unknown'])} work time(s) of no compared item, left out: {named}")
+    for route, rate in zip((DRAFT, CONTROL), rates):
+        if rate is not None and rate < 1:  # no one types, or checks a draft, faster than the audio plays
+            warnings.append(
+                f"the {route} arm's work times add up to {rate:.3g} hours per audio hour, less than the audio "
+                "lasts: are they minutes or hours? The column is seconds"
+            )
+    return warnings
 
 
 def _arm(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | None) -> dict[str, Any]:

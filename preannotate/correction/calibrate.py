@@ -13,6 +13,7 @@ the shipped model's, which never saw these chunks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -23,13 +24,15 @@ from typing import Any
 import numpy as np
 
 from ..chunking import Chunk
-from ..errors import CorrectionError, CorrectionInputError, PreannotateError
+from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions
 from ..quality import chunk_features, default_model, fit_review_model, flag_metrics
+from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
 from ..storage import write_text_atomic
 from .compare import compare_run
+from .pull import load_pull
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
 
 FOLDS = 5
@@ -37,6 +40,10 @@ FOLDS = 5
 # and without errors: with 5 folds a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
 MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
+TARGET = "measured WER of pulled corrections"
+# provenance["written_by"] of the files calibrate writes: its name and the sha256 of the file without this entry,
+# so that an existing file is replaced only when calibrate wrote it and nobody changed it since.
+WRITTEN_BY = "preannotate calibrate"
 # The record's fields the features read (besides index and words); others (doubtful words...) are not needed.
 _SIGNALS: tuple[str, ...] = ("start", "end", "text", "mean_word_probability", "min_word_probability", "avg_logprob")
 _SIGNALS += ("no_speech_prob", "compression_ratio", "temperature")
@@ -99,9 +106,11 @@ def calibrate(
     """Refits the review model on the pulled corrections of one or more runs and scores it held out.
 
     Raises:
-        CorrectionError: A run has no pull, a run is given twice, or too few chunks with and without errors to fit.
+        CorrectionError: A run has no pull, a run is given twice, two runs pulled the same item of the same
+            project, or too few chunks with and without errors to fit.
     """
     _check_distinct(runs)
+    _check_items_once(runs)
     rows, uploaded, left_out = [], [], 0
     for run in runs:
         try:
@@ -119,7 +128,7 @@ def calibrate(
             f"{MIN_PER_CLASS} of each; {left_out} chunk(s) left out without a chunks.jsonl record or a measured"
             " WER); pull more corrected items, or add runs with more -o"
         )
-    provenance = {"calibrated_on": [str(r) for r in runs], "target": "measured WER of pulled corrections"}
+    provenance = {"calibrated_on": [str(r) for r in runs], "target": TARGET}
     try:
         model = fit_review_model(rows, seed=seed, provenance=provenance)
     except ValueError as e:
@@ -135,12 +144,15 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
 
     Raises:
         CorrectionInputError: `path` is a folder.
+        DestinationError: `path` is a file calibrate did not write, or one changed since (it is kept).
         CorrectionError: The file cannot be written.
     """
     check_model_path(path)
     model = calibration.model
     data = model.to_dict()
     data["provenance"] = {**data.get("provenance", {}), "held_out": calibration.metrics, "rows": calibration.rows}
+    seal = {"command": WRITTEN_BY, "sha256": _digest(data)}
+    data["provenance"]["written_by"] = seal
     try:
         write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     except OSError as e:
@@ -149,15 +161,63 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
 
 
 def check_model_path(path: str | Path) -> None:
-    """Refuses a model path that is empty or a folder (atomic_writer would only say "make it writable").
+    """Refuses a model path that is empty, a folder, under a file, or a file calibrate did not write unchanged.
+
+    An existing file is replaced only when it is a model calibrate wrote, unchanged since (a run's
+    chunks.csv, a model someone fitted or edited by hand, any other file of someone's is kept).
 
     Raises:
         CorrectionInputError: `path` names no file that could be written.
+        DestinationError: `path` is a file calibrate did not write, or one changed since.
     """
     if not str(path).strip():
         raise CorrectionInputError(f"--out is empty: give the model file's name, e.g. {MODEL_FILE}")
     if Path(path).is_dir():
         raise CorrectionInputError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / MODEL_FILE}")
+    above = next((p for p in Path(path).absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():  # found now, not after a fit of minutes
+        raise CorrectionInputError(f"cannot write {path}: {above} is a file, not a folder")
+    problem = _replace_problem(Path(path))
+    if problem:
+        raise DestinationError(
+            f"refusing to replace {path}: {problem}; nothing was written. Give another file with --out, "
+            "or move this one away"
+        )
+
+
+def _digest(data: dict) -> str:
+    """The sha256 of the model file's text without provenance["written_by"] (as write_model writes it)."""
+    provenance = {k: v for k, v in data["provenance"].items() if k != "written_by"}
+    text = json.dumps({**data, "provenance": provenance}, indent=2) + "\n"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _replace_problem(path: Path) -> str | None:
+    """Why the file at `path` may not be replaced by a new model; None when there is none or calibrate wrote it.
+
+    A model calibrate wrote before it sealed its files (no `written_by`) is known by its provenance.
+    """
+    if path.is_symlink():
+        return "it is a symbolic link; give the file it points to"
+    if not path.exists():
+        return None
+    not_ours = "it is not a review model that `preannotate calibrate` wrote"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # UnicodeDecodeError too
+        return not_ours
+    provenance = data.get("provenance") if isinstance(data, dict) else None
+    if not isinstance(provenance, dict) or data.get("format") != MODEL_FORMAT:
+        return not_ours
+    seal = provenance.get("written_by")
+    if seal is None:
+        legacy = provenance.get("target") == TARGET and isinstance(provenance.get("calibrated_on"), list)
+        return None if legacy else not_ours
+    if not isinstance(seal, dict) or seal.get("command") != WRITTEN_BY:
+        return not_ours
+    if seal.get("sha256") != _digest(data):
+        return "it was changed since `preannotate calibrate` wrote it"
+    return None
 
 
 def _check_distinct(runs: Sequence[str | Path]) -> None:
@@ -168,6 +228,29 @@ def _check_distinct(runs: Sequence[str | Path]) -> None:
         if key in seen:
             raise CorrectionInputError(f"{run}: the same run as {seen[key]}, given twice with -o")
         seen[key] = run
+
+
+def _check_items_once(runs: Sequence[str | Path]) -> None:
+    """Refuses runs whose pulls hold the same item of the same project (a copy of a run, a run pulled twice).
+
+    Its one annotation would count as two chunks' worth of evidence, on both sides of a cross-validation split.
+    """
+    seen: dict[tuple[str, str], str | Path] = {}
+    for run in runs:
+        try:
+            pull = load_pull(run)
+        except CorrectionError as e:
+            raise type(e)(f"{run}: {e}") from e  # keeps the kind: a run never pulled is bad input
+        twice = sorted(item for item in set(pull.pulled) if (pull.target, item) in seen)
+        if twice:
+            first = seen[(pull.target, twice[0])]
+            more = f" and {len(twice) - 1} more" if len(twice) > 1 else ""
+            raise CorrectionInputError(
+                f"{run}: {twice[0]}{more} of project {pull.project} also pulled in {first}: the same corrections "
+                "would count twice; give each pulled item once (a run and its copy, or two pulls of one project, "
+                "are one run)"
+            )
+        seen.update(((pull.target, item), run) for item in pull.pulled)
 
 
 def _match(records: list[dict], start: float, text: str) -> Chunk | None:

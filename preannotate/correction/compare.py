@@ -27,7 +27,16 @@ from .calibration import chunk_wer
 from .events import Event, parse_annotation
 from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
 from .pull import PulledItem, load_pull
-from .rundata import draft_for, find_quality, load_ledger, quality_lookup, quality_table, read_run, run_items
+from .rundata import (
+    corrected_problem,
+    draft_for,
+    find_quality,
+    load_ledger,
+    quality_lookup,
+    quality_table,
+    read_run,
+    run_items,
+)
 from .speakers import NO_SPEAKER, SpeakerScore, corrected_speaker, item_cpwer, speaker_summary
 
 CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason", "predicted_wer")
@@ -233,11 +242,12 @@ class _Run:
         if not pulled.selected or not pulled.file:
             return None, None, [f"not pulled: status {pulled.status} not selected"]
         corrected = read_json(self.out / pulled.file)
+        problem = corrected_problem(corrected, pulled.item, pulled.file)
         if corrected is None:
-            return None, f"the pulled annotation {pulled.file} is missing or not valid JSON", []
+            return None, problem, []
         draft = draft_for(self.out, self.ledger, self.target, pulled.item)
-        if draft.annotation is None:
-            return None, draft.note, []
+        if draft.annotation is None or problem:  # another item's annotation: its events are not this audio's
+            return None, draft.note if draft.annotation is None else problem, []
         quality = quality_lookup(self.quality, pulled.item)
         try:
             result = compare_item(draft.annotation, corrected, self.annotation, self.options, language, quality)

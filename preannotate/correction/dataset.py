@@ -43,7 +43,7 @@ from .clips import resample, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
 from .pull import PulledItem, load_pull
-from .rundata import draft_for, load_ledger, read_run, run_items
+from .rundata import corrected_problem, draft_for, load_ledger, read_run, run_items
 
 log = logging.getLogger(__name__)
 COMPLETED = "Completed"
@@ -153,6 +153,10 @@ class _Export:
                 self.report.problems[pulled.item] = pulled.problem
             return []
         corrected = read_json(self.out / pulled.file)
+        problem = corrected_problem(corrected, pulled.item, pulled.file)
+        if problem:  # else a file that is not JSON would be "not an annotation object"
+            self.report.problems[pulled.item] = problem
+            return []
         source = str((self.files.get(pulled.item) or {}).get("source") or "")
         wanted = pulled.status == COMPLETED or not self.options.only_completed
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -110,6 +111,21 @@ def draft_for(output_dir: Path, ledger: Ledger | None, target: str, item: str) -
     if annotation is not None and annotation_sha256(annotation) == entry.sha256:
         return Draft(annotation, f"the ledger's copy {entry.copy} is missing: used the identical {current.name}")
     return Draft(None, f"no draft: the ledger's copy {entry.copy} is missing and {current.name} differs from it")
+
+
+def corrected_problem(annotation: Any, item: str, file: str) -> str | None:
+    """Why a pulled annotation (`file`, read as `annotation`) is not the item's correction; None when it may be.
+
+    Missing or damaged, or the annotation of another item (its `metadata.name`): a file copied or
+    renamed by hand would pair one item's events with another's audio.
+    """
+    if annotation is None:
+        return f"the pulled annotation {file} is missing or not valid JSON"
+    metadata = annotation.get("metadata") if isinstance(annotation, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if isinstance(name, str) and unicodedata.normalize("NFC", name) != unicodedata.normalize("NFC", item):
+        return f"the pulled annotation {file} is the annotation of {name!r}, not of {item!r}: pull again"
+    return None
 
 
 def quality_table(output_dir: Path) -> pd.DataFrame:

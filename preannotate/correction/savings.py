@@ -108,6 +108,7 @@ def _calibration_html(table: pd.DataFrame) -> str:
 def _arms_html(arms: Mapping[str, Any]) -> str:
     table = arms_table(arms).T.reset_index(names="arm").round(3)
     parts = [f"<p>{html.escape(arms['note'])}.</p>"] if arms.get("note") else []
+    parts += [f"<p><b>Check the work times:</b> {html.escape(w)}.</p>" for w in arms.get("warnings") or ()]
     parts.append(_table(table))
     if arms.get("ratio") is not None:
         ratio = f"{arms['ratio']:.2f}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from preannotate.exports import ItemChunks, write_exports
 from preannotate.options import AnnotationOptions
 from preannotate.report import FileResult, RunReport
 from preannotate.storage import write_json_atomic
+from support.correction_runs import set_text
 from support.media import write_wav16
 
 ANNOTATION = AnnotationOptions()
@@ -47,4 +49,25 @@ def make_pulled_run(root: Path, items: dict[str, tuple[np.ndarray, list[tuple[fl
         shutil.copy(out / "superannotate" / f"{entry.item}.json", out / "corrected" / f"{entry.item}.json")
         pulled.append(PulledItem(entry.item, status="Completed", file=f"corrected/{entry.item}.json"))
     write_json_atomic(out / "pulled.json", PullReport("Project", "target", items=pulled).to_dict())
+    return out
+
+
+SILENCE = np.zeros(4 * 16000, dtype=np.float32)
+
+
+def small_run(root: Path) -> Path:
+    """Two items, three chunks, pulled back unchanged."""
+    spec = {"a.wav": [(0.0, 1.5, "hello there"), (2.0, 3.5, "general kenobi")], "b.wav": [(0.0, 2.0, "one two")]}
+    return make_pulled_run(root, {item: (SILENCE, chunks) for item, chunks in spec.items()})
+
+
+def long_run(root: Path) -> Path:
+    """One 80-s item of 40 chunks, every other one corrected: enough for `calibrate`."""
+    spec = [(2.0 * i, 2.0 * i + 1.5, f"word{i} alpha beta gamma") for i in range(40)]
+    out = make_pulled_run(root, {"long.wav": (np.zeros(80 * 16000, dtype=np.float32), spec)})
+    path = out / "corrected" / "long.wav.json"
+    annotation = json.loads(path.read_text())
+    for i in range(0, 40, 2):
+        set_text(annotation, i, f"fixed{i} alpha beta gamma")
+    path.write_text(json.dumps(annotation))
     return out
