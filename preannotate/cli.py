@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from .config import load_config
 from .errors import ConfigError, CredentialsError, DestinationError, InputError, LockError, ModelError, PreannotateError
 from .options.catalog import option_info
 
-EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
 # Errors raised before any file is processed; every other package error comes during or after processing.
 NOTHING_PROCESSED = (ConfigError, InputError, ModelError, CredentialsError, LockError, DestinationError)
 EXIT_CODES = """exit codes:
@@ -30,7 +31,8 @@ EXIT_CODES = """exit codes:
        folder holding files a run would overwrite that no run made, an export destination this tool
        did not make or that was changed since, a model file calibrate did not write, an output
        folder without a run (upload, pull, report, export), or a damaged pulled.json
-  130  interrupted (Ctrl-C); finished files are kept and a second run resumes"""
+  130  interrupted (Ctrl-C); finished files are kept and a second run resumes
+  141  the program reading the output stopped reading (`| head`); files already written are kept"""
 
 log = logging.getLogger("preannotate")
 
@@ -41,7 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose - args.quiet)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a reader that left (`| head`) shows here, not as an error at the interpreter's exit
+        return code
+    except BrokenPipeError:  # what reaches here is the standard output's: the clients' own are wrapped
+        _quiet_stdout()
+        return EXIT_PIPE_CLOSED
     except PreannotateError as e:
         print(f"preannotate: error: {e}", file=sys.stderr)
         return exit_code(e)
@@ -50,6 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             _ignore_ctrl_c()
         print("preannotate: interrupted; finished files are kept, run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _quiet_stdout() -> None:
+    """Points standard output at /dev/null once its reader has left, for the interpreter's last flush.
+
+    As Python's documentation advises (signal module, "Note on SIGPIPE"): otherwise that flush prints
+    "Exception ignored ... BrokenPipeError" and the process exits 120.
+    """
+    with contextlib.suppress(OSError, ValueError):  # ValueError: no file descriptor (a test's StringIO)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _ignore_ctrl_c() -> None:

@@ -6,12 +6,17 @@ some of them edited here as annotators would.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from support.correction_runs import run_cli
+from support.correction_runs import run_cli, set_text
 from support.pulled_runs import long_run, small_run
 
 from preannotate.cli import main
@@ -133,3 +138,33 @@ def test_calibrate_out_under_a_file_is_refused_before_the_fit(tmp_path: Path) ->
     done = run_cli("calibrate", "-o", str(out), "--out", str(tmp_path / "models" / "model.json"))
     assert done.returncode == 2 and "is a file, not a folder" in done.stderr, done.stderr
     assert "fitted on" not in done.stdout and (tmp_path / "models").read_text() == "a file, not a folder\n"
+
+
+def test_a_corrected_text_with_a_lone_carriage_return_stays_in_its_cell_in_every_csv(tmp_path: Path) -> None:
+    out = small_run(tmp_path)
+    path = out / "corrected" / "b.wav.json"
+    annotation = json.loads(path.read_text())
+    set_text(annotation, 0, "one\rtwo")  # pasted from an old Mac file: Python's csv did not quote a lone \r
+    path.write_text(json.dumps(annotation))
+    assert run_cli("export", "-o", str(out)).returncode == 0
+    assert run_cli("report", "-o", str(out)).returncode == 0
+    metadata = (out / "dataset" / "metadata.csv").read_bytes()
+    rows = list(csv.reader(io.StringIO(metadata.decode(), newline="")))
+    assert rows[-1] == ["clips/b.wav-0000.wav", "one\rtwo"] and len(rows) == 4, rows  # the exact text kept
+    assert b"\r\n" not in metadata
+    for table in (out / "dataset" / "segments.csv", *(out / "correction").glob("*.csv")):
+        frame = pd.read_csv(table, dtype=str, keep_default_na=False)  # one row per record: none split at the \r
+        for column in frame.columns:
+            assert not frame[column].str.startswith("two").any(), (table, column)
+
+
+def test_a_reader_that_stops_reading_the_report_ends_it_quietly_with_141(tmp_path: Path) -> None:
+    out = small_run(tmp_path)
+    command = [sys.executable, "-m", "preannotate", "report", "-o", str(out)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # as `| head -0` does: the reader is gone before the report prints
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=300)
+    assert code == 141, err  # not 120 with "Exception ignored ... BrokenPipeError"
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert (out / "correction" / "summary.json").is_file()  # the report itself was written

@@ -35,7 +35,7 @@ from ..audio import SAMPLE_RATE, decode_audio
 from ..errors import AudioError, CorrectionError
 from ..lock import locked
 from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
-from ..spreadsheet import safe_frame
+from ..spreadsheet import frame_csv, safe_frame
 from ..storage import raise_if_disk_full, read_json
 from ..superannotate import Ledger
 from ..superannotate.report import utc_now
@@ -229,14 +229,14 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
         if speakers:
             table["speaker"] = [r["speaker"] or "" for r in clips]
         metadata = pd.DataFrame(table)
-        metadata.to_csv(folder / "metadata.csv", index=False, lineterminator="\n")
+        (folder / "metadata.csv").write_text(frame_csv(metadata), encoding="utf-8", newline="")
     if "nemo" in options.formats:
         lines = [json.dumps(_manifest_entry(r, options.sample_rate), ensure_ascii=False) + "\n" for r in clips]
         (folder / "manifest.jsonl").write_text("".join(lines), encoding="utf-8")
     if "csv" in options.formats:
         columns = [*SEGMENT_COLUMNS[:8], "speaker", *SEGMENT_COLUMNS[8:]] if speakers else SEGMENT_COLUMNS
         frame = safe_frame(pd.DataFrame(rows, columns=columns))  # for people: opened in spreadsheets
-        frame.to_csv(folder / "segments.csv", index=False, lineterminator="\n")
+        (folder / "segments.csv").write_text(frame_csv(frame), encoding="utf-8", newline="")
     if not clips:
         (folder / "clips").rmdir()
     record = {"created_at": utc_now(), "options": asdict(options), **asdict(report), "folder": str(report.folder)}

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CorrectionError
-from ..spreadsheet import safe_frame  # the CSVs are for people: opened in spreadsheets
+from ..spreadsheet import frame_csv, safe_frame  # the CSVs are for people: opened in spreadsheets
 from ..storage import write_text_atomic
 from .compare import CorrectionResult
 from .savings import Evidence, evidence, evidence_json, evidence_sections
@@ -208,8 +208,8 @@ def write_report(result: CorrectionResult, folder: str | Path, work_times: Mappi
     folder = Path(folder)
     found = evidence(result, work_times)
     tables = (("items", result.items), ("groups", result.groups), ("chunks", result.chunks))
-    texts = {f"{name}.csv": safe_frame(frame).to_csv(index=False, lineterminator="\n") for name, frame in tables}
-    texts["calibration.csv"] = safe_frame(found.calibration).to_csv(index=False, lineterminator="\n")
+    texts = {f"{name}.csv": frame_csv(safe_frame(frame)) for name, frame in tables}
+    texts["calibration.csv"] = frame_csv(safe_frame(found.calibration))
     summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
     summary["keyframe_disagreements"] = result.disagreements
     summary.update(evidence_json(found))
