@@ -20,6 +20,9 @@ from .locations import is_bucket_url
 from .naming import MediaFile, is_media_source, unique_item_names
 
 log = logging.getLogger(__name__)
+# The file `preannotate export` leaves in each dataset folder it makes (correction/destination.py): discovery
+# leaves such a folder out, so that a dataset exported into the input folder is not transcribed as new audio.
+EXPORT_MARKER = ".preannotate-export.json"
 
 # Kinds of paths that are not regular files, in words; opening one could block forever (a named pipe).
 _KINDS = {
@@ -65,7 +68,8 @@ class Discovery:
 def discover(root: str | Path, extensions: tuple[str, ...]) -> list[MediaFile]:
     """Lists the media files under `root`, recursively, in a deterministic order.
 
-    Hidden files and folders (names starting with `.`) are skipped. Symbolic
+    Hidden files and folders (names starting with `.`) are skipped, and so are folders below `root` that
+    `preannotate export` made (holding `EXPORT_MARKER`): their clips are a finished dataset's. Symbolic
     links to folders are followed once; a link back into a folder already seen
     is not followed again, so loops end. A bucket URL (`s3://`, `gs://`, `az://`)
     is listed with the same rules, its keys relative to the prefix as paths.
@@ -118,6 +122,7 @@ class _Walk:
         self.root, self.extensions = root, extensions
         self.found: list[str] = []
         self.problems: dict[str, str] = {}  # relative path -> the problem
+        self.exports: list[str] = []  # folders left out: datasets `preannotate export` made
         self._seen: set[tuple[int, int]] = set()
         for folder, dirs, files in os.walk(root, onerror=self._unlisted, followlinks=True):
             self._folder(folder, dirs, files)
@@ -140,6 +145,10 @@ class _Walk:
         self._seen.add((st.st_dev, st.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = Path(folder).relative_to(self.root)
+        if EXPORT_MARKER in files and rel != Path("."):  # clips of a finished dataset are not new recordings
+            dirs[:] = []
+            self.exports.append(rel.as_posix())
+            return
         for name in files:
             if is_media_source(name, self.extensions):
                 source = (rel / name).as_posix()
@@ -167,6 +176,8 @@ def _named(root: Path, walk: _Walk) -> Discovery:
     unreadable = [Unreadable(root / s, s, items[s], f"{root / s}: {walk.problems[s]}") for s in sorted(walk.problems)]
     for u in unreadable:
         log.warning("%s; left out of the run", u.error)
+    for folder in walk.exports:
+        log.info("%s: a dataset `preannotate export` made (%s): its clips are left out", root / folder, EXPORT_MARKER)
     return Discovery(media, unreadable)
 
 

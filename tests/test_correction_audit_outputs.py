@@ -22,7 +22,9 @@ from support.pulled_runs import long_run, small_run
 from preannotate.cli import main
 from preannotate.correction.arms import read_work_times
 from preannotate.correction.calibrate import MODEL_FILE
+from preannotate.discover import discover
 from preannotate.errors import CorrectionInputError
+from preannotate.options import MEDIA_EXTENSIONS
 
 
 def test_calibrate_replaces_only_a_model_it_wrote_unchanged(tmp_path: Path) -> None:
@@ -168,3 +170,16 @@ def test_a_reader_that_stops_reading_the_report_ends_it_quietly_with_141(tmp_pat
     assert code == 141, err  # not 120 with "Exception ignored ... BrokenPipeError"
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert (out / "correction" / "summary.json").is_file()  # the report itself was written
+
+
+def test_a_dataset_exported_into_the_input_folder_is_not_the_next_runs_input(tmp_path: Path) -> None:
+    out = small_run(tmp_path)
+    inp = tmp_path / "in"
+    assert run_cli("export", "-o", str(out), "--dest", str(inp / "dataset")).returncode == 0
+    assert sorted(p.name for p in (inp / "dataset" / "clips").iterdir()) == [
+        "a.wav-0000.wav", "a.wav-0001.wav", "b.wav-0000.wav",
+    ]  # fmt: skip
+    # Before: the next run over the input folder transcribed (and uploaded) the three clips as new recordings.
+    assert [f.source for f in discover(inp, MEDIA_EXTENSIONS)] == ["a.wav", "b.wav"]
+    # Given as the input itself, a dataset is what was asked for.
+    assert len(discover(inp / "dataset", MEDIA_EXTENSIONS)) == 3

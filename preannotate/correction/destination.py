@@ -25,12 +25,13 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..discover import EXPORT_MARKER
 from ..errors import DestinationError
 from ..storage import pid_alive, read_json
 from ..superannotate.report import utc_now
 
 log = logging.getLogger(__name__)
-MARKER = ".preannotate-export.json"
+MARKER = EXPORT_MARKER
 # 2: the marker lists the export's files ("files"); 1 (and exports made before MARKER): it does not.
 MARKER_FORMAT = 2
 # What exports write: a leftover staging folder of a version before MARKER holds only these.
