@@ -84,3 +84,12 @@ class CorrectionInputError(CorrectionError, InputError):
 
     For example no pull yet, a bad work-times CSV, or too few corrections to fit.
     """
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line for a message: its type, then its text with line breaks folded into spaces.
+
+    Libraries (torch, huggingface_hub) raise messages of several lines; `preannotate: error: ...` is one.
+    """
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

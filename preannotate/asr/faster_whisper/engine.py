@@ -21,7 +21,7 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 
 from ...audio import SAMPLE_RATE
-from ...errors import ConfigError, ModelError, PreannotateError, TranscriptionError
+from ...errors import ConfigError, ModelError, PreannotateError, TranscriptionError, one_line
 from ...options import FasterWhisperOptions, TranscribeOptions
 from ...results import Transcript
 from ...silence import Timeline
@@ -172,8 +172,12 @@ def load(prepared: PreparedModel, files: int = 1) -> FasterWhisperEngine:
     workers, threads = workers_and_threads(engine, device, files)
     try:
         model = WhisperModel(folder, device, compute_type=compute_type, cpu_threads=threads, num_workers=workers)
-    except (RuntimeError, ValueError, OSError) as e:
-        raise ModelError(f"faster-whisper cannot load {options.name!r} ({folder}): {e}") from e
+    except Exception as e:  # CTranslate2 raises RuntimeError or ValueError, a damaged tokenizer.json a bare Exception
+        hint = ""
+        if "compute type" in str(e):
+            supported = ", ".join(sorted(ctranslate2.get_supported_compute_types(device)))
+            hint = f"; model.faster_whisper.compute_type on {device}: auto or one of {supported}"
+        raise ModelError(f"faster-whisper cannot load {options.name!r} ({folder}): {one_line(e)}{hint}") from e
     model.feature_extractor = BlockwiseFeatureExtractor(**model.feat_kwargs)
     quiet = logging.getLogger("faster_whisper")
     if quiet.level == logging.NOTSET:  # its INFO lines per file would bury preannotate's own; -v shows them

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from faster_whisper.utils import _MODELS, download_model
 
-from ...errors import ModelError
-from ..weights import HASH_CHUNK_BYTES, STALE_TMP_S, ModelSource, cache_dir, source_key
+from ...errors import ModelError, one_line
+from ..weights import HASH_CHUNK_BYTES, STALE_TMP_S, ModelSource, cache_dir, cache_write_error, source_key
 
 if TYPE_CHECKING:
     from ..model import PreparedModel
@@ -57,7 +57,7 @@ def _download(name: str, download_root: str | None) -> tuple[str, str, str]:
         folder = download_model(name, cache_dir=download_root or None)
     except Exception as e:  # huggingface_hub raises many types (offline, HTTP, disk)
         raise ModelError(
-            f"downloading {repo} (the CTranslate2 conversion of {name!r}) failed ({type(e).__name__}: {e}); "
+            f"downloading {repo} (the CTranslate2 conversion of {name!r}) failed ({one_line(e)}); "
             "with no internet use the offline weights: model.name 'bundled:base' or 'bundled:tiny.en'"
         ) from e
     return folder, f"hf:{repo}@{Path(folder).name}", f"{repo} (CTranslate2, downloaded once to the Hugging Face cache)"
@@ -88,7 +88,7 @@ def _joined_folder(source: ModelSource, key: str) -> Path:
         os.rename(tmp, target)  # atomic: the folder appears complete or not at all
     except OSError as e:
         if not (target / "model.bin").is_file():  # else another process built it meanwhile: use theirs
-            raise ModelError(f"cannot build the faster-whisper model folder {target}: {e}") from e
+            raise cache_write_error(f"the faster-whisper model folder {target}", e) from e
     finally:
         if tmp is not None and tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -7,8 +7,10 @@ timestamps. CTranslate2 weights (the bundled weights are such) are converted onc
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import http.client
+import pickle
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 import whisper
 
-from ...errors import ModelError
+from ...errors import ModelError, one_line
 from ..weights import ModelSource, converted_checkpoint, sha256_files, source_key
 
 if TYPE_CHECKING:
@@ -85,11 +87,11 @@ def _load_official(name: str, device: str, download_root: str | None) -> tuple[w
         model = whisper.load_model(name, device=device, download_root=download_root or None)
     except (OSError, http.client.HTTPException) as e:
         raise ModelError(
-            f"downloading the official Whisper model {name!r} failed ({e}); with no internet use the offline "
+            f"downloading the official Whisper model {name!r} failed ({one_line(e)}); with no internet use the offline "
             f"weights: model.name 'bundled:base' or 'bundled:tiny.en'"
         ) from e
     except Exception as e:  # checksum mismatch (RuntimeError) or anything else torch raises on load
-        raise ModelError(f"loading the official Whisper model {name!r} failed: {e}") from e
+        raise ModelError(f"loading the official Whisper model {name!r} failed: {one_line(e)}") from e
     finally:
         socket.setdefaulttimeout(previous)
     # The download URL holds the checkpoint's sha256, which whisper has just verified.
@@ -105,10 +107,20 @@ def _load_checkpoint(path: Path, device: str) -> whisper.Whisper:
         model = whisper.Whisper(dims)
         model.load_state_dict(checkpoint["model_state_dict"])
     except Exception as e:  # torch raises many types for a truncated or foreign file
-        raise ModelError(f"{path}: not a loadable openai-whisper checkpoint: {type(e).__name__}: {e}") from e
+        raise ModelError(f"{path}: not a loadable openai-whisper checkpoint: {_checkpoint_problem(path, e)}") from e
     if checkpoint.get("alignment_heads"):
         set_alignment_heads(model, checkpoint["alignment_heads"], str(path))
     return model.to(device)
+
+
+def _checkpoint_problem(path: Path, error: Exception) -> str:
+    """What is wrong with a checkpoint torch cannot load, in one line (torch's own messages run to several)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            return "the file is empty"
+    if isinstance(error, pickle.UnpicklingError):  # torch's text urges weights_only=False: never here
+        return "damaged, not a torch file, or holding more than tensors and plain data (torch.load weights_only)"
+    return one_line(error)
 
 
 def set_alignment_heads(model: whisper.Whisper, heads: list[list[int]], label: str = "model") -> None:

@@ -4,7 +4,7 @@ Nothing here loads a model or imports torch: engines load what `resolve_model` f
 `pick_device` chose; CTranslate2 weights are converted for openai-whisper by `ct2convert`, cached.
 """
 
-from .cache import STALE_TMP_S, cache_dir, converted_checkpoint
+from .cache import STALE_TMP_S, cache_dir, cache_write_error, converted_checkpoint
 from .device import ctranslate2_sees_cuda, pick_device, torch_sees_cuda
 from .identity import HASH_CHUNK_BYTES, model_identity, sha256_files, source_key, weights_identity
 from .sources import (
@@ -28,6 +28,7 @@ __all__ = [
     "ModelSource",
     "bundled_packages",
     "cache_dir",
+    "cache_write_error",
     "converted_checkpoint",
     "ctranslate2_sees_cuda",
     "model_identity",

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ...errors import DiskFullError, ModelError, OutputWriteError
-from ...storage import atomic_writer, remove_stale_temps
+from ...errors import ModelError, OutputWriteError, one_line
+from ...storage import FULL_ERRNOS, atomic_writer, remove_stale_temps
 from .identity import source_key
 from .sources import ModelSource
 
@@ -41,7 +41,12 @@ def converted_checkpoint(source: ModelSource, key: str | None = None, refresh: b
 
 
 def _save_atomic(checkpoint: dict[str, Any], target: Path) -> None:
-    """Writes the checkpoint atomically: a killed write never leaves a partial cache file."""
+    """Writes the checkpoint atomically: a killed write never leaves a partial cache file.
+
+    Raises:
+        ModelError: The cache cannot be written (read-only, full disk): nothing was processed yet, so a
+            ModelError (exit code 2) rather than a DiskFullError, which stops a run after work began.
+    """
     import torch
 
     try:
@@ -49,7 +54,20 @@ def _save_atomic(checkpoint: dict[str, Any], target: Path) -> None:
             remove_stale_temps(target.parent, older_than=STALE_TMP_S)
         with atomic_writer(target, binary=True) as f:
             torch.save(checkpoint, f)
-    except DiskFullError:
-        raise  # it says what to do
-    except (OSError, OutputWriteError) as e:
-        raise ModelError(f"cannot write the model cache file {target}: {e}") from e
+    except (OSError, OutputWriteError, RuntimeError) as e:
+        # torch.save turns a failed write (a full disk) into a RuntimeError raised while handling the OSError.
+        cause = e.__context__ if isinstance(e, RuntimeError) else e
+        if isinstance(cause, OutputWriteError) and isinstance(cause.__cause__, OSError):
+            cause = cause.__cause__  # its own message speaks of a run's output files
+        if not isinstance(cause, (OSError, OutputWriteError)):
+            raise  # not a failed write
+        raise cache_write_error(f"the model cache file {target}", cause) from e
+
+
+def cache_write_error(what: str, error: BaseException) -> ModelError:
+    """The ModelError for a cache write that failed (exit code 2: no file was processed yet), with the remedy."""
+    if getattr(error, "errno", None) in FULL_ERRNOS:
+        problem, remedy = "the disk is full", "free some space there, or set PREANNOTATE_CACHE to a folder with room"
+    else:
+        problem, remedy = one_line(error), "set PREANNOTATE_CACHE to a writable folder"
+    return ModelError(f"cannot write {what} ({problem}); {remedy}")

@@ -91,7 +91,7 @@ def resolve_model(options: ModelOptions) -> ModelSource:
     if name in official_names():
         return ModelSource("official", name, f"openai-whisper {name} (downloaded once to whisper's cache)")
     path = Path(name).expanduser()
-    if path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
+    if path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES:
         return ModelSource("checkpoint", str(path.resolve()), f"openai-whisper checkpoint {path}")
     if path.is_file() and path.name == "model.bin":
         path = path.parent
@@ -121,7 +121,9 @@ def _resolve_bundled(key: str) -> ModelSource:
     bundle = BUNDLED.get(key)
     if bundle is None:
         known = ", ".join(BUNDLED_PREFIX + k for k in BUNDLED)
-        raise ModelError(f"unknown bundled model {BUNDLED_PREFIX + key!r}; bundled models are: {known}")
+        close = difflib.get_close_matches(key.lower(), list(BUNDLED), n=1)
+        hint = f" (did you mean {BUNDLED_PREFIX + close[0]!r}?)" if close else ""
+        raise ModelError(f"unknown bundled model {BUNDLED_PREFIX + key!r}{hint}; bundled models are: {known}")
     found = [package_root(module) for module, _, _ in bundle.packages]
     roots = [root for root in found if root is not None]
     if len(roots) < len(found):
@@ -166,6 +168,9 @@ def _accepted() -> str:
 
 
 def _did_you_mean(name: str) -> str:
-    names = official_names() + [BUNDLED_PREFIX + k for k in BUNDLED]
-    close = difflib.get_close_matches(name, names, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """Suggests the official name closest to `name`, and the bundled one, which needs no internet."""
+    key = name.lower()
+    official = difflib.get_close_matches(key, official_names(), n=1)
+    bundled = difflib.get_close_matches(key.rpartition(":")[2], list(BUNDLED), n=1)  # `bundle:base` too
+    close = [*official, *(BUNDLED_PREFIX + k for k in bundled)]
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
