@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,11 @@ def test_an_upper_case_pt_suffix_is_a_checkpoint(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [(b"", "the file is empty"), (os.urandom(1000), "damaged, not a torch file")],
+    [
+        (b"", "the file is empty"),
+        (b"not a checkpoint\n" * 50, "damaged, not a torch file"),
+        (b"\x80\x02]q\x00", "damaged or not a torch file"),
+    ],
 )
 def test_a_broken_checkpoint_is_one_line(tmp_path: Path, content: bytes, problem: str) -> None:
     pt = tmp_path / "broken.pt"

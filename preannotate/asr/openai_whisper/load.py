@@ -103,11 +103,14 @@ def _load_checkpoint(path: Path, device: str) -> whisper.Whisper:
     """Loads an openai-whisper checkpoint as `whisper.load_model(path)` does, plus its `alignment_heads`."""
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a truncated or foreign file (IndexError, KeyError...)
+        raise ModelError(f"{path}: not a loadable openai-whisper checkpoint: {_checkpoint_problem(path, e)}") from e
+    try:
         dims = whisper.ModelDimensions(**checkpoint["dims"])
         model = whisper.Whisper(dims)
         model.load_state_dict(checkpoint["model_state_dict"])
-    except Exception as e:  # torch raises many types for a truncated or foreign file
-        raise ModelError(f"{path}: not a loadable openai-whisper checkpoint: {_checkpoint_problem(path, e)}") from e
+    except Exception as e:  # a torch file of something else: its keys or shapes are not Whisper's
+        raise ModelError(f"{path}: not an openai-whisper checkpoint: {one_line(e)}") from e
     if checkpoint.get("alignment_heads"):
         set_alignment_heads(model, checkpoint["alignment_heads"], str(path))
     return model.to(device)
@@ -120,7 +123,7 @@ def _checkpoint_problem(path: Path, error: Exception) -> str:
             return "the file is empty"
     if isinstance(error, pickle.UnpicklingError):  # torch's text urges weights_only=False: never here
         return "damaged, not a torch file, or holding more than tensors and plain data (torch.load weights_only)"
-    return one_line(error)
+    return f"damaged or not a torch file ({one_line(error)})"
 
 
 def set_alignment_heads(model: whisper.Whisper, heads: list[list[int]], label: str = "model") -> None:
