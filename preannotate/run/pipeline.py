@@ -6,6 +6,7 @@ Everything that can fail for one file is caught per file and recorded; the run g
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from ..config import config_to_dict
 from ..discover import find_media
 from ..journal import JOURNAL_FILE, Journal, previous_run
 from ..lock import locked
-from ..options import RunConfig
+from ..options import ModelOptions, RunConfig
 from ..report import FileResult, RunReport, versions
 from ..review import Reviewer
 from ..superannotate import preflight
@@ -51,7 +52,20 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
             finished files are kept.
     """
     check_output_folder(Path(config.output.dir))  # before the lock: a folder it refuses gets no lock file either
-    return _run_locked(config, progress)
+    return _run_locked(_effective(config), progress)
+
+
+def _effective(config: RunConfig) -> RunConfig:
+    """`config` as the run applies it: on Ray, faster-whisper transcribes every file alone.
+
+    Ray's actors take one file at a time, so short files are not packed there (`pack_short_files`): the
+    configuration says so, and with it run.json and the transcripts' resume key (packed words can differ).
+    """
+    model = config.model
+    if config.run.executor != "ray" or model.engine != "faster-whisper" or not model.faster_whisper.pack_short_files:
+        return config
+    alone = dataclasses.replace(model.faster_whisper, pack_short_files=False)
+    return dataclasses.replace(config, model=dataclasses.replace(model, faster_whisper=alone))
 
 
 @locked("run")
@@ -66,6 +80,17 @@ def _run_locked(config: RunConfig, progress: bool) -> RunReport:
     return ctx.report
 
 
+def _driver_model(config: RunConfig) -> ModelOptions:
+    """The model options this process checks before any work.
+
+    On Ray the actors run the model, so `model.device: cuda` asks for a GPU on their nodes (each actor checks
+    it there), not on the driver, often a CPU head node.
+    """
+    if config.run.executor != "ray" or config.model.device != "cuda":
+        return config.model
+    return dataclasses.replace(config.model, device="cpu")  # the device is no part of the model's identity
+
+
 def _start(config: RunConfig, progress: bool) -> RunContext:
     """Checks what can fail before any work, keys the stages and plans which files need transcribing."""
     out = Path(config.output.dir)
@@ -74,7 +99,7 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     media = found.media
     session = preflight(config.superannotate)  # a bad token must fail before hours of transcription
     reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
-    model = asr.prepare(config.model)  # resolved and checked once: a bad model fails before any work
+    model = asr.prepare(_driver_model(config))  # resolved and checked once: a bad model fails before any work
     prepare_check_model(config)  # so does a bad check model
     report = RunReport(out, config_to_dict(config), versions=versions())
     report.model = {"name": config.model.name, "identity": model.identity}

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import pickle
+import re
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,15 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import errors
 from ..cloud import ObjectUrl
 from ..errors import ConfigError, ModelError, PreannotateError, TranscriptionError
 
 if TYPE_CHECKING:
-    from ..options import ModelOptions, RayOptions, TranscribeOptions
+    from ..options import ModelOptions, RayOptions, SilenceOptions, TranscribeOptions
     from ..results import Transcript
 
 log = logging.getLogger(__name__)
 LOCAL_CPUS = 3  # a local Ray with fewer logical CPUs than a decode task, an actor and Ray Data's own can deadlock
+PROBE_TIMEOUT_S = 10.0  # seconds to wait for a cluster address to accept a connection
+_RAISED = re.compile(r"^preannotate\.errors\.(\w+): (.+)$", re.MULTILINE)  # a traceback's last line
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours Ray puts in its messages
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,12 @@ class RemoteOutcome:
 
 
 def transcribe_on_ray(
-    paths: list[str | Path], model: ModelOptions, transcribe: TranscribeOptions, identity: str, options: RayOptions
+    paths: list[str | Path],
+    model: ModelOptions,
+    transcribe: TranscribeOptions,
+    identity: str,
+    options: RayOptions,
+    silence: SilenceOptions | None = None,
 ) -> Iterator[RemoteOutcome]:
     """Transcribes `paths` on the Ray cluster `options` names, yielding each file's outcome as it arrives.
 
@@ -66,6 +78,7 @@ def transcribe_on_ray(
         transcribe: The decoding options.
         identity: The model identity the driver prepared; an actor that resolves other weights refuses to work.
         options: The cluster and the actor pool.
+        silence: How long quiet stretches are cut out as each file decodes, as in a local run (None: never).
 
     Raises:
         ConfigError: Ray is not installed, the cluster cannot be joined, or it spans machines and the inputs are
@@ -75,7 +88,7 @@ def transcribe_on_ray(
     ray = _import_ray()
     with _connected(ray, options):
         check_paths_visible(ray, options, paths)
-        dataset = _dataset(ray, paths, model, transcribe, identity, options)
+        dataset = _dataset(ray, paths, model, transcribe, identity, options, silence)
         try:
             for row in dataset.iter_rows():
                 yield _outcome(row)
@@ -117,17 +130,65 @@ def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    named = "ray.address" if options.address else "RAY_ADDRESS"  # where the address comes from, for messages
     address = options.address or os.environ.get("RAY_ADDRESS")
-    # "local" starts a Ray for this run (it inherits this environment: bucket credentials, the model cache).
-    local = {} if address else {"address": "local", "num_cpus": max(os.cpu_count() or 1, LOCAL_CPUS)}
+    if address == "local":  # Ray's name for a Ray started here: the same as none, sized as below
+        address = None
+    # "local" starts a Ray for this run (it inherits this environment: bucket credentials, the model cache), with
+    # logical CPUs enough for the ray.min_workers actors and a decode task: Ray Data waits forever for them.
+    actors = math.ceil(options.min_workers * options.cpus_per_worker) + 1
+    local = {} if address else {"address": "local", "num_cpus": max(os.cpu_count() or 1, LOCAL_CPUS, actors)}
+    if address:
+        check_reachable(address, named)
     try:
         ray.init(**({"address": address} if address else local), log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ConfigError(f"ray.address {address}: cannot join the Ray cluster ({e})") from e
+        raise ConfigError(f"{named} {address}: cannot join the Ray cluster ({e})") from e
     try:
+        if not address:  # a Ray started for this run has this machine's CPUs and GPUs, and never grows
+            check_fits(ray, options)
         yield
     finally:
         ray.shutdown()
+
+
+def check_fits(ray: Any, options: RayOptions) -> None:
+    """Refuses actors whose GPUs the Ray started for this run lacks: Ray Data would wait for them forever.
+
+    Raises:
+        ConfigError: The `ray.min_workers` actors ask for more GPUs than that Ray has.
+    """
+    gpus = ray.cluster_resources().get("GPU", 0.0)
+    wanted = options.min_workers * options.gpus_per_worker
+    if wanted > gpus:
+        raise ConfigError(
+            f"ray.gpus_per_worker: ray.min_workers={options.min_workers} actor(s) of {options.gpus_per_worker:g} "
+            f"GPU(s) need {wanted:g}, and the Ray started for this run (no ray.address) has {gpus:g}, so they would "
+            "never start; lower them, or set ray.address to a cluster with GPUs"
+        )
+
+
+def check_reachable(address: str, named: str = "ray.address", timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Refuses a cluster address (`host:port` of the head's GCS) where nothing answers.
+
+    `ray.init` retries such an address for minutes, printing only Ray's own log lines. Ray Client addresses
+    (`ray://`) time out on their own, and `auto` and `local` name no port: those are left to Ray.
+
+    Args:
+        address: The address.
+        named: Where it was given, for the message (`ray.address`, or the `RAY_ADDRESS` variable).
+        timeout_s: Seconds to wait for the connection.
+
+    Raises:
+        ConfigError: The host is unknown, or nothing accepts a connection on the port within `timeout_s`.
+    """
+    host, colon, port = address.rpartition(":")
+    if "://" in address or not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConfigError(f"{named} {address}: cannot join the Ray cluster (nothing answers there: {e})") from e
 
 
 def _dataset(
@@ -137,6 +198,7 @@ def _dataset(
     transcribe: TranscribeOptions,
     identity: str,
     options: RayOptions,
+    silence: SilenceOptions | None = None,
 ) -> Any:
     # Pickled, so that a listed bucket object keeps the identity it was listed with (`ObjectUrl`).
     items = [{"index": i, "path": pickle.dumps(p)} for i, p in enumerate(paths)]
@@ -144,7 +206,7 @@ def _dataset(
     context.enable_progress_bars = False  # the driver shows its own bar over audio seconds
     files = ray.data.from_items(items, override_num_blocks=len(items))  # a block per file: failures cost one file
     # Args made by a function keep Ray Data from fusing decoding into the actors: it stays on CPU tasks anywhere.
-    decoded = files.map(_decode_row, ray_remote_args_fn=_decode_task_args)
+    decoded = files.map(_decode_row, fn_kwargs={"silence": silence}, ray_remote_args_fn=_decode_task_args)
     return decoded.map_batches(
         _Transcriber,
         fn_constructor_kwargs={"model": model, "transcribe": transcribe, "identity": identity},
@@ -159,21 +221,26 @@ def _decode_task_args() -> dict[str, Any]:
     return {"num_cpus": 1}
 
 
-def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Decodes one file on a worker; a file that cannot be decoded carries its error instead of samples."""
+def _decode_row(row: dict[str, Any], silence: SilenceOptions | None = None) -> dict[str, Any]:
+    """Decodes one file on a worker; a file that cannot be decoded carries its error instead of samples.
+
+    Long quiet stretches are cut out as in a local run; where the kept audio lies in the file (its timeline,
+    pickled, empty when nothing was cut) goes with the samples, so that the transcript's times are the file's.
+    """
     from ..audio import decode_audio
 
-    samples, error = b"", ""
+    samples, error, timeline = b"", "", b""
     declared: float | None = None
     try:
-        audio = decode_audio(pickle.loads(row["path"]))
+        audio = decode_audio(pickle.loads(row["path"]), silence)
         samples, declared = audio.samples.astype(np.float32).tobytes(), audio.declared_duration
+        timeline = b"" if audio.timeline is None else pickle.dumps(audio.timeline)
     except PreannotateError as e:
         error = str(e)
     except Exception as e:  # a bug must not cost the rest of the run
         error = f"{type(e).__name__}: {e}"
     declared = np.nan if declared is None else float(declared)
-    return {"index": row["index"], "samples": samples, "declared": declared, "error": error}
+    return {"index": row["index"], "samples": samples, "declared": declared, "timeline": timeline, "error": error}
 
 
 class _Transcriber:
@@ -195,9 +262,10 @@ class _Transcriber:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"index": [], "transcript": [], "warnings": [], "error": [], "seconds": []}
-        for index, samples, declared, error in zip(batch["index"], batch["samples"], batch["declared"], batch["error"]):
+        rows = zip(batch["index"], batch["samples"], batch["declared"], batch["timeline"], batch["error"])
+        for index, samples, declared, timeline, error in rows:
             started = time.perf_counter()
-            transcript, warnings, error = self._one(samples, declared, str(error))
+            transcript, warnings, error = self._one(samples, declared, timeline, str(error))
             out["index"].append(int(index))
             out["transcript"].append(transcript)
             out["warnings"].append(json.dumps(warnings))
@@ -205,14 +273,17 @@ class _Transcriber:
             out["seconds"].append(round(time.perf_counter() - started, 3))
         return {**out, "engine": [self.info] * len(out["index"]), "node": [self.node] * len(out["index"])}
 
-    def _one(self, samples: bytes, declared: float, error: str) -> tuple[str, list[str], str]:
+    def _one(self, samples: bytes, declared: float, timeline: bytes, error: str) -> tuple[str, list[str], str]:
         from ..audio import DecodedAudio
         from .transcribe_jobs import transcribe_audio
 
         if error:
             return "", [], error
         try:
-            audio = DecodedAudio(np.frombuffer(samples, dtype=np.float32), None if np.isnan(declared) else declared)
+            cut = pickle.loads(timeline) if timeline else None  # the kept audio's place in the file
+            audio = DecodedAudio(
+                np.frombuffer(samples, dtype=np.float32), None if np.isnan(declared) else declared, cut
+            )
             transcript, warnings = transcribe_audio(self.engine, audio, self.options)
             return json.dumps(transcript.to_dict()), warnings, ""
         except PreannotateError as e:
@@ -238,4 +309,13 @@ def _cause(error: Exception) -> BaseException:
         if isinstance(cause, PreannotateError):
             return cause
         cause = getattr(cause, "cause", None) or cause.__cause__
-    return TranscriptionError(f"the Ray cluster failed: {error}")
+    # Ray keeps only the text of an error raised in an actor (its constructor's: ActorDiedError; a call's:
+    # UserCodeException), traceback included: the last of this project's errors named there stopped it.
+    text = _ANSI.sub("", str(error))
+    for name, message in reversed(_RAISED.findall(text)):
+        kind = getattr(errors, name, None)
+        if isinstance(kind, type) and issubclass(kind, PreannotateError):
+            return kind(message.strip())
+    log.debug("the Ray cluster failed: %s", text)
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    return TranscriptionError(f"the Ray cluster failed: {first}")  # one line: the traceback is in the log

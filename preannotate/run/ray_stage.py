@@ -36,7 +36,8 @@ def results_from_ray(
     paths = [job.media.path for job in jobs]
     log.info("transcribing %d file(s) on Ray with %s", len(jobs), model.identity or config.model.name)
     stored: set[int] = set()
-    for outcome in transcribe_on_ray(paths, config.model, config.transcribe, model.identity, config.ray):
+    remote = transcribe_on_ray(paths, config.model, config.transcribe, model.identity, config.ray, config.silence)
+    for outcome in remote:
         if outcome.index in stored:
             log.warning("%s: a retried task returned it again; kept the first transcript", paths[outcome.index])
             continue
