@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -144,3 +146,17 @@ def test_a_full_model_cache_stops_the_run_with_exit_code_2(
     assert code == 2, error
     assert error.startswith("preannotate: error: cannot write the model cache file"), error
     assert not (out / "transcripts").exists()
+
+
+def test_a_joined_model_folder_is_readable_by_the_team_sharing_the_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PREANNOTATE_CACHE", str(tmp_path / "cache"))
+    source = resolve_model(ModelOptions(name="bundled:base"))
+    assert len(source.parts) > 1  # base ships in parts: faster-whisper's folder is joined in the cache
+    old = os.umask(0o002)  # a team's group-writable umask
+    try:
+        folder, _, _ = ct2_folder.model_folder(prepare(ModelOptions(name="bundled:base", engine="faster-whisper")))
+    finally:
+        os.umask(old)
+    # Before: mkdtemp made it 0700, so no one else sharing PREANNOTATE_CACHE could load the model.
+    assert stat.S_IMODE(Path(folder).stat().st_mode) == 0o775
+    assert (Path(folder) / "model.bin").stat().st_size == sum(Path(p).stat().st_size for p in source.parts)

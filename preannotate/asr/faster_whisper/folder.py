@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +75,9 @@ def _joined_folder(source: ModelSource, key: str) -> Path:
             with contextlib.suppress(OSError):  # another process may be renaming or removing it
                 if time.time() - stale.stat().st_mtime > STALE_TMP_S:
                     shutil.rmtree(stale)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f"{key}.", suffix=".tmp"))
+        # Made as mkdir makes folders, 0777 less the umask: mkdtemp's 0700 would hide a team's shared cache.
+        tmp = target.parent / f"{key}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+        os.mkdir(tmp, 0o777)
         with open(tmp / "model.bin", "wb") as out:
             for part in source.parts:
                 with open(part, "rb") as f:
