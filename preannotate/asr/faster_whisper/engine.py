@@ -177,7 +177,8 @@ def load(prepared: PreparedModel, files: int = 1) -> FasterWhisperEngine:
         if "compute type" in str(e):
             supported = ", ".join(sorted(ctranslate2.get_supported_compute_types(device)))
             hint = f"; model.faster_whisper.compute_type on {device}: auto or one of {supported}"
-        raise ModelError(f"faster-whisper cannot load {options.name!r} ({folder}): {one_line(e)}{hint}") from e
+        problem = one_line(e).rstrip(".") if hint else one_line(e)
+        raise ModelError(f"faster-whisper cannot load {options.name!r} ({folder}): {problem}{hint}") from e
     model.feature_extractor = BlockwiseFeatureExtractor(**model.feat_kwargs)
     quiet = logging.getLogger("faster_whisper")
     if quiet.level == logging.NOTSET:  # its INFO lines per file would bury preannotate's own; -v shows them
