@@ -295,11 +295,12 @@ def _suggest(key: str, names: list[str], prefix: str) -> str:
         *sections, name = str(key).split(".")
         nested = "".join(f"{part}: {{" for part in sections) + f"{name}: ...{'}' * len(sections)}"
         return f"; in a config file nest it ({nested}) or use --set {prefix}{key}=..."
-    close = difflib.get_close_matches(str(key).lower().replace("-", "_"), names, n=1)
+    plain = str(key).lower().replace("-", "_")
+    close = difflib.get_close_matches(plain, names, n=1)
     if close:
         return f"; did you mean '{prefix}{close[0]}'?"
     # The right name in another section (`model.language`, a bare `beam_size`): the section is what is wrong.
-    elsewhere = [o.key for o in iter_options() if o.key.rsplit(".", 1)[-1] == str(key).lower().replace("-", "_")]
+    elsewhere = [o.key for o in iter_options() if o.key.rsplit(".", 1)[-1] == plain]
     if elsewhere:
         return f"; did you mean {' or '.join(repr(k) for k in elsewhere[:3])}?"
     return f"; known: {', '.join(names)}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import ray
 from ray.cluster_utils import Cluster
 from support.configs import config
 from support.correction_runs import run_cli
-from support.media import SAMPLES
+from support.media import SAMPLES, write_wav16
 
 from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.errors import ConfigError, ModelError
@@ -31,20 +30,12 @@ MODEL = ModelOptions(name="bundled:tiny.en", device="cpu")
 FAST = TranscribeOptions(beam_size=None, best_of=None)
 
 
-def write_wav(path: Path, samples: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 def mixed_folder(folder: Path) -> Path:
     """A sample, a file with a long silence between two phrases, a corrupt file and an empty one."""
     folder.mkdir(parents=True)
     shutil.copy(SAMPLES / "en" / "quick_brown_fox.wav", folder / "fox.wav")
     hello, counting = (decode_audio(SAMPLES / "en" / f"{name}.wav").samples for name in ("hello_world", "counting"))
-    write_wav(folder / "gap.wav", np.concatenate([hello, np.zeros(6 * SAMPLE_RATE, np.float32), counting]))
+    write_wav16(folder / "gap.wav", np.concatenate([hello, np.zeros(6 * SAMPLE_RATE, np.float32), counting]))
     (folder / "corrupt.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk" * 8)
     (folder / "empty.wav").write_bytes(b"")
     return folder
