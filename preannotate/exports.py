@@ -12,7 +12,6 @@ same folder, then a rename) and only when its content changed, and overwrites on
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from .review import item_predicted_wer, review_share
 from .routing import DRAFT
 from .sa_format import annotation_classes, sa_annotation
 from .spreadsheet import frame_csv, safe_frame
-from .storage import json_text, write_text_if_changed
+from .storage import json_text, jsonl_line, write_text_if_changed
 from .subtitles import srt_text, vtt_text
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ def jsonl_text(entries: Sequence[ItemChunks]) -> str:
             fields = chunk.to_dict()
             record = {"item": entry.item, "source": entry.source, "chunk": fields.pop("index"), **fields}
             record["language"] = entry.language
-            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+            lines.append(jsonl_line(record))
     return "".join(lines)
 
 

@@ -228,6 +228,19 @@ def json_text(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
+# JSON allows these raw in strings, but `str.splitlines()` and JavaScript line readers split on them.
+_LINE_BREAKS_JSON_KEEPS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def jsonl_line(record: Any) -> str:
+    """`record` as one UTF-8 JSON Lines line (newline included) that every line reader reads as one line.
+
+    U+2028 and U+2029 (line and paragraph separators, valid raw in JSON) are escaped, so the line
+    parses to the same value and no reader splits it.
+    """
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS_JSON_KEEPS) + "\n"
+
+
 def read_json(path: str | Path) -> Any | None:
     """Reads a JSON file; returns None when it is missing or not valid JSON."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import re
@@ -222,6 +223,18 @@ def test_writer_overwrites_its_files_and_leaves_others_alone(tmp_path: Path) -> 
     jsonl = [json.loads(line) for line in (tmp_path / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["chunk"] for r in jsonl] == [0, 1, 2] and jsonl[0]["language"] == "en"
     assert jsonl[0]["words"][0] == {"word": " Welcome", "start": 0.52, "end": pytest.approx(0.82), "probability": 0.95}
+
+
+def test_jsonl_lines_hold_line_separators_escaped(tmp_path: Path) -> None:
+    # U+2028/U+2029 are valid raw in JSON, but str.splitlines() (and JavaScript readers) split on them.
+    [entry, silence] = fixed_entries()
+    text = "first\u2028second\u2029third"
+    entry.chunks[1] = dataclasses.replace(entry.chunks[1], text=text)
+    write_exports(tmp_path, [entry, silence], AnnotationOptions())
+    raw = (tmp_path / "chunks.jsonl").read_text(encoding="utf-8")
+    assert "\u2028" not in raw and "\u2029" not in raw and "\\u2028" in raw
+    records = [json.loads(line) for line in raw.splitlines()]
+    assert [r["chunk"] for r in records] == [0, 1, 2] and records[1]["text"] == text
 
 
 @pytest.mark.parametrize("item", ["", ".", "..", "a/b.wav", "a\\b.wav", "../../escape.wav"])

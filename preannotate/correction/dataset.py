@@ -36,7 +36,7 @@ from ..errors import AudioError, CorrectionError
 from ..lock import locked
 from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
 from ..spreadsheet import frame_csv, safe_frame
-from ..storage import raise_if_disk_full, read_json
+from ..storage import jsonl_line, raise_if_disk_full, read_json
 from ..superannotate import Ledger
 from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
@@ -231,7 +231,7 @@ def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions,
         metadata = pd.DataFrame(table)
         (folder / "metadata.csv").write_text(frame_csv(metadata), encoding="utf-8", newline="")
     if "nemo" in options.formats:
-        lines = [json.dumps(_manifest_entry(r, options.sample_rate), ensure_ascii=False) + "\n" for r in clips]
+        lines = [jsonl_line(_manifest_entry(r, options.sample_rate)) for r in clips]
         (folder / "manifest.jsonl").write_text("".join(lines), encoding="utf-8")
     if "csv" in options.formats:
         columns = [*SEGMENT_COLUMNS[:8], "speaker", *SEGMENT_COLUMNS[8:]] if speakers else SEGMENT_COLUMNS
