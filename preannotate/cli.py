@@ -18,6 +18,7 @@ from typing import Any
 from . import __version__
 from .config import load_config
 from .errors import ConfigError, CredentialsError, DestinationError, InputError, LockError, ModelError, PreannotateError
+from .locations import refuse_bucket
 from .options.catalog import option_info
 
 EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 0, 1, 2, 130, 141
@@ -289,6 +290,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from .correction.calibrate import MODEL_FILE, calibrate, check_model_path, write_model
     from .correction.report import REPORT_DIR
 
+    refuse_bucket(args.out, "--out")
     out = Path(args.runs[0]) / REPORT_DIR / MODEL_FILE if args.out is None else args.out
     check_model_path(out)  # before the fit, which can take minutes (write_model checks it again)
     config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})

@@ -17,12 +17,9 @@ from pathlib import Path
 from .cloud import discover_bucket
 from .errors import InputError
 from .locations import is_bucket_url
-from .naming import MediaFile, is_media_source, unique_item_names
+from .naming import EXPORT_MARKER, MediaFile, is_media_source, unique_item_names
 
 log = logging.getLogger(__name__)
-# The file `preannotate export` leaves in each dataset folder it makes (correction/destination.py): discovery
-# leaves such a folder out, so that a dataset exported into the input folder is not transcribed as new audio.
-EXPORT_MARKER = ".preannotate-export.json"
 
 # Kinds of paths that are not regular files, in words; opening one could block forever (a named pipe).
 _KINDS = {

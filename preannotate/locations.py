@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 # URL scheme -> the cloud it names.
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
@@ -27,6 +27,24 @@ def is_bucket_url(value: object) -> bool:
     """Whether `value` is a bucket URL this package reads (`s3://`, `gs://`, `az://`...)."""
     match = _URL.match(value) if isinstance(value, str) else None
     return match is not None and match.group("scheme").lower() in SCHEMES
+
+
+def refuse_bucket(value: object, what: str) -> None:
+    """Raises ConfigError when `value`, a place this tool writes, is a bucket URL: only `input.dir` may be one.
+
+    Nothing writes to buckets, and `Path("s3://b/x")` is the local folder `s3:/b/x`: the outputs would land
+    there while the user looks for them in the bucket. The message names the scheme only (a URL may hold a key).
+
+    Args:
+        value: The place given (a path, or anything a config holds).
+        what: Its name in the message: `output.dir`, `--out`...
+    """
+    if is_bucket_url(value):
+        scheme = str(value).partition("://")[0]
+        raise ConfigError(
+            f"{what} is a bucket URL ({scheme}://...): only input.dir may be a bucket, this tool writes to local "
+            "folders only: name one (and copy it to the bucket afterwards)"
+        )
 
 
 @dataclass(frozen=True)

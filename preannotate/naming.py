@@ -33,6 +33,10 @@ _UNSAFE = re.compile(
     r'[\x00-\x1f\x7f-\x9f<>:"/\\|?*#%&{}$!`\'@+=\[\]\u2018\u2019\u201c\u201d\u2028\u2029\ud800-\udfff]'
 )
 _DIGEST_CHARS = 8
+# The file `preannotate export` leaves in each dataset folder it makes (correction/destination.py): discovery of a
+# folder or a bucket leaves such a folder out, so that a dataset exported (or copied) into the input is not
+# transcribed as new audio.
+EXPORT_MARKER = ".preannotate-export.json"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,12 @@ def is_media_source(source: str, extensions: tuple[str, ...]) -> bool:
     """
     parts = source.split("/")
     return not any(p.startswith(".") for p in parts) and parts[-1].lower().endswith(extensions)
+
+
+def in_export_folder(source: str, exports: set[str]) -> bool:
+    """Whether a relative path lies below one of `exports`, the folders holding an `EXPORT_MARKER`."""
+    parts = source.split("/")
+    return any("/".join(parts[:depth]) in exports for depth in range(1, len(parts)))
 
 
 def item_name(source: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from ..config import PARAMETER_RULE, check_secrets, typed_text
 from ..config_yaml import parse_yaml
 from ..errors import ConfigError, PreannotateError
+from ..locations import refuse_bucket
 from ..notebook import project_root
 from .execution import EXECUTED, PROBLEMS, BatchInterrupted, run_batch, summary_table
 from .plan import (
@@ -88,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
 
     Raises:
         ConfigError: An unknown parameter or a bad value, a malformed runs file, or an `--out` that is
-            a file or cannot be written, before anything runs.
+            a bucket URL, a file or cannot be written, before anything runs.
         InputError: The notebook, runs file, config or datasets folder is missing.
         KeyboardInterrupt: Ctrl-C, after the summary table of the runs so far.
     """
@@ -97,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
     notebook = _notebook(args.notebook).resolve()
     known = notebook_parameters(notebook)
     shared = {name: parameter_value(name, value, _mapping(known)) for name, value in args.parameter}
+    refuse_bucket(args.out, "--out")
     out = Path(args.out)
     if args.runs:
         runs = runs_from_file(args.runs, shared, out)

@@ -2,23 +2,29 @@
 
 One paged, delimiter-less listing of the prefix (S3: ListObjectsV2, 1,000 keys a page) gives every
 key with its size and ETag: no request per object. Keys relative to the prefix are the sources;
-hidden names, extensions, order and item names follow `preannotate.discover`.
+hidden names, extensions, order, item names and the dataset folders `preannotate export` made (left out)
+follow `preannotate.discover`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 from ..errors import InputError
 from ..locations import BucketLocation
-from ..naming import MediaFile, is_media_source, unique_item_names
+from ..naming import EXPORT_MARKER, MediaFile, in_export_folder, is_media_source, unique_item_names
 from .filesystem import filesystem, storage_errors
 from .objects import ObjectUrl
+
+log = logging.getLogger(__name__)
 
 
 def discover_bucket(url: str, extensions: tuple[str, ...]) -> list[MediaFile]:
     """Lists the media objects under a bucket URL, sorted by key, each with a unique item name.
+
+    Objects below a folder holding `.preannotate-export.json` (a dataset `preannotate export` made) are left out.
 
     Args:
         url: `s3://bucket/prefix`, `gs://...` or `az://...`.
@@ -34,7 +40,12 @@ def discover_bucket(url: str, extensions: tuple[str, ...]) -> list[MediaFile]:
     location = BucketLocation.parse(url)
     entries = list_objects(location)
     wanted = tuple(e.lower() for e in extensions)
-    found = {source: info for source, info in entries.items() if is_media_source(source, wanted)}
+    exports = _export_folders(location, entries)
+    found = {
+        source: info
+        for source, info in entries.items()
+        if is_media_source(source, wanted) and not in_export_folder(source, exports)
+    }
     if not found:
         raise InputError(f"{location.url()} holds no media files ({', '.join(wanted)}); {len(entries)} other object(s)")
     sources = sorted(found)
@@ -73,6 +84,19 @@ def list_objects(location: BucketLocation) -> dict[str, dict[str, Any]]:
     if not entries:
         raise InputError(f"{where}: the prefix is empty (it holds only folder markers)")
     return entries
+
+
+def _export_folders(location: BucketLocation, entries: dict[str, Any]) -> set[str]:
+    """The folders below the prefix holding an `EXPORT_MARKER` (a dataset export copied there), each logged.
+
+    Their clips are a finished dataset's, not new recordings. A marker right under the prefix does not count:
+    an input that is itself an export is read, as a local one is.
+    """
+    exports = {source.rpartition("/")[0] for source in entries if source.endswith("/" + EXPORT_MARKER)}
+    for folder in sorted(exports):
+        where = location.url(location.key(folder))
+        log.info("%s: a dataset `preannotate export` made (%s): its clips are left out", where, EXPORT_MARKER)
+    return exports
 
 
 def _object_url(location: BucketLocation, source: str, info: dict[str, Any]) -> ObjectUrl:

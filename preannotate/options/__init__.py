@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..locations import is_bucket_url
+from ..locations import is_bucket_url, refuse_bucket
 from .base import check, section
 from .chunking import AnnotationOptions, ChunkingOptions
 from .correction import CorrectionOptions, DatasetExportOptions
@@ -114,6 +114,9 @@ class RunConfig:
             self.superannotate.urls is None or is_bucket_url(self.input.dir),
             f"superannotate.urls needs a bucket input.dir (s3://, gs://, az://), got {self.input.dir!r}",
         )
+        written = (self.output.dir, self.dataset.dir, self.model.download_root)  # nothing writes to a bucket
+        for key, place in zip(("output.dir", "dataset.dir", "model.download_root"), written):
+            refuse_bucket(place, key)
         check(  # the Ray actors decode each file mixed to mono (preannotate/run/ray_data.py)
             self.speakers.mode != "channels" or self.run.executor != "ray",
             "speakers.mode channels runs with run.executor local only, not on Ray",
