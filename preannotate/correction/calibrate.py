@@ -241,7 +241,7 @@ def _check_items_once(runs: Sequence[str | Path]) -> None:
             pull = load_pull(run)
         except CorrectionError as e:
             raise type(e)(f"{run}: {e}") from e  # keeps the kind: a run never pulled is bad input
-        twice = sorted(item for item in set(pull.pulled) if (pull.target, item) in seen)
+        twice = sorted(item for item in set(pull.corrections) if (pull.target, item) in seen)
         if twice:
             first = seen[(pull.target, twice[0])]
             more = f" and {len(twice) - 1} more" if len(twice) > 1 else ""
@@ -250,7 +250,7 @@ def _check_items_once(runs: Sequence[str | Path]) -> None:
                 "would count twice; give each pulled item once (a run and its copy, or two pulls of one project, "
                 "are one run)"
             )
-        seen.update(((pull.target, item), run) for item in pull.pulled)
+        seen.update(((pull.target, item), run) for item in pull.corrections)  # kept ones are compared too
 
 
 def _match(records: list[dict], start: float, text: str) -> Chunk | None:

@@ -27,6 +27,7 @@ from .calibration import chunk_wer
 from .events import Event, parse_annotation
 from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
 from .pull import PulledItem, load_pull
+from .pull_gone import missing_notes, warn_used
 from .rundata import (
     corrected_problem,
     draft_for,
@@ -183,6 +184,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     """
     out = Path(output_dir)
     pull = load_pull(out)
+    warn_used(pull.items, "comparison")
     run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality_table(out))
     groups: list[dict[str, Any]] = []
     chunks: list[dict[str, Any]] = []
@@ -200,6 +202,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
         }
         row["audio_seconds"] = _seconds(record.get("duration"))
         result, row["problem"], notes = run.compare(pulled, language)
+        notes = [*missing_notes(pulled), *notes]  # gone from SuperAnnotate: compared in its earlier correction
         row.update(compared=result is not None, notes="; ".join(notes) or None)
         if result is not None:
             groups.extend({"item": pulled.item, **g} for g in result.groups)

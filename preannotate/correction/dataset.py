@@ -43,6 +43,7 @@ from .clips import resample, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
 from .pull import PulledItem, load_pull
+from .pull_gone import missing_notes, warn_used
 from .rundata import corrected_problem, draft_for, load_ledger, read_run, run_items
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def export_dataset(
     dest = Path(options.dir) if options.dir else out / "dataset"
     protected = {"the run's output folder": out, "the input (media) folder": media_root}
     check_destination(dest, protected)  # before any work: a refused export costs nothing
+    warn_used(pull.items, "export")
     report = ExportReport(dest)
     try:
         staging = new_staging(dest)
@@ -165,8 +167,9 @@ class _Export:
         except CorrectionError as e:
             self.report.problems[pulled.item] = str(e)
             return []
-        if parsed.notes or parsed.disagreements:
-            self.report.notes[pulled.item] = [*parsed.notes, *(d.message for d in parsed.disagreements)]
+        notes = [*missing_notes(pulled), *parsed.notes, *(d.message for d in parsed.disagreements)]
+        if notes:  # an item gone from SuperAnnotate is exported from its earlier correction: said in export.json
+            self.report.notes[pulled.item] = notes
         base = {"item": pulled.item, "source": source, "status": pulled.status}
         reason = None if wanted else f"status {pulled.status}, not {COMPLETED}"
         return [self._segment(base, e, samples, reason) for e in parsed.events]

@@ -10,7 +10,9 @@ Nothing in `corrected/` changes until every annotation of the pull is downloaded
 staging folder inside it): a pull that SuperAnnotate fails half-way, or that is stopped, leaves the
 previous pull's files and index as they were, each file with the status it was pulled in. A file it
 replaces must be the last pull's own, unchanged (its SHA-256 in pulled.json): any other, a correction
-made by hand since, is moved to `corrected-kept/` first (`pull_kept`).
+made by hand since, is moved to `corrected-kept/` first (`pull_kept`). An item the project no longer
+holds, or whose annotation SuperAnnotate no longer gives, keeps its last pulled correction listed, marked
+`missing` (`pull_gone`).
 
 Only the run's own items are asked for (those in run.json that were transcribed): the
 drafts to compare with exist for no others; an item of the same name that plays other audio than
@@ -35,7 +37,6 @@ from typing import Any
 
 from ..errors import CorrectionError, CorrectionInputError, CredentialsError, UploadError
 from ..lock import locked
-from ..naming import plain_item_problem
 from ..options import RunConfig, SuperAnnotateOptions
 from ..storage import STALE_TEMP_S, raise_if_unwritable, read_json, write_json_atomic
 from ..superannotate import Ledger, find_credentials
@@ -46,43 +47,18 @@ from ..superannotate.plan import run_files
 from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
-from .pull_fields import INDEX_TYPES, ITEM_TYPES, checked, kind
+from .pull_fields import CORRECTED_DIR, INDEX_TYPES, PULLED_FILE, PulledItem, checked, kind, read_items
+from .pull_gone import NO_ANNOTATION, NOT_IN_PROJECT, keep_missing, kept_phrase
 from .pull_kept import file_sha256, keep_changed, stored_hashes
 from .pull_project import check_project, check_target, choose_project
 
 log = logging.getLogger(__name__)
 
-CORRECTED_DIR = "corrected"
-PULLED_FILE = "pulled.json"
 FORMAT = 1
 BATCH = 100  # items per download request
-NOT_IN_PROJECT = "no longer in the SuperAnnotate project"
-NO_ANNOTATION = "SuperAnnotate holds no annotation for it"
 INTERRUPTED = "a pull was stopped while it stored this item's annotation: pull again"
 STAGING_PREFIX = ".pull-"  # corrected/.pull-<random>/ (mkdtemp): one pull's downloads until all are in
 _STAGING_NAME = re.compile(re.escape(STAGING_PREFIX) + r"[a-z0-9_]{8}")  # tempfile's 8 random characters
-
-
-@dataclass
-class PulledItem:
-    """One item's pull.
-
-    Attributes:
-        item: The item name.
-        status: Its SuperAnnotate status, when it is in the project.
-        file: The stored annotation, relative to the output folder; None when not pulled.
-        problem: Why it was not pulled; None when it was, or when the status filter left it out.
-        selected: False when the status filter left it out.
-        sha256: The SHA-256 of the file as the pull stored it: what proves, at the next pull, that the file
-            in `corrected/` is still the pull's own and not changed by hand since (`pull_kept`).
-    """
-
-    item: str
-    status: str | None = None
-    file: str | None = None
-    problem: str | None = None
-    selected: bool = True
-    sha256: str | None = None
 
 
 @dataclass
@@ -97,8 +73,18 @@ class PullReport:
 
     @property
     def pulled(self) -> list[str]:
-        """Items whose annotation was stored."""
+        """Items whose annotation this pull stored."""
+        return [i.item for i in self.items if _downloaded(i)]
+
+    @property
+    def corrections(self) -> list[str]:
+        """Items whose correction the index lists: pulled now, or kept from an earlier pull (`missing`)."""
         return [i.item for i in self.items if i.file]
+
+    @property
+    def missing(self) -> dict[str, str]:
+        """Item -> why SuperAnnotate no longer gives it, for the items whose earlier correction is kept."""
+        return {i.item: i.missing for i in self.items if i.missing}
 
     @property
     def problems(self) -> dict[str, str]:
@@ -129,7 +115,7 @@ class PullReport:
             fields = checked(data, INDEX_TYPES, "", required=INDEX_TYPES)
             if not all(isinstance(s, str) for s in fields["statuses"]):
                 raise ValueError(f"statuses is {kind(fields['statuses'])}, not a list of strings")
-            items = _pulled_items(fields.pop("items"))
+            items = read_items(fields.pop("items"))
         except ValueError as e:
             raise CorrectionInputError(
                 f"{source} is not a pull index of format {FORMAT} ({e}): run `preannotate pull` to pull again"
@@ -142,45 +128,16 @@ class PullReport:
 
     def summary_line(self) -> str:
         """One line for people."""
-        left_out = sum(not i.selected for i in self.items)
+        left_out = sum(not i.selected and not i.problem for i in self.items)  # a problem is counted once
         return (
-            f"pulled {len(self.pulled)} annotation(s) from {self.project!r}, {left_out} left out by status, "
-            f"{len(self.problems)} with problems"
+            f"pulled {len(self.pulled)} annotation(s) from {self.project!r}, {kept_phrase(self.items)}"
+            f"{left_out} left out by status, {len(self.problems)} with problems"
         )
 
 
-def _pulled_items(listed: list) -> list[PulledItem]:
-    """The items of pulled.json, each checked; an item listed twice is an error (it would count twice).
-
-    Raises:
-        ValueError: An item is not an object of the known fields and types, or is listed twice.
-    """
-    items, seen = [], set()
-    for n, data in enumerate(listed):
-        where = f"items[{n}]"
-        unknown = sorted(set(data) - set(ITEM_TYPES)) if isinstance(data, dict) else []
-        if unknown:
-            raise ValueError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
-        item = PulledItem(**checked(data, ITEM_TYPES, where, required=("item",)))
-        if item.item in seen:
-            raise ValueError(f"{where}: item {item.item!r} is listed twice")
-        seen.add(item.item)
-        items.append(_plain(item))
-    return items
-
-
-def _plain(item: PulledItem) -> PulledItem:
-    """The item, or a problem when its name is not plain or its file not its `corrected/<item>.json`.
-
-    pulled.json may have been edited: what it names is read back, so nothing outside the
-    output folder may be reached through it.
-    """
-    problem = plain_item_problem(item.item)
-    if not problem and item.file is not None and item.file != f"{CORRECTED_DIR}/{item.item}.json":
-        problem = f"its file {item.file!r} is not {CORRECTED_DIR}/{item.item}.json"
-    if problem:
-        item = PulledItem(item.item, item.status, None, item.problem or f"{PULLED_FILE} {problem}", False, None)
-    return item
+def _downloaded(item: PulledItem) -> bool:
+    """Whether this pull stored the item's annotation (a `missing` item's file is an earlier pull's)."""
+    return item.file is not None and item.missing is None
 
 
 def load_pull(output_dir: str | Path) -> PullReport:
@@ -253,7 +210,7 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
 
 def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[str]) -> PullReport:
     """`pull_run` once the project is checked."""
-    target, ledger = session.target(project), Ledger.load(out)
+    target, ledger, last = session.target(project), Ledger.load(out), _last_pull(out)
     check_target(target, project, ledger)
     files = _run_files(out)
     names = [f["item"] for f in files if not f["problem"]]
@@ -273,9 +230,18 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
     with _staging(out / CORRECTED_DIR) as staging:
         for start in range(0, len(wanted), BATCH):
             _download(session, project, wanted[start : start + BATCH], staging)
+        keep_missing(out, report.items, last, statuses, report.pulled_at)
         _commit(out, staging, report)
     log.info("%s", report.summary_line())
     return report
+
+
+def _last_pull(out: Path) -> dict[str, PulledItem]:
+    """The last pull's items by name; none without a pulled.json, or a damaged one (the pull rewrites it)."""
+    try:
+        return {i.item: i for i in load_pull(out).items}
+    except CorrectionInputError:
+        return {}
 
 
 def _run_files(out: Path) -> list[dict[str, str]]:
@@ -336,13 +302,14 @@ def _commit(out: Path, staging: Path, report: PullReport) -> None:
     """
     stored = stored_hashes(out)  # what vouches for the files now in corrected/, before a new index replaces it
     for entry in report.items:  # a file this pull does not replace stays, vouched for as before
-        entry.sha256 = file_sha256(staging / f"{entry.item}.json") if entry.file else stored.get(entry.item)
-    moving = [i for i in report.items if i.file]
+        entry.sha256 = file_sha256(staging / f"{entry.item}.json") if _downloaded(entry) else stored.get(entry.item)
+    moving = [i for i in report.items if _downloaded(i)]
     keep_changed(out, [i.item for i in moving], stored, report.pulled_at)
     if moving:
         # The files not yet replaced when a stop comes are still vouched for by their old hash.
         interim = [
-            replace(i, file=None, problem=INTERRUPTED, sha256=stored.get(i.item)) if i.file else i for i in report.items
+            replace(i, file=None, problem=INTERRUPTED, sha256=stored.get(i.item)) if _downloaded(i) else i
+            for i in report.items
         ]
         write_json_atomic(out / PULLED_FILE, replace(report, items=interim).to_dict())
     for entry in moving:

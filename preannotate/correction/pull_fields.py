@@ -1,4 +1,4 @@
-"""The fields of pulled.json and their types, checked when it is read back: it may have been edited or damaged.
+"""pulled.json's items and the types of its fields, checked when it is read back: it may have been edited or damaged.
 
 `checked` raises ValueError naming the first field that is missing or of another type, e.g.
 `items[3].problem is an integer (3), not a string or null`; `PullReport.from_dict` names the file.
@@ -8,7 +8,42 @@ from __future__ import annotations
 
 import reprlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from ..naming import plain_item_problem
+
+CORRECTED_DIR = "corrected"
+PULLED_FILE = "pulled.json"
+
+
+@dataclass
+class PulledItem:
+    """One item's pull.
+
+    Attributes:
+        item: The item name.
+        status: Its SuperAnnotate status, when it is in the project; for a `missing` item, the status its
+            file was pulled in (None when unknown).
+        file: The stored annotation, relative to the output folder; None when not pulled.
+        problem: Why it was not pulled; None when it was, or when the status filter left it out.
+        selected: False when the status filter left it out.
+        sha256: The SHA-256 of the file as the pull stored it: what proves, at the next pull, that the file
+            in `corrected/` is still the pull's own and not changed by hand since (`pull_kept`).
+        missing: Why SuperAnnotate no longer gives the item's annotation (`pull_gone.NOT_IN_PROJECT` or
+            `NO_ANNOTATION`) while the index keeps the correction an earlier pull stored; None otherwise.
+        missing_since: The time (`pulled_at`) of the first pull that found it missing; None when not `missing`.
+    """
+
+    item: str
+    status: str | None = None
+    file: str | None = None
+    problem: str | None = None
+    selected: bool = True
+    sha256: str | None = None
+    missing: str | None = None
+    missing_since: str | None = None
+
 
 _TEXT_OR_NULL = (str, type(None))
 # Every field of the index is required; of an item, only `item` (the others have defaults).
@@ -17,7 +52,7 @@ INDEX_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 ITEM_TYPES: dict[str, tuple[type, ...]] = {
     "item": (str,), "status": _TEXT_OR_NULL, "file": _TEXT_OR_NULL, "problem": _TEXT_OR_NULL, "selected": (bool,),
-    "sha256": _TEXT_OR_NULL,
+    "sha256": _TEXT_OR_NULL, "missing": _TEXT_OR_NULL, "missing_since": _TEXT_OR_NULL,
 }  # fmt: skip
 _KINDS = {
     str: "a string",
@@ -27,6 +62,42 @@ _KINDS = {
     bool: "true or false",
     type(None): "null",
 }
+
+
+def read_items(listed: list) -> list[PulledItem]:
+    """The items of pulled.json, each checked; an item listed twice is an error (it would count twice).
+
+    Raises:
+        ValueError: An item is not an object of the known fields and types, or is listed twice.
+    """
+    items, seen = [], set()
+    for n, data in enumerate(listed):
+        where = f"items[{n}]"
+        unknown = sorted(set(data) - set(ITEM_TYPES)) if isinstance(data, dict) else []
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s) {', '.join(map(repr, unknown))}")
+        item = PulledItem(**checked(data, ITEM_TYPES, where, required=("item",)))
+        if item.item in seen:
+            raise ValueError(f"{where}: item {item.item!r} is listed twice")
+        if (item.missing is None) != (item.missing_since is None):
+            raise ValueError(f"{where}: missing and missing_since go together, one is null and the other not")
+        seen.add(item.item)
+        items.append(_plain(item))
+    return items
+
+
+def _plain(item: PulledItem) -> PulledItem:
+    """The item, or a problem when its name is not plain or its file not its `corrected/<item>.json`.
+
+    pulled.json may have been edited: what it names is read back, so nothing outside the
+    output folder may be reached through it.
+    """
+    problem = plain_item_problem(item.item)
+    if not problem and item.file is not None and item.file != f"{CORRECTED_DIR}/{item.item}.json":
+        problem = f"its file {item.file!r} is not {CORRECTED_DIR}/{item.item}.json"
+    if problem:
+        item = PulledItem(item.item, item.status, None, item.problem or f"{PULLED_FILE} {problem}", False, None)
+    return item
 
 
 def checked(data: Any, types: dict[str, tuple[type, ...]], where: str, required: Iterable[str]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 `corrected/<item>.json` mirrors SuperAnnotate, so a pull replaces it with the item's current annotation.
 But the file may hold work of someone's own: a correction made by hand after the pull, or a file put
 there before any pull. A pull proves a file is its own by the SHA-256 the last pull recorded for it in
-pulled.json; any other file is moved to `corrected-kept/<pull time>/<item>.json` before it is replaced,
-and a warning says so. Nothing is deleted.
+pulled.json; any other file is moved to `corrected-kept/<pull time>/<item>.json` before it is replaced
+(or, for an item SuperAnnotate no longer gives, instead of being listed again: `pull_gone`), and a warning
+says so. Nothing is deleted.
 """
 
 from __future__ import annotations
@@ -32,14 +33,17 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
-def keep_changed(out: Path, items: Sequence[str], stored: dict[str, str], pulled_at: str) -> list[str]:
+def keep_changed(
+    out: Path, items: Sequence[str], stored: dict[str, str], pulled_at: str, why: str = "before the pull replaced them"
+) -> list[str]:
     """Moves aside each `corrected/<item>.json` of `items` that the last pull did not store as it is now.
 
     Args:
         out: The run's output folder.
-        items: The items this pull is about to replace.
+        items: The items this pull is about to replace (or no longer lists, `pull_gone`).
         stored: Item -> the SHA-256 recorded by the last pull (`stored_hashes`).
         pulled_at: This pull's time (ISO 8601), which names the folder they are kept in.
+        why: Why they are moved, for the warning (`kept in <folder> <why>: <items>`).
 
     Returns:
         The items whose file was kept, in `<out>/corrected-kept/<pull time>/`.
@@ -54,21 +58,41 @@ def keep_changed(out: Path, items: Sequence[str], stored: dict[str, str], pulled
             changed.append(item)
     if not changed:
         return []
-    folder = out / KEPT_DIR / (re.sub(r"[^0-9T]", "", pulled_at[:19]) + "Z")
-    for item in changed:
-        target = _free_name(folder / f"{item}.json")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(out / "corrected" / f"{item}.json", target)
-        except OSError as e:
-            raise_if_unwritable(e, target)
-            raise
+    folder = kept_folder(out / KEPT_DIR, pulled_at)
+    move_aside([out / "corrected" / f"{item}.json" for item in changed], folder)
     shown = ", ".join(changed[:_SHOWN]) + (f" and {len(changed) - _SHOWN} more" if len(changed) > _SHOWN else "")
     log.warning(
         "%d file(s) in corrected/ were not as the last pull stored them (changed since, or not a pull's): "
-        "kept in %s before the pull replaced them: %s", len(changed), folder, shown,
+        "kept in %s %s: %s", len(changed), folder, why, shown,
     )  # fmt: skip
     return changed
+
+
+def kept_folder(parent: Path, at: str) -> Path:
+    """Where files moved aside at time `at` (ISO 8601) are kept: `<parent>/<at as 20250102T030405Z>`."""
+    return parent / (re.sub(r"[^0-9T]", "", at[:19]) + "Z")
+
+
+def move_aside(paths: Sequence[Path], folder: Path) -> list[Path]:
+    """Moves each file (or link) of `paths` into `folder` under its name, or a free one: nothing is replaced.
+
+    Returns:
+        Where each one is now, in the order of `paths`.
+
+    Raises:
+        OutputWriteError: The folder cannot be written (see `raise_if_unwritable`).
+    """
+    moved = []
+    for path in paths:
+        target = free_name(folder / path.name)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        except OSError as e:
+            raise_if_unwritable(e, target)
+            raise
+        moved.append(target)
+    return moved
 
 
 def stored_hashes(out: Path) -> dict[str, str]:
@@ -85,10 +109,10 @@ def stored_hashes(out: Path) -> dict[str, str]:
     return hashes
 
 
-def _free_name(path: Path) -> Path:
-    """`path`, or `path` with `.2`, `.3`... before `.json` when it is taken: a kept file is never replaced."""
+def free_name(path: Path) -> Path:
+    """`path`, or `path` with `.2`, `.3`... before its suffix when it is taken: a kept file is never replaced."""
     n, free = 1, path
     while free.exists() or free.is_symlink():
         n += 1
-        free = path.with_name(f"{path.name.removesuffix('.json')}.{n}.json")
+        free = path.with_name(f"{path.stem}.{n}{path.suffix}")
     return free
