@@ -9,23 +9,21 @@ Each run executes in its own papermill process (a fresh kernel), so runs are iso
 can go in parallel; the SuperAnnotate token reaches the kernel through the environment only.
 
     plan        the notebook's parameters, the runs and their checks (Run, prepare)
+    owner       whether a run may write its folder: the names a batch writes there and its marker
     execution   the runs executed with papermill, their outcomes and the summary table (Outcome, run_batch)
     cli         the command line: add_arguments, parameter_value, main
 
-Imports go one way: cli -> execution -> plan.
+Imports go one way: cli -> execution -> owner -> plan.
 """
 
 from .cli import DEFAULT_NOTEBOOK, add_arguments, main, parameter_value
 from .execution import (
-    EXECUTED,
     FAILED,
     INTERRUPTED,
     KERNEL,
-    LOG_FILE,
     NOT_STARTED,
     OK,
     OUTPUT_PARAMETERS,
-    PARAMETERS_FILE,
     PARTIAL,
     SKIPPED,
     BatchInterrupted,
@@ -35,6 +33,7 @@ from .execution import (
     run_batch,
     summary_table,
 )
+from .owner import EXECUTED, LOG_FILE, MARKER, PARAMETERS_FILE, check_run_folders
 from .plan import (
     Run,
     notebook_parameters,
@@ -52,6 +51,7 @@ __all__ = [
     "INTERRUPTED",
     "KERNEL",
     "LOG_FILE",
+    "MARKER",
     "NOT_STARTED",
     "OK",
     "OUTPUT_PARAMETERS",
@@ -63,6 +63,7 @@ __all__ = [
     "Run",
     "_with_results",
     "add_arguments",
+    "check_run_folders",
     "execute",
     "main",
     "notebook_parameters",

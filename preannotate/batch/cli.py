@@ -12,7 +12,8 @@ from ..config_yaml import parse_yaml
 from ..errors import ConfigError, PreannotateError
 from ..locations import refuse_bucket
 from ..notebook import project_root
-from .execution import EXECUTED, PROBLEMS, BatchInterrupted, run_batch, summary_table
+from .execution import PROBLEMS, BatchInterrupted, run_batch, summary_table
+from .owner import EXECUTED, check_run_folders
 from .plan import (
     _mapping,
     notebook_parameters,
@@ -88,8 +89,9 @@ def main(args: argparse.Namespace) -> int:
         0 when every run succeeded (or was skipped as finished), 1 when any failed.
 
     Raises:
-        ConfigError: An unknown parameter or a bad value, a malformed runs file, or an `--out` that is
-            a bucket URL, a file or cannot be written, before anything runs.
+        ConfigError: An unknown parameter or a bad value, a malformed runs file, an `--out` that is
+            a bucket URL, a file or cannot be written, or a run folder (or output folder) holding files
+            it would overwrite that are not shown to be a batch's (a run's), before anything runs.
         InputError: The notebook, runs file, config or datasets folder is missing.
         KeyboardInterrupt: Ctrl-C, after the summary table of the runs so far.
     """
@@ -107,6 +109,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         runs = runs_from_datasets(args.datasets, shared, out)
     runs = prepare(runs, known)
+    check_run_folders(runs)  # every run's, before any starts: a refused folder must not leave a batch half-run
     if args.dry_run:
         for run in runs:
             print(f"{run.name}: {run.folder / EXECUTED}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -18,10 +17,10 @@ import yaml
 from ..journal import read_run
 from ..notebook import project_root
 from ..storage import read_json
+from .owner import EXECUTED, LOG_FILE, PARAMETERS_FILE, as_json, mapping_at, write_marker
 from .plan import Run
 
 KERNEL = "python3"  # ipykernel's spec; jupyter_client starts it with this interpreter (sys.executable)
-EXECUTED, PARAMETERS_FILE, LOG_FILE = "notebook.ipynb", "parameters.yaml", "papermill.log"
 OUTPUT_PARAMETERS = ("output_dir", "run_dir")  # where a notebook's run.json is
 # A run that finished with failed files is "partial": it runs again under --resume.
 OK, PARTIAL, FAILED, SKIPPED = "ok", "partial", "failed", "skipped"
@@ -129,6 +128,7 @@ def execute(notebook: Path, run: Run) -> Outcome:
 def _papermill(notebook: Path, run: Run) -> int:
     """Runs papermill on `run` and returns its exit code."""
     run.folder.mkdir(parents=True, exist_ok=True)
+    write_marker(run.folder)  # first: however the run ends, the folder shows its files are the batch's (owner.py)
     (run.folder / PARAMETERS_FILE).write_text(yaml.safe_dump(run.parameters, sort_keys=False), encoding="utf-8")
     executed = run.folder / EXECUTED
     executed.unlink(missing_ok=True)  # a stale notebook must not pass for this run's
@@ -197,10 +197,10 @@ def _finished(run: Run) -> Outcome | None:
     A dry run made for want of a token (`dry_run` unset) is not finished once a token can be found.
     """
     nb = read_json(run.folder / EXECUTED)
-    meta = _get(_get(nb, "metadata"), "papermill")
+    meta = mapping_at(mapping_at(nb, "metadata"), "papermill")
     if meta.get("exception") or not meta.get("end_time"):
         return None
-    if _as_json(meta.get("parameters")) != _as_json(run.parameters):
+    if as_json(meta.get("parameters")) != as_json(run.parameters):
         return None
     outcome = _with_results(Outcome(run, SKIPPED, message="finished earlier"))
     if outcome.status == PARTIAL or ("output_dir" in run.parameters and outcome.summary is None):
@@ -208,15 +208,6 @@ def _finished(run: Run) -> Outcome | None:
     if outcome.upload == "dry run" and run.parameters.get("dry_run") is not True and _token_found():
         return None
     return outcome
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))  # as papermill saves parameters: a YAML date is its text
-
-
-def _get(data: Any, key: str) -> dict[str, Any]:
-    value = data.get(key) if isinstance(data, dict) else None  # a damaged notebook is one to run again
-    return value if isinstance(value, dict) else {}
 
 
 def _token_found() -> bool:
