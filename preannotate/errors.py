@@ -27,6 +27,10 @@ class StorageUnreachableError(AudioError):
     """A bucket's endpoint could not be reached (after the client's retries) while one object was read."""
 
 
+class ObjectChangedError(AudioError):
+    """A bucket object is no longer the one listed: overwritten or replaced since, or while it was read."""
+
+
 class TranscriptionError(PreannotateError):
     """The model failed on one file."""
 

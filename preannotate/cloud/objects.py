@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any, cast
 
-from ..errors import AudioError, StorageLostError, StorageUnreachableError
+from ..errors import AudioError, ObjectChangedError, StorageLostError, StorageUnreachableError
 from ..locations import BucketLocation
 from .filesystem import BLOCK_SIZE, filesystem, installed_errors, storage_errors
 
@@ -69,9 +69,9 @@ def open_object(url: ObjectUrl) -> Iterator[IO[bytes]]:
     carry `If-Match` with the ETag, so a change while reading fails too.
 
     Raises:
-        AudioError: The object was deleted, access to it is denied, it changed since it was listed,
-            or it is empty; the stream's reads and seeks raise it too, naming the object (deleted or
-            changed while read, the endpoint out of reach: `StorageUnreachableError`).
+        AudioError: The object was deleted, access to it is denied, it changed since it was listed
+            (`ObjectChangedError`, also when it changes while read), or it is empty; the stream's reads
+            and seeks raise it too, naming the object (the endpoint out of reach: `StorageUnreachableError`).
         StorageLostError: The endpoint could not be reached for this object and the `OUTAGE_LIMIT - 1`
             objects of the bucket opened before it: every next one would wait through the retries too.
     """
@@ -149,7 +149,7 @@ class _NamedReads:
                 yield
             except installed_errors(("s3fs.utils", "FileExpired")) as e:  # s3fs reads with If-Match
                 changed = "the object changed while it was read; it is transcribed on the next run"
-                raise AudioError(f"{where}: {changed}") from e
+                raise ObjectChangedError(f"{where}: {changed}") from e
 
 
 def _check_unchanged(url: ObjectUrl, handle: Any) -> None:
@@ -157,7 +157,7 @@ def _check_unchanged(url: ObjectUrl, handle: Any) -> None:
     etag = details.get("ETag") or details.get("etag")
     size = details.get("size", url.size)
     if (etag and url.etag and etag != url.etag) or size != url.size:
-        raise AudioError(
+        raise ObjectChangedError(
             f"{url}: the object changed since it was listed (ETag {url.etag} -> {etag}, size {url.size} -> {size}); "
             "it is transcribed on the next run"
         )

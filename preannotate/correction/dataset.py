@@ -16,7 +16,8 @@ sample round(time * rate), half up, so a clip has exactly end_sample - start_sam
 The export is built in a temporary folder next to the destination and swapped in at the end:
 a failed or interrupted export never leaves a half-written dataset. Only a new or empty folder, or one
 holding exactly the files an export wrote, unchanged (`.preannotate-export.json` lists them), is
-replaced (see `destination`).
+replaced (see `destination`). When the run read a bucket, each item's object is read from it, checked
+to be the object the run transcribed: one changed since fails its item (see `media`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..audio import SAMPLE_RATE, decode_audio
-from ..errors import AudioError, CorrectionError
+from ..audio import SAMPLE_RATE
+from ..errors import CorrectionError
 from ..lock import locked
 from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
 from ..spreadsheet import frame_csv, safe_frame
@@ -42,6 +43,7 @@ from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
+from .media import BucketMedia, LocalMedia, source_media
 from .pull import PulledItem, load_pull
 from .pull_gone import missing_notes, warn_used
 from .rundata import corrected_problem, draft_for, load_ledger, read_run, run_items
@@ -100,7 +102,9 @@ def export_dataset(
         output_dir: The run's output folder, after `preannotate pull`.
         options: Destination, formats, status and duration filters, sample rate, audio format.
         annotation: Class and group names.
-        input_dir: Where the original media are; the run's `config.input.dir` when None.
+        input_dir: Where the original media are, a folder or a bucket URL; the run's `config.input.dir`
+            when None. Bucket objects are read as the run read them, each checked to be the object it
+            transcribed (`preannotate.correction.media`).
 
     Returns:
         Counts, segments left out and per-item problems (also in export.json).
@@ -110,12 +114,14 @@ def export_dataset(
             or a folder above them, or holds files an export did not make or that changed since
             (nothing is deleted); or it cannot be written.
         DiskFullError: The disk holding the destination is full (the previous dataset is kept).
+        InputError: The media are in a bucket and its cloud's package or credentials are missing.
+        StorageLostError: The bucket's endpoint stopped answering for several objects in a row.
     """
     out = Path(output_dir)
     pull, run = load_pull(out), read_run(out)
-    media_root = Path(input_dir or run.get("config", {}).get("input", {}).get("dir") or ".")
+    media = source_media(out, input_dir or run.get("config", {}).get("input", {}).get("dir") or ".")
     dest = Path(options.dir) if options.dir else out / "dataset"
-    protected = {"the run's output folder": out, "the input (media) folder": media_root}
+    protected = {"the run's output folder": out, **media.protected()}
     check_destination(dest, protected)  # before any work: a refused export costs nothing
     warn_used(pull.items, "export")
     report = ExportReport(dest)
@@ -123,7 +129,7 @@ def export_dataset(
         staging = new_staging(dest)
         try:
             (staging / "clips").mkdir()
-            job = _Export(out, media_root, staging, options, annotation, run_items(run), report)
+            job = _Export(out, media, staging, options, annotation, run_items(run), report)
             rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
             _write_tables(staging, rows, options, report)
             swap(staging, dest, protected)
@@ -139,7 +145,7 @@ def export_dataset(
 @dataclass
 class _Export:
     out: Path
-    media_root: Path
+    media: LocalMedia | BucketMedia
     staging: Path
     options: DatasetExportOptions
     annotation: AnnotationOptions
@@ -183,10 +189,7 @@ class _Export:
     def _audio(self, item: str, source: str):
         if not source:
             raise CorrectionError(f"{item} is not in run.json: its source media is unknown")
-        try:
-            decoded = decode_audio(self.media_root / source)
-        except AudioError as e:
-            raise CorrectionError(f"cannot read its source media: {e}") from e
+        decoded = self.media.decode(item, source)
         samples = resample(decoded.samples, SAMPLE_RATE, self.options.sample_rate)
         return samples, len(decoded.samples) * 1_000_000 // SAMPLE_RATE
 
