@@ -160,3 +160,27 @@ def test_no_credentials_stop_the_export_before_any_item(s3, tmp_path, monkeypatc
     proc = run_cli("export", "-o", str(out), "--dest", str(tmp_path / "ds"))
     assert proc.returncode == 2 and "no AWS credentials found" in proc.stderr, proc.stderr
     assert not (tmp_path / "ds").exists()
+
+
+def local_run(root: Path) -> Path:
+    """ITEMS in root/in and a run over that folder, each transcript recording its file as the run does."""
+    out = make_pulled_run(root, ITEMS)
+    (out / "transcripts").mkdir()
+    for media in discover(root / "in", MEDIA_EXTENSIONS):
+        meta = {"item": media.item, "source": {"path": media.source, **source_state(media.path, None)}}
+        (out / "transcripts" / f"{media.item}.json").write_text(json.dumps({"meta": meta}))
+    return out
+
+
+def test_a_local_file_changed_since_the_run_fails_its_item_and_a_copy_or_a_touch_does_not(tmp_path):
+    out = local_run(tmp_path)
+    before = export(out, tmp_path / "ds")
+    assert before.problems == {} and before.clips == 5
+    copy = shutil.copytree(tmp_path / "in", tmp_path / "copy")  # another mtime: hashed, the same content
+    (tmp_path / "in" / "hello.wav").touch()  # a new mtime alone
+    assert export(out, tmp_path / "ds-copy", input_dir=copy).problems == {}
+    assert snapshot(tmp_path / "ds-copy") == snapshot(tmp_path / "ds")
+    write_wav16(tmp_path / "in" / "fox.wav", FOX[::-1])  # the same size: only the content tells
+    after = export(out, tmp_path / "ds-changed")
+    assert list(after.problems) == ["fox.wav"] and CHANGED in after.problems["fox.wav"], after.problems
+    assert after.clips == 3

@@ -6,6 +6,8 @@ as the run (credentials from the cloud's standard chain only) pinned to that ide
 overwritten or replaced since fails its item, since clips cut from other audio would not match the
 corrections; a deleted one fails its item alone; a bucket whose endpoint stops answering stops the export
 (`StorageLostError`, after the run's outage breaker) instead of failing every item after long retries.
+A local file is checked likewise against the SHA-256 its transcript recorded (hashed only when its size or
+modification time differ).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..cloud.filesystem import filesystem
 from ..cloud.objects import OUTAGE_LIMIT
 from ..errors import AudioError, CorrectionError, ObjectChangedError, StorageLostError
 from ..storage import read_json
+from .pull_kept import file_sha256
 
 CHANGED = "changed since the run: its clips would not match the corrections"
 
@@ -29,9 +32,11 @@ class LocalMedia:
     """The run's input folder (or the one given instead) on this machine.
 
     Attributes:
+        out: The run's output folder, whose transcripts record each file's size, mtime and SHA-256.
         folder: The folder the items' sources are relative to.
     """
 
+    out: Path
     folder: Path
 
     def protected(self) -> dict[str, Path]:
@@ -39,15 +44,36 @@ class LocalMedia:
         return {"the input (media) folder": self.folder}
 
     def decode(self, item: str, source: str) -> DecodedAudio:
-        """Decodes the item's source file.
+        """Decodes the item's source file, checking it is the one the run transcribed when the run recorded it.
 
         Raises:
-            CorrectionError: It cannot be read or decoded.
+            CorrectionError: It cannot be read or decoded, or its content changed since the run.
         """
+        path = self.folder / source
+        self._check_unchanged(item, path)
         try:
-            return decode_audio(self.folder / source)
+            return decode_audio(path)
         except AudioError as e:
             raise CorrectionError(f"cannot read its source media: {e}") from e
+
+    def _check_unchanged(self, item: str, path: Path) -> None:
+        """Compares the file with the SHA-256 its transcript recorded; hashes only when size or mtime differ.
+
+        A transcript of an earlier version, or none, records no hash: the file is used as before. A copy
+        elsewhere (`--input`) has another mtime, so it is hashed, and passes when its content is the same.
+        """
+        state = _recorded_source(read_json(self.out / "transcripts" / f"{item}.json"))
+        recorded = state.get("sha256")
+        try:
+            now = path.stat()
+        except OSError:
+            return  # decoding names the problem
+        unchanged = (now.st_size, now.st_mtime_ns) == (state.get("size"), state.get("mtime_ns"))
+        if not isinstance(recorded, str) or unchanged:
+            return
+        found = file_sha256(path)
+        if found is not None and found != recorded:
+            raise CorrectionError(f"{path}: {CHANGED} (its SHA-256 is not the one the run recorded)")
 
 
 @dataclass(frozen=True)
@@ -113,7 +139,7 @@ def source_media(out: Path, root: str | Path) -> LocalMedia | BucketMedia:
             (before any work, rather than on the first item).
     """
     if not is_bucket_url(str(root)):
-        return LocalMedia(Path(root))
+        return LocalMedia(out, Path(root))
     location = BucketLocation.parse(str(root))
     filesystem(location)  # the package and credentials, checked once before any item
     return BucketMedia(out, location)
