@@ -45,7 +45,8 @@ class SuperAnnotateOptions:
     )
     overwrite_human_edits: bool = option(
         False,
-        "Also replace items a person has worked on: status QualityCheck, Returned, Completed or Skipped, or an "
+        "Also replace items a person has worked on: any status but NotStarted or InProgress (QualityCheck, "
+        "Returned, Completed, Skipped, or one of the team's own workflow), or an "
         "annotation that is not what this tool last uploaded. Their status and annotation are saved first under "
         "`<output>/backups/<UTC time>/<item>.json`. False: such items are skipped and listed with the reason.",
     )

@@ -3,12 +3,12 @@
 The local ledger is not enough to tell: a new output folder has none, and annotators work on the
 server. So before uploading an item that is already in the project, its status and current
 annotation are read from SuperAnnotate. An item is human-touched when its status is beyond
-InProgress (QualityCheck, Returned, Completed, Skipped), or when its annotation differs from the last
-one this tool uploaded (without a ledger entry: when it holds any annotation other than the one
-about to be uploaded). Without a ledger entry an item is also kept when it has been worked on (not
-NotStarted) and SuperAnnotate's download leaves its annotation out. An item that plays other audio than
-this upload would attach and than this output folder last uploaded it with is someone else's item of the
-same name: always kept, `overwrite_human_edits` or not.
+InProgress (QualityCheck, Returned, Completed, Skipped, or a status of a team's own workflow), or when
+its annotation differs from the last one this tool uploaded (without a ledger entry: when it holds any
+annotation other than the one about to be uploaded). Without a ledger entry an item is also kept when it
+has been worked on (not NotStarted) and SuperAnnotate's download leaves its annotation out. An item that
+plays other audio than this upload would attach and than this output folder last uploaded it with is
+someone else's item of the same name: always kept, `overwrite_human_edits` or not.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from .validate import annotation_essentials
 
 log = get_logger(__name__)
 
-#: Statuses only people (or their workflow) give: an item in one of them has been worked on.
-HUMAN_STATUSES = ("QualityCheck", "Returned", "Completed", "Skipped")
+#: The statuses an item has before people work on it; any other (QualityCheck, Returned, Completed, Skipped)
+#: only people or their workflow give. The SDK names statuses after the project's workflow, so a team's own
+#: workflow brings names of its own (an approval...): those are people's too.
+MACHINE_STATUSES = ("NotStarted", "InProgress")
 BACKUPS_DIR = "backups"
 READ_CHUNK = 100  # annotations per download call; the SDK streams them, this bounds memory
 
@@ -79,7 +81,7 @@ def find_human_edits(
         Human-touched items by name; every other item of `todo` may be uploaded.
     """
     present = [p for p in todo if p.item in listed]
-    by_status = {p.item for p in present if listed[p.item].status in HUMAN_STATUSES}
+    by_status = {p.item for p in present if is_human_status(listed[p.item].status)}
     wanted = [p.item for p in present if read_all or p.item not in by_status]
     held = read_annotations(session, project, wanted)
     edits = {}
@@ -97,6 +99,11 @@ def find_human_edits(
         if reason:
             edits[p.item] = HumanEdit(p.item, reason, status, annotation)
     return edits
+
+
+def is_human_status(status: str | None) -> bool:
+    """Whether the status says people worked on the item (None: the listing gave none, the content decides)."""
+    return status is not None and status not in MACHINE_STATUSES
 
 
 def _other_audio(planned: PlannedItem, item: ListedItem, entry: LedgerEntry | None) -> str | None:

@@ -26,7 +26,6 @@ TEAM_ID = 4242
 #: A well-formed legacy team token (`<name>=<team id>`); the server accepts only its `tokens`.
 DEFAULT_TOKEN = f"loopback-test-token-3f9c2a7e={TEAM_ID}"
 STATUSES = {"NotStarted": 1, "InProgress": 2, "QualityCheck": 3, "Returned": 4, "Completed": 5, "Skipped": 6}
-STATUS_NAMES = {v: k for k, v in STATUSES.items()}
 PROJECT_TYPES = {"Vector": 1, "Video": 3, "Document": 4, "Multimodal": 8}
 INTEGRATION_TYPES = {"aws": 1, "gcp": 2, "azure": 3, "custom": 4, "databricks": 5, "snowflake": 6}
 STAMP = "2025-01-01T00:00:00.000Z"
@@ -49,6 +48,7 @@ class State:
     faults: list[list] = field(default_factory=list)
     integrations: list[dict] = field(default_factory=list)
     download_omits: set[str] = field(default_factory=set)  # items a download leaves out (a partial answer)
+    statuses: dict[str, int] = field(default_factory=lambda: dict(STATUSES))  # the workflow's, by name
     priorities: dict[int, dict[str, float]] = field(default_factory=lambda: collections.defaultdict(dict))
     priority_requests: list[list[tuple[str, str, float]]] = field(default_factory=list)
     custom_schema: dict[int, dict] = field(default_factory=lambda: collections.defaultdict(dict))
@@ -230,7 +230,7 @@ class Api(MetadataApi):
     def set_statuses(self) -> tuple[int, Any]:
         body = self.json()
         items = self.state.items[int(self.arg("project_id"))]
-        if body["annotation_status"] not in STATUS_NAMES:
+        if body["annotation_status"] not in self.state.statuses.values():
             return 400, {"error": "Invalid status"}
         for name in body["image_names"]:
             if name in items:
@@ -242,7 +242,8 @@ class Api(MetadataApi):
         return 200, {"data": [{"id": 7, "name": "System workflow", "type": "system"}], "count": 1}
 
     def workflow_statuses(self, workflow_id: str) -> tuple[int, Any]:
-        return 200, {"data": [{"value": v, "status": {"name": n}} for n, v in STATUSES.items()], "count": 6}
+        statuses = [{"value": v, "status": {"name": n}} for n, v in self.state.statuses.items()]
+        return 200, {"data": statuses, "count": len(statuses)}
 
     def workflow_roles(self, workflow_id: str) -> tuple[int, Any]:
         roles = [{"role_id": 4, "role": {"name": "Annotator"}}, {"role_id": 5, "role": {"name": "QA"}}]
@@ -278,11 +279,11 @@ class Api(MetadataApi):
     def download(self) -> tuple[int, Any]:
         pid = int(self.arg("project_id"))
         wanted = set(self.json()["image_ids"])
-        chunks = []
+        chunks, names = [], {v: k for k, v in self.state.statuses.items()}
         for name, item in self.state.items[pid].items():
             annotation = self.state.annotations.get((pid, name))
             if item["id"] in wanted and annotation is not None and name not in self.state.download_omits:
-                extra = {"id": item["id"], "url": item["url"], "status": STATUS_NAMES[item["annotation_status"]]}
+                extra = {"id": item["id"], "url": item["url"], "status": names[item["annotation_status"]]}
                 chunks.append(json.dumps({**annotation, "metadata": {**annotation["metadata"], **extra}}))
         return 200, DELIMITER.join(chunks)
 

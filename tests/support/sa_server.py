@@ -42,8 +42,6 @@ from .sa_api import (  # noqa: F401  (Api and PROJECT_TYPES are re-exported for 
     PROJECT_TYPES,
     SERVICES,
     STAMP,
-    STATUS_NAMES,
-    STATUSES,
     Api,
     State,
 )
@@ -120,8 +118,8 @@ class SuperAnnotateServer:
     def items(self, project: str) -> dict[str, dict]:
         """Items by name, with `url` and `status` (a status name)."""
         with self.state.lock:
-            items = self.state.items[self._project_id(project)]
-            return {n: {**i, "status": STATUS_NAMES[i["annotation_status"]]} for n, i in items.items()}
+            items, names = self.state.items[self._project_id(project)], {v: k for k, v in self.state.statuses.items()}
+            return {n: {**i, "status": names[i["annotation_status"]]} for n, i in items.items()}
 
     def annotation(self, project: str, item: str) -> dict | None:
         with self.state.lock:
@@ -137,7 +135,7 @@ class SuperAnnotateServer:
 
     def set_status(self, project: str, item: str, status: str) -> None:
         with self.state.lock:
-            self.state.items[self._project_id(project)][item]["annotation_status"] = STATUSES[status]
+            self.state.items[self._project_id(project)][item]["annotation_status"] = self.state.statuses[status]
 
     def add_item(self, project: str, item: str, url: str, status: str = "NotStarted") -> None:
         """An item someone else attached to the project (in the web app or with their own script)."""
@@ -146,8 +144,20 @@ class SuperAnnotateServer:
             folder = self.state.projects[pid]["folder_id"]
             self.state.items[pid][item] = {
                 "id": next(self.state.ids), "name": item, "url": url, "folder_id": folder,
-                "integration_id": None, "annotation_status": STATUSES[status],
+                "integration_id": None, "annotation_status": self.state.statuses[status],
             }  # fmt: skip
+
+    def delete_item(self, project: str, item: str) -> None:
+        """Deletes an item and its annotation, as someone would in the web app."""
+        with self.state.lock:
+            pid = self._project_id(project)
+            del self.state.items[pid][item]
+            self.state.annotations.pop((pid, item), None)
+
+    def add_workflow_status(self, name: str, value: int) -> None:
+        """A status of the team's own workflow (the SDK reads status names from the project's workflow)."""
+        with self.state.lock:
+            self.state.statuses[name] = value
 
     def omit_from_download(self, item: str) -> None:
         """Annotation downloads leave the item out from now on, as a partial answer of the platform would."""
