@@ -2,8 +2,9 @@
 
 Writes under `<output>/correction/` (each file atomically): `items.csv`, `groups.csv`,
 `chunks.csv`, `calibration.csv`, `summary.json` and `report.html` (tables plus the plots as embedded PNGs, so the
-page can be mailed or opened anywhere). The figures are built on `matplotlib.figure.Figure`
-without pyplot, so they are safe in scripts and show inline in notebooks.
+page can be mailed or opened anywhere), and `report-files.json`, their hashes: the next report replaces only
+those files, unchanged, and moves any other to `correction-kept/` (`report_kept`). The figures are built on
+`matplotlib.figure.Figure` without pyplot, so they are safe in scripts and show inline in notebooks.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import math
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,9 @@ import pandas as pd
 
 from ..errors import CorrectionError
 from ..spreadsheet import frame_csv, safe_frame  # the CSVs are for people: opened in spreadsheets
-from ..storage import write_text_atomic
+from ..storage import ENCODING, ERRORS
 from .compare import CorrectionResult
+from .report_kept import keep_foreign, write_owned
 from .savings import Evidence, evidence, evidence_json, evidence_sections
 
 REPORT_DIR = "correction"
@@ -202,8 +205,12 @@ def write_report(result: CorrectionResult, folder: str | Path, work_times: Mappi
     Returns:
         The path of report.html.
 
+    A file there that the last report did not write as it is now (edited since, or someone's own) is first
+    moved to `<folder>-kept/<report time>/` with a warning (`report_kept`).
+
     Raises:
         CorrectionError: A file cannot be written.
+        OutputWriteError: A file that is not the report's cannot be moved aside.
     """
     folder = Path(folder)
     found = evidence(result, work_times)
@@ -215,9 +222,11 @@ def write_report(result: CorrectionResult, folder: str | Path, work_times: Mappi
     summary.update(evidence_json(found))
     texts["summary.json"] = json.dumps(_finite(summary), indent=2, default=_json_default, allow_nan=False) + "\n"
     texts["report.html"] = report_html(result, found)  # rendered before any write: a failure leaves the old report
+    data = {name: text.encode(ENCODING, ERRORS) for name, text in texts.items()}
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    keep_foreign(folder, data, at)  # a file edited since the last report, or not a report's, is moved aside first
     try:
-        for name, text in texts.items():
-            write_text_atomic(folder / name, text)
+        write_owned(folder, data, at)
     except OSError as e:
         raise CorrectionError(f"cannot write the report under {folder}: {e.strerror or e}") from e
     return folder / "report.html"
