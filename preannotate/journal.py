@@ -24,6 +24,7 @@ read and checked, or transcribed again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import LockError
-from .lock import output_lock
+from .lock import LOCK_FILE, output_lock
 from .naming import MediaFile
 from .report import FileResult, RunReport
 from .storage import ENCODING, ERRORS, raise_if_unwritable, read_json, sync_file_system, write_text_atomic
@@ -208,6 +209,9 @@ class Journal:
         self._dirty = False
         self._synced = time.monotonic()
         self._timer: threading.Timer | None = None
+        self._made = False  # this run created the journal: there was none
+        self._files = 0  # `file` records appended
+        self._final: tuple[int, ...] | None = None  # the file as `close` left it (`_identity`)
 
     @classmethod
     def start(cls, report: RunReport, stored: dict[str, dict[str, Any]] | None = None) -> Journal:
@@ -217,13 +221,16 @@ class Journal:
             DiskFullError: The disk or quota is full.
         """
         path = Path(report.output_dir) / JOURNAL_FILE
+        existed = os.path.lexists(path)
         write_text_atomic(path, json.dumps(start_record(report, stored or {}), ensure_ascii=False) + "\n")
         try:
             handle = open(path, "a", encoding=ENCODING, errors=ERRORS)  # noqa: SIM115 (held open until close)
         except OSError as e:
             raise_if_unwritable(e, path)
             raise
-        return cls(path, handle)
+        journal = cls(path, handle)
+        journal._made = not existed
+        return journal
 
     @property
     def durable(self) -> bool:
@@ -239,6 +246,8 @@ class Journal:
         line = json.dumps(record, ensure_ascii=False) + "\n"
         vouches = record.get("t") in _VOUCHING
         with self._lock:
+            if record.get("t") == "file":
+                self._files += 1
             try:
                 if vouches:  # what it vouches for (run.json, the exports) is durable before it is
                     self._commit(files=True)
@@ -273,7 +282,31 @@ class Journal:
                 raise_if_unwritable(e, self.path)
                 raise
             finally:
+                with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
+                    self._final = _identity(os.fstat(self._handle.fileno()))
                 self._handle.close()
+
+    def discard_unused(self) -> bool:
+        """Removes the journal of a run that stopped before it journaled any file, if nothing else is in its folder.
+
+        A run that fails before its first file (the Ray cluster cannot be joined...) would otherwise leave a
+        folder that looks like a run's. Only the journal this run created where there was none is removed, while
+        it is still that file as `close` left it and the folder holds nothing else but the lock file: what
+        the run wrote besides (a transcript, run.json) needs the journal that vouches for it. Call after `close`.
+
+        Returns:
+            Whether the journal was removed.
+        """
+        if not self._made or self._files or self._final is None:
+            return False
+        try:
+            others = {p.name for p in self.path.parent.iterdir()} - {JOURNAL_FILE, LOCK_FILE}
+            if others or _identity(self.path.lstat()) != self._final:
+                return False
+            self.path.unlink()
+        except OSError:  # gone or unreadable: leave what is there
+            return False
+        return True
 
     def _commit(self, files: bool = False) -> None:
         """Makes every line so far durable, after the files the run wrote meanwhile (one file system flush).
@@ -296,6 +329,11 @@ class Journal:
                 self._commit()
             except OSError as e:  # the next append or close commits again and raises it
                 log.warning("%s: cannot make the last lines durable yet (%s)", self.path, e.strerror or e)
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    """What tells one file from another at a path: a freed inode is soon reused, so its size and mtime too."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def rebuild_run_json(output_dir: str | Path) -> Path | None:

@@ -44,7 +44,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _Held:
     fd: int
     count: int
-    created: bool
+    created: tuple[Path, ...]  # the folders taking the lock made (the output folder and missing parents), deepest first
+    made_file: bool  # the lock file was not there before
 
 
 _held: dict[str, _Held] = {}
@@ -109,8 +110,8 @@ def locked(command: str, existing: bool = False) -> Callable[[F], F]:
 
 def _acquire(folder: Path, command: str) -> _Held | None:
     try:
-        created = not folder.exists()
-        fd = _open_locked(folder / LOCK_FILE)
+        created = _missing_folders(folder)
+        fd, made_file = _open_locked(folder / LOCK_FILE)
     except OSError as e:
         raise_if_disk_full(e, folder)
         if e.errno not in _UNLOCKABLE:  # a file where the folder must be, a name too long...
@@ -128,14 +129,27 @@ def _acquire(folder: Path, command: str) -> _Held | None:
         raise
     with contextlib.suppress(OSError):  # a folder it cannot search holds no temps of ours
         remove_output_temps(folder)
-    return _Held(fd, 1, created)
+    return _Held(fd, 1, created, made_file)
 
 
-def _open_locked(path: Path) -> int:
-    """Opens and locks the lock file, or raises LockError naming the holder."""
+def _missing_folders(folder: Path) -> tuple[Path, ...]:
+    """`folder` and those of its parents that do not exist yet, deepest first (what taking the lock makes)."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return tuple(missing)
+
+
+def _open_locked(path: Path) -> tuple[int, bool]:
+    """Opens and locks the lock file, or raises LockError naming the holder.
+
+    Returns:
+        The file's descriptor, and whether this call created the file.
+    """
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)  # again, in case a holder removed it (see `_release`)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd, made = _open_lock_file(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -149,10 +163,19 @@ def _open_locked(path: Path) -> int:
         # hold a lock nobody else can see, and must lock the file now on disk instead.
         try:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return fd
+                return fd, made
         except FileNotFoundError:
             pass
         _unlock(fd)
+
+
+def _open_lock_file(path: Path) -> tuple[int, bool]:
+    """Opens the lock file, creating it if needed; returns its descriptor and whether it was created here."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+    try:
+        return os.open(path, flags | os.O_EXCL, 0o644), True
+    except FileExistsError:  # another holder's, or one left behind: kept when released (see `_release`)
+        return os.open(path, flags, 0o644), False
 
 
 def _read_holder(fd: int) -> dict[str, Any] | None:
@@ -205,9 +228,11 @@ def _write_holder(fd: int, command: str) -> None:
 
 def _release(folder: Path, held: _Held) -> None:
     with contextlib.suppress(OSError):
-        if held.created and _only_lock_file(folder):  # a run that stopped at once leaves no empty folder
+        # A command that stopped at once leaves a folder as it found it: no lock file of its own, no empty folder.
+        if (held.created or held.made_file) and _only_lock_file(folder):
             (folder / LOCK_FILE).unlink()
-            folder.rmdir()
+            for made in held.created:  # rmdir refuses a folder someone put something in meanwhile
+                made.rmdir()
         else:
             os.ftruncate(held.fd, 0)  # empty: released in order (a holder's details mean it was killed)
     _unlock(held.fd)

@@ -22,6 +22,9 @@ class Journal(Protocol):
     def close(self) -> None:
         """Closes the journal."""
 
+    def discard_unused(self) -> bool:
+        """Removes the journal of a run stopped before its first file, when its folder holds nothing else."""
+
 
 Status = Literal["ok", "skipped", "failed"]
 

@@ -15,6 +15,7 @@ from ..review import Reviewer
 from ..superannotate import UploadSession
 from .decode import Decoding
 from .plan import Job
+from .transcribe_jobs import Loaded
 
 
 @dataclasses.dataclass
@@ -38,6 +39,8 @@ class RunContext:
             changed (`preannotate.run.unchanged`); found before any stage writes run.json. None: they run.
         unchanged: The chunk and export stages kept the last run's results (set by the chunk stage).
         media: The run's media files (what the speakers stage decodes again).
+        loaded: The engine loaded for `jobs` and their durations, before the journal started; None without
+            jobs, and once the transcribe stage is done with it (its memory is freed for the later stages).
     """
 
     config: RunConfig
@@ -56,3 +59,4 @@ class RunContext:
     kept: list[dict[str, Any]] | None = None
     unchanged: bool = False
     media: list[MediaFile] = dataclasses.field(default_factory=list)
+    loaded: Loaded | None = None

@@ -24,6 +24,7 @@ from .context import RunContext
 from .owner import check_output_folder
 from .plan import plan
 from .stages import STAGES, stage_keys
+from .transcribe_jobs import load_engine
 from .unchanged import unchanged_chunks
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
 
     Raises:
         InputError: The input folder is missing or holds no media.
-        ModelError: The model is missing or broken (raised before any file is processed).
+        ModelError: The model is missing or broken (raised before any file is processed, and before the journal
+            starts: the output folder is left as it was).
         ConfigError: An option does not suit the model, or the review model cannot be loaded (raised
             before any file is processed).
         CredentialsError: Uploading is asked for and the token is missing, malformed or rejected
@@ -71,12 +73,16 @@ def _effective(config: RunConfig) -> RunConfig:
 @locked("run")
 def _run_locked(config: RunConfig, progress: bool) -> RunReport:
     ctx = _start(config, progress)
+    journal, finished = ctx.report.journal, False
     try:
         for stage in STAGES:
             stage.run(ctx)
+        finished = True
     finally:
-        if ctx.report.journal is not None:
-            ctx.report.journal.close()
+        if journal is not None:
+            journal.close()
+            if not finished:  # if it failed before its first file, a new folder is left as it was (see the lock)
+                journal.discard_unused()
     return ctx.report
 
 
@@ -111,9 +117,11 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     report.files = sorted([*planned.results, *unreadable], key=lambda f: f.source)
     if planned.reused:
         log.info("%d finished file(s) taken from %s without reading their transcript", planned.reused, JOURNAL_FILE)
+    # Loaded before the journal starts: a model that fails to load leaves a new folder empty, a run's unchanged.
+    loaded = load_engine(planned.jobs, model, config) if planned.jobs else None
     report.journal = Journal.start(report, planned.stored)  # from here on each finished file is one line
     ctx = RunContext(config, report, model, reviewer, session, keys, planned.jobs, progress, media=media)
-    ctx.previous, ctx.reused = previous, planned.reused
+    ctx.previous, ctx.reused, ctx.loaded = previous, planned.reused, loaded
     if not planned.jobs:  # read now: the speakers stage writes run.json before the chunk stage looks
         ctx.kept = unchanged_chunks(out, report.files, keys, previous, planned.reused)
     return ctx

@@ -2,8 +2,9 @@
 
 Decoding runs as one-CPU Ray tasks on any node; transcription runs in a pool of long-lived actors (`map_batches`
 with a callable class), each of which loads the registered engine once. Every file is one block, so a worker or
-node that dies costs only the files it held: Ray retries their tasks on the actors that remain. The driver gets
-each file's outcome as soon as it is ready and stores it (see `pipeline`), so a killed driver resumes from there.
+node that dies costs only the files it held: Ray retries their tasks on the actors that remain, a few times, and a
+file that keeps killing its worker then fails alone (`ray_crashes`). The driver gets each file's outcome as soon
+as it is ready and stores it (see `pipeline`), so a killed driver resumes from there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 from .. import errors
 from ..cloud import ObjectUrl
 from ..errors import ConfigError, ModelError, PreannotateError, TranscriptionError
+from .ray_crashes import CRASH_RETRIES, crashed_outcomes, tolerate_lost_files
 
 if TYPE_CHECKING:
     from ..options import ModelOptions, RayOptions, SilenceOptions, TranscribeOptions
@@ -89,11 +91,15 @@ def transcribe_on_ray(
     with _connected(ray, options):
         check_paths_visible(ray, options, paths)
         dataset = _dataset(ray, paths, model, transcribe, identity, options, silence)
+        seen: set[int] = set()
         try:
             for row in dataset.iter_rows():
-                yield _outcome(row)
+                outcome = _outcome(row)
+                seen.add(outcome.index)
+                yield outcome
         except ray.exceptions.RayError as e:
             raise _cause(e) from e
+        yield from crashed_outcomes(ray, dataset, len(paths), seen)  # files whose worker kept dying
 
 
 def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | Path]) -> None:
@@ -116,6 +122,11 @@ def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | Path]) 
 
 
 def _import_ray() -> Any:
+    """Ray, imported (with Ray Data).
+
+    Raises:
+        ConfigError: Ray is not installed.
+    """
     try:
         import ray
         import ray.data  # noqa: F401  (the executor's engine)
@@ -124,16 +135,34 @@ def _import_ray() -> Any:
     return ray
 
 
+def check_ray(options: RayOptions) -> None:
+    """Checks what can fail before the cluster is joined: Ray is installed, and the cluster's address answers.
+
+    Raises:
+        ConfigError: Ray is not installed, or nothing answers at the address.
+    """
+    _import_ray()
+    named, address = _address(options)
+    if address:
+        check_reachable(address, named)
+
+
+def _address(options: RayOptions) -> tuple[str, str | None]:
+    """Where the cluster's address comes from (for messages), and the address; None: a Ray started here."""
+    named = "ray.address" if options.address else "RAY_ADDRESS"
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    if address == "local":  # Ray's name for a Ray started here: the same as none
+        address = None
+    return named, address
+
+
 @contextmanager
 def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
     """Joins the cluster (or starts a local Ray) for the block, unless this process is already connected."""
     if ray.is_initialized():
         yield
         return
-    named = "ray.address" if options.address else "RAY_ADDRESS"  # where the address comes from, for messages
-    address = options.address or os.environ.get("RAY_ADDRESS")
-    if address == "local":  # Ray's name for a Ray started here: the same as none, sized as below
-        address = None
+    named, address = _address(options)
     # "local" starts a Ray for this run (it inherits this environment: bucket credentials, the model cache), with
     # logical CPUs enough for the ray.min_workers actors and a decode task: Ray Data waits forever for them.
     actors = math.ceil(options.min_workers * options.cpus_per_worker) + 1
@@ -202,23 +231,29 @@ def _dataset(
 ) -> Any:
     # Pickled, so that a listed bucket object keeps the identity it was listed with (`ObjectUrl`).
     items = [{"index": i, "path": pickle.dumps(p)} for i, p in enumerate(paths)]
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False  # the driver shows its own bar over audio seconds
     files = ray.data.from_items(items, override_num_blocks=len(items))  # a block per file: failures cost one file
+    # The Dataset's own copy of the DataContext (the current one is global: a notebook's Ray Data would inherit it).
+    files.context.enable_progress_bars = False  # the driver shows its own bar over audio seconds
+    tolerate_lost_files(files.context)
     # Args made by a function keep Ray Data from fusing decoding into the actors: it stays on CPU tasks anywhere.
     decoded = files.map(_decode_row, fn_kwargs={"silence": silence}, ray_remote_args_fn=_decode_task_args)
     return decoded.map_batches(
         _Transcriber,
         fn_constructor_kwargs={"model": model, "transcribe": transcribe, "identity": identity},
         batch_size=1,
-        compute=ray.data.ActorPoolStrategy(min_size=options.min_workers, max_size=options.max_workers),
+        # One file at a time per actor: a file that kills its actor takes no other file's retries with it.
+        compute=ray.data.ActorPoolStrategy(
+            min_size=options.min_workers, max_size=options.max_workers, max_tasks_in_flight_per_actor=1
+        ),
         num_cpus=options.cpus_per_worker,
         num_gpus=options.gpus_per_worker,
+        max_restarts=-1,  # a dead actor is replaced, so the pool never shrinks
+        max_task_retries=CRASH_RETRIES,  # Ray Data's default retries a file that kills its actor forever
     )
 
 
 def _decode_task_args() -> dict[str, Any]:
-    return {"num_cpus": 1}
+    return {"num_cpus": 1, "max_retries": CRASH_RETRIES}  # Ray Data's default retries forever
 
 
 def _decode_row(row: dict[str, Any], silence: SilenceOptions | None = None) -> dict[str, Any]:

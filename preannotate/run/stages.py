@@ -81,11 +81,14 @@ def _decode(ctx: RunContext) -> None:
 
 def _transcribe(ctx: RunContext) -> None:
     """Transcribes the files not finished; an interruption is recorded in run.json before it goes on."""
-    if not ctx.jobs:
+    loaded, ctx.loaded = ctx.loaded, None  # the engine is freed once the files are transcribed
+    if loaded is None:  # no jobs
         return
     try:
         with ctx.audio or Decoding(_per_channel(ctx.config), ctx.config.silence) as audio:
-            transcribe_jobs(ctx.jobs, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress)
+            transcribe_jobs(
+                ctx.jobs, loaded, audio, ctx.model, ctx.config, ctx.keys["transcribe"], ctx.report, ctx.progress
+            )
     except KeyboardInterrupt:
         ctx.report.note(interrupted=True)
         ctx.report.write()

@@ -40,14 +40,51 @@ class _Work:
     key: str
 
 
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """What transcribing a run's jobs needs, made ready before the run's journal starts.
+
+    Attributes:
+        durations: Each job's probed seconds (0 when unknown), in the jobs' order.
+        engine: The engine loaded in this process and checked against the decoding options; None on Ray,
+            whose actors load their own.
+    """
+
+    durations: list[float]
+    engine: asr.Engine | None = None
+
+
+def load_engine(jobs: list[Job], model: asr.PreparedModel, config: RunConfig) -> Loaded:
+    """Loads and checks the engine for `jobs` (on Ray: checks that Ray is installed and the cluster answers).
+
+    A run calls it before its journal starts: a model that cannot load, or cannot honour the options (an
+    English-only model asked for French), then leaves the output folder as it found it.
+
+    Raises:
+        ModelError: The model is missing, broken or cannot be loaded.
+        ConfigError: The model cannot honour the decoding options, or Ray is asked for and not installed, or
+            nothing answers at the cluster's address.
+    """
+    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
+    if config.run.executor == "ray":
+        from .ray_data import check_ray  # Ray is an optional extra
+
+        check_ray(config.ray)
+        return Loaded(durations)
+    engine = model.load(files=model.transcriptions_at_once(durations))
+    engine.check(config.transcribe)
+    return Loaded(durations, engine)
+
+
 def transcribe_jobs(
-    jobs: list[Job], audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str, report: RunReport,
-    progress: bool,
+    jobs: list[Job], loaded: Loaded, audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str,
+    report: RunReport, progress: bool,
 ) -> None:  # fmt: skip
-    """Loads the engine and transcribes every job, replacing its result in `report` and journaling it.
+    """Transcribes every job, replacing its result in `report` and journaling it.
 
     Args:
         jobs: The files to transcribe (at least one).
+        loaded: Their durations and the engine (`load_engine`).
         audio: Decodes their audio.
         model: The run's model.
         config: The run's configuration.
@@ -55,13 +92,13 @@ def transcribe_jobs(
         report: The run's report.
         progress: Show a progress bar over audio seconds.
     """
-    durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
-    if config.run.executor == "ray":
-        from .ray_stage import results_from_ray  # Ray is an optional extra; decoding runs on the cluster
+    durations = loaded.durations
+    if loaded.engine is None:
+        from .ray_stage import results_from_ray  # decoding and transcribing run on the cluster
 
         results = results_from_ray(jobs, model, config, key, report)
     else:
-        results = _results_here(jobs, durations, audio, model, config, key, report)
+        results = _results_here(jobs, durations, audio, loaded.engine, config, key, report)
     # The bar moves by each file's probed seconds, what its total is made of, so that it ends full even when a
     # file fails or decodes shorter than its header says.
     by_source = {job.media.source: (job, seconds) for job, seconds in zip(jobs, durations)}
@@ -90,12 +127,10 @@ def advance(bar: tqdm, seconds: float) -> None:
 
 
 def _results_here(
-    jobs: list[Job], durations: list[float], audio: Decoding, model: asr.PreparedModel, config: RunConfig, key: str,
+    jobs: list[Job], durations: list[float], audio: Decoding, engine: asr.Engine, config: RunConfig, key: str,
     report: RunReport,
 ) -> Iterator[FileResult]:  # fmt: skip
-    """Loads the engine in this process (before the first result is asked for); its results as files finish."""
-    engine = model.load(files=model.transcriptions_at_once(durations))
-    engine.check(config.transcribe)
+    """Transcribes with the engine loaded in this process; its results as files finish."""
     info = engine.info
     model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
     report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})

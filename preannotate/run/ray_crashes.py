@@ -1,0 +1,87 @@
+"""Files whose Ray worker died on them: retried a few times, then failed alone instead of stopping the run.
+
+A file that kills the process handling it (a crash in a C decoder, the OOM killer on a huge file) would, with
+Ray Data's defaults, be retried forever (tasks and actor tasks alike), and one that runs out of retries would abort
+the whole Dataset. Here each file's task is retried `CRASH_RETRIES` times (enough for a node lost to something
+else), its block is then dropped (`max_errored_blocks`), and the driver fails each file that yielded no outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TranscriptionError
+
+if TYPE_CHECKING:
+    from .ray_data import RemoteOutcome
+
+log = logging.getLogger(__name__)
+CRASH_RETRIES = 2  # retries of a file whose worker died: a node lost to something else still gets one
+_CAUSES = {
+    "decoding": "a crash in the decoder",
+    "transcribing": "a crash in the speech model",
+    "decoding or transcribing": "a crash in the decoder or the speech model",
+}
+
+
+def tolerate_lost_files(context: Any) -> None:
+    """Lets the Dataset whose `DataContext` this is go on past files whose retries ran out.
+
+    `context` must be the Dataset's own copy (`Dataset.context`), not `DataContext.get_current()`: the current
+    one is global to this process, and a notebook's own Ray Data would inherit the change.
+    """
+    context.max_errored_blocks = -1  # none aborts the run: the driver fails each file that yields nothing
+
+
+def crashed_outcomes(ray: Any, dataset: Any, count: int, seen: set[int]) -> Iterator[RemoteOutcome]:
+    """Fails each of the `count` files not in `seen`: the Dataset dropped it when its worker kept dying.
+
+    Raises:
+        TranscriptionError: Files are missing and the cluster itself is gone (no node alive): one error for the
+            run, not one per file.
+    """
+    from .ray_data import RemoteOutcome
+
+    missing = [i for i in range(count) if i not in seen]
+    if not missing:
+        return
+    _check_cluster_alive(ray, len(missing))
+    stage = _stage(dataset, count)
+    error = f"its Ray worker died {CRASH_RETRIES + 1} times while {stage} it: out of memory, or {_CAUSES[stage]}"
+    error += " (the Ray logs on its node say which)"
+    for index in missing:
+        yield RemoteOutcome(index, None, [], error, {}, 0.0, "")
+
+
+def _check_cluster_alive(ray: Any, missing: int) -> None:
+    try:
+        alive = any(node["Alive"] for node in ray.nodes())
+    except Exception as e:  # the cluster cannot even be asked
+        log.debug("the Ray cluster did not answer: %s", e)
+        alive = False
+    if not alive:
+        raise TranscriptionError(f"the Ray cluster went away: {missing} file(s) got no transcript")
+
+
+def _stage(dataset: Any, count: int) -> str:
+    """Where the lost files died, from the rows each operator output (one row per file)."""
+    try:
+        rows = _rows_by_operator(dataset.get_stats_summary())
+        log.debug("rows output by each Ray Data operator: %s", rows)
+        decoded = next(n for name, n in rows.items() if "_decode_row" in name)
+    except Exception as e:  # Ray's stats are a developer API: without them, both stages are named
+        log.debug("Ray Data's stats do not say where files were lost: %s", e)
+        return "decoding or transcribing"
+    if decoded >= count:
+        return "transcribing"
+    transcribed = next((n for name, n in rows.items() if "_Transcriber" in name), 0)
+    return "decoding" if transcribed >= decoded else "decoding or transcribing"
+
+
+def _rows_by_operator(summary: Any) -> dict[str, int]:
+    rows = {op.operator_name: op.output_num_rows.sum if op.output_num_rows else 0 for op in summary.operators_stats}
+    for parent in summary.parents:  # the operators before the last one may be kept there
+        rows.update(_rows_by_operator(parent))
+    return rows
