@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 from .cloud import discover_bucket
-from .errors import InputError
+from .errors import InputError, listed
 from .locations import is_bucket_url
 from .naming import EXPORT_MARKER, MediaFile, is_media_source, unique_item_names
 
@@ -182,5 +182,4 @@ def _listed(unreadable: list[Unreadable]) -> str:
     """`; could not read: ...` naming up to `_NAMED` of the unreadable paths, or nothing."""
     if not unreadable:
         return ""
-    more = f" and {len(unreadable) - _NAMED} more" if len(unreadable) > _NAMED else ""
-    return "; could not read: " + "; ".join(u.error for u in unreadable[:_NAMED]) + more
+    return "; could not read: " + listed([u.error for u in unreadable], _NAMED, "; ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class PreannotateError(Exception):
     """Root of all errors raised by preannotate."""
@@ -97,3 +99,9 @@ def one_line(error: BaseException) -> str:
     """
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def listed(names: Sequence[str], shown: int = 5, separator: str = ", ") -> str:
+    """The first `shown` of `names` for a message, then how many more: `a, b, c and 2 more`."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return separator.join(names[:shown]) + more

@@ -17,6 +17,7 @@ from support.upload_runs import (
     make_run,
     options,
     run_upload,
+    upload_stopped_at_second_batch,
     video_json,
     write_json,
 )
@@ -90,20 +91,7 @@ def test_interrupted_run_resumes_with_the_rest(
     sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_run(tmp_path)
-    from preannotate.superannotate.client import UploadSession
-
-    real_upload, calls = UploadSession.upload, []
-
-    def upload_then_interrupt(self, project, annotations):
-        calls.append(len(annotations))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_upload(self, project, annotations)
-
-    monkeypatch.setattr(UploadSession, "upload", upload_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        run_upload(tmp_path, options(batch_size=1))
-    monkeypatch.setattr(UploadSession, "upload", real_upload)
+    upload_stopped_at_second_batch(tmp_path, options(batch_size=1), monkeypatch)
 
     report = run_upload(tmp_path, options(batch_size=1))
     assert len(report.succeeded) == 2 and [i.reason for i in report.items].count(UNCHANGED) == 1

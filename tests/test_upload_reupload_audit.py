@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 from support.sa_server import SuperAnnotateServer
-from support.upload_runs import ANNOTATION, items_of, make_run, options, run_upload, video_json, write_json
-
-from preannotate.superannotate.client import UploadSession
+from support.upload_runs import (
+    ANNOTATION,
+    items_of,
+    make_run,
+    options,
+    run_upload,
+    upload_stopped_at_second_batch,
+    video_json,
+    write_json,
+)
 
 PROJECT = "Podcasts"
 FIRST, SECOND, THIRD = items_of()
@@ -117,18 +124,7 @@ def test_a_resumed_upload_with_other_drafts_keeps_what_people_did_meanwhile(
     sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, out = make_run(tmp_path)
-    real_upload, calls = UploadSession.upload, []
-
-    def upload_then_stop(self, project, annotations):
-        calls.append(len(annotations))
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_upload(self, project, annotations)
-
-    monkeypatch.setattr(UploadSession, "upload", upload_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        run_upload(tmp_path, options(batch_size=1))
-    monkeypatch.setattr(UploadSession, "upload", real_upload)
+    upload_stopped_at_second_batch(tmp_path, options(batch_size=1), monkeypatch)
     edited = edit(sa_server, FIRST, "Fixed by hand.")
     redraft(out)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, listed
 from ..journal import JOURNAL_FILE, RUN_FILE
 from ..run.owner import foreign_outputs
 from ..storage import read_json
@@ -68,22 +68,17 @@ def _problems(run: Run) -> list[str]:
     names = foreign_files(run)
     if names:
         found.append(
-            f"run folder {run.folder} holds {_listed(names)}, and neither {MARKER} nor an executed notebook of "
+            f"run folder {run.folder} holds {listed(names, _SHOWN)}, and neither {MARKER} nor an executed notebook of "
             "a preannotate batch shows they are its own"
         )
     output_dir = run.parameters.get("output_dir")
     names = foreign_outputs(Path(output_dir)) if isinstance(output_dir, str) and output_dir else []
     if names:
         found.append(
-            f"output folder {output_dir} of run {run.name!r} holds {_listed(names)}, and no {RUN_FILE} or "
+            f"output folder {output_dir} of run {run.name!r} holds {listed(names, _SHOWN)}, and no {RUN_FILE} or "
             f"{JOURNAL_FILE} of a preannotate run shows they are its own"
         )
     return found
-
-
-def _listed(names: list[str]) -> str:
-    extra = len(names) - _SHOWN
-    return ", ".join(names[:_SHOWN]) + (f" and {extra} more" if extra > 0 else "")
 
 
 def foreign_files(run: Run) -> list[str]:

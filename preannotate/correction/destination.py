@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..discover import EXPORT_MARKER
-from ..errors import DestinationError
+from ..errors import DestinationError, listed
 from ..storage import pid_alive, read_json
 from ..superannotate.report import utc_now
 
@@ -82,7 +82,7 @@ def _check_content(dest: Path) -> None:
             "(dataset.dir), or move its content away"
         )
     if changes:
-        named = ", ".join(changes[:SHOWN]) + (f" and {len(changes) - SHOWN} more" if len(changes) > SHOWN else "")
+        named = listed(changes, SHOWN)
         raise DestinationError(
             f"refusing to replace {dest}: it is not as the export that made it left it: {named}; nothing was "
             f"deleted. To keep these changes, move {dest} elsewhere (or just what was added), or export to "

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ..errors import listed
 from .pull_fields import CORRECTED_DIR, PulledItem
 from .pull_kept import file_sha256, keep_changed
 
@@ -104,5 +105,4 @@ def warn_used(items: Iterable[PulledItem], user: str) -> None:
 
 def named(items: Sequence[PulledItem], reason: bool = False) -> str:
     """The first items' names, each with why and since when it is missing when `reason`, then how many more."""
-    shown = [f"{i.item} ({i.missing}, since {i.missing_since})" if reason else i.item for i in items[:_SHOWN]]
-    return ", ".join(shown) + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+    return listed([f"{i.item} ({i.missing}, since {i.missing_since})" if reason else i.item for i in items], _SHOWN)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import listed
 from ..storage import raise_if_unwritable, read_json
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def keep_changed(
         return []
     folder = kept_folder(out / KEPT_DIR, pulled_at)
     move_aside([out / "corrected" / f"{item}.json" for item in changed], folder)
-    shown = ", ".join(changed[:_SHOWN]) + (f" and {len(changed) - _SHOWN} more" if len(changed) > _SHOWN else "")
+    shown = listed(changed, _SHOWN)
     log.warning(
         "%d file(s) in corrected/ were not as the last pull stored them (changed since, or not a pull's): "
         "kept in %s %s: %s", len(changed), folder, why, shown,

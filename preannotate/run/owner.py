@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, listed
 from ..journal import JOURNAL_FILE, RUN_FILE
 from ..storage import read_json
 
@@ -34,7 +34,7 @@ def check_output_folder(out: Path) -> None:
     """
     present = foreign_outputs(out)
     if present:
-        shown = ", ".join(present[:_SHOWN]) + (f" and {len(present) - _SHOWN} more" if len(present) > _SHOWN else "")
+        shown = listed(present, _SHOWN)
         raise ConfigError(
             f"output folder {out} holds {shown}, and no {RUN_FILE} or {JOURNAL_FILE} of a preannotate run shows "
             "they are its own: a run would overwrite them. Choose another output folder (-o), or move them aside"

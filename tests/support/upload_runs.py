@@ -10,6 +10,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from preannotate import sa_format
 from preannotate.naming import item_name
 from preannotate.options import AnnotationOptions, SuperAnnotateOptions
@@ -70,3 +72,26 @@ def run_upload(root: Path, opts: SuperAnnotateOptions, force: bool = False):
 
 def items_of(sources: list[str] = SOURCES) -> list[str]:
     return [item_name(s) for s in sources]
+
+
+def upload_stopped_at_second_batch(root: Path, opts: SuperAnnotateOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs the upload with Ctrl-C coming as its second batch goes up: the first batch is in, the rest is not."""
+    from preannotate.superannotate.client import UploadSession
+
+    real_upload, calls = UploadSession.upload, []
+
+    def upload_then_stop(self, project, annotations):
+        calls.append(len(annotations))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_upload(self, project, annotations)
+
+    monkeypatch.setattr(UploadSession, "upload", upload_then_stop)
+    try:
+        try:
+            run_upload(root, opts)
+        except KeyboardInterrupt:
+            return
+        raise AssertionError("the upload was not stopped at its second batch")
+    finally:
+        monkeypatch.setattr(UploadSession, "upload", real_upload)
