@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from support.sa_server import SuperAnnotateServer
 from support.upload_runs import (
-    ANNOTATION,
+    edit,
     items_of,
     make_run,
     options,
+    redraft,
     run_upload,
     upload_stopped_at_second_batch,
     video_json,
@@ -25,23 +26,6 @@ from support.upload_runs import (
 
 PROJECT = "Podcasts"
 FIRST, SECOND, THIRD = items_of()
-
-
-def redraft(out: Path, text: str = "another model") -> None:
-    """What a re-run with another model or options writes: other drafts for every item."""
-    for item in items_of():
-        write_json(out / "superannotate" / f"{item}.json", video_json(item, [(0.0, 3.0, f"{text} {item}")]))
-
-
-def edit(server: SuperAnnotateServer, item: str, text: str, status: str | None = None) -> dict:
-    """An annotator's saved fix of the first event at every keyframe (status unchanged unless given)."""
-    annotation = server.annotation(PROJECT, item)
-    for stamp in annotation["instances"][0]["parameters"][0]["timestamps"]:
-        stamp["attributes"] = [{"groupName": ANNOTATION.text_group, "name": text}]
-    server.set_annotation(PROJECT, item, annotation)
-    if status:
-        server.set_status(PROJECT, item, status)
-    return annotation
 
 
 def state(server: SuperAnnotateServer) -> dict:

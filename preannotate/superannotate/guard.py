@@ -5,7 +5,9 @@ server. So before uploading an item that is already in the project, its status a
 annotation are read from SuperAnnotate. An item is human-touched when its status is beyond
 InProgress (QualityCheck, Returned, Completed, Skipped, or a status of a team's own workflow), or when
 its annotation differs from the last one this tool uploaded (without a ledger entry: when it holds any
-annotation other than the one about to be uploaded). Without a ledger entry an item is also kept when it
+annotation other than the one about to be uploaded). An annotation equal to an upload this folder sent and
+never saw confirmed (the ledger's `pending`: a stop came between) is this folder's too. Without a ledger
+entry an item is also kept when it
 has been worked on (not NotStarted) and SuperAnnotate's download leaves its annotation out. An item that
 plays other audio than this upload would attach and than this output folder last uploaded it with is
 someone else's item of the same name: always kept, `overwrite_human_edits` or not.
@@ -21,7 +23,7 @@ from typing import Any
 
 from ..storage import read_json, write_json_atomic
 from .client import ListedItem, UploadSession
-from .ledger import Ledger, LedgerEntry
+from .ledger import Ledger, LedgerEntry, PendingUpload
 from .plan import PlannedItem
 from .redact import get_logger
 from .urls import not_ours
@@ -87,12 +89,15 @@ def find_human_edits(
     edits = {}
     for p in present:
         status, annotation = listed[p.item].status, held.get(p.item)
-        if foreign := _other_audio(p, listed[p.item], ledger.entry(target, p.item)):
+        sent = ledger.sent(target, p.item)
+        if foreign := _other_audio(p, listed[p.item], ledger.entry(target, p.item), sent):
             edits[p.item] = HumanEdit(p.item, foreign, status, annotation, foreign=True)
             continue
         if p.item in by_status:
             edits[p.item] = HumanEdit(p.item, f"human-edited: status {status} on SuperAnnotate", status, annotation)
             continue
+        if _is_sent(annotation, ledger, sent):
+            continue  # what this folder sent before a stop kept it from recording the upload
         last = _last_upload(ledger, target, p.item)
         reason = _unread(listed[p.item], p.item in held) if last is None else None
         reason = reason or _edit_reason(annotation, last, p.annotation, status)
@@ -106,16 +111,19 @@ def is_human_status(status: str | None) -> bool:
     return status is not None and status not in MACHINE_STATUSES
 
 
-def _other_audio(planned: PlannedItem, item: ListedItem, entry: LedgerEntry | None) -> str | None:
+def _other_audio(
+    planned: PlannedItem, item: ListedItem, entry: LedgerEntry | None, sent: PendingUpload | None
+) -> str | None:
     """Why the project's item of this name is someone else's, or None.
 
     It is when it plays neither the audio this upload would attach nor the audio this output folder last
-    uploaded it with (the audio may have moved to a new URL since). An entry of an older ledger, which
-    recorded no URL, vouches for the item.
+    uploaded it with or sent it with unconfirmed (the audio may have moved to a new URL since). An entry of
+    an older ledger, which recorded no URL, vouches for the item.
     """
     if entry is not None and entry.url is None:
         return None
-    return not_ours([url for url in (planned.url, entry.url if entry else None) if url], item.url)
+    known = (planned.url, entry.url if entry else None, sent.url if sent else None)
+    return not_ours([url for url in known if url], item.url)
 
 
 def _unread(item: ListedItem, read: bool) -> str | None:
@@ -140,7 +148,18 @@ def read_annotations(session: UploadSession, project: str, names: list[str]) -> 
 def _last_upload(ledger: Ledger, target: str, item: str) -> dict | None:
     """The copy of the item's last upload to the target, or None (no entry, or the copy is gone)."""
     entry = ledger.entry(target, item)
-    copy = read_json(ledger.output_dir / entry.copy) if entry else None
+    return _copy(ledger, entry.copy) if entry else None
+
+
+def _is_sent(held: dict | None, ledger: Ledger, sent: PendingUpload | None) -> bool:
+    """Whether the held annotation is the one this folder sent unconfirmed (its copy is still here)."""
+    copy = _copy(ledger, sent.copy) if sent is not None and held is not None else None
+    return copy is not None and _content(held) == _content(copy)
+
+
+def _copy(ledger: Ledger, relative: str) -> dict | None:
+    """A copy the ledger keeps of an upload, or None when it is gone or unreadable."""
+    copy = read_json(ledger.output_dir / relative)
     return copy if isinstance(copy, dict) else None
 
 

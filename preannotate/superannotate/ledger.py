@@ -11,7 +11,12 @@ Format (version 1)::
          "host": ..., "team_id": ..., "project": ...,
          "items": {"<item>": {"sha256": "<hex of the canonical JSON>", "uploaded_at": "<UTC ISO 8601>",
                               "annotation": "superannotate/<item>.json",
-                              "copy": "uploaded/<item>/<sha256[:16]>.json", "instances": 12}}}}}
+                              "copy": "uploaded/<item>/<sha256[:16]>.json", "instances": 12}},
+         "pending": {"<item>": {"sha256": ..., "copy": ..., "url": ...}}}}}
+
+`pending` holds the uploads sent and not yet confirmed: each is recorded (with its copy written) before the
+call that sends it and dropped once `items` records it, so that after a stop in between SuperAnnotate's copy
+is still recognised as this folder's own (see `guard`). Versions without it ignore the key.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from ..storage import atomic_writer, read_json, write_json_atomic, write_text_at
 LEDGER_FILE = "uploads.json"
 COPIES_DIR = "uploaded"
 FORMAT = 1
+PENDING = "pending"
 
 
 def canonical_json(annotation: Any) -> str:
@@ -50,6 +56,15 @@ class LedgerEntry:
     annotation: str
     copy: str
     instances: int
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """An upload sent and not confirmed: its content's hash, its copy and the audio URL it went with."""
+
+    sha256: str
+    copy: str
     url: str | None = None
 
 
@@ -114,6 +129,26 @@ class Ledger:
         entry = self.entry(target, item)
         return entry is not None and entry.sha256 == sha256
 
+    def sent(self, target: str, item: str) -> PendingUpload | None:
+        """The item's upload sent to the target and never confirmed (a stop came between), if any."""
+        raw = self.data["targets"].get(target, {}).get(PENDING, {}).get(item)
+        return PendingUpload(**raw) if raw else None
+
+    def begin(self, target: str, meta: dict[str, Any], item: str, annotation: dict, url: str | None = None) -> None:
+        """Records an upload about to be sent, its copy written first (call `save` before sending).
+
+        Args:
+            target: The ledger key of the project (see `UploadSession.target`).
+            meta: What identifies the target: host, team_id, project.
+            item: The item name.
+            annotation: The annotation about to be uploaded (before the SDK's additions).
+            url: The audio URL the item is attached with, when known.
+        """
+        sha = annotation_sha256(annotation)
+        pending = {"sha256": sha, "copy": self._keep_copy(item, annotation, sha), "url": url}
+        record = self.data["targets"].setdefault(target, {**meta, "items": {}})
+        record.setdefault(PENDING, {})[item] = pending
+
     def record(
         self, target: str, meta: dict[str, Any], item: str, annotation: dict, source_file: Path, url: str | None = None
     ) -> None:
@@ -128,18 +163,23 @@ class Ledger:
             url: The audio URL the item was attached with, when known.
         """
         sha = annotation_sha256(annotation)
-        copy_path = Path(COPIES_DIR) / item / f"{sha[:16]}.json"
-        write_text_atomic(self.output_dir / copy_path, json.dumps(annotation, ensure_ascii=False, indent=2) + "\n")
         entry = LedgerEntry(
             sha256=sha,
             uploaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             annotation=_relative(source_file, self.output_dir),
-            copy=copy_path.as_posix(),
+            copy=self._keep_copy(item, annotation, sha),
             instances=len(annotation.get("instances") or []),
             url=url,
         )
         record = self.data["targets"].setdefault(target, {**meta, "items": {}})
         record["items"][item] = entry.__dict__.copy()
+        record.get(PENDING, {}).pop(item, None)
+
+    def _keep_copy(self, item: str, annotation: dict, sha: str) -> str:
+        """Writes the copy of an upload (its name is its content's hash); returns its relative path."""
+        copy_path = Path(COPIES_DIR) / item / f"{sha[:16]}.json"
+        write_text_atomic(self.output_dir / copy_path, json.dumps(annotation, ensure_ascii=False, indent=2) + "\n")
+        return copy_path.as_posix()
 
     def save(self) -> None:
         """Writes the ledger atomically (a broken original is first kept as `uploads.json.invalid-<time>`)."""
@@ -177,6 +217,8 @@ def _sanitized(data: Any) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"target {key!r} is {_kind(target)}, not an object; its records are dropped")
             continue
         kept[key] = {**target, "items": _items(key, target.get("items"), problems)}
+        if PENDING in target:
+            kept[key][PENDING] = _pending(key, target[PENDING], problems)
     return {"format": FORMAT, "targets": kept}, problems
 
 
@@ -193,6 +235,25 @@ def _items(target: str, items: Any, problems: list[str]) -> dict[str, Any]:
             kept[name] = {k: entry[k] for k in _FIELD_TYPES}
             if isinstance(entry.get("url"), str):  # optional: ledgers before it lack it
                 kept[name]["url"] = entry["url"]
+    return kept
+
+
+def _pending(target: str, pending: Any, problems: list[str]) -> dict[str, Any]:
+    """The well-typed unconfirmed uploads; a broken one is dropped (its item is then judged without it)."""
+    if not isinstance(pending, dict):
+        problems.append(f"target {target!r}: pending is {_kind(pending)}, not an object; dropped")
+        return {}
+    kept = {}
+    for name, entry in pending.items():
+        url = entry.get("url") if isinstance(entry, dict) else None
+        if (
+            isinstance(entry, dict)
+            and all(isinstance(entry.get(k), str) for k in ("sha256", "copy"))
+            and (url is None or isinstance(url, str))
+        ):
+            kept[name] = {"sha256": entry["sha256"], "copy": entry["copy"], "url": url}
+        else:
+            problems.append(f"unconfirmed upload of {name!r} (target {target!r}) is malformed; dropped")
     return kept
 
 

@@ -29,7 +29,8 @@ def send_batches(
         session: A connected session.
         options: The superannotate section of the configuration.
         items: Items in the project, ready to upload.
-        ledger: The upload ledger; saved after every batch so an interrupted run resumes with the rest.
+        ledger: The upload ledger; saved before every batch (what is being sent) and after it (what was
+            confirmed), so an interrupted run resumes with the rest and replaces its own unconfirmed uploads.
         report: Gets one outcome per item.
         notes: Reasons to record with items that succeed (an overwrite of human edits...).
     """
@@ -38,6 +39,9 @@ def send_batches(
     meta = {"host": session.host, "team_id": session.team_id, "project": options.project}
     size = options.batch_size
     for batch in (items[i : i + size] for i in range(0, len(items), size)):
+        for p in batch:  # recorded before sending: a stop before the confirmation still knows the upload ours
+            ledger.begin(target, meta, p.item, p.annotation or {}, p.url)
+        ledger.save()
         outcomes = upload_batch(session, options.project, batch, options.verify_upload)
         for p in batch:
             if outcomes[p.item] is None:

@@ -17,7 +17,10 @@ from preannotate.naming import item_name
 from preannotate.options import AnnotationOptions, SuperAnnotateOptions
 from preannotate.superannotate import preflight, upload_run
 
+from .sa_server import SuperAnnotateServer
+
 ANNOTATION = AnnotationOptions(review_group=None, reason_group=None, doubtful_group=None)
+PROJECT = "Podcasts"
 PREFIX = "https://media.example.org/audio"
 SOURCES = ["en/interview one.mp3", "es/clip.wav", "fr/clip.m4a"]
 
@@ -62,7 +65,7 @@ def write_json(path: Path, data: object) -> None:
 
 
 def options(**changes: object) -> SuperAnnotateOptions:
-    return replace(SuperAnnotateOptions(project="Podcasts", url_prefix=PREFIX, backoff_seconds=0.0), **changes)
+    return replace(SuperAnnotateOptions(project=PROJECT, url_prefix=PREFIX, backoff_seconds=0.0), **changes)
 
 
 def run_upload(root: Path, opts: SuperAnnotateOptions, force: bool = False):
@@ -95,3 +98,20 @@ def upload_stopped_at_second_batch(root: Path, opts: SuperAnnotateOptions, monke
         raise AssertionError("the upload was not stopped at its second batch")
     finally:
         monkeypatch.setattr(UploadSession, "upload", real_upload)
+
+
+def redraft(out: Path, text: str = "another model") -> None:
+    """What a re-run with another model or options writes: other drafts for every item."""
+    for item in items_of():
+        write_json(out / "superannotate" / f"{item}.json", video_json(item, [(0.0, 3.0, f"{text} {item}")]))
+
+
+def edit(server: SuperAnnotateServer, item: str, text: str, status: str | None = None) -> dict:
+    """An annotator's saved fix of the first event at every keyframe (status unchanged unless given)."""
+    annotation = server.annotation(PROJECT, item)
+    for stamp in annotation["instances"][0]["parameters"][0]["timestamps"]:
+        stamp["attributes"] = [{"groupName": ANNOTATION.text_group, "name": text}]
+    server.set_annotation(PROJECT, item, annotation)
+    if status:
+        server.set_status(PROJECT, item, status)
+    return annotation

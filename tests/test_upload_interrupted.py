@@ -1,0 +1,129 @@
+"""An upload stopped between sending a batch and recording it: the next run still knows those items its own.
+
+The ledger records what a batch is about to send (`pending`, with a copy) before sending it. Without that, a
+stop after SuperAnnotate took the batch and before `uploads.json` was saved left items holding this folder's
+drafts with no record of them: a re-run with better drafts kept them as "human-edited", and only
+`--overwrite-human-edits`, which also replaces real corrections, would move them on. The real SDK talks to the
+loopback server; the stop is a KeyboardInterrupt raised around the SDK's real upload call.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.sa_server import SuperAnnotateServer
+from support.upload_runs import edit, items_of, make_run, options, redraft, run_upload
+
+from preannotate.superannotate import LEDGER_FILE, Ledger
+from preannotate.superannotate.client import UploadSession
+
+PROJECT = "Podcasts"
+FIRST, SECOND, THIRD = items_of()
+
+
+def stopped(root: Path, monkeypatch: pytest.MonkeyPatch, after_sending: bool = True) -> None:
+    """Runs the upload with Ctrl-C coming just after (or just before) SuperAnnotate takes the first batch."""
+    real_upload = UploadSession.upload
+
+    def upload_then_stop(self, project, annotations):
+        if after_sending:
+            real_upload(self, project, annotations)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UploadSession, "upload", upload_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            run_upload(root, options())
+
+
+def ledger_of(out: Path) -> dict:
+    return json.loads((out / LEDGER_FILE).read_text())
+
+
+def drafts(server: SuperAnnotateServer) -> dict[str, str]:
+    """The first event's text of every item on the server."""
+    texts = {}
+    for name in server.items(PROJECT):
+        stamp = server.annotation(PROJECT, name)["instances"][0]["parameters"][0]["timestamps"][0]
+        texts[name] = stamp["attributes"][0]["name"]
+    return texts
+
+
+def test_a_stop_after_the_server_took_the_batch_leaves_the_items_this_folders(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = make_run(tmp_path)
+    stopped(tmp_path, monkeypatch)
+    assert drafts(sa_server) == {FIRST: "hello 0", SECOND: "hello 1", THIRD: "hello 2"}  # the batch went up
+    (target,) = ledger_of(out)["targets"].values()
+    assert target["items"] == {} and sorted(target["pending"]) == sorted(items_of())
+    redraft(out)
+
+    report = run_upload(tmp_path, options())
+    assert sorted(report.succeeded) == sorted(items_of()) and report.kept_human_edits == []
+    assert set(drafts(sa_server).values()) == {f"another model {item}" for item in items_of()}
+    (target,) = ledger_of(out)["targets"].values()
+    assert sorted(target["items"]) == sorted(items_of()) and target["pending"] == {}
+
+
+def test_an_edit_made_after_the_stop_is_kept(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = make_run(tmp_path)
+    stopped(tmp_path, monkeypatch)
+    edited = edit(sa_server, FIRST, "Fixed by hand.")  # an annotator opened it before the re-run
+    redraft(out)
+
+    report = run_upload(tmp_path, options())
+    assert sa_server.annotation(PROJECT, FIRST) == edited and report.kept_human_edits == [FIRST]
+    assert sorted(report.succeeded) == sorted([SECOND, THIRD])
+    assert FIRST in ledger_of(out)["targets"][report.target]["pending"]  # still unconfirmed: never replaced
+
+
+def test_a_stop_before_sending_uploads_everything_next_time(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = make_run(tmp_path)
+    stopped(tmp_path, monkeypatch, after_sending=False)
+    assert not sa_server.upload_counts  # nothing went up
+    redraft(out)
+
+    report = run_upload(tmp_path, options())
+    assert sorted(report.succeeded) == sorted(items_of()) and report.kept_human_edits == []
+    assert set(drafts(sa_server).values()) == {f"another model {item}" for item in items_of()}
+
+
+def test_a_damaged_pending_record_is_named_and_its_item_judged_without_it(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = make_run(tmp_path)
+    stopped(tmp_path, monkeypatch)
+    data = ledger_of(out)
+    (key,) = data["targets"]
+    data["targets"][key]["pending"][FIRST] = {"sha256": 7, "copy": None}
+    (out / LEDGER_FILE).write_text(json.dumps(data))
+    redraft(out)
+
+    report = run_upload(tmp_path, options())
+    assert any(LEDGER_FILE in w and repr(FIRST) in w and "malformed" in w for w in report.warnings)
+    assert report.kept_human_edits == [FIRST]  # no proof left that the draft on the server is this folder's
+    assert sorted(report.succeeded) == sorted([SECOND, THIRD])
+    assert list(out.glob(f"{LEDGER_FILE}.invalid-*"))  # the damaged original is kept
+
+
+def test_recording_the_upload_clears_what_was_pending(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, {"format": 1, "targets": {}})
+    meta = {"host": "h", "team_id": 1, "project": PROJECT}
+    annotation = {"metadata": {"name": FIRST}, "instances": []}
+    ledger.begin("t", meta, FIRST, annotation, "https://media.example.org/a.wav")
+    ledger.save()
+    sent = Ledger.load(tmp_path).sent("t", FIRST)
+    assert sent is not None and sent.url == "https://media.example.org/a.wav"
+    assert json.loads((tmp_path / sent.copy).read_text()) == annotation
+
+    ledger.record("t", meta, FIRST, annotation, tmp_path / "a.json", sent.url)
+    ledger.save()
+    reread = Ledger.load(tmp_path)
+    assert reread.sent("t", FIRST) is None and reread.entry("t", FIRST) is not None and not reread.problems
