@@ -16,6 +16,7 @@ import pytest
 from support.sa_server import SuperAnnotateServer
 from support.upload_runs import edit, items_of, make_run, options, redraft, run_upload
 
+from preannotate.correction.rundata import draft_for
 from preannotate.superannotate import LEDGER_FILE, Ledger
 from preannotate.superannotate.client import UploadSession
 
@@ -127,3 +128,21 @@ def test_recording_the_upload_clears_what_was_pending(tmp_path: Path) -> None:
     ledger.save()
     reread = Ledger.load(tmp_path)
     assert reread.sent("t", FIRST) is None and reread.entry("t", FIRST) is not None and not reread.problems
+
+
+def test_corrections_are_measured_against_the_copy_that_was_sent(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report compares a correction with the draft the annotator started from, not a later redraft."""
+    _, out = make_run(tmp_path)
+    stopped(tmp_path, monkeypatch)
+    redraft(out)  # written after the stop and never sent
+    key = next(iter(ledger_of(out)["targets"]))
+
+    draft = draft_for(out, Ledger.load(out), key, FIRST)
+    assert _texts(draft.annotation) == ["hello 0", "world 0"] and "sent and not confirmed" in (draft.note or "")
+
+
+def _texts(annotation: dict | None) -> list[str]:
+    instances = (annotation or {}).get("instances") or []
+    return [i["parameters"][0]["timestamps"][0]["attributes"][0]["name"] for i in instances]

@@ -95,11 +95,17 @@ def load_ledger(output_dir: Path) -> Ledger | None:
 def draft_for(output_dir: Path, ledger: Ledger | None, target: str, item: str) -> Draft:
     """What was uploaded for the item: the ledger's copy, else the annotation file if it was uploaded as is.
 
+    An upload sent and never confirmed (a stop came between) is compared with the copy kept before sending.
+
     Without a ledger entry (the ledger was removed, or items were uploaded by other means), the
     current `superannotate/<item>.json` is used and the note says so.
     """
     entry = ledger.entry(target, item) if ledger is not None else None
     current = output_dir / ANNOTATIONS_DIR / f"{item}.json"
+    sent = ledger.sent(target, item) if ledger is not None and entry is None else None
+    if sent is not None and (copy := read_json(output_dir / sent.copy)) is not None:
+        # The upload stopped before it was recorded; SuperAnnotate may hold this copy or an older one.
+        return Draft(copy, f"the upload to {target} was sent and not confirmed: compared with its copy {sent.copy}")
     if entry is None:
         annotation = read_json(current)
         note = f"not in the upload ledger for {target}: compared with {ANNOTATIONS_DIR}/{item}.json"
