@@ -11,8 +11,9 @@ staging folder inside it): a pull that SuperAnnotate fails half-way, or that is 
 previous pull's files and index as they were, each file with the status it was pulled in. A file it
 replaces must be the last pull's own, unchanged (its SHA-256 in pulled.json): any other, a correction
 made by hand since, is moved to `corrected-kept/` first (`pull_kept`). An item the project no longer
-holds, or whose annotation SuperAnnotate no longer gives, keeps its last pulled correction listed, marked
-`missing` (`pull_gone`).
+holds (or gives to another item of its name, playing other audio), or whose annotation SuperAnnotate no
+longer gives, keeps its last pulled correction listed, marked `missing` (`pull_gone`); a damaged pulled.json
+is kept beside the new one, and those corrections are recovered from `corrected/` (`pull_recovered`).
 
 Only the run's own items are asked for (those in run.json that were transcribed): the
 drafts to compare with exist for no others; an item of the same name that plays other audio than
@@ -47,14 +48,14 @@ from ..superannotate.plan import run_files
 from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
-from .pull_fields import CORRECTED_DIR, INDEX_TYPES, PULLED_FILE, PulledItem, checked, kind, read_items
+from .pull_fields import CORRECTED_DIR, FORMAT, PULLED_FILE, PulledItem, parse_index
 from .pull_gone import NO_ANNOTATION, NOT_IN_PROJECT, keep_missing, kept_phrase
 from .pull_kept import file_sha256, keep_changed, stored_hashes
 from .pull_project import check_project, check_target, choose_project
+from .pull_recovered import keep_original, read_last_pull, recovered, unvouched
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
 BATCH = 100  # items per download request
 INTERRUPTED = "a pull was stopped while it stored this item's annotation: pull again"
 STAGING_PREFIX = ".pull-"  # corrected/.pull-<random>/ (mkdtemp): one pull's downloads until all are in
@@ -107,20 +108,11 @@ class PullReport:
             CorrectionInputError: It is not a pull index of this format (the message names the problem).
         """
         try:
-            if isinstance(data, dict) and (data.get("format") != FORMAT or isinstance(data["format"], bool)):
-                # First: another format's other fields would be reported as wrong types.
-                raise ValueError(
-                    f"format is {kind(data['format'])}, not {FORMAT}" if "format" in data else "format missing"
-                )
-            fields = checked(data, INDEX_TYPES, "", required=INDEX_TYPES)
-            if not all(isinstance(s, str) for s in fields["statuses"]):
-                raise ValueError(f"statuses is {kind(fields['statuses'])}, not a list of strings")
-            items = read_items(fields.pop("items"))
+            return cls(**parse_index(data))
         except ValueError as e:
             raise CorrectionInputError(
                 f"{source} is not a pull index of format {FORMAT} ({e}): run `preannotate pull` to pull again"
             ) from None
-        return cls(**fields, items=items)
 
     def describe(self) -> str:
         """The summary line, then one line per item that could not be pulled."""
@@ -210,7 +202,7 @@ def pull_run(output_dir: str | Path, project: str, session: UploadSession, statu
 
 def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[str]) -> PullReport:
     """`pull_run` once the project is checked."""
-    target, ledger, last = session.target(project), Ledger.load(out), _last_pull(out)
+    target, ledger, last = session.target(project), Ledger.load(out), read_last_pull(out)
     check_target(target, project, ledger)
     files = _run_files(out)
     names = [f["item"] for f in files if not f["problem"]]
@@ -219,29 +211,28 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
     report = PullReport(project, target, list(statuses))
     report.items.extend(PulledItem(f["item"], problem=f["problem"], selected=False) for f in files if f["problem"])
     listed, recorded, uploaded = session.listed_items(project, names), recorded_urls(out), ledger.urls()
+    foreign: set[str] = set()  # items of our names that play other audio: someone else's, never our corrections
     for name in names:
         held = listed.get(name)
         entry = PulledItem(name, status=held.status if held else None)
         ours = [url for url in (uploaded.get(name), recorded.get(name)) if url]
         entry.problem = not_ours(ours, held.url) if held else NOT_IN_PROJECT  # someone else's: no correction
         entry.selected = entry.problem is None and (not statuses or entry.status in statuses)
+        if held and entry.problem:
+            foreign.add(name)
         report.items.append(entry)
     wanted = [i for i in report.items if i.selected]
     with _staging(out / CORRECTED_DIR) as staging:
         for start in range(0, len(wanted), BATCH):
             _download(session, project, wanted[start : start + BATCH], staging)
-        keep_missing(out, report.items, last, statuses, report.pulled_at)
-        _commit(out, staging, report)
+        before = last.items
+        if last.problem:  # a damaged index, kept aside, names no earlier correction: corrected/'s files stand in
+            keep_original(out, last, report.pulled_at)
+            before = recovered(out, report.items, foreign)
+        keep_missing(out, report.items, before, statuses, report.pulled_at, foreign)
+        _commit(out, staging, report, unvouched(last))
     log.info("%s", report.summary_line())
     return report
-
-
-def _last_pull(out: Path) -> dict[str, PulledItem]:
-    """The last pull's items by name; none without a pulled.json, or a damaged one (the pull rewrites it)."""
-    try:
-        return {i.item: i for i in load_pull(out).items}
-    except CorrectionInputError:
-        return {}
 
 
 def _run_files(out: Path) -> list[dict[str, str]]:
@@ -292,17 +283,23 @@ def _staging(corrected: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _commit(out: Path, staging: Path, report: PullReport) -> None:
+def _commit(out: Path, staging: Path, report: PullReport, unvouched: Sequence[str] = ()) -> None:
     """Moves the pull's downloads into `corrected/` and writes the index that lists them.
 
     While files are moved, the index lists the items being replaced as not pulled (INTERRUPTED):
     a stop even then leaves no file paired with a status it was not pulled in (export would
     publish an annotator's half-done rework of a Completed item as Completed). A file the last pull
-    did not store as it is now (edited by hand, or not a pull's) is kept aside first (`keep_changed`).
+    did not store as it is now (edited by hand, or not a pull's, as are the `unvouched` items' files recovered
+    from a damaged index: `pull_recovered`) is kept aside first (`keep_changed`).
     """
     stored = stored_hashes(out)  # what vouches for the files now in corrected/, before a new index replaces it
+    for name in unvouched:
+        stored.pop(name, None)
     for entry in report.items:  # a file this pull does not replace stays, vouched for as before
-        entry.sha256 = file_sha256(staging / f"{entry.item}.json") if _downloaded(entry) else stored.get(entry.item)
+        if _downloaded(entry):
+            entry.sha256 = file_sha256(staging / f"{entry.item}.json")
+        elif not entry.missing:  # a kept correction's hash is set (`keep_missing`): perhaps the file's, recovered
+            entry.sha256 = stored.get(entry.item)
     moving = [i for i in report.items if _downloaded(i)]
     keep_changed(out, [i.item for i in moving], stored, report.pulled_at)
     if moving:

@@ -1,7 +1,7 @@
 """pulled.json's items and the types of its fields, checked when it is read back: it may have been edited or damaged.
 
-`checked` raises ValueError naming the first field that is missing or of another type, e.g.
-`items[3].problem is an integer (3), not a string or null`; `PullReport.from_dict` names the file.
+`parse_index` (and `checked` under it) raises ValueError naming the first field that is missing or of another
+type, e.g. `items[3].problem is an integer (3), not a string or null`; `PullReport.from_dict` names the file.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ..naming import plain_item_problem
 
 CORRECTED_DIR = "corrected"
 PULLED_FILE = "pulled.json"
+FORMAT = 1
 
 
 @dataclass
@@ -30,8 +31,9 @@ class PulledItem:
         selected: False when the status filter left it out.
         sha256: The SHA-256 of the file as the pull stored it: what proves, at the next pull, that the file
             in `corrected/` is still the pull's own and not changed by hand since (`pull_kept`).
-        missing: Why SuperAnnotate no longer gives the item's annotation (`pull_gone.NOT_IN_PROJECT` or
-            `NO_ANNOTATION`) while the index keeps the correction an earlier pull stored; None otherwise.
+        missing: Why SuperAnnotate no longer gives the item's annotation (`pull_gone.gone_reason`, followed by
+            `pull_gone.RECOVERED` for a file listed again from a damaged index) while the index keeps the
+            correction an earlier pull stored; None otherwise.
         missing_since: The time (`pulled_at`) of the first pull that found it missing; None when not `missing`.
     """
 
@@ -62,6 +64,24 @@ _KINDS = {
     bool: "true or false",
     type(None): "null",
 }
+
+
+def parse_index(data: Any) -> dict[str, Any]:
+    """pulled.json's fields (those of `PullReport`), each checked, its items read by `read_items`.
+
+    Args:
+        data: The parsed JSON; None when the file is not valid JSON.
+
+    Raises:
+        ValueError: It is not a pull index of this format (the message names the problem).
+    """
+    if isinstance(data, dict) and (data.get("format") != FORMAT or isinstance(data["format"], bool)):
+        # First: another format's other fields would be reported as wrong types.
+        raise ValueError(f"format is {kind(data['format'])}, not {FORMAT}" if "format" in data else "format missing")
+    fields = checked(data, INDEX_TYPES, "", required=INDEX_TYPES)
+    if not all(isinstance(s, str) for s in fields["statuses"]):
+        raise ValueError(f"statuses is {kind(fields['statuses'])}, not a list of strings")
+    return {**fields, "items": read_items(fields["items"])}
 
 
 def read_items(listed: list) -> list[PulledItem]:

@@ -51,8 +51,9 @@ def choose_project(configured: str | None, output_dir: Path, pulled_file: Path) 
     previous = previous_project(pulled_file)
     if previous:
         return previous
+    damaged = f", and {pulled_file} names none: it is damaged" if pulled_file.exists() else ""
     raise CorrectionInputError(
-        f"superannotate.project must name the project to pull from (the upload ledger names none); {CHOOSE}"
+        f"superannotate.project must name the project to pull from (the upload ledger names none{damaged}); {CHOOSE}"
     )
 
 
