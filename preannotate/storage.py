@@ -242,10 +242,10 @@ def jsonl_line(record: Any) -> str:
 
 
 def read_json(path: str | Path) -> Any | None:
-    """Reads a JSON file; returns None when it is missing or not valid JSON."""
+    """Reads a JSON file; returns None when it is missing or not valid JSON (or nested too deep to parse)."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 
