@@ -288,14 +288,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction.calibrate import MODEL_FILE, calibrate, check_model_path, write_model
+    from .correction.calibrate_lock import calibration_lock
     from .correction.report import REPORT_DIR
 
     refuse_bucket(args.out, "--out")
     out = Path(args.runs[0]) / REPORT_DIR / MODEL_FILE if args.out is None else args.out
     check_model_path(out)  # before the fit, which can take minutes (write_model checks it again)
     config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})
-    found = calibrate(args.runs, config.annotation, config.correction)
-    path = write_model(found, out)
+    with calibration_lock(args.runs, out):  # the runs read and the model written: a second calibrate stops here
+        found = calibrate(args.runs, config.annotation, config.correction)
+        path = write_model(found, out)
     rows = found.rows
     print(f"fitted on {rows['chunks']} chunk(s) from {len(args.runs)} run(s), {rows['with_error']} with errors", end="")
     print(f" ({rows['left_out']} left out: no chunks.jsonl record or measured WER)" if rows["left_out"] else "")

@@ -1,6 +1,7 @@
 """One command at a time per output folder: a lock file that names its holder.
 
-`run`, `upload`, `pull`, `report` and `export` hold `<output>/.preannotate.lock` while they work,
+`run`, `upload`, `pull`, `report` and `export` hold `<output>/.preannotate.lock` while they work
+(`batch` holds its `--out`'s, `calibrate` those of the runs it reads and of its model's folder),
 with `fcntl.flock`: the kernel releases it when the holder ends, however it ends, so a lock left by
 a killed process is simply taken over. The file holds the holder's pid, host, command and start
 time for the message the second process gets. The lock is reentrant within a process (a notebook

@@ -7,6 +7,8 @@ notebooks/preannotate.ipynb, the run's outputs. A failing run does not stop the 
 
 Each run executes in its own papermill process (a fresh kernel), so runs are isolated and
 can go in parallel; the SuperAnnotate token reaches the kernel through the environment only.
+A batch holds the lock of its batch folder (`preannotate.lock`) from its checks to its last run,
+so that a second batch there stops at once; each run locks its own folder inside it (see owner).
 
     plan        the notebook's parameters, the runs and their checks (Run, prepare)
     owner       whether a run may write its folder: the names a batch writes there and its marker
@@ -23,7 +25,6 @@ from .execution import (
     KERNEL,
     NOT_STARTED,
     OK,
-    OUTPUT_PARAMETERS,
     PARTIAL,
     SKIPPED,
     BatchInterrupted,
@@ -33,7 +34,7 @@ from .execution import (
     run_batch,
     summary_table,
 )
-from .owner import EXECUTED, LOG_FILE, MARKER, PARAMETERS_FILE, check_run_folders
+from .owner import EXECUTED, LOG_FILE, MARKER, OUTPUT_PARAMETERS, PARAMETERS_FILE, check_run_folders
 from .plan import (
     Run,
     notebook_parameters,

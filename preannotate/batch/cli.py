@@ -11,6 +11,7 @@ from ..config import PARAMETER_RULE, check_secrets, typed_text
 from ..config_yaml import parse_yaml
 from ..errors import ConfigError, PreannotateError
 from ..locations import refuse_bucket
+from ..lock import output_lock
 from ..notebook import project_root
 from .execution import PROBLEMS, BatchInterrupted, run_batch, summary_table
 from .owner import EXECUTED, check_run_folders
@@ -25,6 +26,7 @@ from .plan import (
 )
 
 DEFAULT_NOTEBOOK = "notebooks/preannotate.ipynb"
+COMMAND = "batch"  # how the lock of `--out` names this command to a second process
 
 
 class _HelpWithParameters(argparse.Action):
@@ -90,8 +92,11 @@ def main(args: argparse.Namespace) -> int:
 
     Raises:
         ConfigError: An unknown parameter or a bad value, a malformed runs file, an `--out` that is
-            a bucket URL, a file or cannot be written, or a run folder (or output folder) holding files
-            it would overwrite that are not shown to be a batch's (a run's), before anything runs.
+            a bucket URL, a file or cannot be written, a run folder (or output folder) holding files
+            it would overwrite that are not shown to be a batch's (a run's), or a run whose output folder
+            is `--out` itself, before anything runs.
+        LockError: Another process (a batch, or a command with `-o` there) holds `--out`: the message names
+            it; nothing was written.
         InputError: The notebook, runs file, config or datasets folder is missing.
         KeyboardInterrupt: Ctrl-C, after the summary table of the runs so far.
     """
@@ -109,27 +114,42 @@ def main(args: argparse.Namespace) -> int:
     else:
         runs = runs_from_datasets(args.datasets, shared, out)
     runs = prepare(runs, known)
-    check_run_folders(runs)  # every run's, before any starts: a refused folder must not leave a batch half-run
+    # Every run's, before any starts: a refused folder must not leave a batch half-run. Before the lock, as `run`
+    # checks its folder: a batch refused there adds nothing to --out, not even a lock file.
+    check_run_folders(runs)
     if args.dry_run:
         for run in runs:
             print(f"{run.name}: {run.folder / EXECUTED}")
             print("".join(f"    {k}: {v!r}\n" for k, v in run.parameters.items()), end="")
         return 0
-    _make_batch_folder(out)
-    try:
-        outcomes = run_batch(notebook, runs, args.jobs, args.resume)
-    except BatchInterrupted as interrupted:
-        print(summary_table(interrupted.outcomes), flush=True)
-        print("interrupted: run the batch again with --resume to skip the finished runs", flush=True)
-        raise KeyboardInterrupt from None  # the command line's exit code 130
+    _refuse_a_file(out)
+    # One batch at a time per --out, for the whole batch: a second one stops here (LockError, exit 2), naming this
+    # one, before it writes anything. The runs lock their own folders, `<out>/<run name>` (or their output_dir,
+    # never --out itself: check_run_folders), in their own kernel processes, so this lock never refuses them.
+    with output_lock(out, COMMAND):
+        check_run_folders(runs)  # again under the lock: a batch that held it may have changed the folders since
+        _make_batch_folder(out)
+        try:
+            outcomes = run_batch(notebook, runs, args.jobs, args.resume)
+        except BatchInterrupted as interrupted:
+            print(summary_table(interrupted.outcomes), flush=True)
+            print("interrupted: run the batch again with --resume to skip the finished runs", flush=True)
+            raise KeyboardInterrupt from None  # the command line's exit code 130
     print(summary_table(outcomes))
     return 1 if any(o.status in PROBLEMS for o in outcomes) else 0
 
 
-def _make_batch_folder(out: Path) -> None:
-    """Makes `--out`, so that a file or an unwritable place there stops the batch before any run starts."""
+def _refuse_a_file(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a folder: name a folder for the batch")
+
+
+def _make_batch_folder(out: Path) -> None:
+    """Makes `--out`, so that a file or an unwritable place there stops the batch before any run starts.
+
+    The lock usually made it already (and removes it again if the batch stops before any run).
+    """
+    _refuse_a_file(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -17,11 +17,10 @@ import yaml
 from ..journal import read_run
 from ..notebook import project_root
 from ..storage import read_json
-from .owner import EXECUTED, LOG_FILE, PARAMETERS_FILE, as_json, mapping_at, write_marker
+from .owner import EXECUTED, LOG_FILE, OUTPUT_PARAMETERS, PARAMETERS_FILE, as_json, mapping_at, write_marker
 from .plan import Run
 
 KERNEL = "python3"  # ipykernel's spec; jupyter_client starts it with this interpreter (sys.executable)
-OUTPUT_PARAMETERS = ("output_dir", "run_dir")  # where a notebook's run.json is
 # A run that finished with failed files is "partial": it runs again under --resume.
 OK, PARTIAL, FAILED, SKIPPED = "ok", "partial", "failed", "skipped"
 # Ctrl-C: the runs it stopped, and those it kept from starting.

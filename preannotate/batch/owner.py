@@ -17,6 +17,11 @@ Whatever the proof, a link, a folder or any other non-file by one of those names
 never makes one, and writing through a link would change the file it points to. The notebook's own
 output folder (`output_dir`) gets the check a run makes there (`preannotate.run.owner`), so that a folder
 the run would refuse stops the batch before any run, not that run alone after the others.
+
+The batch holds the lock of `--out` itself (`preannotate.lock`) while it works, and each run, in its own
+kernel process, the lock of its output folder: a run folder is always a sub-folder of `--out`, so the two
+never meet, but an `output_dir` (or `run_dir`) that is `--out` itself would be refused by the batch's lock
+in every run: such a plan is refused before any run (`check_run_folders`).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from .plan import Run
 
 EXECUTED, PARAMETERS_FILE, LOG_FILE = "notebook.ipynb", "parameters.yaml", "papermill.log"
 MARKER = ".preannotate-batch.json"
+OUTPUT_PARAMETERS = ("output_dir", "run_dir")  # where a notebook's run.json is (the folder its run locks)
 MADE_BY = "preannotate batch"
 WRITTEN = (MARKER, PARAMETERS_FILE, LOG_FILE, EXECUTED)  # what a batch writes in a run folder
 _SHOWN = 5  # names listed per folder, as `preannotate run` lists them
@@ -50,8 +56,10 @@ def check_run_folders(runs: list[Run]) -> None:
         runs: The prepared runs (their folders may not exist yet).
 
     Raises:
-        ConfigError: Names each refused folder (up to three) and up to five of its files; nothing has run.
+        ConfigError: Names each refused folder (up to three) and up to five of its files; or a run whose
+            output folder is the batch folder, which the batch holds locked; nothing has run.
     """
+    _check_outputs_below_out(runs)
     problems = [problem for run in runs for problem in _problems(run)]
     if problems:
         more = len(problems) - _FOLDERS_SHOWN
@@ -60,6 +68,20 @@ def check_run_folders(runs: list[Run]) -> None:
             + ": the batch would overwrite them, so no run was started. Choose another --out (or output_dir), "
             "or move them aside"
         )  # fmt: skip
+
+
+def _check_outputs_below_out(runs: list[Run]) -> None:
+    """Refuses a run whose output folder is the batch folder: the batch's lock there would refuse its run."""
+    for run in runs:
+        out = run.folder.parent  # every run folder is `<--out>/<run name>` (plan._run)
+        for name in OUTPUT_PARAMETERS:
+            value = run.parameters.get(name)
+            if isinstance(value, str) and value and os.path.realpath(value) == os.path.realpath(out):
+                raise ConfigError(
+                    f"{name} of run {run.name!r} is the batch folder {out} itself, which the batch holds locked while "
+                    f"it works, so the run could not lock it: leave {name} unset (the run's own folder, "
+                    f"{run.folder}) or give another folder, or another --out; no run was started"
+                )
 
 
 def _problems(run: Run) -> list[str]:

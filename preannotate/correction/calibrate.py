@@ -9,6 +9,9 @@ data, so a run re-chunked after upload contributes only the chunks that were upl
 The refitted model is scored on chunks it was not fitted on (stratified k-fold cross-validation,
 each fold's model flagging its held-out chunks), beside the flags the drafts were uploaded with and
 the shipped model's, which never saw these chunks.
+
+Locks: `calibrate` holds the lock of every run it reads, `write_model` that of the model's folder
+(`calibrate_lock` says why and how).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
 from ..storage import write_text_atomic
+from .calibrate_lock import holding, model_folder
 from .compare import compare_run
 from .pull import load_pull
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
@@ -105,11 +109,23 @@ def calibrate(
 ) -> Calibration:
     """Refits the review model on the pulled corrections of one or more runs and scores it held out.
 
+    Holds the lock of every run (`preannotate.lock`) from the first read to the end of the fit.
+
     Raises:
         CorrectionError: A run has no pull, a run is given twice, two runs pulled the same item of the same
             project, or too few chunks with and without errors to fit.
+        InputError: A run's folder does not exist.
+        LockError: Another process (a `pull`, `report`, another calibrate...) works in one of the runs: the
+            message names it; nothing was read.
     """
     _check_distinct(runs)
+    with holding(runs, runs):  # a pull must not rewrite a run while it is read (nor before the fit ends)
+        return _calibrate(runs, annotation, options, seed)
+
+
+def _calibrate(
+    runs: Sequence[str | Path], annotation: AnnotationOptions, options: CorrectionOptions, seed: int
+) -> Calibration:
     _check_items_once(runs)
     rows, uploaded, left_out = [], [], 0
     for run in runs:
@@ -142,21 +158,26 @@ def calibrate(
 def write_model(calibration: Calibration, path: str | Path) -> Path:
     """Writes the model JSON (atomically), with the held-out scores in its provenance.
 
+    Holds the lock of the model's folder (`model_folder`) while it checks and replaces the file.
+
     Raises:
         CorrectionInputError: `path` is a folder.
         DestinationError: `path` is a file calibrate did not write, or one changed since (it is kept).
         CorrectionError: The file cannot be written.
+        LockError: Another process works in the model's folder (the run it lies in): nothing was written.
     """
-    check_model_path(path)
+    check_model_path(path)  # before the lock: a path refused gets no lock file (nor folder) either
     model = calibration.model
     data = model.to_dict()
     data["provenance"] = {**data.get("provenance", {}), "held_out": calibration.metrics, "rows": calibration.rows}
     seal = {"command": WRITTEN_BY, "sha256": _digest(data)}
     data["provenance"]["written_by"] = seal
-    try:
-        write_text_atomic(path, json.dumps(data, indent=2) + "\n")
-    except OSError as e:
-        raise CorrectionError(f"cannot write the review model {path}: {e.strerror or e}") from e
+    with holding([model_folder(path)]):
+        check_model_path(path)  # again under the lock: the file may have changed since the check before the fit
+        try:
+            write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+        except OSError as e:
+            raise CorrectionError(f"cannot write the review model {path}: {e.strerror or e}") from e
     return Path(path)
 
 

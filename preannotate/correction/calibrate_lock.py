@@ -1,0 +1,77 @@
+"""The locks `calibrate` holds (`preannotate.lock`), as every command that works in a run holds its lock.
+
+`calibrate` holds the lock of every run it is given while it reads them and fits, so that a `pull` rewriting
+a run's `pulled.json` and `corrected/` (or a `run`, `report` or `export` there) never runs under it, and
+neither side waits: the second stops at once, naming the first. `write_model` holds the lock of the folder
+the model file belongs to while it checks and replaces it: the run it lies in (the default, a run's
+`correction/`), else the folder holding it, so that two calibrates never replace one file at the same
+moment. `calibration_lock` holds both for a whole command, so that a second calibrate writing the same
+model file stops before its fit. Locks are taken in one order (their real paths sorted), so that two
+commands wanting several of the same folders never refuse each other both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from ..journal import JOURNAL_FILE, RUN_FILE
+from ..lock import output_lock
+
+COMMAND = "calibrate"  # how the locks it holds name it to a second process
+
+
+def model_folder(path: str | Path) -> Path:
+    """The folder whose lock guards the model file at `path`: the run it lies in, else the folder holding it.
+
+    Commands that work in a run lock the run's folder, not its sub-folders: a model in `<run>/correction/`
+    (the default) is guarded by the run's lock, which `report` (writing that folder) and `pull` hold too.
+    """
+    folder = Path(_real(Path(path).expanduser().parent))  # `runs/a/../b`: the parents of b, not a
+    for above in (folder, *folder.parents):
+        if any(_is_file(above / name) for name in (RUN_FILE, JOURNAL_FILE)):
+            return above
+    return folder
+
+
+@contextlib.contextmanager
+def calibration_lock(runs: Sequence[str | Path], path: str | Path) -> Iterator[None]:
+    """Holds, for a whole `calibrate` command, the lock of every run and of the model's folder.
+
+    `calibrate` and `write_model` take theirs again inside it (the lock is reentrant within a process): held
+    from before the fit, a second calibrate writing the same model file stops at once, naming this one,
+    instead of replacing this one's model after its own fit.
+
+    Raises:
+        InputError: A run's folder does not exist, or the model's folder cannot be used.
+        LockError: Another process holds one of them; none is kept.
+    """
+    with holding([*runs, model_folder(path)], runs):
+        yield
+
+
+@contextlib.contextmanager
+def holding(folders: Iterable[str | Path], runs: Iterable[str | Path] = ()) -> Iterator[None]:
+    """Holds the lock of each folder, taken in the order of their real paths; `runs`: those that must exist.
+
+    One order for every process: two commands that both want some of the same folders cannot each take one
+    and be refused the other.
+    """
+    must = set(map(_real, runs))
+    with contextlib.ExitStack() as stack:
+        for folder in sorted(folders, key=_real):
+            stack.enter_context(output_lock(folder, COMMAND, existing=_real(folder) in must))
+        yield
+
+
+def _real(folder: str | Path) -> str:
+    return os.path.realpath(os.path.expanduser(folder))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a folder that cannot be searched holds no run of ours
+        return False
