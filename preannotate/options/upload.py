@@ -45,8 +45,8 @@ class SuperAnnotateOptions:
     )
     overwrite_human_edits: bool = option(
         False,
-        "Also replace items a person has worked on: any status but NotStarted or InProgress (QualityCheck, "
-        "Returned, Completed, Skipped, or one of the team's own workflow), or an "
+        "Also replace items a person has worked on: any status but NotStarted, InProgress or the one `status` "
+        "gives (QualityCheck, Returned, Completed, Skipped, or one of the team's own workflow), or an "
         "annotation that is not what this tool last uploaded. Their status and annotation are saved first under "
         "`<output>/backups/<UTC time>/<item>.json`. False: such items are skipped and listed with the reason.",
     )
@@ -79,7 +79,8 @@ class SuperAnnotateOptions:
     status: str = option(
         "InProgress",
         "The status uploaded items get unless keep_status: NotStarted, InProgress (SuperAnnotate's own default) or "
-        "QualityCheck; never Completed, Returned or Skipped, which would pass the draft off as people's work.",
+        "QualityCheck; never Completed, Returned or Skipped, which would pass the draft off as people's work. An item "
+        "in this status is judged by its annotation alone when uploading again.",
     )
     batch_size: int = option(100, "Annotations per upload request; the ledger is saved after each batch.")
     max_attempts: int = option(

@@ -3,7 +3,8 @@
 The local ledger is not enough to tell: a new output folder has none, and annotators work on the
 server. So before uploading an item that is already in the project, its status and current
 annotation are read from SuperAnnotate. An item is human-touched when its status is beyond
-InProgress (QualityCheck, Returned, Completed, Skipped, or a status of a team's own workflow), or when
+InProgress (QualityCheck, Returned, Completed, Skipped, or a status of a team's own workflow) and not the
+one this tool's uploads give (`superannotate.status: QualityCheck`: judged by the annotation alone), or when
 its annotation differs from the last one this tool uploaded (without a ledger entry: when it holds any
 annotation other than the one about to be uploaded). An annotation equal to an upload this folder sent and
 never saw confirmed (the ledger's `pending`: a stop came between) is this folder's too. Without a ledger
@@ -67,6 +68,7 @@ def find_human_edits(
     ledger: Ledger,
     target: str,
     read_all: bool = False,
+    own_status: str | None = None,
 ) -> dict[str, HumanEdit]:
     """Reads the items already in the project and returns those a person has worked on.
 
@@ -78,12 +80,17 @@ def find_human_edits(
         ledger: The upload ledger (the last upload of each item to `target`).
         target: The ledger key of the project.
         read_all: Also download the annotation of items whose status alone decides (for backups).
+        own_status: The status this tool's uploads give items (`superannotate.status`): an item in it is
+            judged by its content alone, as one in NotStarted or InProgress is (QualityCheck given by people
+            is kept all the same when they changed the annotation).
 
     Returns:
         Human-touched items by name; every other item of `todo` may be uploaded.
     """
     present = [p for p in todo if p.item in listed]
-    by_status = {p.item for p in present if is_human_status(listed[p.item].status)}
+    by_status = {
+        p.item for p in present if is_human_status(listed[p.item].status) and listed[p.item].status != own_status
+    }
     wanted = [p.item for p in present if read_all or p.item not in by_status]
     held = read_annotations(session, project, wanted)
     edits = {}

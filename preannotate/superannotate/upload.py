@@ -176,8 +176,9 @@ def _upload(
     # Statuses and annotations are read before anything is written: the server, not the ledger, knows
     # whether someone worked on an item (a new output folder has no ledger at all).
     listed = session.listed_items(options.project, [p.item for p in todo])
+    own_status = None if options.keep_status else options.status  # the status its own uploads give items
     edits = find_human_edits(
-        session, options.project, todo, listed, ledger, target, read_all=options.overwrite_human_edits
+        session, options.project, todo, listed, ledger, target, options.overwrite_human_edits, own_status
     )
     todo, notes = _spare_human_work(options, todo, edits, report, output_dir)
     uploadable = _attach(session, options.project, todo, set(listed), report)
