@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.sa_server import SuperAnnotateServer
-from support.upload_runs import edit, items_of, make_run, options, redraft, run_upload
+from support.upload_runs import edit, first_texts, items_of, make_run, options, redraft, run_upload
 
 from preannotate.correction.rundata import draft_for
 from preannotate.superannotate import LEDGER_FILE, Ledger
@@ -43,28 +43,19 @@ def ledger_of(out: Path) -> dict:
     return json.loads((out / LEDGER_FILE).read_text())
 
 
-def drafts(server: SuperAnnotateServer) -> dict[str, str]:
-    """The first event's text of every item on the server."""
-    texts = {}
-    for name in server.items(PROJECT):
-        stamp = server.annotation(PROJECT, name)["instances"][0]["parameters"][0]["timestamps"][0]
-        texts[name] = stamp["attributes"][0]["name"]
-    return texts
-
-
 def test_a_stop_after_the_server_took_the_batch_leaves_the_items_this_folders(
     sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, out = make_run(tmp_path)
     stopped(tmp_path, monkeypatch)
-    assert drafts(sa_server) == {FIRST: "hello 0", SECOND: "hello 1", THIRD: "hello 2"}  # the batch went up
+    assert first_texts(sa_server) == {FIRST: "hello 0", SECOND: "hello 1", THIRD: "hello 2"}  # the batch went up
     (target,) = ledger_of(out)["targets"].values()
     assert target["items"] == {} and sorted(target["pending"]) == sorted(items_of())
     redraft(out)
 
     report = run_upload(tmp_path, options())
     assert sorted(report.succeeded) == sorted(items_of()) and report.kept_human_edits == []
-    assert set(drafts(sa_server).values()) == {f"another model {item}" for item in items_of()}
+    assert set(first_texts(sa_server).values()) == {f"another model {item}" for item in items_of()}
     (target,) = ledger_of(out)["targets"].values()
     assert sorted(target["items"]) == sorted(items_of()) and target["pending"] == {}
 
@@ -93,7 +84,7 @@ def test_a_stop_before_sending_uploads_everything_next_time(
 
     report = run_upload(tmp_path, options())
     assert sorted(report.succeeded) == sorted(items_of()) and report.kept_human_edits == []
-    assert set(drafts(sa_server).values()) == {f"another model {item}" for item in items_of()}
+    assert set(first_texts(sa_server).values()) == {f"another model {item}" for item in items_of()}
 
 
 def test_a_damaged_pending_record_is_named_and_its_item_judged_without_it(

@@ -13,20 +13,11 @@ import shutil
 from pathlib import Path
 
 from support.sa_server import SuperAnnotateServer
-from support.upload_runs import edit, items_of, make_run, options, redraft, run_upload
+from support.upload_runs import edit, first_texts, items_of, make_run, options, redraft, run_upload
 
 PROJECT = "Podcasts"
 FIRST, SECOND, THIRD = items_of()
 QC = options(status="QualityCheck")
-
-
-def first_texts(server: SuperAnnotateServer) -> dict[str, str]:
-    """The first event's text of every item on the server."""
-    texts = {}
-    for name in server.items(PROJECT):
-        stamp = server.annotation(PROJECT, name)["instances"][0]["parameters"][0]["timestamps"][0]
-        texts[name] = stamp["attributes"][0]["name"]
-    return texts
 
 
 def test_its_own_drafts_in_quality_check_are_replaced_by_new_ones(

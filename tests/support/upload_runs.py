@@ -115,3 +115,12 @@ def edit(server: SuperAnnotateServer, item: str, text: str, status: str | None =
     if status:
         server.set_status(PROJECT, item, status)
     return annotation
+
+
+def first_texts(server: SuperAnnotateServer) -> dict[str, str]:
+    """The first event's text of every item on the server."""
+    texts = {}
+    for name in server.items(PROJECT):
+        stamp = server.annotation(PROJECT, name)["instances"][0]["parameters"][0]["timestamps"][0]
+        texts[name] = stamp["attributes"][0]["name"]
+    return texts
