@@ -33,6 +33,7 @@ from preannotate.correction.calibrate_lock import calibration_lock
 from preannotate.correction.report import REPORT_DIR
 from preannotate.errors import LockError
 from preannotate.lock import LOCK_FILE, output_lock
+from preannotate.notebook import project_root
 from preannotate.options import AnnotationOptions, CorrectionOptions
 
 CLI = [sys.executable, "-m", "preannotate"]
@@ -288,3 +289,21 @@ def test_a_second_calibrate_writing_the_same_model_stops_before_its_fit(
         other.wait()
     assert code == cli.EXIT_USAGE and in_use_by(models, "calibrate", other.pid) in capsys.readouterr().err
     assert not (models / MODEL_FILE).exists() and probe(two_runs[0]) == "taken"
+
+
+def test_another_notebooks_relative_output_folder_is_read_from_where_its_kernel_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill starts the kernel in the project's root, wherever the batch was started from."""
+    started: list[str] = []
+    monkeypatch.setattr(execution, "execute", lambda nb, run: started.append(run.name) or batch.Outcome(run, "ok"))
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    relative = os.path.relpath(out, project_root())  # --out as the kernel would read it
+    runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": "a"}]})  # a runs file's paths are from its folder
+    notebook = str(probe_notebook(tmp_path / "probe.ipynb"))
+    code = cli.main(["batch", notebook, "--runs", str(runs), "--out", str(out), "-p", "output_dir", relative])
+    said = capsys.readouterr().err
+    assert code == cli.EXIT_USAGE and started == [], said
+    assert f"output_dir of run 'a' is the batch folder {out} itself" in said

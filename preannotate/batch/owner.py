@@ -36,6 +36,7 @@ import yaml
 
 from ..errors import ConfigError, listed
 from ..journal import JOURNAL_FILE, RUN_FILE
+from ..notebook import project_root
 from ..run.owner import foreign_outputs
 from ..storage import read_json
 from .plan import Run
@@ -76,7 +77,10 @@ def _check_outputs_below_out(runs: list[Run]) -> None:
         out = run.folder.parent  # every run folder is `<--out>/<run name>` (plan._run)
         for name in OUTPUT_PARAMETERS:
             value = run.parameters.get(name)
-            if isinstance(value, str) and value and os.path.realpath(value) == os.path.realpath(out):
+            # A relative one (another notebook's: this package's are made absolute) is read by the kernel, which
+            # papermill starts in the project's root.
+            where = os.path.join(project_root(), os.path.expanduser(value)) if isinstance(value, str) else ""
+            if value and os.path.realpath(where) == os.path.realpath(out):
                 raise ConfigError(
                     f"{name} of run {run.name!r} is the batch folder {out} itself, which the batch holds locked while "
                     f"it works, so the run could not lock it: leave {name} unset (the run's own folder, "
