@@ -14,9 +14,20 @@ from pathlib import Path
 
 import pytest
 from support.sa_server import SuperAnnotateServer
-from support.upload_runs import edit, first_texts, items_of, make_run, options, redraft, run_upload
+from support.upload_runs import (
+    edit,
+    first_texts,
+    items_of,
+    make_run,
+    options,
+    redraft,
+    run_upload,
+    video_json,
+    write_json,
+)
 
 from preannotate.correction.rundata import draft_for
+from preannotate.errors import UploadError
 from preannotate.superannotate import LEDGER_FILE, Ledger
 from preannotate.superannotate.client import UploadSession
 
@@ -108,17 +119,66 @@ def test_a_damaged_pending_record_is_named_and_its_item_judged_without_it(
 def test_recording_the_upload_clears_what_was_pending(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path, {"format": 1, "targets": {}})
     meta = {"host": "h", "team_id": 1, "project": PROJECT}
-    annotation = {"metadata": {"name": FIRST}, "instances": []}
-    ledger.begin("t", meta, FIRST, annotation, "https://media.example.org/a.wav")
+    first, second = ({"metadata": {"name": FIRST}, "instances": [], "tags": [n]} for n in ("v1", "v2"))
+    ledger.begin("t", meta, FIRST, first, "https://media.example.org/a.wav")
+    ledger.begin("t", meta, FIRST, second, "https://media.example.org/a.wav")
     ledger.save()
     sent = Ledger.load(tmp_path).sent("t", FIRST)
-    assert sent is not None and sent.url == "https://media.example.org/a.wav"
-    assert json.loads((tmp_path / sent.copy).read_text()) == annotation
+    assert [json.loads((tmp_path / s.copy).read_text()) for s in sent] == [first, second]  # oldest first
+    assert {s.url for s in sent} == {"https://media.example.org/a.wav"}
 
-    ledger.record("t", meta, FIRST, annotation, tmp_path / "a.json", sent.url)
+    ledger.refused("t", FIRST, second)  # SuperAnnotate said it did not take it
+    assert [s.sha256 for s in ledger.sent("t", FIRST)] == [sent[0].sha256]
+    ledger.record("t", meta, FIRST, first, tmp_path / "a.json", sent[0].url)
     ledger.save()
     reread = Ledger.load(tmp_path)
-    assert reread.sent("t", FIRST) is None and reread.entry("t", FIRST) is not None and not reread.problems
+    assert reread.sent("t", FIRST) == [] and reread.entry("t", FIRST) is not None and not reread.problems
+
+
+def failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every upload request fails as a whole (its answer lost): SuperAnnotate may or may not have taken it."""
+
+    def lost(self, project, annotations):
+        raise UploadError("503 Service Unavailable")
+
+    monkeypatch.setattr(UploadSession, "upload", lost)
+
+
+def test_a_send_that_failed_after_one_that_arrived_hides_neither(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, out = make_run(tmp_path)
+    stopped(tmp_path, monkeypatch)  # the first drafts arrived, unrecorded
+    redraft(out, "second")
+    with monkeypatch.context() as patch:
+        failing(patch)
+        assert run_upload(tmp_path, options()).failed  # the second drafts never arrived
+    redraft(out, "third")
+
+    report = run_upload(tmp_path, options())
+    assert sorted(report.succeeded) == sorted(items_of()) and report.kept_human_edits == []
+    assert set(first_texts(sa_server).values()) == {f"third {item}" for item in items_of()}
+
+
+def test_an_item_emptied_by_a_person_is_kept_though_an_empty_draft_was_sent_unconfirmed(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty draft that never arrived must not pass an annotator's "no speech" off as this folder's."""
+    _, out = make_run(tmp_path)
+    run_upload(tmp_path, options())
+    for item in items_of():  # a redraft that found no speech
+        write_json(out / "superannotate" / f"{item}.json", video_json(item, []))
+    with monkeypatch.context() as patch:
+        failing(patch)
+        run_upload(tmp_path, options())
+    emptied = {**sa_server.annotation(PROJECT, FIRST), "instances": []}
+    sa_server.set_annotation(PROJECT, FIRST, emptied)  # the annotator's verdict
+    redraft(out, "third")
+
+    report = run_upload(tmp_path, options())
+    assert report.kept_human_edits == [FIRST] and "emptied" in next(i.reason for i in report.items if i.item == FIRST)
+    assert sa_server.annotation(PROJECT, FIRST)["instances"] == []
+    assert sorted(report.succeeded) == sorted([SECOND, THIRD])
 
 
 def test_corrections_are_measured_against_the_copy_that_was_sent(

@@ -119,7 +119,7 @@ def is_human_status(status: str | None) -> bool:
 
 
 def _other_audio(
-    planned: PlannedItem, item: ListedItem, entry: LedgerEntry | None, sent: PendingUpload | None
+    planned: PlannedItem, item: ListedItem, entry: LedgerEntry | None, sent: list[PendingUpload]
 ) -> str | None:
     """Why the project's item of this name is someone else's, or None.
 
@@ -129,7 +129,7 @@ def _other_audio(
     """
     if entry is not None and entry.url is None:
         return None
-    known = (planned.url, entry.url if entry else None, sent.url if sent else None)
+    known = (planned.url, entry.url if entry else None, *(p.url for p in sent))
     return not_ours([url for url in known if url], item.url)
 
 
@@ -158,10 +158,17 @@ def _last_upload(ledger: Ledger, target: str, item: str) -> dict | None:
     return _copy(ledger, entry.copy) if entry else None
 
 
-def _is_sent(held: dict | None, ledger: Ledger, sent: PendingUpload | None) -> bool:
-    """Whether the held annotation is the one this folder sent unconfirmed (its copy is still here)."""
-    copy = _copy(ledger, sent.copy) if sent is not None and held is not None else None
-    return copy is not None and _content(held) == _content(copy)
+def _is_sent(held: dict | None, ledger: Ledger, sent: list[PendingUpload]) -> bool:
+    """Whether the held annotation is one this folder sent unconfirmed (its copy is still here).
+
+    Never an empty one: emptying an item is what people do too (their verdict of no speech), and a send of an
+    empty draft that never arrived would pass their verdict off as this folder's; the rules for empty items
+    decide then.
+    """
+    if _blank(held):
+        return False
+    copies = (_copy(ledger, p.copy) for p in sent)
+    return any(copy is not None and _content(held) == _content(copy) for copy in copies)
 
 
 def _copy(ledger: Ledger, relative: str) -> dict | None:

@@ -12,11 +12,12 @@ Format (version 1)::
          "items": {"<item>": {"sha256": "<hex of the canonical JSON>", "uploaded_at": "<UTC ISO 8601>",
                               "annotation": "superannotate/<item>.json",
                               "copy": "uploaded/<item>/<sha256[:16]>.json", "instances": 12}},
-         "pending": {"<item>": {"sha256": ..., "copy": ..., "url": ...}}}}}
+         "pending": {"<item>": [{"sha256": ..., "copy": ..., "url": ...}]}}}}
 
-`pending` holds the uploads sent and not yet confirmed: each is recorded (with its copy written) before the
-call that sends it and dropped once `items` records it, so that after a stop in between SuperAnnotate's copy
-is still recognised as this folder's own (see `guard`). Versions without it ignore the key.
+`pending` holds the uploads sent and not yet confirmed, oldest first: each is recorded (with its copy
+written) before the call that sends it, and all of an item's are dropped once `items` records it (one
+SuperAnnotate reported it did not take is dropped at once), so that after a stop in between SuperAnnotate's
+copy is still recognised as this folder's own (see `guard`). Versions without it ignore the key.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LEDGER_FILE = "uploads.json"
 COPIES_DIR = "uploaded"
 FORMAT = 1
 PENDING = "pending"
+MAX_PENDING = 8  # unconfirmed uploads kept per item (each a failed or stopped send); the oldest go first
 
 
 def canonical_json(annotation: Any) -> str:
@@ -129,10 +131,18 @@ class Ledger:
         entry = self.entry(target, item)
         return entry is not None and entry.sha256 == sha256
 
-    def sent(self, target: str, item: str) -> PendingUpload | None:
-        """The item's upload sent to the target and never confirmed (a stop came between), if any."""
-        raw = self.data["targets"].get(target, {}).get(PENDING, {}).get(item)
-        return PendingUpload(**raw) if raw else None
+    def sent(self, target: str, item: str) -> list[PendingUpload]:
+        """The item's uploads sent to the target and never confirmed (a stop came between), oldest first."""
+        return [PendingUpload(**raw) for raw in self.data["targets"].get(target, {}).get(PENDING, {}).get(item, [])]
+
+    def refused(self, target: str, item: str, annotation: dict) -> None:
+        """Forgets an unconfirmed upload SuperAnnotate reported it did not take (call `save` to persist)."""
+        sha, pending = annotation_sha256(annotation), self.data["targets"].get(target, {}).get(PENDING, {})
+        kept = [raw for raw in pending.get(item, []) if raw["sha256"] != sha]
+        if kept:
+            pending[item] = kept
+        else:
+            pending.pop(item, None)
 
     def begin(self, target: str, meta: dict[str, Any], item: str, annotation: dict, url: str | None = None) -> None:
         """Records an upload about to be sent, its copy written first (call `save` before sending).
@@ -147,7 +157,9 @@ class Ledger:
         sha = annotation_sha256(annotation)
         pending = {"sha256": sha, "copy": self._keep_copy(item, annotation, sha), "url": url}
         record = self.data["targets"].setdefault(target, {**meta, "items": {}})
-        record.setdefault(PENDING, {})[item] = pending
+        earlier = [raw for raw in record.setdefault(PENDING, {}).get(item, []) if raw["sha256"] != sha]
+        # Every unconfirmed one is kept: a send that failed after one that SuperAnnotate took must not hide that one.
+        record[PENDING][item] = [*earlier[-(MAX_PENDING - 1) :], pending]
 
     def record(
         self, target: str, meta: dict[str, Any], item: str, annotation: dict, source_file: Path, url: str | None = None
@@ -244,17 +256,23 @@ def _pending(target: str, pending: Any, problems: list[str]) -> dict[str, Any]:
         problems.append(f"target {target!r}: pending is {_kind(pending)}, not an object; dropped")
         return {}
     kept = {}
-    for name, entry in pending.items():
-        url = entry.get("url") if isinstance(entry, dict) else None
-        if (
-            isinstance(entry, dict)
-            and all(isinstance(entry.get(k), str) for k in ("sha256", "copy"))
-            and (url is None or isinstance(url, str))
-        ):
-            kept[name] = {"sha256": entry["sha256"], "copy": entry["copy"], "url": url}
-        else:
+    for name, entries in pending.items():
+        sound = [_pending_entry(e) for e in entries] if isinstance(entries, list) else [None]
+        if None in sound:
             problems.append(f"unconfirmed upload of {name!r} (target {target!r}) is malformed; dropped")
+        if good := [e for e in sound if e is not None]:
+            kept[name] = good
     return kept
+
+
+def _pending_entry(entry: Any) -> dict[str, Any] | None:
+    """The entry's well-typed fields, or None when one is missing or of the wrong type."""
+    if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("sha256", "copy")):
+        return None
+    url = entry.get("url")
+    return (
+        {"sha256": entry["sha256"], "copy": entry["copy"], "url": url} if url is None or isinstance(url, str) else None
+    )
 
 
 def _entry_problem(entry: Any) -> str | None:

@@ -14,6 +14,12 @@ from .validate import annotation_essentials
 
 log = get_logger(__name__)
 
+NOT_FOUND = "SuperAnnotate did not find the item"
+FAILED_EVERY_TIME = "not uploaded: SuperAnnotate failed on every attempt"
+# Failures SuperAnnotate reported item by item: it did not take them. A request that failed as a whole may
+# have been taken before its answer was lost, so its items stay unconfirmed (`Ledger.sent`).
+NOT_TAKEN = (NOT_FOUND, FAILED_EVERY_TIME)
+
 
 def send_batches(
     session: UploadSession,
@@ -46,6 +52,8 @@ def send_batches(
         for p in batch:
             if outcomes[p.item] is None:
                 ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url)
+            elif outcomes[p.item] in NOT_TAKEN:
+                ledger.refused(target, p.item, p.annotation or {})
         ledger.save()
         set_status(session, options, [p.item for p in batch if outcomes[p.item] is None], report)
         for p in batch:
@@ -72,13 +80,13 @@ def upload_batch(session: UploadSession, project: str, batch: list[PlannedItem],
             outcome[name] = None
             del pending[name]
         for name in result.get("skipped", []):
-            outcome[name] = "SuperAnnotate did not find the item"
+            outcome[name] = NOT_FOUND
             pending.pop(name, None)
         if not pending:
             break
         delay = next(delays, None)
         if delay is None:
-            outcome.update(dict.fromkeys(pending, "not uploaded: SuperAnnotate failed on every attempt"))
+            outcome.update(dict.fromkeys(pending, FAILED_EVERY_TIME))
             break
         log.warning("%d annotation(s) not uploaded; retrying in %.1f s", len(pending), delay)
         session.policy.sleep(delay)
