@@ -2,9 +2,9 @@
 
 Any status but NotStarted and InProgress counts as people's work, so before this, a run uploading in
 QualityCheck kept every one of its own drafts at its next upload, and only `--overwrite-human-edits` (which
-replaces real corrections too) moved them on. Now an item in the status this tool gives is judged by its
-annotation, as one in NotStarted is: this folder's own draft is replaced, an edited one kept. The real SDK
-talks to the loopback server.
+replaces real corrections too) moved them on. Now an item in the status this run gives, which this folder's
+last upload gave it (uploads.json records it), is judged by its annotation, as one in NotStarted is: this
+folder's own draft is replaced, an edited one kept. The real SDK talks to the loopback server.
 """
 
 from __future__ import annotations
@@ -72,3 +72,17 @@ def test_another_folder_cannot_replace_drafts_in_quality_check_it_did_not_upload
     report = run_upload(tmp_path / "b", QC)
     assert sorted(report.kept_human_edits) == sorted(items_of()) and report.succeeded == []
     assert first_texts(sa_server) == {FIRST: "hello 0", SECOND: "hello 1", THIRD: "hello 2"}
+
+
+def test_a_quality_check_a_person_gave_is_theirs_even_when_the_run_now_gives_it(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    """Only the status this folder's last upload gave (recorded in uploads.json) is the folder's own."""
+    _, out = make_run(tmp_path)
+    run_upload(tmp_path, options())  # InProgress
+    sa_server.set_status(PROJECT, FIRST, "QualityCheck")  # a person checked the draft as it stands
+    redraft(out)
+
+    report = run_upload(tmp_path, QC)
+    assert report.kept_human_edits == [FIRST] and sorted(report.succeeded) == sorted([SECOND, THIRD])
+    assert first_texts(sa_server)[FIRST] == "hello 0"

@@ -4,7 +4,8 @@ The local ledger is not enough to tell: a new output folder has none, and annota
 server. So before uploading an item that is already in the project, its status and current
 annotation are read from SuperAnnotate. An item is human-touched when its status is beyond
 InProgress (QualityCheck, Returned, Completed, Skipped, or a status of a team's own workflow) and not the
-one this tool's uploads give (`superannotate.status: QualityCheck`: judged by the annotation alone), or when
+one this run gives that this folder's last upload gave it (`superannotate.status: QualityCheck`, recorded in
+the ledger: judged by the annotation alone), or when
 its annotation differs from the last one this tool uploaded (without a ledger entry: when it holds any
 annotation other than the one about to be uploaded). An annotation equal to an upload this folder sent and
 never saw confirmed (the ledger's `pending`: a stop came between) is this folder's too. Without a ledger
@@ -80,16 +81,18 @@ def find_human_edits(
         ledger: The upload ledger (the last upload of each item to `target`).
         target: The ledger key of the project.
         read_all: Also download the annotation of items whose status alone decides (for backups).
-        own_status: The status this tool's uploads give items (`superannotate.status`): an item in it is
-            judged by its content alone, as one in NotStarted or InProgress is (QualityCheck given by people
-            is kept all the same when they changed the annotation).
+        own_status: The status this run's uploads give items (`superannotate.status`): an item in it that
+            this folder's last upload gave it (the ledger records it) is judged by its content alone, as one
+            in NotStarted or InProgress is.
 
     Returns:
         Human-touched items by name; every other item of `todo` may be uploaded.
     """
     present = [p for p in todo if p.item in listed]
     by_status = {
-        p.item for p in present if is_human_status(listed[p.item].status) and listed[p.item].status != own_status
+        p.item
+        for p in present
+        if is_human_status(listed[p.item].status) and not _gave(listed[p.item].status, own_status, ledger, target, p)
     }
     wanted = [p.item for p in present if read_all or p.item not in by_status]
     held = read_annotations(session, project, wanted)
@@ -111,6 +114,12 @@ def find_human_edits(
         if reason:
             edits[p.item] = HumanEdit(p.item, reason, status, annotation)
     return edits
+
+
+def _gave(status: str | None, own_status: str | None, ledger: Ledger, target: str, planned: PlannedItem) -> bool:
+    """Whether the item's status is the one this run gives and this folder gave it at its last upload."""
+    entry = ledger.entry(target, planned.item)
+    return status == own_status and entry is not None and entry.status == status
 
 
 def is_human_status(status: str | None) -> bool:

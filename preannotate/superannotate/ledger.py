@@ -51,7 +51,11 @@ def annotation_sha256(annotation: Any) -> str:
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One item's last upload to one target (`url`: the audio it was attached with; None in older ledgers)."""
+    """One item's last upload to one target.
+
+    `url`: the audio it was attached with; `status`: the status this folder then gave it, when it gave one
+    (both None in older ledgers).
+    """
 
     sha256: str
     uploaded_at: str
@@ -59,6 +63,7 @@ class LedgerEntry:
     copy: str
     instances: int
     url: str | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,13 @@ class Ledger:
         record["items"][item] = entry.__dict__.copy()
         record.get(PENDING, {}).pop(item, None)
 
+    def gave(self, target: str, items: list[str], status: str) -> None:
+        """Records the status this folder gave the items it just uploaded (call `save` to persist)."""
+        recorded = self.data["targets"].get(target, {}).get("items", {})
+        for item in items:
+            if item in recorded:
+                recorded[item]["status"] = status
+
     def _keep_copy(self, item: str, annotation: dict, sha: str) -> str:
         """Writes the copy of an upload (its name is its content's hash); returns its relative path."""
         copy_path = Path(COPIES_DIR) / item / f"{sha[:16]}.json"
@@ -245,8 +257,9 @@ def _items(target: str, items: Any, problems: list[str]) -> dict[str, Any]:
             problems.append(f"item {name!r} (target {target!r}): {why}; ignored, recorded anew at its next upload")
         else:
             kept[name] = {k: entry[k] for k in _FIELD_TYPES}
-            if isinstance(entry.get("url"), str):  # optional: ledgers before it lack it
-                kept[name]["url"] = entry["url"]
+            for optional in ("url", "status"):  # ledgers before them lack them
+                if isinstance(entry.get(optional), str):
+                    kept[name][optional] = entry[optional]
     return kept
 
 

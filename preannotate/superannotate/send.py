@@ -55,7 +55,10 @@ def send_batches(
             elif outcomes[p.item] in NOT_TAKEN:
                 ledger.refused(target, p.item, p.annotation or {})
         ledger.save()
-        set_status(session, options, [p.item for p in batch if outcomes[p.item] is None], report)
+        done = [p.item for p in batch if outcomes[p.item] is None]
+        if set_status(session, options, done, report):  # recorded: only a status this folder gave is its own
+            ledger.gave(target, done, options.status)
+            ledger.save()
         for p in batch:
             reason = outcomes[p.item]
             outcome: Outcome = "succeeded" if reason is None else "failed"
@@ -117,12 +120,18 @@ def _verified(session: UploadSession, project: str, items: list[PlannedItem]) ->
     return ok
 
 
-def set_status(session: UploadSession, options: SuperAnnotateOptions, names: list[str], report: UploadReport) -> None:
-    """Gives uploaded items the configured status (unless keep_status); a failure is a warning."""
+def set_status(session: UploadSession, options: SuperAnnotateOptions, names: list[str], report: UploadReport) -> bool:
+    """Gives uploaded items the configured status (unless keep_status); a failure is a warning.
+
+    Returns:
+        Whether the items now have that status from this call.
+    """
     if options.keep_status or not names:
-        return
+        return False
     try:
         session.set_status(options.project, options.status, names)
     except UploadError as e:
         report.warnings.append(f"status {options.status} not set on {len(names)} item(s): {e}")
         log.warning("%s", report.warnings[-1])
+        return False
+    return True
