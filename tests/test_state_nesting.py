@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from preannotate.journal.records import parse
 from preannotate.storage import read_json
 from preannotate.superannotate import LEDGER_FILE, Ledger
 
@@ -21,3 +23,9 @@ def test_an_upload_ledger_nested_too_deep_is_named_and_started_anew(tmp_path: Pa
     assert ledger.data["targets"] == {} and "not valid JSON" in ledger.problems[0]
     ledger.save()
     assert [p.read_text() for p in tmp_path.glob(f"{LEDGER_FILE}.invalid-*")] == [DEEP]  # the original is kept
+
+
+def test_a_journal_line_nested_too_deep_is_a_damaged_line(caplog) -> None:
+    good = '{"t": "file", "item": "a"}'
+    assert parse(f"{good}\n{DEEP}\n{good}\n", "journal.jsonl") == [json.loads(good)] * 2
+    assert "journal.jsonl: line 2 is damaged" in caplog.text

@@ -225,7 +225,7 @@ def _replace_problem(path: Path) -> str | None:
     not_ours = "it is not a review model that `preannotate calibrate` wrote"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # UnicodeDecodeError too
+    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError too
         return not_ours
     provenance = data.get("provenance") if isinstance(data, dict) else None
     if not isinstance(provenance, dict) or data.get("format") != MODEL_FORMAT:

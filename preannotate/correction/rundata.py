@@ -169,7 +169,7 @@ def _jsonl_rows(path: Path) -> list[dict] | None:
     for line in lines:
         try:
             rows.append(json.loads(line.decode("utf-8")))
-        except ValueError:  # UnicodeDecodeError too
+        except (ValueError, RecursionError):  # UnicodeDecodeError too
             continue  # a damaged line costs only its chunk's confidence
     return rows
 

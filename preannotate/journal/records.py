@@ -58,7 +58,7 @@ def parse(text: str, where: str = JOURNAL_FILE) -> list[dict[str, Any]]:
             record = json.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("t"), str):
                 raise ValueError("not a record")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
             last = number == len(lines) or not any(rest.strip() for rest in lines[number:])
             what = "its last line is torn (a killed write)" if last else f"line {number} is damaged"
             log.warning("%s: %s; that line is ignored", where, what)

@@ -87,7 +87,7 @@ def group_values(output_dir: Path, files: list[dict[str, str]], group: str | Non
             continue
         try:
             annotation = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         values.update(_values(annotation, group))
     return values
@@ -142,7 +142,7 @@ def _load(item: PlannedItem, run_status: str, index: dict) -> None:
     else:
         try:
             item.annotation = json.loads(item.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             item.status, item.reason = "failed", f"cannot read {item.file.name}: {e}"
             return
         problems = annotation_problems(item.annotation, item.item, index)
