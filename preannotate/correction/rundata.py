@@ -102,10 +102,10 @@ def draft_for(output_dir: Path, ledger: Ledger | None, target: str, item: str) -
     """
     entry = ledger.entry(target, item) if ledger is not None else None
     current = output_dir / ANNOTATIONS_DIR / f"{item}.json"
-    sent = ledger.sent(target, item)[-1:] if ledger is not None and entry is None else []
-    if sent and (copy := read_json(output_dir / sent[0].copy)) is not None:
+    sent = ledger.sent(target, item) if ledger is not None and entry is None else []
+    if sent and (copy := read_json(output_dir / sent[-1].copy)) is not None:
         # The upload stopped before it was recorded; SuperAnnotate may hold this copy or an older one.
-        return Draft(copy, f"the upload to {target} was sent and not confirmed: compared with its copy {sent[0].copy}")
+        return Draft(copy, f"the upload to {target} was sent and not confirmed: compared with its copy {sent[-1].copy}")
     if entry is None:
         annotation = read_json(current)
         note = f"not in the upload ledger for {target}: compared with {ANNOTATIONS_DIR}/{item}.json"

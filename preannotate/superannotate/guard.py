@@ -92,7 +92,8 @@ def find_human_edits(
     by_status = {
         p.item
         for p in present
-        if is_human_status(listed[p.item].status) and not _gave(listed[p.item].status, own_status, ledger, target, p)
+        if is_human_status(listed[p.item].status)
+        and not _gave(listed[p.item].status, own_status, ledger.entry(target, p.item))
     }
     wanted = [p.item for p in present if read_all or p.item not in by_status]
     held = read_annotations(session, project, wanted)
@@ -116,9 +117,8 @@ def find_human_edits(
     return edits
 
 
-def _gave(status: str | None, own_status: str | None, ledger: Ledger, target: str, planned: PlannedItem) -> bool:
-    """Whether the item's status is the one this run gives and this folder gave it at its last upload."""
-    entry = ledger.entry(target, planned.item)
+def _gave(status: str | None, own_status: str | None, entry: LedgerEntry | None) -> bool:
+    """Whether the item's status is the one this run gives and this folder gave it at its last upload (`entry`)."""
     return status == own_status and entry is not None and entry.status == status
 
 

@@ -180,15 +180,19 @@ class Ledger:
             url: The audio URL the item was attached with, when known.
         """
         sha = annotation_sha256(annotation)
+        record = self.data["targets"].setdefault(target, {**meta, "items": {}})
+        # `begin` wrote this copy just before the send: written once, unless it has gone since.
+        begun = [raw["copy"] for raw in record.get(PENDING, {}).get(item, []) if raw["sha256"] == sha]
         entry = LedgerEntry(
             sha256=sha,
             uploaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             annotation=_relative(source_file, self.output_dir),
-            copy=self._keep_copy(item, annotation, sha),
+            copy=begun[0]
+            if begun and (self.output_dir / begun[0]).is_file()
+            else self._keep_copy(item, annotation, sha),
             instances=len(annotation.get("instances") or []),
             url=url,
         )
-        record = self.data["targets"].setdefault(target, {**meta, "items": {}})
         record["items"][item] = entry.__dict__.copy()
         record.get(PENDING, {}).pop(item, None)
 
