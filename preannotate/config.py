@@ -31,6 +31,7 @@ from .options import RunConfig
 from .options.base import IF_EXISTS
 from .options.catalog import iter_options, option_info, path_options
 from .options.values import coerce, parse_text
+from .storage import expand_home
 
 __all__ = ["coerce", "config_from_dict", "load_config", "parse_override", "read_yaml", "resolve_paths"]
 
@@ -99,7 +100,7 @@ def resolve_path_value(key: str, value: Any, base: Path) -> Any:
         value = coerce(str, value, key)  # YAML reads `dir: 2024-01-01` as a date, `dir: 2024` as a number: still names
     if rule is None or not isinstance(value, str) or not value or is_bucket_url(value):
         return value
-    found = Path(value).expanduser()
+    found = expand_home(value)
     if found.is_absolute() or (rule == IF_EXISTS and not (base / found).exists()):
         return str(found) if value.startswith("~") else value
     return os.path.abspath(base / found)  # lexical: `configs/../samples` is `samples`, as a shell's `cd` sees it
@@ -134,7 +135,7 @@ def typed_text(key: str, raw: str) -> Any:
 def expand_user(key: str, value: Any) -> Any:
     """`value` with a leading `~` expanded when `key` is a path option; anything else unchanged."""
     if key in path_options() and isinstance(value, str) and value.startswith("~"):
-        return str(Path(value).expanduser())
+        return str(expand_home(value))
     return value
 
 

@@ -18,6 +18,7 @@ from .cloud import discover_bucket
 from .errors import InputError, listed
 from .locations import is_bucket_url
 from .naming import EXPORT_MARKER, MediaFile, is_media_source, unique_item_names
+from .storage import expand_home
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def find_media(root: str | Path, extensions: tuple[str, ...]) -> Discovery:
     """
     if is_bucket_url(root):
         return Discovery(discover_bucket(str(root), extensions))
-    base = Path(root).expanduser()
+    base = expand_home(root)
     try:
         there, folder = base.exists(), base.is_dir()
     except OSError as e:  # a path too long, a loop of links

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import InputError, LockError
-from .storage import NOT_A_FOLDER, raise_if_disk_full, remove_output_temps
+from .storage import NOT_A_FOLDER, expand_home, raise_if_disk_full, remove_output_temps
 
 log = logging.getLogger(__name__)
 LOCK_FILE = ".preannotate.lock"
@@ -69,10 +69,11 @@ def output_lock(folder: str | Path, command: str, existing: bool = False) -> Ite
         LockError: Another process holds it; the message names its pid, host, command and start.
         DiskFullError: The lock file cannot be written for lack of space.
     """
-    if existing and not Path(folder).expanduser().is_dir():
+    here = expand_home(folder)
+    if existing and not here.is_dir():
         raise InputError(f"output folder {folder} does not exist: give the -o of a `preannotate run`")
     try:
-        key = str(Path(folder).expanduser().resolve())
+        key = str(here.resolve())
     except (OSError, RuntimeError) as e:  # RuntimeError: a loop of symbolic links
         raise InputError(f"cannot use {folder} as the output folder: {e}") from None
     with _registry:

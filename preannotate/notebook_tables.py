@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .journal import read_run
+from .storage import expand_home
 
 if TYPE_CHECKING:  # pandas is imported where tables are made: batch and the CLI start faster
     import pandas as pd
@@ -29,7 +30,7 @@ def project_root() -> Path:
 
 def resolve_path(path: str | Path) -> Path:
     """An absolute path: `~` expanded, relative paths taken from the project root."""
-    path = Path(path).expanduser()
+    path = expand_home(path)
     return path if path.is_absolute() else project_root() / path
 
 

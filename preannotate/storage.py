@@ -43,6 +43,15 @@ _TEMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-(\d+)-[^.-]*\.tmp$")
 _OLD_TEMP_NAME = re.compile(r"^\.[^.].*\.[^.]+\.[a-z0-9_]+\.tmp$")
 
 
+def expand_home(path: str | Path) -> Path:
+    """`path` with a leading `~` (or `~user`) expanded, as a shell does; `./~` stays a folder named `~`.
+
+    Not `Path(path).expanduser()`: `Path` drops the `./` of `./~` first, which then reads as the home folder.
+    A `Path` has lost it already: expand the text as written, before it becomes a `Path`.
+    """
+    return Path(os.path.expanduser(os.fspath(path)))
+
+
 def host_tag() -> str:
     """Eight hex digits naming this machine in temporary file names (a pid means nothing elsewhere)."""
     return f"{zlib.crc32(socket.gethostname().encode()):08x}"

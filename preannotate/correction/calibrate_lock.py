@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..journal import JOURNAL_FILE, RUN_FILE
 from ..lock import output_lock
+from ..storage import expand_home
 
 COMMAND = "calibrate"  # how the locks it holds name it to a second process
 
@@ -29,7 +30,7 @@ def model_folder(path: str | Path) -> Path:
     Commands that work in a run lock the run's folder, not its sub-folders: a model in `<run>/correction/`
     (the default) is guarded by the run's lock, which `report` (writing that folder) and `pull` hold too.
     """
-    folder = Path(_real(Path(path).expanduser().parent))  # `runs/a/../b`: the parents of b, not a
+    folder = Path(_real(expand_home(path).parent))  # `runs/a/../b`: the parents of b, not a
     for above in (folder, *folder.parents):
         if any(_is_file(above / name) for name in (RUN_FILE, JOURNAL_FILE)):
             return above

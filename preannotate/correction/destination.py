@@ -27,7 +27,7 @@ from typing import Any
 
 from ..discover import EXPORT_MARKER
 from ..errors import DestinationError, listed
-from ..storage import pid_alive, read_json
+from ..storage import expand_home, pid_alive, read_json
 from ..superannotate.report import utc_now
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def check_destination(dest: Path, protected: dict[str, Path]) -> None:
             (the run's output folder, the input folder).
     """
     for what, folder in protected.items():
-        resolved, target = folder.expanduser().resolve(), dest.expanduser().resolve()
+        resolved, target = expand_home(folder).resolve(), expand_home(dest).resolve()
         if target == resolved or target in resolved.parents:
             relation = "it is" if target == resolved else "it holds"
             raise DestinationError(

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from ..cloud import is_bucket_url, object_links
 from ..errors import ConfigError
 from ..options.upload import SuperAnnotateOptions, is_web_url
+from ..storage import expand_home
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 NEEDS_INTEGRATION = (
@@ -161,7 +162,7 @@ def _link(row: dict[str, str], integration: str | None, where: str) -> Link:
 
 
 def _relative(path: str, input_dir: Path | None) -> str:
-    candidate = Path(path).expanduser()
+    candidate = expand_home(path)
     if candidate.is_absolute() and input_dir is not None:
         try:
             return candidate.resolve().relative_to(input_dir.resolve()).as_posix()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ...errors import ModelError
+from ...storage import expand_home
 
 if TYPE_CHECKING:
     from ...options import ModelOptions
@@ -90,7 +91,7 @@ def resolve_model(options: ModelOptions) -> ModelSource:
         return _resolve_bundled(name.removeprefix(BUNDLED_PREFIX))
     if name in official_names():
         return ModelSource("official", name, f"openai-whisper {name} (downloaded once to whisper's cache)")
-    path = Path(name).expanduser()
+    path = expand_home(name)
     if path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES:
         return ModelSource("checkpoint", str(path.resolve()), f"openai-whisper checkpoint {path}")
     if path.is_file() and path.name == "model.bin":
