@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import requests
 from support.cloud_runs import CLIPS, exported, transcript_source, upload_clips
@@ -19,11 +20,19 @@ def upload_bucket(s3, tmp_path):
     upload_clips(lambda key, body: s3.put_object(Bucket=BUCKET, Key=key, Body=body), tmp_path)
 
 
-def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tiny_model):
+def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tiny_model, caplog):
     upload_bucket(s3, tmp_path)
     bucket = config(f"s3://{BUCKET}/set", tmp_path / "s3", "superannotate.dry_run=true", "superannotate.urls=presigned")
+    caplog.set_level(logging.INFO, logger="preannotate")
     remote = run_pipeline(bucket, progress=False)
+    # Objects are listed, not opened: their length is not known before decoding, and the log does not say 0.0 s.
+    assert "transcribing 3 file(s), length known once decoded, with" in caplog.text
+    caplog.clear()
     local = run_pipeline(config(tmp_path / "in", tmp_path / "local", "superannotate.dry_run=true"), progress=False)
+    assert (
+        "transcribing 3 file(s), length known once decoded" not in caplog.text
+        and "transcribing 3 file(s), " in caplog.text
+    )
     assert [(f.item, f.status) for f in remote.files] == [(f"en__{c}.wav", "ok") for c in CLIPS]
     assert [(f.item, f.source, f.chunks) for f in remote.files] == [(f.item, f.source, f.chunks) for f in local.files]
     assert exported(tmp_path / "s3") == exported(tmp_path / "local") and len(exported(tmp_path / "s3")) == 3

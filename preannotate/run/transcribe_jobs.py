@@ -126,6 +126,15 @@ def advance(bar: tqdm, seconds: float) -> None:
     bar.refresh()
 
 
+def _length_known(durations: list[float]) -> str:
+    """The audio's length as far as headers told it: a bucket's objects are listed, not opened (0: not known)."""
+    unknown = sum(1 for d in durations if d <= 0)
+    if unknown == len(durations):
+        return "length known once decoded"
+    known = audio_length(sum(durations))
+    return f"{known} and {unknown} file(s) of length known once decoded" if unknown else known
+
+
 def _results_here(
     jobs: list[Job], durations: list[float], audio: Decoding, engine: asr.Engine, config: RunConfig, key: str,
     report: RunReport,
@@ -137,7 +146,7 @@ def _results_here(
     log.info(
         "transcribing %d file(s), %s, with %s: %s",
         len(jobs),
-        audio_length(sum(durations)),
+        _length_known(durations),
         info.engine,
         info.description,
     )
