@@ -117,6 +117,34 @@ def test_unchanged_items_get_scores_and_human_edited_ones_do_not(
     assert sa_server.priorities("Podcasts") == {item(SOURCES[0]): 12.0, item(SOURCES[2]): 30.0}
 
 
+def test_unchanged_items_no_longer_as_left_get_no_scores_nor_values(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    """An unchanged item is not uploaded, so the guard never sees it: its metadata is withheld when the listing
+    shows it is someone else's item now (other audio), worked on (a status people gave) or gone."""
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    run_upload(tmp_path, options(priority="none", custom_fields=False))
+    foreign, worked, kept = item(SOURCES[0]), item(SOURCES[1]), item(SOURCES[2])
+    sa_server.delete_item("Podcasts", foreign)  # replaced by an item of the same name playing other audio
+    sa_server.add_item("Podcasts", foreign, "https://other-team.example/private/meeting-0412.wav")
+    sa_server.set_status("Podcasts", worked, "QualityCheck")
+
+    report = run_upload(tmp_path, options())
+    assert {i.item: i.reason for i in report.items} == dict.fromkeys(items_of(), "unchanged since the last upload")
+    assert sa_server.priorities("Podcasts") == {kept: 30.0}
+    assert set(sa_server.custom_values("Podcasts")) == {kept}
+    withheld = report.metadata["withheld"]
+    assert set(withheld) == {foreign, worked} and "not this run's item" in withheld[foreign]
+    assert withheld[worked] == "human-edited: status QualityCheck on SuperAnnotate"
+    assert any("2 unchanged item(s) get no priority or custom values" in w for w in report.warnings)
+
+    sa_server.delete_item("Podcasts", kept)  # gone: nothing is sent for it either (the platform would refuse)
+    again = run_upload(tmp_path, options())
+    assert again.metadata["withheld"][kept] == "no longer in the project"
+    assert again.metadata["priority_scores"] == 0 and again.metadata["custom_values"] == 0
+
+
 def _annotation(out: Path, source: str) -> dict:
     return json.loads((out / "superannotate" / f"{item(source)}.json").read_text())
 

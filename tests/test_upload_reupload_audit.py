@@ -131,5 +131,7 @@ def test_priorities_and_custom_fields_sent_again_touch_no_annotation_or_status(
     before, uploads = state(sa_server), dict(sa_server.upload_counts)
 
     report = run_upload(tmp_path, options(priority="easy_first"))  # the ledger: every item unchanged
-    assert report.metadata["priority_scores"] == 3 and len(sa_server.custom_values(PROJECT)) == 3
+    # The completed item is withheld; the one edited in InProgress is not seen without its annotation.
+    assert report.metadata["priority_scores"] == 2 and len(sa_server.custom_values(PROJECT)) == 2
+    assert list(report.metadata["withheld"]) == [FIRST]
     assert state(sa_server) == before and dict(sa_server.upload_counts) == uploads

@@ -117,6 +117,27 @@ def find_human_edits(
     return edits
 
 
+def not_as_left(
+    unchanged: list[PlannedItem], listed: dict[str, ListedItem], ledger: Ledger, target: str, own_status: str | None
+) -> dict[str, str]:
+    """Why items skipped as unchanged are no longer as this folder left them, by the listing alone; by name.
+
+    Such an item gets no priority or custom values: it is gone, someone else's item of the name now plays
+    other audio, or people have given it a status (an annotator's own edit in NotStarted or InProgress is
+    not seen without downloading every unchanged item's annotation, which metadata does not warrant).
+    """
+    reasons = {}
+    for p in unchanged:
+        item, entry = listed.get(p.item), ledger.entry(target, p.item)
+        if item is None:
+            reasons[p.item] = "no longer in the project"
+        elif foreign := _other_audio(p, item, entry, ledger.sent(target, p.item)):
+            reasons[p.item] = foreign
+        elif is_human_status(item.status) and not _gave(item.status, own_status, entry):
+            reasons[p.item] = f"human-edited: status {item.status} on SuperAnnotate"
+    return reasons
+
+
 def _gave(status: str | None, own_status: str | None, entry: LedgerEntry | None) -> bool:
     """Whether the item's status is the one this run gives and this folder gave it at its last upload (`entry`)."""
     return status == own_status and entry is not None and entry.status == status

@@ -26,7 +26,9 @@ from ..errors import CredentialsError, UploadError
 from ..journal import read_run
 from ..options import SuperAnnotateOptions
 from .client import UploadSession
-from .plan import _field
+from .guard import not_as_left
+from .ledger import Ledger
+from .plan import PlannedItem, _field
 from .redact import get_logger
 from .report import UNCHANGED, UploadReport
 
@@ -164,12 +166,47 @@ def send_for_run(
         ready: The items a dry run would upload.
     """
     report.metadata["priority"] = options.priority
-    names = ready if session is None else report.succeeded + [i.item for i in report.items if i.reason == UNCHANGED]
+    withheld = report.metadata.get("withheld") or {}
+    unchanged = [i.item for i in report.items if i.reason == UNCHANGED and i.item not in withheld]
+    names = ready if session is None else report.succeeded + unchanged
     plan = plan_metadata(records, names, options.priority, options.custom_fields)
     if session is None:
         dry_run_metadata(plan, report)
     else:
         send_metadata(session, options.project, plan, report)
+
+
+def withhold_from_unchanged(
+    session: UploadSession,
+    options: SuperAnnotateOptions,
+    unchanged: list[PlannedItem],
+    ledger: Ledger,
+    own_status: str | None,
+    report: UploadReport,
+) -> None:
+    """Withholds priority and custom values from unchanged items no longer as this folder left them.
+
+    Those items are not uploaded, so the guard never looked at them: they are listed here (status and audio URL)
+    when there is metadata to send, and `report.metadata["withheld"]` names each one withheld, with why.
+    """
+    if not unchanged or (options.priority == "none" and not options.custom_fields):
+        return
+    try:
+        listed = session.listed_items(options.project, [p.item for p in unchanged])
+    except UploadError as e:  # nothing is sent to items not known to be as this folder left them
+        withheld = {p.item: f"not listed: {e}" for p in unchanged}
+    else:
+        withheld = not_as_left(unchanged, listed, ledger, report.target or "", own_status)
+    if withheld:
+        report.metadata["withheld"] = withheld
+        count = len(withheld)
+        report.warnings.append(f"{count} unchanged item(s) get no priority or custom values: {_first(withheld)}")
+        log.warning("%s", report.warnings[-1])
+
+
+def _first(reasons: dict[str, str]) -> str:
+    name, reason = next(iter(reasons.items()))
+    return f"{name}: {reason}" + (f" (and {len(reasons) - 1} more; run.json lists them)" if len(reasons) > 1 else "")
 
 
 def dry_run_metadata(plan: MetadataPlan, report: UploadReport) -> None:

@@ -18,7 +18,7 @@ from .client import UploadSession, connect
 from .credentials import SETUP_HINT, find_credentials
 from .guard import HumanEdit, backup_folder, find_human_edits, write_backups
 from .ledger import Ledger
-from .metadata import run_records, send_for_run
+from .metadata import run_records, send_for_run, withhold_from_unchanged
 from .plan import PlannedItem, group_values, plan_items, run_files
 from .redact import get_logger
 from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
@@ -169,6 +169,9 @@ def _upload(
     ledger = _load_ledger(output_dir, report)
     report.target = target = session.target(options.project)
     todo = _changed(ready, ledger, target, force, report)
+    own_status = None if options.keep_status else options.status  # the status its own uploads give items
+    changed = {p.item for p in todo}
+    withhold_from_unchanged(session, options, [p for p in ready if p.item not in changed], ledger, own_status, report)
     if not todo:
         return
     _, report.created_project = session.ensure_project(options.project, options.project_description)
@@ -176,7 +179,6 @@ def _upload(
     # Statuses and annotations are read before anything is written: the server, not the ledger, knows
     # whether someone worked on an item (a new output folder has no ledger at all).
     listed = session.listed_items(options.project, [p.item for p in todo])
-    own_status = None if options.keep_status else options.status  # the status its own uploads give items
     edits = find_human_edits(
         session, options.project, todo, listed, ledger, target, options.overwrite_human_edits, own_status
     )
