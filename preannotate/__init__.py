@@ -20,7 +20,8 @@ PIPELINE_MODULE = ".run"
 _ERRORS = (
     "PreannotateError", "ConfigError", "InputError", "ModelError", "AudioError", "TranscriptionError",
     "ChunkingError", "ExportError", "CredentialsError", "UploadError", "CorrectionError", "LockError",
-    "DiskFullError", "DestinationError", "StorageLostError",
+    "DiskFullError", "DestinationError", "StorageLostError", "StorageUnreachableError", "ObjectChangedError",
+    "UploadInputError", "RunStoppedError", "OutputWriteError", "CorrectionInputError",
 )  # fmt: skip
 # Public name -> the module (relative to this package) that defines it.
 _EXPORTS: dict[str, str] = {
@@ -32,9 +33,11 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(_ERRORS, ".errors"),
 }
 __all__ = [
-    "AudioError", "Chunk", "ChunkingError", "ConfigError", "CorrectionError", "CredentialsError", "DestinationError",
-    "DiskFullError", "ExportError", "InputError", "LockError", "ModelError", "PreannotateError", "RunConfig",
-    "StorageLostError", "Transcript", "TranscriptionError", "UploadError", "__version__", "load_config", "run_pipeline",
+    "AudioError", "Chunk", "ChunkingError", "ConfigError", "CorrectionError", "CorrectionInputError",
+    "CredentialsError", "DestinationError", "DiskFullError", "ExportError", "InputError", "LockError", "ModelError",
+    "ObjectChangedError", "OutputWriteError", "PreannotateError", "RunConfig", "RunStoppedError", "StorageLostError",
+    "StorageUnreachableError", "Transcript", "TranscriptionError", "UploadError", "UploadInputError", "__version__",
+    "load_config", "run_pipeline",
 ]  # fmt: skip
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports on first use
@@ -45,6 +48,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         ChunkingError,
         ConfigError,
         CorrectionError,
+        CorrectionInputError,
         CredentialsError,
         DestinationError,
         DiskFullError,
@@ -52,10 +56,15 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         InputError,
         LockError,
         ModelError,
+        ObjectChangedError,
+        OutputWriteError,
         PreannotateError,
+        RunStoppedError,
         StorageLostError,
+        StorageUnreachableError,
         TranscriptionError,
         UploadError,
+        UploadInputError,
     )  # fmt: skip
     from .options import RunConfig
     from .results import Transcript

@@ -51,9 +51,9 @@ def read_last_pull(out: Path) -> LastPull:
         CorrectionInputError: It exists but cannot be read (its content could be neither kept nor checked).
     """
     path = out / PULLED_FILE
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return LastPull()  # nothing pulled yet
-    try:
+    try:  # a folder or a dangling link of that name is unreadable too, never "nothing pulled yet"
         original = path.read_bytes()
     except OSError as e:
         raise CorrectionInputError(f"cannot read {path} ({e.strerror or e}): make it readable, or move it aside") from e
