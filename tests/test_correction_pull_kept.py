@@ -14,6 +14,9 @@ from pathlib import Path
 from support.correction_runs import PROJECT, annotate, make_run, run_cli, set_text, upload
 from support.sa_server import SuperAnnotateServer
 
+import preannotate.correction.pull as pull_module
+from preannotate.errors import DiskFullError
+
 
 def pull(out: Path, *args: str):
     return run_cli("pull", "-o", str(out), *args)
@@ -58,6 +61,33 @@ def test_a_file_changed_by_hand_since_the_pull_is_kept_aside_and_an_unchanged_on
     assert name.endswith("/talk.wav.json") and content == mine_bytes  # the hand edit, byte for byte
     assert "Annotated again on the platform." in edited.read_text()  # and the platform's annotation pulled
     assert "The quick brown fox, again." in (out / "corrected" / "fox.wav.json").read_text()  # replaced alone
+
+
+def test_an_index_that_cannot_be_written_leaves_corrected_as_it_was(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch
+) -> None:
+    """The disk fills as the pull writes its interim index: no file has moved yet, the old index still holds."""
+    inp, out = make_run(tmp_path)
+    upload(inp, out)
+    annotate(sa_server)
+    pull(out)
+    edited = out / "corrected" / "talk.wav.json"
+    edited.write_text(edited.read_text().replace("}", " }", 1), encoding="utf-8")  # a reviewer's edit
+    before = {p: p.read_bytes() for p in [*sorted((out / "corrected").iterdir()), out / "pulled.json"]}
+    rewrite(sa_server, "talk.wav", "Annotated again on the platform.")
+    real_write = pull_module.write_json_atomic
+
+    def disk_fills(path, data, *args, **kwargs):  # the device, not the code under test, runs out of room
+        if any(item.get("problem") == pull_module.INTERRUPTED for item in data.get("items", [])):
+            raise DiskFullError(f"{path}: No space left on device")
+        return real_write(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(pull_module, "write_json_atomic", disk_fills)
+    again = pull(out)
+    assert again.returncode != 0 and "No space left" in again.stderr and "Traceback" not in again.stderr
+    assert {p: p.read_bytes() for p in before} == before  # the hand edit in place, the old index unchanged
+    assert sorted((out / "corrected").iterdir()) == sorted(p for p in before if p.parent.name == "corrected")
+    assert not (out / "corrected-kept").exists()
 
 
 def test_a_users_own_file_in_corrected_before_any_pull_is_kept(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:

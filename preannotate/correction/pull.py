@@ -301,14 +301,15 @@ def _commit(out: Path, staging: Path, report: PullReport, unvouched: Sequence[st
         elif not entry.missing:  # a kept correction's hash is set (`keep_missing`): perhaps the file's, recovered
             entry.sha256 = stored.get(entry.item)
     moving = [i for i in report.items if _downloaded(i)]
-    keep_changed(out, [i.item for i in moving], stored, report.pulled_at)
     if moving:
-        # The files not yet replaced when a stop comes are still vouched for by their old hash.
+        # The files not yet replaced when a stop comes are still vouched for by their old hash. Written before
+        # anything moves: an index that cannot be written (a full disk) leaves corrected/ as it was.
         interim = [
             replace(i, file=None, problem=INTERRUPTED, sha256=stored.get(i.item)) if _downloaded(i) else i
             for i in report.items
         ]
         write_json_atomic(out / PULLED_FILE, replace(report, items=interim).to_dict())
+    keep_changed(out, [i.item for i in moving], stored, report.pulled_at)
     for entry in moving:
         target = out / CORRECTED_DIR / f"{entry.item}.json"
         try:
