@@ -39,10 +39,16 @@ def test_runs_file_applies_defaults_then_shared_then_the_run_own(tmp_path: Path,
     assert runs[0].folder == tmp_path / "a"
 
 
+def test_a_number_names_a_run_as_text_zero_included(tmp_path: Path) -> None:
+    runs = batch.runs_from_file(write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": 0}, {"name": 12}]}), {}, tmp_path)
+    assert [(r.name, r.folder) for r in runs] == [("0", tmp_path / "0"), ("12", tmp_path / "12")]
+
+
 @pytest.mark.parametrize(
     "spec, message",
     [
         ({"runs": [{"language": "en"}]}, "each with a `name`"),
+        ({"runs": [{"name": ""}]}, "each with a `name`"),
         ({"runs": {"a": {}}}, "must be a list"),
         ({"runs": [{"name": "a"}], "default": {}}, "did you mean 'defaults'"),
     ],

@@ -74,7 +74,7 @@ def runs_from_file(path: str | Path, shared: dict[str, Any], out: Path) -> list[
     """Runs listed in a YAML file: `runs:` (a list of mappings with `name` and parameters), optional `defaults:`."""
     data = read_yaml(Path(path))
     runs, defaults = data.get("runs"), data.get("defaults") or {}
-    if not isinstance(runs, list) or not all(isinstance(r, dict) and r.get("name") for r in runs):
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and r.get("name") not in (None, "") for r in runs):
         raise ConfigError(f"{path}: `runs:` must be a list of mappings, each with a `name`")
     if not runs:  # else the batch would do nothing and succeed
         raise ConfigError(f"{path}: `runs:` lists no run")
