@@ -74,6 +74,8 @@ def measure_sizes(argv: list[str] | None, doc: str, sizes: tuple[int, ...], meas
     parser.add_argument("--files", type=int, nargs="*", default=list(sizes), help=f"sizes (default {sizes})")
     parser.add_argument("--dir", type=Path, help="where to write (default: a temporary folder on /tmp)")
     args = parser.parse_args(argv)
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)  # `--dir /tmp/bk`, as the usage shows, need not exist yet
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         return [measure_one(n, Path(tmp)) for n in args.files]
 
