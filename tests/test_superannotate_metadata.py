@@ -145,6 +145,18 @@ def test_unchanged_items_no_longer_as_left_get_no_scores_nor_values(
     assert again.metadata["priority_scores"] == 0 and again.metadata["custom_values"] == 0
 
 
+def test_unchanged_items_get_nothing_when_the_listing_fails(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    run_upload(tmp_path, options(priority="none", custom_fields=False))
+    sa_server.inject("items/search", 500, times=50)  # the retries give up: the items' state is not known
+
+    report = run_upload(tmp_path, options())
+    assert sa_server.priorities("Podcasts") == {} and sa_server.custom_values("Podcasts") == {}
+    assert set(report.metadata["withheld"]) == set(items_of())
+    assert any(w.startswith("listing the unchanged items failed") for w in report.warnings)
+
+
 def _annotation(out: Path, source: str) -> dict:
     return json.loads((out / "superannotate" / f"{item(source)}.json").read_text())
 

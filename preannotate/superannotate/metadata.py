@@ -194,7 +194,8 @@ def withhold_from_unchanged(
     try:
         listed = session.listed_items(options.project, [p.item for p in unchanged])
     except UploadError as e:  # nothing is sent to items not known to be as this folder left them
-        withheld = {p.item: f"not listed: {e}" for p in unchanged}
+        report.warnings.append(f"listing the unchanged items failed, so they get no priority or custom values: {e}")
+        withheld = dict.fromkeys((p.item for p in unchanged), "not listed (the listing failed)")
     else:
         withheld = not_as_left(unchanged, listed, ledger, report.target or "", own_status)
     if withheld:
