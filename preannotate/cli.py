@@ -376,6 +376,9 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 
 # Libraries that log at INFO on import, on every command (gcsfs: "experimental features enabled"): -v shows them.
 QUIET_LIBRARIES = ("gcsfs",)
+# HTTP clients whose DEBUG lines hold request headers and signed URLs (an AWS session token, a SAS token):
+# never below INFO, even with -v, since secrets never reach a log line.
+WIRE_LOGGERS = ("botocore", "aiobotocore", "boto3", "s3transfer", "urllib3", "azure", "google.auth")
 
 
 def _setup_logging(level: int) -> None:
@@ -384,3 +387,5 @@ def _setup_logging(level: int) -> None:
     logging.basicConfig(level=chosen, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(chosen, logging.WARNING) if chosen > logging.DEBUG else chosen)
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(max(chosen, logging.INFO))

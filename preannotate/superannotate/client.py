@@ -85,8 +85,14 @@ class UploadSession:
 
     @property
     def host(self) -> str:
-        """The main API host, for records (SuperAnnotate's own unless SA_URL says otherwise)."""
-        return urlsplit(self.credentials.url).netloc if self.credentials.url else DEFAULT_HOST
+        """The main API host, for records (SuperAnnotate's own unless SA_URL says otherwise).
+
+        Without the URL's user name and password (`https://user:password@gateway`): this lands in
+        run.json, uploads.json and messages.
+        """
+        if not self.credentials.url:
+            return DEFAULT_HOST
+        return urlsplit(self.credentials.url).netloc.rpartition("@")[2]
 
     @property
     def team_id(self) -> int | None:

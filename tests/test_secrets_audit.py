@@ -1,0 +1,130 @@
+"""Secrets that reached files or messages by ways the configuration checks did not cover.
+
+- An SA_URL holding a user name and password (a self-hosted gateway with basic auth in front of the API):
+  the host recorded in run.json and as the uploads.json key kept the password.
+- A url_csv row whose URL holds a password (or SA_TOKEN): attached, sent and kept in run.json and
+  uploads.json, and quoted by the CSV's own error messages, though a URL holding a password is refused
+  wherever else it is given.
+
+The real SDK against the loopback server (tests/support/sa_server.py), which is told to accept the
+gateway's basic credentials as it accepts the token.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.cloud_s3 import BUCKET
+from support.sa_server import SuperAnnotateServer
+from support.upload_runs import ANNOTATION, class_defs, items_of, make_run, options
+
+from preannotate.errors import ConfigError
+from preannotate.superannotate import Ledger, preflight, upload_run
+from preannotate.superannotate.report import write_upload_record
+from preannotate.superannotate.urls import UrlMap
+
+PASSWORD = "pwSECRETAUDIT7731"
+
+
+def written_with(folder: Path, secret: str) -> list[str]:
+    """Files under `folder` whose bytes hold `secret`."""
+    return [str(p) for p in folder.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def test_an_sa_url_with_a_password_is_recorded_without_it(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # A gateway with basic auth: requests sends the URL's credentials, and the server lets them in.
+    sa_server.state.tokens.add("Basic " + base64.b64encode(f"gateway-user:{PASSWORD}".encode()).decode())
+    monkeypatch.setenv("SA_URL", sa_server.url.replace("http://", f"http://gateway-user:{PASSWORD}@"))
+    inp, out = make_run(tmp_path)
+    opts = options()
+    session = preflight(opts)
+    assert session is not None and PASSWORD not in repr(session)
+    report = upload_run(out, opts, ANNOTATION, inp, session, classes=class_defs())
+    write_upload_record(out, report)
+
+    assert sorted(report.succeeded) == sorted(items_of())
+    host = sa_server.url.removeprefix("http://")
+    assert report.target == f"{host}/team/4242/{opts.project}"
+    assert json.loads((out / "run.json").read_text())["upload"]["target"] == report.target
+    ledger = json.loads((out / "uploads.json").read_text())
+    assert [t["host"] for t in ledger["targets"].values()] == [host], ledger["targets"]
+    assert Ledger.load(out).entry(report.target, items_of()[0]) is not None  # the key others look it up by
+    said = capsys.readouterr()
+    assert written_with(out, PASSWORD) == [] and PASSWORD not in said.out + said.err
+    assert written_with(out, "gateway-user") == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://alice:{PASSWORD}@media.example.org/a.wav",  # attachable: it was uploaded and recorded
+        f"ftp://alice:{PASSWORD}@media.example.org/a.wav",  # not attachable: the error quoted it
+        "not a url " + PASSWORD,  # not a URL at all: quoted as before (no password in a URL)
+    ],
+)
+def test_a_url_csv_row_holding_a_password_is_refused_unquoted(tmp_path: Path, url: str) -> None:
+    csv = tmp_path / "urls.csv"
+    csv.write_text(f"name,url\nen__a.wav,{url}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        UrlMap.from_options(str(csv), None, None)
+    if "://" in url:
+        assert str(error.value) == (
+            f"{csv}:2: the URL holds a password: secrets never go in a config; credentials come from the "
+            "cloud's own chain (see README, Buckets) or SA_TOKEN"
+        )
+    else:
+        assert "is not an absolute URL" in str(error.value)
+
+
+def test_a_url_csv_row_holding_the_token_is_refused_unquoted(
+    sa_server: SuperAnnotateServer, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    csv = tmp_path / "urls.csv"
+    csv.write_text(f"path,url\nen/interview one.mp3,https://media.example.org/a.wav?t={sa_server.token}\n")
+    with pytest.raises(ConfigError, match=r"urls.csv:2: the URL holds a SuperAnnotate token") as error:
+        preflight(options(url_csv=str(csv), url_prefix=None))
+    secret = sa_server.token.split("=")[0]
+    assert secret not in str(error.value) and secret not in "".join(capsys.readouterr())
+    assert sa_server.paths() == []  # refused before connecting
+
+
+def test_a_url_csv_with_a_password_stops_the_upload_before_anything_is_sent_or_written(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    inp, out = make_run(tmp_path)
+    csv = tmp_path / "urls.csv"
+    csv.write_text(f"path,url\nen/interview one.mp3,https://alice:{PASSWORD}@media.example.org/a.wav\n")
+    opts = options(url_csv=str(csv))
+    with pytest.raises(ConfigError, match="the URL holds a password"):
+        session = preflight(opts)
+        upload_run(out, opts, ANNOTATION, inp, session, classes=class_defs())
+    assert sa_server.paths() == [] and written_with(out, PASSWORD) == []
+
+
+def test_verbose_logs_never_show_the_aws_session_token(s3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-v logs at DEBUG, but botocore's DEBUG lines print each request's headers, the session token among them."""
+    token = "FwoGZXIvYXdzSESSIONAUDIT9931"
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    s3.put_object(Bucket=BUCKET, Key="notes/readme.txt", Body=b"no media here")
+    command = [
+        sys.executable,
+        "-m",
+        "preannotate",
+        "-v",
+        "run",
+        "-i",
+        f"s3://{BUCKET}/notes",
+        "-o",
+        str(tmp_path / "o"),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "holds no media files" in proc.stderr, proc.stderr
+    assert "DEBUG" in proc.stderr  # -v still shows this tool's own debug lines
+    assert token not in proc.stderr + proc.stdout
