@@ -9,9 +9,12 @@ from support.sa_server import SuperAnnotateServer
 from support.upload_runs import SOURCES, items_of, make_run, options, run_upload
 
 from preannotate.config import load_config
-from preannotate.errors import ConfigError
+from preannotate.errors import ConfigError, CredentialsError
 from preannotate.naming import item_name
 from preannotate.superannotate import preflight
+from preannotate.superannotate.client import connect
+from preannotate.superannotate.credentials import find_credentials
+from preannotate.superannotate.retry import RetryPolicy
 from preannotate.superannotate.urls import UrlMap
 
 PROJECT = "Podcasts"
@@ -75,3 +78,12 @@ def test_integration_column_and_unknown_integrations(sa_server: SuperAnnotateSer
     assert sorted(report.succeeded) == sorted(items_of(SOURCES[:2]))
     [failed] = [i for i in report.items if i.status == "failed"]
     assert failed.item == item_name(SOURCES[2]) and "integration 'nowhere'" in failed.reason
+
+
+def test_a_server_failing_on_the_token_check_is_not_called_a_rejection_alone(sa_server: SuperAnnotateServer) -> None:
+    """The SDK reports a 500 on /user/ME as it reports a bad token: the message names both, and hides the token."""
+    sa_server.inject("/user/ME", 500, times=100)
+    credentials = find_credentials()
+    with pytest.raises(CredentialsError, match="rejected the token, or failed to answer") as raised:
+        connect(credentials, RetryPolicy())
+    assert "try again later" in str(raised.value) and credentials.token not in str(raised.value)

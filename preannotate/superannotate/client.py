@@ -55,7 +55,11 @@ def _translate(error: BaseException, what: str) -> Exception:
     """An UploadError or CredentialsError for an SDK failure, its message scrubbed of secrets."""
     message = redact(str(error)) or type(error).__name__
     if type(error).__name__ == "SAAuthError" or any(s in message.lower() for s in _REJECTED):
-        return CredentialsError(f"SuperAnnotate rejected the token ({what}): {message}; {SETUP_HINT}")
+        # The SDK says "verify your credentials" for a server error on /user/ME too: both are named.
+        return CredentialsError(
+            f"SuperAnnotate rejected the token, or failed to answer ({what}): {message}; {SETUP_HINT}; "
+            "if the token is right, try again later"
+        )
     hint = " (gave up after retrying)" if is_transient(error) else ""
     return UploadError(f"{what} failed{hint}: {message}")
 
