@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from support.correction_runs import run_cli
 from support.media import read_sample, write_wav16
-from support.pulled_runs import ANNOTATION, long_run, make_pulled_run
+from support.pulled_runs import ANNOTATION, fox_run, long_run, snapshot
 from support.sa_server import SuperAnnotateServer
 from support.upload_runs import items_of, make_run, options, redraft, run_upload, video_json
 
@@ -35,10 +35,6 @@ from preannotate.options import DatasetExportOptions
 
 PROJECT = "Podcasts"
 FIRST, SECOND, THIRD = items_of()
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # --- upload: an item this folder uploaded, since replaced by someone else's item of the same name ------------------
@@ -75,8 +71,7 @@ def test_an_uploaded_item_someone_replaced_with_other_audio_is_kept_even_with_ov
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    fox = read_sample("en/quick_brown_fox")
-    return make_pulled_run(tmp_path, {"fox.wav": (fox, [(0.0, 1.2, "The quick brown fox"), (1.2, 2.8, "jumps.")])})
+    return fox_run(tmp_path)
 
 
 def refused(run_dir: Path, dest: Path, match: str) -> None:

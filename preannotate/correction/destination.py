@@ -29,6 +29,7 @@ from ..discover import EXPORT_MARKER
 from ..errors import DestinationError, listed
 from ..storage import expand_home, pid_alive, read_json
 from ..superannotate.report import utc_now
+from .swap import put_in_place, restore_aside
 
 log = logging.getLogger(__name__)
 MARKER = EXPORT_MARKER
@@ -209,7 +210,11 @@ def _sha256(path: Path) -> str:
 
 
 def new_staging(dest: Path) -> Path:
-    """Creates the staging folder of this process for `dest`, marked, after removing dead leftovers."""
+    """Creates the staging folder of this process for `dest`, marked, after removing dead leftovers.
+
+    An old export a killed export left aside (`.<name>.old-<pid>`, no `<name>`) is put back first, never removed.
+    """
+    restore_aside(dest)
     remove_leftovers(dest)
     staging = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     staging.mkdir(parents=True)
@@ -277,20 +282,11 @@ def _looks_like_export(folder: Path) -> bool:
 
 
 def swap(staging: Path, dest: Path, protected: dict[str, Path]) -> None:
-    """Puts the finished export in place of the old one (renames: readers see one or the other).
+    """Puts the finished export in place of the old one (readers and a kill see one or the other: `correction/swap.py`).
 
     The export's files are listed in its marker first; the destination is checked again: it may
     have changed during a long export.
     """
     seal(staging)
     check_destination(dest, protected)
-    old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-    if dest.exists():
-        dest.rename(old)
-    try:
-        staging.rename(dest)
-    except OSError:
-        if old.exists():
-            old.rename(dest)  # the previous export stays in place
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    put_in_place(staging, dest)

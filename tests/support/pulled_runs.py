@@ -16,7 +16,7 @@ from preannotate.options import AnnotationOptions
 from preannotate.report import FileResult, RunReport
 from preannotate.storage import write_json_atomic
 from support.correction_runs import set_text
-from support.media import write_wav16
+from support.media import read_sample, write_wav16
 
 ANNOTATION = AnnotationOptions()
 
@@ -53,6 +53,17 @@ def make_pulled_run(root: Path, items: dict[str, tuple[np.ndarray, list[tuple[fl
 
 
 SILENCE = np.zeros(4 * 16000, dtype=np.float32)
+
+
+def fox_run(root: Path) -> Path:
+    """One real clip, the quick brown fox, in two chunks pulled back unchanged: enough to export."""
+    fox = read_sample("en/quick_brown_fox")
+    return make_pulled_run(root, {"fox.wav": (fox, [(0.0, 1.2, "The quick brown fox"), (1.2, 2.8, "jumps.")])})
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder`, by its relative path, with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def small_run(root: Path) -> Path:
