@@ -112,3 +112,11 @@ def test_ctrl_c_between_two_renames_puts_the_old_export_back(
         export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)
     monkeypatch.setattr(Path, "rename", real_rename)
     assert snapshot(dest) == first and not list(tmp_path.glob(".dataset.*"))
+
+
+def test_a_folder_named_like_an_old_export_but_holding_other_files_is_never_put_in_place(tmp_path: Path) -> None:
+    aside = tmp_path / ".dataset.old-999999"  # no such process; its name alone proves nothing
+    aside.mkdir()
+    (aside / "notes.txt").write_text("someone's own folder\n")
+    new_staging(tmp_path / "dataset")
+    assert not (tmp_path / "dataset").exists() and (aside / "notes.txt").read_text() == "someone's own folder\n"

@@ -29,7 +29,7 @@ from ..discover import EXPORT_MARKER
 from ..errors import DestinationError, listed
 from ..storage import expand_home, pid_alive, read_json
 from ..superannotate.report import utc_now
-from .swap import put_in_place, restore_aside
+from .swap import put_in_place
 
 log = logging.getLogger(__name__)
 MARKER = EXPORT_MARKER
@@ -212,9 +212,8 @@ def _sha256(path: Path) -> str:
 def new_staging(dest: Path) -> Path:
     """Creates the staging folder of this process for `dest`, marked, after removing dead leftovers.
 
-    An old export a killed export left aside (`.<name>.old-<pid>`, no `<name>`) is put back first, never removed.
+    An old export a killed export left aside (`.<name>.old-<pid>`, no `<name>`) is put back, never removed.
     """
-    restore_aside(dest)
     remove_leftovers(dest)
     staging = dest.parent / f".{dest.name}.partial-{os.getpid()}"
     staging.mkdir(parents=True)
@@ -245,22 +244,31 @@ def _write_marker(folder: Path, record: dict) -> None:
 def remove_leftovers(dest: Path) -> list[Path]:
     """Removes `.<name>.partial-<pid>` and `.<name>.old-<pid>` folders of exports that no longer run.
 
-    Only folders that look like an export's are removed, and never one of a live process.
+    Only folders that look like an export's are removed, and never one of a live process. When `dest` is
+    missing, an export killed between the two renames of its swap (`swap.put_in_place`) left the previous
+    export aside as `.old-`: the newest such folder is put back in place instead of removed.
 
     Returns:
         The folders removed.
     """
     pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(?:partial|old)-(\d+)$")
-    removed = []
+    found = []
     with contextlib.suppress(OSError):  # no parent yet, or unreadable: nothing of ours there
         for entry in dest.parent.iterdir():
             match = pattern.match(entry.name)
             if match and not entry.is_symlink() and entry.is_dir() and _abandoned(entry, int(match[1])):
-                shutil.rmtree(entry, ignore_errors=True)
-                removed.append(entry)
-    if removed:
-        log.info("removed %d folder(s) left by killed exports: %s", len(removed), ", ".join(p.name for p in removed))
-    return removed
+                found.append(entry)
+    aside = [entry for entry in found if ".old-" in entry.name]
+    if aside and not (dest.exists() or dest.is_symlink()):
+        newest = max(aside, key=lambda entry: entry.stat().st_mtime)
+        newest.rename(dest)
+        found.remove(newest)
+        log.warning("restored %s from %s, left aside by an export that was killed", dest, newest.name)
+    for entry in found:
+        shutil.rmtree(entry, ignore_errors=True)
+    if found:
+        log.info("removed %d folder(s) left by killed exports: %s", len(found), ", ".join(p.name for p in found))
+    return found
 
 
 def _abandoned(folder: Path, pid: int) -> bool:

@@ -4,24 +4,18 @@ Where the file system can (Linux's `renameat2` with RENAME_EXCHANGE: ext4, xfs, 
 trade names in one call: the destination is always a whole export. Elsewhere the old export is renamed aside
 (`.<name>.old-<pid>`) and the new one renamed in: a Ctrl-C between the two puts the old one back, and a kill
 between them leaves the old one aside, which the next export restores before it does anything else
-(`restore_aside`).
+(`destination.remove_leftovers`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
-import logging
 import os
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ..storage import pid_alive
-
-log = logging.getLogger(__name__)
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 # A file system or kernel without the call: fall back to two renames.
@@ -74,24 +68,3 @@ def put_in_place(staging: Path, dest: Path) -> None:
             old.rename(dest)
         raise
     shutil.rmtree(old, ignore_errors=True)
-
-
-def restore_aside(dest: Path) -> Path | None:
-    """Puts back the old export an export killed between its two renames left aside; None when there was none.
-
-    Only when `dest` is missing, and only a folder whose process is gone; the newest if several.
-    """
-    if dest.exists() or dest.is_symlink():
-        return None
-    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.old-(\d+)$")
-    with contextlib.suppress(OSError):
-        aside = [
-            p for p in dest.parent.iterdir()
-            if (m := pattern.match(p.name)) and p.is_dir() and not p.is_symlink() and not pid_alive(int(m[1]))
-        ]  # fmt: skip
-        if aside:
-            newest = max(aside, key=lambda p: p.stat().st_mtime)
-            newest.rename(dest)
-            log.warning("restored %s from %s, left aside by an export that was killed", dest, newest.name)
-            return newest
-    return None

@@ -183,13 +183,12 @@ class Ledger:
         record = self.data["targets"].setdefault(target, {**meta, "items": {}})
         # `begin` wrote this copy just before the send: written once, unless it has gone since.
         begun = [raw["copy"] for raw in record.get(PENDING, {}).get(item, []) if raw["sha256"] == sha]
+        kept = begun[0] if begun and (self.output_dir / begun[0]).is_file() else None
         entry = LedgerEntry(
             sha256=sha,
             uploaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             annotation=_relative(source_file, self.output_dir),
-            copy=begun[0]
-            if begun and (self.output_dir / begun[0]).is_file()
-            else self._keep_copy(item, annotation, sha),
+            copy=kept or self._keep_copy(item, annotation, sha),
             instances=len(annotation.get("instances") or []),
             url=url,
         )
