@@ -153,14 +153,16 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(args: argparse.Namespace, values: dict[str, Any] | None = None):
-    """Loads the configuration named by the arguments: the file, then `--set`, then the flags' typed values.
+def config_from_args(
+    args: argparse.Namespace, values: dict[str, Any] | None = None, base: dict[str, Any] | None = None
+):
+    """Loads the configuration named by the arguments: `base`, the file, then `--set`, then the flags' typed values.
 
     Flag values are handed over as typed (no YAML): `-i 2024-01-01` is a folder name. Values that
     are None (a flag not given) are left out.
     """
     flags = {"input.dir": args.input, "output.dir": args.output, **(values or {})}
-    return load_config(args.config, args.overrides, {k: v for k, v in flags.items() if v is not None})
+    return load_config(args.config, args.overrides, {k: v for k, v in flags.items() if v is not None}, base)
 
 
 def _add_upload_flags(parser: argparse.ArgumentParser) -> None:
@@ -206,9 +208,14 @@ def _add_upload(parser: argparse.ArgumentParser) -> None:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from .superannotate import upload_from_config
+    from .superannotate import recorded_options, upload_from_config
 
-    report = upload_from_config(config_from_args(args, _upload_values(args)), force=args.force_upload)
+    # The run's own upload options first (project, URLs, classes...), then the file, --set and flags.
+    recorded = recorded_options(config_from_args(args, _upload_values(args)).output.dir)
+    if recorded:
+        log.info("upload: starting from the options the run recorded (project %r)",
+                 recorded.get("superannotate", {}).get("project", ""))  # fmt: skip
+    report = upload_from_config(config_from_args(args, _upload_values(args), recorded), force=args.force_upload)
     table = report.table()
     if table:
         print(table + "\n")
@@ -365,7 +372,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "run": (_add_run, _run, "transcribe a dataset folder, chunk, export and upload"),
-    "upload": (_add_upload, _upload, "upload (again) the annotations of a finished run"),
+    "upload": (_add_upload, _upload, "upload (again) a finished run's annotations, as the run recorded unless told"),
     "pull": (_add_pull, _pull, "download the annotators' corrected annotations and statuses of a run"),
     "report": (_add_report, _report, "compare corrections with the drafts: tables, plots, report.html"),
     "calibrate": (_add_calibrate, _calibrate, "refit the review model on the pulled corrections of one or more runs"),

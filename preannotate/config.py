@@ -12,6 +12,7 @@ to the project root (see `notebook.resolve_path`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import difflib
@@ -49,7 +50,10 @@ _MIN_SECRET = 8  # shorter environment values are not looked for inside others
 
 
 def load_config(
-    path: str | Path | None = None, overrides: typing.Sequence[str] = (), values: Mapping[str, Any] | None = None
+    path: str | Path | None = None,
+    overrides: typing.Sequence[str] = (),
+    values: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """Reads a YAML config (or the defaults), applies overrides and validates.
 
@@ -59,6 +63,8 @@ def load_config(
             value is read as its option's type (`null` or nothing: None where the option accepts it).
         values: Typed values by dotted key, applied last (the command line's flags); paths relative to the
             current folder, as given (`~` expanded).
+        base: Nested values beneath all of these (a run's recorded options, for `upload`): the file's
+            values replace them key by key, not section by section.
 
     Returns:
         The validated configuration.
@@ -66,14 +72,25 @@ def load_config(
     Raises:
         ConfigError: The file is unreadable or any key or value is wrong.
     """
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = copy.deepcopy(dict(base or {}))
     if path is not None:
-        data = resolve_paths(read_yaml(Path(path)), Path(path).parent)
+        merge_into(data, resolve_paths(read_yaml(Path(path)), Path(path).parent))
     for item in overrides:
         set_dotted(data, *parse_override(item))
     for key, value in (values or {}).items():
         set_dotted(data, key, expand_user(key, value))
     return config_from_dict(data)
+
+
+def merge_into(data: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over`'s values set into `data` key by key, sections recursively; an empty section (None) sets nothing."""
+    for key, value in over.items():
+        below = data.get(key)
+        if isinstance(below, dict) and isinstance(value, Mapping):
+            merge_into(below, value)
+        elif not (isinstance(below, dict) and value is None):
+            data[key] = value
+    return data
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """Uploading pre-annotations to SuperAnnotate with the official SDK, safely and repeatably.
 
 The pipeline calls `preflight` before transcribing (a bad token fails the run before any work)
-and `upload_run` after the annotation JSON is written; `upload_from_config` is `preannotate upload`.
+and `upload_run` after the annotation JSON is written; `upload_from_config` is `preannotate upload`,
+which starts from the options the run recorded (`recorded_options`).
 The SDK itself is imported only when something is really sent.
 """
 
 from .client import UploadSession
 from .credentials import Credentials, find_credentials
 from .ledger import LEDGER_FILE, Ledger
+from .recorded import recorded_options
 from .report import UploadReport, write_upload_record
 from .upload import DRY_RUN_MESSAGE, preflight, upload_from_config, upload_run
 
@@ -20,6 +22,7 @@ __all__ = [
     "UploadSession",
     "find_credentials",
     "preflight",
+    "recorded_options",
     "upload_from_config",
     "upload_run",
     "write_upload_record",
