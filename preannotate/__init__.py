@@ -21,7 +21,7 @@ _ERRORS = (
     "PreannotateError", "ConfigError", "InputError", "ModelError", "AudioError", "TranscriptionError",
     "ChunkingError", "ExportError", "CredentialsError", "UploadError", "CorrectionError", "LockError",
     "DiskFullError", "DestinationError", "StorageLostError", "StorageUnreachableError", "ObjectChangedError",
-    "UploadInputError", "RunStoppedError", "OutputWriteError", "CorrectionInputError",
+    "UploadInputError", "RunStoppedError", "OutputWriteError", "CorrectionInputError", "StateFileError",
 )  # fmt: skip
 # Public name -> the module (relative to this package) that defines it.
 _EXPORTS: dict[str, str] = {
@@ -35,7 +35,8 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AudioError", "Chunk", "ChunkingError", "ConfigError", "CorrectionError", "CorrectionInputError",
     "CredentialsError", "DestinationError", "DiskFullError", "ExportError", "InputError", "LockError", "ModelError",
-    "ObjectChangedError", "OutputWriteError", "PreannotateError", "RunConfig", "RunStoppedError", "StorageLostError",
+    "ObjectChangedError", "OutputWriteError", "PreannotateError", "RunConfig", "RunStoppedError", "StateFileError",
+    "StorageLostError",
     "StorageUnreachableError", "Transcript", "TranscriptionError", "UploadError", "UploadInputError", "__version__",
     "load_config", "run_pipeline",
 ]  # fmt: skip
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
         OutputWriteError,
         PreannotateError,
         RunStoppedError,
+        StateFileError,
         StorageLostError,
         StorageUnreachableError,
         TranscriptionError,

@@ -31,7 +31,8 @@ EXIT_CODES = """exit codes:
        missing or rejected credentials, another process working on the output folder, an output
        folder holding files a run would overwrite that no run made, an export destination this tool
        did not make or that was changed since, a model file calibrate did not write, an output
-       folder without a run (upload, pull, report, export), or a damaged pulled.json
+       folder without a run (upload, pull, report, export), a damaged pulled.json, or a state
+       file (run.json, journal.jsonl...) that is not a file: a named pipe, a folder
   130  interrupted (Ctrl-C); finished files are kept and a second run resumes
   141  the program reading the output stopped reading (`| head`); files already written are kept"""
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from .asr import get_spec
 from .config_yaml import read_yaml
 from .errors import ConfigError
-from .locations import is_bucket_url
+from .locations import azure_container_url, is_bucket_url
 from .options import RunConfig
 from .options.base import IF_EXISTS
 from .options.catalog import iter_options, option_info, path_options
@@ -275,19 +275,30 @@ def secret_problem(key: str, value: Any, rule: str = CONFIG_RULE) -> str | None:
             return f"{dotted}: {rule}; {SECRET_HINT}"
         if looks_like_token(leaf):
             return f"{dotted}: the value looks like a SuperAnnotate token: {rule}; {SECRET_HINT}"
-        if url_password(leaf):
-            return f"{dotted}: the URL holds a password: {rule}; {URL_HINT}"
+        if held := url_credentials(leaf):
+            return f"{dotted}: the URL holds {held}: {rule}; {URL_HINT}"
     return None
 
 
-def url_password(value: object) -> bool:
-    """True for a URL text with a password in it (`scheme://user:password@host`)."""
+def url_credentials(value: object) -> str | None:
+    """What a URL text holds before its host: `a password`, `a user name`, or None (none, or not a URL).
+
+    A user name alone is refused as a password is: `https://ghp_...@host/` is a token in disguise, and the
+    URL would be kept in run.json, uploads.json and logs. Azure's own `abfs://container@account.dfs.core.
+    windows.net/` names a container there, not a user, and is not one.
+    """
     if not isinstance(value, str) or "://" not in value:
-        return False
+        return None
     try:
-        return bool(urlsplit(value.strip()).password)
+        parts = urlsplit(value.strip())
+        password = parts.password
     except ValueError:  # not a URL after all (`http://[x`)
-        return False
+        return None
+    if password:
+        return "a password"
+    if "@" not in parts.netloc or azure_container_url(value):
+        return None
+    return "a user name"
 
 
 def check_secrets(values: Mapping[Any, Any], what: str = "", rule: str = CONFIG_RULE) -> None:

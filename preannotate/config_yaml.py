@@ -108,25 +108,30 @@ def _load_yaml(text: str, where: str) -> Any:
 
 
 def _redacted(message: str) -> str:
-    """`message` with every word that looks like a SuperAnnotate token, and every URL holding a password, hidden.
+    """`message` with every word that looks like a SuperAnnotate token, and every URL holding credentials, hidden.
 
     YAML's errors quote the text where they stop (the line, a value it cannot read): a token pasted into a
     config file, refused once the file is read, must not reach a terminal, a log or a notebook through them.
     """
-    from .config import looks_like_token, url_password  # config reads its files through this module
+    from .config import looks_like_token, url_credentials  # config reads its files through this module
 
     def url(found: re.Match[str]) -> str:
         # YAML cuts a long line short (`s3://KEY:SECRET...`): a `:` not followed by a port may be a password too.
         address = found.group().split("://", 1)[1].split("/", 1)[0]
         port = address.rsplit(":", 1)[1] if ":" in address else ""
-        hidden = url_password(found.group()) or (":" in address and not port.isdigit())
-        return "<URL with a password>" if hidden else found.group()
+        held = url_credentials(found.group())
+        if held == "a password" or (":" in address and not port.isdigit()):
+            return "<URL with a password>"
+        return "<URL with a user name>" if held else found.group()
 
     message = _URL.sub(url, message)
+    # YAML's snippet of a long line starts `... `, cutting a URL's scheme: what stands before an `@` may be a token.
+    message = _USERINFO.sub("<hidden>@", message)
     return _WORD.sub(lambda m: "<hidden>" if looks_like_token(m.group()) else m.group(), message)
 
 
 _URL = re.compile(r"[A-Za-z][-+.A-Za-z0-9]*://[^\s'\"]+")
+_USERINFO = re.compile(r"[^\s'\"/@<>]+@(?=[A-Za-z0-9])")
 _WORD = re.compile(r"[-.@_A-Za-z0-9=]+")  # a team token (`name=123`), an API key, or a part of SA_TOKEN
 
 

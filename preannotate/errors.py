@@ -17,6 +17,10 @@ class InputError(PreannotateError):
     """The input folder does not exist or holds no media files."""
 
 
+class StateFileError(InputError):
+    """A state file of an output folder (`run.json`, `journal.jsonl`...) is not a regular file: a pipe, a folder."""
+
+
 class ModelError(PreannotateError):
     """A model cannot be found, downloaded, converted or loaded."""
 

@@ -29,6 +29,17 @@ def is_bucket_url(value: object) -> bool:
     return match is not None and match.group("scheme").lower() in SCHEMES
 
 
+def azure_container_url(value: str) -> bool:
+    """Whether `value` is an Azure URL naming `container@account.(dfs|blob).core.windows.net`.
+
+    The part before `@` there is a container, not a user name.
+    """
+    match = _URL.match(value.strip())
+    if match is None or SCHEMES.get(match.group("scheme").lower()) != "azure":
+        return False
+    return _AZURE_HOST.match(match.group("rest").partition("/")[0]) is not None
+
+
 def refuse_bucket(value: object, what: str) -> None:
     """Raises ConfigError when `value`, a place this tool writes, is a bucket URL: only `input.dir` may be one.
 

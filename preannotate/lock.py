@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import InputError, LockError
-from .storage import NOT_A_FOLDER, expand_home, raise_if_disk_full, remove_output_temps
+from .storage import NOT_A_FOLDER, expand_home, host_tag, raise_if_disk_full, remove_output_temps
 
 log = logging.getLogger(__name__)
 LOCK_FILE = ".preannotate.lock"
@@ -37,6 +38,8 @@ READ_PAUSE_S = 0.05
 # Folders where locking cannot work (read-only, or a file system without locks): the command goes on
 # unlocked, as before, rather than refusing to read a run it cannot harm.
 _UNLOCKABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOLCK, errno.EOPNOTSUPP})
+# A file system without hard links (FAT, some network shares): the lock file is created in place instead.
+_NO_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS})
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,9 +114,12 @@ def locked(command: str, existing: bool = False) -> Callable[[F], F]:
 
 
 def _acquire(folder: Path, command: str) -> _Held | None:
+    created: list[Path] = []
     try:
-        created = _missing_folders(folder)
-        fd, made_file = _open_locked(folder / LOCK_FILE)
+        fd, made_file = _open_locked(folder / LOCK_FILE, command, created)
+    except LockError:  # refused: nothing of this process stays (a folder now holding the holder's lock stays)
+        _remove_folders(created)
+        raise
     except OSError as e:
         raise_if_disk_full(e, folder)
         if e.errno not in _UNLOCKABLE:  # a file where the folder must be, a name too long...
@@ -122,36 +128,70 @@ def _acquire(folder: Path, command: str) -> _Held | None:
             raise InputError(f"cannot use {folder} as the output folder: {what}{where}") from None
         log.warning("cannot lock %s (%s): going on without a lock", folder, e.strerror or e)
         return None
-    try:
-        _take_over(fd, folder)
-        _write_holder(fd, command)
-    except OSError as e:
-        _unlock(fd)
-        raise_if_disk_full(e, folder)
-        raise
+    if not made_file:  # a new lock file holds this process's details from the start (see `_create_locked`)
+        try:
+            _take_over(fd, folder)
+            _write_holder(fd, command)
+        except OSError as e:
+            _unlock(fd)
+            raise_if_disk_full(e, folder)
+            raise
     with contextlib.suppress(OSError):  # a folder it cannot search holds no temps of ours
         remove_output_temps(folder)
-    return _Held(fd, 1, created, made_file)
+    return _Held(fd, 1, tuple(created), made_file)
 
 
-def _missing_folders(folder: Path) -> tuple[Path, ...]:
-    """`folder` and those of its parents that do not exist yet, deepest first (what taking the lock makes)."""
+def _make_folders(folder: Path) -> list[Path]:
+    """Makes `folder` and its missing parents; returns those this call made, deepest first.
+
+    Only a folder whose `mkdir` succeeded here counts: another process making it at the same moment
+    (a second command started at once) makes it theirs, not ours.
+    """
     missing = []
     while not folder.exists() and folder.parent != folder:
         missing.append(folder)
         folder = folder.parent
-    return tuple(missing)
+    made = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            continue
+        made.append(path)
+    return made[::-1]
 
 
-def _open_locked(path: Path) -> tuple[int, bool]:
+def _remove_folders(created: list[Path]) -> None:
+    """Removes the folders this process made, deepest first, if they are still empty."""
+    for made in created:
+        try:
+            made.rmdir()  # refuses a folder someone put something in meanwhile (the holder's lock file)
+        except OSError:
+            return
+
+
+def _open_locked(path: Path, command: str, created: list[Path]) -> tuple[int, bool]:
     """Opens and locks the lock file, or raises LockError naming the holder.
+
+    Args:
+        path: The lock file.
+        command: This process's command, written into a lock file it creates.
+        created: Extended with the folders this call made (see `_make_folders`).
 
     Returns:
         The file's descriptor, and whether this call created the file.
     """
     while True:
-        path.parent.mkdir(parents=True, exist_ok=True)  # again, in case a holder removed it (see `_release`)
-        fd, made = _open_lock_file(path)
+        created[:0] = _make_folders(path.parent)  # again, in case a holder removed it (see `_release`)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            made = _create_locked(path, command)
+            if made is None:  # another process put its lock file there first: lock that one
+                continue
+            return made, True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -165,19 +205,63 @@ def _open_locked(path: Path) -> tuple[int, bool]:
         # hold a lock nobody else can see, and must lock the file now on disk instead.
         try:
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
-                return fd, made
+                return fd, False
         except FileNotFoundError:
             pass
         _unlock(fd)
 
 
-def _open_lock_file(path: Path) -> tuple[int, bool]:
-    """Opens the lock file, creating it if needed; returns its descriptor and whether it was created here."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+def _create_locked(path: Path, command: str) -> int | None:
+    """Creates the lock file already locked and naming this process, or None when another process made it first.
+
+    The file is made under a temporary name, locked, written and only then linked into place, so that no
+    other process ever sees a lock file that is empty or unlocked, and a process refused in a race leaves
+    no file behind: created with `O_EXCL` and locked after, the lock file of a process that lost the race
+    for its lock stayed, empty, kept as a stranger's by the winner.
+    """
+    tmp = path.parent / f".{path.name}.{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    linked = False
     try:
-        return os.open(path, flags | os.O_EXCL, 0o644), True
-    except FileExistsError:  # another holder's, or one left behind: kept when released (see `_release`)
-        return os.open(path, flags, 0o644), False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the file: never refused
+        _write_holder(fd, command)
+        try:
+            os.link(tmp, path)
+            linked = True
+        except OSError as e:
+            if not isinstance(e, FileExistsError) and e.errno not in _NO_LINKS:
+                raise
+            no_links = not isinstance(e, FileExistsError)
+        else:
+            return fd
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if not linked:
+            _unlock(fd)
+    return _create_in_place(path, command) if no_links else None
+
+
+def _create_in_place(path: Path, command: str) -> int | None:
+    """Where the file system has no hard links: the lock file created with `O_EXCL`, then locked and written.
+
+    A process that loses the race between the two leaves the file to the one that locked it (as before).
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # another process opened and locked it first: it is theirs now
+        os.close(fd)
+        return None
+    try:
+        _write_holder(fd, command)
+    except OSError:
+        _unlock(fd)
+        raise
+    return fd
 
 
 def _read_holder(fd: int) -> dict[str, Any] | None:

@@ -10,13 +10,14 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import DiskFullError, OutputWriteError
+from .errors import DiskFullError, OutputWriteError, StateFileError
 
 # A writer of this tool finishes a file in seconds: a temporary file an hour old was left by a killed
 # process, while a younger one may still be written by a live one (another run, a notebook, an older
@@ -251,11 +252,62 @@ def jsonl_line(record: Any) -> str:
 
 
 def read_json(path: str | Path) -> Any | None:
-    """Reads a JSON file; returns None when it is missing or not valid JSON (or nested too deep to parse)."""
+    """Reads a JSON file; returns None when it is missing or not valid JSON (or nested too deep to parse).
+
+    Raises:
+        StateFileError: Something other than a regular file stands there (see `read_regular_bytes`).
+    """
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(read_regular_bytes(path).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
+
+
+# What `refuse_special_file` calls what stands in a file's place.
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+)  # fmt: skip
+
+
+def refuse_special_file(path: str | Path, mode: int | None = None) -> None:
+    """Raises StateFileError when `path` (or what its link points to) is there and is not a regular file.
+
+    A named pipe would block its reader forever, a device could stream without end, and a folder would fail
+    with a traceback: each is named at once, the file left as it is (never opened). A missing file passes.
+
+    Args:
+        path: The file about to be read.
+        mode: Its `st_mode` when the caller has it (an open file's `fstat`); else `path` is looked at.
+    """
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:  # missing or not reachable: the read says so as before
+            return
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise StateFileError(
+            f"{path} is {kind}, not a file this tool wrote: move it aside (or remove it) and run again"
+        )
+
+
+def read_regular_bytes(path: str | Path) -> bytes:
+    """The bytes of the regular file at `path`.
+
+    Every state file of an output folder (`run.json`, `journal.jsonl`, `uploads.json`, `pulled.json`) is read
+    through here: what is not a regular file is refused before it is opened, and, should one be put there
+    between that look and the open, after (the open does not wait for a pipe's writer).
+
+    Raises:
+        StateFileError: A named pipe, a socket, a folder or a device stands there.
+        OSError: The file is missing or cannot be read.
+    """
+    refuse_special_file(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb", closefd=True) as f:
+        refuse_special_file(path, os.fstat(fd).st_mode)
+        return f.read()
 
 
 def remove_stale_temps(folder: str | Path, older_than: float = STALE_TEMP_S, recursive: bool = False) -> int:

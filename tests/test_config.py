@@ -233,7 +233,7 @@ def test_urls_without_a_password_and_notebook_parameters_with_one(tmp_path):
     from preannotate.notebook import config_from_parameters
 
     assert load_config(None, ["input.dir=s3://team-audio/calls"]).input.dir == "s3://team-audio/calls"
-    for url in ("https://user@cdn.example.org/a", "http://[x"):
+    for url in ("https://cdn.example.org/a@b", "http://[x"):  # a user name is refused: tests/test_state_files_audit.py
         assert load_config(None, [f"superannotate.url_prefix={url}"]).superannotate.url_prefix == url
     with pytest.raises(ConfigError, match=r"^parameter input_dir: the URL holds a password: secrets are never") as err:
         config_from_parameters({"input_dir": f"gs://k:{SECRET_KEY}@bucket/x"})

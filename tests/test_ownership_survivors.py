@@ -3,8 +3,9 @@
 The rule: a command that deletes, overwrites or re-uploads must prove that what it replaces is its own. These
 tests use real files, real processes and real locks. Two checks are made again once a command holds its lock,
 against a folder or file changed between the first check and the lock: a named pipe stands where that command
-reads, so the first check waits, mid-read, while this test (the other process) changes the folder, and only
-then gets what it reads. The window is made wide, not faked: nothing in the package is replaced.
+reads (or, for `run`, which refuses a named pipe in place of its journal, the standard library's flock waits on
+one), so the first check waits while this test (the other process) changes the folder, and only then goes on.
+The window is made wide, not faked: nothing in the package is replaced.
 """
 
 from __future__ import annotations
@@ -65,25 +66,44 @@ def open_writer_when_read(fifo: Path, reader: subprocess.Popen | threading.Threa
 # --- run: the output folder is checked again under the lock ------------------------------------------------------
 
 
+# The run, stopped at its first flock (taking the lock, after its first check) until the test writes to a named
+# pipe. A named pipe in place of the journal no longer holds a run (it is refused at once as no file): the pause is
+# made in the standard library's flock instead, the package left as it is.
+PAUSED_AT_THE_LOCK = """
+import fcntl, sys
+from pathlib import Path
+real, paused = fcntl.flock, []
+def flock(fd, operation):
+    if not paused:
+        paused.append(True)
+        Path({pin!r}).read_bytes()  # waits for the test
+    return real(fd, operation)
+fcntl.flock = flock
+from preannotate.cli import main
+sys.exit(main({args!r}))
+"""
+
+
 def test_run_checks_the_output_folder_again_once_it_holds_the_lock(tmp_path: Path) -> None:
     """A folder that held a run's journal when the run looked, and a project's chunks.csv when it took the lock.
 
-    The run's first check reads the journal's first line: a named pipe there makes it wait mid-read while this
-    process (another writer) moves the journal away and puts its own chunks.csv in the folder, and only then
-    answers with a run's start line. The check under the lock must see the folder as it is now.
+    The run's first check reads the journal's first line, a run's; the run then waits as it takes the lock while
+    this process (another writer) moves the journal away and puts its own chunks.csv in the folder. The check
+    under the lock must see the folder as it is now.
     Mutant killed: the check of `_start` (under the lock) removed.
     """
-    inp, out = input_folder(tmp_path), tmp_path / "project"
+    inp, out, pin = input_folder(tmp_path), tmp_path / "project", tmp_path / "pin"
     out.mkdir()
     journal = out / "journal.jsonl"
-    os.mkfifo(journal)
-    args = [*CLI, "run", "-i", str(inp), "-o", str(out), *OFFLINE]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal.write_text('{"t": "start", "started_at": "2025-01-02T03:04:05+00:00"}\n', encoding="utf-8")
+    os.mkfifo(pin)
+    args = ["run", "-i", str(inp), "-o", str(out), *OFFLINE]
+    code = PAUSED_AT_THE_LOCK.format(pin=str(pin), args=args)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        fd = open_writer_when_read(journal, proc)
+        fd = open_writer_when_read(pin, proc)
         journal.unlink()  # the run's journal goes; the project's own file comes, before the run takes the lock
         (out / "chunks.csv").write_text(THEIRS, encoding="utf-8")
-        os.write(fd, b'{"t": "start", "started_at": "2025-01-02T03:04:05+00:00"}\n')
         os.close(fd)
         _, stderr = proc.communicate(timeout=600)
     finally:

@@ -11,6 +11,7 @@ import importlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ModelError
@@ -39,6 +40,8 @@ class EngineSpec:
         cuda: `"module:function"` (or the function) telling whether the runtime sees a CUDA GPU;
             None for an engine that runs on the CPU only.
         install: How to install the engine's optional dependencies, for the error when they are missing.
+        packages: The distributions that shape its results, whose versions a run records even when it
+            loads no model (every file reused).
     """
 
     name: str
@@ -50,6 +53,17 @@ class EngineSpec:
     runtime: str = "torch"
     cuda: str | Callable[[], bool] | None = "preannotate.asr.weights.device:torch_sees_cuda"
     install: str = ""
+    packages: tuple[str, ...] = ()
+
+    def versions(self) -> dict[str, str]:
+        """The installed versions of `packages` (those not installed left out), without importing them."""
+        found = {}
+        for name in self.packages:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        return found
 
     def identity(self, options: ModelOptions) -> str:
         """Identifies the engine and its own options that shape transcripts, for resume keys."""
@@ -133,7 +147,14 @@ def get_spec(name: str) -> EngineSpec:
     return spec
 
 
-register(EngineSpec("openai-whisper", "preannotate.asr.openai_whisper.engine:load", keyed=False))
+register(
+    EngineSpec(
+        "openai-whisper",
+        "preannotate.asr.openai_whisper.engine:load",
+        keyed=False,
+        packages=("openai-whisper", "torch"),
+    )
+)
 register(
     EngineSpec(
         "faster-whisper",
@@ -144,5 +165,6 @@ register(
         runtime="CTranslate2",  # its own CUDA build: torch need not even be imported
         cuda="preannotate.asr.weights.device:ctranslate2_sees_cuda",
         install="pip install 'preannotate[faster]'",
+        packages=("faster-whisper", "ctranslate2"),
     )
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..report import FileResult, RunReport
+from ..storage import read_regular_bytes
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,14 @@ def parse(text: str, where: str = JOURNAL_FILE) -> list[dict[str, Any]]:
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """The records of the journal at `path`; [] when it is missing or unreadable."""
+    """The records of the journal at `path`; [] when it is missing or unreadable.
+
+    Raises:
+        StateFileError: A named pipe, a folder or another file that is not regular stands there.
+    """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        raw = read_regular_bytes(path).decode("utf-8", errors="replace")
+        text = raw.replace("\r\n", "\n").replace("\r", "\n")  # as a text-mode read gives it
     except OSError:
         return []
     return parse(text, str(path))

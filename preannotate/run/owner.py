@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, listed
 from ..journal import JOURNAL_FILE, RUN_FILE
-from ..storage import read_json
+from ..storage import read_json, refuse_special_file
 
 #: What a run writes at the top of its output folder (files and folders).
 WRITTEN = (
@@ -69,6 +69,7 @@ def made_by_a_run(out: Path) -> bool:
 
 
 def _journal_started(path: Path) -> bool:
+    refuse_special_file(path)  # a named pipe would hold the run here for ever
     try:
         with path.open(encoding="utf-8", errors="replace") as journal:
             first = json.loads(journal.readline())

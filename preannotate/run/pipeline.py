@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 from .. import asr
 from ..config import config_to_dict
@@ -97,6 +98,18 @@ def _driver_model(config: RunConfig) -> ModelOptions:
     return dataclasses.replace(config.model, device="cpu")  # the device is no part of the model's identity
 
 
+def not_loaded(config: RunConfig, model: asr.PreparedModel) -> dict[str, Any]:
+    """run.json's `model` before (or without) loading it: as configured and resolved, `loaded: false`.
+
+    The weights' id and the device are the loaded engine's to say (`loaded: true`); a run whose files were all
+    reused, or were all unreadable, records the model it would have used rather than a guess of them.
+    """
+    return {
+        "name": config.model.name, "identity": model.identity, "engine": model.spec.name, "id": None,
+        "device": None, "source": model.source.description, "loaded": False,
+    }  # fmt: skip
+
+
 def _start(config: RunConfig, progress: bool) -> RunContext:
     """Checks what can fail before any work, keys the stages and plans which files need transcribing."""
     out = Path(config.output.dir)
@@ -107,8 +120,8 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     reviewer = Reviewer.from_options(config.annotation)  # so must a bad review model path
     model = asr.prepare(_driver_model(config))  # resolved and checked once: a bad model fails before any work
     prepare_check_model(config)  # so does a bad check model
-    report = RunReport(out, config_to_dict(config), versions=versions())
-    report.model = {"name": config.model.name, "identity": model.identity}
+    report = RunReport(out, config_to_dict(config), versions={**versions(), **model.spec.versions()})
+    report.model = not_loaded(config, model)  # until the engine loads: a run that transcribes nothing never loads it
     report.stages = keys = stage_keys(config, model.identity)
     previous = previous_run(out)  # rebuilds run.json first if the last run was killed
     planned = plan(media, out, keys["transcribe"], config.output.force, previous)

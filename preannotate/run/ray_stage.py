@@ -57,8 +57,8 @@ def _produced(outcome: RemoteOutcome) -> tuple[Transcript, list[str]]:
 def _record_engine(report: RunReport, outcome: RemoteOutcome) -> None:
     """Records the engine the actors loaded in run.json, as a local run records its own."""
     info = outcome.engine
-    if info and "engine" not in report.model:
-        fields = {"engine": info["engine"], "id": info["model_id"], "device": info["device"]}
+    if info and not report.model.get("loaded"):
+        fields = {"engine": info["engine"], "id": info["model_id"], "device": info["device"], "loaded": True}
         report.note(
             model={**report.model, **fields, "source": info["description"]},
             versions={**report.versions, **(info.get("versions") or {})},

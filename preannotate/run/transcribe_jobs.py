@@ -141,7 +141,9 @@ def _results_here(
 ) -> Iterator[FileResult]:  # fmt: skip
     """Transcribes with the engine loaded in this process; its results as files finish."""
     info = engine.info
-    model_fields = {"engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description}
+    model_fields = {
+        "engine": info.engine, "id": info.model_id, "device": info.device, "source": info.description, "loaded": True,
+    }  # fmt: skip
     report.note(model={**report.model, **model_fields}, versions={**report.versions, **info.versions})
     log.info(
         "transcribing %d file(s), %s, with %s: %s",

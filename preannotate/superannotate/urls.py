@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlsplit
 
 from ..cloud import is_bucket_url, object_links
-from ..config import CONFIG_RULE, SECRET_HINT, URL_HINT, looks_like_token, url_password
+from ..config import CONFIG_RULE, SECRET_HINT, URL_HINT, looks_like_token, url_credentials
 from ..errors import ConfigError
 from ..options.upload import SuperAnnotateOptions, is_web_url
 from ..storage import expand_home
@@ -156,8 +156,8 @@ def read_url_csv(
 def _link(row: dict[str, str], integration: str | None, where: str) -> Link:
     url, named = row["url"], row.get("integration") or integration
     # Before any message could quote it: the URL would be sent, kept in run.json and uploads.json, and shown.
-    if url_password(url):
-        raise ConfigError(f"{where}: the URL holds a password: {CONFIG_RULE}; {URL_HINT}")
+    if held := url_credentials(url):
+        raise ConfigError(f"{where}: the URL holds {held}: {CONFIG_RULE}; {URL_HINT}")
     if looks_like_token(url):
         raise ConfigError(f"{where}: the URL holds a SuperAnnotate token: {CONFIG_RULE}; {SECRET_HINT}")
     if not _URL.match(url):
