@@ -33,7 +33,7 @@ from .rundata import (
     draft_for,
     find_quality,
     load_ledger,
-    quality_lookup,
+    quality_lookups,
     quality_table,
     read_run,
     run_items,
@@ -185,7 +185,8 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     out = Path(output_dir)
     pull = load_pull(out)
     warn_used(pull.items, "comparison")
-    run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality_table(out))
+    quality = quality_lookups(quality_table(out))  # grouped once: one scan of the table per item was quadratic
+    run = _Run(out, run_items(read_run(out)), load_ledger(out), pull.target, annotation, options, quality)
     groups: list[dict[str, Any]] = []
     chunks: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
@@ -236,7 +237,7 @@ class _Run:
     target: str
     annotation: AnnotationOptions
     options: CorrectionOptions
-    quality: pd.DataFrame
+    quality: dict[str, dict[str, list[dict]]]  # item -> its chunks' quality records by text (`quality_lookups`)
 
     def compare(self, pulled: PulledItem, language: str | None) -> tuple[ItemComparison | None, str | None, list]:
         """(comparison or None, problem or None, notes) for one item of the pull."""
@@ -248,10 +249,10 @@ class _Run:
         problem = corrected_problem(corrected, pulled.item, pulled.file)
         if corrected is None:
             return None, problem, []
-        draft = draft_for(self.out, self.ledger, self.target, pulled.item)
+        draft = draft_for(self.out, self.ledger, self.target, pulled.item, corrected)  # the one they started from
         if draft.annotation is None or problem:  # another item's annotation: its events are not this audio's
             return None, draft.note if draft.annotation is None else problem, []
-        quality = quality_lookup(self.quality, pulled.item)
+        quality = self.quality.get(pulled.item, {})
         try:
             result = compare_item(draft.annotation, corrected, self.annotation, self.options, language, quality)
         except CorrectionError as e:

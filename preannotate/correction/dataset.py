@@ -169,7 +169,8 @@ class _Export:
         wanted = pulled.status == COMPLETED or not self.options.only_completed
         try:
             samples, duration_us = self._audio(pulled.item, source) if wanted else (None, None)
-            parsed = parse_annotation(corrected, self.annotation, duration_us, draft=self._draft(pulled.item))
+            draft = self._draft(pulled.item, corrected)
+            parsed = parse_annotation(corrected, self.annotation, duration_us, draft=draft)
         except CorrectionError as e:
             self.report.problems[pulled.item] = str(e)
             return []
@@ -180,11 +181,15 @@ class _Export:
         reason = None if wanted else f"status {pulled.status}, not {COMPLETED}"
         return [self._segment(base, e, samples, reason) for e in parsed.events]
 
-    def _draft(self, item: str) -> Any:
-        """The annotation uploaded for the item (None if lost), so its text is read by the same rule as in reports."""
+    def _draft(self, item: str, corrected: Any) -> Any:
+        """The annotation uploaded for the item (None if lost), so its text is read by the same rule as in reports.
+
+        The one `corrected` started from, when unconfirmed uploads leave a choice (`draft_for`): a keyframe's
+        value is the annotator's only if it differs from what they were shown.
+        """
         if self._ledger_target is None:
             self._ledger_target = (load_ledger(self.out), load_pull(self.out).target)
-        return draft_for(self.out, *self._ledger_target, item).annotation
+        return draft_for(self.out, *self._ledger_target, item, corrected).annotation
 
     def _audio(self, item: str, source: str):
         if not source:

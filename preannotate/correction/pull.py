@@ -16,10 +16,10 @@ longer gives, keeps its last pulled correction listed, marked `missing` (`pull_g
 is kept beside the new one, and those corrections are recovered from `corrected/` (`pull_recovered`).
 
 Only the run's own items are asked for (those in run.json that were transcribed): the
-drafts to compare with exist for no others; an item of the same name that plays other audio than
-the run's upload gave it (someone else's, which the upload kept) is not pulled. Only from a project
-the run was uploaded to, and the one its last pull came from (see `pull_project`): another project's
-same-named items are not its corrections.
+drafts to compare with exist for no others; an item of the same name that plays other audio than any
+of the run's uploads, unconfirmed ones too, gave it (someone else's, which the upload kept) is not
+pulled. Only from a project the run was uploaded to, and the one its last pull came from (see
+`pull_project`): another project's same-named items are not its corrections.
 """
 
 from __future__ import annotations
@@ -215,7 +215,7 @@ def _pull(out: Path, project: str, session: UploadSession, statuses: Sequence[st
     for name in names:
         held = listed.get(name)
         entry = PulledItem(name, status=held.status if held else None)
-        ours = [url for url in (uploaded.get(name), recorded.get(name)) if url]
+        ours = [url for url in (*uploaded.get(name, []), recorded.get(name)) if url]  # unconfirmed sends' too
         entry.problem = not_ours(ours, held.url) if held else NOT_IN_PROJECT  # someone else's: no correction
         entry.selected = entry.problem is None and (not statuses or entry.status in statuses)
         if held and entry.problem:

@@ -82,7 +82,11 @@ class SuperAnnotateOptions:
         "QualityCheck; never Completed, Returned or Skipped, which would pass the draft off as people's work. An item "
         "in this status is judged by its annotation alone when uploading again.",
     )
-    batch_size: int = option(100, "Annotations per upload request; the ledger is saved after each batch.")
+    batch_size: int = option(
+        100,
+        "Annotations per upload request; the ledger is saved before and after each round of batches "
+        "(one batch while it records fewer than 8 batches' worth of items).",
+    )
     max_attempts: int = option(
         5,
         "Tries per request when SuperAnnotate fails transiently (connection errors, 429, 5xx).",

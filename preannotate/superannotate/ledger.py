@@ -125,11 +125,25 @@ class Ledger:
         raw = self.data["targets"].get(target, {}).get("items", {}).get(item)
         return LedgerEntry(**raw) if raw else None
 
-    def urls(self) -> dict[str, str]:
-        """The audio URL each item was last uploaded with, over all targets (the newest upload's)."""
-        entries = [(e["uploaded_at"], name, e["url"]) for t in self.data["targets"].values()
-                   for name, e in t.get("items", {}).items() if isinstance(e.get("url"), str)]  # fmt: skip
-        return {name: url for _, name, url in sorted(entries)}
+    def urls(self) -> dict[str, list[str]]:
+        """Every audio URL each item was uploaded or sent unconfirmed with, over all targets, by item name.
+
+        All of them, not the newest: a project keeps playing the URL an item was attached with there (another
+        project's newer upload, or the audio moving, does not change it), and an item attached by an upload
+        that stopped before it was confirmed plays the URL only `pending` records.
+        """
+        found: dict[str, list[str]] = {}
+        for target in self.data["targets"].values():
+            sent = [(name, p.get("url")) for name, ps in target.get(PENDING, {}).items() for p in ps]
+            for name, url in [*((n, e.get("url")) for n, e in target.get("items", {}).items()), *sent]:
+                if isinstance(url, str) and url not in found.setdefault(name, []):
+                    found[name].append(url)
+        return found
+
+    def size(self) -> int:
+        """How many item and unconfirmed upload entries the ledger holds, over all targets (what a save writes)."""
+        targets = self.data["targets"].values()
+        return sum(len(t.get("items", {})) + sum(map(len, t.get(PENDING, {}).values())) for t in targets)
 
     def is_current(self, target: str, item: str, sha256: str) -> bool:
         """Whether the target already holds exactly this annotation of the item."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..errors import UploadError
 from ..options import SuperAnnotateOptions
 from .client import UploadSession
-from .guard import read_annotations
+from .guard import is_human_status, read_annotations
 from .ledger import Ledger
 from .plan import PlannedItem
 from .redact import get_logger, redact
@@ -19,6 +21,7 @@ FAILED_EVERY_TIME = "not uploaded: SuperAnnotate failed on every attempt"
 # Failures SuperAnnotate reported item by item: it did not take them. A request that failed as a whole may
 # have been taken before its answer was lost, so its items stay unconfirmed (`Ledger.sent`).
 NOT_TAKEN = (NOT_FOUND, FAILED_EVERY_TIME)
+ROUND_SHARE = 8  # a round of batches holds at least this share of the ledger's items (see `rounds`)
 
 
 def send_batches(
@@ -43,26 +46,51 @@ def send_batches(
     notes = notes or {}
     target = report.target or ""
     meta = {"host": session.host, "team_id": session.team_id, "project": options.project}
-    size = options.batch_size
-    for batch in (items[i : i + size] for i in range(0, len(items), size)):
-        for p in batch:  # recorded before sending: a stop before the confirmation still knows the upload ours
-            ledger.begin(target, meta, p.item, p.annotation or {}, p.url)
+    # A status people give too (QualityCheck) is vouched for only by the ledger's record that this folder gave
+    # it: saved once per round, a stop inside one would leave the round's earlier items kept as human-edited.
+    grow = options.keep_status or not is_human_status(options.status)
+    for batches in rounds(items, options.batch_size, ledger, grow):
+        for p in (p for batch in batches for p in batch):  # recorded before sending: a stop before the
+            ledger.begin(target, meta, p.item, p.annotation or {}, p.url)  # confirmation still knows the upload ours
         ledger.save()
-        outcomes = upload_batch(session, options.project, batch, options.verify_upload)
-        for p in batch:
-            if outcomes[p.item] is None:
-                ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url)
-            elif outcomes[p.item] in NOT_TAKEN:
-                ledger.refused(target, p.item, p.annotation or {})
-        ledger.save()
-        done = [p.item for p in batch if outcomes[p.item] is None]
-        if set_status(session, options, done, report):  # recorded: only a status this folder gave is its own
-            ledger.gave(target, done, options.status)
-            ledger.save()
-        for p in batch:
-            reason = outcomes[p.item]
-            outcome: Outcome = "succeeded" if reason is None else "failed"
-            report.add(p.item, p.source, outcome, reason or notes.get(p.item), p.url)
+        for batch in batches:
+            last = batch is batches[-1]  # the ledger is saved as the round ends (see `rounds`)
+            outcomes = upload_batch(session, options.project, batch, options.verify_upload)
+            for p in batch:
+                if outcomes[p.item] is None:
+                    ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url)
+                elif outcomes[p.item] in NOT_TAKEN:
+                    ledger.refused(target, p.item, p.annotation or {})
+            if last:
+                ledger.save()
+            done = [p.item for p in batch if outcomes[p.item] is None]
+            if set_status(session, options, done, report):  # recorded: only a status this folder gave is its own
+                ledger.gave(target, done, options.status)
+                if last:
+                    ledger.save()
+            for p in batch:
+                reason = outcomes[p.item]
+                outcome: Outcome = "succeeded" if reason is None else "failed"
+                report.add(p.item, p.source, outcome, reason or notes.get(p.item), p.url)
+
+
+def rounds(items: list[PlannedItem], size: int, ledger: Ledger, grow: bool = True) -> Iterator[list[list[PlannedItem]]]:
+    """The items in batches of `size`, and the batches in rounds (ledger saves: before a round, after it).
+
+    A round is one batch while the ledger is small, and grows with it to hold at least 1/ROUND_SHARE of the
+    items the ledger records (measured as each round starts). Why: uploads.json is rewritten whole at every
+    save, and saving it around every batch of 100 made an upload write entries in proportion to the square of
+    its size (16,000 items: 480 saves of a ledger of up to 16,000 entries). In rounds, it writes about 3 *
+    (ROUND_SHARE + 1) times the final ledger in all. A stop costs at most one round uploaded again: those items
+    stay unconfirmed in the ledger, where the next upload recognises SuperAnnotate's copies as its own (`guard`).
+    With `grow` false, every round is one batch.
+    """
+    start = 0
+    while start < len(items):
+        count = max(size, ledger.size() // ROUND_SHARE if grow else 0)
+        count = -(-count // size) * size  # whole batches
+        yield [items[i : i + size] for i in range(start, min(start + count, len(items)), size)]
+        start += count
 
 
 def upload_batch(session: UploadSession, project: str, batch: list[PlannedItem], verify: bool) -> dict[str, str | None]:

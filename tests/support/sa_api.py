@@ -201,6 +201,7 @@ class Api(MetadataApi):
         query = self.json()["query"]
         items = list(self.state.items[int(self.context()["project_id"])].values())
         for condition in query.get("search", {}).get("$and", []):
+            condition = {key: {op: _lookup(op, v) for op, v in ops.items()} for key, ops in condition.items()}
             items = [i for i in items if _matches(i, condition)]
         page = items[query.get("offset", 0) : query.get("offset", 0) + query.get("limit", 2000)]
         return 200, {"data": [_item_view(i) for i in page], "count": len(items)}
@@ -286,6 +287,11 @@ class Api(MetadataApi):
                 extra = {"id": item["id"], "url": item["url"], "status": names[item["annotation_status"]]}
                 chunks.append(json.dumps({**annotation, "metadata": {**annotation["metadata"], **extra}}))
         return 200, DELIMITER.join(chunks)
+
+
+def _lookup(op: str, expected: Any) -> Any:
+    """`$in` and `$notin` lists as sets: a listing of thousands of names, item by item, is quadratic otherwise."""
+    return set(expected) if op in ("$in", "$notin") and isinstance(expected, list) else expected
 
 
 def _matches(item: dict, condition: dict) -> bool:
