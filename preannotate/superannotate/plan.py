@@ -11,8 +11,10 @@ from typing import Any
 from ..errors import UploadInputError
 from ..journal import read_run
 from ..naming import plain_item_problem
+from .client import ListedItem
 from .ledger import annotation_sha256
-from .urls import UrlMap
+from .redact import get_logger
+from .urls import UrlMap, not_ours, without_query
 from .validate import annotation_problems, class_index
 
 ANNOTATIONS_DIR = "superannotate"
@@ -151,3 +153,25 @@ def _load(item: PlannedItem, run_status: str, index: dict) -> None:
             item.status, item.reason = "failed", "invalid annotation: " + "; ".join(problems[:3]) + more
         else:
             item.sha256 = annotation_sha256(item.annotation)
+
+
+def as_attached(items: list[PlannedItem], present: dict[str, ListedItem]) -> list[PlannedItem]:
+    """The items, those already in the project with the URL they play there (SuperAnnotate keeps an item's URL).
+
+    After the audio moved (a new `url_prefix`), an upload sends new drafts to items attached at the old URL;
+    recorded with the new one, this folder's own items looked like someone else's to the next upload and
+    `pull` (they play a URL none of its records held), which kept them for good and left their corrections out.
+    """
+    moved = {p.item for p in items if p.item in present and p.url and not_ours([p.url], present[p.item].url)}
+    if moved:
+        first = sorted(moved)[0]
+        get_logger(__name__).warning(
+            "%d item(s) already in the project keep the audio they were attached with (%s plays %s): "
+            "SuperAnnotate does not change an item's URL; to attach the new audio, remove them there first",
+            len(moved), first, without_query(present[first].url or ""),
+        )  # fmt: skip
+    for p in items:
+        if p.item in moved:
+            p.url = present[p.item].url
+    return items
+

@@ -19,7 +19,7 @@ from .credentials import SETUP_HINT, find_credentials
 from .guard import HumanEdit, backup_folder, find_human_edits, write_backups
 from .ledger import Ledger
 from .metadata import run_records, send_for_run, withhold_from_unchanged
-from .plan import PlannedItem, group_values, plan_items, run_files
+from .plan import PlannedItem, as_attached, group_values, plan_items, run_files
 from .redact import get_logger
 from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
 from .retry import RetryPolicy
@@ -183,7 +183,7 @@ def _upload(
         session, options.project, todo, listed, ledger, target, options.overwrite_human_edits, own_status
     )
     todo, notes = _spare_human_work(options, todo, edits, report, output_dir)
-    uploadable = _attach(session, options.project, todo, set(listed), report)
+    uploadable = as_attached(_attach(session, options.project, todo, set(listed), report), listed)
     send_batches(session, options, uploadable, ledger, report, notes)
     if notes:
         report.overwritten_human_edits = [n for n in report.succeeded if n in notes]

@@ -1,0 +1,76 @@
+"""An upload after the audio moved (a new `url_prefix`) records the URL the project's items still play.
+
+SuperAnnotate keeps the URL an item was attached with; new drafts sent to it do not change it. Recorded with
+the new URL, the folder's own items played a URL none of its records held: the next `pull` left their
+corrections out as someone else's, and the next upload kept them as someone else's for good. The real SDK
+talks to the loopback server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, set_text
+from support.sa_server import SuperAnnotateServer
+
+from preannotate.correction import pull_run
+from preannotate.correction.pull import load_pull, open_session
+from preannotate.exports import annotation_classes
+from preannotate.superannotate import Ledger, preflight, upload_run, write_upload_record
+
+OLD, MOVED = "https://media.example.org/a", "https://media.example.org/moved"
+
+
+def send(inp: Path, out: Path, prefix: str):
+    opts = replace(sa_options(), url_prefix=prefix)
+    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), classes=annotation_classes(ANNOTATION))
+    write_upload_record(out, report)
+    return report
+
+
+def redraft(out: Path, text: str) -> None:
+    path = out / "superannotate" / "fox.wav.json"
+    annotation = json.loads(path.read_text())
+    set_text(annotation, 0, text)
+    path.write_text(json.dumps(annotation))
+
+
+def test_new_drafts_for_items_attached_at_the_old_url_keep_that_url(
+    sa_server: SuperAnnotateServer, tmp_path: Path, caplog
+) -> None:
+    inp, out = make_run(tmp_path)
+    assert send(inp, out, OLD).succeeded
+    redraft(out, "A quick brown fox")  # a second model's draft, after the audio moved
+    caplog.set_level(logging.WARNING)
+    report = send(inp, out, MOVED)
+    assert report.succeeded == ["fox.wav"]
+    assert sa_server.items(PROJECT)["fox.wav"]["url"] == f"{OLD}/fox.wav"  # SuperAnnotate kept it
+    target = report.target or ""
+    assert Ledger.load(out).entry(target, "fox.wav").url == f"{OLD}/fox.wav"
+    (row,) = [i for i in json.loads((out / "run.json").read_text())["upload"]["items"] if i["item"] == "fox.wav"]
+    assert row["url"] == f"{OLD}/fox.wav"
+    assert "1 item(s) already in the project keep the audio they were attached with (fox.wav plays" in caplog.text
+
+    sa_server.set_status(PROJECT, "fox.wav", "Completed")
+    pull_run(out, PROJECT, open_session(sa_options()))
+    fox = {i.item: i for i in load_pull(out).items}["fox.wav"]
+    assert fox.problem is None and fox.file, "this run's own item left out as someone else's"
+
+    redraft(out, "The quick brown fox!")  # and again: the upload still knows the item as its own
+    sa_server.set_status(PROJECT, "fox.wav", "InProgress")
+    again = send(inp, out, MOVED)
+    assert again.succeeded == ["fox.wav"] and not again.kept_human_edits
+
+
+def test_items_attached_now_get_the_new_url(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    inp, out = make_run(tmp_path)
+    assert send(inp, out, OLD).succeeded
+    sa_server.delete_item(PROJECT, "fox.wav")  # a manager removed it: the next upload attaches it anew
+    redraft(out, "A quick brown fox")
+    report = send(inp, out, MOVED)
+    assert report.succeeded == ["fox.wav"]
+    assert sa_server.items(PROJECT)["fox.wav"]["url"] == f"{MOVED}/fox.wav"
+    assert Ledger.load(out).entry(report.target or "", "fox.wav").url == f"{MOVED}/fox.wav"
