@@ -174,4 +174,3 @@ def as_attached(items: list[PlannedItem], present: dict[str, ListedItem]) -> lis
         if p.item in moved:
             p.url = present[p.item].url
     return items
-
