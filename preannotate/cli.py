@@ -373,7 +373,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "run": (_add_run, _run, "transcribe a dataset folder, chunk, export and upload"),
-    "upload": (_add_upload, _upload, "upload (again) a finished run's annotations, as the run recorded unless told"),
+    "upload": (_add_upload, _upload, "upload (again) a finished run's annotations, with the options the run recorded"),
     "pull": (_add_pull, _pull, "download the annotators' corrected annotations and statuses of a run"),
     "report": (_add_report, _report, "compare corrections with the drafts: tables, plots, report.html"),
     "calibrate": (_add_calibrate, _calibrate, "refit the review model on the pulled corrections of one or more runs"),

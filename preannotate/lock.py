@@ -188,7 +188,10 @@ def _open_locked(path: Path, command: str, created: list[Path]) -> tuple[int, bo
         try:
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         except FileNotFoundError:
-            made = _create_locked(path, command)
+            try:
+                made = _create_locked(path, command)
+            except FileNotFoundError:  # a holder releasing removed the folder meanwhile: make it again
+                continue
             if made is None:  # another process put its lock file there first: lock that one
                 continue
             return made, True
@@ -255,6 +258,13 @@ def _create_in_place(path: Path, command: str) -> int | None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:  # another process opened and locked it first: it is theirs now
         os.close(fd)
+        return None
+    try:  # or it locked it first and released it by removing it (see `_release`): ours is no lock file now
+        if os.fstat(fd).st_ino != os.stat(path).st_ino:
+            _unlock(fd)
+            return None
+    except FileNotFoundError:
+        _unlock(fd)
         return None
     try:
         _write_holder(fd, command)
@@ -325,7 +335,11 @@ def _release(folder: Path, held: _Held) -> None:
 
 
 def _only_lock_file(folder: Path) -> bool:
-    return [p.name for p in folder.iterdir()] == [LOCK_FILE]
+    # A contender's lock file in the making (`_create_locked`) is no content: it links itself into place or goes.
+    making = f".{LOCK_FILE}."
+    return [n for n in (p.name for p in folder.iterdir()) if not (n.startswith(making) and n.endswith(".tmp"))] == [
+        LOCK_FILE
+    ]
 
 
 def _unlock(fd: int) -> None:
