@@ -20,10 +20,10 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, start_python
 from support.media import SAMPLES
 
 from preannotate.config import load_config
@@ -83,17 +83,9 @@ def test_a_run_that_reuses_every_file_records_its_engine_and_versions(tmp_path: 
 
 # The refused process: it stops at its first flock (on the lock file it just made, in the code before) until the
 # test writes to a named pipe, so that the holder can take the lock meanwhile. Nothing in the package is replaced.
-PINNED = """
-    import fcntl, sys
-    from pathlib import Path
-    real, paused = fcntl.flock, []
-    def flock(fd, operation):
-        if not paused:
-            paused.append(True)
-            print("paused", flush=True)
-            Path({pin!r}).read_bytes()  # waits for the test
-        return real(fd, operation)
-    fcntl.flock = flock
+PINNED = (
+    PAUSE_AT_FIRST_FLOCK
+    + """
     from preannotate.errors import LockError
     from preannotate.lock import output_lock
     try:
@@ -103,32 +95,18 @@ PINNED = """
         print("refused:", e, flush=True)
         sys.exit(3)
 """
-HOLDER = """
-    import sys
-    from preannotate.lock import output_lock
-    with output_lock({out!r}, "upload"):
-        print("held", flush=True)
-        sys.stdin.readline()
-"""
-
-
-def start(code: str) -> subprocess.Popen:
-    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env=environ,
-    )  # fmt: skip
+)
 
 
 def test_a_command_refused_in_a_race_leaves_no_lock_file_and_the_holders_is_untouched(tmp_path: Path) -> None:
     out, pin = tmp_path / "project", tmp_path / "pin"
     out.mkdir()  # an existing folder: a command that stops at once leaves it as it found it
     os.mkfifo(pin)
-    refused = start(PINNED.format(pin=str(pin), out=str(out)))
+    refused = start_python(PINNED.format(pin=str(pin), out=str(out)))
     holder = None
     try:
         assert refused.stdout.readline().strip() == "paused"
-        holder = start(HOLDER.format(out=str(out)))
+        holder = start_python(HOLDER.format(out=str(out)))
         assert holder.stdout.readline().strip() == "held"
         lock = out / LOCK_FILE
         held = json.loads(lock.read_text())

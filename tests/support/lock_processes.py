@@ -1,0 +1,44 @@
+"""Real second processes for lock tests: a holder that keeps an output folder's lock until told, and a starter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The start of a second process's code that stops it at its first flock until the test writes to the named pipe
+# {pin}: the package is left as it is, the pause is made in the standard library's call. Format with pin=.
+PAUSE_AT_FIRST_FLOCK = """
+    import fcntl, os, sys
+    from pathlib import Path
+    real, paused = fcntl.flock, []
+    def flock(fd, operation):
+        if not paused:
+            paused.append(True)
+            print("paused", flush=True)
+            Path({pin!r}).read_bytes()  # waits for the test
+        return real(fd, operation)
+    fcntl.flock = flock
+"""
+
+# Holds the folder's lock until a line arrives on its stdin; prints "held" once it holds it. Format with out=.
+HOLDER = """
+    import sys
+    from preannotate.lock import output_lock
+    with output_lock({out!r}, "upload"):
+        print("held", flush=True)
+        sys.stdin.readline()
+"""
+
+
+def start_python(code: str) -> subprocess.Popen:
+    """Runs `code` (indented as in a test module) in a new Python with this checkout first on the path."""
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env=environ,
+    )  # fmt: skip
