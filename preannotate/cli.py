@@ -212,11 +212,13 @@ def _upload(args: argparse.Namespace) -> int:
     from .superannotate import recorded_options, upload_from_config
 
     # The run's own upload options first (project, URLs, classes...), then the file, --set and flags.
-    recorded = recorded_options(config_from_args(args, _upload_values(args)).output.dir)
-    if recorded:
+    config = config_from_args(args, _upload_values(args))
+    recorded = recorded_options(config.output.dir)
+    if recorded:  # loaded again beneath them
         log.info("upload: starting from the options the run recorded (project %r)",
                  recorded.get("superannotate", {}).get("project", ""))  # fmt: skip
-    report = upload_from_config(config_from_args(args, _upload_values(args), recorded), force=args.force_upload)
+        config = config_from_args(args, _upload_values(args), recorded)
+    report = upload_from_config(config, force=args.force_upload)
     table = report.table()
     if table:
         print(table + "\n")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from support import upload_runs
-from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, set_text
-from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, start_python
+from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, send, set_text, stopped
+from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, kill_left, release, start_python
 from support.sa_server import SuperAnnotateServer
 
 from preannotate.asr import get_spec
@@ -31,12 +31,11 @@ from preannotate.correction.compare import compare_run
 from preannotate.correction.pull import open_session
 from preannotate.correction.rundata import draft_for, load_ledger, nearest_draft
 from preannotate.errors import ConfigError, StateFileError, UploadError
-from preannotate.exports import annotation_classes
 from preannotate.journal.records import read_records
 from preannotate.lock import LOCK_FILE, output_lock
 from preannotate.options import CorrectionOptions, SuperAnnotateOptions
 from preannotate.storage import read_json
-from preannotate.superannotate import LEDGER_FILE, Ledger, preflight, recorded_options, upload_run, write_upload_record
+from preannotate.superannotate import LEDGER_FILE, Ledger, recorded_options
 from preannotate.superannotate.client import UploadSession
 from preannotate.superannotate.plan import PlannedItem
 from preannotate.superannotate.send import rounds
@@ -195,14 +194,9 @@ def test_a_process_that_loses_the_race_keeps_no_descriptor_open(tmp_path: Path) 
             pass
         said, _ = refused.communicate(timeout=60)
         assert said.split() == ["refused", "0"], said
-        holder.stdin.write("done\n")
-        holder.stdin.flush()
-        assert holder.wait(timeout=60) == 0
+        assert release(holder) == 0
     finally:
-        for proc in (refused, holder):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_left(refused, holder)
 
 
 # --- which upload the annotator saw (report, export) ------------------------------------------------------------
@@ -210,27 +204,6 @@ def test_a_process_that_loses_the_race_keeps_no_descriptor_open(tmp_path: Path) 
 CONFIRMED = ["The quick brown fox", "jumps over the lazy dog."]  # fox.wav's draft as `make_run` writes it
 REDRAFT = ["A quick brown fox", "jumped over a lazy dog"]  # as many words, at the same times
 THIRD = ["Quick brown fox", "jumping over lazy dogs"]  # fewer words
-
-
-def send(inp: Path, out: Path) -> None:
-    """`preannotate upload` with the real SDK, its outcome recorded in run.json."""
-    opts = sa_options()
-    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), False, classes=annotation_classes(ANNOTATION))
-    write_upload_record(out, report)
-
-
-def stopped(inp: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An upload stopped (Ctrl-C) just after SuperAnnotate took its batch: the send stays unconfirmed."""
-    real_upload = UploadSession.upload
-
-    def upload_then_stop(self, project, annotations):
-        real_upload(self, project, annotations)
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(UploadSession, "upload", upload_then_stop)
-        with pytest.raises(KeyboardInterrupt):
-            send(inp, out)
 
 
 def redraft(out: Path, texts: list[str]) -> None:

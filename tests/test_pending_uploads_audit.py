@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, set_text, upload
+from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, send, set_text, stopped, upload
 from support.sa_server import SuperAnnotateServer
 
 from preannotate.correction import pull_run
@@ -25,37 +25,14 @@ from preannotate.correction.dataset import export_dataset
 from preannotate.correction.pull import load_pull, open_session
 from preannotate.correction.rundata import nearest_draft
 from preannotate.errors import UploadError
-from preannotate.exports import annotation_classes
 from preannotate.options import CorrectionOptions, DatasetExportOptions, SuperAnnotateOptions
-from preannotate.superannotate import LEDGER_FILE, preflight, upload_run, write_upload_record
+from preannotate.superannotate import LEDGER_FILE
 from preannotate.superannotate.client import UploadSession
 
 MOVED = "https://media.example.org/moved"  # where the audio lives after it moved (the run's first prefix: .../a)
 CONFIRMED = ["The quick brown fox", "jumps over the lazy dog."]  # fox.wav's draft as `make_run` writes it
 REDRAFT = ["A quick brown fox", "jumped over a lazy dog"]  # a second model's, at the same times
 THIRD = ["Quick brown fox", "jumping over lazy dogs"]
-
-
-def send(inp: Path, out: Path, opts: SuperAnnotateOptions | None = None, force: bool = False):
-    """`preannotate upload`: uploads the run and records the outcome in run.json."""
-    opts = opts or sa_options()
-    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), force, classes=annotation_classes(ANNOTATION))
-    write_upload_record(out, report)
-    return report
-
-
-def stopped(inp: Path, out: Path, monkeypatch: pytest.MonkeyPatch, **kwargs) -> None:
-    """An upload with Ctrl-C coming just after SuperAnnotate took its batch: nothing confirmed, run.json unchanged."""
-    real_upload = UploadSession.upload
-
-    def upload_then_stop(self, project, annotations):
-        real_upload(self, project, annotations)
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patch:
-        patch.setattr(UploadSession, "upload", upload_then_stop)
-        with pytest.raises(KeyboardInterrupt):
-            send(inp, out, **kwargs)
 
 
 def lost(inp: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from support.sa_server import SuperAnnotateServer
 from support.upload_runs import items_of, make_run, options, run_upload, video_json, write_json
 
 from preannotate.correction.report import MAX_BARS, _wer_figure
-from preannotate.correction.rundata import quality_lookup, quality_lookups
+from preannotate.correction.rundata import quality_lookups
 from preannotate.superannotate import Ledger
 from preannotate.superannotate.client import UploadSession
 from preannotate.superannotate.send import ROUND_SHARE
@@ -81,6 +81,14 @@ def test_an_upload_stopped_inside_a_round_is_resumed_as_its_own(
     again = run_upload(tmp_path, options(batch_size=BATCH))
     assert sorted(again.succeeded) == sorted(items_of(SOURCES)) and not again.kept_human_edits
     assert not Ledger.load(out).data["targets"][target].get("pending")
+
+
+def quality_lookup(table: pd.DataFrame, item: str) -> dict[str, list[dict]]:
+    """One item's records grouped by text, selected as the report did before: the reference for `quality_lookups`."""
+    found: dict[str, list[dict]] = {}
+    for record in table[table["item"] == item].to_dict("records"):
+        found.setdefault(record["text"], []).append(record)
+    return found
 
 
 def test_quality_lookups_group_every_item_as_quality_lookup_does() -> None:

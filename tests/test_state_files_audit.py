@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, start_python
+from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, kill_left, release, start_python
 from support.media import SAMPLES
 
 from preannotate.config import load_config
@@ -119,14 +119,9 @@ def test_a_command_refused_in_a_race_leaves_no_lock_file_and_the_holders_is_unto
         assert f"is in use by `preannotate upload` (pid {holder.pid} " in said
         assert lock.stat().st_ino == inode and json.loads(lock.read_text()) == held  # the holder's, untouched
         assert [p.name for p in out.iterdir()] == [LOCK_FILE]  # no temporary file of the refused one
-        holder.stdin.write("done\n")
-        holder.stdin.flush()
-        assert holder.wait(timeout=60) == 0
+        assert release(holder) == 0
     finally:
-        for proc in (refused, holder):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_left(refused, holder)
     assert list(out.iterdir()) == []  # as found: the refused process's empty lock file did not stay
 
 

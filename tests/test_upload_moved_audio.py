@@ -13,22 +13,18 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, set_text
+from support.correction_runs import PROJECT, make_run, sa_options, send, set_text
 from support.sa_server import SuperAnnotateServer
 
 from preannotate.correction import pull_run
 from preannotate.correction.pull import load_pull, open_session
-from preannotate.exports import annotation_classes
-from preannotate.superannotate import Ledger, preflight, upload_run, write_upload_record
+from preannotate.superannotate import Ledger
 
 OLD, MOVED = "https://media.example.org/a", "https://media.example.org/moved"
 
 
-def send(inp: Path, out: Path, prefix: str):
-    opts = replace(sa_options(), url_prefix=prefix)
-    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), classes=annotation_classes(ANNOTATION))
-    write_upload_record(out, report)
-    return report
+def send_to(inp: Path, out: Path, prefix: str):
+    return send(inp, out, replace(sa_options(), url_prefix=prefix))
 
 
 def redraft(out: Path, text: str) -> None:
@@ -42,10 +38,10 @@ def test_new_drafts_for_items_attached_at_the_old_url_keep_that_url(
     sa_server: SuperAnnotateServer, tmp_path: Path, caplog
 ) -> None:
     inp, out = make_run(tmp_path)
-    assert send(inp, out, OLD).succeeded
+    assert send_to(inp, out, OLD).succeeded
     redraft(out, "A quick brown fox")  # a second model's draft, after the audio moved
     caplog.set_level(logging.WARNING)
-    report = send(inp, out, MOVED)
+    report = send_to(inp, out, MOVED)
     assert report.succeeded == ["fox.wav"]
     assert sa_server.items(PROJECT)["fox.wav"]["url"] == f"{OLD}/fox.wav"  # SuperAnnotate kept it
     target = report.target or ""
@@ -61,16 +57,16 @@ def test_new_drafts_for_items_attached_at_the_old_url_keep_that_url(
 
     redraft(out, "The quick brown fox!")  # and again: the upload still knows the item as its own
     sa_server.set_status(PROJECT, "fox.wav", "InProgress")
-    again = send(inp, out, MOVED)
+    again = send_to(inp, out, MOVED)
     assert again.succeeded == ["fox.wav"] and not again.kept_human_edits
 
 
 def test_items_attached_now_get_the_new_url(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
     inp, out = make_run(tmp_path)
-    assert send(inp, out, OLD).succeeded
+    assert send_to(inp, out, OLD).succeeded
     sa_server.delete_item(PROJECT, "fox.wav")  # a manager removed it: the next upload attaches it anew
     redraft(out, "A quick brown fox")
-    report = send(inp, out, MOVED)
+    report = send_to(inp, out, MOVED)
     assert report.succeeded == ["fox.wav"]
     assert sa_server.items(PROJECT)["fox.wav"]["url"] == f"{MOVED}/fox.wav"
     assert Ledger.load(out).entry(report.target or "", "fox.wav").url == f"{MOVED}/fox.wav"

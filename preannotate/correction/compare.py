@@ -105,7 +105,7 @@ def compare_item(
         annotation: Class and group names.
         options: Overlap share, boundary tolerance and what counts as changed.
         language: The item's language code, choosing the normalizer (options.language wins).
-        quality: The item's chunk quality records (`rundata.quality_lookup`), for confidences.
+        quality: The item's chunk quality records (`rundata.quality_lookups`), for confidences.
 
     Returns:
         The rows, notes and the corrected events' keyframe disagreements (also among the notes).

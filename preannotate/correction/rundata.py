@@ -240,16 +240,8 @@ def _quality_record(row: dict) -> dict | None:
     return record
 
 
-def quality_lookup(table: pd.DataFrame, item: str) -> dict[str, list[dict]]:
-    """The item's quality records grouped by text, for `find_quality` (one item; for all, `quality_lookups`)."""
-    found: dict[str, list[dict]] = {}
-    for record in table[table["item"] == item].to_dict("records"):
-        found.setdefault(record["text"], []).append(record)
-    return found
-
-
 def quality_lookups(table: pd.DataFrame) -> dict[str, dict[str, list[dict]]]:
-    """Every item's `quality_lookup`, by item, made in one pass over the table.
+    """Every item's quality records grouped by text (for `find_quality`), by item, made in one pass over the table.
 
     Why: selecting one item's rows scans the whole table, so doing it item by item made a report's
     comparison grow with the square of the run's size (16,000 items: 16,000 scans of 32,000 chunks).

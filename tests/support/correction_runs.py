@@ -27,7 +27,8 @@ from preannotate.correction.pull import open_session
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
 from preannotate.options import AnnotationOptions, SuperAnnotateOptions
 from preannotate.report import FileResult, RunReport
-from preannotate.superannotate import preflight, upload_run
+from preannotate.superannotate import preflight, upload_run, write_upload_record
+from preannotate.superannotate.client import UploadSession
 
 from .media import SAMPLES, read_sample, write_wav16
 from .sa_server import SuperAnnotateServer
@@ -97,6 +98,28 @@ def upload(inp: Path, out: Path) -> None:
     opts = sa_options()
     report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), classes=annotation_classes(ANNOTATION))
     assert len(report.succeeded) == 4, report.items
+
+
+def send(inp: Path, out: Path, opts: SuperAnnotateOptions | None = None, force: bool = False):
+    """`preannotate upload`: uploads the run with the real SDK and records the outcome in run.json."""
+    opts = opts or sa_options()
+    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), force, classes=annotation_classes(ANNOTATION))
+    write_upload_record(out, report)
+    return report
+
+
+def stopped(inp: Path, out: Path, monkeypatch: pytest.MonkeyPatch, **kwargs) -> None:
+    """`send` with Ctrl-C just after SuperAnnotate took its batch: nothing confirmed, run.json unchanged."""
+    real_upload = UploadSession.upload
+
+    def upload_then_stop(self, project, annotations):
+        real_upload(self, project, annotations)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UploadSession, "upload", upload_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            send(inp, out, **kwargs)
 
 
 # What annotators do in the editor, on the annotation SuperAnnotate holds.

@@ -42,3 +42,19 @@ def start_python(code: str) -> subprocess.Popen:
         [sys.executable, "-c", textwrap.dedent(code)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env=environ,
     )  # fmt: skip
+
+
+def release(holder: subprocess.Popen) -> int:
+    """Tells a `HOLDER` process to let go; returns its exit code."""
+    assert holder.stdin is not None
+    holder.stdin.write("done\n")
+    holder.stdin.flush()
+    return holder.wait(timeout=60)
+
+
+def kill_left(*procs: subprocess.Popen | None) -> None:
+    """Kills whichever of the processes is still running (a test that failed half-way)."""
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
