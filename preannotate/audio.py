@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -17,17 +17,19 @@ import av
 import numpy as np
 from av.codec.context import ThreadType
 
+from .audio_frames import Repairs, decoded_frames
 from .cloud import ObjectUrl, open_object
 from .errors import AudioError
 from .options import SilenceOptions
-from .silence import SilenceCutter, Timeline
+from .silence import MIN_DURATION, SilenceCutter, Timeline
 
 SAMPLE_RATE = 16_000  # Hz, what Whisper expects
 # Below this peak amplitude (about -80 dBFS) a file is digital silence: Whisper
 # would only invent text for it, so it is not sent to the model at all.
 SILENCE_PEAK = 1e-4
-# Whisper cannot say anything useful about less than this much audio.
-MIN_DURATION = 0.1  # seconds
+# No recording of speech has fewer samples a second than this (telephony has 8,000): a header that says so
+# is broken, and resampling it to 16 kHz would make a few kilobytes into hours of audio.
+MIN_RATE = 1_000  # Hz
 
 
 # A file whose decoded audio is shorter than this share of the duration its
@@ -56,11 +58,14 @@ class DecodedAudio:
         declared_duration: Seconds the container declares, or None when it does not say.
         timeline: Where `samples` lie in the file when long quiet stretches were cut out of them
             (`preannotate.silence`); None when the samples are the whole file.
+        repairs: What decoding had to repair (packets left out, samples that were not numbers) or found
+            far out of range (samples far above full scale), one warning each; empty when nothing was.
     """
 
     samples: np.ndarray
     declared_duration: float | None = None
     timeline: Timeline | None = None
+    repairs: tuple[str, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -110,10 +115,13 @@ def decode_stream(source: str | IO[bytes], name: str, silence: SilenceOptions | 
     Raises:
         AudioError: Not media, corrupt, no audio stream, or the stream failed.
     """
+    repairs = Repairs()
     with open_audio(source, name) as container:
         declared = declared_duration(container)
-        samples, timeline = _decode_stream(container, declared, silence)
-    return DecodedAudio(samples, declared, timeline)
+        samples, timeline = _decode_stream(container, declared, silence, repairs)
+    if (samples.shape[0] if timeline is None else timeline.total) == 0 and (declared or 0.0) > MIN_DURATION:
+        raise AudioError(f"{name}: corrupt: nothing decodes of the {declared:.2f} s its header declares")
+    return DecodedAudio(samples, declared, timeline, repairs.notes())
 
 
 @contextlib.contextmanager
@@ -131,6 +139,14 @@ def open_audio(source: str | IO[bytes], name: str) -> Iterator[av.container.Inpu
         with _open(source) as container:
             if not container.streams.audio:
                 raise AudioError(f"{name}: no audio stream (a video without sound?)")
+            context = container.streams.audio[0].codec_context
+            if context is None:  # a format tag FFmpeg knows no decoder for
+                raise AudioError(f"{name}: FFmpeg has no decoder for the format of its audio stream")
+            if 0 < context.sample_rate < MIN_RATE:
+                raise AudioError(
+                    f"{name}: its header gives a sample rate of {context.sample_rate} Hz, under the {MIN_RATE} Hz "
+                    "speech needs: a broken header (decoded at 16 kHz it would make hours of audio of a few bytes)"
+                )
             yield container
     except AudioError:
         raise
@@ -173,15 +189,24 @@ def check_readable(path: Path) -> None:
 
 
 def _decode_stream(
-    container: av.container.InputContainer, declared: float | None, silence: SilenceOptions | None
+    container: av.container.InputContainer, declared: float | None, silence: SilenceOptions | None, repairs: Repairs
 ) -> tuple[np.ndarray, Timeline | None]:
     stream = container.streams.audio[0]
     stream.codec_context.thread_type = ThreadType.AUTO
     resampler = None  # set up at the first frame that needs it (a new one per file costs about 1 ms)
     out = _Samples(declared)
     cutter = SilenceCutter(silence, out.append, SAMPLE_RATE) if silence is not None and silence.skip else None
-    add = out.append if cutter is None else cutter.extend
-    for frame in container.decode(stream):
+    keep = out.append if cutter is None else cutter.extend
+
+    def add(samples: np.ndarray) -> None:
+        keep(repairs.finite(samples))
+
+    for frame in decoded_frames(container, stream, repairs):
+        if isinstance(frame, float):  # the resampler's held samples go first, then the silence
+            _flush(resampler, add)
+            resampler = None
+            add(np.zeros(round(frame * SAMPLE_RATE), np.float32))
+            continue
         if resampler is None and (samples := _as_is(frame)) is not None:
             add(samples)
             continue
@@ -189,10 +214,15 @@ def _decode_stream(
         frame.pts = None  # let the resampler ignore broken timestamps instead of failing
         for resampled in resampler.resample(frame):
             add(resampled.to_ndarray().reshape(-1))
-    for resampled in resampler.resample(None) if resampler is not None else ():
-        add(resampled.to_ndarray().reshape(-1))
+    _flush(resampler, add)
     timeline = cutter.finish() if cutter is not None else None  # hands on the last samples
     return out.array(), timeline
+
+
+def _flush(resampler: av.AudioResampler | None, add: Callable[[np.ndarray], None]) -> None:
+    """Hands on the samples `resampler` still holds (it is not used again)."""
+    for resampled in resampler.resample(None) if resampler is not None else ():
+        add(resampled.to_ndarray().reshape(-1))
 
 
 def _as_is(frame: av.AudioFrame) -> np.ndarray | None:

@@ -24,6 +24,8 @@ from .results import Segment, Transcript, Word
 
 FRAME = 480  # samples per loudness frame: 30 ms at 16 kHz
 BLOCK = 160_000  # samples gathered before frames are measured (10 s: fewer, larger numpy calls)
+# Whisper cannot say anything useful about less than this much audio.
+MIN_DURATION = 0.1  # seconds
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class Timeline:
         """
         duration = self.total / self.rate
         if not self.starts:
-            meta = {**transcript.meta, "skipped_model": "silence"}
+            reason = "too short" if duration < MIN_DURATION else "silence"  # as for a file not cut (asr.base)
+            meta = {**transcript.meta, "skipped_model": reason}
             return dataclasses.replace(transcript, segments=(), text="", duration=duration, meta=meta)
         segments = tuple(self._segment(s) for s in transcript.segments)
         return dataclasses.replace(transcript, segments=segments, duration=duration)

@@ -18,7 +18,7 @@ import ray
 from ray.cluster_utils import Cluster
 from support.configs import config
 from support.correction_runs import run_cli
-from support.media import SAMPLES, write_wav16
+from support.media import SAMPLES, write_float_wav, write_wav16
 
 from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.errors import ConfigError, ModelError
@@ -31,13 +31,15 @@ FAST = TranscribeOptions(beam_size=None, best_of=None)
 
 
 def mixed_folder(folder: Path) -> Path:
-    """A sample, a file with a long silence between two phrases, a corrupt file and an empty one."""
+    """A sample, a file with a long silence between two phrases, a corrupt file, an empty one and a float file
+    holding samples that are not numbers (set to 0, and a warning)."""
     folder.mkdir(parents=True)
     shutil.copy(SAMPLES / "en" / "quick_brown_fox.wav", folder / "fox.wav")
     hello, counting = (decode_audio(SAMPLES / "en" / f"{name}.wav").samples for name in ("hello_world", "counting"))
     write_wav16(folder / "gap.wav", np.concatenate([hello, np.zeros(6 * SAMPLE_RATE, np.float32), counting]))
     (folder / "corrupt.wav").write_bytes(b"RIFF\0\0\0\0WAVEjunk" * 8)
     (folder / "empty.wav").write_bytes(b"")
+    write_float_wav(folder / "nan.wav", np.where(np.arange(counting.size) % 1000 == 0, np.nan, counting))
     return folder
 
 
@@ -65,7 +67,8 @@ def test_a_ray_run_cuts_silences_fails_bad_files_alone_resumes_and_stops_with_an
     finally:
         ray.shutdown()
         nodes.shutdown()
-    assert [f.status for f in local.files] == ["failed", "failed", "ok", "ok"]
+    assert [f.status for f in local.files] == ["failed", "failed", "ok", "ok", "ok"]
+    assert local.files[-1].warnings[0] == "damaged: 48 sample(s) were not numbers (NaN or infinite) and were set to 0"
     assert files(remote) == files(local), "the same errors, warnings and chunks as a local run"
     # The 6-s silence is cut out before the model on Ray as here, and the times put back on the file's timeline.
     local_out, ray_out = tmp_path / "local" / "out", tmp_path / "ray" / "out"

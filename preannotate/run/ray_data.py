@@ -264,18 +264,23 @@ def _decode_row(row: dict[str, Any], silence: SilenceOptions | None = None) -> d
     """
     from ..audio import decode_audio
 
-    samples, error, timeline = b"", "", b""
+    samples, error, timeline, repairs = b"", "", b"", "[]"
     declared: float | None = None
     try:
         audio = decode_audio(pickle.loads(row["path"]), silence)
         samples, declared = audio.samples.astype(np.float32).tobytes(), audio.declared_duration
         timeline = b"" if audio.timeline is None else pickle.dumps(audio.timeline)
+        repairs = json.dumps(audio.repairs)
     except PreannotateError as e:
         error = str(e)
     except Exception as e:  # a bug must not cost the rest of the run
         error = f"{type(e).__name__}: {e}"
     declared = np.nan if declared is None else float(declared)
-    return {"index": row["index"], "samples": samples, "declared": declared, "timeline": timeline, "error": error}
+    row = {"index": row["index"], "samples": samples, "declared": declared, "timeline": timeline, "error": error}
+    return {**row, "repairs": repairs}
+
+
+_About = tuple[float, bytes, tuple[str, ...]]  # a decoded file's declared duration, pickled timeline, repairs
 
 
 class _Transcriber:
@@ -298,9 +303,10 @@ class _Transcriber:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"index": [], "transcript": [], "warnings": [], "error": [], "seconds": []}
         rows = zip(batch["index"], batch["samples"], batch["declared"], batch["timeline"], batch["error"])
-        for index, samples, declared, timeline, error in rows:
+        for (index, samples, declared, timeline, error), repairs in zip(rows, batch["repairs"]):
             started = time.perf_counter()
-            transcript, warnings, error = self._one(samples, declared, timeline, str(error))
+            cut = (declared, timeline, tuple(json.loads(repairs)))
+            transcript, warnings, error = self._one(samples, cut, str(error))
             out["index"].append(int(index))
             out["transcript"].append(transcript)
             out["warnings"].append(json.dumps(warnings))
@@ -308,16 +314,18 @@ class _Transcriber:
             out["seconds"].append(round(time.perf_counter() - started, 3))
         return {**out, "engine": [self.info] * len(out["index"]), "node": [self.node] * len(out["index"])}
 
-    def _one(self, samples: bytes, declared: float, timeline: bytes, error: str) -> tuple[str, list[str], str]:
+    def _one(self, samples: bytes, about: _About, error: str) -> tuple[str, list[str], str]:
+        """Transcribes one decoded file; `about`: its declared duration, pickled timeline and repairs."""
         from ..audio import DecodedAudio
         from .transcribe_jobs import transcribe_audio
 
         if error:
             return "", [], error
+        declared, timeline, repairs = about
         try:
             cut = pickle.loads(timeline) if timeline else None  # the kept audio's place in the file
             audio = DecodedAudio(
-                np.frombuffer(samples, dtype=np.float32), None if np.isnan(declared) else declared, cut
+                np.frombuffer(samples, dtype=np.float32), None if np.isnan(declared) else declared, cut, repairs
             )
             transcript, warnings = transcribe_audio(self.engine, audio, self.options)
             return json.dumps(transcript.to_dict()), warnings, ""

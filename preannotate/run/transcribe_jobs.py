@@ -293,8 +293,8 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
 
 
 def audio_warnings(audio: DecodedAudio, transcript: Transcript) -> list[str]:
-    """What a file's decoding (truncated) or transcription (model skipped) warns about."""
-    found = []
+    """What a file's decoding (truncated, repaired) or transcription (model skipped) warns about."""
+    found = list(audio.repairs)
     if audio.truncated:
         found.append(f"truncated: decoded {audio.duration:.2f}s of the {audio.declared_duration:.2f}s declared")
     if reason := transcript.meta.get("skipped_model"):

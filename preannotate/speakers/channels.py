@@ -15,6 +15,7 @@ import av
 import numpy as np
 
 from preannotate.audio import SAMPLE_RATE, DecodedAudio, check_readable, declared_duration, open_audio
+from preannotate.audio_frames import Repairs, decoded_frames
 from preannotate.cloud import ObjectUrl, open_object
 from preannotate.errors import AudioError, ConfigError
 
@@ -40,19 +41,20 @@ def decode_channel_audio(path: str | Path | ObjectUrl) -> list[DecodedAudio]:
     Args:
         path: A media file, or a listed bucket object (`preannotate.cloud.ObjectUrl`), which is streamed.
     """
+    repairs = Repairs()
     if isinstance(path, ObjectUrl):
         with open_object(path) as stream:
-            channels, declared = _decode_source(stream, str(path))
+            channels, declared = _decode_source(stream, str(path), repairs)
     else:
         path = Path(path)
         check_readable(path)
-        channels, declared = _decode_source(str(path), str(path))
+        channels, declared = _decode_source(str(path), str(path), repairs)
     if len(channels) == 1:
         log.warning("%s: mono file in speakers mode 'channels': all its words go to one speaker", path)
-    return [DecodedAudio(samples, declared) for samples in channels]
+    return [DecodedAudio(samples, declared, None, repairs.notes()) for samples in channels]
 
 
-def _decode_source(source: str | IO[bytes], name: str) -> tuple[list[np.ndarray], float | None]:
+def _decode_source(source: str | IO[bytes], name: str, repairs: Repairs) -> tuple[list[np.ndarray], float | None]:
     with open_audio(source, name) as container:
         stream = container.streams.audio[0]
         count = stream.codec_context.channels
@@ -61,22 +63,30 @@ def _decode_source(source: str | IO[bytes], name: str) -> tuple[list[np.ndarray]
                 f"{name}: {count} channels; speakers.mode channels transcribes at most {MAX_CHANNELS} "
                 "(one speaker each): mix it down or use speakers.mode diarize"
             )
-        return _decode(stream, container), declared_duration(container)
+        return _decode(stream, container, repairs), declared_duration(container)
 
 
-def _decode(stream: av.audio.stream.AudioStream, container: av.container.InputContainer) -> list[np.ndarray]:
+def _decode(
+    stream: av.audio.stream.AudioStream, container: av.container.InputContainer, repairs: Repairs
+) -> list[np.ndarray]:
     """Resamples to interleaved float at 16 kHz keeping the channel layout, then splits the channels.
 
     Interleaved, not planar: PyAV 18 crashes (SIGSEGV) resampling 8-channel audio to planar float.
+    Damaged packets and samples are repaired as `preannotate.audio` does.
     """
     count = stream.codec_context.channels
     resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout, rate=SAMPLE_RATE)
     parts: list[np.ndarray] = []
-    for frame in container.decode(stream):
+    for frame in decoded_frames(container, stream, repairs):
+        if isinstance(frame, float):  # what the resampler holds goes first, then the silence
+            parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+            resampler = av.AudioResampler(format="flt", layout=stream.codec_context.layout, rate=SAMPLE_RATE)
+            parts.append(np.zeros(round(frame * SAMPLE_RATE) * count, np.float32))
+            continue
         frame.pts = None  # as preannotate.audio: ignore broken timestamps
         parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(frame))
     parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
-    interleaved = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    interleaved = repairs.finite(np.concatenate(parts)) if parts else np.zeros(0, np.float32)
     frames = interleaved[: len(interleaved) - len(interleaved) % count].reshape(-1, count)
     return [np.ascontiguousarray(frames[:, i], dtype=np.float32) for i in range(count)]
 

@@ -88,6 +88,15 @@ def write_wav16(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
     return path
 
 
+def write_float_wav(path: Path, samples: np.ndarray, channels: int = 1, rate: int = 16_000) -> Path:
+    """Writes an IEEE-float WAV of `samples` (interleaved when `channels` > 1) as they are, NaN included."""
+    data = np.asarray(samples, "<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, channels, rate, rate * 4 * channels, 4 * channels, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
 def read_wav(path: str | Path) -> np.ndarray:
     """Reads a mono PCM16 or float32 WAV as float32 samples (no ffmpeg on CI; stdlib `wave` lacks float)."""
     data = Path(path).read_bytes()
