@@ -109,7 +109,8 @@ def trim_stretched(units: Sequence[Unit], stretch: float | None) -> list[Unit]:
     expected length (letters times the file's median seconds per letter, at
     least MIN_WORD_CAP) is cut on the side facing the pause: the start of a word
     that opens a segment, a sentence or follows a silence; the end of one that
-    closes them; both halves equally for a word that does both.
+    closes them, or a clause (a comma: speakers pause there too); both halves
+    equally for a word that does both.
     """
     rate = _seconds_per_letter(units)
     if stretch is None or rate is None:

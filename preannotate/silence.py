@@ -140,6 +140,8 @@ class SilenceCutter:
         self.pending = [block[whole:]] if whole < block.shape[0] else []
         self.pending_size = block.shape[0] - whole
         block = block[:whole]
+        if not whole:  # nothing whole to measure (an empty array handed on last)
+            return
         loud = _loud_frames(block, self.power)
         changes = np.flatnonzero(np.diff(loud)) + 1
         for first, last in zip([0, *changes], [*changes, loud.shape[0]]):

@@ -85,8 +85,11 @@ def _one_line(text: str) -> str:
 
 
 def _no_arrow(text: str) -> str:
-    # SubRip has no escapes, and readers take a line holding `-->` for a cue's timing: as Whisper's own writer does.
-    return text.replace("-->", "->")
+    # SubRip has no escapes, and readers take a line holding `-->` for a cue's timing: as Whisper's own writer does,
+    # but until none is left (one pass makes `--->` into `-->`).
+    while "-->" in text:
+        text = text.replace("-->", "->")
+    return text
 
 
 def _escape_vtt(text: str) -> str:
