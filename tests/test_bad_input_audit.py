@@ -28,13 +28,12 @@ import subprocess
 import sys
 import wave
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from support.media import SAMPLES, read_sample, write_audio, write_video_without_audio
+from support.media import SAMPLES, encode, read_sample, write_audio, write_video_without_audio
 
 pytestmark = pytest.mark.model  # every test here reads a run of the bundled model
 
@@ -70,17 +69,7 @@ def records(out: Path) -> dict[str, dict]:
 def encode_wav(path: Path, samples: np.ndarray, rate: int, codec: str, layout: str = "mono") -> Path:
     """Encodes 16 kHz mono float samples as a WAV of `codec` at `rate` Hz, every channel of `layout` the same."""
     channels = av.AudioLayout(layout).nb_channels
-    with av.open(str(path), "w", format="wav") as out:
-        stream = out.add_stream(codec, rate=rate, layout=layout)
-        frame = av.AudioFrame.from_ndarray(np.repeat(samples[None, :], channels, 0), format="fltp", layout=layout)
-        frame.sample_rate, frame.time_base = 16_000, Fraction(1, 16_000)
-        resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=rate)
-        for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(resampled):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return path
+    return encode(path, np.repeat(samples[None, :], channels, 0), 16_000, ("wav", codec, rate), layout)
 
 
 def raw_wav(path: Path, data: bytes, fmt_tag: int, bits: int) -> Path:

@@ -45,12 +45,18 @@ def write_audio(path: Path, samples: np.ndarray, rate: int = 16_000, channels: i
     if data.shape[1] != channels:
         data = np.repeat(data[:, :1], channels, axis=1)
     layout = "mono" if channels == 1 else "stereo"
+    return encode(path, data.T, rate, (fmt, codec, _codec_rate(codec, rate)), layout)
+
+
+def encode(path: Path, planar: np.ndarray, rate: int, into: tuple[str, str, int], layout: str) -> Path:
+    """Encodes float samples (channels, n) at `rate` Hz `into` (container, codec, its rate) with `layout`."""
+    fmt, codec, out_rate = into
     with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream(codec, rate=_codec_rate(codec, rate), layout=layout)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data.T), format="fltp", layout=layout)
+        stream = out.add_stream(codec, rate=out_rate, layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planar, np.float32), format="fltp", layout=layout)
         frame.sample_rate = rate
         frame.time_base = Fraction(1, rate)
-        resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=stream.rate)
+        resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=out_rate)
         for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
             for packet in stream.encode(resampled):
                 out.mux(packet)
