@@ -17,7 +17,7 @@ import av
 import numpy as np
 from av.codec.context import ThreadType
 
-from .audio_frames import Repairs, decoded_frames
+from .audio_frames import Checked, Repairs, decoded_frames
 from .cloud import ObjectUrl, open_object
 from .errors import AudioError
 from .options import SilenceOptions
@@ -46,7 +46,6 @@ MAX_PREALLOCATED = 4 * 3600 * SAMPLE_RATE
 _DEMUX = {"max_size": "262144"}
 _QUICK_PROBE = {"probesize": "4096", **_DEMUX}
 _SCALES = {"flt": 1.0, "fltp": 1.0, "s16": 2.0**-15, "s16p": 2.0**-15}  # 16-kHz mono decoded without a resampler
-CHECKED_BLOCK = 65_536  # samples gathered before they are checked for NaN and level (4 s)
 _HEADER_DURATION = frozenset({"wav", "w64", "flac", "ogg", "aiff", "caf", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"})
 
 
@@ -197,7 +196,7 @@ def _decode_stream(
     resampler = None  # set up at the first frame that needs it (a new one per file costs about 1 ms)
     out = _Samples(declared)
     cutter = SilenceCutter(silence, out.append, SAMPLE_RATE) if silence is not None and silence.skip else None
-    add = _Checked(out.append if cutter is None else cutter.extend, repairs)
+    add = Checked(out.append if cutter is None else cutter.extend, repairs)
     for frame in decoded_frames(container, stream, repairs):
         if isinstance(frame, float):  # the resampler's held samples go first, then the silence
             _flush(resampler, add)
@@ -215,31 +214,6 @@ def _decode_stream(
     add.flush()
     timeline = cutter.finish() if cutter is not None else None  # hands on the last samples
     return out.array(), timeline
-
-
-class _Checked:
-    """Hands samples on to `keep`, checked by `repairs`, in blocks of CHECKED_BLOCK samples or more.
-
-    A frame holds a few hundred samples: a check per frame cost a seventh of an MP3's decoding time.
-    """
-
-    def __init__(self, keep: Callable[[np.ndarray], None], repairs: Repairs) -> None:
-        self.keep, self.repairs = keep, repairs
-        self.parts: list[np.ndarray] = []
-        self.size = 0
-
-    def __call__(self, samples: np.ndarray) -> None:
-        self.parts.append(samples)
-        self.size += samples.shape[0]
-        if self.size >= CHECKED_BLOCK:
-            self.flush()
-
-    def flush(self) -> None:
-        """Checks and hands on what is gathered."""
-        if self.parts:
-            block = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
-            self.parts, self.size = [], 0
-            self.keep(self.repairs.finite(block))
 
 
 def _flush(resampler: av.AudioResampler | None, add: Callable[[np.ndarray], None]) -> None:

@@ -46,8 +46,3 @@ class SpeakerCount:
     def most(self) -> int | None:
         """The largest number of speakers allowed, or None."""
         return self.num if self.num is not None else self.high
-
-
-def relabel(turns: list[Turn], mapping: dict[str, str]) -> list[Turn]:
-    """Renames the speakers of `turns` (names missing from `mapping` are kept)."""
-    return [Turn(t.start, t.end, mapping.get(t.speaker, t.speaker)) for t in turns]

@@ -7,7 +7,8 @@ that survived; its expected values are worked out by hand from the documented ru
 arithmetic), never copied from a run. The two tests at the end show product bugs the audit found, fixed since.
 
 Results: 94 mutants; 53 killed by the existing fast tests, 1 more (T12) only now and then by an existing property
-test, 1 (U02) only by an existing model-tier test, 2 equivalent (C17, T05), 37 killed only by the tests here.
+test, 1 (U02) only by an existing model-tier test, 2 equivalent (C17, T05), 37 killed only by the tests here
+(one of them, U04, in a function removed since: it was used by nothing).
 
 Mutants (id, module:line as audited, change, then what kills it):
 
@@ -177,7 +178,7 @@ Mutants (id, module:line as audited, change, then what kills it):
     U03   turns:48   `most` ignores num_speakers
           -> existing test_speakers_units::test_speaker_count_most
     U04   turns:53   relabel drops names missing from the mapping
-          -> new test_relabel_keeps_names_missing_from_the_mapping
+          -> (relabel was used by nothing in the product: removed since, with its test)
     U05   turns:42   num with only one bound accepted
           -> existing test_speakers_units::test_speaker_count_rejects_bad_values
     Si01  silence:80   bisect_right -> bisect_left: a start on a join goes to the piece before
@@ -234,7 +235,7 @@ from preannotate.silence import SilenceCutter, Timeline
 from preannotate.speakers import Turn, speaker_of
 from preannotate.subtitles import srt_text, vtt_text
 from preannotate.timeline import draw_timeline, speaker_colours
-from preannotate.turns import SpeakerCount, relabel
+from preannotate.turns import SpeakerCount
 
 matplotlib.use("Agg")
 
@@ -529,11 +530,6 @@ def test_the_waveform_spans_the_samples_time() -> None:
 
 def test_equal_min_and_max_speakers_are_allowed() -> None:
     assert SpeakerCount(low=3, high=3).most == 3
-
-
-def test_relabel_keeps_names_missing_from_the_mapping() -> None:
-    turns = [Turn(0.0, 1.0, "SPEAKER_01"), Turn(1.0, 2.0, "SPEAKER_02")]
-    assert relabel(turns, {"SPEAKER_01": "Ann"}) == [Turn(0.0, 1.0, "Ann"), Turn(1.0, 2.0, "SPEAKER_02")]
 
 
 # --- silence skipping ------------------------------------------------------------------------------
