@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 from support import upload_runs
-from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, send, set_text, stopped
-from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, kill_left, release, start_python
+from support.correction_runs import ANNOTATION, PROJECT, make_run, redraft_texts, sa_options, send, set_text, stopped
+from support.lock_processes import PAUSE_AT_FIRST_FLOCK, go_on, kill_left, release, start_race
 from support.sa_server import SuperAnnotateServer
 
 from preannotate.asr import get_spec
@@ -183,15 +183,9 @@ PINNED = (
 def test_a_process_that_loses_the_race_keeps_no_descriptor_open(tmp_path: Path) -> None:
     out, pin = tmp_path / "project", tmp_path / "pin"
     out.mkdir()
-    os.mkfifo(pin)
-    refused = start_python(PINNED.format(pin=str(pin), out=str(out)))
-    holder = None
+    refused, holder = start_race(PINNED, out, pin)
     try:
-        assert refused.stdout.readline().strip() == "paused"
-        holder = start_python(HOLDER.format(out=str(out)))
-        assert holder.stdout.readline().strip() == "held"
-        with open(pin, "wb"):
-            pass
+        go_on(pin)
         said, _ = refused.communicate(timeout=60)
         assert said.split() == ["refused", "0"], said
         assert release(holder) == 0
@@ -204,15 +198,6 @@ def test_a_process_that_loses_the_race_keeps_no_descriptor_open(tmp_path: Path) 
 CONFIRMED = ["The quick brown fox", "jumps over the lazy dog."]  # fox.wav's draft as `make_run` writes it
 REDRAFT = ["A quick brown fox", "jumped over a lazy dog"]  # as many words, at the same times
 THIRD = ["Quick brown fox", "jumping over lazy dogs"]  # fewer words
-
-
-def redraft(out: Path, texts: list[str]) -> None:
-    """fox.wav's local draft rewritten (another model's): other texts, the same events."""
-    path = out / "superannotate" / "fox.wav.json"
-    annotation = json.loads(path.read_text())
-    for n, text in enumerate(texts):
-        set_text(annotation, n, text)
-    path.write_text(json.dumps(annotation))
 
 
 def rewrite(server: SuperAnnotateServer, texts: list[str]) -> None:
@@ -247,7 +232,7 @@ def test_a_draft_never_sent_is_no_candidate_when_only_an_unconfirmed_upload_was(
     inp, out = make_run(tmp_path)
     stopped(inp, out, monkeypatch)  # the first drafts arrived, unrecorded
     assert list(pending(out)) and json.loads((out / LEDGER_FILE).read_text())["targets"]
-    redraft(out, THIRD)  # a second model rewrote the local draft; it was never uploaded
+    redraft_texts(out, THIRD)  # a second model rewrote the local draft; it was never uploaded
     rewrite(sa_server, ["Completely new words", "typed by someone else entirely"])  # nothing shared
     assert compared_with(out) == CONFIRMED
 
@@ -259,7 +244,7 @@ def test_on_a_tie_the_newest_of_the_unconfirmed_uploads_is_taken(
 ) -> None:
     inp, out = make_run(tmp_path)
     stopped(inp, out, monkeypatch)  # the first drafts arrived, unrecorded
-    redraft(out, REDRAFT)
+    redraft_texts(out, REDRAFT)
     stopped(inp, out, monkeypatch)  # and so did the second: SuperAnnotate shows it
     assert len(pending(out)["fox.wav"]) == 2
     rewrite(sa_server, ["Completely new words", "typed by someone else entirely"])  # a tie
@@ -306,7 +291,7 @@ def test_each_engine_names_the_packages_whose_versions_a_run_records() -> None:
         assert get_spec(engine).versions() == installed, engine
 
 
-TOKEN = "ghp_MUTATIONuserTOKEN0212xyz"
+TOKEN = "fake-token-as-user-0212xyz"
 
 
 # Mutant: `azure_container_url` not asking for an Azure scheme. Only `abfs://`, `abfss://` and `az://` name a
@@ -429,7 +414,7 @@ def test_on_a_tie_and_without_a_correction_the_confirmed_upload_is_taken(
 ) -> None:
     inp, out = make_run(tmp_path)
     send(inp, out)  # confirmed
-    redraft(out, REDRAFT)
+    redraft_texts(out, REDRAFT)
     lost(inp, out, monkeypatch)  # sent, never arrived
     assert len(pending(out)["fox.wav"]) == 1
     rewrite(sa_server, ["Completely new words", "typed by someone else entirely"])  # a tie
@@ -452,7 +437,7 @@ def test_a_lost_confirmed_copy_is_not_replaced_by_an_unconfirmed_one(
 ) -> None:
     inp, out = make_run(tmp_path)
     send(inp, out)  # confirmed
-    redraft(out, REDRAFT)  # superannotate/fox.wav.json no longer matches the confirmed upload
+    redraft_texts(out, REDRAFT)  # superannotate/fox.wav.json no longer matches the confirmed upload
     lost(inp, out, monkeypatch)
     (target,) = json.loads((out / LEDGER_FILE).read_text())["targets"].values()
     (out / target["items"]["fox.wav"]["copy"]).unlink()  # the confirmed upload's copy is gone

@@ -16,7 +16,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from support.correction_runs import ANNOTATION, PROJECT, make_run, sa_options, send, set_text, stopped, upload
+from support.correction_runs import (
+    ANNOTATION,
+    PROJECT,
+    make_run,
+    redraft_texts,
+    sa_options,
+    send,
+    stopped,
+    upload,
+)
 from support.sa_server import SuperAnnotateServer
 
 from preannotate.correction import pull_run
@@ -44,15 +53,6 @@ def lost(inp: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(UploadSession, "upload", fail)
         assert send(inp, out).failed
-
-
-def redraft(out: Path, texts: list[str]) -> None:
-    """fox.wav's draft as another model writes it: other texts, the same events."""
-    path = out / "superannotate" / "fox.wav.json"
-    annotation = json.loads(path.read_text())
-    for n, text in enumerate(texts):
-        set_text(annotation, n, text)
-    path.write_text(json.dumps(annotation))
 
 
 def correct(server: SuperAnnotateServer, text: str, keyframe: int | None = None) -> None:
@@ -133,7 +133,7 @@ def test_report_measures_against_the_unconfirmed_draft_superannotate_took(
 ) -> None:
     inp, out = make_run(tmp_path)
     upload(inp, out)  # the first drafts, confirmed
-    redraft(out, REDRAFT)
+    redraft_texts(out, REDRAFT)
     stopped(inp, out, monkeypatch)  # the second drafts arrived, unrecorded
     assert list(pending(out)) == ["fox.wav"]
     correct(sa_server, "A quick red fox")  # the annotator saw, and fixed, the second draft
@@ -150,7 +150,7 @@ def test_report_measures_against_the_confirmed_draft_when_the_newer_send_never_a
     """Not the newest send whatever happened: one that never arrived was never shown to anyone (right before too)."""
     inp, out = make_run(tmp_path)
     upload(inp, out)
-    redraft(out, REDRAFT)
+    redraft_texts(out, REDRAFT)
     lost(inp, out, monkeypatch)  # SuperAnnotate still holds the first drafts
     assert list(pending(out)) == ["fox.wav"]
     correct(sa_server, "The quick red fox")
@@ -166,7 +166,7 @@ def test_report_measures_against_the_unconfirmed_draft_that_arrived_not_a_later_
     """No upload confirmed: the item's only uploads are pending, the newest of them never arrived."""
     inp, out = make_run(tmp_path)
     stopped(inp, out, monkeypatch)  # the first drafts arrived, unrecorded
-    redraft(out, REDRAFT)
+    redraft_texts(out, REDRAFT)
     lost(inp, out, monkeypatch)  # the second never did
     assert len(pending(out)["fox.wav"]) == 2
     correct(sa_server, "The quick red fox")
@@ -183,7 +183,7 @@ def test_export_reads_a_keyframe_against_the_draft_the_annotator_saw(
     """A value differing from the draft is the annotator's: against an unseen draft, the one left as sent won."""
     inp, out = make_run(tmp_path)
     upload(inp, out)
-    redraft(out, REDRAFT)
+    redraft_texts(out, REDRAFT)
     stopped(inp, out, monkeypatch)
     correct(sa_server, "Corrected by hand", keyframe=0)  # the end keyframe still holds the second draft's text
     pulled(out)

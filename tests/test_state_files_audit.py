@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.lock_processes import HOLDER, PAUSE_AT_FIRST_FLOCK, kill_left, release, start_python
+from support.lock_processes import PAUSE_AT_FIRST_FLOCK, go_on, kill_left, release, start_race
 from support.media import SAMPLES
 
 from preannotate.config import load_config
@@ -35,7 +35,7 @@ from preannotate.superannotate.urls import UrlMap
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "preannotate"]
 TINY = ["--set", "model.name=bundled:tiny.en", "--no-progress"]
-TOKEN = "ghp_AUDITuserTOKEN4471xyz"  # a token given as a URL's user name
+TOKEN = "fake-token-as-user-4471xyz"  # a token given as a URL's user name
 
 
 def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -101,19 +101,13 @@ PINNED = (
 def test_a_command_refused_in_a_race_leaves_no_lock_file_and_the_holders_is_untouched(tmp_path: Path) -> None:
     out, pin = tmp_path / "project", tmp_path / "pin"
     out.mkdir()  # an existing folder: a command that stops at once leaves it as it found it
-    os.mkfifo(pin)
-    refused = start_python(PINNED.format(pin=str(pin), out=str(out)))
-    holder = None
+    refused, holder = start_race(PINNED, out, pin)
     try:
-        assert refused.stdout.readline().strip() == "paused"
-        holder = start_python(HOLDER.format(out=str(out)))
-        assert holder.stdout.readline().strip() == "held"
         lock = out / LOCK_FILE
         held = json.loads(lock.read_text())
         assert held["pid"] == holder.pid and held["command"] == "upload"
         inode = lock.stat().st_ino
-        with open(pin, "wb"):  # lets the first process go on: it finds the lock held
-            pass
+        go_on(pin)  # the first process goes on: it finds the lock held
         said, _ = refused.communicate(timeout=60)
         assert refused.returncode == 3, said
         assert f"is in use by `preannotate upload` (pid {holder.pid} " in said

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import logging
 import shutil
 import subprocess
@@ -128,6 +129,15 @@ def set_text(annotation: dict, n: int, text: str) -> None:
         for attribute in stamp["attributes"]:
             if attribute["groupName"] == ANNOTATION.text_group:
                 attribute["name"] = text
+
+
+def redraft_texts(out: Path, texts: list[str], item: str = "fox.wav") -> None:
+    """The item's local draft rewritten (another model's): other texts, the same events."""
+    path = out / "superannotate" / f"{item}.json"
+    annotation = json.loads(path.read_text())
+    for n, text in enumerate(texts):
+        set_text(annotation, n, text)
+    path.write_text(json.dumps(annotation))
 
 
 def set_times(instance: dict, start: int, end: int) -> None:

@@ -58,3 +58,27 @@ def kill_left(*procs: subprocess.Popen | None) -> None:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def start_race(code: str, out: Path, pin: Path) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """Starts `code` (built on PAUSE_AT_FIRST_FLOCK; formatted with pin= and out=) and, once it is paused at its
+    first flock, a HOLDER of `out`'s lock; returns both once the holder holds it. `pin` becomes a named pipe:
+    `go_on(pin)` lets the first process go on. Both processes are killed if either fails to start.
+    """
+    os.mkfifo(pin)
+    first = start_python(code.format(pin=str(pin), out=str(out)))
+    holder = None
+    try:
+        assert first.stdout is not None and first.stdout.readline().strip() == "paused"
+        holder = start_python(HOLDER.format(out=str(out)))
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    except BaseException:
+        kill_left(first, holder)
+        raise
+    return first, holder
+
+
+def go_on(pin: Path) -> None:
+    """Lets a process paused by PAUSE_AT_FIRST_FLOCK on the named pipe `pin` go on."""
+    with open(pin, "wb"):
+        pass
