@@ -75,7 +75,9 @@ class FasterWhisperEngine(BaseEngine):
     def decode(self, samples: np.ndarray, options: TranscribeOptions) -> tuple[dict[str, Any], float | None]:
         """Transcribes speech, sequentially or batched, as openai-whisper's `transcribe` shapes its result."""
         kwargs = transcribe_kwargs(options, self.options)
-        ctranslate2.set_random_seed(SEED)  # fallback sampling gives the same text in every run
+        # Seeds only the sampler of a CTranslate2 thread that has not drawn yet (4.8.5 keeps one per thread,
+        # seeded at its first draw): fallback sampling repeats across runs only per worker history (README).
+        ctranslate2.set_random_seed(SEED)
         if self.batched is not None:
             self.batched.last_speech_timestamp = 0.0  # left over when a previous file failed midway
             segments, info = transcribe_batched(self.batched, samples, self.options.batch_size, kwargs)
