@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from .chunking import Chunk
+
+_ARROW = re.compile(r"-{2,}>")  # any run of dashes a SubRip reader may take for the timing arrow
 
 DOUBT_MARK = "[{}?]"  # brackets and a question mark read as "unsure" and survive both formats
 
@@ -86,10 +89,8 @@ def _one_line(text: str) -> str:
 
 def _no_arrow(text: str) -> str:
     # SubRip has no escapes, and readers take a line holding `-->` for a cue's timing: as Whisper's own writer does,
-    # but until none is left (one pass makes `--->` into `-->`).
-    while "-->" in text:
-        text = text.replace("-->", "->")
-    return text
+    # but a whole run of dashes at once (one pass of `replace` makes `--->` into `-->`).
+    return _ARROW.sub("->", text)
 
 
 def _escape_vtt(text: str) -> str:
