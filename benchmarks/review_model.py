@@ -21,17 +21,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from calibrate_real import calibrate_on_real, print_calibration
 from dataset import build_set
 from real_speech import RealSpeechUnavailable, build_real_set
+from scored_runs import labelled_files
 
-from preannotate.chunking import chunk_transcript
 from preannotate.config import load_config
-from preannotate.quality import ReviewModel, chunk_rows, default_model, evaluate_review_model, flag_metrics
+from preannotate.quality import ReviewModel, default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.crosscheck import unconfirmed_words
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES
-from preannotate.quality.labels import english_normalizer
 from preannotate.quality.model import checked_model
-from preannotate.results import Transcript
 from preannotate.run import run_pipeline
 from preannotate.run.check import read_check
 
@@ -84,17 +83,10 @@ def score_run(
         `exported`: the needs_review flags the run wrote to chunks.jsonl (review model, rules and all;
         None when the run's chunks differ from those of `chunking`).
     """
-    chunking = chunking if chunking is not None else load_config(None, []).chunking
-    normalize = english_normalizer()
     exported = _exported_flags(run)
     rows, errors, old, low, shipped, checked_rows = [], [], [], [], [], []
     state = json.loads((run / "run.json").read_text())
-    for record in state["files"]:
-        if record["status"] == "failed" or record["source"] not in references:
-            continue
-        transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
-        chunks = chunk_transcript(transcript, chunking)
-        file_rows, labels = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
+    for record, chunks, file_rows, labels in labelled_files(run, references, chunking):
         rows += file_rows
         check = read_check(run, record["item"], state["stages"]["check"]) if "check" in state["stages"] else None
         if check is not None:
@@ -178,7 +170,10 @@ def score_real_speech(work: Path, models: list[str], review: ReviewModel) -> dic
     for target in found:
         print(f"real speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
               f" precision {target['precision']} ({target['precision_95']})")  # fmt: skip
-    return {"results": results, "targets": found}
+    runs = [work / f"real-{m.split(':')[-1]}" for m in models]
+    calibration = calibrate_on_real(runs, {e["file"]: e["text"] for e in entries})
+    print_calibration(calibration)
+    return {"results": results, "targets": found, "calibrate": calibration}
 
 
 def main() -> None:

@@ -298,6 +298,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction.calibrate import MODEL_FILE, calibrate, check_model_path, write_model
+    from .correction.calibrate_choice import calibration_summary
     from .correction.calibrate_lock import calibration_lock
     from .correction.report import REPORT_DIR
 
@@ -308,28 +309,9 @@ def _calibrate(args: argparse.Namespace) -> int:
     with calibration_lock(args.runs, out):  # the runs read and the model written: a second calibrate stops here
         found = calibrate(args.runs, config.annotation, config.correction)
         path = write_model(found, out)
-    rows = found.rows
-    print(f"fitted on {rows['chunks']} chunk(s) from {len(args.runs)} run(s), {rows['with_error']} with errors", end="")
-    print(f" ({rows['left_out']} left out: no chunks.jsonl record or measured WER)" if rows["left_out"] else "")
-    print("\nneeds_review on chunks with errors (5-fold cross-validation for the refitted model):")
-    print(f"  {'flags':<28}{'flagged':>8}{'precision':>11}{'recall':>8}  recall, 95% interval")
-    names = {"uploaded": "as uploaded", "shipped": "shipped model", "refitted": "refitted (held out)"}
-    for key, name in names.items():
-        m = found.metrics.get(key)
-        cells = ("n/a",) * 4 if m is None else (m["flagged"], _share(m["precision"]), _share(m["recall"]), _span(m))
-        print(f"  {name:<28}{cells[0]:>8}{cells[1]:>11}{cells[2]:>8}  {cells[3]}")
+    print(calibration_summary(found, len(args.runs)))
     print(f"\nmodel: {path}\nuse it: preannotate run ... --set annotation.review_model={path}")
     return EXIT_OK
-
-
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _span(metrics: dict) -> str:
-    """The recall's 95% interval: with a few dozen chunks with errors, one chunk moves recall by points."""
-    pair = metrics.get("recall_95")
-    return "n/a" if not pair else f"{_share(pair[0])} to {_share(pair[1])}"
 
 
 def _add_export(parser: argparse.ArgumentParser) -> None:

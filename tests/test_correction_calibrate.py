@@ -80,6 +80,15 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
     assert (refitted["chunks"], refitted["with_error"]) == (N_CHUNKS, len(CHANGED))
     assert refitted["recall"] >= 0.75 and refitted["precision"] >= 0.75, refitted
     assert "refitted (held out)" in done.stdout and "as uploaded" in done.stdout
+    # The shipped model recalibrated is the other candidate; one item: its chunks are split between folds.
+    recalibrated = held_out["recalibrated"]
+    assert (recalibrated["chunks"], recalibrated["with_error"]) == (N_CHUNKS, len(CHANGED))
+    provenance = model.to_dict()["provenance"]
+    assert provenance["folds"] == "by chunk" and provenance["method"] in ("refitted", "recalibrated")
+    assert provenance["fit"]["method"] == provenance["method"]
+    written = [line for line in done.stdout.splitlines() if line.endswith("<- written")]
+    name = {"refitted": "refitted (held out)", "recalibrated": "shipped, recalibrated (held out)"}[provenance["method"]]
+    assert len(written) == 1 and name in written[0], done.stdout
     # The model ranks an unsure chunk above a sure one.
     from preannotate.quality import chunk_features
 

@@ -6,9 +6,11 @@ the annotators' corrections measured for it (its group's; a deleted chunk counts
 matched to their records by item, start (within 1 ms) and text, as the report matches its quality
 data, so a run re-chunked after upload contributes only the chunks that were uploaded.
 
-The refitted model is scored on chunks it was not fitted on (stratified k-fold cross-validation,
-each fold's model flagging its held-out chunks), beside the flags the drafts were uploaded with and
-the shipped model's, which never saw these chunks.
+Two models are made and scored on chunks they were not fitted on (stratified 5-fold cross-validation that
+keeps each item's chunks in one fold where the items allow it; `calibrate_choice` says why and how): one
+refitted from scratch and the shipped one recalibrated (its score kept, its WER mapping and threshold fitted).
+The better held-out ranking is written (or the one `correction.calibration` names), and both are shown beside
+the flags the drafts were uploaded with and the shipped model's, which never saw these chunks.
 
 Locks: `calibrate` holds the lock of every run it reads, `write_model` that of the model's folder
 (`calibrate_lock` says why and how).
@@ -29,19 +31,19 @@ import numpy as np
 from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions
-from ..quality import chunk_features, default_model, fit_review_model, flag_metrics
+from ..quality import chunk_features, default_model, flag_metrics
 from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
 from ..storage import write_text_atomic
+from .calibrate_choice import fit_best
 from .calibrate_lock import holding, model_folder
 from .compare import compare_run
 from .pull import load_pull
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
 
-FOLDS = 5
 # Every training split of the cross-validation must keep quality.fit.MIN_CLASS_ROWS (5) chunks with
-# and without errors: with 5 folds a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
+# and without errors: with 5 folds by chunk a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
 MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
 TARGET = "measured WER of pulled corrections"
@@ -55,18 +57,23 @@ _SIGNALS += ("no_speech_prob", "compression_ratio", "temperature")
 
 @dataclass(frozen=True)
 class Calibration:
-    """A refitted model with its held-out scores.
+    """The model calibrate writes, with both candidates' held-out scores.
 
     Attributes:
-        model: The model fitted on every row.
+        model: The model written, fitted on every row.
         rows: Chunks used, with errors, and chunks left out (no record, or no measured WER).
-        metrics: `refitted` (held out), `uploaded` (the drafts' own needs_review) and `shipped`
-            (the model shipped with preannotate), each a FlagMetrics dict or None when unknown.
+        metrics: `refitted` and `recalibrated` (held out, with `auc`; None for one that could not be fitted),
+            `uploaded` (the drafts' own needs_review) and `shipped` (the model shipped with preannotate),
+            each a FlagMetrics dict or None when unknown.
+        method: Which candidate `model` is: `refitted` or `recalibrated`.
+        folds: How the held-out folds were made: `by item` or `by chunk`.
     """
 
     model: Any
     rows: dict[str, int]
     metrics: dict[str, dict | None]
+    method: str = "refitted"
+    folds: str = "by chunk"
 
 
 def chunk_from_record(record: dict) -> Chunk | None:
@@ -92,7 +99,7 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
     result = compare_run(out, annotation, options)
     files = run_items(read_run(out))
     records = jsonl_records(out)
-    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": []}
+    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": []}
     for row in result.chunks.to_dict("records") if len(result.chunks) else []:
         duration = (files.get(row["item"]) or {}).get("duration")
         chunk = _match(records.get(row["item"], []), row["start"], row["text"])
@@ -100,6 +107,7 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
             found["left_out"].append(f"{row['item']} chunk {row['chunk']}")
             continue
         found["rows"].append((chunk_features(chunk, float(duration)), float(row["measured_wer"])))
+        found["items"].append(str(row["item"]))  # one recording's chunks stay in one fold, whichever run
         found["uploaded"].append(None if _missing(row.get("needs_review")) else bool(row["needs_review"]))
     return found
 
@@ -127,7 +135,7 @@ def _calibrate(
     runs: Sequence[str | Path], annotation: AnnotationOptions, options: CorrectionOptions, seed: int
 ) -> Calibration:
     _check_items_once(runs)
-    rows, uploaded, left_out = [], [], 0
+    rows, uploaded, items, left_out = [], [], [], 0
     for run in runs:
         try:
             found = run_rows(run, annotation, options)
@@ -135,6 +143,7 @@ def _calibrate(
             raise type(e)(f"{run}: {e}") from e  # keeps the kind: a run never pulled is bad input
         rows += found["rows"]
         uploaded += found["uploaded"]
+        items += found["items"]
         left_out += len(found["left_out"])
     has_error = np.array([w > 0 for _, w in rows], dtype=bool)
     n_pos, n_neg = int(has_error.sum()), int((~has_error).sum())
@@ -145,14 +154,10 @@ def _calibrate(
             " WER); pull more corrected items, or add runs with more -o"
         )
     provenance = {"calibrated_on": [str(r) for r in runs], "target": TARGET}
-    try:
-        model = fit_review_model(rows, seed=seed, provenance=provenance)
-    except ValueError as e:
-        raise CorrectionError(f"cannot fit a review model on these corrections: {e}") from e
-    metrics = {"refitted": _held_out(rows, has_error, seed), "uploaded": _uploaded(has_error, uploaded)}
-    metrics["shipped"] = _shipped(rows, has_error)
+    chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration)
+    metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded), "shipped": _shipped(rows, has_error)}
     counts = {"chunks": len(rows), "with_error": n_pos, "left_out": left_out}
-    return Calibration(model, counts, metrics)
+    return Calibration(chosen.model, counts, metrics, chosen.method, chosen.folds)
 
 
 def write_model(calibration: Calibration, path: str | Path) -> Path:
@@ -169,7 +174,13 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
     check_model_path(path)  # before the lock: a path refused gets no lock file (nor folder) either
     model = calibration.model
     data = model.to_dict()
-    data["provenance"] = {**data.get("provenance", {}), "held_out": calibration.metrics, "rows": calibration.rows}
+    data["provenance"] = {
+        **data.get("provenance", {}),
+        "held_out": calibration.metrics,
+        "rows": calibration.rows,
+        "method": calibration.method,
+        "folds": calibration.folds,
+    }
     seal = {"command": WRITTEN_BY, "sha256": _digest(data)}
     data["provenance"]["written_by"] = seal
     with holding([model_folder(path)]):
@@ -288,20 +299,6 @@ def _match(records: list[dict], start: float, text: str) -> Chunk | None:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _held_out(rows: list, has_error: np.ndarray, seed: int) -> dict:
-    """Flags of each chunk by a model fitted without its fold, pooled over the folds."""
-    from sklearn.model_selection import StratifiedKFold
-
-    flagged = np.zeros(len(rows), dtype=bool)
-    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(rows, has_error):
-        try:
-            model = fit_review_model([rows[i] for i in train], seed=seed)
-        except ValueError as e:
-            raise CorrectionError(f"a cross-validation fold cannot be fitted: {e}") from e
-        flagged[test] = [model.needs_review(model.predict_wer(rows[i][0])) for i in test]
-    return flag_metrics(has_error.tolist(), flagged.tolist()).to_dict()
 
 
 def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:

@@ -90,6 +90,12 @@ class CorrectionOptions:
         "Language of the text normalizer; null: each item's detected language. `en` uses Whisper's English "
         "normalizer, others its basic one.",
     )
+    calibration: Literal["auto", "refit", "recalibrate"] = option(
+        "auto",
+        "What `preannotate calibrate` writes: `refit` fits every coefficient of the review model on the corrections, "
+        "`recalibrate` keeps the shipped model's score and fits only its mapping to WER and its threshold (steadier "
+        "on a few hundred chunks), `auto` the one that ranks held-out items' chunks better.",
+    )
     effort: EffortOptions = section(
         EffortOptions,
         "Assumptions of the report's estimate of annotator time saved.",

@@ -9,7 +9,7 @@ measured WER (needs scikit-learn); `evaluate_review_model` scores a model on suc
 
 from .evaluate import FlagMetrics, chunk_rows, evaluate_review_model, flag_metrics, measured_rows
 from .features import FEATURE_NAMES, chunk_features
-from .fit import fit_review_model, fit_word_threshold
+from .fit import fit_review_model, fit_word_threshold, recalibrate_review_model
 from .labels import ChunkLabel, label_chunks
 from .model import Assessment, DoubtfulWord, ReviewModel, assess_chunk, default_model, doubtful_words
 
@@ -31,4 +31,5 @@ __all__ = [
     "flag_metrics",
     "label_chunks",
     "measured_rows",
+    "recalibrate_review_model",
 ]

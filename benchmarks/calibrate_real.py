@@ -1,0 +1,67 @@
+"""`preannotate calibrate`'s two candidates on the real speech, as a team's first corrections would feed them.
+
+The chunks of the real-speech runs (both Whisper models), each with its WER against the reference as an
+annotator's correction would measure it, go through calibrate's own choice (`correction.calibrate_choice`):
+five folds that keep each recording's chunks together, a refit and the shipped model recalibrated, each
+scored on the recordings it was not fitted on. A second scoring holds out one recording at a time (32 folds):
+the figures a team would get from its own corrections, with every other recording to fit on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scored_runs import labelled_files
+
+from preannotate.correction.calibrate_choice import choose, fit_best, fitters, held_out
+from preannotate.quality import default_model, flag_metrics
+from preannotate.quality.evaluate import ranking_auc
+
+
+def real_rows(runs: list[Path], references: dict[str, str]) -> tuple[list, list[str]]:
+    """(features, WER) of every chunk of the runs, and each chunk's recording."""
+    rows, items = [], []
+    for run in runs:
+        for record, _, found, _ in labelled_files(run, references):
+            rows += found
+            items += [record["source"]] * len(found)
+    return rows, items
+
+
+def calibrate_on_real(runs: list[Path], references: dict[str, str]) -> dict[str, Any]:
+    """The shipped model and both candidates on the real speech's chunks, with what auto would write."""
+    rows, items = real_rows(runs, references)
+    has_error = np.array([wer > 0 for _, wer in rows])
+    chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto")
+    shipped = default_model()
+    predicted = [shipped.predict_wer(f) for f, _ in rows]
+    auc = ranking_auc(np.array(predicted), has_error)
+    shipped_metrics = {
+        **flag_metrics(has_error.tolist(), [shipped.needs_review(p) for p in predicted]).to_dict(),
+        "auc": None if auc is None else round(auc, 3),
+    }
+    recordings = sorted(set(items))
+    one_out = [(np.flatnonzero([i != r for i in items]), np.flatnonzero([i == r for i in items])) for r in recordings]
+    fit = fitters(0, {})
+    leave_one_out = {name: held_out(rows, has_error, one_out, fit[name]) for name in fit}
+    return {
+        "chunks": len(rows),
+        "recordings": len(recordings),
+        "shipped": shipped_metrics,
+        "five_folds": {"folds": chosen.folds, **chosen.metrics, "written": chosen.method},
+        "one_recording_out": {**leave_one_out, "auto_would_write": choose(leave_one_out, "auto")},
+    }
+
+
+def print_calibration(found: dict[str, Any]) -> None:
+    """One line per candidate and scoring."""
+    print(f"calibrate on the real speech ({found['chunks']} chunks of {found['recordings']} recordings, both models):")
+    lines = [("shipped model", found["shipped"])]
+    for scoring in ("five_folds", "one_recording_out"):
+        label = scoring.replace("_", " ")
+        lines += [(f"{name} ({label})", found[scoring][name]) for name in ("refitted", "recalibrated")]
+    for name, m in lines:
+        print(f"  {name:<36} recall {m['recall']}, precision {m['precision']}, AUC {m['auc']}")
+    print(f"  auto writes: {found['five_folds']['written']} (folds {found['five_folds']['folds']})")

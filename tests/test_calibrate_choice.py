@@ -1,0 +1,117 @@
+"""`preannotate calibrate`'s two candidates (a refit, the shipped model recalibrated), their folds and the choice.
+
+The command itself, on corrections pulled from the loopback server, is in test_correction_calibrate.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from preannotate.chunking import Chunk
+from preannotate.correction.calibrate_choice import BY_CHUNK, BY_ITEM, choose, fit_best, folds
+from preannotate.errors import CorrectionError
+from preannotate.quality import chunk_features, default_model, recalibrate_review_model
+from preannotate.results import Word
+
+DURATION = 600.0
+
+
+def chunk(i: int, probabilities: tuple[float, ...], start: float | None = None) -> Chunk:
+    start = 5.0 + 3.0 * i if start is None else start
+    words = tuple(Word(f" w{i}x{k}", start + 0.3 * k, start + 0.3 * k + 0.25, p) for k, p in enumerate(probabilities))
+    mean = sum(probabilities) / len(probabilities)
+    return Chunk(i, start, words[-1].end, " ".join(w.word.strip() for w in words), words, mean, min(probabilities),
+                 avg_logprob=-0.3)  # fmt: skip
+
+
+def rows_where_doubt_means_errors(n: int, seed: int = 1) -> list[tuple[dict, float]]:
+    """Chunks whose lowest word probability decides, with some noise, whether an annotator changed them."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        low = float(rng.uniform(0.02, 0.99))
+        wrong = (low < 0.45) != (rng.uniform() < 0.1)
+        rows.append((chunk_features(chunk(i, (low, 0.9, 0.95, 0.97)), DURATION), 0.25 if wrong else 0.0))
+    return rows
+
+
+def test_the_recalibrated_model_keeps_the_shipped_score_and_reaches_the_recall_target_on_the_rows():
+    shipped = default_model()
+    # Every chunk with one word under 0.45 was changed: many more than the shipped model expects (it was
+    # fitted on chunks where such a word is often right), so its threshold sits too high for these.
+    rows = rows_where_doubt_means_errors(120)
+    model = recalibrate_review_model(shipped, rows, target_recall=0.8)
+    assert (model.features, model.mean, model.scale, model.coef, model.intercept) == (
+        shipped.features, shipped.mean, shipped.scale, shipped.coef, shipped.intercept
+    )  # fmt: skip
+    assert (model.wer_slope, model.wer_intercept) != (shipped.wer_slope, shipped.wer_intercept)
+    errors = np.array([w > 0 for _, w in rows])
+    flagged = np.array([model.needs_review(model.predict_wer(f)) for f, _ in rows])
+    assert flagged[errors].mean() >= 0.8
+    fit = model.provenance["fit"]
+    assert fit["method"] == "recalibrated" and fit["rows"] == 120 and fit["with_error"] == int(errors.sum())
+    assert fit["in_sample"]["recall"] >= 0.8 and fit["score_fit"] == shipped.provenance["fit"]
+    # The predicted WER follows the rows: their mean measured WER, not the shipped model's level.
+    predicted = np.mean([model.predict_wer(f) for f, _ in rows])
+    assert abs(predicted - np.mean([w for _, w in rows])) < 0.03
+
+
+def test_folds_keep_each_items_chunks_together_when_the_items_allow_it():
+    has_error = np.array([i % 3 == 0 for i in range(60)])
+    items = [f"item{i // 6}" for i in range(60)]  # ten items of six chunks
+    splits, how = folds(has_error, items, seed=0)
+    assert how == BY_ITEM and len(splits) == 5
+    for train, test in splits:
+        assert not {items[i] for i in train} & {items[i] for i in test}
+    assert sorted(np.concatenate([test for _, test in splits]).tolist()) == list(range(60))
+    # Two items cannot make five folds; one long item neither: chunks are split then.
+    for few in ([f"item{i // 30}" for i in range(60)], ["one"] * 60):
+        splits, how = folds(has_error, few, seed=0)
+        assert how == BY_CHUNK and len(splits) == 5
+    # Ten items, but 6 of the 8 errors in one: the fold holding it out would train on 2 errors.
+    lopsided = np.array([i < 8 for i in range(60)])
+    assert folds(lopsided, items, seed=0)[1] == BY_CHUNK
+
+
+def test_auto_writes_the_better_held_out_ranking_and_the_recalibrated_one_on_a_tie():
+    refit, recalibrated = {"auc": 0.71}, {"auc": 0.64}
+    assert choose({"refitted": refit, "recalibrated": recalibrated}, "auto") == "refitted"
+    assert choose({"refitted": recalibrated, "recalibrated": refit}, "auto") == "recalibrated"
+    assert choose({"refitted": refit, "recalibrated": refit}, "auto") == "recalibrated"
+    assert choose({"refitted": refit, "recalibrated": recalibrated}, "recalibrate") == "recalibrated"
+    assert choose({"refitted": recalibrated, "recalibrated": refit}, "refit") == "refitted"
+
+
+@pytest.mark.slow  # two candidates, five folds each, and a refit with its own cross-validation
+def test_fit_best_scores_both_candidates_held_out_and_fits_the_chosen_one_on_every_row():
+    rows = rows_where_doubt_means_errors(90)
+    has_error = np.array([w > 0 for _, w in rows])
+    items = [f"rec{i // 6}" for i in range(90)]
+    chosen = fit_best(rows, has_error, items, seed=0, provenance={"calibrated_on": ["run"]}, mode="auto")
+    assert chosen.folds == BY_ITEM
+    for name in ("refitted", "recalibrated"):
+        assert chosen.metrics[name]["chunks"] == 90 and chosen.metrics[name]["auc"] > 0.75, chosen.metrics
+    assert chosen.method == choose(chosen.metrics, "auto")
+    assert chosen.model.provenance["fit"]["method"] == chosen.method
+    assert chosen.model.provenance["calibrated_on"] == ["run"]
+    forced = fit_best(rows, has_error, items, seed=0, provenance={}, mode="refit")
+    assert forced.method == "refitted" and forced.model.provenance["fit"]["method"] == "refitted"
+
+
+def test_a_candidate_that_cannot_be_fitted_leaves_the_other_and_is_named_when_asked_for():
+    # Annotators changed the chunks at the end of each item, where the model is sure: WER falls as the shipped
+    # score rises, so no mapping of that score fits; a refit finds the position instead.
+    rows, items = [], []
+    rng = np.random.default_rng(3)
+    for i in range(60):
+        at_end = i % 6 == 5
+        low = float(rng.uniform(0.85, 0.99)) if at_end else float(rng.uniform(0.2, 0.8))
+        start = DURATION - 2.0 if at_end else 20.0 + 3.0 * i
+        rows.append((chunk_features(chunk(i, (low, 0.9, 0.95), start=start), DURATION), 0.3 if at_end else 0.0))
+        items.append(f"rec{i // 6}")
+    has_error = np.array([w > 0 for _, w in rows])
+    chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto")
+    assert chosen.metrics["recalibrated"] is None and chosen.method == "refitted"
+    with pytest.raises(CorrectionError, match="recalibrated: the measured WER does not grow with the model's score"):
+        fit_best(rows, has_error, items, seed=0, provenance={}, mode="recalibrate")
