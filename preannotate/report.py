@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -189,9 +190,19 @@ def versions() -> dict[str, str]:
     return found
 
 
-def summary_table(files: list[FileResult]) -> str:
-    """Formats the per-file results as a plain-text table, with a last line counting items per route."""
+SHOWN_ROWS = 40  # files listed by the summary table; run.json lists them all
+REASONS_SHOWN = 8  # failure reasons counted under a shortened table
+
+
+def summary_table(files: list[FileResult], shown: int = SHOWN_ROWS) -> str:
+    """Formats the per-file results as a plain-text table, with a last line counting items per route.
+
+    A run of more than `shown` files lists its failed files first, then the others, `shown` rows in
+    all, and says how many more there are and why the failed ones failed (counted by reason): a run over
+    thousands of clips would otherwise print thousands of rows.
+    """
     header = ("file", "duration", "language", "segments", "chunks", "pred. WER", "route", "status")
+    listed = files if len(files) <= shown else sorted(files, key=lambda f: f.status != "failed")[:shown]
     rows = [header] + [
         (
             _printable(f.source),
@@ -203,13 +214,35 @@ def summary_table(files: list[FileResult]) -> str:
             f.route or "-",
             f.status if not f.error else f"{f.status}: {_short(f.error)}",
         )
-        for f in files
+        for f in listed
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     routes = route_counts(f.route for f in files if f.status != "failed")
     counts = "routes: " + ", ".join(f"{n} {route}" for route, n in routes.items())
-    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], counts])
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:], *_unlisted(files, len(listed)), counts])
+
+
+def _unlisted(files: list[FileResult], listed: int) -> list[str]:
+    """What a shortened table leaves out: how many files, and the failures' reasons with their counts."""
+    if listed == len(files):
+        return []
+    failed = [f for f in files if f.status == "failed"]
+    lines = [f"... and {len(files) - listed} more file(s), {len(failed)} failed in all: run.json lists every file"]
+    reasons = Counter(_reason(f) for f in failed).most_common()
+    lines += [f"  {n} x {reason}" for reason, n in reasons[:REASONS_SHOWN]]
+    if len(reasons) > REASONS_SHOWN:
+        lines.append(f"  {sum(n for _, n in reasons[REASONS_SHOWN:])} x other reasons")
+    return lines
+
+
+def _reason(result: FileResult) -> str:
+    """A failure's reason without its file's path: errors name their file first (`<path>: <reason>`)."""
+    error = result.error or "failed"
+    at = error.find(f"{result.source}: ")
+    if at == 0 or (at > 0 and error[at - 1] in "/\\"):  # the path ends with the source's relative path
+        error = error[at + len(result.source) + 2 :]
+    return _short(error, 80)
 
 
 def _short(text: str, limit: int = 100) -> str:

@@ -28,6 +28,7 @@ from support.pulled_runs import long_run
 from preannotate import batch, cli
 from preannotate.batch import execution
 from preannotate.correction import calibrate as calibrate_module
+from preannotate.correction import calibrate_choice
 from preannotate.correction.calibrate import MODEL_FILE
 from preannotate.correction.calibrate_lock import calibration_lock
 from preannotate.correction.report import REPORT_DIR
@@ -201,7 +202,8 @@ def probes_at(monkeypatch: pytest.MonkeyPatch, two_runs: list[Path]) -> Iterator
         return inner
 
     monkeypatch.setattr(calibrate_module, "load_pull", probing("first read", calibrate_module.load_pull))
-    monkeypatch.setattr(calibrate_module, "fit_review_model", probing("fit", calibrate_module.fit_review_model))
+    for fit in ("fit_review_model", "recalibrate_review_model"):  # calibrate's two candidates, whichever fits first
+        monkeypatch.setattr(calibrate_choice, fit, probing("fit", getattr(calibrate_choice, fit)))
     yield found
 
 
@@ -280,7 +282,8 @@ def test_a_second_calibrate_writing_the_same_model_stops_before_its_fit(
     def no_fit(*args, **kwargs):
         pytest.fail("fitted although another calibrate holds the model's folder")
 
-    monkeypatch.setattr(calibrate_module, "fit_review_model", no_fit)
+    for fit in ("fit_review_model", "recalibrate_review_model"):
+        monkeypatch.setattr(calibrate_choice, fit, no_fit)
     other = hold(models, "calibrate")
     try:
         code = cli.main(["calibrate", "-o", str(two_runs[0]), "--out", str(models / MODEL_FILE)])
