@@ -12,7 +12,6 @@ same folder, then a rename) and only when its content changed, and overwrites on
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .chunking import Chunk
 from .errors import DiskFullError, ExportError, OutputWriteError
-from .naming import plain_item_problem
+from .naming import folded, plain_item_problem
 from .options import AnnotationOptions
 from .review import item_predicted_wer, review_share
 from .routing import DRAFT
@@ -38,7 +37,9 @@ __all__ = [
     "annotation_classes",
     "chunks_dataframe",
     "csv_text",
+    "item_export_paths",
     "jsonl_text",
+    "remove_item_exports",
     "sa_annotation",
     "srt_text",
     "vtt_text",
@@ -168,7 +169,8 @@ def write_exports(
 ) -> dict[int, str]:
     """Writes chunks.csv, chunks.jsonl, subtitles and SuperAnnotate JSON for a run.
 
-    Files of items not in `entries` are left alone: nothing is ever deleted. An entry whose
+    Files of items not in `entries` are left alone (`remove_item_exports` removes those of a file that now
+    fails; the run calls it). An entry whose
     item name cannot be a file name, repeats an earlier entry's (compared as a case-insensitive
     file system would), or whose files cannot be written is left out and reported; the others
     are written all the same.
@@ -203,14 +205,40 @@ def write_exports(
     return refused
 
 
+def item_export_paths(output_dir: Path, item: str) -> tuple[Path, Path, Path]:
+    """An item's own export files: its SRT and VTT subtitles and its SuperAnnotate JSON."""
+    return (
+        output_dir / "subtitles" / f"{item}.srt",
+        output_dir / "subtitles" / f"{item}.vtt",
+        output_dir / "superannotate" / f"{item}.json",
+    )
+
+
+def remove_item_exports(output_dir: Path, item: str) -> list[Path]:
+    """Removes an item's own export files (`item_export_paths`) and returns those that were there.
+
+    For an item whose source now fails: its exports describe audio that is no longer there, and
+    chunks.csv no longer lists it. Raises OSError when one cannot be removed.
+    """
+    if plain_item_problem(item):  # a name that is not one file's: nothing of it is touched
+        return []
+    removed = []
+    for path in item_export_paths(Path(output_dir), item):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
 def _write_item(output_dir: Path, entry: ItemChunks, annotation: AnnotationOptions, sync: bool) -> str | None:
     """Writes one item's subtitles and SuperAnnotate JSON; returns why it could not, or None."""
+    srt, vtt, sa_json = item_export_paths(output_dir, entry.item)
     try:
         mark = annotation.mark_doubtful
-        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.srt", srt_text(entry.chunks, mark), sync)
-        write_text_if_changed(output_dir / "subtitles" / f"{entry.item}.vtt", vtt_text(entry.chunks, mark), sync)
+        write_text_if_changed(srt, srt_text(entry.chunks, mark), sync)
+        write_text_if_changed(vtt, vtt_text(entry.chunks, mark), sync)
         annotation_json = sa_annotation(entry.item, entry.duration, list(entry.chunks), annotation, entry.route)
-        write_text_if_changed(output_dir / "superannotate" / f"{entry.item}.json", json_text(annotation_json), sync)
+        write_text_if_changed(sa_json, json_text(annotation_json), sync)
     except DiskFullError:
         raise
     except OutputWriteError as e:
@@ -229,9 +257,9 @@ def _check_items(entries: Sequence[ItemChunks]) -> dict[int, str]:
         if plain_item_problem(name):
             refused[index] = f"item name {name!r} (from {entry.source}) is not a plain file name"
             continue
-        folded = unicodedata.normalize("NFC", name).casefold()  # how macOS's file system compares names
-        if folded in seen:
-            refused[index] = f"item name {name!r} appears twice (also {seen[folded]}): its exports would clash"
+        key = folded(name)  # how macOS's file system compares names
+        if key in seen:
+            refused[index] = f"item name {name!r} appears twice (also {seen[key]}): its exports would clash"
             continue
-        seen[folded] = entry.source
+        seen[key] = entry.source
     return refused

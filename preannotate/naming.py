@@ -116,7 +116,7 @@ def unique_item_names(sources: list[str]) -> list[str]:
     for attempt in count(1):
         groups: dict[str, list[int]] = defaultdict(list)
         for i, name in enumerate(names):
-            groups[_folded(name)].append(i)
+            groups[folded(name)].append(i)
         clashes = [g for g in groups.values() if len(g) > 1]
         if not clashes:
             return names
@@ -140,8 +140,8 @@ def plain_item_problem(name: object) -> str | None:
     return None
 
 
-def _folded(name: str) -> str:
-    # What a case-insensitive, normalizing file system (macOS) sees: `subtitles/<item>.srt` would clash.
+def folded(name: str) -> str:
+    """A name as a case-insensitive, normalizing file system (macOS) sees it: two such names would clash."""
     return unicodedata.normalize("NFC", name).casefold()
 
 

@@ -7,10 +7,12 @@ annotation or control-arm options re-chunks without transcribing again.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from ..chunking import chunk_transcript
 from ..errors import ChunkingError, ConfigError, TranscriptionError
-from ..exports import ItemChunks, write_exports
+from ..exports import ItemChunks, remove_item_exports, write_exports
+from ..naming import folded
 from ..options import AnnotationOptions, ChunkingOptions, RunConfig
 from ..quality.crosscheck import CheckWord
 from ..report import FileResult, RunReport
@@ -22,6 +24,8 @@ from ..speakers.merge import with_channel_names
 from ..storage import read_json
 from .check import checking, read_check
 from .speakers import read_turns
+
+log = logging.getLogger(__name__)
 
 
 def chunk_item(
@@ -96,7 +100,31 @@ def export_files(
     refused = write_exports(report.output_dir, entries, annotation, sync=report.journal is None)
     for index, problem in refused.items():  # one item's bad name or unwritable file fails that item only
         owners[index].status, owners[index].error = "failed", f"{owners[index].source}: cannot export: {problem}"
-    return [entry for index, entry in enumerate(entries) if index not in refused]
+    written = [entry for index, entry in enumerate(entries) if index not in refused]
+    _remove_stale_exports(report, {folded(entry.item) for entry in written})
+    return written
+
+
+def _remove_stale_exports(report: RunReport, written: set[str]) -> None:
+    """Removes the earlier exports of each file that failed now: subtitles/ and superannotate/ agree with chunks.csv.
+
+    They were made from audio that has changed since (a file that fails now made none this run).
+
+    A name an item written now shares (two sources of one item name, compared as a case-insensitive
+    file system would) keeps its files: they are that item's.
+    """
+    for result in report.files:
+        if result.status != "failed" or folded(result.item) in written:
+            continue
+        try:
+            removed = remove_item_exports(report.output_dir, result.item)
+        except OSError as e:
+            result.warnings.append(f"its earlier exports could not be removed: {e.strerror or e}")
+            continue
+        if removed:
+            names = ", ".join(str(p.relative_to(report.output_dir)) for p in removed)
+            result.warnings.append(f"removed its earlier exports (it fails now): {names}")
+            log.warning("%s: removed its earlier exports (%s): the file fails now", result.source, names)
 
 
 def export_chunks(config: RunConfig, report: RunReport, reviewer: Reviewer | None = None) -> list[ItemChunks]:
