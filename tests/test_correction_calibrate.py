@@ -89,6 +89,7 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
     written = [line for line in done.stdout.splitlines() if line.endswith("<- written")]
     name = {"refitted": "refitted (held out)", "recalibrated": "shipped, recalibrated (held out)"}[provenance["method"]]
     assert len(written) == 1 and name in written[0], done.stdout
+    assert 0.5 < held_out["shipped"]["auc"] <= 1.0  # its ranking, beside the candidates' held-out ones
     # The model ranks an unsure chunk above a sure one.
     from preannotate.quality import chunk_features
 

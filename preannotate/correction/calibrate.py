@@ -32,6 +32,7 @@ from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions
 from ..quality import chunk_features, default_model, flag_metrics
+from ..quality.evaluate import ranking_auc
 from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
@@ -310,10 +311,12 @@ def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:
 
 
 def _shipped(rows: list, has_error: np.ndarray) -> dict | None:
-    """The shipped model's flags; None when it cannot be loaded or needs features these rows lack."""
+    """The shipped model's flags, with its ranking's AUC; None when it cannot be loaded or lacks a feature."""
     try:
         model = default_model()
-        flags = [model.needs_review(model.predict_wer(f)) for f, _ in rows]
+        predicted = [model.predict_wer(f) for f, _ in rows]
     except (OSError, ValueError, KeyError):
         return None
-    return flag_metrics(has_error.tolist(), flags).to_dict()
+    auc = ranking_auc(np.array(predicted), has_error)
+    metrics = flag_metrics(has_error.tolist(), [model.needs_review(p) for p in predicted]).to_dict()
+    return {**metrics, "auc": None if auc is None else round(auc, 3)}
