@@ -5,6 +5,7 @@ Against a real S3 API on loopback (moto's ThreadedMotoServer, see support/cloud_
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 import types
@@ -88,6 +89,23 @@ def test_presigned_urls_serve_the_objects_bytes(s3):
     assert "X-Amz-Expires=7200" in url and "X-Amz-Signature=" in url
     answer = requests.get(url, timeout=10)
     assert answer.status_code == 200 and answer.content == body
+
+
+def test_urls_signed_with_temporary_credentials_are_said_to_expire_with_them(s3, monkeypatch, caplog):
+    s3.put_object(Bucket=BUCKET, Key="set/a.wav", Body=b"bytes")
+    s3.put_object(Bucket=BUCKET, Key="set/b.wav", Body=b"bytes")
+    with caplog.at_level(logging.WARNING, logger="preannotate.cloud.links"):
+        object_links(f"s3://{BUCKET}/set", "presigned", 2.0)("a.wav")  # long-term keys: no such warning
+    assert not [r for r in caplog.records if "temporary AWS credentials" in r.getMessage()]
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-of-an-assumed-role")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="preannotate.cloud.links"):
+        make = object_links(f"s3://{BUCKET}/set", "presigned", 72.0)
+        urls = [make("a.wav"), make("b.wav")]
+    assert all("X-Amz-Security-Token=token-of-an-assumed-role" in url for url in urls)
+    warnings = [r.getMessage() for r in caplog.records if "temporary AWS credentials" in r.getMessage()]
+    assert len(warnings) == 1 and "not after the 72.0 hours asked for" in warnings[0]  # once per run, not per item
+    assert "token-of-an-assumed-role" not in warnings[0]  # a secret never reaches a log line
 
 
 def test_public_and_integration_urls(s3, moto_endpoint, monkeypatch):

@@ -120,13 +120,13 @@ def _s3_endpoint(location: BucketLocation) -> str | None:
 
 
 def _credentials_id(credentials: Any) -> str:
-    """A digest of the access key and its secret, which tells the clients of `_S3` apart without keeping a secret.
+    """A digest of the access key, its secret and session token: tells `_S3`'s clients apart, keeping no secret.
 
     A secret corrected in the same process (a notebook cell run again) must get a new client: keyed by the
-    access key alone, the cached one would go on signing with the wrong secret.
+    access key alone, the cached one would go on signing with the wrong secret (or session token).
     """
-    pair = f"{credentials.access_key}\0{credentials.secret_key}".encode()
-    return hashlib.sha256(pair).hexdigest()
+    parts = f"{credentials.access_key}\0{credentials.secret_key}\0{getattr(credentials, 'token', None) or ''}"
+    return hashlib.sha256(parts.encode()).hexdigest()
 
 
 def _new_s3(s3fs: Any, endpoint: str | None) -> Any:

@@ -2,7 +2,7 @@
 
 - `public`: the object's plain HTTPS address (the bucket or objects must be publicly readable).
 - `presigned`: a signed HTTPS URL valid for a chosen time; annotators' players stop loading the
-  audio once it expires.
+  audio once it expires, or once the credentials that signed it do (temporary ones: a warning says so).
 - `integration`: the object's bucket URL (`s3://bucket/key`), attached through a SuperAnnotate
   storage integration that holds its own access to the bucket.
 """
@@ -21,6 +21,14 @@ log = logging.getLogger(__name__)
 
 # SigV4 presigned URLs (S3) are valid for at most 7 days.
 MAX_PRESIGNED_HOURS = 168.0
+# A URL signed with temporary credentials carries their session token, and stops working when they expire.
+TEMPORARY_MARK = "X-Amz-Security-Token="
+TEMPORARY_WARNING = (
+    "these presigned URLs are signed with temporary AWS credentials (a session token: an assumed role, SSO, "
+    "an instance's or a notebook's credentials): they stop working when those credentials expire, often "
+    "within hours, not after the %.1f hours asked for. Sign with long-term credentials (an access key "
+    "without a session token) or attach through a storage integration (superannotate.urls: integration)."
+)
 
 
 def object_links(input_url: str, mode: str, expiry_hours: float) -> Callable[[str], str]:
@@ -48,4 +56,13 @@ def object_links(input_url: str, mode: str, expiry_hours: float) -> Callable[[st
         "For long projects attach through a storage integration (superannotate.urls: integration).",
         expiry_hours,
     )
-    return lambda source: fs.sign(f"{location.bucket}/{location.key(source)}", expiration=seconds)
+    warned: list[bool] = []
+
+    def sign(source: str) -> str:
+        url = fs.sign(f"{location.bucket}/{location.key(source)}", expiration=seconds)
+        if not warned and TEMPORARY_MARK in url:  # seen in the first URL: the same credentials sign them all
+            warned.append(True)
+            log.warning(TEMPORARY_WARNING, expiry_hours)
+        return url
+
+    return sign
