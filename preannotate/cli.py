@@ -297,18 +297,13 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .correction.calibrate import MODEL_FILE, calibrate, check_model_path, write_model
+    from .correction.calibrate import MODEL_DIR, MODEL_FILE, calibrate_runs
     from .correction.calibrate_choice import calibration_summary
-    from .correction.calibrate_lock import calibration_lock
-    from .correction.report import REPORT_DIR
 
     refuse_bucket(args.out, "--out")
-    out = Path(args.runs[0]) / REPORT_DIR / MODEL_FILE if args.out is None else args.out
-    check_model_path(out)  # before the fit, which can take minutes (write_model checks it again)
+    out = Path(args.runs[0]) / MODEL_DIR / MODEL_FILE if args.out is None else args.out
     config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})
-    with calibration_lock(args.runs, out):  # the runs read and the model written: a second calibrate stops here
-        found = calibrate(args.runs, config.annotation, config.correction)
-        path = write_model(found, out)
+    found, path = calibrate_runs(args.runs, out, config.annotation, config.correction)
     print(calibration_summary(found, len(args.runs)))
     print(f"\nmodel: {path}\nuse it: preannotate run ... --set annotation.review_model={path}")
     return EXIT_OK

@@ -16,9 +16,10 @@ from support.sa_server import SuperAnnotateServer
 from preannotate.chunking import Chunk
 from preannotate.config import config_to_dict, load_config
 from preannotate.correction import compare_run, pull_run
-from preannotate.correction.calibrate import MIN_PER_CLASS, chunk_from_record
+from preannotate.correction.calibrate import MIN_PER_CLASS, MODEL_DIR, calibrate_from_config, chunk_from_record
 from preannotate.correction.calibration import calibration_table
 from preannotate.correction.pull import open_session
+from preannotate.correction.report import REPORT_DIR
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
 from preannotate.options import CorrectionOptions
 from preannotate.quality import ReviewModel
@@ -96,6 +97,11 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
     unsure, sure = (model.predict_wer(chunk_features(long_chunk(i), 80.0)) for i in (6, 7))
     assert unsure > sure
     assert_calibration_table(long_run)
+    # What the correction notebook runs: the same model, into the run's correction/ beside the report.
+    config = load_config(None, [f"output.dir={long_run}"])
+    again, written = calibrate_from_config(config)
+    assert written == path and MODEL_DIR == REPORT_DIR and again.method == provenance["method"]
+    assert ReviewModel.load(path).threshold == model.threshold
     other, copy = tmp_path / "model.json", tmp_path / "copy"
     shutil.copytree(long_run, copy)  # a copy pulled the same items of the project: its chunks would count twice
     twice = run_cli("calibrate", "-o", str(long_run), "-o", str(copy), "--out", str(other))

@@ -29,6 +29,9 @@ def test_correction_notebook_pulls_compares_and_writes_the_report(
     assert "pulled 2 annotation(s)" in text and "hello.wav: no longer in the SuperAnnotate project" in text
     # The two Completed items: 19 + 9 = 28 reference words, 5 errors (see test_correction.py).
     assert "17.9%" in text and (out / "correction" / "report.html").is_file()
+    # Two corrected items are too few to refit the review model: the notebook says so and writes none.
+    assert "review model not refitted: too few compared chunks to fit" in text, text[-2000:]
+    assert not (out / "correction" / "review_model.json").exists()
     images = [o for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])
               if "image/png" in o.get("data", {})]  # fmt: skip
     assert len(images) == 3

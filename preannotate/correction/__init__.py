@@ -4,6 +4,7 @@
     compare_from_config(config)   tables per group, draft chunk, item and run (CorrectionResult)
     write_report(result, folder)  `preannotate report`: CSVs, summary.json and report.html
     export_from_config(config)    `preannotate export`: audiofolder, NeMo manifest and segments CSV
+    calibrate_from_config(config) `preannotate calibrate`: the review model refitted on the corrections
 
 Heavy imports (the SDK, whisper's normalizers, matplotlib, PyAV) happen only when used.
 """

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
-from ..options import AnnotationOptions, CorrectionOptions
+from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..quality import chunk_features, default_model, flag_metrics
 from ..quality.evaluate import ranking_auc
 from ..quality.model import FORMAT as MODEL_FORMAT
@@ -38,7 +38,7 @@ from ..results import Word
 from ..sa_format import microseconds
 from ..storage import write_text_atomic
 from .calibrate_choice import fit_best
-from .calibrate_lock import holding, model_folder
+from .calibrate_lock import calibration_lock, holding, model_folder
 from .compare import compare_run
 from .pull import load_pull
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
@@ -47,6 +47,7 @@ from .rundata import MATCH_US, jsonl_records, read_run, run_items
 # and without errors: with 5 folds by chunk a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
 MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
+MODEL_DIR = "correction"  # in the run, beside the correction report (report.REPORT_DIR)
 TARGET = "measured WER of pulled corrections"
 # provenance["written_by"] of the files calibrate writes: its name and the sha256 of the file without this entry,
 # so that an existing file is replaced only when calibrate wrote it and nobody changed it since.
@@ -159,6 +160,37 @@ def _calibrate(
     metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded), "shipped": _shipped(rows, has_error)}
     counts = {"chunks": len(rows), "with_error": n_pos, "left_out": left_out}
     return Calibration(chosen.model, counts, metrics, chosen.method, chosen.folds)
+
+
+def calibrate_runs(
+    runs: Sequence[str | Path], out: str | Path, annotation: AnnotationOptions, options: CorrectionOptions
+) -> tuple[Calibration, Path]:
+    """`preannotate calibrate`: refits on the runs' pulled corrections and writes the model to `out`.
+
+    Holds every run's lock and that of the model's folder from before the fit until the model is written
+    (`calibrate_lock.calibration_lock`), so that a second calibrate writing the same file stops at once.
+
+    Returns:
+        The calibration and the model file's path.
+
+    Raises:
+        CorrectionInputError: Too few compared chunks with and without errors, or `out` cannot be a model file.
+        DestinationError: `out` is a file calibrate did not write, or one changed since; it is kept.
+        CorrectionError, InputError, LockError: As `calibrate` and `write_model` say.
+    """
+    check_model_path(out)  # before the fit, which can take minutes (write_model checks it again)
+    with calibration_lock(runs, out):
+        found = calibrate(runs, annotation, options)
+        return found, write_model(found, out)
+
+
+def calibrate_from_config(config: RunConfig) -> tuple[Calibration, Path]:
+    """`preannotate calibrate -o <output.dir>`: the model goes to `<output.dir>/correction/review_model.json`.
+
+    What the correction notebook runs; raises as `calibrate_runs`.
+    """
+    out = Path(config.output.dir)
+    return calibrate_runs([out], out / MODEL_DIR / MODEL_FILE, config.annotation, config.correction)
 
 
 def write_model(calibration: Calibration, path: str | Path) -> Path:
