@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 from scored_runs import labelled_files
 
+from preannotate.correction.calibrate import shipped_metrics
 from preannotate.correction.calibrate_choice import choose, fit_best, fitters, held_out
-from preannotate.quality import default_model, flag_metrics
-from preannotate.quality.evaluate import ranking_auc
 
 
 def real_rows(runs: list[Path], references: dict[str, str]) -> tuple[list, list[str]]:
@@ -35,13 +34,6 @@ def calibrate_on_real(runs: list[Path], references: dict[str, str]) -> dict[str,
     rows, items = real_rows(runs, references)
     has_error = np.array([wer > 0 for _, wer in rows])
     chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto")
-    shipped = default_model()
-    predicted = [shipped.predict_wer(f) for f, _ in rows]
-    auc = ranking_auc(np.array(predicted), has_error)
-    shipped_metrics = {
-        **flag_metrics(has_error.tolist(), [shipped.needs_review(p) for p in predicted]).to_dict(),
-        "auc": None if auc is None else round(auc, 3),
-    }
     recordings = sorted(set(items))
     one_out = [(np.flatnonzero([i != r for i in items]), np.flatnonzero([i == r for i in items])) for r in recordings]
     fit = fitters(0, {})
@@ -49,7 +41,7 @@ def calibrate_on_real(runs: list[Path], references: dict[str, str]) -> dict[str,
     return {
         "chunks": len(rows),
         "recordings": len(recordings),
-        "shipped": shipped_metrics,
+        "shipped": shipped_metrics(rows, has_error),
         "five_folds": {"folds": chosen.folds, **chosen.metrics, "written": chosen.method},
         "one_recording_out": {**leave_one_out, "auto_would_write": choose(leave_one_out, "auto")},
     }

@@ -32,22 +32,22 @@ from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..quality import chunk_features, default_model, flag_metrics
-from ..quality.evaluate import ranking_auc
 from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
 from ..storage import write_text_atomic
-from .calibrate_choice import fit_best
+from .calibrate_choice import fit_best, scored
 from .calibrate_lock import calibration_lock, holding, model_folder
 from .compare import compare_run
 from .pull import load_pull
+from .report import REPORT_DIR
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
 
 # Every training split of the cross-validation must keep quality.fit.MIN_CLASS_ROWS (5) chunks with
 # and without errors: with 5 folds by chunk a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
 MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
-MODEL_DIR = "correction"  # in the run, beside the correction report (report.REPORT_DIR)
+MODEL_DIR = REPORT_DIR  # in the run, beside the correction report
 TARGET = "measured WER of pulled corrections"
 # provenance["written_by"] of the files calibrate writes: its name and the sha256 of the file without this entry,
 # so that an existing file is replaced only when calibrate wrote it and nobody changed it since.
@@ -157,7 +157,8 @@ def _calibrate(
         )
     provenance = {"calibrated_on": [str(r) for r in runs], "target": TARGET}
     chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration)
-    metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded), "shipped": _shipped(rows, has_error)}
+    metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded)}
+    metrics["shipped"] = shipped_metrics(rows, has_error)
     counts = {"chunks": len(rows), "with_error": n_pos, "left_out": left_out}
     return Calibration(chosen.model, counts, metrics, chosen.method, chosen.folds)
 
@@ -342,13 +343,11 @@ def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:
     return flag_metrics(has_error.tolist(), known).to_dict()
 
 
-def _shipped(rows: list, has_error: np.ndarray) -> dict | None:
+def shipped_metrics(rows: list, has_error: np.ndarray) -> dict | None:
     """The shipped model's flags, with its ranking's AUC; None when it cannot be loaded or lacks a feature."""
     try:
         model = default_model()
-        predicted = [model.predict_wer(f) for f, _ in rows]
+        predicted = np.array([model.predict_wer(f) for f, _ in rows])
     except (OSError, ValueError, KeyError):
         return None
-    auc = ranking_auc(np.array(predicted), has_error)
-    metrics = flag_metrics(has_error.tolist(), [model.needs_review(p) for p in predicted]).to_dict()
-    return {**metrics, "auc": None if auc is None else round(auc, 3)}
+    return scored(has_error, predicted, predicted > model.threshold)

@@ -124,6 +124,11 @@ def held_out(
         model = fit([rows[i] for i in train])
         predicted[test] = [model.predict_wer(rows[i][0]) for i in test]
         flagged[test] = predicted[test] > model.threshold
+    return scored(has_error, predicted, flagged)
+
+
+def scored(has_error: np.ndarray, predicted: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
+    """A flag's FlagMetrics dict, with the AUC of the predicted WER that ranks the chunks."""
     auc = ranking_auc(predicted, has_error)
     metrics = flag_metrics(has_error.tolist(), flagged.tolist()).to_dict()
     return {**metrics, "auc": None if auc is None else round(auc, 3)}

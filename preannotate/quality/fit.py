@@ -140,13 +140,16 @@ def recalibrate_review_model(
     mapped = dataclasses.replace(model, wer_slope=slope, wer_intercept=offset)
     predicted = np.asarray(mapped.wer_from_score(scores))
     threshold = _threshold(predicted, y, target_recall)
-    auc = ranking_auc(scores, y)
+    auc = ranking_auc(scores, y)  # never None: both classes have MIN_CLASS_ROWS rows
     fit_info = {
         "method": "recalibrated",
         "rows": len(y),
         "with_error": n_pos,
         "target_recall": target_recall,
-        "in_sample": {**flag_metrics(y, predicted > threshold).to_dict(), "auc": round(auc, 3) if auc else None},
+        "in_sample": {
+            **flag_metrics(y, predicted > threshold).to_dict(),
+            "auc": round(auc, 3) if auc is not None else None,
+        },
     }
     fit_info["score_fit"] = model.provenance.get("fit")  # how the kept score was fitted
     return dataclasses.replace(mapped, threshold=threshold, provenance={**dict(provenance or {}), "fit": fit_info})
