@@ -158,14 +158,16 @@ def save(path: Path, results: dict[str, dict], review: ReviewModel, real: dict |
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def score_real_speech(work: Path, models: list[str], review: ReviewModel) -> dict:
+def score_real_speech(work: Path, models: list[str], review: ReviewModel, checked: ReviewModel | None = None) -> dict:
     """The flags on real speech (real_speech.py), beside the target's set; a reason when it cannot run."""
     try:
         entries = build_real_set(work / "real", work / "downloads")
     except RealSpeechUnavailable as exc:
         print(f"real speech skipped: {exc}")
         return {"skipped": str(exc)}
-    results = {m: evaluate_set(work / "real", entries, work / f"real-{m.split(':')[-1]}", m, review) for m in models}
+    results = {
+        m: evaluate_set(work / "real", entries, work / f"real-{m.split(':')[-1]}", m, review, checked) for m in models
+    }
     found = targets(results)
     for target in found:
         print(f"real speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
@@ -181,19 +183,21 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE.parent / "runs" / "bench_review", help="scratch folder")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--review-model", type=Path, help="a review_model.json; default: the shipped one")
+    parser.add_argument("--checked-model", type=Path, help="a review_model_checked.json; default: the shipped one")
     parser.add_argument("--results", type=Path, help="a results JSON whose `review` entry to replace")
     parser.add_argument("--no-real", action="store_true", help="leave out the real speech (downloads about 125 MB)")
     args = parser.parse_args()
     review = ReviewModel.load(args.review_model) if args.review_model else default_model()
+    checked = ReviewModel.load(args.checked_model) if args.checked_model else None
     folder = args.work / "set"
     entries = build_set(folder)
-    results = {m: evaluate_set(folder, entries, args.work / m.split(":")[-1], m, review) for m in args.models}
+    results = {m: evaluate_set(folder, entries, args.work / m.split(":")[-1], m, review, checked) for m in args.models}
     print(json.dumps(results, indent=1))
     for target in targets(results):
         print(f"{'met' if target['met'] else 'NOT met'}: {target['model']} {target['target']}"
               f" (recall {target['recall']}, 95% interval {target['recall_95']};"
               f" precision {target['precision']}, 95% interval {target['precision_95']})")  # fmt: skip
-    real = None if args.no_real else score_real_speech(args.work, args.models, review)
+    real = None if args.no_real else score_real_speech(args.work, args.models, review, checked)
     if args.results:
         save(args.results, results, review, real)
 

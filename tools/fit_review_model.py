@@ -57,6 +57,11 @@ HELDOUT_VOICES = tuple(
 )
 PLAIN_TRAIN_VOICES = ("en-us", "en-us", "en-gb", "en-gb-x-rp", "en-us-nyc", "en-gb-scotland")
 PLAIN_HELDOUT_VOICES = ("en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
+# Other synthesizers (tools/review_speech.py's speak_command): diphones cut from recordings of real speakers
+# (festival's kal and ked) and statistical voices trained on them (flite's clustergen voices, festival's HTS
+# slt), whose errors come nearer people's than espeak-ng's formant voices; the slt and ked voices held out.
+OTHER_TRAIN_VOICES = ("flite:awb", "flite:rms", "flite:kal16", "festival:kal_diphone")
+OTHER_HELDOUT_VOICES = ("flite:slt", "festival:ked_diphone", "festival:cmu_us_slt_arctic_hts")
 # name: (pool, voices, seed, style, share of the file count); train* fit the model, heldout* score it
 SPLITS = {
     "train": (TRAIN, TRAIN_VOICES, 11, HARD, 1.0),
@@ -65,7 +70,11 @@ SPLITS = {
     "heldout": (HELDOUT, HELDOUT_VOICES, 23, HARD, 1.0),
     "heldout_easy": (HELDOUT, PLAIN_HELDOUT_VOICES, 24, EASY, 0.5),
     "heldout_plain": (HELDOUT, PLAIN_HELDOUT_VOICES, 25, PLAIN, 1.0),
+    "train_voices": (TRAIN, OTHER_TRAIN_VOICES, 14, PLAIN, 1.0),
+    "heldout_voices": (HELDOUT, OTHER_HELDOUT_VOICES, 26, PLAIN, 1.0),
 }
+# Debian packages that speak the splits (review_speech.py)
+SYNTHESIZERS = ("espeak-ng", "sox", "flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts")
 # Each model's run is the other's check here (tools/review_checked.py): no check stage of its own.
 OVERRIDES = (*MEASURED_RUN_OVERRIDES, "annotation.cross_check=null")
 
@@ -175,6 +184,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-recall", type=float, default=0.85)
     parser.add_argument("--no-write", action="store_true", help="report only; leave the shipped files alone")
     parser.add_argument("--no-benchmark", action="store_true", help="skip the check on the benchmark's speech")
+    parser.add_argument(
+        "--leave-out",
+        nargs="*",
+        default=[],
+        choices=[s for s in SPLITS if s.startswith("train")],
+        help="train splits not to fit on (still spoken and transcribed): a comparison's baseline",
+    )
+    parser.add_argument("--out", type=Path, help="write both models and the note here, not over the shipped files")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
@@ -184,16 +201,14 @@ def main(argv: list[str] | None = None) -> None:
     }
     manifests = {split: build_audio(args.work, split, n) for split, n in counts.items()}
     records, words = collect(args.work, manifests, args.models)
-    train = [(f"{s}/{m}", r) for (s, m), rs in records.items() if s.startswith("train") for r in rs]
-    word_threshold = fit_word_threshold(
-        [w for key, pairs in words.items() if key[0].startswith("train") for w in pairs]
-    )
+    train = [(f"{s}/{m}", r) for (s, m), rs in records.items() if fitted(s, args) for r in rs]
+    word_threshold = fit_word_threshold([w for key, pairs in words.items() if fitted(key[0], args) for w in pairs])
     model = fit_review_model(
         [(r["features"], r["wer"]) for _, r in train],
         target_recall=args.target_recall,
         word_threshold=word_threshold,
         groups=[group for group, _ in train],  # the recall target holds in each condition and model
-        provenance=provenance(manifests, records, args.models),
+        provenance=provenance(manifests, records, args),
     )
     model.provenance["heldout"] = {m: heldout_metrics(model, records, words, m) for m in args.models}
     checked = fit_checked(records, args, word_threshold)
@@ -205,17 +220,25 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({"threshold": model.threshold, **model.provenance}, indent=1))
     print(json.dumps({"threshold": checked.threshold, **checked.provenance}, indent=1))
     if not args.no_write:
-        model.save(DEFAULT_PATH)
-        checked.save(CHECKED_PATH)
-        note = DEFAULT_PATH.with_name("README.md")
+        folder = args.out or DEFAULT_PATH.parent
+        paths = (folder / DEFAULT_PATH.name, folder / CHECKED_PATH.name)
+        paths[0].parent.mkdir(parents=True, exist_ok=True)
+        model.save(paths[0])
+        checked.save(paths[1])
+        note = paths[0].with_name("README.md")
         write_note(note, model)
         note.write_text(note.read_text(encoding="utf-8") + "\n" + checked_note(checked), encoding="utf-8")
+
+
+def fitted(split: str, args: argparse.Namespace) -> bool:
+    """Whether the model is fitted on a split: the train splits not left out."""
+    return split.startswith("train") and split not in args.leave_out
 
 
 def fit_checked(records: dict, args: argparse.Namespace, word_threshold: float):
     """The model for checked drafts: the same rows with `unconfirmed_words`, fitted and scored held out."""
     checked = checked_records(records, args.work / "runs")
-    train = [(f"{s}/{m}", r) for (s, m), rs in checked.items() if s.startswith("train") for r in rs]
+    train = [(f"{s}/{m}", r) for (s, m), rs in checked.items() if fitted(s, args) for r in rs]
     model = fit_review_model(
         [(r["features"], r["wer"]) for _, r in train],
         target_recall=args.target_recall,
@@ -253,12 +276,15 @@ def pooled(records: dict, prefix: str, models: list[str]) -> list[dict]:
     return [r for (split, model), rs in records.items() if split.startswith(prefix) and model in models for r in rs]
 
 
-def provenance(manifests: dict[str, list[dict]], records: dict, models: list[str]) -> dict:
+def provenance(manifests: dict[str, list[dict]], records: dict, args: argparse.Namespace) -> dict:
     """Where the data came from, for the JSON and the note."""
     return {
-        "data": "espeak-ng speech with known text, made by tools/fit_review_model.py (no recording of the tests)",
-        "command": "make setup; apt-get install -y espeak-ng sox; .venv/bin/python tools/fit_review_model.py",
-        "models": list(models),
+        "data": "synthetic speech with known text (espeak-ng, flite, festival), made by tools/fit_review_model.py"
+        " (no recording of the tests)",
+        "command": f"make setup; apt-get install -y {' '.join(SYNTHESIZERS)};"
+        " .venv/bin/python tools/fit_review_model.py",
+        "fitted_on": [s for s in manifests if fitted(s, args)],
+        "models": list(args.models),
         "transcription": list(OVERRIDES),
         "splits": {
             split: {

@@ -1,9 +1,11 @@
-"""Speech with known text for the review model: espeak-ng voices, speeds, pitches, noise and phone-band audio.
+"""Speech with known text for the review model: synthetic voices, speeds, pitches, noise and phone-band audio.
 
 Every file is planned from a seed (`plan_files`), then spoken (`synthesize`): the same seed
 gives the same texts, voices and noise. Sentence spans are recorded, so a word Whisper
 drops can be charged to the chunk nearest to where it was said.
-Needs `espeak-ng` and `sox` on PATH (Debian: apt-get install espeak-ng sox).
+Needs `espeak-ng` and `sox` on PATH (Debian: apt-get install espeak-ng sox), and for the `flite:` and
+`festival:` voices flite and festival with its voices (apt-get install flite festival festvox-kallpc16k
+festvox-kdlpc16k festvox-us-slt-hts).
 """
 
 from __future__ import annotations
@@ -135,14 +137,31 @@ def synthesize(spec: FileSpec, folder: Path) -> dict:
 
 def _speak(text: str, spec: FileSpec, tmp: Path) -> np.ndarray:
     raw, resampled = tmp / "raw.wav", tmp / "16k.wav"
-    command = ["espeak-ng", "-v", spec.voice, "-s", str(spec.speed), "-p", str(spec.pitch), "-w", str(raw), text]
-    subprocess.run(command, check=True)
+    subprocess.run(speak_command(text, spec, raw, tmp), check=True)
     resample = ["sox", "-R", "-V1", "-v", "0.9", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(resampled)]
     # -v 0.9: espeak-ng peaks clip when resampled; -R: the same dither every time (the same audio each build)
     subprocess.run(resample, check=True)
     samples = read_wav(resampled)
     loud = np.flatnonzero(np.abs(samples) > 0.01)  # espeak-ng pads with silence: the span is the speech
     return samples[loud[0] : loud[-1] + 1] if loud.size else samples
+
+
+def speak_command(text: str, spec: FileSpec, raw: Path, tmp: Path) -> list[str]:
+    """The synthesizer's command line for one sentence: espeak-ng, or `flite:<voice>` / `festival:<voice>`.
+
+    flite and festival take the speed as a duration stretch (espeak-ng's 165 words per minute = 1.0) and
+    keep their voice's own pitch; festival's HTS voices ignore the stretch.
+    """
+    engine, _, voice = spec.voice.rpartition(":")
+    stretch = f"{165 / spec.speed:.2f}"
+    if engine == "flite":
+        return ["flite", "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(raw)]
+    if engine == "festival":
+        said = tmp / "text.txt"  # a file, so that quotes in the text need no Scheme escaping
+        said.write_text(text + "\n", encoding="utf-8")
+        stretch_eval = f"(Parameter.set 'Duration_Stretch {stretch})"
+        return ["text2wave", "-eval", f"(voice_{voice})", "-eval", stretch_eval, str(said), "-o", str(raw)]
+    return ["espeak-ng", "-v", voice, "-s", str(spec.speed), "-p", str(spec.pitch), "-w", str(raw), text]
 
 
 def _degrade(samples: np.ndarray, spec: FileSpec) -> np.ndarray:
