@@ -57,7 +57,7 @@ _registry = threading.Lock()
 
 
 @contextlib.contextmanager
-def output_lock(folder: str | Path, command: str, existing: bool = False) -> Iterator[None]:
+def output_lock(folder: str | Path, command: str, existing: bool = False, sweep: bool = True) -> Iterator[None]:
     """Holds the output folder's lock for the block (creating the folder if needed).
 
     Args:
@@ -65,6 +65,9 @@ def output_lock(folder: str | Path, command: str, existing: bool = False) -> Ite
         command: What this process does there (`run`, `export`...), shown to a second process.
         existing: The folder must be there already (a command that works on a finished run): a mistyped
             folder then gets an error that says so, not one about a file missing inside it.
+        sweep: Remove stale temporary files of this tool from the folder and its run sub-folders on taking
+            it. False for a folder that is not an output folder (calibrate's `--out` in a folder of the
+            user's): a name that looks like one of ours there is no proof that it is ours.
 
     Raises:
         InputError: `existing` and there is no such folder, or the folder cannot be made or used (a file
@@ -83,7 +86,7 @@ def output_lock(folder: str | Path, command: str, existing: bool = False) -> Ite
         if key in _held:
             _held[key].count += 1
         else:
-            held = _acquire(Path(key), command)
+            held = _acquire(Path(key), command, sweep)
             if held is not None:
                 _held[key] = held
     try:
@@ -113,7 +116,7 @@ def locked(command: str, existing: bool = False) -> Callable[[F], F]:
     return wrap
 
 
-def _acquire(folder: Path, command: str) -> _Held | None:
+def _acquire(folder: Path, command: str, sweep: bool) -> _Held | None:
     created: list[Path] = []
     try:
         fd, made_file = _open_locked(folder / LOCK_FILE, command, created)
@@ -136,8 +139,9 @@ def _acquire(folder: Path, command: str) -> _Held | None:
             _unlock(fd)
             raise_if_disk_full(e, folder)
             raise
-    with contextlib.suppress(OSError):  # a folder it cannot search holds no temps of ours
-        remove_output_temps(folder)
+    if sweep:
+        with contextlib.suppress(OSError):  # a folder it cannot search holds no temps of ours
+            remove_output_temps(folder)
     return _Held(fd, 1, tuple(created), made_file)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import glob
 import json
 import os
 import re
@@ -310,7 +311,9 @@ def read_regular_bytes(path: str | Path) -> bytes:
         return f.read()
 
 
-def remove_stale_temps(folder: str | Path, older_than: float = STALE_TEMP_S, recursive: bool = False) -> int:
+def remove_stale_temps(
+    folder: str | Path, older_than: float = STALE_TEMP_S, recursive: bool = False, target: str | None = None
+) -> int:
     """Deletes temporary files that a killed writer left in `folder`.
 
     A temporary file is stale when it is older than `older_than`, or when its name says it was
@@ -321,11 +324,14 @@ def remove_stale_temps(folder: str | Path, older_than: float = STALE_TEMP_S, rec
         folder: Where `atomic_writer` wrote.
         older_than: Seconds; STALE_TEMP_S unless a folder's writers are known to take longer.
         recursive: Search the subfolders too.
+        target: Only the temporary files of this file name (`.<target>.<...>.tmp`): in a folder of the
+            user's, where only the file this tool writes there proves a temporary file ours.
 
     Returns:
         How many files were deleted.
     """
-    found = Path(folder).rglob(".*.tmp") if recursive else Path(folder).glob(".*.tmp")
+    pattern = f".{glob.escape(target)}.*.tmp" if target else ".*.tmp"
+    found = Path(folder).rglob(pattern) if recursive else Path(folder).glob(pattern)
     removed = 0
     for tmp in found:
         with contextlib.suppress(OSError):  # another process may rename or remove it meanwhile

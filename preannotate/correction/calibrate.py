@@ -18,6 +18,7 @@ Locks: `calibrate` holds the lock of every run it reads, `write_model` that of t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -35,7 +36,7 @@ from ..quality import chunk_features, default_model, flag_metrics
 from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
-from ..storage import write_text_atomic
+from ..storage import remove_stale_temps, write_text_atomic
 from .calibrate_choice import fit_best, scored
 from .calibrate_lock import calibration_lock, holding, model_folder
 from .compare import compare_run
@@ -219,6 +220,9 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
     data["provenance"]["written_by"] = seal
     with holding([model_folder(path)]):
         check_model_path(path)  # again under the lock: the file may have changed since the check before the fit
+        # a killed calibrate's half-written model: the lock sweeps only runs, and this may be the user's folder
+        with contextlib.suppress(OSError):
+            remove_stale_temps(Path(path).parent, target=Path(path).name)
         try:
             write_text_atomic(path, json.dumps(data, indent=2) + "\n")
         except OSError as e:

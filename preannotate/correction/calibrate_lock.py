@@ -32,9 +32,14 @@ def model_folder(path: str | Path) -> Path:
     """
     folder = Path(_real(expand_home(path).parent))  # `runs/a/../b`: the parents of b, not a
     for above in (folder, *folder.parents):
-        if any(_is_file(above / name) for name in (RUN_FILE, JOURNAL_FILE)):
+        if _is_run(above):
             return above
     return folder
+
+
+def _is_run(folder: Path) -> bool:
+    """Whether `folder` is a run's output folder (its state file or journal is there)."""
+    return any(_is_file(folder / name) for name in (RUN_FILE, JOURNAL_FILE))
 
 
 @contextlib.contextmanager
@@ -63,7 +68,9 @@ def holding(folders: Iterable[str | Path], runs: Iterable[str | Path] = ()) -> I
     must = set(map(_real, runs))
     with contextlib.ExitStack() as stack:
         for folder in sorted(folders, key=_real):
-            stack.enter_context(output_lock(folder, COMMAND, existing=_real(folder) in must))
+            run = _real(folder) in must or _is_run(Path(_real(folder)))
+            # only a run's folder is swept of stale temporary files: a model's folder may be any of the user's
+            stack.enter_context(output_lock(folder, COMMAND, existing=_real(folder) in must, sweep=run))
         yield
 
 
