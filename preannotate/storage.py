@@ -40,9 +40,10 @@ NOT_A_FOLDER = "a file stands where a folder must be"
 # `.<name>.<host tag>-<pid>-<random>.tmp`: who wrote a temporary file, so that one of a dead process
 # can go at once (the random part is hex: no '-' or '.').
 _TEMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-(\d+)-[^.-]*\.tmp$")
-# Older versions wrote `.<name>.<random>.tmp` (mkstemp), `<name>` a file name with its extension. A hidden
-# `.tmp` file of any other shape is the user's (an output folder may be the input folder): never removed.
-_OLD_TEMP_NAME = re.compile(r"^\.[^.].*\.[^.]+\.[a-z0-9_]+\.tmp$")
+# Older versions wrote `.<name>.<random>.tmp` (mkstemp: 8 of a-z, 0-9 and _), `<name>` a file name with its
+# extension. A hidden `.tmp` file of any other shape is the user's (an output folder may be the input folder,
+# where an editor's `.notes.txt.a1b2c3.tmp` is theirs): never removed.
+_OLD_TEMP_NAME = re.compile(r"^\.[^.].*\.[^.]+\.[a-z0-9_]{8}\.tmp$")
 
 
 def expand_home(path: str | Path) -> Path:

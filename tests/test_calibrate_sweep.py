@@ -41,8 +41,8 @@ def test_a_model_written_in_a_users_folder_removes_its_own_half_written_file_and
     pid = _dead_pid()
     home = tmp_path / "home"
     users = [
-        _stale(home / ".notes.txt.a1b2c3.tmp", "an editor's swap file"),  # an older version's shape
-        _stale(home / "backups" / ".thesis.tex.q9w8e7.tmp", "a backup in the making"),
+        _stale(home / ".notes.txt.a1b2c3d4.tmp", "an editor's swap file"),  # an older version's shape, exactly
+        _stale(home / "backups" / ".thesis.tex.q9w8e7r6.tmp", "a backup in the making"),
         _stale(home / "transcripts" / f".call.json.{host_tag()}-{pid}-5e6b7a8c.tmp", "this tool's shape, not its"),
     ]
     ours = _stale(home / f".{MODEL_FILE}.{host_tag()}-{pid}-9f3a0c1d.tmp", '{"coef": [0.1')

@@ -239,21 +239,23 @@ def test_a_temp_file_of_another_machine_is_kept_though_a_local_pid_of_that_numbe
 def test_stale_temps_are_searched_in_the_folders_the_tool_writes_only(tmp_path: Path) -> None:
     """An output folder that is the user's media folder: their sub-folders are not searched, the tool's are, deeply.
 
-    Mutants killed: the top-level search made recursive (it would reach the user's recordings/), and the search of
-    the tool's folders made top-level only (a temp in transcripts/<sub-folder>/ would stay).
+    Mutants killed: the top-level search made recursive (it would reach the user's recordings/), the search of
+    the tool's folders made top-level only (a temp in transcripts/<sub-folder>/ would stay), and an older
+    version's name matched at any length of its random part (the user's editor file would go).
     """
     out = tmp_path / "media"
-    users = out / "recordings" / "2024" / ".interview.wav.a1b2c3.tmp"  # another program's, shaped like ours
-    top = out / ".chunks.csv.q9w8e7.tmp"  # an older version's temp, left at the top
-    deep = out / "transcripts" / "2024" / "march" / ".interview.wav.json.k4k4k4.tmp"
-    for path in (users, top, deep):
+    users = out / "recordings" / "2024" / ".interview.wav.a1b2c3d4.tmp"  # another program's, shaped like ours
+    top = out / ".chunks.csv.q9w8e7r6.tmp"  # an older version's temp (mkstemp's 8 characters), left at the top
+    deep = out / "transcripts" / "2024" / "march" / ".interview.wav.json.k4k4k4k4.tmp"
+    editors = out / ".notes.txt.a1b2c3.tmp"  # the user's at the top: shaped like an old temp but for its length
+    for path in (users, top, deep, editors):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("partial")
         hour_ago = time.time() - STALE_TEMP_S - 60
         os.utime(path, (hour_ago, hour_ago))
     with output_lock(out, "run"):
         pass
-    assert users.read_text() == "partial"
+    assert users.read_text() == "partial" and editors.read_text() == "partial"
     assert not top.exists() and not deep.exists()
 
 

@@ -118,7 +118,7 @@ def test_a_folder_that_cannot_be_written_is_named_without_a_temporary_file(run_c
 def test_hidden_tmp_files_of_the_user_are_kept_old_temps_of_the_tool_go(run_copy) -> None:
     inp, out = run_copy
     mine = [out / ".notes.tmp", out / ".draft.v2.tmp", out / "transcripts" / ".todo.txt.tmp"]
-    ours = [out / "subtitles" / ".counting.wav.srt.k4k4k4.tmp", out / f".run.json.{host_tag()}-1-0a1b2c3d.tmp"]
+    ours = [out / "subtitles" / ".counting.wav.srt.k4k4k4k4.tmp", out / f".run.json.{host_tag()}-1-0a1b2c3d.tmp"]
     hours_ago = time.time() - STALE_TEMP_S - 3600
     for path in mine + ours:
         path.write_text("the user's words" if path in mine else "half a file", encoding="utf-8")

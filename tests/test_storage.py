@@ -48,14 +48,14 @@ def test_stale_temps_go_from_every_output_folder_live_ones_stay(tmp_path: Path) 
     killed.wait()
     live = writer_in_the_middle(out / "correction" / "items.csv")
     try:
-        old = out / "uploaded" / "a.wav" / ".0123456789abcdef.json.x1y2z3.tmp"  # an older version's name
-        young = out / "superannotate" / ".a.wav.json.q9w8e7.tmp"
-        for path in (old, young, out / "backups" / "b" / ".c.json.k4k4k4.tmp"):
+        old = out / "uploaded" / "a.wav" / ".0123456789abcdef.json.x1y2z3w4.tmp"  # an older version's name
+        young = out / "superannotate" / ".a.wav.json.q9w8e7r6.tmp"
+        for path in (old, young, out / "backups" / "b" / ".c.json.k4k4k4k4.tmp"):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("partial")
         hour_ago = time.time() - STALE_TEMP_S - 60
         os.utime(old, (hour_ago, hour_ago))
-        os.utime(out / "backups" / "b" / ".c.json.k4k4k4.tmp", (hour_ago, hour_ago))
+        os.utime(out / "backups" / "b" / ".c.json.k4k4k4k4.tmp", (hour_ago, hour_ago))
         before = temps(out)
         assert len(before) == 5 and any(t.startswith("subtitles/.a.wav.srt.") for t in before)
         with atomic_writer(out / "transcripts" / "a.wav.json") as f:  # this process, writing now
@@ -72,7 +72,7 @@ def test_stale_temps_go_from_every_output_folder_live_ones_stay(tmp_path: Path) 
     assert json.loads((out / "transcripts" / "a.wav.json").read_text() + "}") == {}
     assert not (out / "subtitles" / "a.wav.srt").exists()
     assert remove_output_temps(out) == 1  # the live writer was killed meanwhile: its temp is stale now
-    assert temps(out) == {"superannotate/.a.wav.json.q9w8e7.tmp"}  # never by age 0
+    assert temps(out) == {"superannotate/.a.wav.json.q9w8e7r6.tmp"}  # never by age 0
 
 
 @pytest.fixture
