@@ -257,6 +257,7 @@ def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction import compare_from_config
+    from .correction.advice import review_advice
     from .correction.arms import check_work_times, read_work_times
     from .correction.report import REPORT_DIR, headline, summary_table, write_report
     from .correction.savings import effort_line, evidence
@@ -273,6 +274,8 @@ def _report(args: argparse.Namespace) -> int:
     print(summary_table(result).to_string(index=False))
     shown = evidence(result, work_times)
     print("\n" + effort_line(shown.effort))
+    if advice := review_advice(result.summary, str(config.output.dir)):
+        print("\n" + advice)
     for warning in shown.arms.get("warnings") or ():
         print(f"  work times: {warning}", file=sys.stderr)
     for item, problem in result.problems.items():

@@ -7,62 +7,33 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-from support.correction_runs import ANNOTATION, PROJECT, make_run, run_cli, sa_options, set_text
-from support.media import write_wav16
+from support.correction_runs import (
+    ANNOTATION,
+    DOUBTFUL,
+    N_CHUNKS,
+    long_chunk,
+    make_long_run,
+    make_run,
+    run_cli,
+)
 from support.sa_server import SuperAnnotateServer
 
-from preannotate.chunking import Chunk
-from preannotate.config import config_to_dict, load_config
-from preannotate.correction import compare_run, pull_run
+from preannotate.config import load_config
+from preannotate.correction import compare_run
 from preannotate.correction.calibrate import MIN_PER_CLASS, MODEL_DIR, calibrate_from_config, chunk_from_record
 from preannotate.correction.calibration import calibration_table
-from preannotate.correction.pull import open_session
 from preannotate.correction.report import REPORT_DIR
-from preannotate.exports import ItemChunks, annotation_classes, write_exports
 from preannotate.options import CorrectionOptions
 from preannotate.quality import ReviewModel
-from preannotate.report import FileResult, RunReport
-from preannotate.results import Word
-from preannotate.superannotate import preflight, upload_run
 
-N_CHUNKS = 40
-DOUBTFUL = {i for i in range(N_CHUNKS) if i % 3 == 0}  # 14 chunks with one unsure word
 CHANGED = (DOUBTFUL - {0, 3}) | {1, 2}  # annotators fix 12 of them, and 2 the model was sure of
-
-
-def long_chunk(i: int) -> Chunk:
-    start = 2.0 * i
-    texts = (f"word{i}", "alpha", "beta", "gamma")
-    probabilities = (0.08 if i in DOUBTFUL else 0.93, 0.9, 0.95, 0.97)
-    words = tuple(
-        Word(f" {t}", start + 0.1 + 0.35 * k, start + 0.4 + 0.35 * k, p)
-        for k, (t, p) in enumerate(zip(texts, probabilities))
-    )
-    mean = sum(probabilities) / 4
-    return Chunk(i, start, start + 1.5, " ".join(texts), words, mean, min(probabilities), avg_logprob=-0.3)
 
 
 @pytest.fixture
 def long_run(sa_server: SuperAnnotateServer, tmp_path: Path) -> Path:
     """One 80-s item of 40 chunks uploaded, 14 corrected on the server, pulled."""
-    inp, out = tmp_path / "in", tmp_path / "out"
-    inp.mkdir()
-    write_wav16(inp / "long.wav", np.zeros(80 * 16000, dtype=np.float32))
-    entry = ItemChunks("long.wav", "long.wav", "en", 80.0, [long_chunk(i) for i in range(N_CHUNKS)])
-    write_exports(out, [entry], ANNOTATION)
-    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
-    RunReport(out, config, files=[FileResult("long.wav", "long.wav", "ok", duration=80.0, language="en")]).write()
-    opts = sa_options()
-    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), classes=annotation_classes(ANNOTATION))
-    assert len(report.succeeded) == 1, report.items
-    annotation = sa_server.annotation(PROJECT, "long.wav")
-    for i in CHANGED:
-        set_text(annotation, i, f"corrected{i} alpha beta gamma")
-    sa_server.set_annotation(PROJECT, "long.wav", annotation)
-    pull_run(out, PROJECT, open_session(sa_options()))
-    return out
+    return make_long_run(sa_server, tmp_path, CHANGED)
 
 
 @pytest.mark.slow  # two refits with cross-validation, in subprocesses

@@ -37,16 +37,13 @@ from ..quality.model import FORMAT as MODEL_FORMAT
 from ..results import Word
 from ..sa_format import microseconds
 from ..storage import remove_stale_temps, write_text_atomic
-from .calibrate_choice import fit_best, scored
+from .calibrate_choice import MIN_PER_CLASS, fit_best, scored
 from .calibrate_lock import calibration_lock, holding, model_folder
 from .compare import compare_run
 from .pull import load_pull
 from .report import REPORT_DIR
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
 
-# Every training split of the cross-validation must keep quality.fit.MIN_CLASS_ROWS (5) chunks with
-# and without errors: with 5 folds by chunk a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
-MIN_PER_CLASS = 8
 MODEL_FILE = "review_model.json"
 MODEL_DIR = REPORT_DIR  # in the run, beside the correction report
 TARGET = "measured WER of pulled corrections"

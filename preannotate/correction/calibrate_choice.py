@@ -27,6 +27,9 @@ from ..quality import ReviewModel, default_model, fit_review_model, flag_metrics
 from ..quality.evaluate import ranking_auc
 
 FOLDS = 5
+# Every training split of the cross-validation must keep quality.fit.MIN_CLASS_ROWS (5) chunks with
+# and without errors: with 5 folds by chunk a split keeps at least n - ceil(n / 5) of n, so n >= 7; 8 leaves room.
+MIN_PER_CLASS = 8  # calibrate fits on no fewer chunks with and without errors
 # Each training part must keep quality.fit.MIN_CLASS_ROWS (5) chunks with and without errors to be fitted.
 MIN_TRAIN_CLASS = 5
 BY_ITEM, BY_CHUNK = "by item", "by chunk"

@@ -24,6 +24,7 @@ import pandas as pd
 from ..errors import CorrectionError
 from ..spreadsheet import frame_csv, safe_frame  # the CSVs are for people: opened in spreadsheets
 from ..storage import ENCODING, ERRORS
+from .advice import review_advice
 from .compare import CorrectionResult
 from .report_kept import keep_foreign, write_owned
 from .savings import Evidence, evidence, evidence_json, evidence_sections
@@ -220,14 +221,16 @@ def write_report(result: CorrectionResult, folder: str | Path, work_times: Mappi
     """
     folder = Path(folder)
     found = evidence(result, work_times)
+    advice = review_advice(result.summary, str(folder.parent))  # the report's folder is in the run
     tables = (("items", result.items), ("groups", result.groups), ("chunks", result.chunks))
     texts = {f"{name}.csv": frame_csv(safe_frame(frame)) for name, frame in tables}
     texts["calibration.csv"] = frame_csv(safe_frame(found.calibration))
-    summary = {"summary": result.summary, "options": result.options, "problems": result.problems}
+    summary: dict[str, Any] = {"summary": result.summary, "options": result.options, "problems": result.problems}
     summary["keyframe_disagreements"] = result.disagreements
+    summary["review_advice"] = advice
     summary.update(evidence_json(found))
     texts["summary.json"] = json.dumps(_finite(summary), indent=2, default=_json_default, allow_nan=False) + "\n"
-    texts["report.html"] = report_html(result, found)  # rendered before any write: a failure leaves the old report
+    texts["report.html"] = report_html(result, found, advice)  # before any write: a failure keeps the old report
     data = {name: text.encode(ENCODING, ERRORS) for name, text in texts.items()}
     at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     keep_foreign(folder, data, at)  # a file edited since the last report, or not a report's, is moved aside first
@@ -238,8 +241,12 @@ def write_report(result: CorrectionResult, folder: str | Path, work_times: Mappi
     return folder / "report.html"
 
 
-def report_html(result: CorrectionResult, found: Evidence | None = None) -> str:
-    """The whole report as one HTML page with the plots embedded (`found`: computed without work times if None)."""
+def report_html(result: CorrectionResult, found: Evidence | None = None, advice: str | None = None) -> str:
+    """The whole report as one HTML page with the plots embedded.
+
+    `found`: computed without work times if None; `advice`: `advice.review_advice`'s sentence, shown under the
+    needs_review table.
+    """
     plots = "".join(
         f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png_bytes(f)).decode()}">'
         for name, f in figures(result).items()
@@ -258,7 +265,7 @@ def report_html(result: CorrectionResult, found: Evidence | None = None) -> str:
         ("Problems", f"<ul>{problems}</ul>" if problems else "<p>None.</p>"),
         ("Keyframe disagreements", f"<ul>{disagreements}</ul>" if disagreements else "<p>None.</p>"),
         ("Plots", plots),
-        ("needs_review against changed chunks", _table(review_table(result))),
+        ("needs_review against changed chunks", _table(review_table(result)) + _paragraph(advice)),
         *evidence_sections(found or evidence(result)),
         ("Changed chunks", _table(changed.head(MAX_ROWS).round(3), index=False) + more),
     ]
@@ -275,6 +282,10 @@ _STYLE = (
     ".headline{font-size:120%;font-weight:bold}"
     "</style>"
 )
+
+
+def _paragraph(text: str | None) -> str:
+    return f"<p class='advice'>{html.escape(text)}</p>" if text else ""
 
 
 def _table(frame: pd.DataFrame, index: bool = True) -> str:

@@ -28,6 +28,7 @@ from preannotate.correction.pull import open_session
 from preannotate.exports import ItemChunks, annotation_classes, write_exports
 from preannotate.options import AnnotationOptions, SuperAnnotateOptions
 from preannotate.report import FileResult, RunReport
+from preannotate.results import Word
 from preannotate.superannotate import preflight, upload_run, write_upload_record
 from preannotate.superannotate.client import UploadSession
 
@@ -206,3 +207,47 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
         root.removeHandler(handler)
         root.setLevel(level)
     return subprocess.CompletedProcess(["preannotate", *args], code, out.getvalue(), err.getvalue())
+
+
+# --- a long run: 40 chunks of one item, for calibrate and the report's advice ------------------------------------
+
+N_CHUNKS = 40
+DOUBTFUL = {i for i in range(N_CHUNKS) if i % 3 == 0}  # 14 chunks with one unsure word
+
+
+def long_chunk(i: int) -> Chunk:
+    """Chunk i of the long run: four words, the first at probability 0.08 in DOUBTFUL chunks, else 0.93."""
+    start = 2.0 * i
+    texts = (f"word{i}", "alpha", "beta", "gamma")
+    probabilities = (0.08 if i in DOUBTFUL else 0.93, 0.9, 0.95, 0.97)
+    words = tuple(
+        Word(f" {t}", start + 0.1 + 0.35 * k, start + 0.4 + 0.35 * k, p)
+        for k, (t, p) in enumerate(zip(texts, probabilities))
+    )
+    mean = sum(probabilities) / 4
+    return Chunk(i, start, start + 1.5, " ".join(texts), words, mean, min(probabilities), avg_logprob=-0.3)
+
+
+def make_long_run(
+    server: SuperAnnotateServer, root: Path, changed: set[int], flagged: frozenset[int] = frozenset()
+) -> Path:
+    """One 80-s item of N_CHUNKS chunks uploaded with the real SDK, the `changed` ones corrected there, pulled.
+
+    `flagged`: the chunks uploaded with needs_review (none by default: calibrate's tests start from no flags).
+    """
+    inp, out = root / "in", root / "out"
+    inp.mkdir()
+    write_wav16(inp / "long.wav", np.zeros(80 * 16000, dtype=np.float32))
+    drafts = [replace(long_chunk(i), needs_review=i in flagged) for i in range(N_CHUNKS)]
+    write_exports(out, [ItemChunks("long.wav", "long.wav", "en", 80.0, drafts)], ANNOTATION)
+    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
+    RunReport(out, config, files=[FileResult("long.wav", "long.wav", "ok", duration=80.0, language="en")]).write()
+    opts = sa_options()
+    report = upload_run(out, opts, ANNOTATION, inp, preflight(opts), classes=annotation_classes(ANNOTATION))
+    assert len(report.succeeded) == 1, report.items
+    annotation = server.annotation(PROJECT, "long.wav")
+    for i in changed:
+        set_text(annotation, i, f"corrected{i} alpha beta gamma")
+    server.set_annotation(PROJECT, "long.wav", annotation)
+    pull_run(out, PROJECT, open_session(sa_options()))
+    return out
