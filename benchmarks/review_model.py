@@ -11,7 +11,8 @@ recordings is in the review model's training data (tools/fit_review_model.py).
     .venv/bin/python benchmarks/review_model.py --results benchmarks/results.json   # also keep its `review` entry
 
 It also scores the flags on real speech (real_speech.py, downloaded from PyPI once; `--no-real` leaves it
-out), reported beside the target's set.
+out) and on Asterisk's English prompts (prompt_speech.py, from Debian; `--no-prompts`), reported beside the
+target's set.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from calibrate_real import calibrate_on_real, print_calibration
 from dataset import build_set
+from prompt_speech import PromptSpeechUnavailable, build_prompt_set
 from real_speech import RealSpeechUnavailable, build_real_set
 from scored_runs import labelled_files
 
@@ -138,7 +140,9 @@ def targets(results: dict[str, dict]) -> list[dict]:
     return records
 
 
-def save(path: Path, results: dict[str, dict], review: ReviewModel, real: dict | None = None) -> None:
+def save(
+    path: Path, results: dict[str, dict], review: ReviewModel, real: dict | None = None, prompts: dict | None = None
+) -> None:
     """Replaces the `review` entry of a results file (benchmarks/results.json), keeping the other entries.
 
     Args:
@@ -146,12 +150,15 @@ def save(path: Path, results: dict[str, dict], review: ReviewModel, real: dict |
         results: `score_run`'s output per Whisper model on the benchmark set.
         review: The review model scored.
         real: The same on the real speech (real_speech.py), or why it is missing (`skipped`).
+        prompts: The same on Asterisk's prompts (prompt_speech.py), or why they are missing.
     """
     data = json.loads(path.read_text()) if path.is_file() else {}
     model = {"threshold": review.threshold, "word_threshold": review.word_threshold, "features": list(review.features)}
     data["review"] = {"review_model": model, "results": results, "targets": targets(results)}
     if real is not None:
         data["review"]["real_speech"] = real
+    if prompts is not None:
+        data["review"]["prompt_speech"] = prompts
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
@@ -175,6 +182,22 @@ def score_real_speech(work: Path, models: list[str], review: ReviewModel, checke
     return {"results": results, "targets": found, "calibrate": calibration}
 
 
+def score_prompt_speech(work: Path, models: list[str], review: ReviewModel, checked: ReviewModel | None) -> dict:
+    """The flags on Asterisk's prompts (prompt_speech.py): one professional speaker; a reason when it cannot run."""
+    try:
+        entries = build_prompt_set(work / "prompts", work / "downloads")
+    except PromptSpeechUnavailable as exc:
+        print(f"prompt speech skipped: {exc}")
+        return {"skipped": str(exc)}
+    runs = {m: work / f"prompts-{m.split(':')[-1]}" for m in models}
+    results = {m: evaluate_set(work / "prompts", entries, runs[m], m, review, checked) for m in models}
+    found = targets(results)
+    for target in found:
+        print(f"prompt speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
+              f" precision {target['precision']} ({target['precision_95']})")  # fmt: skip
+    return {"results": results, "targets": found}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, default=HERE.parent / "runs" / "bench_review", help="scratch folder")
@@ -183,6 +206,7 @@ def main() -> None:
     parser.add_argument("--checked-model", type=Path, help="a review_model_checked.json; default: the shipped one")
     parser.add_argument("--results", type=Path, help="a results JSON whose `review` entry to replace")
     parser.add_argument("--no-real", action="store_true", help="leave out the real speech (downloads about 125 MB)")
+    parser.add_argument("--no-prompts", action="store_true", help="leave out Asterisk's prompts (downloads 11 MB)")
     args = parser.parse_args()
     review = ReviewModel.load(args.review_model) if args.review_model else default_model()
     checked = ReviewModel.load(args.checked_model) if args.checked_model else None
@@ -195,8 +219,9 @@ def main() -> None:
               f" (recall {target['recall']}, 95% interval {target['recall_95']};"
               f" precision {target['precision']}, 95% interval {target['precision_95']})")  # fmt: skip
     real = None if args.no_real else score_real_speech(args.work, args.models, review, checked)
+    prompts = None if args.no_prompts else score_prompt_speech(args.work, args.models, review, checked)
     if args.results:
-        save(args.results, results, review, real)
+        save(args.results, results, review, real, prompts)
 
 
 if __name__ == "__main__":
