@@ -3,7 +3,7 @@
 One professional speaker (Allison Smith, CC-BY-SA-3.0) reading phone-menu prompts, from a few words to a
 minute, at 16 kHz (the G.722 set), with the package's own transcript of every prompt
 (`core-sounds-en.txt`). Found by a survey of npm, Debian and PyPI on 2026-12-03 (npm had none). The two
-packages are downloaded once from deb.debian.org and checked against their sha256.
+packages are downloaded once from deb.debian.org and checked against their sha256 (real_speech.download).
 
 Which prompts are in was fixed before any was transcribed: every prompt of at least 4 words whose text has
 no mark that is not what is said (`[tone]`, `(5 seconds of silence)`, `<beep>`, notes in brackets or quotes)
@@ -15,18 +15,16 @@ differs from what is said counts as an error of the draft.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import lzma
 import re
 import tarfile
-import urllib.request
-import wave
 from pathlib import Path
 
 import av
 import numpy as np
+from real_speech import RealSpeechUnavailable, download, wav_bytes
 
 POOL = "http://deb.debian.org/debian/pool/main/a/asterisk-core-sounds"
 TEXTS_DEB = (
@@ -68,9 +66,9 @@ def build_prompt_set(folder: Path, downloads: Path) -> list[dict]:
     manifest_path = folder / "manifest.json"
     if manifest_path.is_file():
         return json.loads(manifest_path.read_text())
-    texts = _member(_download(TEXTS_DEB, downloads), TEXTS)
+    texts = _member(_fetch(TEXTS_DEB, downloads), TEXTS)
     prompts = chosen(gzip.decompress(texts).decode("utf-8"))
-    data = _data_tar(_download(AUDIO_DEB, downloads))
+    data = _data_tar(_fetch(AUDIO_DEB, downloads))
     folder.mkdir(parents=True, exist_ok=True)
     manifest = []
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -82,27 +80,17 @@ def build_prompt_set(folder: Path, downloads: Path) -> list[dict]:
             if raw is None:
                 continue
             file = f"{name.replace('/', '_')}.wav"
-            _write_wav(_decode_g722(raw.read()), folder / file)
+            (folder / file).write_bytes(wav_bytes(_decode_g722(raw.read()).tobytes(), 16000))
             manifest.append({"file": file, "text": text})
     manifest_path.write_text(json.dumps(manifest, indent=1))
     return manifest
 
 
-def _download(source: tuple[str, str], downloads: Path) -> bytes:
-    url, sha256 = source
-    path = downloads / url.rsplit("/", 1)[1]
-    if not path.is_file():
-        downloads.mkdir(parents=True, exist_ok=True)
-        try:
-            with urllib.request.urlopen(url, timeout=120) as response:
-                path.write_bytes(response.read())
-        except OSError as e:
-            raise PromptSpeechUnavailable(f"cannot download {url}: {e}") from e
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
-        path.unlink()
-        raise PromptSpeechUnavailable(f"{url}: sha256 is not {sha256}")
-    return data
+def _fetch(source: tuple[str, str], downloads: Path) -> bytes:
+    try:
+        return download(*source, downloads).read_bytes()
+    except RealSpeechUnavailable as exc:
+        raise PromptSpeechUnavailable(str(exc)) from exc
 
 
 def _data_tar(deb: bytes) -> bytes:
@@ -129,11 +117,3 @@ def _member(deb: bytes, member: str) -> bytes:
 def _decode_g722(data: bytes) -> np.ndarray:
     with av.open(io.BytesIO(data), format="g722") as container:
         return np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]).astype("<i2")
-
-
-def _write_wav(samples: np.ndarray, path: Path) -> None:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(16000)
-        f.writeframes(samples.tobytes())

@@ -159,26 +159,31 @@ def build_real_set(folder: Path, downloads: Path) -> list[dict]:
     """
     entries: list[dict] = []
     for source in SOURCES:
-        archive = _download(source, downloads)
+        archive = download(source.url, source.sha256, downloads)
         with tarfile.open(archive) as tar:
             entries += _extract(tar, source, folder)
     return entries
 
 
-def _download(source: Source, folder: Path) -> Path:
-    path = folder / source.url.rsplit("/", 1)[-1]
-    if path.is_file() and file_sha256(path) == source.sha256:
+def download(url: str, sha256: str, folder: Path) -> Path:
+    """The file at `url`, kept in `folder` (downloaded again unless its sha256 is the pinned one).
+
+    Raises:
+        RealSpeechUnavailable: It cannot be downloaded, or what comes is not the pinned file.
+    """
+    path = folder / url.rsplit("/", 1)[-1]
+    if path.is_file() and file_sha256(path) == sha256:
         return path
     try:  # atomic_writer keeps a failed or wrong download from ever taking the archive's name
-        with urllib.request.urlopen(source.url, timeout=120) as response, atomic_writer(path, binary=True) as out:
+        with urllib.request.urlopen(url, timeout=120) as response, atomic_writer(path, binary=True) as out:
             digest = hashlib.sha256()
             while block := response.read(1 << 20):
                 digest.update(block)
                 out.write(block)
-            if digest.hexdigest() != source.sha256:
-                raise RealSpeechUnavailable(f"{source.url}: sha256 differs from the pinned one")
+            if digest.hexdigest() != sha256:
+                raise RealSpeechUnavailable(f"{url}: sha256 differs from the pinned one")
     except OSError as exc:
-        raise RealSpeechUnavailable(f"could not download {source.url}: {exc}") from exc
+        raise RealSpeechUnavailable(f"could not download {url}: {exc}") from exc
     return path
 
 

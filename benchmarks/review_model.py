@@ -169,17 +169,11 @@ def score_real_speech(work: Path, models: list[str], review: ReviewModel, checke
     except RealSpeechUnavailable as exc:
         print(f"real speech skipped: {exc}")
         return {"skipped": str(exc)}
-    results = {
-        m: evaluate_set(work / "real", entries, work / f"real-{m.split(':')[-1]}", m, review, checked) for m in models
-    }
-    found = targets(results)
-    for target in found:
-        print(f"real speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
-              f" precision {target['precision']} ({target['precision_95']})")  # fmt: skip
+    scored = score_speech_set(work, "real", "real speech", entries, models, review, checked)
     runs = [work / f"real-{m.split(':')[-1]}" for m in models]
     calibration = calibrate_on_real(runs, {e["file"]: e["text"] for e in entries})
     print_calibration(calibration)
-    return {"results": results, "targets": found, "calibrate": calibration}
+    return {**scored, "calibrate": calibration}
 
 
 def score_prompt_speech(work: Path, models: list[str], review: ReviewModel, checked: ReviewModel | None) -> dict:
@@ -189,11 +183,20 @@ def score_prompt_speech(work: Path, models: list[str], review: ReviewModel, chec
     except PromptSpeechUnavailable as exc:
         print(f"prompt speech skipped: {exc}")
         return {"skipped": str(exc)}
-    runs = {m: work / f"prompts-{m.split(':')[-1]}" for m in models}
-    results = {m: evaluate_set(work / "prompts", entries, runs[m], m, review, checked) for m in models}
+    return score_speech_set(work, "prompts", "prompt speech", entries, models, review, checked)
+
+
+def score_speech_set(
+    work: Path, name: str, label: str, entries: list[dict], models: list[str], review: ReviewModel,
+    checked: ReviewModel | None,
+) -> dict:  # fmt: skip
+    """Runs each model on the set in `<work>/<name>` (runs in `<work>/<name>-<model>`) and prints its targets."""
+    results = {
+        m: evaluate_set(work / name, entries, work / f"{name}-{m.split(':')[-1]}", m, review, checked) for m in models
+    }
     found = targets(results)
     for target in found:
-        print(f"prompt speech, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
+        print(f"{label}, {target['model']}: recall {target['recall']} ({target['recall_95']}),"
               f" precision {target['precision']} ({target['precision_95']})")  # fmt: skip
     return {"results": results, "targets": found}
 

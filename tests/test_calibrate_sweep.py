@@ -9,10 +9,10 @@ proves nothing. There only the half-written model of a killed calibrate goes: it
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from support.lock_processes import dead_pid
 
 from preannotate.correction.calibrate import MODEL_FILE, Calibration, write_model
 from preannotate.correction.calibrate_lock import holding
@@ -21,8 +21,7 @@ from preannotate.storage import STALE_TEMP_S, host_tag, pid_alive
 
 
 def _dead_pid() -> int:
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    pid = int(gone.stdout)
+    pid = dead_pid()
     assert not pid_alive(pid)
     return pid
 

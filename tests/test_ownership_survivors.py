@@ -25,6 +25,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from support.lock_processes import dead_pid
 from support.media import SAMPLES
 
 from preannotate.correction.calibrate import MODEL_FILE, TARGET, Calibration, write_model
@@ -219,8 +220,7 @@ def test_a_temp_file_of_another_machine_is_kept_though_a_local_pid_of_that_numbe
 
     Mutant killed: the host tag of `_is_stale` ignored (a dead local pid then condemns another machine's file).
     """
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    pid = int(gone.stdout)  # a process of this machine that has ended
+    pid = dead_pid()  # a process of this machine that has ended
     assert not pid_alive(pid)
     other = f"{zlib.crc32(b'render-node-07.team.example'):08x}"
     assert other != host_tag()

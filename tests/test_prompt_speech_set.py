@@ -2,16 +2,14 @@
 
 The packages come from Debian when the benchmark runs; here two small .deb files laid out the same way (an
 `ar` archive holding data.tar.xz; the transcript gzipped, the prompts in G.722 encoded by PyAV) stand in for
-them, their sha256 pinned in place of Debian's.
+them, served from a file:// mirror with their sha256 pinned in place of Debian's.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import io
-import sys
 import tarfile
 import wave
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from support.bench_modules import benchmark_module
 
 HERE = Path(__file__).resolve().parent
 TRANSCRIPT = """; Core Asterisk Sounds in English
@@ -37,12 +36,8 @@ missing-audio: This prompt has no recording here.
 
 @pytest.fixture(scope="module")
 def prompt_speech():
-    spec = importlib.util.spec_from_file_location("prompt_speech", HERE.parent / "benchmarks" / "prompt_speech.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["prompt_speech"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("prompt_speech", None)
+    with benchmark_module("prompt_speech") as module:
+        yield module
 
 
 def test_only_prompts_of_four_words_or_more_with_nothing_unsaid_are_taken(prompt_speech):
@@ -86,13 +81,12 @@ def test_the_chosen_prompts_are_decoded_from_the_packages_and_checked(prompt_spe
     audio = {f"usr/share/asterisk/sounds/en_US_f_Allison/{n}.g722": _g722(tone) for n in ("agent-pass", "beep")}
     audio["usr/share/asterisk/sounds/en_US_f_Allison/dictate/both_help.g722"] = _g722(tone[:8000])
     texts = {"usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz": gzip.compress(TRANSCRIPT.encode())}
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
+    mirror, downloads = tmp_path / "mirror", tmp_path / "downloads"  # a file:// mirror stands in for Debian's
+    mirror.mkdir()
     for source, members in (("TEXTS_DEB", texts), ("AUDIO_DEB", audio)):
-        url, _ = getattr(prompt_speech, source)
-        deb = _deb(members)
-        (downloads / url.rsplit("/", 1)[1]).write_bytes(deb)
-        monkeypatch.setattr(prompt_speech, source, (url, hashlib.sha256(deb).hexdigest()))
+        package = mirror / getattr(prompt_speech, source)[0].rsplit("/", 1)[1]
+        package.write_bytes(_deb(members))
+        monkeypatch.setattr(prompt_speech, source, (package.as_uri(), hashlib.sha256(package.read_bytes()).hexdigest()))
     manifest = prompt_speech.build_prompt_set(tmp_path / "set", downloads)
     assert manifest == [
         {"file": "agent-pass.wav", "text": "Please enter your password followed by the pound key."},
@@ -104,6 +98,8 @@ def test_the_chosen_prompts_are_decoded_from_the_packages_and_checked(prompt_spe
     assert 5000 < np.abs(decoded).max() < 9000  # the tone, decoded
 
     (tmp_path / "set" / "manifest.json").unlink()
-    (downloads / prompt_speech.AUDIO_DEB[0].rsplit("/", 1)[1]).write_bytes(b"not the package")
+    name = prompt_speech.AUDIO_DEB[0].rsplit("/", 1)[1]
+    (downloads / name).unlink()
+    (mirror / name).write_bytes(b"not the package")
     with pytest.raises(prompt_speech.PromptSpeechUnavailable, match="sha256"):
         prompt_speech.build_prompt_set(tmp_path / "set", downloads)

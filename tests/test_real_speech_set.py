@@ -7,27 +7,22 @@ annotation) stands in for them.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import tarfile
 import wave
 from pathlib import Path
 
 import pytest
+from support.bench_modules import benchmark_module
 
 HERE = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def real_speech():
-    spec = importlib.util.spec_from_file_location("real_speech", HERE.parent / "benchmarks" / "real_speech.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["real_speech"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("real_speech", None)
+    with benchmark_module("real_speech") as module:
+        yield module
 
 
 def _archive(path: Path, members: dict[str, bytes]) -> Path:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.lock_processes import dead_pid
 from support.media import SAMPLES
 
 from preannotate.report import FileResult, summary_table
@@ -131,8 +132,7 @@ def test_hidden_tmp_files_of_the_user_are_kept_old_temps_of_the_tool_go(run_copy
 
 def test_temps_of_a_killed_run_go_from_the_checks_and_speakers_folders(run_copy) -> None:
     inp, out = run_copy
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    left = [out / folder / f".counting.wav.json.{host_tag()}-{int(dead.stdout)}-0a1b2c3d.tmp"
+    left = [out / folder / f".counting.wav.json.{host_tag()}-{dead_pid()}-0a1b2c3d.tmp"
             for folder in ("checks", "speakers")]  # fmt: skip
     for path in left:
         path.parent.mkdir()

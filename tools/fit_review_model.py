@@ -78,6 +78,7 @@ VOICE_SPLITS = {
     "heldout_voices": (HELDOUT, OTHER_HELDOUT_VOICES, 26, PLAIN, 1.0),
 }
 ALL_SPLITS = {**SPLITS, **VOICE_SPLITS}
+TRAIN_FILES, HELDOUT_FILES = 48, 24  # files of a train and a held-out split (times the split's share)
 # Debian packages that speak the splits (review_speech.py)
 SYNTHESIZERS = ("espeak-ng", "sox", "flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts")
 # Each model's run is the other's check here (tools/review_checked.py): no check stage of its own.
@@ -183,8 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     """Builds the data, fits, evaluates and writes the model and its note."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "review_model")
-    parser.add_argument("--train-files", type=int, default=48)
-    parser.add_argument("--heldout-files", type=int, default=24)
+    parser.add_argument("--train-files", type=int, default=TRAIN_FILES)
+    parser.add_argument("--heldout-files", type=int, default=HELDOUT_FILES)
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--target-recall", type=float, default=0.85)
     parser.add_argument("--no-write", action="store_true", help="report only; leave the shipped files alone")
@@ -201,10 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
 
-    counts = {
-        s: round(v[4] * (args.train_files if s.startswith("train") else args.heldout_files))
-        for s, v in (ALL_SPLITS if args.other_voices != "off" else SPLITS).items()
-    }
+    counts = file_counts(ALL_SPLITS if args.other_voices != "off" else SPLITS, args.train_files, args.heldout_files)
     manifests = {split: build_audio(args.work, split, n) for split, n in counts.items()}
     records, words = collect(args.work, manifests, args.models)
     train = [(f"{s}/{m}", r) for (s, m), rs in records.items() if fitted(s, args) for r in rs]
@@ -234,6 +232,11 @@ def main(argv: list[str] | None = None) -> None:
         note = paths[0].with_name("README.md")
         write_note(note, model)
         note.write_text(note.read_text(encoding="utf-8") + "\n" + checked_note(checked), encoding="utf-8")
+
+
+def file_counts(splits: dict, train_files: int = TRAIN_FILES, heldout_files: int = HELDOUT_FILES) -> dict[str, int]:
+    """How many files each split has: its share of the train or held-out count."""
+    return {s: round(v[4] * (train_files if s.startswith("train") else heldout_files)) for s, v in splits.items()}
 
 
 def fitted(split: str, args: argparse.Namespace) -> bool:

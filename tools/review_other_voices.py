@@ -35,8 +35,7 @@ SHOWN = ("chunks", "flagged", "recall", "precision", "auc", "recall_95", "precis
 
 def shipped_on_voices(work: Path) -> None:
     """Prints the shipped models' flags on each voice split and both pooled, per Whisper model."""
-    manifests = {s: F.build_audio(work, s, round(v[4] * (48 if s.startswith("train") else 24)))
-                 for s, v in F.VOICE_SPLITS.items()}  # fmt: skip
+    manifests = {s: F.build_audio(work, s, n) for s, n in F.file_counts(F.VOICE_SPLITS).items()}
     records, _ = F.collect(work, manifests, list(F.MODELS))
     checked = checked_records(records, work / "runs")
     for model in F.MODELS:

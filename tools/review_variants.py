@@ -251,7 +251,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
-    counts = {s: round(v[4] * (48 if s.startswith("train") else 24)) for s, v in F.SPLITS.items()}
+    counts = F.file_counts(F.SPLITS)
     manifests = {split: F.build_audio(args.work, split, n) for split, n in counts.items()}
     records, words = F.collect(args.work, manifests, list(F.MODELS))
     if args.stories:

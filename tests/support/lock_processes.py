@@ -82,3 +82,9 @@ def go_on(pin: Path) -> None:
     """Lets a process paused by PAUSE_AT_FIRST_FLOCK on the named pipe `pin` go on."""
     with open(pin, "wb"):
         pass
+
+
+def dead_pid() -> int:
+    """The pid of a process of this machine that has ended (a killed writer's, for stale temporary files)."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(gone.stdout)
