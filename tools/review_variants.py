@@ -18,8 +18,11 @@ drafts (`review_model_checked.json`'s recipe) with features added or swapped:
   (`transcribe.condition_on_previous_text=false`); base's rows only.
 - `check_no_context` (with --no-context): the check model's run decoded without its previous text, in place of
   the check as shipped (which keeps it), for both models' rows.
+- `unstable` (with --perturbed, about 30 min on 2 cores: both models decode every split again, slowed to 0.9
+  speed): how many words the draft model hears otherwise in the slowed audio (tools/review_perturbed.py, with
+  the rule that decides it), beside the check; also scored on the held-out flite and festival voices.
 
-    .venv/bin/python tools/review_variants.py [--stories] [--no-context]
+    .venv/bin/python tools/review_variants.py [--stories] [--no-context] [--perturbed]
 
 Prints, per variant and Whisper model: held-out recall, precision and AUC, and the same on the benchmark's set
 (the review model's flag alone, without the failure rules a run adds).
@@ -44,6 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
 import fit_review_model as F  # noqa: E402
 import jiwer  # noqa: E402
 from review_checked import CHECKER, checked_records  # noqa: E402
+from review_perturbed import decode_slowed, slowed_run, slowed_words  # noqa: E402
 from review_speech import PLAIN, plan_stories  # noqa: E402
 from review_stories import HELDOUT_STORIES, TRAIN_STORIES  # noqa: E402
 
@@ -75,6 +79,8 @@ VARIANTS = {
     ),
 }
 STORIES = {"connected speech": (CHECKED_FEATURES, F.MODELS, True)}
+PERTURBED = {"unstable": ((*CHECKED_FEATURES, "unstable_words"), F.MODELS, False)}  # review_perturbed's rule
+DIRECTIONS["unstable_words"] = 1
 NO_CONTEXT = {
     "base, shipped recipe": (CHECKED_FEATURES, ("bundled:base",), False),
     "base, no_context": ((*CHECKED_FEATURES, "no_context"), ("bundled:base",), False),
@@ -149,7 +155,7 @@ def lexical(chunk: Chunk, table: tuple[dict[str, float], float]) -> float:
     return max([rates.get(k, prior) for w in chunk.words if (k := word_key(w))] or [prior])
 
 
-def add_features(checked: dict, runs: Path, no_context: bool) -> tuple[dict[str, float], float]:
+def add_features(checked: dict, runs: Path, no_context: bool, slowed: bool = False) -> tuple[dict[str, float], float]:
     """Adds every variant's features to the checked records, in place; returns the training rows' lexicon."""
     train = [r for (s, _), rs in checked.items() if s.startswith("train") and "story" not in s for r in rs]
     files = sorted({(r["split"], r["file"]) for r in train})
@@ -161,13 +167,15 @@ def add_features(checked: dict, runs: Path, no_context: bool) -> tuple[dict[str,
         other, cache = runs / f"{split}-{CHECKER[model].split(':')[-1]}", {}
         context = runs / f"{split}-base-nocontext" if no_context and model == "bundled:base" else None
         other_again = Path(f"{other}-nocontext") if no_context else None
+        own_slowed = slowed_run(runs, split, model) if slowed else None
         for r in rows:
             table = tables[fold[split, r["file"]]] if (split, r["file"]) in fold else whole
-            check, again, check_again = cache.setdefault(
-                r["file"],
-                (timed_words(other, r["file"]), again_words(context, r["file"]), again_words(other_again, r["file"])),
-            )
-            r["features"] = {**r["features"], **extra_features(r["chunk"], check, table, again, check_again)}
+            check, others = cache.setdefault(r["file"], (timed_words(other, r["file"]), {
+                "no_context": again_words(context, r["file"]),
+                "check_no_context": again_words(other_again, r["file"]),
+                "unstable_words": own_slowed and slowed_words(own_slowed, r["file"]),
+            }))  # fmt: skip
+            r["features"] = {**r["features"], **extra_features(r["chunk"], check, table, others)}
     return whole
 
 
@@ -178,18 +186,18 @@ def again_words(context: Path | None, item: str) -> list[CheckWord] | None:
 
 def extra_features(
     chunk: Chunk, check: list[tuple[CheckWord, float]], table: tuple[dict[str, float], float],
-    again: list[CheckWord] | None, check_again: list[CheckWord] | None = None,
+    others: dict[str, list[CheckWord] | None],
 ) -> dict[str, float]:  # fmt: skip
     """The variants' features of one chunk.
 
-    `again`: the file's words decoded by base without previous text; `check_again`: the check model's
-    words decoded so; each None without that run.
+    `others`: by feature name, the words of another decoding of the file whose disagreements it counts
+    (`no_context`: base without previous text; `check_no_context`: the check model so; `unstable_words`:
+    the draft model on the slowed audio), None without that run.
     """
     features = {**check_features(chunk, check), "lexical": lexical(chunk, table), **first_word_apart(chunk)}
-    if again is not None:
-        features["no_context"] = float(unconfirmed_words(chunk, again))
-    if check_again is not None:
-        features["check_no_context"] = float(unconfirmed_words(chunk, check_again))
+    for name, words in others.items():
+        if words is not None:
+            features[name] = float(unconfirmed_words(chunk, words))
     return features
 
 
@@ -203,7 +211,7 @@ def decode_without_context(work: Path, folders: dict[str, Path]) -> None:
 
 
 def benchmark_rows(
-    work: Path, model: str, table: tuple[dict[str, float], float], no_context: bool
+    work: Path, model: str, table: tuple[dict[str, float], float], no_context: bool, slowed: bool = False
 ) -> list[tuple[dict, float]]:
     """The benchmark set's chunks of one model with every variant's features (its check: the other model's run)."""
     from dataset import build_set
@@ -218,11 +226,13 @@ def benchmark_rows(
         transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{record['item']}.json").read_text()))
         chunks = chunk_transcript(transcript, chunking)
         file_rows, _ = chunk_rows(chunks, transcript.duration, references[record["source"]], normalize)
-        check, again = timed_words(other, record["item"]), again_words(context, record["item"])
-        check_again = again_words(other_again, record["item"])
+        check, item = timed_words(other, record["item"]), record["item"]
+        own_slowed = slowed_run(runs, "benchmark", model) if slowed else None
+        others = {"no_context": again_words(context, item), "check_no_context": again_words(other_again, item),
+                  "unstable_words": own_slowed and slowed_words(own_slowed, item)}  # fmt: skip
         for chunk, (features, wer) in zip(chunks, file_rows):
             unconfirmed = float(unconfirmed_words(chunk, [w for w, _ in check]))
-            extra = extra_features(chunk, check, table, again, check_again)
+            extra = extra_features(chunk, check, table, others)
             rows.append(({**features, **extra, "unconfirmed_words": unconfirmed}, wer))
     return rows
 
@@ -248,42 +258,61 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "review_model")
     parser.add_argument("--stories", action="store_true", help="also fit and score on connected speech")
     parser.add_argument("--no-context", action="store_true", help="also decode base without its previous text")
+    parser.add_argument("--perturbed", action="store_true", help="also decode the slowed audio (review_perturbed)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
     counts = F.file_counts(F.SPLITS)
     manifests = {split: F.build_audio(args.work, split, n) for split, n in counts.items()}
     records, words = F.collect(args.work, manifests, list(F.MODELS))
+    extra_sets = {"held-out paragraphs": "heldout_story"} if args.stories else {}
     if args.stories:
         more_records, more_words = story_records(args.work)
         records, words = {**records, **more_records}, {**words, **more_words}
+    if args.perturbed:  # rule 3 of review_perturbed: the held-out voices, fitted on by no variant
+        voices = {
+            "heldout_voices": F.build_audio(
+                args.work, "heldout_voices", F.file_counts(F.VOICE_SPLITS)["heldout_voices"]
+            )
+        }
+        records |= F.collect(args.work, voices, list(F.MODELS))[0]
+        extra_sets["held-out voices"] = "heldout_voices"
     F.benchmark_check(args.work, list(F.MODELS), default_model(), checked_model())  # makes the benchmark's runs
+    splits = [*manifests, *(STORY_SPLITS if args.stories else ())]
+    folders = {s: args.work / "audio" / s for s in splits} | {"benchmark": args.work / "benchmark_set"}
     if args.no_context:
-        splits = [*manifests, *(STORY_SPLITS if args.stories else ())]
-        folders = {s: args.work / "audio" / s for s in splits} | {"benchmark": args.work / "benchmark_set"}
         decode_without_context(args.work, folders)
+    if args.perturbed:
+        decode_slowed(args.work, folders | {"heldout_voices": args.work / "audio" / "heldout_voices"})
     checked = checked_records(records, args.work / "runs")
-    table = add_features(checked, args.work / "runs", args.no_context)
-    bench = {m: benchmark_rows(args.work, m, table, args.no_context) for m in F.MODELS}
+    table = add_features(checked, args.work / "runs", args.no_context, args.perturbed)
+    bench = {m: benchmark_rows(args.work, m, table, args.no_context, args.perturbed) for m in F.MODELS}
     shipped_words = [w for k, ps in words.items() if k[0].startswith("train") and "story" not in k[0] for w in ps]
-    word_threshold = fit_word_threshold(shipped_words)
-    variants = {**VARIANTS, **(STORIES if args.stories else {}), **(NO_CONTEXT if args.no_context else {})}
+    variants = {**VARIANTS, **(STORIES if args.stories else {}), **(NO_CONTEXT if args.no_context else {}),
+                **(PERTURBED if args.perturbed else {})}  # fmt: skip
+    print_variants(variants, checked, set(manifests), bench, fit_word_threshold(shipped_words), extra_sets)
+
+
+def print_variants(
+    variants: dict, checked: dict, splits: set[str], bench: dict, word_threshold: float, extra_sets: dict[str, str]
+) -> None:
+    """Fits each variant on the training rows and prints its held-out, benchmark and extra sets' figures."""
     print("| variant | model | held-out recall | precision | AUC | benchmark recall | precision | AUC |"
-          + (" held-out paragraphs recall | precision | AUC |" if args.stories else ""))  # fmt: skip
-    print("|---" * (11 if args.stories else 8) + "|")
+          + "".join(f" {name} recall | precision | AUC |" for name in extra_sets))  # fmt: skip
+    print("|---" * (8 + 3 * len(extra_sets)) + "|")
     for name, (features, models, stories) in variants.items():
-        fitted = [(s, m) for s, m in checked if s.startswith("train") and m in models and (stories or "story" not in s)]
+        fitted = [(s, m) for s, m in checked if s in splits | {"train_story"} and s.startswith("train")
+                  and m in models and (stories or "story" not in s)]  # fmt: skip
         train = [(f"{s}/{m}", r) for s, m in fitted for r in checked[s, m]]
         model = fit_review_model(
             [(r["features"], r["wer"]) for _, r in train], target_recall=0.85, word_threshold=word_threshold,
             feature_names=features, groups=[g for g, _ in train],
         )  # fmt: skip
         for m in models:
-            held = [r for (s, mm), rs in checked.items() if s in manifests and s.startswith("heldout") and mm == m
+            held = [r for (s, mm), rs in checked.items() if s in splits and s.startswith("heldout") and mm == m
                     for r in rs]  # fmt: skip
             scores = [evaluate_review_model(model, F._rows(held)), evaluate_review_model(model, bench[m])]
-            if args.stories:
-                scores.append(evaluate_review_model(model, F._rows(checked["heldout_story", m])))
+            scores += [evaluate_review_model(model, F._rows(checked[split, m])) for split in extra_sets.values()]
             cells = [str(x[k]) for x in scores for k in ("recall", "precision", "auc")]
             print(f"| {name} | {m} | " + " | ".join(cells) + " |")
 
