@@ -32,7 +32,7 @@ from preannotate.config import load_config
 from preannotate.quality import ReviewModel, default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.crosscheck import unconfirmed_words
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, TARGET_PRECISION, TARGET_RECALL
-from preannotate.quality.model import checked_model
+from preannotate.quality.model import checked_model, slowed_model
 from preannotate.run import run_pipeline
 from preannotate.run.check import read_check
 
@@ -42,7 +42,13 @@ OVERRIDES = MEASURED_RUN_OVERRIDES
 
 
 def evaluate_set(
-    folder: Path, entries: list[dict], run: Path, model: str, review: ReviewModel, checked: ReviewModel | None = None
+    folder: Path,
+    entries: list[dict],
+    run: Path,
+    model: str,
+    review: ReviewModel,
+    checked: ReviewModel | None = None,
+    slowed: ReviewModel | None = None,
 ) -> dict:
     """Runs preannotate on the set with one Whisper model (default options: checked as `auto` says) and scores it.
 
@@ -53,6 +59,7 @@ def evaluate_set(
         model: Whisper model name, e.g. bundled:tiny.en.
         review: The review model to score.
         checked: The model for checked drafts to score on the files the run checked; None: the shipped one.
+        slowed: The model for checked drafts decoded slowed down too; None: the shipped one.
 
     Returns:
         The review model's metrics and the two baselines', each with recall and precision.
@@ -60,11 +67,16 @@ def evaluate_set(
     overrides = [f"input.dir={folder}", f"output.dir={run}", f"model.name={model}", *OVERRIDES]
     config = load_config(None, overrides)
     run_pipeline(config, progress=False)
-    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking, checked)
+    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking, checked, slowed)
 
 
 def score_run(
-    run: Path, references: dict[str, str], review: ReviewModel, chunking: Any = None, checked: ReviewModel | None = None
+    run: Path,
+    references: dict[str, str],
+    review: ReviewModel,
+    chunking: Any = None,
+    checked: ReviewModel | None = None,
+    slowed: ReviewModel | None = None,
 ) -> dict:
     """Scores the flags on the chunks of a finished run whose files have reference texts.
 
@@ -75,23 +87,32 @@ def score_run(
         chunking: Chunking options; None uses the defaults (what `preannotate run` exports with).
         checked: The model for checked drafts, scored on the chunks of the files the run checked
             (`checks/`); None: the shipped one.
+        slowed: The model for checked drafts with their slowed decode, scored on the chunks of the files
+            whose checks hold one; None: the shipped one.
 
     Returns:
         The review model's metrics and the two baselines', each with recall and precision;
-        `checked_model`: the checked model's metrics (None when the run checked no file); and
+        `checked_model`: the checked model's metrics (None when the run checked no file); `slowed_model`:
+        the slowed model's (None when no check holds a slowed decode); and
         `exported`: the needs_review flags the run wrote to chunks.jsonl (review model, rules and all;
         None when the run's chunks differ from those of `chunking`).
     """
     exported = _exported_flags(run)
-    rows, errors, old, low, shipped, checked_rows = [], [], [], [], [], []
-    state = json.loads((run / "run.json").read_text())
+    rows, errors, old, low, shipped, checked_rows, slowed_rows = [], [], [], [], [], [], []
+    key = json.loads((run / "run.json").read_text())["stages"].get("check")
     for record, chunks, file_rows, labels in labelled_files(run, references, chunking):
         rows += file_rows
-        check = read_check(run, record["item"], state["stages"]["check"]) if "check" in state["stages"] else None
+        check = read_check(run, record["item"], key) if key else None
         if check is not None:
             checked_rows += [
                 ({**f, "unconfirmed_words": float(unconfirmed_words(c, check))}, w)
                 for c, (f, w) in zip(chunks, file_rows)
+            ]
+        again = read_check(run, record["item"], key, "slowed") if key and check is not None else None
+        if again is not None:
+            slowed_rows += [
+                ({**f, "unstable_words": float(unconfirmed_words(c, again))}, w)
+                for c, (f, w) in zip(chunks, checked_rows[-len(chunks) :])
             ]
         errors += [label.has_error for label in labels]
         old += [c.needs_review for c in chunks]
@@ -101,6 +122,7 @@ def score_run(
     return {
         "review_model": evaluate_review_model(review, rows),
         "checked_model": evaluate_review_model(checked or checked_model(), checked_rows) if checked_rows else None,
+        "slowed_model": evaluate_review_model(slowed or slowed_model(), slowed_rows) if slowed_rows else None,
         "exported": flag_metrics(errors, shipped).to_dict() if shipped is not None else None,
         "default_thresholds": flag_metrics(errors, old).to_dict(),
         f"min_word_probability_below_{review.word_threshold}": flag_metrics(errors, low).to_dict(),

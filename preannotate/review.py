@@ -15,8 +15,10 @@ from .chunking import DOUBTFUL_WORDS, PREDICTED_WER, RULE_REASONS, Chunk
 from .errors import ConfigError
 from .options import AnnotationOptions
 from .quality import ReviewModel, assess_chunk, default_model
-from .quality.crosscheck import CheckWord, Unconfirmed, unconfirmed
-from .quality.model import DoubtfulWord, checked_model
+from .quality.crosscheck import CheckWord, Unconfirmed, unconfirmed, unconfirmed_words
+from .quality.model import DoubtfulWord, checked_model, slowed_model
+
+Scored = tuple[ReviewModel, float]  # a model and the predicted WER above which a chunk needs review
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,14 @@ class Reviewer:
         threshold: Predicted WER above which a chunk needs review.
         checked: The model for files a second model checked (fitted with `unconfirmed_words`), with its
             threshold; None assesses them with `model` (a team's own model, fitted without checks).
+        slowed: The model for checked files whose draft model also decoded them slowed down (fitted with
+            `unstable_words` too), with its threshold; None assesses them with `checked`.
     """
 
     model: ReviewModel
     threshold: float
-    checked: tuple[ReviewModel, float] | None = None
+    checked: Scored | None = None
+    slowed: Scored | None = None
 
     @classmethod
     def default(cls) -> Reviewer:
@@ -56,11 +61,20 @@ class Reviewer:
 
         if options.review_model is not None or options.cross_check is None:
             return cls(model, threshold(model))
-        checked = checked_model()
-        return cls(model, threshold(model), (checked, threshold(checked)))
+        checked, slowed = checked_model(), slowed_model() if options.slowed_check else None
+        return cls(
+            model,
+            threshold(model),
+            (checked, threshold(checked)),
+            (slowed, threshold(slowed)) if slowed is not None else None,
+        )
 
     def assess(
-        self, chunks: Sequence[Chunk], transcript_duration: float, check: Sequence[CheckWord] | None = None
+        self,
+        chunks: Sequence[Chunk],
+        transcript_duration: float,
+        check: Sequence[CheckWord] | None = None,
+        slowed: Sequence[CheckWord] | None = None,
     ) -> list[Chunk]:
         """The chunks with predicted WER, doubtful words and review flags filled in.
 
@@ -68,6 +82,8 @@ class Reviewer:
             chunks: One file's chunks, from `chunk_transcript`.
             transcript_duration: Seconds of the file (the model's edge features need it).
             check: A second model's words for the file; None (or no `checked` model) assesses without.
+            slowed: The draft model's words for the file slowed down (at the file's times); None (or no
+                `slowed` model) assesses with the check alone.
 
         Returns:
             New chunks; `review_reason` keeps the rules' reasons and adds `predicted_wer` when
@@ -76,8 +92,14 @@ class Reviewer:
         """
         if check is None or self.checked is None:
             return [self._assess(chunk, transcript_duration, self.model, self.threshold) for chunk in chunks]
-        model, threshold = self.checked
-        return [self._assess(c, transcript_duration, model, threshold, unconfirmed(c, check)) for c in chunks]
+        if slowed is None or self.slowed is None:
+            model, threshold = self.checked
+            return [self._assess(c, transcript_duration, model, threshold, unconfirmed(c, check)) for c in chunks]
+        model, threshold = self.slowed
+        return [
+            self._assess(c, transcript_duration, model, threshold, unconfirmed(c, check), unconfirmed_words(c, slowed))
+            for c in chunks
+        ]
 
     def _assess(
         self,
@@ -86,8 +108,9 @@ class Reviewer:
         model: ReviewModel,
         threshold: float,
         check: Unconfirmed | None = None,
+        unstable: int = 0,
     ) -> Chunk:
-        verdict = assess_chunk(chunk, transcript_duration, model, check.number if check else 0)
+        verdict = assess_chunk(chunk, transcript_duration, model, check.number if check else 0, unstable)
         rules = [r for r in chunk.review_reason.split(";") if r in RULE_REASONS]
         reasons = [*rules, PREDICTED_WER] if verdict.predicted_wer > threshold else rules
         doubtful = _doubtful(chunk, verdict.doubtful_words, check.words if check else frozenset())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jiwer
 import pytest
+from support.check_words import WORDS, chunk, heard
 from support.configs import config, english_folder
 
 from preannotate.asr import prepare
@@ -30,16 +31,6 @@ from preannotate.run.stages import stage_keys
 from preannotate.run.transcribe_jobs import transcribe_audio
 
 PAUSES = Path(__file__).parent / "data" / "pauses.opus"
-WORDS = ("Welcome", "to", "the", "history", "of", "writing.")
-
-
-def chunk(words: tuple[str, ...] = WORDS, probability: float = 0.97, start: float = 10.0) -> Chunk:
-    timed = tuple(Word(f" {w}", start + i * 0.4, start + i * 0.4 + 0.3, probability) for i, w in enumerate(words))
-    return Chunk(0, start - 0.2, timed[-1].end + 0.2, " ".join(words), timed, avg_logprob=-0.15)
-
-
-def heard(words: tuple[str, ...], start: float = 10.0) -> list[CheckWord]:
-    return [CheckWord(start + i * 0.4 + 0.02, start + i * 0.4 + 0.3, f" {w}") for i, w in enumerate(words)]
 
 
 def test_words_are_compared_without_case_or_punctuation() -> None:

@@ -30,6 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from review_checked import checked_note, checked_records, doubtful_word_metrics  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
+from review_perturbed import decode_slowed, slowed_note, unstable_records  # noqa: E402
 from review_report import write_note  # noqa: E402
 from review_speech import EASY, HARD, PLAIN, VERSION, plan_files, synthesize  # noqa: E402
 
@@ -37,9 +38,9 @@ from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
 from preannotate.quality import chunk_features, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, flag_metrics  # noqa: E402
-from preannotate.quality.features import CHECKED_FEATURES  # noqa: E402
+from preannotate.quality.features import CHECKED_FEATURES, SLOWED_FEATURES  # noqa: E402
 from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
-from preannotate.quality.model import CHECKED_PATH, DEFAULT_PATH  # noqa: E402
+from preannotate.quality.model import CHECKED_PATH, DEFAULT_PATH, SLOWED_PATH  # noqa: E402
 from preannotate.results import Transcript  # noqa: E402
 from preannotate.run import run_pipeline  # noqa: E402
 
@@ -216,22 +217,25 @@ def main(argv: list[str] | None = None) -> None:
     )
     model.provenance["heldout"] = {m: heldout_metrics(model, records, words, m) for m in args.models}
     checked = fit_checked(records, args, word_threshold)
+    slowed = fit_checked(records, args, word_threshold, slowed=True)
     if not args.no_benchmark:
-        bench = benchmark_check(args.work, args.models, model, checked)
+        bench = benchmark_check(args.work, args.models, model, checked, slowed)
         model.provenance["benchmark_check"] = bench
         for m in args.models:
             checked.provenance["evaluation"][m]["benchmark"] = bench[m]["checked_model"]
-    print(json.dumps({"threshold": model.threshold, **model.provenance}, indent=1))
-    print(json.dumps({"threshold": checked.threshold, **checked.provenance}, indent=1))
+            slowed.provenance["evaluation"][m]["benchmark"] = bench[m]["slowed_model"]
+    for fitted_model in (model, checked, slowed):
+        print(json.dumps({"threshold": fitted_model.threshold, **fitted_model.provenance}, indent=1))
     if not args.no_write:
         folder = args.out or DEFAULT_PATH.parent
-        paths = (folder / DEFAULT_PATH.name, folder / CHECKED_PATH.name)
+        paths = (folder / DEFAULT_PATH.name, folder / CHECKED_PATH.name, folder / SLOWED_PATH.name)
         paths[0].parent.mkdir(parents=True, exist_ok=True)
-        model.save(paths[0])
-        checked.save(paths[1])
+        for fitted_model, path in zip((model, checked, slowed), paths):
+            fitted_model.save(path)
         note = paths[0].with_name("README.md")
         write_note(note, model)
-        note.write_text(note.read_text(encoding="utf-8") + "\n" + checked_note(checked), encoding="utf-8")
+        sections = [note.read_text(encoding="utf-8"), checked_note(checked), slowed_note(slowed)]
+        note.write_text("\n".join(sections), encoding="utf-8")
 
 
 def file_counts(splits: dict, train_files: int = TRAIN_FILES, heldout_files: int = HELDOUT_FILES) -> dict[str, int]:
@@ -244,17 +248,28 @@ def fitted(split: str, args: argparse.Namespace) -> bool:
     return split.startswith("train") and (split not in VOICE_SPLITS or args.other_voices == "fit")
 
 
-def fit_checked(records: dict, args: argparse.Namespace, word_threshold: float):
-    """The model for checked drafts: the same rows with `unconfirmed_words`, fitted and scored held out."""
+def fit_checked(records: dict, args: argparse.Namespace, word_threshold: float, slowed: bool = False):
+    """The model for checked drafts: the same rows with `unconfirmed_words`, fitted and scored held out.
+
+    `slowed`: with `unstable_words` too, from each model's decode of the splits slowed down (review_perturbed).
+    """
     checked = checked_records(records, args.work / "runs")
+    data = "review_model.json's rows, each draft checked by the other model (review_checked.py)"
+    if slowed:
+        splits = {s: args.work / "audio" / s for s, _ in records}
+        decode_slowed(args.work, splits, list(args.models), list(OVERRIDES))
+        checked, data = (
+            unstable_records(checked, args.work / "runs"),
+            f"{data}, and decoded slowed (review_perturbed.py)",
+        )
     train = [(f"{s}/{m}", r) for (s, m), rs in checked.items() if fitted(s, args) for r in rs]
     model = fit_review_model(
         [(r["features"], r["wer"]) for _, r in train],
         target_recall=args.target_recall,
         word_threshold=word_threshold,
-        feature_names=CHECKED_FEATURES,
+        feature_names=SLOWED_FEATURES if slowed else CHECKED_FEATURES,
         groups=[group for group, _ in train],
-        provenance={"data": "review_model.json's rows, each draft checked by the other model (review_checked.py)"},
+        provenance={"data": data},
     )
     model.provenance["evaluation"] = {
         m: {"held out": evaluate_review_model(model, _rows(pooled(checked, "heldout", [m])))} for m in args.models
@@ -325,7 +340,7 @@ def heldout_metrics(model, records: dict, words: dict, name: str) -> dict:
     }
 
 
-def benchmark_check(work: Path, models: list[str], model, checked) -> dict:
+def benchmark_check(work: Path, models: list[str], model, checked, slowed=None) -> dict:
     """The benchmark's speech set (benchmarks/review_model.py): other texts and recordings, none fitted on."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from dataset import build_set
@@ -334,7 +349,7 @@ def benchmark_check(work: Path, models: list[str], model, checked) -> dict:
     folder = work / "benchmark_set"
     entries = build_set(folder)
     return {
-        m: evaluate_set(folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model, checked)
+        m: evaluate_set(folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model, checked, slowed)
         for m in models
     }
 

@@ -82,14 +82,28 @@ def doubtful_word_metrics(records: list[dict], runs: Path, word_threshold: float
 
 def checked_note(model) -> str:
     """The note's section on the checked model, from its provenance."""
-    fit = model.provenance["fit"]
-    coefs = ", ".join(f"{n} {c:+.3f}" for n, c in zip(model.features, model.coef) if c)
-    lines = [
+    lines = model_section(model, [
         "## The model for checked drafts (`review_model_checked.json`)",
         "Made by the same script on the same rows, with one more feature, `unconfirmed_words`: how many of the",
         "chunk's words a second model heard otherwise (`preannotate/quality/crosscheck.py`; the run's `check` stage,",
         "`annotation.cross_check`). In the training rows each model's draft is checked by the other model's run",
         f"({', '.join(f'{d} by {c}' for d, c in CHECKER.items())}).",
+    ])  # fmt: skip
+    lines += ["", "Doubtful words against wrong words, held out (listed now: either):"]
+    for name, ways in model.provenance.get("doubtful_words", {}).items():
+        parts = [
+            f"{way.replace('_', ' ')} recall {m['recall']} at precision {m['precision']}" for way, m in ways.items()
+        ]
+        lines.append(f"- {name}: {'; '.join(parts)} ({next(iter(ways.values()))['with_error']} wrong words)")
+    return "\n".join(lines) + "\n"
+
+
+def model_section(model, intro: list[str]) -> list[str]:
+    """A shipped model's note section: `intro`, then its fit and its evaluation table, from its provenance."""
+    fit = model.provenance["fit"]
+    coefs = ", ".join(f"{n} {c:+.3f}" for n, c in zip(model.features, model.coef) if c)
+    lines = [
+        *intro,
         f"Fit: {fit['rows']} chunks, {fit['with_error']} with an error; C = {fit['C']}; coefficients (standardized):",
         f"{coefs}. threshold = {model.threshold:.4f}. Out of fold: recall {fit['out_of_fold']['recall']},"
         f" precision {fit['out_of_fold']['precision']}, AUC {fit['out_of_fold']['auc']}.",
@@ -98,17 +112,10 @@ def checked_note(model) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, sets in model.provenance.get("evaluation", {}).items():
-        for label, m in sets.items():
-            if m is None:  # the benchmark's run of this model checked no file (`auto` leaves tiny drafts alone)
-                continue
-            lines.append(
-                f"| {name} | {label} | {m['chunks']} | {m['with_error']} | {m['flagged']} | {m['recall']} |"
-                f" {m['precision']} | {m.get('auc', '')} |"
-            )
-    lines += ["", "Doubtful words against wrong words, held out (listed now: either):"]
-    for name, ways in model.provenance.get("doubtful_words", {}).items():
-        parts = [
-            f"{way.replace('_', ' ')} recall {m['recall']} at precision {m['precision']}" for way, m in ways.items()
+        lines += [
+            f"| {name} | {label} | {m['chunks']} | {m['with_error']} | {m['flagged']} | {m['recall']} |"
+            f" {m['precision']} | {m.get('auc', '')} |"
+            for label, m in sets.items()
+            if m is not None  # the benchmark's run of this model checked no file (`auto` leaves tiny drafts alone)
         ]
-        lines.append(f"- {name}: {'; '.join(parts)} ({next(iter(ways.values()))['with_error']} wrong words)")
-    return "\n".join(lines) + "\n"
+    return lines

@@ -25,13 +25,14 @@ import itertools
 import json
 from pathlib import Path
 
-import fit_review_model as F
 import numpy as np
+from faster_whisper.audio import decode_audio
+from review_checked import model_section
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
 from preannotate.config import load_config
-from preannotate.quality.crosscheck import CheckWord
+from preannotate.quality.crosscheck import CheckWord, unconfirmed_words
 from preannotate.results import Transcript
 from preannotate.run import run_pipeline
 
@@ -40,13 +41,20 @@ UP, DOWN = 10, 9  # resample_poly's factors for SPEED
 
 
 def slowed_folder(folder: Path, dest: Path) -> Path:
-    """Writes each wav of `folder` slowed to SPEED into `dest` (files already there are kept); returns dest."""
+    """Writes each recording of `folder` slowed to SPEED into `dest` as wav (files there are kept); returns dest.
+
+    A wav keeps its rate and sample type; any other recording (the benchmark's `pauses.opus`) is decoded to
+    16 kHz first and named `slowed_name` of it.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    for source in sorted(folder.glob("*.wav")):
-        target = dest / source.name
+    for source in sorted(p for p in folder.iterdir() if p.suffix in (".wav", ".opus", ".flac", ".mp3")):
+        target = dest / slowed_name(source.name)
         if target.is_file():
             continue
-        rate, samples = wavfile.read(source)
+        if source.suffix == ".wav":
+            rate, samples = wavfile.read(source)
+        else:
+            rate, samples = 16000, decode_audio(str(source))
         slowed = resample_poly(samples.astype(np.float64), UP, DOWN, axis=0)
         if np.issubdtype(samples.dtype, np.integer):
             info = np.iinfo(samples.dtype)
@@ -57,13 +65,52 @@ def slowed_folder(folder: Path, dest: Path) -> Path:
     return dest
 
 
-def decode_slowed(work: Path, folders: dict[str, Path]) -> None:
-    """Decodes each folder's slowed copy with both models, the draft's options (finished files are reused)."""
-    for (name, folder), model in itertools.product(folders.items(), F.MODELS):
+def decode_slowed(work: Path, folders: dict[str, Path], models: list[str], overrides: list[str]) -> None:
+    """Decodes each folder's slowed copy with each model and the drafts' `overrides` (finished files are reused)."""
+    for (name, folder), model in itertools.product(folders.items(), models):
         slowed = slowed_folder(folder, work / "audio_slowed" / name)
         out = slowed_run(work / "runs", name, model)
-        overrides = [f"input.dir={slowed}", f"output.dir={out}", f"model.name={model}", *F.OVERRIDES]
-        run_pipeline(load_config(None, overrides), progress=False)
+        options = [f"input.dir={slowed}", f"output.dir={out}", f"model.name={model}", *overrides]
+        run_pipeline(load_config(None, options), progress=False)
+
+
+def unstable_records(checked: dict, runs: Path) -> dict:
+    """The checked records (`review_checked.checked_records`) with `unstable_words` from their model's slowed run."""
+    out = {}
+    for (split, model), rows in checked.items():
+        run, cache = slowed_run(runs, split, model), {}
+        for r in rows:
+            if r["file"] not in cache:
+                cache[r["file"]] = slowed_words(run, r["file"])
+        out[split, model] = [
+            {
+                **r,
+                "features": {**r["features"], "unstable_words": float(unconfirmed_words(r["chunk"], cache[r["file"]]))},
+            }
+            for r in rows
+        ]
+    return out
+
+
+def _unstable(chunk, words: list[CheckWord]) -> float:
+    return float(unconfirmed_words(chunk, words))
+
+
+def slowed_note(model) -> str:
+    """The note's section on the model for checked drafts with the slowed decode, from its provenance."""
+    return "\n".join(model_section(model, [
+        "## The model for checked drafts decoded slowed down too (`review_model_slowed.json`)",
+        "The checked model's rows with one more feature, `unstable_words`: how many of the chunk's words the draft's",
+        "own model heard otherwise in the audio slowed to 0.9 speed (`preannotate/audio_speed.py`; the `check`",
+        "stage with `annotation.slowed_check`). The training rows' slowed decodes are the splits' copies written by",
+        "tools/review_perturbed.py (16-bit wav; a run slows the decoded samples in memory), decoded by each model;",
+        "its rule chose this model on held-out speech only.",
+    ])) + "\n"  # fmt: skip
+
+
+def slowed_name(name: str) -> str:
+    """The slowed copy's file name (and item) of a recording: always a wav."""
+    return name if name.endswith(".wav") else f"{name}.wav"
 
 
 def slowed_run(runs: Path, split: str, model: str) -> Path:
@@ -73,5 +120,6 @@ def slowed_run(runs: Path, split: str, model: str) -> Path:
 
 def slowed_words(run: Path, item: str) -> list[CheckWord]:
     """An item's words in a slowed run, at the original audio's times."""
-    transcript = Transcript.from_dict(json.loads((run / "transcripts" / f"{item}.json").read_text()))
+    path = run / "transcripts" / f"{slowed_name(item)}.json"
+    transcript = Transcript.from_dict(json.loads(path.read_text()))
     return [CheckWord(w.start * SPEED, w.end * SPEED, w.word) for s in transcript.segments for w in (s.words or ())]

@@ -283,7 +283,8 @@ def main() -> None:
     if args.no_context:
         decode_without_context(args.work, folders)
     if args.perturbed:
-        decode_slowed(args.work, folders | {"heldout_voices": args.work / "audio" / "heldout_voices"})
+        voices_folder = {"heldout_voices": args.work / "audio" / "heldout_voices"}
+        decode_slowed(args.work, folders | voices_folder, list(F.MODELS), list(F.OVERRIDES))
     checked = checked_records(records, args.work / "runs")
     table = add_features(checked, args.work / "runs", args.no_context, args.perturbed)
     bench = {m: benchmark_rows(args.work, m, table, args.no_context, args.perturbed) for m in F.MODELS}

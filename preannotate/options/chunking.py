@@ -143,6 +143,13 @@ class AnnotationOptions:
         "no check. Ignored with `review_model` set (a model fitted without it). Its words heard otherwise are listed "
         "among the doubtful words. Costs 0.2 to 0.5 times the draft's time with base on faster-whisper (README).",
     )
+    slowed_check: bool = option(
+        True,
+        "With a check (`cross_check`), the draft's own model (faster-whisper) also transcribes each checked file "
+        "slowed to 0.9 speed: the draft's words it hears otherwise there are one more signal of the review model "
+        "(`review_model_slowed.json`), which finds more of the errors both models make. Costs about the draft's "
+        "time once more. false: the check model alone.",
+    )
     review_threshold: float | None = option(
         None,
         "A chunk needs review when its predicted WER is above this; null uses the model's.",

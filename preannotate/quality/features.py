@@ -40,6 +40,7 @@ FEATURE_NAMES = (
     "at_start",
     "at_end",
     "unconfirmed_words",
+    "unstable_words",
 )
 
 # The features the shipped model is fitted on. Left out: duration, log_n_words, chars_per_second, min_prob
@@ -75,14 +76,22 @@ DIRECTIONS: Mapping[str, int] = {
     "compression_ratio": 1,
     "temperature": 1,
     "unconfirmed_words": 1,
+    "unstable_words": 1,
 }
 
 # The features of the shipped model for drafts with a check model's words (`annotation.cross_check`).
 CHECKED_FEATURES = (*MODEL_FEATURES, "unconfirmed_words")
+# The features of the shipped model for checked drafts whose model also decoded the audio slowed down
+# (`annotation.slowed_check`): tools/review_perturbed.py's rule chose it, on held-out speech only.
+SLOWED_FEATURES = (*CHECKED_FEATURES, "unstable_words")
 
 
 def chunk_features(
-    chunk: Chunk, transcript_duration: float, edge_margin: float = EDGE_MARGIN, unconfirmed: int = 0
+    chunk: Chunk,
+    transcript_duration: float,
+    edge_margin: float = EDGE_MARGIN,
+    unconfirmed: int = 0,
+    unstable: int = 0,
 ) -> dict[str, float]:
     """Returns the chunk's features, keyed by FEATURE_NAMES.
 
@@ -92,6 +101,8 @@ def chunk_features(
         edge_margin: Speech this close (s) to the file's start or end touches it.
         unconfirmed: Words of the chunk a check model heard otherwise (`crosscheck.unconfirmed_words`);
             0 without a check (models fitted without it leave the feature out).
+        unstable: Words of the chunk the draft model itself heard otherwise in the audio slowed down
+            (`annotation.slowed_check`); 0 without that decode (models fitted without it leave it out).
 
     Returns:
         One finite float per name in FEATURE_NAMES.
@@ -113,6 +124,7 @@ def chunk_features(
         "at_start": float(start <= edge_margin),
         "at_end": float(end >= transcript_duration - edge_margin),
         "unconfirmed_words": float(unconfirmed),
+        "unstable_words": float(unstable),
     }
     return {name: features[name] for name in FEATURE_NAMES}
 

@@ -27,6 +27,9 @@ VERSION = 1
 DEFAULT_PATH = Path(__file__).with_name("review_model.json")
 # Fitted with `unconfirmed_words`: for drafts checked by a second model (`annotation.cross_check`).
 CHECKED_PATH = Path(__file__).with_name("review_model_checked.json")
+# Fitted with `unconfirmed_words` and `unstable_words`: checked drafts whose model also decoded the audio
+# slowed down (`annotation.slowed_check`).
+SLOWED_PATH = Path(__file__).with_name("review_model_slowed.json")
 
 
 class DoubtfulWord(NamedTuple):
@@ -177,8 +180,14 @@ def checked_model() -> ReviewModel:
     return ReviewModel.load(CHECKED_PATH)
 
 
+@functools.cache
+def slowed_model() -> ReviewModel:
+    """The shipped model for checked drafts with the slowed decode's words too (`review_model_slowed.json`)."""
+    return ReviewModel.load(SLOWED_PATH)
+
+
 def assess_chunk(
-    chunk: Chunk, transcript_duration: float, model: ReviewModel | None = None, unconfirmed: int = 0
+    chunk: Chunk, transcript_duration: float, model: ReviewModel | None = None, unconfirmed: int = 0, unstable: int = 0
 ) -> Assessment:
     """Predicts a chunk's WER, whether it needs review, and which words are doubtful.
 
@@ -188,12 +197,14 @@ def assess_chunk(
         model: The review model; None uses the shipped one.
         unconfirmed: Words of the chunk a check model heard otherwise (a model fitted with
             `unconfirmed_words` reads it).
+        unstable: Words of the chunk the draft model heard otherwise in the slowed audio (a model fitted
+            with `unstable_words` reads it).
 
     Returns:
         The predicted WER (rounded to 4 places), the flag and the doubtful words.
     """
     model = model or default_model()
-    features = chunk_features(chunk, transcript_duration, unconfirmed=unconfirmed)
+    features = chunk_features(chunk, transcript_duration, unconfirmed=unconfirmed, unstable=unstable)
     wer = round(model.predict_wer(features), 4)
     return Assessment(wer, model.needs_review(wer), model.doubtful_words(chunk))
 

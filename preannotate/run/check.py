@@ -5,6 +5,11 @@ check model heard otherwise raise a chunk's predicted WER. A check is stored in 
 with the draft's source state and the stage's key, so it is redone only when the draft or the check's
 options change. A check that fails for one file costs that file its check only (a warning): its chunks
 are assessed without it, and the draft is kept.
+
+With `annotation.slowed_check` the draft's own model then decodes each checked file slowed down
+(`preannotate.audio_speed`), and the check's file gets those words too (`slowed`). Each check is stored as
+soon as it is made, marked `slowed: pending` until the slowed decode is added, so a run stopped between the
+two redoes only what is missing.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from .context import RunContext
 from .resume import is_finished
 
 log = logging.getLogger(__name__)
-CHECK_FORMAT = 2  # 2: short files checked packed. Bump when the stored check's form or the way it is made changes
+# 2: short files checked packed; 3: the slowed decode. Bump when the stored check's form or making changes.
+CHECK_FORMAT = 3
+PENDING, DONE, UNAVAILABLE = "pending", "done", "unavailable"  # the slowed decode's state in a check's meta
 AUTO_MODEL = "bundled:tiny.en"  # the smallest model shipped: a second opinion at 0.2-0.5x base's time (README)
 
 
@@ -59,35 +66,76 @@ def check_files(ctx: RunContext) -> None:
         return  # every draft and check is the last run's: nothing to read
     paths = {m.item: m for m in ctx.media}
     todo: dict[str, list[CheckJob]] = {}
+    slow: list[CheckJob] = []  # checked files still without their slowed decode
+    marker = {"slowed": PENDING} if config.annotation.slowed_check else {}
     for result in ctx.report.files:
         if result.status == "failed" or result.item not in paths:
             continue
         draft = read_json(out / "transcripts" / f"{result.item}.json") or {}
         source, language = draft.get("meta", {}).get("source") or {}, draft.get("language")
         meta = {"item": result.item, "source": source, "options_key": ctx.keys["check"], "language": language}
-        if not config.output.force and is_finished(read_json(check_path(out, result.item)), source, ctx.keys["check"]):
+        stored = read_json(check_path(out, result.item))
+        if not config.output.force and is_finished(stored, source, ctx.keys["check"]):
+            if isinstance(stored, dict) and stored["meta"].get("slowed") == PENDING:
+                slow.append(CheckJob(result, paths[result.item], stored["meta"], slow=True))
             continue
         name = check_model(config.annotation.cross_check, config.model.name, language)
         if name is None:
             _store(out, result, {**meta, "model": None}, None)
             continue
-        todo.setdefault(name, []).append(CheckJob(result, paths[result.item], {**meta, "model": name}))
+        todo.setdefault(name, []).append(CheckJob(result, paths[result.item], {**meta, "model": name, **marker}))
     for name, files in todo.items():
-        _check_with(ctx, name, files)
+        slow += _check_with(ctx, name, files)
+    if slow:
+        _slowed_with(ctx, slow)
 
 
-def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> None:
-    """Loads the check model once and checks the files with it; each file's words are stored as it is done."""
-    try:
-        engine = asr.prepare(_check_options(ctx.config, name)).load(files=len(files))
-    except PreannotateError as e:
-        log.warning("annotation.cross_check: %s cannot be loaded (%s): chunks are assessed without a check", name, e)
-        for job in files:
-            job.result.warnings.append(f"not checked: {name} cannot be loaded: {e}")
-        return
+def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[CheckJob]:
+    """Loads the check model once and checks the files with it; each file's words are stored as it is done.
+
+    Returns:
+        The files checked, as jobs for the slowed decode when `annotation.slowed_check` asks for one.
+    """
+    engine = _engine(ctx, name, files, "not checked")
+    if engine is None:
+        return []
     log.info("checking %d file(s) with %s", len(files), name)
-    out = ctx.report.output_dir
-    check_all(engine, ctx.config, files, lambda job, words: _store(out, job.result, job.meta, words))
+    out, done = ctx.report.output_dir, []
+
+    def store(job: CheckJob, words: list) -> None:
+        _store(out, job.result, job.meta, words)
+        done.append(job._replace(slow=True))
+
+    check_all(engine, ctx.config, files, store)
+    return done if ctx.config.annotation.slowed_check else []
+
+
+def _slowed_with(ctx: RunContext, files: list[CheckJob]) -> None:
+    """Decodes the checked files slowed down with the draft's model and adds the words to their stored checks.
+
+    A model faster-whisper cannot load (an openai-whisper `.pt` file) leaves the checks without it, marked
+    `unavailable` so that later runs do not try again; a file whose decode fails stays pending.
+    """
+    name, out = ctx.config.model.name, ctx.report.output_dir
+    engine = _engine(ctx, name, files, "not decoded slowed down")
+    if engine is None:
+        for job in files:
+            _add_slowed(out, job, None)
+        return
+    log.info("decoding %d checked file(s) slowed down with %s", len(files), name)
+    jobs = [job._replace(meta={**job.meta, "model": name}) for job in files]
+    check_all(engine, ctx.config, jobs, lambda job, words: _add_slowed(out, job, words))
+
+
+def _engine(ctx: RunContext, name: str, files: list[CheckJob], failed: str) -> asr.Engine | None:
+    """Loads `name` with faster-whisper for the files; None, each file warned `<failed>: ...`, when it cannot."""
+    try:
+        return asr.prepare(_check_options(ctx.config, name)).load(files=len(files))
+    except PreannotateError as e:
+        log.warning("%s: %s cannot be loaded by faster-whisper: %s", failed, name, e)
+        for job in files:
+            job.result.warnings.append(f"{failed}: {name} cannot be loaded: {e}")
+        return None
 
 
 def check_path(output_dir: Path, item: str) -> Path:
@@ -107,8 +155,14 @@ def checking(config: RunConfig) -> bool:
     return option != "auto" or not _tiny(config.model.name)
 
 
-def read_check(output_dir: Path, item: str, key: str) -> list[CheckWord] | None:
+def read_check(output_dir: Path, item: str, key: str, field: str = "words") -> list[CheckWord] | None:
     """An item's stored check words, made under the stage key `key`.
+
+    Args:
+        output_dir: The run's output folder.
+        item: The item.
+        key: The check stage's key.
+        field: `words` for the check model's, `slowed` for the draft model's in the slowed audio.
 
     Returns:
         None when it has none: no model checks it, its check failed, or the one stored is of other options.
@@ -116,7 +170,7 @@ def read_check(output_dir: Path, item: str, key: str) -> list[CheckWord] | None:
     stored = read_json(check_path(output_dir, item))
     if not isinstance(stored, dict) or not isinstance(stored.get("meta"), dict):
         return None
-    words = stored.get("words") if stored["meta"].get("options_key") == key else None
+    words = stored.get(field) if stored["meta"].get("options_key") == key else None
     if not isinstance(words, list):
         return None
     try:
@@ -146,6 +200,15 @@ def _check_options(config: RunConfig, name: str) -> ModelOptions:
 def _store(out: Path, result: FileResult, meta: dict[str, Any], words: list | None) -> None:
     """Writes an item's check: its words, or None when no model checks it."""
     write_json_atomic(check_path(out, result.item), {"meta": meta, "words": words})
+
+
+def _add_slowed(out: Path, job: CheckJob, words: list | None) -> None:
+    """Adds the slowed decode's words (None: unavailable) to an item's stored check."""
+    stored = read_json(check_path(out, job.result.item))
+    if not isinstance(stored, dict) or not isinstance(stored.get("meta"), dict):
+        return  # removed or damaged meanwhile: the next run checks the file again
+    meta = {**stored["meta"], "slowed": DONE if words is not None else UNAVAILABLE}
+    write_json_atomic(check_path(out, job.result.item), {**stored, "meta": meta, "slowed": words})
 
 
 def _tiny(name: str) -> bool:

@@ -2,7 +2,8 @@
 
 As in the transcribe stage, files up to the engine's `short_file_s` are decoded in batches and transcribed
 together (`transcribe_short`: several clips per 30-s window), and longer ones each on a worker of their own;
-silence is skipped as the draft's was. A file whose check fails gets a warning and no check.
+silence is skipped as the draft's was. A file whose check fails gets a warning and no check. The draft
+model's decode of the slowed audio (`annotation.slowed_check`) goes the same way, on the slowed samples.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, NamedTuple
 
 from .. import asr
 from ..audio import DecodedAudio, decode_audio, probe_duration
+from ..audio_speed import SPEED, at_file_speed, slowed
 from ..discover import MediaFile
 from ..errors import PreannotateError, RunStoppedError
 from ..options import RunConfig, TranscribeOptions
@@ -30,18 +32,22 @@ Store = Callable[["CheckJob", list[list[Any]]], None]
 
 
 class CheckJob(NamedTuple):
-    """A file to check: its result in the report (for warnings), the file, and the meta its check is stored with."""
+    """A file to check: its result in the report (for warnings), the file, and the meta its check is stored with.
+
+    `slow`: the file is decoded slowed down (`audio_speed`), its words given at the file's own times.
+    """
 
     result: FileResult
     media: MediaFile
     meta: dict[str, Any]
+    slow: bool = False
 
 
 def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store: Store) -> None:
     """Transcribes every job with the check engine, `engine.workers` tasks at once, storing each file's words.
 
     Args:
-        engine: The loaded check model.
+        engine: The loaded check model (or the draft's, for jobs decoded slowed down).
         config: The run's configuration (its decoding and silence options; each file's language is its draft's).
         jobs: The files to check.
         store: Called with each checked job and its words (`[start, end, word]`).
@@ -51,7 +57,8 @@ def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store
         options = dataclasses.replace(config.transcribe, language=language, word_timestamps=True)
         group = [job for job in jobs if job.meta.get("language") == language]
         limit = short_file_s(engine, options)
-        seconds = [probe_duration(job.media.path) or 0.0 for job in group]
+        stretch = [1 / SPEED if job.slow else 1.0 for job in group]  # a slowed file lasts 1/SPEED times longer
+        seconds = [(probe_duration(job.media.path) or 0.0) * k for job, k in zip(group, stretch)]
         durations = {id(job): s for job, s in zip(group, seconds)}
         short = [job for job, s in zip(group, seconds) if 0 < s <= limit]
         tasks += [
@@ -76,13 +83,20 @@ def _alone(
 ) -> None:
     """Checks one file, window after window (`audio`: already decoded, when it was)."""
     try:
-        transcript, _ = transcribe_audio(engine, audio or decode_audio(job.media.path, config.silence), options)
+        transcript, _ = transcribe_audio(engine, audio or _decoded(job, config), options)
     except RunStoppedError:
         raise
     except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
         _failed(job, e)
         return
-    store(job, _words(transcript))
+    store(job, _words(at_file_speed(transcript) if job.slow else transcript))
+
+
+def _decoded(job: CheckJob, config: RunConfig) -> DecodedAudio:
+    """The job's audio as its check hears it: as the draft's was, or slowed down (silence skipped after)."""
+    if job.slow:
+        return slowed(decode_audio(job.media.path), config.silence)
+    return decode_audio(job.media.path, config.silence)
 
 
 def _packed(
@@ -92,7 +106,7 @@ def _packed(
     decoded: list[tuple[CheckJob, DecodedAudio]] = []
     for job in batch:
         try:
-            decoded.append((job, decode_audio(job.media.path, config.silence)))
+            decoded.append((job, _decoded(job, config)))
         except RunStoppedError:
             raise
         except PreannotateError as e:
@@ -109,7 +123,7 @@ def _packed(
             _failed(job, outcome)
             continue
         transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
-        store(job, _words(transcript))
+        store(job, _words(at_file_speed(transcript) if job.slow else transcript))
 
 
 def _words(transcript: Transcript) -> list[list[Any]]:
@@ -117,5 +131,6 @@ def _words(transcript: Transcript) -> list[list[Any]]:
 
 
 def _failed(job: CheckJob, error: Exception) -> None:
-    job.result.warnings.append(f"not checked by {job.meta['model']}: {type(error).__name__}: {error}")
-    log.warning("%s: not checked by %s: %s", job.media.source, job.meta["model"], error)
+    how = f"{job.meta['model']}{' slowed down' if job.slow else ''}"
+    job.result.warnings.append(f"not checked by {how}: {type(error).__name__}: {error}")
+    log.warning("%s: not checked by %s: %s", job.media.source, how, error)

@@ -36,6 +36,7 @@ def chunk_item(
     reviewer: Reviewer | None = None,
     turns: list[Turn] | None = None,
     check: list[CheckWord] | None = None,
+    slowed: list[CheckWord] | None = None,
 ) -> ItemChunks:
     """Chunks a transcript and assesses the chunks: what the exports receive for one item.
 
@@ -47,12 +48,13 @@ def chunk_item(
         reviewer: Review model and threshold; None uses the shipped model.
         turns: The item's speaker turns; None when speakers are off.
         check: A second model's words for the file (`annotation.cross_check`); None without a check.
+        slowed: The draft model's words for the file slowed down (`annotation.slowed_check`); None without.
 
     Raises:
         ChunkingError: The transcript has text but no room in time for it.
     """
     chunks = chunk_transcript(transcript, options, turns)
-    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration, check)
+    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration, check, slowed)
     return ItemChunks(item, source, transcript.language, transcript.duration, chunks)
 
 
@@ -73,7 +75,8 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
             transcript, turns = _with_speakers(config, report, result.item, Transcript.from_dict(stored))
             key = report.stages.get("check") if checking(config) else None  # None: keyed without the check stage
             check = read_check(report.output_dir, result.item, key) if key else None
-            entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns, check)
+            slowed = read_check(report.output_dir, result.item, key, "slowed") if key and check is not None else None
+            entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns, check, slowed)
         except (ChunkingError, TranscriptionError, ConfigError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
             continue

@@ -23,6 +23,7 @@ from ..journal import EXPORTED
 from ..options import RunConfig
 from ..quality.model import CHECKED_PATH as CHECKED_REVIEW_MODEL
 from ..quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
+from ..quality.model import SLOWED_PATH as SLOWED_REVIEW_MODEL
 from ..superannotate import upload_run
 from .check import CHECK_FORMAT, check_files, checking
 from .chunks import chunk_files, export_files
@@ -144,6 +145,8 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
         digests = {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
         if checking(config):  # checked drafts are assessed by the shipped model fitted with checks
             digests["checked_review_model_sha256"] = file_sha256(CHECKED_REVIEW_MODEL)
+            if config.annotation.slowed_check:
+                digests["slowed_review_model_sha256"] = file_sha256(SLOWED_REVIEW_MODEL)
         return digests
     except OSError:  # Reviewer.from_options has already named the file and the problem
         return {}
@@ -180,7 +183,7 @@ STAGES: tuple[Stage, ...] = (
         "check",
         check_files,
         inputs=("transcribe",),
-        options=("annotation.cross_check",),
+        options=("annotation.cross_check", "annotation.slowed_check"),
         format=CHECK_FORMAT,
         active=checking,
     ),
