@@ -37,7 +37,8 @@ def slowed(audio: DecodedAudio, silence: SilenceOptions | None = None) -> Decode
     """
     if audio.timeline is not None:
         raise ValueError("slowed(): decode the file without silence skipping")
-    samples = resample_poly(audio.samples.astype(np.float64), _UP, _DOWN).astype(np.float32)
+    # float32 in, float32 out: a long file's copy costs 4 bytes a sample, not 8 (the difference is under 1e-5).
+    samples = resample_poly(audio.samples, _UP, _DOWN).astype(np.float32, copy=False)
     if silence is None or not silence.skip:
         return DecodedAudio(samples, None, None, audio.repairs)
     kept: list[np.ndarray] = []

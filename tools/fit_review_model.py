@@ -1,6 +1,6 @@
 """Makes preannotate/quality/review_model.json: speech with known text, transcribed, labelled, fitted.
 
-    .venv/bin/python tools/fit_review_model.py            # everything (about 30 min on 2 CPU cores)
+    .venv/bin/python tools/fit_review_model.py            # everything (about 50 min on 2 CPU cores)
     .venv/bin/python tools/fit_review_model.py --no-write # fit and report, leave the shipped files alone
 
 1. espeak-ng speaks the splits (tools/review_corpus.py, tools/review_speech.py): `train`, `train_easy` and
@@ -12,7 +12,9 @@
 3. Each chunk gets its measured WER (preannotate.quality.labels), and every word a right/wrong label.
 4. The model is fitted on the train splits (both models pooled; the threshold reaches the recall target in
    each split and model), scored on the held-out splits and on the benchmark's speech set per model, and
-   written with its provenance (JSON field and README.md beside it).
+   written with its provenance (JSON field and README.md beside it). So are the models for checked drafts
+   (`review_model_checked.json`: each draft checked by the other model's run) and for checked drafts with
+   the draft model's decode of the audio slowed down (`review_model_slowed.json`, tools/review_perturbed.py).
 Audio and runs stay under --work (default runs/review_model, ignored by git); reruns reuse them.
 """
 
