@@ -34,7 +34,7 @@ from preannotate.quality.crosscheck import unconfirmed_words
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, TARGET_PRECISION, TARGET_RECALL
 from preannotate.quality.model import checked_model, slowed_model
 from preannotate.run import run_pipeline
-from preannotate.run.check import read_check
+from preannotate.run.check import read_checks
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("bundled:tiny.en", "bundled:base")
@@ -102,18 +102,18 @@ def score_run(
     key = json.loads((run / "run.json").read_text())["stages"].get("check")
     for record, chunks, file_rows, labels in labelled_files(run, references, chunking):
         rows += file_rows
-        check = read_check(run, record["item"], key) if key else None
-        if check is not None:
-            checked_rows += [
-                ({**f, "unconfirmed_words": float(unconfirmed_words(c, check))}, w)
-                for c, (f, w) in zip(chunks, file_rows)
-            ]
-        again = read_check(run, record["item"], key, "slowed") if key and check is not None else None
-        if again is not None:
-            slowed_rows += [
-                ({**f, "unstable_words": float(unconfirmed_words(c, again))}, w)
-                for c, (f, w) in zip(chunks, checked_rows[-len(chunks) :])
-            ]
+        check, again = read_checks(run, record["item"], key) if key else (None, None)
+        file_checked = [
+            ({**f, "unconfirmed_words": float(unconfirmed_words(c, check))}, w)
+            for c, (f, w) in zip(chunks, file_rows)
+            if check is not None
+        ]
+        checked_rows += file_checked
+        slowed_rows += [
+            ({**f, "unstable_words": float(unconfirmed_words(c, again))}, w)
+            for c, (f, w) in zip(chunks, file_checked)
+            if again is not None
+        ]
         errors += [label.has_error for label in labels]
         old += [c.needs_review for c in chunks]
         low += [c.min_word_probability is not None and c.min_word_probability < review.word_threshold for c in chunks]

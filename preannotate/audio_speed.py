@@ -19,7 +19,7 @@ from .results import Segment, Transcript, Word
 from .silence import SilenceCutter
 
 SPEED = 0.9  # the slowed audio plays at this speed
-_UP, _DOWN = 10, 9  # resample_poly's factors: 10/9 as many samples at the same rate
+UP, DOWN = 10, 9  # resample_poly's factors: 10/9 as many samples at the same rate
 
 
 def slowed(audio: DecodedAudio, silence: SilenceOptions | None = None) -> DecodedAudio:
@@ -38,7 +38,7 @@ def slowed(audio: DecodedAudio, silence: SilenceOptions | None = None) -> Decode
     if audio.timeline is not None:
         raise ValueError("slowed(): decode the file without silence skipping")
     # float32 in, float32 out: a long file's copy costs 4 bytes a sample, not 8 (the difference is under 1e-5).
-    samples = resample_poly(audio.samples, _UP, _DOWN).astype(np.float32, copy=False)
+    samples = resample_poly(audio.samples, UP, DOWN).astype(np.float32, copy=False)
     if silence is None or not silence.skip:
         return DecodedAudio(samples, None, None, audio.repairs)
     kept: list[np.ndarray] = []

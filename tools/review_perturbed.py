@@ -30,18 +30,16 @@ import json
 from pathlib import Path
 
 import numpy as np
-from faster_whisper.audio import decode_audio
 from review_checked import model_section
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
+from preannotate.audio import decode_audio
+from preannotate.audio_speed import DOWN, SPEED, UP
 from preannotate.config import load_config
 from preannotate.quality.crosscheck import CheckWord, unconfirmed_words
 from preannotate.results import Transcript
 from preannotate.run import run_pipeline
-
-SPEED = 0.9  # the slowed audio plays at this speed: 10/9 as many samples at the same rate
-UP, DOWN = 10, 9  # resample_poly's factors for SPEED
 
 
 def slowed_folder(folder: Path, dest: Path) -> Path:
@@ -58,7 +56,7 @@ def slowed_folder(folder: Path, dest: Path) -> Path:
         if source.suffix == ".wav":
             rate, samples = wavfile.read(source)
         else:
-            rate, samples = 16000, decode_audio(str(source))
+            rate, samples = 16000, decode_audio(source).samples
         slowed = resample_poly(samples.astype(np.float64), UP, DOWN, axis=0)
         if np.issubdtype(samples.dtype, np.integer):
             info = np.iinfo(samples.dtype)

@@ -100,14 +100,15 @@ def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[Check
     if engine is None:
         return []
     log.info("checking %d file(s) with %s", len(files), name)
-    out, done = ctx.report.output_dir, []
+    out, done, slowed = ctx.report.output_dir, [], ctx.config.annotation.slowed_check
 
     def store(job: CheckJob, words: list) -> None:
         _store(out, job.result, job.meta, words)
-        done.append(job._replace(slow=True))
+        if slowed:
+            done.append(job._replace(slow=True))
 
     check_all(engine, ctx.config, files, store)
-    return done if ctx.config.annotation.slowed_check else []
+    return done
 
 
 def _slowed_with(ctx: RunContext, files: list[CheckJob]) -> None:
@@ -167,10 +168,30 @@ def read_check(output_dir: Path, item: str, key: str, field: str = "words") -> l
     Returns:
         None when it has none: no model checks it, its check failed, or the one stored is of other options.
     """
+    stored = _stored_check(output_dir, item, key)
+    return _check_words(stored.get(field)) if stored is not None else None
+
+
+def read_checks(output_dir: Path, item: str, key: str) -> tuple[list[CheckWord] | None, list[CheckWord] | None]:
+    """An item's check words and slowed words (`read_check` of each), from one read of its file.
+
+    The slowed words come only with the check's: a model fitted with both reads them together.
+    """
+    stored = _stored_check(output_dir, item, key)
+    check = _check_words(stored.get("words")) if stored is not None else None
+    return check, _check_words(stored.get("slowed")) if stored is not None and check is not None else None
+
+
+def _stored_check(output_dir: Path, item: str, key: str) -> dict[str, Any] | None:
+    """An item's stored check when it was made under `key`; None when missing, damaged or of other options."""
     stored = read_json(check_path(output_dir, item))
     if not isinstance(stored, dict) or not isinstance(stored.get("meta"), dict):
         return None
-    words = stored.get(field) if stored["meta"].get("options_key") == key else None
+    return stored if stored["meta"].get("options_key") == key else None
+
+
+def _check_words(words: Any) -> list[CheckWord] | None:
+    """Stored `[start, end, word]` triples as check words; None when absent or damaged."""
     if not isinstance(words, list):
         return None
     try:

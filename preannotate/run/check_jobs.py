@@ -89,7 +89,7 @@ def _alone(
     except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
         _failed(job, e)
         return
-    store(job, _words(at_file_speed(transcript) if job.slow else transcript))
+    store(job, _words(job, transcript))
 
 
 def _decoded(job: CheckJob, config: RunConfig) -> DecodedAudio:
@@ -123,10 +123,12 @@ def _packed(
             _failed(job, outcome)
             continue
         transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
-        store(job, _words(at_file_speed(transcript) if job.slow else transcript))
+        store(job, _words(job, transcript))
 
 
-def _words(transcript: Transcript) -> list[list[Any]]:
+def _words(job: CheckJob, transcript: Transcript) -> list[list[Any]]:
+    """The transcript's words as stored, on the file's own timeline (a slowed decode's times mapped back)."""
+    transcript = at_file_speed(transcript) if job.slow else transcript
     return [[w.start, w.end, w.word] for s in transcript.segments for w in (s.words or ())]
 
 

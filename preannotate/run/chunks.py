@@ -22,7 +22,7 @@ from ..routing import route_item
 from ..speakers import Turn
 from ..speakers.merge import with_channel_names
 from ..storage import read_json
-from .check import checking, read_check
+from .check import checking, read_checks
 from .speakers import read_turns
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,7 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
                 raise ChunkingError("its transcript is missing or unreadable")
             transcript, turns = _with_speakers(config, report, result.item, Transcript.from_dict(stored))
             key = report.stages.get("check") if checking(config) else None  # None: keyed without the check stage
-            check = read_check(report.output_dir, result.item, key) if key else None
-            slowed = read_check(report.output_dir, result.item, key, "slowed") if key and check is not None else None
+            check, slowed = read_checks(report.output_dir, result.item, key) if key else (None, None)
             entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns, check, slowed)
         except (ChunkingError, TranscriptionError, ConfigError) as e:
             result.status, result.error = "failed", f"{result.source}: cannot chunk: {e}"
