@@ -21,8 +21,10 @@ drafts (`review_model_checked.json`'s recipe) with features added or swapped:
 - `unstable` (with --perturbed, about 30 min on 2 cores: both models decode every split again, slowed to 0.9
   speed): how many words the draft model hears otherwise in the slowed audio (tools/review_perturbed.py, with
   the rule that decides it), beside the check; also scored on the held-out flite and festival voices.
+- `lm`, `plain lm` (with --lm, which implies --perturbed): a trigram language model's rival words one phone
+  away (tools/review_lm.py, with the rule that decides them), added to the slowed and to the unchecked recipe.
 
-    .venv/bin/python tools/review_variants.py [--stories] [--no-context] [--perturbed]
+    .venv/bin/python tools/review_variants.py [--stories] [--no-context] [--perturbed] [--lm]
 
 Prints, per variant and Whisper model: held-out recall, precision and AUC, and the same on the benchmark's set
 (the review model's flag alone, without the failure rules a run adds).
@@ -47,6 +49,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
 import fit_review_model as F  # noqa: E402
 import jiwer  # noqa: E402
 from review_checked import CHECKER, checked_records  # noqa: E402
+from review_lm import Rivals  # noqa: E402
 from review_perturbed import decode_slowed, slowed_run, slowed_words  # noqa: E402
 from review_speech import PLAIN, plan_stories  # noqa: E402
 from review_stories import HELDOUT_STORIES, TRAIN_STORIES  # noqa: E402
@@ -55,7 +58,14 @@ from preannotate.chunking import Chunk, chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
 from preannotate.quality import chunk_rows, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
 from preannotate.quality.crosscheck import CheckWord, normalized_words, overlaps, unconfirmed_words  # noqa: E402
-from preannotate.quality.features import CHECKED_FEATURES, DIRECTIONS, PROBABILITY_FLOOR, probability_features  # noqa: E402
+from preannotate.quality.features import (  # noqa: E402
+    CHECKED_FEATURES,
+    DIRECTIONS,
+    MODEL_FEATURES,
+    PROBABILITY_FLOOR,
+    SLOWED_FEATURES,
+    probability_features,
+)
 from preannotate.quality.labels import english_normalizer  # noqa: E402
 from preannotate.quality.model import checked_model, default_model  # noqa: E402
 from preannotate.results import Transcript  # noqa: E402
@@ -81,6 +91,14 @@ VARIANTS = {
 STORIES = {"connected speech": (CHECKED_FEATURES, F.MODELS, True)}
 PERTURBED = {"unstable": ((*CHECKED_FEATURES, "unstable_words"), F.MODELS, False)}  # review_perturbed's rule
 DIRECTIONS["unstable_words"] = 1
+LM = {  # review_lm's rules A (slowed recipe) and B (plain recipe); lm_surprise is printed and chooses nothing
+    "slowed recipe": (SLOWED_FEATURES, F.MODELS, False),
+    "lm": ((*SLOWED_FEATURES, "lm_rival"), F.MODELS, False),
+    "lm_surprise": ((*SLOWED_FEATURES, "lm_surprise"), F.MODELS, False),
+    "plain recipe": (MODEL_FEATURES, F.MODELS, False),
+    "plain lm": ((*MODEL_FEATURES, "lm_rival"), F.MODELS, False),
+}
+DIRECTIONS.update(lm_rival=1, lm_surprise=1)
 NO_CONTEXT = {
     "base, shipped recipe": (CHECKED_FEATURES, ("bundled:base",), False),
     "base, no_context": ((*CHECKED_FEATURES, "no_context"), ("bundled:base",), False),
@@ -155,7 +173,9 @@ def lexical(chunk: Chunk, table: tuple[dict[str, float], float]) -> float:
     return max([rates.get(k, prior) for w in chunk.words if (k := word_key(w))] or [prior])
 
 
-def add_features(checked: dict, runs: Path, no_context: bool, slowed: bool = False) -> tuple[dict[str, float], float]:
+def add_features(
+    checked: dict, runs: Path, no_context: bool, slowed: bool = False, rivals: Rivals | None = None
+) -> tuple[dict[str, float], float]:
     """Adds every variant's features to the checked records, in place; returns the training rows' lexicon."""
     train = [r for (s, _), rs in checked.items() if s.startswith("train") and "story" not in s for r in rs]
     files = sorted({(r["split"], r["file"]) for r in train})
@@ -176,6 +196,7 @@ def add_features(checked: dict, runs: Path, no_context: bool, slowed: bool = Fal
                 "unstable_words": own_slowed and slowed_words(own_slowed, r["file"]),
             }))  # fmt: skip
             r["features"] = {**r["features"], **extra_features(r["chunk"], check, table, others)}
+            r["features"] |= rivals.features(r["chunk"]) if rivals else {}
     return whole
 
 
@@ -211,8 +232,9 @@ def decode_without_context(work: Path, folders: dict[str, Path]) -> None:
 
 
 def benchmark_rows(
-    work: Path, model: str, table: tuple[dict[str, float], float], no_context: bool, slowed: bool = False
-) -> list[tuple[dict, float]]:
+    work: Path, model: str, table: tuple[dict[str, float], float], no_context: bool, slowed: bool = False,
+    rivals: Rivals | None = None,
+) -> list[tuple[dict, float]]:  # fmt: skip
     """The benchmark set's chunks of one model with every variant's features (its check: the other model's run)."""
     from dataset import build_set
 
@@ -232,7 +254,7 @@ def benchmark_rows(
                   "unstable_words": own_slowed and slowed_words(own_slowed, item)}  # fmt: skip
         for chunk, (features, wer) in zip(chunks, file_rows):
             unconfirmed = float(unconfirmed_words(chunk, [w for w, _ in check]))
-            extra = extra_features(chunk, check, table, others)
+            extra = extra_features(chunk, check, table, others) | (rivals.features(chunk) if rivals else {})
             rows.append(({**features, **extra, "unconfirmed_words": unconfirmed}, wer))
     return rows
 
@@ -259,7 +281,9 @@ def main() -> None:
     parser.add_argument("--stories", action="store_true", help="also fit and score on connected speech")
     parser.add_argument("--no-context", action="store_true", help="also decode base without its previous text")
     parser.add_argument("--perturbed", action="store_true", help="also decode the slowed audio (review_perturbed)")
+    parser.add_argument("--lm", action="store_true", help="also the language model's rivals (review_lm; --perturbed)")
     args = parser.parse_args()
+    args.perturbed |= args.lm
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
     counts = F.file_counts(F.SPLITS)
@@ -286,11 +310,12 @@ def main() -> None:
         voices_folder = {"heldout_voices": args.work / "audio" / "heldout_voices"}
         decode_slowed(args.work, folders | voices_folder, list(F.MODELS), list(F.OVERRIDES))
     checked = checked_records(records, args.work / "runs")
-    table = add_features(checked, args.work / "runs", args.no_context, args.perturbed)
-    bench = {m: benchmark_rows(args.work, m, table, args.no_context, args.perturbed) for m in F.MODELS}
+    rivals = Rivals() if args.lm else None
+    table = add_features(checked, args.work / "runs", args.no_context, args.perturbed, rivals)
+    bench = {m: benchmark_rows(args.work, m, table, args.no_context, args.perturbed, rivals) for m in F.MODELS}
     shipped_words = [w for k, ps in words.items() if k[0].startswith("train") and "story" not in k[0] for w in ps]
     variants = {**VARIANTS, **(STORIES if args.stories else {}), **(NO_CONTEXT if args.no_context else {}),
-                **(PERTURBED if args.perturbed else {})}  # fmt: skip
+                **(PERTURBED if args.perturbed else {}), **(LM if args.lm else {})}  # fmt: skip
     print_variants(variants, checked, set(manifests), bench, fit_word_threshold(shipped_words), extra_sets)
 
 
