@@ -32,7 +32,8 @@ from preannotate.config import load_config
 from preannotate.quality import ReviewModel, default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.crosscheck import unconfirmed_words
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, TARGET_PRECISION, TARGET_RECALL
-from preannotate.quality.model import checked_model, slowed_model
+from preannotate.quality.model import checked_model, english_model, slowed_model
+from preannotate.quality.rivals import lm_rival
 from preannotate.run import run_pipeline
 from preannotate.run.check import read_checks
 
@@ -49,6 +50,7 @@ def evaluate_set(
     review: ReviewModel,
     checked: ReviewModel | None = None,
     slowed: ReviewModel | None = None,
+    english: ReviewModel | None = None,
 ) -> dict:
     """Runs preannotate on the set with one Whisper model (default options: checked as `auto` says) and scores it.
 
@@ -60,6 +62,7 @@ def evaluate_set(
         review: The review model to score.
         checked: The model for checked drafts to score on the files the run checked; None: the shipped one.
         slowed: The model for checked drafts decoded slowed down too; None: the shipped one.
+        english: The model for English drafts without a check; None: the shipped one.
 
     Returns:
         The review model's metrics and the two baselines', each with recall and precision.
@@ -67,7 +70,7 @@ def evaluate_set(
     overrides = [f"input.dir={folder}", f"output.dir={run}", f"model.name={model}", *OVERRIDES]
     config = load_config(None, overrides)
     run_pipeline(config, progress=False)
-    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking, checked, slowed)
+    return score_run(run, {e["file"]: e["text"] for e in entries}, review, config.chunking, checked, slowed, english)
 
 
 def score_run(
@@ -77,6 +80,7 @@ def score_run(
     chunking: Any = None,
     checked: ReviewModel | None = None,
     slowed: ReviewModel | None = None,
+    english: ReviewModel | None = None,
 ) -> dict:
     """Scores the flags on the chunks of a finished run whose files have reference texts.
 
@@ -89,19 +93,22 @@ def score_run(
             (`checks/`); None: the shipped one.
         slowed: The model for checked drafts with their slowed decode, scored on the chunks of the files
             whose checks hold one; None: the shipped one.
+        english: The model for English drafts without a check, scored on every chunk (these sets are English);
+            None: the shipped one.
 
     Returns:
         The review model's metrics and the two baselines', each with recall and precision;
         `checked_model`: the checked model's metrics (None when the run checked no file); `slowed_model`:
-        the slowed model's (None when no check holds a slowed decode); and
+        the slowed model's (None when no check holds a slowed decode); `english_model`: the English model's; and
         `exported`: the needs_review flags the run wrote to chunks.jsonl (review model, rules and all;
         None when the run's chunks differ from those of `chunking`).
     """
     exported = _exported_flags(run)
-    rows, errors, old, low, shipped, checked_rows, slowed_rows = [], [], [], [], [], [], []
+    rows, errors, old, low, shipped, checked_rows, slowed_rows, english_rows = [], [], [], [], [], [], [], []
     key = json.loads((run / "run.json").read_text())["stages"].get("check")
     for record, chunks, file_rows, labels in labelled_files(run, references, chunking):
         rows += file_rows
+        english_rows += [({**f, "lm_rival": lm_rival(c)}, w) for c, (f, w) in zip(chunks, file_rows)]
         check, again = read_checks(run, record["item"], key) if key else (None, None)
         file_checked = [
             ({**f, "unconfirmed_words": float(unconfirmed_words(c, check))}, w)
@@ -123,6 +130,7 @@ def score_run(
         "review_model": evaluate_review_model(review, rows),
         "checked_model": evaluate_review_model(checked or checked_model(), checked_rows) if checked_rows else None,
         "slowed_model": evaluate_review_model(slowed or slowed_model(), slowed_rows) if slowed_rows else None,
+        "english_model": evaluate_review_model(english or english_model(), english_rows),
         "exported": flag_metrics(errors, shipped).to_dict() if shipped is not None else None,
         "default_thresholds": flag_metrics(errors, old).to_dict(),
         f"min_word_probability_below_{review.word_threshold}": flag_metrics(errors, low).to_dict(),

@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .options import AnnotationOptions
 from .quality import ReviewModel, assess_chunk, default_model
 from .quality.crosscheck import CheckWord, Unconfirmed, unconfirmed, unconfirmed_words
-from .quality.model import DoubtfulWord, checked_model, slowed_model
+from .quality.model import DoubtfulWord, checked_model, english_model, slowed_model
 
 Scored = tuple[ReviewModel, float]  # a model and the predicted WER above which a chunk needs review
 
@@ -32,12 +32,15 @@ class Reviewer:
             threshold; None assesses them with `model` (a team's own model, fitted without checks).
         slowed: The model for checked files whose draft model also decoded them slowed down (fitted with
             `unstable_words` too), with its threshold; None assesses them with `checked`.
+        english: The model for English files without a check (fitted with `lm_rival`), with its threshold;
+            None assesses them with `model`.
     """
 
     model: ReviewModel
     threshold: float
     checked: Scored | None = None
     slowed: Scored | None = None
+    english: Scored | None = None
 
     @classmethod
     def default(cls) -> Reviewer:
@@ -59,14 +62,18 @@ class Reviewer:
         def threshold(m: ReviewModel) -> float:
             return m.threshold if options.review_threshold is None else options.review_threshold
 
-        if options.review_model is not None or options.cross_check is None:
+        if options.review_model is not None:  # a team's own model assesses every file
             return cls(model, threshold(model))
+        english = (english_model(), threshold(english_model()))
+        if options.cross_check is None:
+            return cls(model, threshold(model), english=english)
         checked, slowed = checked_model(), slowed_model() if options.slowed_check else None
         return cls(
             model,
             threshold(model),
             (checked, threshold(checked)),
             (slowed, threshold(slowed)) if slowed is not None else None,
+            english,
         )
 
     def assess(
@@ -75,6 +82,7 @@ class Reviewer:
         transcript_duration: float,
         check: Sequence[CheckWord] | None = None,
         slowed: Sequence[CheckWord] | None = None,
+        language: str | None = None,
     ) -> list[Chunk]:
         """The chunks with predicted WER, doubtful words and review flags filled in.
 
@@ -84,6 +92,7 @@ class Reviewer:
             check: A second model's words for the file; None (or no `checked` model) assesses without.
             slowed: The draft model's words for the file slowed down (at the file's times); None (or no
                 `slowed` model) assesses with the check alone.
+            language: The transcript's language code; "en" assesses an unchecked file with the `english` model.
 
         Returns:
             New chunks; `review_reason` keeps the rules' reasons and adds `predicted_wer` when
@@ -91,7 +100,8 @@ class Reviewer:
             has doubtful words to look at.
         """
         if check is None or self.checked is None:
-            return [self._assess(chunk, transcript_duration, self.model, self.threshold) for chunk in chunks]
+            model, threshold = self.english if self.english and language == "en" else (self.model, self.threshold)
+            return [self._assess(chunk, transcript_duration, model, threshold) for chunk in chunks]
         if slowed is None or self.slowed is None:
             model, threshold = self.checked
             return [self._assess(c, transcript_duration, model, threshold, unconfirmed(c, check)) for c in chunks]

@@ -14,7 +14,9 @@
    each split and model), scored on the held-out splits and on the benchmark's speech set per model, and
    written with its provenance (JSON field and README.md beside it). So are the models for checked drafts
    (`review_model_checked.json`: each draft checked by the other model's run) and for checked drafts with
-   the draft model's decode of the audio slowed down (`review_model_slowed.json`, tools/review_perturbed.py).
+   the draft model's decode of the audio slowed down (`review_model_slowed.json`, tools/review_perturbed.py),
+   and for English drafts without a check, with a language model's rival words (`review_model_english.json`,
+   tools/review_lm.py).
 Audio and runs stay under --work (default runs/review_model, ignored by git); reruns reuse them.
 """
 
@@ -32,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from review_checked import checked_note, checked_records, doubtful_word_metrics  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
+from review_lm import ENGLISH_DATA, english_note, rival_records  # noqa: E402
 from review_perturbed import decode_slowed, slowed_note, unstable_records  # noqa: E402
 from review_report import write_note  # noqa: E402
 from review_speech import EASY, HARD, PLAIN, VERSION, plan_files, synthesize  # noqa: E402
@@ -40,9 +43,9 @@ from preannotate.chunking import chunk_transcript  # noqa: E402
 from preannotate.config import load_config  # noqa: E402
 from preannotate.quality import chunk_features, evaluate_review_model, fit_review_model, fit_word_threshold  # noqa: E402
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, flag_metrics  # noqa: E402
-from preannotate.quality.features import CHECKED_FEATURES, SLOWED_FEATURES  # noqa: E402
+from preannotate.quality.features import CHECKED_FEATURES, ENGLISH_FEATURES, SLOWED_FEATURES  # noqa: E402
 from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
-from preannotate.quality.model import CHECKED_PATH, DEFAULT_PATH, SLOWED_PATH  # noqa: E402
+from preannotate.quality.model import CHECKED_PATH, DEFAULT_PATH, ENGLISH_PATH, SLOWED_PATH  # noqa: E402
 from preannotate.results import Transcript  # noqa: E402
 from preannotate.run import run_pipeline  # noqa: E402
 
@@ -220,23 +223,25 @@ def main(argv: list[str] | None = None) -> None:
     model.provenance["heldout"] = {m: heldout_metrics(model, records, words, m) for m in args.models}
     checked = fit_checked(records, args, word_threshold)
     slowed = fit_checked(records, args, word_threshold, slowed=True)
+    english = fit_recipe(rival_records(records), args, word_threshold, ENGLISH_FEATURES, ENGLISH_DATA)
     if not args.no_benchmark:
-        bench = benchmark_check(args.work, args.models, model, checked, slowed)
+        bench = benchmark_check(args.work, args.models, model, checked, slowed, english)
         model.provenance["benchmark_check"] = bench
         for m in args.models:
             checked.provenance["evaluation"][m]["benchmark"] = bench[m]["checked_model"]
             slowed.provenance["evaluation"][m]["benchmark"] = bench[m]["slowed_model"]
-    for fitted_model in (model, checked, slowed):
+            english.provenance["evaluation"][m]["benchmark"] = bench[m]["english_model"]
+    for fitted_model in (model, checked, slowed, english):
         print(json.dumps({"threshold": fitted_model.threshold, **fitted_model.provenance}, indent=1))
     if not args.no_write:
         folder = args.out or DEFAULT_PATH.parent
-        paths = (folder / DEFAULT_PATH.name, folder / CHECKED_PATH.name, folder / SLOWED_PATH.name)
+        paths = [folder / path.name for path in (DEFAULT_PATH, CHECKED_PATH, SLOWED_PATH, ENGLISH_PATH)]
         paths[0].parent.mkdir(parents=True, exist_ok=True)
-        for fitted_model, path in zip((model, checked, slowed), paths):
+        for fitted_model, path in zip((model, checked, slowed, english), paths):
             fitted_model.save(path)
         note = paths[0].with_name("README.md")
         write_note(note, model)
-        sections = [note.read_text(encoding="utf-8"), checked_note(checked), slowed_note(slowed)]
+        sections = [note.read_text(encoding="utf-8"), checked_note(checked), slowed_note(slowed), english_note(english)]
         note.write_text("\n".join(sections), encoding="utf-8")
 
 
@@ -264,21 +269,27 @@ def fit_checked(records: dict, args: argparse.Namespace, word_threshold: float, 
             unstable_records(checked, args.work / "runs"),
             f"{data}, and decoded slowed (review_perturbed.py)",
         )
-    train = [(f"{s}/{m}", r) for (s, m), rs in checked.items() if fitted(s, args) for r in rs]
+    model = fit_recipe(checked, args, word_threshold, SLOWED_FEATURES if slowed else CHECKED_FEATURES, data)
+    model.provenance["doubtful_words"] = {
+        m: doubtful_word_metrics(pooled(records, "heldout", [m]), args.work / "runs", word_threshold)
+        for m in args.models
+    }
+    return model
+
+
+def fit_recipe(records: dict, args: argparse.Namespace, word_threshold: float, features: tuple[str, ...], data: str):
+    """A model fitted on the train splits' records with `features`, and its held-out figures per Whisper model."""
+    train = [(f"{s}/{m}", r) for (s, m), rs in records.items() if fitted(s, args) for r in rs]
     model = fit_review_model(
         [(r["features"], r["wer"]) for _, r in train],
         target_recall=args.target_recall,
         word_threshold=word_threshold,
-        feature_names=SLOWED_FEATURES if slowed else CHECKED_FEATURES,
+        feature_names=features,
         groups=[group for group, _ in train],
         provenance={"data": data},
     )
     model.provenance["evaluation"] = {
-        m: {"held out": evaluate_review_model(model, _rows(pooled(checked, "heldout", [m])))} for m in args.models
-    }
-    model.provenance["doubtful_words"] = {
-        m: doubtful_word_metrics(pooled(records, "heldout", [m]), args.work / "runs", word_threshold)
-        for m in args.models
+        m: {"held out": evaluate_review_model(model, _rows(pooled(records, "heldout", [m])))} for m in args.models
     }
     return model
 
@@ -342,7 +353,7 @@ def heldout_metrics(model, records: dict, words: dict, name: str) -> dict:
     }
 
 
-def benchmark_check(work: Path, models: list[str], model, checked, slowed=None) -> dict:
+def benchmark_check(work: Path, models: list[str], model, checked, slowed=None, english=None) -> dict:
     """The benchmark's speech set (benchmarks/review_model.py): other texts and recordings, none fitted on."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from dataset import build_set
@@ -351,7 +362,9 @@ def benchmark_check(work: Path, models: list[str], model, checked, slowed=None) 
     folder = work / "benchmark_set"
     entries = build_set(folder)
     return {
-        m: evaluate_set(folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model, checked, slowed)
+        m: evaluate_set(
+            folder, entries, work / "runs" / f"benchmark-{m.split(':')[-1]}", m, model, checked, slowed, english
+        )
         for m in models
     }
 

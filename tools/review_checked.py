@@ -98,6 +98,11 @@ def checked_note(model) -> str:
     return "\n".join(lines) + "\n"
 
 
+def section_text(model, intro: list[str]) -> str:
+    """`model_section` as the note's text."""
+    return "\n".join(model_section(model, intro)) + "\n"
+
+
 def model_section(model, intro: list[str]) -> list[str]:
     """A shipped model's note section: `intro`, then its fit and its evaluation table, from its provenance."""
     fit = model.provenance["fit"]

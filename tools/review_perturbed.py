@@ -30,7 +30,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from review_checked import model_section
+from review_checked import section_text
 from scipy.io import wavfile
 from scipy.signal import resample_poly
 
@@ -94,20 +94,16 @@ def unstable_records(checked: dict, runs: Path) -> dict:
     return out
 
 
-def _unstable(chunk, words: list[CheckWord]) -> float:
-    return float(unconfirmed_words(chunk, words))
-
-
 def slowed_note(model) -> str:
     """The note's section on the model for checked drafts with the slowed decode, from its provenance."""
-    return "\n".join(model_section(model, [
+    return section_text(model, [
         "## The model for checked drafts decoded slowed down too (`review_model_slowed.json`)",
         "The checked model's rows with one more feature, `unstable_words`: how many of the chunk's words the draft's",
         "own model heard otherwise in the audio slowed to 0.9 speed (`preannotate/audio_speed.py`; the `check`",
         "stage with `annotation.slowed_check`). The training rows' slowed decodes are the splits' copies written by",
         "tools/review_perturbed.py (16-bit wav; a run slows the decoded samples in memory), decoded by each model;",
         "its rule chose this model on held-out speech only.",
-    ])) + "\n"  # fmt: skip
+    ])  # fmt: skip
 
 
 def slowed_name(name: str) -> str:

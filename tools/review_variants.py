@@ -49,7 +49,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
 import fit_review_model as F  # noqa: E402
 import jiwer  # noqa: E402
 from review_checked import CHECKER, checked_records  # noqa: E402
-from review_lm import Rivals  # noqa: E402
+from review_lm import ChunkRivals  # noqa: E402
 from review_perturbed import decode_slowed, slowed_run, slowed_words  # noqa: E402
 from review_speech import PLAIN, plan_stories  # noqa: E402
 from review_stories import HELDOUT_STORIES, TRAIN_STORIES  # noqa: E402
@@ -174,7 +174,7 @@ def lexical(chunk: Chunk, table: tuple[dict[str, float], float]) -> float:
 
 
 def add_features(
-    checked: dict, runs: Path, no_context: bool, slowed: bool = False, rivals: Rivals | None = None
+    checked: dict, runs: Path, no_context: bool, slowed: bool = False, rivals: ChunkRivals | None = None
 ) -> tuple[dict[str, float], float]:
     """Adds every variant's features to the checked records, in place; returns the training rows' lexicon."""
     train = [r for (s, _), rs in checked.items() if s.startswith("train") and "story" not in s for r in rs]
@@ -233,7 +233,7 @@ def decode_without_context(work: Path, folders: dict[str, Path]) -> None:
 
 def benchmark_rows(
     work: Path, model: str, table: tuple[dict[str, float], float], no_context: bool, slowed: bool = False,
-    rivals: Rivals | None = None,
+    rivals: ChunkRivals | None = None,
 ) -> list[tuple[dict, float]]:  # fmt: skip
     """The benchmark set's chunks of one model with every variant's features (its check: the other model's run)."""
     from dataset import build_set
@@ -310,7 +310,7 @@ def main() -> None:
         voices_folder = {"heldout_voices": args.work / "audio" / "heldout_voices"}
         decode_slowed(args.work, folders | voices_folder, list(F.MODELS), list(F.OVERRIDES))
     checked = checked_records(records, args.work / "runs")
-    rivals = Rivals() if args.lm else None
+    rivals = ChunkRivals() if args.lm else None
     table = add_features(checked, args.work / "runs", args.no_context, args.perturbed, rivals)
     bench = {m: benchmark_rows(args.work, m, table, args.no_context, args.perturbed, rivals) for m in F.MODELS}
     shipped_words = [w for k, ps in words.items() if k[0].startswith("train") and "story" not in k[0] for w in ps]

@@ -130,8 +130,9 @@ class AnnotationOptions:
     )
     review_model: str | None = option(
         None,
-        "Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER; null uses the one shipped "
-        "with preannotate.",
+        "Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER, for every file; null uses "
+        "the ones shipped with preannotate (English files without a check: the one that also reads a language "
+        "model's rival words, `review_model_english.json`).",
         path=ALWAYS,
     )
     cross_check: str | None = option(

@@ -1,10 +1,11 @@
 """Predicted WER and review flags for chunks, from the model's own confidence signals.
 
-At run time only numpy is needed: `assess_chunk` (or `chunk_features` with
-`ReviewModel.predict_wer`) gives a chunk's predicted WER, whether it needs review and
-its doubtful words, using the parameters shipped in `review_model.json` (see README.md
-beside it for how they were made). `fit_review_model` refits them on chunks with
-measured WER (needs scikit-learn); `evaluate_review_model` scores a model on such chunks.
+At run time numpy is needed (and, for English drafts, pocketsphinx's language model):
+`assess_chunk` (or `chunk_features` with `ReviewModel.predict_wer`) gives a chunk's
+predicted WER, whether it needs review and its doubtful words, using the parameters
+shipped in `review_model*.json` (see README.md beside them for how they were made).
+`fit_review_model` refits them on chunks with measured WER (needs scikit-learn);
+`evaluate_review_model` scores a model on such chunks.
 """
 
 from .evaluate import FlagMetrics, chunk_rows, evaluate_review_model, flag_metrics, measured_rows

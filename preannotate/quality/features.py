@@ -41,6 +41,7 @@ FEATURE_NAMES = (
     "at_end",
     "unconfirmed_words",
     "unstable_words",
+    "lm_rival",
 )
 
 # The features the shipped model is fitted on. Left out: duration, log_n_words, chars_per_second, min_prob
@@ -77,6 +78,7 @@ DIRECTIONS: Mapping[str, int] = {
     "temperature": 1,
     "unconfirmed_words": 1,
     "unstable_words": 1,
+    "lm_rival": 1,
 }
 
 # The features of the shipped model for drafts with a check model's words (`annotation.cross_check`).
@@ -84,6 +86,9 @@ CHECKED_FEATURES = (*MODEL_FEATURES, "unconfirmed_words")
 # The features of the shipped model for checked drafts whose model also decoded the audio slowed down
 # (`annotation.slowed_check`): tools/review_perturbed.py's rule chose it, on held-out speech only.
 SLOWED_FEATURES = (*CHECKED_FEATURES, "unstable_words")
+# The features of the shipped model for English drafts without a check: the language model's rival words
+# (`rivals.lm_rival`); tools/review_lm.py's rule chose it, on held-out speech only.
+ENGLISH_FEATURES = (*MODEL_FEATURES, "lm_rival")
 
 
 def chunk_features(
@@ -92,6 +97,7 @@ def chunk_features(
     edge_margin: float = EDGE_MARGIN,
     unconfirmed: int = 0,
     unstable: int = 0,
+    rival: float = 0.0,
 ) -> dict[str, float]:
     """Returns the chunk's features, keyed by FEATURE_NAMES.
 
@@ -103,6 +109,7 @@ def chunk_features(
             0 without a check (models fitted without it leave the feature out).
         unstable: Words of the chunk the draft model itself heard otherwise in the audio slowed down
             (`annotation.slowed_check`); 0 without that decode (models fitted without it leave it out).
+        rival: The chunk's `rivals.lm_rival` (nats); 0 when not computed (models fitted without it leave it out).
 
     Returns:
         One finite float per name in FEATURE_NAMES.
@@ -125,6 +132,7 @@ def chunk_features(
         "at_end": float(end >= transcript_duration - edge_margin),
         "unconfirmed_words": float(unconfirmed),
         "unstable_words": float(unstable),
+        "lm_rival": float(rival),
     }
     return {name: features[name] for name in FEATURE_NAMES}
 

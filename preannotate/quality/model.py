@@ -4,7 +4,8 @@ One linear score, fitted as a logistic regression on "the chunk has an error", i
 two ways: `predict_wer` maps it through a fitted sigmoid onto the chunk's expected WER
 (0 to 1), and `needs_review` is that WER above `threshold`. Both are monotonic in the
 score, so the number and the flag never disagree. scikit-learn is only needed to fit
-(`preannotate.quality.fit`); loading and predicting import numpy alone.
+(`preannotate.quality.fit`); loading and predicting import numpy alone, and a model fitted with `lm_rival`
+(English drafts) loads pocketsphinx's language model (`rivals.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..chunking import Chunk
 from .features import chunk_features
+from .rivals import lm_rival
 
 FORMAT = "preannotate-review-model"
 VERSION = 1
@@ -30,6 +32,8 @@ CHECKED_PATH = Path(__file__).with_name("review_model_checked.json")
 # Fitted with `unconfirmed_words` and `unstable_words`: checked drafts whose model also decoded the audio
 # slowed down (`annotation.slowed_check`).
 SLOWED_PATH = Path(__file__).with_name("review_model_slowed.json")
+# Fitted with `lm_rival`: English drafts without a check (tiny.en's under `annotation.cross_check: auto`).
+ENGLISH_PATH = Path(__file__).with_name("review_model_english.json")
 
 
 class DoubtfulWord(NamedTuple):
@@ -186,6 +190,12 @@ def slowed_model() -> ReviewModel:
     return ReviewModel.load(SLOWED_PATH)
 
 
+@functools.cache
+def english_model() -> ReviewModel:
+    """The shipped model for English drafts without a check, with the language model's rival words."""
+    return ReviewModel.load(ENGLISH_PATH)
+
+
 def assess_chunk(
     chunk: Chunk, transcript_duration: float, model: ReviewModel | None = None, unconfirmed: int = 0, unstable: int = 0
 ) -> Assessment:
@@ -204,7 +214,8 @@ def assess_chunk(
         The predicted WER (rounded to 4 places), the flag and the doubtful words.
     """
     model = model or default_model()
-    features = chunk_features(chunk, transcript_duration, unconfirmed=unconfirmed, unstable=unstable)
+    rival = lm_rival(chunk) if "lm_rival" in model.features else 0.0  # loads the language model: only when read
+    features = chunk_features(chunk, transcript_duration, unconfirmed=unconfirmed, unstable=unstable, rival=rival)
     wer = round(model.predict_wer(features), 4)
     return Assessment(wer, model.needs_review(wer), model.doubtful_words(chunk))
 

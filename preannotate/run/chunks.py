@@ -54,7 +54,7 @@ def chunk_item(
         ChunkingError: The transcript has text but no room in time for it.
     """
     chunks = chunk_transcript(transcript, options, turns)
-    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration, check, slowed)
+    chunks = (reviewer or Reviewer.default()).assess(chunks, transcript.duration, check, slowed, transcript.language)
     return ItemChunks(item, source, transcript.language, transcript.duration, chunks)
 
 

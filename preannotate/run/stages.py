@@ -23,6 +23,7 @@ from ..journal import EXPORTED
 from ..options import RunConfig
 from ..quality.model import CHECKED_PATH as CHECKED_REVIEW_MODEL
 from ..quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
+from ..quality.model import ENGLISH_PATH as ENGLISH_REVIEW_MODEL
 from ..quality.model import SLOWED_PATH as SLOWED_REVIEW_MODEL
 from ..superannotate import upload_run
 from .check import CHECK_FORMAT, check_files, checking
@@ -143,6 +144,8 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
     """
     try:
         digests = {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
+        if config.annotation.review_model is None:  # English drafts without a check: the shipped English model
+            digests["english_review_model_sha256"] = file_sha256(ENGLISH_REVIEW_MODEL)
         if checking(config):  # checked drafts are assessed by the shipped model fitted with checks
             digests["checked_review_model_sha256"] = file_sha256(CHECKED_REVIEW_MODEL)
             if config.annotation.slowed_check:

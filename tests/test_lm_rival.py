@@ -1,0 +1,107 @@
+"""A language model's rival words (`lm_rival`) and the review model of English drafts that reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.check_words import chunk
+from support.configs import config, english_folder
+
+from preannotate.options import AnnotationOptions
+from preannotate.quality import assess_chunk, default_model
+from preannotate.quality.model import english_model
+from preannotate.quality.rivals import lm_rival, shipped_rivals
+from preannotate.results import Transcript
+from preannotate.review import Reviewer
+from preannotate.run import run_pipeline, stages
+from preannotate.run.chunks import chunk_item
+
+MOAT = ("The", "next", "morning", "the", "moat", "carried", "us", "safely", "home.")
+
+
+def test_a_word_one_phone_from_a_much_likelier_one_gains_and_the_right_word_does_not() -> None:
+    rivals = shipped_rivals()
+    assert "boat" in rivals.rivals("moat") and "writing" in rivals.rivals("riding")  # one phone apart
+    assert "moat" not in rivals.rivals("moat")
+    wrong = rivals.gains([w.lower().strip(".") for w in MOAT])
+    right = rivals.gains([w.lower().strip(".") for w in (*MOAT[:4], "boat", *MOAT[5:])])
+    assert wrong[4] is not None and right[4] is not None
+    assert wrong[4] > 3.0 and right[4] < 0.5  # "the boat carried us" is far likelier than "the moat carried us"
+    assert lm_rival(chunk(MOAT)) >= wrong[4] > lm_rival(chunk((*MOAT[:4], "boat", *MOAT[5:]))) - 0.5
+
+
+def test_words_the_model_does_not_know_count_nothing_and_punctuation_is_read_off() -> None:
+    rivals = shipped_rivals()
+    assert rivals.gains(["zxqwv", "1455", ""]) == [None, None, None]
+    assert lm_rival(chunk(("Zxqwv", "Qwzzt"))) == 0.0
+    assert lm_rival(chunk(("The", "moat,", "carried"))) == lm_rival(chunk(("the", "moat", "carried")))
+    assert lm_rival(chunk(("(moat)",))) == lm_rival(chunk(("moat",)))
+
+
+def test_the_english_model_reads_the_rivals_and_meets_the_target_held_out() -> None:
+    model = english_model()
+    assert model.coef[model.features.index("lm_rival")] > 0
+    assert "lm_rival" not in default_model().features
+    for name in ("bundled:tiny.en", "bundled:base"):
+        held_out = model.provenance["evaluation"][name]["held out"]
+        assert held_out["recall"] >= 0.8 and held_out["precision"] >= 0.6, name
+    # The same confident chunk is more doubtful with its moat than with its boat.
+    wrong, right = chunk(MOAT), chunk((*MOAT[:4], "boat", *MOAT[5:]))
+    assert assess_chunk(wrong, 60.0, model).predicted_wer > assess_chunk(right, 60.0, model).predicted_wer
+
+
+@pytest.mark.parametrize("options", [AnnotationOptions(), AnnotationOptions(cross_check=None)])
+def test_english_files_without_a_check_are_assessed_with_the_english_model_and_others_without(options) -> None:
+    reviewer = Reviewer.from_options(options)
+    [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
+    [spanish] = reviewer.assess([chunk(MOAT)], 60.0, language="es")
+    [unknown] = reviewer.assess([chunk(MOAT)], 60.0)
+    assert english.predicted_wer == assess_chunk(chunk(MOAT), 60.0, english_model()).predicted_wer
+    assert spanish.predicted_wer == unknown.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
+    assert english.predicted_wer != spanish.predicted_wer
+
+
+def test_a_teams_own_model_assesses_english_files_too(tmp_path: Path) -> None:
+    own = tmp_path / "own.json"
+    default_model().save(own)
+    reviewer = Reviewer.from_options(AnnotationOptions(review_model=str(own)))
+    assert reviewer.english is None
+    [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
+    assert english.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
+
+
+def test_a_tiny_english_run_exports_the_english_models_verdicts(tmp_path: Path, tiny_model) -> None:
+    english_folder(tmp_path)
+    report = run_pipeline(config(tmp_path), progress=False)
+    assert "check" not in report.stages  # auto leaves tiny drafts unchecked: the English model assesses them
+    rows = [json.loads(line) for line in (tmp_path / "out" / "chunks.jsonl").read_text().splitlines()]
+    assert rows and all(r["language"] == "en" for r in rows)
+    options, plain = config(tmp_path).chunking, Reviewer(default_model(), default_model().threshold)
+    differ = []
+    for result in report.files:
+        stored = json.loads((tmp_path / "out" / "transcripts" / f"{result.item}.json").read_text())
+        transcript = Transcript.from_dict(stored)
+        exported = [r["predicted_wer"] for r in rows if r["item"] == result.item]
+        english = [c.predicted_wer for c in chunk_item(result.item, "", transcript, options).chunks]
+        assert exported and exported == english, result.item
+        without = chunk_item(result.item, "", transcript, options, plain).chunks
+        differ += [e != c.predicted_wer for e, c in zip(exported, without)]
+    assert any(differ)  # review_model.json alone would have given other figures
+
+
+def test_a_new_english_model_assesses_the_chunks_again_and_a_teams_own_model_ignores_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    other = tmp_path / "english.json"
+    default_model().save(other)
+    english_folder(tmp_path)
+    own = tmp_path / "own.json"
+    default_model().save(own)
+    shipped, teams = config(tmp_path), config(tmp_path, f"annotation.review_model={own}")
+    before = stages.stage_keys(shipped, "m"), stages.stage_keys(teams, "m")
+    monkeypatch.setattr(stages, "ENGLISH_REVIEW_MODEL", other)
+    after = stages.stage_keys(shipped, "m"), stages.stage_keys(teams, "m")
+    assert before[0]["chunk"] != after[0]["chunk"] and before[0]["transcribe"] == after[0]["transcribe"]
+    assert before[1] == after[1]
