@@ -17,6 +17,7 @@ from .options import AnnotationOptions
 from .quality import ReviewModel, assess_chunk, default_model
 from .quality.crosscheck import CheckWord, Unconfirmed, unconfirmed, unconfirmed_words
 from .quality.model import DoubtfulWord, checked_model, english_model, slowed_model
+from .quality.rivals import shipped_rivals
 
 Scored = tuple[ReviewModel, float]  # a model and the predicted WER above which a chunk needs review
 
@@ -92,7 +93,8 @@ class Reviewer:
             check: A second model's words for the file; None (or no `checked` model) assesses without.
             slowed: The draft model's words for the file slowed down (at the file's times); None (or no
                 `slowed` model) assesses with the check alone.
-            language: The transcript's language code; "en" assesses an unchecked file with the `english` model.
+            language: The transcript's language code; "en" assesses an unchecked file with the `english` model
+                (when its language model loads: `rivals.shipped_rivals`).
 
         Returns:
             New chunks; `review_reason` keeps the rules' reasons and adds `predicted_wer` when
@@ -100,7 +102,8 @@ class Reviewer:
             has doubtful words to look at.
         """
         if check is None or self.checked is None:
-            model, threshold = self.english if self.english and language == "en" else (self.model, self.threshold)
+            english = self.english if language == "en" and shipped_rivals() is not None else None
+            model, threshold = english or (self.model, self.threshold)
             return [self._assess(chunk, transcript_duration, model, threshold) for chunk in chunks]
         if slowed is None or self.slowed is None:
             model, threshold = self.checked

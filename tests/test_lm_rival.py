@@ -9,8 +9,10 @@ import pytest
 from support.check_words import chunk
 from support.configs import config, english_folder
 
+from preannotate.errors import ModelError
 from preannotate.options import AnnotationOptions
 from preannotate.quality import assess_chunk, default_model
+from preannotate.quality import rivals as rivals_module
 from preannotate.quality.model import english_model
 from preannotate.quality.rivals import lm_rival, shipped_rivals
 from preannotate.results import Transcript
@@ -23,6 +25,7 @@ MOAT = ("The", "next", "morning", "the", "moat", "carried", "us", "safely", "hom
 
 def test_a_word_one_phone_from_a_much_likelier_one_gains_and_the_right_word_does_not() -> None:
     rivals = shipped_rivals()
+    assert rivals is not None
     assert "boat" in rivals.rivals("moat") and "writing" in rivals.rivals("riding")  # one phone apart
     assert "moat" not in rivals.rivals("moat")
     wrong = rivals.gains([w.lower().strip(".") for w in MOAT])
@@ -34,6 +37,7 @@ def test_a_word_one_phone_from_a_much_likelier_one_gains_and_the_right_word_does
 
 def test_words_the_model_does_not_know_count_nothing_and_punctuation_is_read_off() -> None:
     rivals = shipped_rivals()
+    assert rivals is not None
     assert rivals.gains(["zxqwv", "1455", ""]) == [None, None, None]
     assert lm_rival(chunk(("Zxqwv", "Qwzzt"))) == 0.0
     assert lm_rival(chunk(("The", "moat,", "carried"))) == lm_rival(chunk(("the", "moat", "carried")))
@@ -105,3 +109,22 @@ def test_a_new_english_model_assesses_the_chunks_again_and_a_teams_own_model_ign
     after = stages.stage_keys(shipped, "m"), stages.stage_keys(teams, "m")
     assert before[0]["chunk"] != after[0]["chunk"] and before[0]["transcribe"] == after[0]["transcribe"]
     assert before[1] == after[1]
+
+
+def test_without_its_language_model_an_english_file_is_assessed_by_the_model_without_it(
+    tmp_path: Path, monkeypatch, caplog
+) -> None:
+    (tmp_path / "en-us.lm.bin").write_bytes(b"not a language model")
+    monkeypatch.setattr(rivals_module, "FOLDER", tmp_path)
+    rivals_module.shipped_rivals.cache_clear()
+    try:
+        reviewer = Reviewer.from_options(AnnotationOptions())
+        [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
+        [again] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
+        with pytest.raises(ModelError, match="cannot be loaded"):
+            lm_rival(chunk(MOAT))
+    finally:
+        rivals_module.shipped_rivals.cache_clear()  # the next test loads the real one again
+    assert english.predicted_wer == again.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
+    warnings = [r for r in caplog.records if "cannot be loaded" in r.getMessage()]
+    assert len(warnings) == 1 and str(tmp_path) in warnings[0].getMessage()  # once, naming the file

@@ -12,39 +12,51 @@ for English transcripts alone. tools/review_lm.py holds the rule that chose it, 
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..chunking import Chunk
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
 
 LOG_BASE = math.log(1.0001)  # pocketsphinx's log probabilities are in units of log(1.0001)
 UNKNOWN = -(2**28)  # what the model gives a word outside its vocabulary (-536870912 at base 1.0001)
 STRIP = '.,!?;:"()[]-…'  # a word's punctuation, as Whisper attaches it; apostrophes stay (beauty's)
+FOLDER: Path | None = None  # where `shipped_rivals` loads from; None: pocketsphinx's own model folder
 
 
 class Rivals:
     """CMU's trigram model and pronouncing dictionary, with each word's rivals one phone apart."""
 
     def __init__(self, folder: Path | None = None) -> None:
-        """Loads the model and dictionary (about 0.5 s and 60 MB).
+        """Loads the model and dictionary (about 0.5 s and 80 MB).
 
         Args:
             folder: A folder with `en-us.lm.bin` and `cmudict-en-us.dict`; None: pocketsphinx's own.
+
+        Raises:
+            ImportError: pocketsphinx is not installed.
+            OSError: The dictionary cannot be read.
+            ValueError: The language model cannot be read.
         """
         from pocketsphinx import NGramModel, get_model_path  # deferred: runs without English never load it
 
         folder = folder or Path(get_model_path()) / "en-us"
         self.lm = NGramModel.readfile(str(folder / "en-us.lm.bin"))
         self.prons: dict[str, list[tuple[str, ...]]] = {}
-        self.words: dict[tuple[str, ...], set[str]] = {}
+        self.words: dict[tuple[str, ...], list[str]] = {}
         for line in (folder / "cmudict-en-us.dict").read_text(encoding="utf-8").splitlines():
             head, *phones = line.split()
             word = head.split("(")[0]  # "word(2)" is the word's second pronunciation
             if self.logp(word, ()) is None:
                 continue
-            self.prons.setdefault(word, []).append(tuple(phones))
-            self.words.setdefault(tuple(phones), set()).add(word)
+            pron = tuple(sys.intern(p) for p in phones)  # 39 phones shared, not a string per sound: half the memory
+            self.prons.setdefault(word, []).append(pron)
+            self.words.setdefault(pron, []).append(word)
         self.phones = sorted({p for pron in self.words for p in pron})
 
     def logp(self, word: str, history: Sequence[str]) -> float | None:
@@ -59,11 +71,11 @@ class Rivals:
         for pron in self.prons.get(word, ()):
             for i in range(len(pron) + 1):
                 if i < len(pron):
-                    found |= self.words.get(pron[:i] + pron[i + 1 :], set())
+                    found.update(self.words.get(pron[:i] + pron[i + 1 :], ()))
                 for p in self.phones:
-                    found |= self.words.get(pron[:i] + (p,) + pron[i:], set())
+                    found.update(self.words.get(pron[:i] + (p,) + pron[i:], ()))
                     if i < len(pron):
-                        found |= self.words.get(pron[:i] + (p,) + pron[i + 1 :], set())
+                        found.update(self.words.get(pron[:i] + (p,) + pron[i + 1 :], ()))
         found.discard(word)
         return tuple(sorted(found))
 
@@ -96,9 +108,19 @@ class Rivals:
 
 
 @functools.cache
-def shipped_rivals() -> Rivals:
-    """CMU's model and dictionary from the installed pocketsphinx, loaded once per process."""
-    return Rivals()
+def shipped_rivals() -> Rivals | None:
+    """CMU's model and dictionary from the installed pocketsphinx, loaded once per process.
+
+    Returns:
+        The loaded rivals; None, with a warning, when they cannot be loaded (English drafts are then assessed
+        by the review model without them).
+    """
+    try:
+        return Rivals(FOLDER)
+    except (ImportError, OSError, ValueError) as e:
+        log.warning("the language model of the English review flags cannot be loaded (%s): English drafts without"
+                    " a check are assessed by the review model without it", e)  # fmt: skip
+        return None
 
 
 def normalized(chunk: Chunk) -> list[str]:
@@ -107,6 +129,13 @@ def normalized(chunk: Chunk) -> list[str]:
 
 
 def lm_rival(chunk: Chunk, rivals: Rivals | None = None) -> float:
-    """The chunk's highest rival gain (`Rivals.gains`), in nats; 0 when no known word has a likelier rival."""
-    gains = (rivals or shipped_rivals()).gains(normalized(chunk))
+    """The chunk's highest rival gain (`Rivals.gains`), in nats; 0 when no known word has a likelier rival.
+
+    Raises:
+        ModelError: `rivals` is None and the shipped model cannot be loaded (`shipped_rivals`).
+    """
+    rivals = rivals or shipped_rivals()
+    if rivals is None:
+        raise ModelError("the language model of the English review flags cannot be loaded (see the warning)")
+    gains = rivals.gains(normalized(chunk))
     return max([0.0, *(g for g in gains if g is not None)])
