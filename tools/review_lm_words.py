@@ -20,6 +20,11 @@ C. Checked drafts list them too only if, on the same words with each model's dra
    recall by at least 0.03 with precision lower by at most 0.02, for each model.
 U and C are decided apart. The benchmark set's and real speech's words are reported and choose nothing.
 
+Outcome (2026-12-03): both fail, so nothing more is listed. G = 5.75 nats (18,379 training words above the
+threshold); held out, U: tiny.en recall 0.728 -> 0.734 at precision 0.579 -> 0.578, base 0.729 -> 0.740 at
+0.565 -> 0.563; C: tiny.en 0.925 -> 0.927 at 0.586 -> 0.584, base 0.916 -> 0.916 at 0.506 -> 0.504. Words
+whose rival is that much likelier are few (21 and 29 more listed), and the chunk's flag already reads them.
+
     .venv/bin/python tools/review_lm_words.py     # needs tools/fit_review_model.py's runs; about a minute
 """
 
