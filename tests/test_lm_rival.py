@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support.check_words import chunk
 from support.configs import config, english_folder
+from support.pulled_runs import ANNOTATION, long_run
 
+from preannotate.correction.calibrate import calibrate
+from preannotate.correction.calibrate_choice import fit_best
 from preannotate.errors import ModelError
-from preannotate.options import AnnotationOptions
-from preannotate.quality import assess_chunk, default_model
+from preannotate.options import AnnotationOptions, CorrectionOptions
+from preannotate.quality import assess_chunk, chunk_features, default_model
 from preannotate.quality import rivals as rivals_module
+from preannotate.quality.features import ENGLISH_FEATURES, MODEL_FEATURES
 from preannotate.quality.model import english_model
 from preannotate.quality.rivals import lm_rival, shipped_rivals
 from preannotate.results import Transcript
@@ -128,3 +134,34 @@ def test_without_its_language_model_an_english_file_is_assessed_by_the_model_wit
     assert english.predicted_wer == again.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
     warnings = [r for r in caplog.records if "cannot be loaded" in r.getMessage()]
     assert len(warnings) == 1 and str(tmp_path) in warnings[0].getMessage()  # once, naming the file
+
+
+def test_calibrate_refits_english_corrections_with_the_rivals_and_others_without(tmp_path: Path) -> None:
+    options = CorrectionOptions(calibration="refit")
+    for name in ("en", "es"):
+        (tmp_path / name).mkdir()
+    english = calibrate([long_run(tmp_path / "en")], ANNOTATION, options)
+    other = long_run(tmp_path / "es")
+    record = json.loads((other / "run.json").read_text())
+    record["files"] = [{**f, "language": "es"} for f in record["files"]]
+    (other / "run.json").write_text(json.dumps(record))
+    spanish = calibrate([other], ANNOTATION, options)
+    assert english.model.features == ENGLISH_FEATURES and spanish.model.features == MODEL_FEATURES
+
+
+def test_english_corrections_recalibrate_the_english_model_and_others_review_model() -> None:
+    rng = np.random.default_rng(3)
+    rows, items = [], []
+    for i in range(80):  # a low first word means an annotator's change, mostly
+        low = float(rng.uniform(0.02, 0.99))
+        wrong = (low < 0.45) != (rng.uniform() < 0.1)
+        timed = chunk(MOAT if i % 2 else (*MOAT[:4], "boat", *MOAT[5:]), start=10.0 + 6 * i)
+        timed = replace(timed, words=(replace(timed.words[0], probability=low), *timed.words[1:]))
+        features = chunk_features(timed, 600.0, rival=lm_rival(timed))
+        rows.append((features, 0.2 if wrong else 0.0))
+        items.append(f"item{i % 10}")
+    has_error = np.array([w > 0 for _, w in rows])
+    for english, shipped in ((True, english_model()), (False, default_model())):
+        chosen = fit_best(rows, has_error, items, 0, {}, "recalibrate", english)
+        assert chosen.model.features == shipped.features and chosen.model.coef == shipped.coef
+        assert (chosen.model.wer_slope, chosen.model.wer_intercept) != (shipped.wer_slope, shipped.wer_intercept)

@@ -9,6 +9,8 @@ data, so a run re-chunked after upload contributes only the chunks that were upl
 Two models are made and scored on chunks they were not fitted on (stratified 5-fold cross-validation that
 keeps each item's chunks in one fold where the items allow it; `calibrate_choice` says why and how): one
 refitted from scratch and the shipped one recalibrated (its score kept, its WER mapping and threshold fitted).
+When every compared chunk is English, the shipped one is the English model (it assessed those drafts) and both
+read its language model's rival words (`quality.rivals`); otherwise review_model.json's recipe, for any language.
 The better held-out ranking is written (or the one `correction.calibration` names), and both are shown beside
 the flags the drafts were uploaded with and the shipped model's, which never saw these chunks.
 
@@ -34,6 +36,8 @@ from ..errors import CorrectionError, CorrectionInputError, DestinationError, Pr
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..quality import chunk_features, default_model, flag_metrics
 from ..quality.model import FORMAT as MODEL_FORMAT
+from ..quality.model import english_model
+from ..quality.rivals import lm_rival, shipped_rivals
 from ..results import Word
 from ..sa_format import microseconds
 from ..storage import remove_stale_temps, write_text_atomic
@@ -99,14 +103,17 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
     result = compare_run(out, annotation, options)
     files = run_items(read_run(out))
     records = jsonl_records(out)
-    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": []}
+    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": [], "english": []}
     for row in result.chunks.to_dict("records") if len(result.chunks) else []:
         duration = (files.get(row["item"]) or {}).get("duration")
         chunk = _match(records.get(row["item"], []), row["start"], row["text"])
         if chunk is None or _missing(row.get("measured_wer")) or not isinstance(duration, (int, float)):
             found["left_out"].append(f"{row['item']} chunk {row['chunk']}")
             continue
-        found["rows"].append((chunk_features(chunk, float(duration)), float(row["measured_wer"])))
+        english = (files.get(row["item"]) or {}).get("language") == "en" and shipped_rivals() is not None
+        rival = lm_rival(chunk) if english else 0.0  # English drafts were assessed with it (`fitters`)
+        found["rows"].append((chunk_features(chunk, float(duration), rival=rival), float(row["measured_wer"])))
+        found["english"].append(english)
         found["items"].append(str(row["item"]))  # one recording's chunks stay in one fold, whichever run
         found["uploaded"].append(None if _missing(row.get("needs_review")) else bool(row["needs_review"]))
     return found
@@ -135,7 +142,7 @@ def _calibrate(
     runs: Sequence[str | Path], annotation: AnnotationOptions, options: CorrectionOptions, seed: int
 ) -> Calibration:
     _check_items_once(runs)
-    rows, uploaded, items, left_out = [], [], [], 0
+    rows, uploaded, items, english, left_out = [], [], [], [], 0
     for run in runs:
         try:
             found = run_rows(run, annotation, options)
@@ -144,6 +151,7 @@ def _calibrate(
         rows += found["rows"]
         uploaded += found["uploaded"]
         items += found["items"]
+        english += found["english"]
         left_out += len(found["left_out"])
     has_error = np.array([w > 0 for _, w in rows], dtype=bool)
     n_pos, n_neg = int(has_error.sum()), int((~has_error).sum())
@@ -154,9 +162,10 @@ def _calibrate(
             " WER); pull more corrected items, or add runs with more -o"
         )
     provenance = {"calibrated_on": [str(r) for r in runs], "target": TARGET}
-    chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration)
+    all_english = all(english)  # mixed languages: review_model.json's recipe, which every language reads
+    chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration, all_english)
     metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded)}
-    metrics["shipped"] = shipped_metrics(rows, has_error)
+    metrics["shipped"] = shipped_metrics(rows, has_error, all_english)
     counts = {"chunks": len(rows), "with_error": n_pos, "left_out": left_out}
     return Calibration(chosen.model, counts, metrics, chosen.method, chosen.folds)
 
@@ -344,10 +353,13 @@ def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:
     return flag_metrics(has_error.tolist(), known).to_dict()
 
 
-def shipped_metrics(rows: list, has_error: np.ndarray) -> dict | None:
-    """The shipped model's flags, with its ranking's AUC; None when it cannot be loaded or lacks a feature."""
+def shipped_metrics(rows: list, has_error: np.ndarray, english: bool = False) -> dict | None:
+    """The shipped model's flags, with its ranking's AUC; None when it cannot be loaded or lacks a feature.
+
+    `english`: every chunk is English, with `lm_rival`: the English model, which assessed such drafts.
+    """
     try:
-        model = default_model()
+        model = english_model() if english else default_model()
         predicted = np.array([model.predict_wer(f) for f, _ in rows])
     except (OSError, ValueError, KeyError):
         return None

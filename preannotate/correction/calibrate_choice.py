@@ -25,6 +25,8 @@ import numpy as np
 from ..errors import CorrectionError
 from ..quality import ReviewModel, default_model, fit_review_model, flag_metrics, recalibrate_review_model
 from ..quality.evaluate import ranking_auc
+from ..quality.features import ENGLISH_FEATURES, MODEL_FEATURES
+from ..quality.model import english_model
 
 FOLDS = 5
 # Every training split of the cross-validation must keep quality.fit.MIN_CLASS_ROWS (5) chunks with
@@ -49,7 +51,13 @@ class Chosen:
 
 
 def fit_best(
-    rows: Sequence[Row], has_error: np.ndarray, items: Sequence[str], seed: int, provenance: dict, mode: str
+    rows: Sequence[Row],
+    has_error: np.ndarray,
+    items: Sequence[str],
+    seed: int,
+    provenance: dict,
+    mode: str,
+    english: bool = False,
 ) -> Chosen:
     """Scores both candidates held out, then fits the chosen one on every row.
 
@@ -60,12 +68,14 @@ def fit_best(
         seed: Seed of the fold shuffles and fits.
         provenance: Stored in the model written.
         mode: `correction.calibration`: `auto`, `refit` or `recalibrate`.
+        english: Every chunk is English and its features hold `lm_rival`: the English model is the base of the
+            recalibrated candidate, and the refit reads `lm_rival` too (`fitters`).
 
     Raises:
         CorrectionError: The candidate `mode` names, or under `auto` both, cannot be fitted on these chunks.
     """
     splits, how = folds(has_error, items, seed)
-    fit = fitters(seed, provenance)
+    fit = fitters(seed, provenance, english)
     metrics: dict[str, dict[str, Any] | None] = {}
     problems: dict[str, str] = {}
     for name in CANDIDATES:
@@ -85,11 +95,17 @@ def fit_best(
     return Chosen(model, method, metrics, how)
 
 
-def fitters(seed: int, provenance: dict[str, Any]) -> dict[str, Callable[[Sequence[Row]], ReviewModel]]:
-    """How each candidate is fitted on rows (the shipped model is the base of the recalibrated one)."""
-    base = default_model()
+def fitters(
+    seed: int, provenance: dict[str, Any], english: bool = False
+) -> dict[str, Callable[[Sequence[Row]], ReviewModel]]:
+    """How each candidate is fitted on rows (a shipped model is the base of the recalibrated one).
+
+    English chunks (`english`) start from the model that assessed their drafts, the English one, and keep its
+    language model's rival words in the refit; others from review_model.json's recipe.
+    """
+    base, features = (english_model(), ENGLISH_FEATURES) if english else (default_model(), MODEL_FEATURES)
     return {
-        "refitted": lambda rows: fit_review_model(rows, seed=seed, provenance=provenance),
+        "refitted": lambda rows: fit_review_model(rows, seed=seed, provenance=provenance, feature_names=features),
         "recalibrated": lambda rows: recalibrate_review_model(base, rows, provenance=provenance),
     }
 
