@@ -53,7 +53,8 @@ class Reviewer:
         """The model and threshold `annotation.review_model` and `review_threshold` ask for.
 
         Raises:
-            ConfigError: The model file is missing or not a review model.
+            ConfigError: The model file is missing or not a review model, or it reads `lm_rival` (calibrated on
+                English corrections) and the language model cannot be loaded.
         """
         try:
             model = default_model() if options.review_model is None else ReviewModel.load(options.review_model)
@@ -64,6 +65,11 @@ class Reviewer:
             return m.threshold if options.review_threshold is None else options.review_threshold
 
         if options.review_model is not None:  # a team's own model assesses every file
+            if "lm_rival" in model.features and shipped_rivals() is None:  # calibrated on English corrections
+                raise ConfigError(
+                    f"annotation.review_model {options.review_model!r} reads lm_rival, but the language model it"
+                    " needs cannot be loaded (see the warning): reinstall pocketsphinx"
+                )
             return cls(model, threshold(model))
         english = (english_model(), threshold(english_model()))
         if options.cross_check is None:

@@ -14,7 +14,7 @@ from support.pulled_runs import ANNOTATION, long_run
 
 from preannotate.correction.calibrate import calibrate
 from preannotate.correction.calibrate_choice import fit_best
-from preannotate.errors import ModelError
+from preannotate.errors import ConfigError, ModelError
 from preannotate.options import AnnotationOptions, CorrectionOptions
 from preannotate.quality import assess_chunk, chunk_features, default_model
 from preannotate.quality import rivals as rivals_module
@@ -129,6 +129,10 @@ def test_without_its_language_model_an_english_file_is_assessed_by_the_model_wit
         [again] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
         with pytest.raises(ModelError, match="cannot be loaded"):
             lm_rival(chunk(MOAT))
+        own = tmp_path / "calibrated.json"
+        english_model().save(own)  # what calibrate writes from English corrections reads lm_rival too
+        with pytest.raises(ConfigError, match="reads lm_rival"):
+            Reviewer.from_options(AnnotationOptions(review_model=str(own)))
     finally:
         rivals_module.shipped_rivals.cache_clear()  # the next test loads the real one again
     assert english.predicted_wer == again.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
