@@ -61,8 +61,8 @@ class Reviewer:
         except (OSError, ValueError) as e:  # JSONDecodeError is a ValueError
             raise ConfigError(f"annotation.review_model {options.review_model!r} cannot be loaded: {e}") from e
 
-        def threshold(m: ReviewModel) -> float:
-            return m.threshold if options.review_threshold is None else options.review_threshold
+        def scored(m: ReviewModel) -> Scored:
+            return m, m.threshold if options.review_threshold is None else options.review_threshold
 
         if options.review_model is not None:  # a team's own model assesses every file
             if "lm_rival" in model.features and shipped_rivals() is None:  # calibrated on English corrections
@@ -70,18 +70,11 @@ class Reviewer:
                     f"annotation.review_model {options.review_model!r} reads lm_rival, but the language model it"
                     " needs cannot be loaded (see the warning): reinstall pocketsphinx"
                 )
-            return cls(model, threshold(model))
-        english = (english_model(), threshold(english_model()))
+            return cls(*scored(model))
         if options.cross_check is None:
-            return cls(model, threshold(model), english=english)
-        checked, slowed = checked_model(), slowed_model() if options.slowed_check else None
-        return cls(
-            model,
-            threshold(model),
-            (checked, threshold(checked)),
-            (slowed, threshold(slowed)) if slowed is not None else None,
-            english,
-        )
+            return cls(*scored(model), english=scored(english_model()))
+        slowed = scored(slowed_model()) if options.slowed_check else None
+        return cls(*scored(model), scored(checked_model()), slowed, scored(english_model()))
 
     def assess(
         self,

@@ -9,7 +9,9 @@ made with the same pipeline and options as the run's `check` stage makes it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from preannotate.quality.crosscheck import CheckWord, unconfirmed, unconfirmed_words
 from preannotate.quality.evaluate import flag_metrics
@@ -65,6 +67,20 @@ def doubtful_word_metrics(records: list[dict], runs: Path, word_threshold: float
     """
     flags: dict[str, list[bool]] = {"under_threshold": [], "heard_otherwise": [], "either": []}
     wrong: list[bool] = []
+    for r, i, word, heard in checked_words(records, runs):
+        low = word.probability < word_threshold
+        flags["under_threshold"].append(low)
+        flags["heard_otherwise"].append(heard)
+        flags["either"].append(low or heard)
+        wrong.append(i in r["wrong"])
+    return {name: flag_metrics(wrong, listed).to_dict() for name, listed in flags.items()}
+
+
+def checked_words(records: list[dict], runs: Path) -> Iterator[tuple[dict, int, Any, bool]]:
+    """Each word of the records' chunks: its record, index, word, and whether the check heard it otherwise.
+
+    A record's check is the other model's run of its split (`CHECKER`); each file's words are read once.
+    """
     cache: dict[tuple[str, str], list[CheckWord]] = {}
     for r in records:
         other = runs / f"{r['split']}-{CHECKER[r['model']].split(':')[-1]}"
@@ -72,12 +88,7 @@ def doubtful_word_metrics(records: list[dict], runs: Path, word_threshold: float
         otherwise = unconfirmed(r["chunk"], check).words
         for i, word in enumerate(r["chunk"].words):
             if word.word.strip():
-                low, heard = word.probability < word_threshold, i in otherwise
-                flags["under_threshold"].append(low)
-                flags["heard_otherwise"].append(heard)
-                flags["either"].append(low or heard)
-                wrong.append(i in r["wrong"])
-    return {name: flag_metrics(wrong, listed).to_dict() for name, listed in flags.items()}
+                yield r, i, word, i in otherwise
 
 
 def checked_note(model) -> str:

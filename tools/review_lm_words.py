@@ -38,9 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import fit_review_model as F  # noqa: E402
-from review_checked import CHECKER, check_words  # noqa: E402
+from review_checked import checked_words  # noqa: E402
 
-from preannotate.quality.crosscheck import CheckWord, unconfirmed  # noqa: E402
 from preannotate.quality.evaluate import flag_metrics  # noqa: E402
 from preannotate.quality.model import default_model  # noqa: E402
 from preannotate.quality.rivals import Rivals, normalized  # noqa: E402
@@ -52,18 +51,13 @@ RECALL_GAIN, PRECISION_LOSS = 0.03, 0.02  # the rule's margins
 
 def word_rows(records: list[dict], rivals: Rivals, runs: Path, word_threshold: float) -> list[dict]:
     """Every word of the records' chunks: wrong, under the threshold, heard otherwise by the check, its gain."""
-    rows, cache = [], {}
-    for r in records:
-        other = runs / f"{r['split']}-{CHECKER[r['model']].split(':')[-1]}"
-        check: list[CheckWord] = cache.setdefault((str(other), r["file"]), check_words(other, r["file"]))
-        otherwise = unconfirmed(r["chunk"], check).words
-        gains = rivals.gains(normalized(r["chunk"]))
-        for i, word in enumerate(r["chunk"].words):
-            if word.word.strip():
-                rows.append({
-                    "wrong": i in r["wrong"], "low": word.probability < word_threshold, "heard": i in otherwise,
-                    "gain": gains[i] if gains[i] is not None else 0.0,
-                })  # fmt: skip
+    rows, gains = [], {}
+    for r, i, word, heard in checked_words(records, runs):
+        gain = gains.setdefault(id(r), rivals.gains(normalized(r["chunk"])))[i]
+        rows.append({
+            "wrong": i in r["wrong"], "low": word.probability < word_threshold, "heard": heard,
+            "gain": gain if gain is not None else 0.0,
+        })  # fmt: skip
     return rows
 
 

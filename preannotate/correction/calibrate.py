@@ -105,12 +105,13 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
     records = jsonl_records(out)
     found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": [], "english": []}
     for row in result.chunks.to_dict("records") if len(result.chunks) else []:
-        duration = (files.get(row["item"]) or {}).get("duration")
+        file = files.get(row["item"]) or {}
+        duration = file.get("duration")
         chunk = _match(records.get(row["item"], []), row["start"], row["text"])
         if chunk is None or _missing(row.get("measured_wer")) or not isinstance(duration, (int, float)):
             found["left_out"].append(f"{row['item']} chunk {row['chunk']}")
             continue
-        english = (files.get(row["item"]) or {}).get("language") == "en" and shipped_rivals() is not None
+        english = file.get("language") == "en" and shipped_rivals() is not None
         rival = lm_rival(chunk) if english else 0.0  # English drafts were assessed with it (`fitters`)
         found["rows"].append((chunk_features(chunk, float(duration), rival=rival), float(row["measured_wer"])))
         found["english"].append(english)
