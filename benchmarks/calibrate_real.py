@@ -10,14 +10,17 @@ the figures a team would get from its own corrections, with every other recordin
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scored_runs import labelled_files
 
-from preannotate.correction.calibrate import shipped_metrics
+from preannotate.check_store import read_checks
+from preannotate.correction.calibrate import assessed, shipped_metrics
 from preannotate.correction.calibrate_choice import choose, fit_best, fitters, held_out
+from preannotate.quality.model import CHECKED, ENGLISH, SLOWED
 from preannotate.quality.rivals import lm_rival
 
 
@@ -43,10 +46,63 @@ def calibrate_on_real(runs: list[Path], references: dict[str, str]) -> dict[str,
     return {
         "chunks": len(rows),
         "recordings": len(recordings),
-        "shipped": shipped_metrics(rows, has_error, english=True),
+        "shipped": shipped_metrics(rows, has_error, [ENGLISH] * len(rows)),
         "five_folds": {"folds": chosen.folds, **chosen.metrics, "written": chosen.method},
         "one_recording_out": {**leave_one_out, "auto_would_write": choose(leave_one_out, "auto")},
     }
+
+
+def checked_rows(run: Path, references: dict[str, str]) -> tuple[list, list[str], list[str]]:
+    """(features, WER) of every chunk of one run as calibrate reads them (`assessed`: with the run's checks)."""
+    key = json.loads((run / "run.json").read_text())["stages"].get("check")
+    rows, items, kinds = [], [], []
+    for record, chunks, found, _ in labelled_files(run, references):
+        check, slowed = read_checks(run, record["item"], key) if key else (None, None)
+        duration = json.loads((run / "transcripts" / f"{record['item']}.json").read_text())["duration"]
+        for c, (_, wer) in zip(chunks, found):
+            kind, features = assessed(c, float(duration), True, check, slowed)
+            rows.append((features, wer))
+            kinds.append(kind)
+        items += [record["source"]] * len(found)
+    return rows, items, kinds
+
+
+def calibrate_checked(run: Path, references: dict[str, str]) -> dict[str, Any] | None:
+    """All of calibrate's candidates on one model's checked run, one recording held out at a time; None when
+    some chunk was not checked (then calibrate makes no candidate that reads the check)."""
+    rows, items, kinds = checked_rows(run, references)
+    if not rows or not set(kinds) <= {CHECKED, SLOWED}:
+        return None
+    has_error = np.array([wer > 0 for _, wer in rows])
+    recordings = sorted(set(items))
+    one_out = [(np.flatnonzero([i != r for i in items]), np.flatnonzero([i == r for i in items])) for r in recordings]
+    fit = fitters(0, {}, english=True, checked=SLOWED if set(kinds) == {SLOWED} else CHECKED)
+    scores: dict[str, Any] = {}
+    for name, fitter in fit.items():
+        try:
+            scores[name] = held_out(rows, has_error, one_out, fitter)
+        except ValueError as exc:  # this candidate cannot be fitted on some recording's complement
+            scores[name] = {"skipped": str(exc)}
+    usable = {name: m for name, m in scores.items() if "auc" in m}
+    return {
+        "chunks": len(rows),
+        "recordings": len(recordings),
+        "shipped": shipped_metrics(rows, has_error, kinds),
+        "one_recording_out": scores,
+        "auto_would_write": choose(usable, "auto"),
+        "auto_without_the_check": choose({n: m for n, m in usable.items() if not n.endswith("_checked")}, "auto"),
+    }
+
+
+def print_checked(label: str, found: dict[str, Any]) -> None:
+    """One line per candidate of `calibrate_checked`."""
+    print(
+        f"calibrate on {label}'s checked drafts ({found['chunks']} chunks, one recording of {found['recordings']} out):"
+    )
+    for name, m in [("shipped (as assessed)", found["shipped"]), *found["one_recording_out"].items()]:
+        line = m.get("skipped") or f"recall {m['recall']}, precision {m['precision']}, AUC {m['auc']}"
+        print(f"  {name:<24} {line}")
+    print(f"  auto writes: {found['auto_would_write']} (without the check: {found['auto_without_the_check']})")
 
 
 def print_calibration(found: dict[str, Any]) -> None:

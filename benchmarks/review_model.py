@@ -22,12 +22,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from calibrate_real import calibrate_on_real, print_calibration
+from calibrate_real import calibrate_checked, calibrate_on_real, print_calibration, print_checked
 from dataset import build_set
 from prompt_speech import PromptSpeechUnavailable, build_prompt_set
 from real_speech import RealSpeechUnavailable, build_real_set
 from scored_runs import labelled_files
 
+from preannotate.check_store import read_checks
 from preannotate.config import load_config
 from preannotate.quality import ReviewModel, default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.crosscheck import unconfirmed_words
@@ -35,7 +36,6 @@ from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, TARGET_PRECISIO
 from preannotate.quality.model import checked_model, english_model, slowed_model
 from preannotate.quality.rivals import lm_rival
 from preannotate.run import run_pipeline
-from preannotate.run.check import read_checks
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("bundled:tiny.en", "bundled:base")
@@ -203,7 +203,23 @@ def score_real_speech(work: Path, models: list[str], review: ReviewModel, checke
     runs = [work / f"real-{m.split(':')[-1]}" for m in models]
     calibration = calibrate_on_real(runs, {e["file"]: e["text"] for e in entries})
     print_calibration(calibration)
-    return {**scored, "calibrate": calibration}
+    return {
+        **scored,
+        "calibrate": calibration,
+        "calibrate_checked": checked_calibrations(work, "real", entries, models),
+    }
+
+
+def checked_calibrations(work: Path, name: str, entries: list[dict], models: list[str]) -> dict[str, Any]:
+    """calibrate's candidates on each model's checked drafts of a set (`calibrate_real.calibrate_checked`)."""
+    references = {e["file"]: e["text"] for e in entries}
+    found = {}
+    for m in models:
+        scored = calibrate_checked(work / f"{name}-{m.split(':')[-1]}", references)
+        if scored is not None:
+            print_checked(f"{name}, {m}", scored)
+            found[m] = scored
+    return found
 
 
 def score_prompt_speech(work: Path, models: list[str], review: ReviewModel, checked: ReviewModel | None) -> dict:
@@ -213,7 +229,8 @@ def score_prompt_speech(work: Path, models: list[str], review: ReviewModel, chec
     except PromptSpeechUnavailable as exc:
         print(f"prompt speech skipped: {exc}")
         return {"skipped": str(exc)}
-    return score_speech_set(work, "prompts", "prompt speech", entries, models, review, checked)
+    scored = score_speech_set(work, "prompts", "prompt speech", entries, models, review, checked)
+    return {**scored, "calibrate_checked": checked_calibrations(work, "prompts", entries, models)}
 
 
 def score_speech_set(

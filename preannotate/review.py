@@ -8,7 +8,7 @@ catch catastrophic failures the model may not have seen: hallucinated silence, l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from .chunking import DOUBTFUL_WORDS, PREDICTED_WER, RULE_REASONS, Chunk
@@ -16,7 +16,14 @@ from .errors import ConfigError
 from .options import AnnotationOptions
 from .quality import ReviewModel, assess_chunk, default_model
 from .quality.crosscheck import CheckWord, Unconfirmed, unconfirmed, unconfirmed_words
-from .quality.model import DoubtfulWord, checked_model, english_model, slowed_model
+from .quality.model import (
+    CHECK_FEATURE,
+    SLOWED_FEATURE,
+    DoubtfulWord,
+    checked_model,
+    english_model,
+    slowed_model,
+)
 from .quality.rivals import shipped_rivals
 
 Scored = tuple[ReviewModel, float]  # a model and the predicted WER above which a chunk needs review
@@ -64,17 +71,40 @@ class Reviewer:
         def scored(m: ReviewModel) -> Scored:
             return m, m.threshold if options.review_threshold is None else options.review_threshold
 
-        if options.review_model is not None:  # a team's own model assesses every file
-            if "lm_rival" in model.features and shipped_rivals() is None:  # calibrated on English corrections
-                raise ConfigError(
-                    f"annotation.review_model {options.review_model!r} reads lm_rival, but the language model it"
-                    " needs cannot be loaded (see the warning): reinstall pocketsphinx"
-                )
-            return cls(*scored(model))
+        if options.review_model is not None:
+            return cls._team(model, options, scored)
         if options.cross_check is None:
             return cls(*scored(model), english=scored(english_model()))
         slowed = scored(slowed_model()) if options.slowed_check else None
         return cls(*scored(model), scored(checked_model()), slowed, scored(english_model()))
+
+    @classmethod
+    def _team(cls, model: ReviewModel, options: AnnotationOptions, scored: Callable[[ReviewModel], Scored]) -> Reviewer:
+        """A team's own model: it assesses every file, or, calibrated on checked drafts, the checked ones.
+
+        Files without a check (its failure, a language the check model does not know) keep the shipped models.
+        """
+        name = options.review_model
+        if "lm_rival" in model.features and shipped_rivals() is None:  # calibrated on English corrections
+            raise ConfigError(
+                f"annotation.review_model {name!r} reads lm_rival, but the language model it needs cannot be loaded"
+                " (see the warning): reinstall pocketsphinx"
+            )
+        if CHECK_FEATURE not in model.features:
+            return cls(*scored(model))
+        if options.cross_check is None:
+            raise ConfigError(
+                f"annotation.review_model {name!r} was calibrated on checked drafts (it reads the words a check model"
+                " heard otherwise), but annotation.cross_check is null: set it (auto) or use another model"
+            )
+        if SLOWED_FEATURE not in model.features:
+            return cls(*scored(default_model()), scored(model), english=scored(english_model()))
+        if not options.slowed_check:
+            raise ConfigError(
+                f"annotation.review_model {name!r} was calibrated on drafts with a slowed decode (it reads its words),"
+                " but annotation.slowed_check is false: set it to true or use another model"
+            )
+        return cls(*scored(default_model()), scored(checked_model()), scored(model), scored(english_model()))
 
     def assess(
         self,
@@ -135,6 +165,33 @@ class Reviewer:
             needs_review=bool(reasons),
             review_reason=";".join(reasons),
         )
+
+
+def reads_check(options: AnnotationOptions) -> bool:
+    """Whether drafts are assessed with a check model's words when one is made (`annotation.cross_check`).
+
+    The shipped models do; a team's own model only when calibrated on checked drafts. A model file that cannot be
+    loaded reads nothing here: `Reviewer.from_options` names it and the problem before any work.
+    """
+    return options.review_model is None or CHECK_FEATURE in _team_features(options.review_model)
+
+
+def reads_slowed(options: AnnotationOptions) -> bool:
+    """Whether checked drafts are assessed with the slowed decode's words too (`annotation.slowed_check`)."""
+    if not options.slowed_check:
+        return False
+    return options.review_model is None or SLOWED_FEATURE in _team_features(options.review_model)
+
+
+def _team_features(path: str) -> tuple[str, ...]:
+    """The features a team's model file reads; none when it cannot be loaded.
+
+    Read each time: calibrate may have rewritten it since (a notebook runs both in one process).
+    """
+    try:
+        return ReviewModel.load(path).features
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
 
 
 def _doubtful(

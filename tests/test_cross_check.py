@@ -14,6 +14,7 @@ from support.configs import config, english_folder
 
 from preannotate.asr import prepare
 from preannotate.audio import decode_audio
+from preannotate.check_store import check_path, read_check
 from preannotate.chunking import Chunk
 from preannotate.config import load_config
 from preannotate.errors import ModelError
@@ -25,7 +26,7 @@ from preannotate.report import FileResult
 from preannotate.results import Word
 from preannotate.review import Reviewer
 from preannotate.run import check_jobs, run_pipeline
-from preannotate.run.check import check_model, check_path, read_check
+from preannotate.run.check import check_model
 from preannotate.run.check_jobs import CheckJob
 from preannotate.run.stages import stage_keys
 from preannotate.run.transcribe_jobs import transcribe_audio

@@ -15,13 +15,14 @@ from support.configs import config, english_folder
 from preannotate.asr.weights.cache import cache_dir
 from preannotate.audio import DecodedAudio
 from preannotate.audio_speed import SPEED, at_file_speed, slowed
+from preannotate.check_store import check_path, read_check
 from preannotate.options import AnnotationOptions, SilenceOptions
 from preannotate.quality.crosscheck import normalized_words
 from preannotate.quality.model import checked_model, slowed_model
 from preannotate.results import Segment, Transcript, Word
 from preannotate.review import Reviewer
 from preannotate.run import check, run_pipeline
-from preannotate.run.check import PENDING, check_path, read_check
+from preannotate.run.check import PENDING
 
 RATE = 16_000
 CHECK = "annotation.cross_check=bundled:tiny.en"  # a tiny draft checked by tiny.en: the quickest real check

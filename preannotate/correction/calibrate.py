@@ -11,8 +11,11 @@ keeps each item's chunks in one fold where the items allow it; `calibrate_choice
 refitted from scratch and the shipped one recalibrated (its score kept, its WER mapping and threshold fitted).
 When every compared chunk is English, the shipped one is the English model (it assessed those drafts) and both
 read its language model's rival words (`quality.rivals`); otherwise review_model.json's recipe, for any language.
-The better held-out ranking is written (or the one `correction.calibration` names), and both are shown beside
-the flags the drafts were uploaded with and the shipped model's, which never saw these chunks.
+When every compared chunk was checked by a second model (`annotation.cross_check`), the same two are also made
+from the shipped model for checked drafts, reading the check's words from the run's `checks/` (`assessed`):
+a model written from them makes the next runs check their drafts too (`review.Reviewer`).
+The best held-out ranking is written (or the best of the method `correction.calibration` names), and all are
+shown beside the flags the drafts were uploaded with and the shipped models', which never saw these chunks.
 
 Locks: `calibrate` holds the lock of every run it reads, `write_model` that of the model's folder
 (`calibrate_lock` says why and how).
@@ -31,12 +34,14 @@ from typing import Any
 
 import numpy as np
 
+from ..check_store import read_checks
 from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
-from ..quality import chunk_features, default_model, flag_metrics
+from ..quality import chunk_features, flag_metrics
+from ..quality.crosscheck import CheckWord, unconfirmed_words
+from ..quality.model import CHECKED, ENGLISH, PLAIN, SLOWED, shipped_recipe
 from ..quality.model import FORMAT as MODEL_FORMAT
-from ..quality.model import english_model
 from ..quality.rivals import lm_rival, shipped_rivals
 from ..results import Word
 from ..sa_format import microseconds
@@ -65,7 +70,8 @@ class Calibration:
 
     Attributes:
         model: The model written, fitted on every row.
-        rows: Chunks used, with errors, and chunks left out (no record, or no measured WER).
+        rows: Chunks used, with errors, checked by a second model, and chunks left out (no record, or no measured
+            WER).
         metrics: `refitted` and `recalibrated` (held out, with `auc`; None for one that could not be fitted),
             `uploaded` (the drafts' own needs_review) and `shipped` (the model shipped with preannotate),
             each a FlagMetrics dict or None when unknown.
@@ -101,23 +107,50 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
     """
     out = Path(output_dir)
     result = compare_run(out, annotation, options)
-    files = run_items(read_run(out))
-    records = jsonl_records(out)
-    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": [], "english": []}
+    run = read_run(out)
+    files, records = run_items(run), jsonl_records(out)
+    key = (run.get("stages") or {}).get("check")  # the check the chunks were assessed with, if any
+    checks: dict[str, tuple[list[CheckWord] | None, list[CheckWord] | None]] = {}
+    found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": [], "english": [], "kinds": []}
     for row in result.chunks.to_dict("records") if len(result.chunks) else []:
-        file = files.get(row["item"]) or {}
+        item, file = row["item"], files.get(row["item"]) or {}
         duration = file.get("duration")
-        chunk = _match(records.get(row["item"], []), row["start"], row["text"])
+        chunk = _match(records.get(item, []), row["start"], row["text"])
         if chunk is None or _missing(row.get("measured_wer")) or not isinstance(duration, (int, float)):
-            found["left_out"].append(f"{row['item']} chunk {row['chunk']}")
+            found["left_out"].append(f"{item} chunk {row['chunk']}")
             continue
+        if item not in checks:
+            # a run.json record's item names a plain file name (`run_items`): no path is built from anything else
+            checks[item] = read_checks(out, item, key) if isinstance(key, str) else (None, None)
         english = file.get("language") == "en" and shipped_rivals() is not None
-        rival = lm_rival(chunk) if english else 0.0  # English drafts were assessed with it (`fitters`)
-        found["rows"].append((chunk_features(chunk, float(duration), rival=rival), float(row["measured_wer"])))
+        kind, features = assessed(chunk, float(duration), english, *checks[item])
+        found["rows"].append((features, float(row["measured_wer"])))
         found["english"].append(english)
-        found["items"].append(str(row["item"]))  # one recording's chunks stay in one fold, whichever run
+        found["kinds"].append(kind)
+        found["items"].append(str(item))  # one recording's chunks stay in one fold, whichever run
         found["uploaded"].append(None if _missing(row.get("needs_review")) else bool(row["needs_review"]))
     return found
+
+
+def assessed(
+    chunk: Chunk,
+    duration: float,
+    english: bool,
+    check: Sequence[CheckWord] | None = None,
+    slowed: Sequence[CheckWord] | None = None,
+) -> tuple[str, dict[str, float]]:
+    """A chunk's features as its run assessed it, and the kind of shipped model that did (`shipped_recipe`).
+
+    As `review.Reviewer` does: the check's words and the slowed decode's when the run made them, the language
+    model's rival words for English (`english`); every candidate of `fitters` reads its recipe's among them.
+    """
+    unconfirmed = unconfirmed_words(chunk, check) if check is not None else 0
+    unstable = unconfirmed_words(chunk, slowed) if check is not None and slowed is not None else 0
+    rival = lm_rival(chunk) if english else 0.0
+    kind = PLAIN if not english else ENGLISH
+    if check is not None:
+        kind = SLOWED if slowed is not None else CHECKED
+    return kind, chunk_features(chunk, duration, unconfirmed=unconfirmed, unstable=unstable, rival=rival)
 
 
 def calibrate(
@@ -143,7 +176,7 @@ def _calibrate(
     runs: Sequence[str | Path], annotation: AnnotationOptions, options: CorrectionOptions, seed: int
 ) -> Calibration:
     _check_items_once(runs)
-    rows, uploaded, items, english, left_out = [], [], [], [], 0
+    rows, uploaded, items, english, kinds, left_out = [], [], [], [], [], 0
     for run in runs:
         try:
             found = run_rows(run, annotation, options)
@@ -153,6 +186,7 @@ def _calibrate(
         uploaded += found["uploaded"]
         items += found["items"]
         english += found["english"]
+        kinds += found["kinds"]
         left_out += len(found["left_out"])
     has_error = np.array([w > 0 for _, w in rows], dtype=bool)
     n_pos, n_neg = int(has_error.sum()), int((~has_error).sum())
@@ -164,10 +198,12 @@ def _calibrate(
         )
     provenance = {"calibrated_on": [str(r) for r in runs], "target": TARGET}
     all_english = all(english)  # mixed languages: review_model.json's recipe, which every language reads
-    chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration, all_english)
+    checked = SLOWED if set(kinds) == {SLOWED} else CHECKED if set(kinds) <= {CHECKED, SLOWED} else None
+    chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration, all_english, checked)
     metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded)}
-    metrics["shipped"] = shipped_metrics(rows, has_error, all_english)
+    metrics["shipped"] = shipped_metrics(rows, has_error, kinds)
     counts = {"chunks": len(rows), "with_error": n_pos, "left_out": left_out}
+    counts["checked"] = sum(kind in (CHECKED, SLOWED) for kind in kinds)
     return Calibration(chosen.model, counts, metrics, chosen.method, chosen.folds)
 
 
@@ -354,14 +390,18 @@ def _uploaded(has_error: np.ndarray, flags: list[bool | None]) -> dict | None:
     return flag_metrics(has_error.tolist(), known).to_dict()
 
 
-def shipped_metrics(rows: list, has_error: np.ndarray, english: bool = False) -> dict | None:
-    """The shipped model's flags, with its ranking's AUC; None when it cannot be loaded or lacks a feature.
+def shipped_metrics(rows: list, has_error: np.ndarray, kinds: Sequence[str]) -> dict | None:
+    """The shipped models' flags, with their ranking's AUC; None when one cannot be loaded or lacks a feature.
 
-    `english`: every chunk is English, with `lm_rival`: the English model, which assessed such drafts.
+    Args:
+        rows: (features, measured WER) per chunk.
+        has_error: Whether each chunk's WER is above 0.
+        kinds: The kind of shipped model that assessed each chunk's draft (`assessed`): each is scored with it.
     """
     try:
-        model = english_model() if english else default_model()
-        predicted = np.array([model.predict_wer(f) for f, _ in rows])
+        models = {kind: shipped_recipe(kind)[0] for kind in set(kinds)}
+        predicted = np.array([models[kind].predict_wer(f) for kind, (f, _) in zip(kinds, rows, strict=True)])
     except (OSError, ValueError, KeyError):
         return None
-    return scored(has_error, predicted, predicted > model.threshold)
+    flagged = np.array([p > models[kind].threshold for kind, p in zip(kinds, predicted, strict=True)])
+    return scored(has_error, predicted, flagged)

@@ -130,9 +130,10 @@ class AnnotationOptions:
     )
     review_model: str | None = option(
         None,
-        "Path to a review model JSON (`preannotate.quality`) predicting each chunk's WER, for every file; null uses "
-        "the ones shipped with preannotate (English files without a check: the one that also reads a language "
-        "model's rival words, `review_model_english.json`).",
+        "Path to a review model JSON (`preannotate.quality`, as `preannotate calibrate` writes) predicting each "
+        "chunk's WER, for every file; one calibrated on checked drafts assesses the checked files, and the shipped "
+        "models the others. null uses the ones shipped with preannotate (English files without a check: the one that "
+        "also reads a language model's rival words, `review_model_english.json`).",
         path=ALWAYS,
     )
     cross_check: str | None = option(
@@ -141,7 +142,7 @@ class AnnotationOptions:
         "draft's words it hears otherwise raise the chunk's predicted WER, which finds the errors the draft model is "
         "sure of (the shipped review model has parameters fitted with it). `auto`: `bundled:tiny.en` on English files "
         "when the draft model is not tiny; a model name checks every file (an `.en` model English ones only); null: "
-        "no check. Ignored with `review_model` set (a model fitted without it). Its words heard otherwise are listed "
+        "no check. Ignored with a `review_model` fitted without it. Its words heard otherwise are listed "
         "among the doubtful words. Costs 0.2 to 0.5 times the draft's time with base on faster-whisper (README).",
     )
     slowed_check: bool = option(

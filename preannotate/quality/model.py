@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..chunking import Chunk
-from .features import chunk_features
+from .features import CHECKED_FEATURES, ENGLISH_FEATURES, MODEL_FEATURES, SLOWED_FEATURES, chunk_features
 from .rivals import lm_rival
 
 FORMAT = "preannotate-review-model"
@@ -34,6 +34,9 @@ CHECKED_PATH = Path(__file__).with_name("review_model_checked.json")
 SLOWED_PATH = Path(__file__).with_name("review_model_slowed.json")
 # Fitted with `lm_rival`: English drafts without a check (tiny.en's under `annotation.cross_check: auto`).
 ENGLISH_PATH = Path(__file__).with_name("review_model_english.json")
+# How a draft is assessed, by what the run made for it: the kinds of `shipped_recipe`, most informed last.
+PLAIN, ENGLISH, CHECKED, SLOWED = "plain", "english", "checked", "slowed"
+CHECK_FEATURE, SLOWED_FEATURE = "unconfirmed_words", "unstable_words"
 
 
 class DoubtfulWord(NamedTuple):
@@ -194,6 +197,23 @@ def slowed_model() -> ReviewModel:
 def english_model() -> ReviewModel:
     """The shipped model for English drafts without a check, with the language model's rival words."""
     return ReviewModel.load(ENGLISH_PATH)
+
+
+def shipped_recipe(kind: str) -> tuple[ReviewModel, tuple[str, ...]]:
+    """The shipped model that assesses drafts of a kind, with the features it was fitted on.
+
+    Args:
+        kind: PLAIN (no check, any language), ENGLISH (no check, English), CHECKED (a check model's words) or
+            SLOWED (those and the slowed decode's).
+    """
+    recipes = {
+        PLAIN: (default_model, MODEL_FEATURES),
+        ENGLISH: (english_model, ENGLISH_FEATURES),
+        CHECKED: (checked_model, CHECKED_FEATURES),
+        SLOWED: (slowed_model, SLOWED_FEATURES),
+    }
+    load, features = recipes[kind]
+    return load(), features
 
 
 def assess_chunk(

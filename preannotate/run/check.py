@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import asr
-from ..errors import PreannotateError
+from ..check_store import check_path
+from ..errors import ConfigError, PreannotateError
 from ..options import ModelOptions, RunConfig
-from ..quality.crosscheck import CheckWord
 from ..report import FileResult
+from ..review import reads_check, reads_slowed
 from ..storage import read_json, write_json_atomic
 from .check_jobs import CheckJob, check_all
 from .context import RunContext
@@ -67,7 +68,7 @@ def check_files(ctx: RunContext) -> None:
     paths = {m.item: m for m in ctx.media}
     todo: dict[str, list[CheckJob]] = {}
     slow: list[CheckJob] = []  # checked files still without their slowed decode
-    marker = {"slowed": PENDING} if config.annotation.slowed_check else {}
+    marker = {"slowed": PENDING} if reads_slowed(config.annotation) else {}
     for result in ctx.report.files:
         if result.status == "failed" or result.item not in paths:
             continue
@@ -100,7 +101,7 @@ def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[Check
     if engine is None:
         return []
     log.info("checking %d file(s) with %s", len(files), name)
-    out, done, slowed = ctx.report.output_dir, [], ctx.config.annotation.slowed_check
+    out, done, slowed = ctx.report.output_dir, [], reads_slowed(ctx.config.annotation)
 
     def store(job: CheckJob, words: list) -> None:
         _store(out, job.result, job.meta, words)
@@ -139,65 +140,16 @@ def _engine(ctx: RunContext, name: str, files: list[CheckJob], failed: str) -> a
         return None
 
 
-def check_path(output_dir: Path, item: str) -> Path:
-    """Where an item's check is stored."""
-    return output_dir / "checks" / f"{item}.json"
-
-
 def checking(config: RunConfig) -> bool:
     """Whether the check stage runs.
 
-    Not when turned off, with a team's own review model (fitted without checks), or under `auto` with a tiny
+    Not when turned off, with a team's own review model fitted without checks, or under `auto` with a tiny
     draft: then nothing would be checked, and the run keeps the keys it had without the stage.
     """
     option = config.annotation.cross_check
-    if option is None or config.annotation.review_model is not None:
+    if option is None or not reads_check(config.annotation):
         return False
     return option != "auto" or not _tiny(config.model.name)
-
-
-def read_check(output_dir: Path, item: str, key: str, field: str = "words") -> list[CheckWord] | None:
-    """An item's stored check words, made under the stage key `key`.
-
-    Args:
-        output_dir: The run's output folder.
-        item: The item.
-        key: The check stage's key.
-        field: `words` for the check model's, `slowed` for the draft model's in the slowed audio.
-
-    Returns:
-        None when it has none: no model checks it, its check failed, or the one stored is of other options.
-    """
-    stored = _stored_check(output_dir, item, key)
-    return _check_words(stored.get(field)) if stored is not None else None
-
-
-def read_checks(output_dir: Path, item: str, key: str) -> tuple[list[CheckWord] | None, list[CheckWord] | None]:
-    """An item's check words and slowed words (`read_check` of each), from one read of its file.
-
-    The slowed words come only with the check's: a model fitted with both reads them together.
-    """
-    stored = _stored_check(output_dir, item, key)
-    check = _check_words(stored.get("words")) if stored is not None else None
-    return check, _check_words(stored.get("slowed")) if stored is not None and check is not None else None
-
-
-def _stored_check(output_dir: Path, item: str, key: str) -> dict[str, Any] | None:
-    """An item's stored check when it was made under `key`; None when missing, damaged or of other options."""
-    stored = read_json(check_path(output_dir, item))
-    if not isinstance(stored, dict) or not isinstance(stored.get("meta"), dict):
-        return None
-    return stored if stored["meta"].get("options_key") == key else None
-
-
-def _check_words(words: Any) -> list[CheckWord] | None:
-    """Stored `[start, end, word]` triples as check words; None when absent or damaged."""
-    if not isinstance(words, list):
-        return None
-    try:
-        return [CheckWord(float(s), float(e), str(w)) for s, e, w in words]
-    except (TypeError, ValueError):
-        return None  # a damaged check: the chunks are assessed without it
 
 
 def prepare_check_model(config: RunConfig) -> None:
@@ -205,8 +157,15 @@ def prepare_check_model(config: RunConfig) -> None:
 
     Raises:
         ModelError: The model cannot be found.
-        ConfigError: The name is not one faster-whisper can load.
+        ConfigError: The name is not one faster-whisper can load, or a team's review model calibrated on checked
+            drafts is given to a run that checks nothing (`auto` with a tiny draft model).
     """
+    if config.annotation.review_model is not None and reads_check(config.annotation) and not checking(config):
+        raise ConfigError(
+            f"annotation.review_model {config.annotation.review_model!r} was calibrated on checked drafts, but "
+            f"annotation.cross_check auto checks no file drafted by {config.model.name} (a tiny model): name a "
+            "check model in annotation.cross_check, or use another review model"
+        )
     if checking(config) and config.annotation.cross_check != "auto":
         asr.prepare(_check_options(config, str(config.annotation.cross_check)))
 

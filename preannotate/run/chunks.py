@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from ..check_store import read_checks
 from ..chunking import chunk_transcript
 from ..errors import ChunkingError, ConfigError, TranscriptionError
 from ..exports import ItemChunks, remove_item_exports, write_exports
@@ -22,7 +23,7 @@ from ..routing import route_item
 from ..speakers import Turn
 from ..speakers.merge import with_channel_names
 from ..storage import read_json
-from .check import checking, read_checks
+from .check import checking
 from .speakers import read_turns
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
         The items, and for each its result in `report` (which gets its chunks, predicted WER and route).
     """
     entries, owners = [], []
+    key = report.stages.get("check") if checking(config) else None  # None: keyed without the check stage
     for result in report.files:
         if result.status == "failed":
             continue
@@ -73,7 +75,6 @@ def chunk_files(config: RunConfig, report: RunReport, reviewer: Reviewer) -> tup
             if stored is None:
                 raise ChunkingError("its transcript is missing or unreadable")
             transcript, turns = _with_speakers(config, report, result.item, Transcript.from_dict(stored))
-            key = report.stages.get("check") if checking(config) else None  # None: keyed without the check stage
             check, slowed = read_checks(report.output_dir, result.item, key) if key else (None, None)
             entry = chunk_item(result.item, result.source, transcript, config.chunking, reviewer, turns, check, slowed)
         except (ChunkingError, TranscriptionError, ConfigError) as e:

@@ -25,6 +25,7 @@ from ..quality.model import CHECKED_PATH as CHECKED_REVIEW_MODEL
 from ..quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
 from ..quality.model import ENGLISH_PATH as ENGLISH_REVIEW_MODEL
 from ..quality.model import SLOWED_PATH as SLOWED_REVIEW_MODEL
+from ..review import reads_slowed
 from ..superannotate import upload_run
 from .check import CHECK_FORMAT, check_files, checking
 from .chunks import chunk_files, export_files
@@ -141,18 +142,33 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
     """The review model file's digest: a refitted model (a new preannotate ships one) re-assesses the chunks.
 
     `annotation.review_model` is null for the shipped model, so the option alone would keep its old verdicts.
+    Every model that may assess a file counts: a team's model calibrated on checked drafts leaves the files
+    without a check to the shipped ones (`review.Reviewer`).
     """
+    team, checked = config.annotation.review_model, checking(config)
     try:
-        digests = {"review_model_sha256": file_sha256(config.annotation.review_model or SHIPPED_REVIEW_MODEL)}
-        if config.annotation.review_model is None:  # English drafts without a check: the shipped English model
+        digests = {"review_model_sha256": file_sha256(team or SHIPPED_REVIEW_MODEL)}
+        if team is None or checked:  # files without a check keep the shipped models (English ones their own)
             digests["english_review_model_sha256"] = file_sha256(ENGLISH_REVIEW_MODEL)
-        if checking(config):  # checked drafts are assessed by the shipped model fitted with checks
+            if team is not None:
+                digests["shipped_review_model_sha256"] = file_sha256(SHIPPED_REVIEW_MODEL)
+        if checked and (team is None or reads_slowed(config.annotation)):  # also a team's slowed one's fallback
             digests["checked_review_model_sha256"] = file_sha256(CHECKED_REVIEW_MODEL)
-            if config.annotation.slowed_check:
-                digests["slowed_review_model_sha256"] = file_sha256(SLOWED_REVIEW_MODEL)
+        if checked and team is None and config.annotation.slowed_check:
+            digests["slowed_review_model_sha256"] = file_sha256(SLOWED_REVIEW_MODEL)
         return digests
     except OSError:  # Reviewer.from_options has already named the file and the problem
         return {}
+
+
+def _slowed_decode(config: RunConfig) -> dict[str, Any]:
+    """Whether the check stage makes the slowed decode, when not what `annotation.slowed_check` says.
+
+    A team's model calibrated without the slowed decode's words needs none; a check made so must be made
+    again, with it, for a model that reads them. Empty otherwise, so the shipped models' keys stay as they were.
+    """
+    wanted = reads_slowed(config.annotation)
+    return {} if wanted == config.annotation.slowed_check else {"slowed_decode": wanted}
 
 
 def _per_channel(config: RunConfig) -> bool:
@@ -189,6 +205,7 @@ STAGES: tuple[Stage, ...] = (
         options=("annotation.cross_check", "annotation.slowed_check"),
         format=CHECK_FORMAT,
         active=checking,
+        contents=_slowed_decode,
     ),
     Stage(
         "chunk",
