@@ -80,9 +80,11 @@ class Reviewer:
 
     @classmethod
     def _team(cls, model: ReviewModel, options: AnnotationOptions, scored: Callable[[ReviewModel], Scored]) -> Reviewer:
-        """A team's own model: it assesses every file, or, calibrated on checked drafts, the checked ones.
+        """A team's own model: it assesses every file, or only those like the drafts it was calibrated on.
 
-        Files without a check (its failure, a language the check model does not know) keep the shipped models.
+        Calibrated on checked drafts, it assesses the checked files: those without a check (its failure, a
+        language the check model does not know) keep the shipped models. Calibrated on English corrections (it
+        reads `lm_rival`), it assesses the English files: other languages keep review_model.json.
         """
         name = options.review_model
         if "lm_rival" in model.features and shipped_rivals() is None:  # calibrated on English corrections
@@ -91,6 +93,8 @@ class Reviewer:
                 " (see the warning): reinstall pocketsphinx"
             )
         if CHECK_FEATURE not in model.features:
+            if "lm_rival" in model.features:  # English words' rivals: meaningless in another language
+                return cls(*scored(default_model()), english=scored(model))
             return cls(*scored(model))
         if options.cross_check is None:
             raise ConfigError(
@@ -174,6 +178,12 @@ def reads_check(options: AnnotationOptions) -> bool:
     loaded reads nothing here: `Reviewer.from_options` names it and the problem before any work.
     """
     return options.review_model is None or CHECK_FEATURE in _team_features(options.review_model)
+
+
+def assesses_every_file(options: AnnotationOptions) -> bool:
+    """Whether a team's own model assesses every file (`Reviewer._team`); False for the shipped models."""
+    features = () if options.review_model is None else _team_features(options.review_model)
+    return options.review_model is not None and not {CHECK_FEATURE, "lm_rival"} & set(features)
 
 
 def reads_slowed(options: AnnotationOptions) -> bool:

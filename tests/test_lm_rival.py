@@ -16,7 +16,7 @@ from preannotate.correction.calibrate import calibrate
 from preannotate.correction.calibrate_choice import fit_best
 from preannotate.errors import ConfigError, ModelError
 from preannotate.options import AnnotationOptions, CorrectionOptions
-from preannotate.quality import assess_chunk, chunk_features, default_model
+from preannotate.quality import ReviewModel, assess_chunk, chunk_features, default_model
 from preannotate.quality import rivals as rivals_module
 from preannotate.quality.features import ENGLISH_FEATURES, MODEL_FEATURES
 from preannotate.quality.model import english_model
@@ -80,6 +80,29 @@ def test_a_teams_own_model_assesses_english_files_too(tmp_path: Path) -> None:
     assert reviewer.english is None
     [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
     assert english.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
+
+
+def test_a_teams_model_calibrated_on_english_corrections_assesses_the_english_files_only(
+    tmp_path: Path, monkeypatch
+) -> None:
+    own = tmp_path / "own.json"  # the shipped English model with another WER mapping, as calibrate writes one
+    shipped = english_model()
+    replace(shipped, wer_intercept=shipped.wer_intercept + 0.5, provenance={}).save(own)
+    reviewer = Reviewer.from_options(AnnotationOptions(review_model=str(own)))
+    [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
+    [spanish] = reviewer.assess([chunk(MOAT)], 60.0, language="es")
+    assert english.predicted_wer == assess_chunk(chunk(MOAT), 60.0, ReviewModel.load(own)).predicted_wer
+    assert spanish.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer  # review_model.json: no rivals
+    # Both assess files of a run, so a new review_model.json re-assesses its chunks; not those of a team's model
+    # that assesses every file.
+    plain = tmp_path / "plain.json"
+    default_model().save(plain)
+    english_folder(tmp_path)
+    teams = [config(tmp_path, f"annotation.review_model={path}") for path in (own, plain)]
+    before = [stages.stage_keys(c, "m")["chunk"] for c in teams]
+    monkeypatch.setattr(stages, "SHIPPED_REVIEW_MODEL", own)
+    after = [stages.stage_keys(c, "m")["chunk"] for c in teams]
+    assert before[0] != after[0] and before[1] == after[1]
 
 
 def test_a_tiny_english_run_exports_the_english_models_verdicts(tmp_path: Path, tiny_model) -> None:

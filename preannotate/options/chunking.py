@@ -131,9 +131,10 @@ class AnnotationOptions:
     review_model: str | None = option(
         None,
         "Path to a review model JSON (`preannotate.quality`, as `preannotate calibrate` writes) predicting each "
-        "chunk's WER, for every file; one calibrated on checked drafts assesses the checked files, and the shipped "
-        "models the others. null uses the ones shipped with preannotate (English files without a check: the one that "
-        "also reads a language model's rival words, `review_model_english.json`).",
+        "chunk's WER, for every file; one calibrated on checked drafts assesses the checked files, one calibrated on "
+        "English corrections the English ones, and the shipped models the others. null uses the ones shipped with "
+        "preannotate (English files without a check: the one that also reads a language model's rival words, "
+        "`review_model_english.json`).",
         path=ALWAYS,
     )
     cross_check: str | None = option(
