@@ -39,17 +39,29 @@ def calibrate_on_real(runs: list[Path], references: dict[str, str]) -> dict[str,
     rows, items = real_rows(runs, references)
     has_error = np.array([wer > 0 for _, wer in rows])
     chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto", english=True)
-    recordings = sorted(set(items))
-    one_out = [(np.flatnonzero([i != r for i in items]), np.flatnonzero([i == r for i in items])) for r in recordings]
-    fit = fitters(0, {}, english=True)
-    leave_one_out = {name: held_out(rows, has_error, one_out, fit[name]) for name in fit}
+    leave_one_out = one_recording_out(rows, has_error, items, fitters(0, {}, english=True))
+    usable = {name: m for name, m in leave_one_out.items() if "auc" in m}
     return {
         "chunks": len(rows),
-        "recordings": len(recordings),
+        "recordings": len(set(items)),
         "shipped": shipped_metrics(rows, has_error, [ENGLISH] * len(rows)),
         "five_folds": {"folds": chosen.folds, **chosen.metrics, "written": chosen.method},
-        "one_recording_out": {**leave_one_out, "auto_would_write": choose(leave_one_out, "auto")},
+        "one_recording_out": {**leave_one_out, "auto_would_write": choose(usable, "auto")},
     }
+
+
+def one_recording_out(rows: list, has_error: np.ndarray, items: list[str], fit: dict) -> dict[str, dict]:
+    """Each candidate scored with one recording held out at a time; `skipped` with the reason for one that
+    cannot be fitted on some recording's complement."""
+    recordings = sorted(set(items))
+    one_out = [(np.flatnonzero([i != r for i in items]), np.flatnonzero([i == r for i in items])) for r in recordings]
+    scores: dict[str, dict] = {}
+    for name, fitter in fit.items():
+        try:
+            scores[name] = held_out(rows, has_error, one_out, fitter)
+        except ValueError as exc:
+            scores[name] = {"skipped": str(exc)}
+    return scores
 
 
 def checked_rows(run: Path, references: dict[str, str]) -> tuple[list, list[str], list[str]]:
@@ -74,19 +86,12 @@ def calibrate_checked(run: Path, references: dict[str, str]) -> dict[str, Any] |
     if not rows or not set(kinds) <= {CHECKED, SLOWED}:
         return None
     has_error = np.array([wer > 0 for _, wer in rows])
-    recordings = sorted(set(items))
-    one_out = [(np.flatnonzero([i != r for i in items]), np.flatnonzero([i == r for i in items])) for r in recordings]
     fit = fitters(0, {}, english=True, checked=SLOWED if set(kinds) == {SLOWED} else CHECKED)
-    scores: dict[str, Any] = {}
-    for name, fitter in fit.items():
-        try:
-            scores[name] = held_out(rows, has_error, one_out, fitter)
-        except ValueError as exc:  # this candidate cannot be fitted on some recording's complement
-            scores[name] = {"skipped": str(exc)}
+    scores = one_recording_out(rows, has_error, items, fit)
     usable = {name: m for name, m in scores.items() if "auc" in m}
     return {
         "chunks": len(rows),
-        "recordings": len(recordings),
+        "recordings": len(set(items)),
         "shipped": shipped_metrics(rows, has_error, kinds),
         "one_recording_out": scores,
         "auto_would_write": choose(usable, "auto"),
@@ -100,9 +105,15 @@ def print_checked(label: str, found: dict[str, Any]) -> None:
         f"calibrate on {label}'s checked drafts ({found['chunks']} chunks, one recording of {found['recordings']} out):"
     )
     for name, m in [("shipped (as assessed)", found["shipped"]), *found["one_recording_out"].items()]:
-        line = m.get("skipped") or f"recall {m['recall']}, precision {m['precision']}, AUC {m['auc']}"
-        print(f"  {name:<24} {line}")
+        print(f"  {name:<24} {scores_line(m)}")
     print(f"  auto writes: {found['auto_would_write']} (without the check: {found['auto_without_the_check']})")
+
+
+def scores_line(m: dict[str, Any] | None) -> str:
+    """A candidate's figures, or why it has none."""
+    if m is None or "skipped" in m:
+        return "not fitted: " + (m or {}).get("skipped", "no usable relation in some fold")
+    return f"recall {m['recall']}, precision {m['precision']}, AUC {m['auc']}"
 
 
 def print_calibration(found: dict[str, Any]) -> None:
@@ -113,5 +124,5 @@ def print_calibration(found: dict[str, Any]) -> None:
         label = scoring.replace("_", " ")
         lines += [(f"{name} ({label})", found[scoring][name]) for name in ("refitted", "recalibrated")]
     for name, m in lines:
-        print(f"  {name:<36} recall {m['recall']}, precision {m['precision']}, AUC {m['auc']}")
+        print(f"  {name:<36} {scores_line(m)}")
     print(f"  auto writes: {found['five_folds']['written']} (folds {found['five_folds']['folds']})")
