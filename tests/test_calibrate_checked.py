@@ -183,6 +183,16 @@ def test_a_model_calibrated_with_the_slowed_decode_needs_it_and_one_without_skip
     assert keys["slowed"] != keys["checked"]
     assert keys["slowed"] == stage_keys(config(tmp_path, *base), "m")["check"]
     assert "check" not in stage_keys(config(tmp_path, *base, f"annotation.review_model={plain_path}"), "m")
+    # A run that would check nothing is refused before any work, each way saying why.
+    english_folder(tmp_path)
+    for overrides, why in (
+        (("annotation.cross_check=null",), "cross_check is null"),
+        (("annotation.slowed_check=false",), "slowed_check is false"),
+        ((), "auto checks no file drafted by bundled:tiny.en"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            run_pipeline(config(tmp_path, *overrides, f"annotation.review_model={slowed_path}"), progress=False)
+    assert not (tmp_path / "out" / "transcripts").exists()
 
 
 def test_a_run_with_a_teams_checked_model_checks_its_drafts_and_assesses_them_with_it(
@@ -193,9 +203,6 @@ def test_a_run_with_a_teams_checked_model_checks_its_drafts_and_assesses_them_wi
     # The shipped checked model with another WER mapping: its verdicts differ from the shipped one's.
     shipped = checked_model()
     dataclasses.replace(shipped, wer_intercept=shipped.wer_intercept + 0.7, provenance={}).save(team)
-    with pytest.raises(ConfigError, match="auto checks no file drafted by bundled:tiny.en"):
-        run_pipeline(config(tmp_path, f"annotation.review_model={team}"), progress=False)
-    assert not (tmp_path / "out" / "transcripts").exists()
     overrides = ("annotation.cross_check=bundled:tiny.en", f"annotation.review_model={team}")
     report = run_pipeline(config(tmp_path, *overrides), progress=False)
     out = tmp_path / "out"

@@ -72,10 +72,11 @@ class Calibration:
         model: The model written, fitted on every row.
         rows: Chunks used, with errors, checked by a second model, and chunks left out (no record, or no measured
             WER).
-        metrics: `refitted` and `recalibrated` (held out, with `auc`; None for one that could not be fitted),
-            `uploaded` (the drafts' own needs_review) and `shipped` (the model shipped with preannotate),
-            each a FlagMetrics dict or None when unknown.
-        method: Which candidate `model` is: `refitted` or `recalibrated`.
+        metrics: `refitted` and `recalibrated`, and for checked drafts `refitted_checked` and
+            `recalibrated_checked` (held out, with `auc`; None for one that could not be fitted), `uploaded` (the
+            drafts' own needs_review) and `shipped` (the shipped models, each chunk scored by the one that
+            assessed its draft), each a FlagMetrics dict or None when unknown.
+        method: Which candidate `model` is (a key of `metrics`).
         folds: How the held-out folds were made: `by item` or `by chunk`.
     """
 

@@ -13,7 +13,7 @@ items kept whole it was 0.67 (AUC 0.58), and 0.49 with one recording held out at
 Drafts that a second model checked (`annotation.cross_check`) get two more candidates, the same two from the
 shipped model for checked drafts (with the slowed decode's words when every draft has them), which read the
 check's words: on Asterisk's prompts with base, refitted with the check ranked at AUC 0.74 against 0.65 without
-(one recording held out at a time), on the people's recordings 0.35 against 0.70. A team's corrections decide.
+(one recording held out at a time), on the people's recordings 0.35 against 0.66. A team's corrections decide.
 
 Under `correction.calibration: auto` the candidate with the best held-out ranking (AUC over the pooled folds)
 is written; on a tie, a recalibrated one before a refit (fewer numbers to get wrong), and one without the check

@@ -160,7 +160,8 @@ def prepare_check_model(config: RunConfig) -> None:
         ConfigError: The name is not one faster-whisper can load, or a team's review model calibrated on checked
             drafts is given to a run that checks nothing (`auto` with a tiny draft model).
     """
-    if config.annotation.review_model is not None and reads_check(config.annotation) and not checking(config):
+    team = config.annotation.review_model is not None and config.annotation.cross_check == "auto"
+    if team and reads_check(config.annotation) and not checking(config):  # null: Reviewer.from_options says so
         raise ConfigError(
             f"annotation.review_model {config.annotation.review_model!r} was calibrated on checked drafts, but "
             f"annotation.cross_check auto checks no file drafted by {config.model.name} (a tiny model): name a "
