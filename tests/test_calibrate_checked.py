@@ -29,7 +29,7 @@ from preannotate.quality.crosscheck import CheckWord, unconfirmed_words
 from preannotate.quality.model import CHECKED, ENGLISH, PLAIN, SLOWED, checked_model, default_model, slowed_model
 from preannotate.review import Reviewer, reads_check, reads_slowed
 from preannotate.run import run_pipeline
-from preannotate.run.check import checking
+from preannotate.run.check import calibrated_check_mismatch, checking
 from preannotate.run.stages import stage_keys
 
 # The chunks annotators changed: sure of every word, but the check heard their first word otherwise.
@@ -157,6 +157,12 @@ def test_calibrate_reads_the_runs_check_and_writes_a_model_that_reads_it(checked
     # Without the check it was calibrated on, it is refused before any work.
     with pytest.raises(ConfigError, match="calibrated on checked drafts.*cross_check is null"):
         Reviewer.from_options(AnnotationOptions(review_model=str(path), cross_check=None))
+    # It knows which model checked its drafts; a run that checks with another is warned: its counts differ.
+    assert model.provenance["checked_with"] == ["bundled:tiny.en"]
+    team = f"annotation.review_model={path}"
+    assert calibrated_check_mismatch(config(tmp_path, team, model="bundled:base")) is None  # auto: tiny.en
+    other = calibrated_check_mismatch(config(tmp_path, team, "annotation.cross_check=bundled:base"))
+    assert other is not None and "checked by bundled:tiny.en" in other and "checks with bundled:base" in other
 
 
 def test_a_model_calibrated_with_the_slowed_decode_needs_it_and_one_without_skips_it(tmp_path: Path) -> None:

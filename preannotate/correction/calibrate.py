@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..check_store import read_checks
+from ..check_store import checked_by, read_checks
 from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
@@ -113,6 +113,7 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
     key = (run.get("stages") or {}).get("check")  # the check the chunks were assessed with, if any
     checks: dict[str, tuple[list[CheckWord] | None, list[CheckWord] | None]] = {}
     found: dict[str, list] = {"rows": [], "uploaded": [], "left_out": [], "items": [], "english": [], "kinds": []}
+    found["checked_by"] = []  # the check models of the items with a check
     for row in result.chunks.to_dict("records") if len(result.chunks) else []:
         item, file = row["item"], files.get(row["item"]) or {}
         duration = file.get("duration")
@@ -123,6 +124,8 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
         if item not in checks:
             # a run.json record's item names a plain file name (`run_items`): no path is built from anything else
             checks[item] = read_checks(out, item, key) if isinstance(key, str) else (None, None)
+            by = checked_by(out, item, key) if isinstance(key, str) and checks[item][0] is not None else None
+            found["checked_by"] += [by] if by else []
         english = file.get("language") == "en" and shipped_rivals() is not None
         kind, features = assessed(chunk, float(duration), english, *checks[item])
         found["rows"].append((features, float(row["measured_wer"])))
@@ -177,7 +180,7 @@ def _calibrate(
     runs: Sequence[str | Path], annotation: AnnotationOptions, options: CorrectionOptions, seed: int
 ) -> Calibration:
     _check_items_once(runs)
-    rows, uploaded, items, english, kinds, left_out = [], [], [], [], [], 0
+    rows, uploaded, items, english, kinds, checked_by_models, left_out = [], [], [], [], [], set(), 0
     for run in runs:
         try:
             found = run_rows(run, annotation, options)
@@ -188,6 +191,7 @@ def _calibrate(
         items += found["items"]
         english += found["english"]
         kinds += found["kinds"]
+        checked_by_models |= set(found["checked_by"])
         left_out += len(found["left_out"])
     has_error = np.array([w > 0 for _, w in rows], dtype=bool)
     n_pos, n_neg = int(has_error.sum()), int((~has_error).sum())
@@ -200,6 +204,8 @@ def _calibrate(
     provenance = {"calibrated_on": [str(r) for r in runs], "target": TARGET}
     all_english = all(english)  # mixed languages: review_model.json's recipe, which every language reads
     checked = SLOWED if set(kinds) == {SLOWED} else CHECKED if set(kinds) <= {CHECKED, SLOWED} else None
+    if checked is not None:  # a run checking with another model would count words heard otherwise differently
+        provenance["checked_with"] = sorted(checked_by_models)
     chosen = fit_best(rows, has_error, items, seed, provenance, options.calibration, all_english, checked)
     metrics = {**chosen.metrics, "uploaded": _uploaded(has_error, uploaded)}
     metrics["shipped"] = shipped_metrics(rows, has_error, kinds)

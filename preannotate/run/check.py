@@ -22,6 +22,7 @@ from .. import asr
 from ..check_store import check_path
 from ..errors import ConfigError, PreannotateError
 from ..options import ModelOptions, RunConfig
+from ..quality import ReviewModel
 from ..report import FileResult
 from ..review import reads_check, reads_slowed
 from ..storage import read_json, write_json_atomic
@@ -169,6 +170,31 @@ def prepare_check_model(config: RunConfig) -> None:
         )
     if checking(config) and config.annotation.cross_check != "auto":
         asr.prepare(_check_options(config, str(config.annotation.cross_check)))
+    mismatch = calibrated_check_mismatch(config)
+    if mismatch:
+        log.warning("%s", mismatch)
+
+
+def calibrated_check_mismatch(config: RunConfig) -> str | None:
+    """Why a team's model calibrated on checked drafts may misjudge this run's: another check model; else None.
+
+    The number of words a check hears otherwise depends on the check model (tiny.en disagrees with base more
+    than a larger model would), so a model calibrated on one check's words is only calibrated for that one.
+    """
+    path = config.annotation.review_model
+    if path is None or not checking(config):
+        return None
+    try:
+        calibrated = ReviewModel.load(path).provenance.get("checked_with")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # Reviewer.from_options has named the file and the problem
+    model = check_model(config.annotation.cross_check, config.model.name, "en")
+    if not isinstance(calibrated, list) or not calibrated or model is None or model in calibrated:
+        return None
+    return (
+        f"annotation.review_model {path!r} was calibrated on drafts checked by {', '.join(map(str, calibrated))}, "
+        f"and this run checks with {model}: its predicted WER may be off; calibrate again on this run's corrections"
+    )
 
 
 def _check_options(config: RunConfig, name: str) -> ModelOptions:
