@@ -26,7 +26,16 @@ from preannotate.errors import ConfigError
 from preannotate.options import AnnotationOptions
 from preannotate.quality import ReviewModel, chunk_features
 from preannotate.quality.crosscheck import CheckWord, unconfirmed_words
-from preannotate.quality.model import CHECKED, ENGLISH, PLAIN, SLOWED, checked_model, default_model, slowed_model
+from preannotate.quality.model import (
+    CHECKED,
+    ENGLISH,
+    PLAIN,
+    SLOWED,
+    checked_model,
+    default_model,
+    shipped_recipe,
+    slowed_model,
+)
 from preannotate.review import Reviewer, reads_check, reads_slowed
 from preannotate.run import run_pipeline
 from preannotate.run.check import calibrated_check_mismatch, checking
@@ -226,3 +235,23 @@ def test_a_run_with_a_teams_checked_model_checks_its_drafts_and_assesses_them_wi
             features = chunk_features(draft, duration, unconfirmed=unconfirmed_words(draft, check))
             predicted.append((record["predicted_wer"], round(model.predict_wer(features), 4)))
     assert predicted and all(a == pytest.approx(b, abs=1e-4) for a, b in predicted), predicted
+
+
+def test_calibrate_rebuilds_each_chunk_as_the_run_assessed_it(tmp_path: Path, tiny_model) -> None:
+    # A real checked run with the shipped models: calibrate's features, scored by the kind of model it names,
+    # give every chunk the predicted WER the run exported (else calibrate would score another model).
+    english_folder(tmp_path)
+    report = run_pipeline(config(tmp_path, "annotation.cross_check=bundled:tiny.en"), progress=False)
+    out, key = tmp_path / "out", report.stages["check"]
+    records = [json.loads(line) for line in (out / "chunks.jsonl").read_text().splitlines()]
+    compared = []
+    for result in report.files:
+        check, slowed = read_checks(out, result.item, key)
+        duration = json.loads((out / "transcripts" / f"{result.item}.json").read_text())["duration"]
+        for record in (r for r in records if r["item"] == result.item):
+            draft = chunk_from_record(record)
+            assert draft is not None
+            kind, features = assessed(draft, duration, record["language"] == "en", check, slowed)
+            compared.append((kind, record["predicted_wer"], round(shipped_recipe(kind)[0].predict_wer(features), 4)))
+    assert compared and {kind for kind, _, _ in compared} == {SLOWED}
+    assert all(exported == pytest.approx(rebuilt, abs=1e-4) for _, exported, rebuilt in compared), compared
