@@ -12,7 +12,7 @@ from typing import Any
 from .quality.crosscheck import CheckWord
 from .storage import read_json
 
-__all__ = ["check_path", "checked_by", "read_check", "read_checks"]
+__all__ = ["check_path", "read_check", "read_checks", "read_checks_by"]
 
 
 def check_path(output_dir: Path, item: str) -> Path:
@@ -41,16 +41,20 @@ def read_checks(output_dir: Path, item: str, key: str) -> tuple[list[CheckWord] 
 
     The slowed words come only with the check's: a model fitted with both reads them together.
     """
+    check, slowed, _ = read_checks_by(output_dir, item, key)
+    return check, slowed
+
+
+def read_checks_by(
+    output_dir: Path, item: str, key: str
+) -> tuple[list[CheckWord] | None, list[CheckWord] | None, str | None]:
+    """`read_checks` with the model that made the check (None without a check), from the same one read."""
     stored = _stored_check(output_dir, item, key)
     check = _check_words(stored.get("words")) if stored is not None else None
-    return check, _check_words(stored.get("slowed")) if stored is not None and check is not None else None
-
-
-def checked_by(output_dir: Path, item: str, key: str) -> str | None:
-    """The model that made an item's stored check under `key`; None without one (or none checked it)."""
-    stored = _stored_check(output_dir, item, key)
-    model = stored["meta"].get("model") if stored is not None else None
-    return model if isinstance(model, str) else None
+    if stored is None or check is None:
+        return None, None, None
+    model = stored["meta"].get("model")
+    return check, _check_words(stored.get("slowed")), model if isinstance(model, str) else None
 
 
 def _stored_check(output_dir: Path, item: str, key: str) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..check_store import checked_by, read_checks
+from ..check_store import read_checks_by
 from ..chunking import Chunk
 from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
@@ -123,8 +123,8 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
             continue
         if item not in checks:
             # a run.json record's item names a plain file name (`run_items`): no path is built from anything else
-            checks[item] = read_checks(out, item, key) if isinstance(key, str) else (None, None)
-            by = checked_by(out, item, key) if isinstance(key, str) and checks[item][0] is not None else None
+            check, slowed, by = read_checks_by(out, item, key) if isinstance(key, str) else (None, None, None)
+            checks[item] = check, slowed
             found["checked_by"] += [by] if by else []
         english = file.get("language") == "en" and shipped_rivals() is not None
         kind, features = assessed(chunk, float(duration), english, *checks[item])
