@@ -300,8 +300,9 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .correction.calibrate import MODEL_DIR, MODEL_FILE, calibrate_runs
+    from .correction.calibrate import MODEL_DIR, calibrate_runs
     from .correction.calibrate_choice import calibration_summary
+    from .correction.calibrate_model import MODEL_FILE
 
     refuse_bucket(args.out, "--out")
     out = Path(args.runs[0]) / MODEL_DIR / MODEL_FILE if args.out is None else args.out

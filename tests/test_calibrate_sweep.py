@@ -14,8 +14,8 @@ from pathlib import Path
 
 from support.lock_processes import dead_pid
 
-from preannotate.correction.calibrate import MODEL_FILE, Calibration, write_model
 from preannotate.correction.calibrate_lock import holding
+from preannotate.correction.calibrate_model import MODEL_FILE, Calibration, write_model
 from preannotate.quality import default_model
 from preannotate.storage import STALE_TEMP_S, host_tag, pid_alive
 

@@ -29,8 +29,8 @@ from preannotate import batch, cli
 from preannotate.batch import execution
 from preannotate.correction import calibrate as calibrate_module
 from preannotate.correction import calibrate_choice
-from preannotate.correction.calibrate import MODEL_FILE
 from preannotate.correction.calibrate_lock import calibration_lock
+from preannotate.correction.calibrate_model import MODEL_FILE
 from preannotate.correction.report import REPORT_DIR
 from preannotate.errors import LockError
 from preannotate.lock import LOCK_FILE, output_lock

@@ -16,7 +16,7 @@ from support.pulled_runs import ANNOTATION, long_run, small_run
 from preannotate.correction import compare_run
 from preannotate.correction import report as report_module
 from preannotate.correction.arms import read_work_times
-from preannotate.correction.calibrate import MODEL_FILE
+from preannotate.correction.calibrate_model import MODEL_FILE
 from preannotate.correction.effort import DRAFT, ItemEdits, estimate
 from preannotate.correction.report import write_report
 from preannotate.correction.rundata import quality_table

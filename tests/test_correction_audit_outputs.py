@@ -21,7 +21,7 @@ from support.pulled_runs import long_run, small_run
 
 from preannotate.cli import main
 from preannotate.correction.arms import read_work_times
-from preannotate.correction.calibrate import MODEL_FILE
+from preannotate.correction.calibrate_model import MODEL_FILE
 from preannotate.discover import discover
 from preannotate.errors import CorrectionInputError
 from preannotate.options import MEDIA_EXTENSIONS

@@ -25,7 +25,7 @@ from support.sa_server import SuperAnnotateServer
 from support.upload_runs import items_of, make_run, options, redraft, run_upload, video_json
 
 from preannotate import quality
-from preannotate.correction.calibrate import MODEL_FILE
+from preannotate.correction.calibrate_model import MODEL_FILE
 from preannotate.correction.dataset import export_dataset
 from preannotate.correction.destination import MARKER
 from preannotate.correction.pull_kept import keep_changed

@@ -28,7 +28,7 @@ import pytest
 from support.lock_processes import dead_pid
 from support.media import SAMPLES
 
-from preannotate.correction.calibrate import MODEL_FILE, TARGET, Calibration, write_model
+from preannotate.correction.calibrate_model import MODEL_FILE, TARGET, Calibration, write_model
 from preannotate.errors import DestinationError
 from preannotate.lock import LOCK_FILE, output_lock
 from preannotate.quality import default_model

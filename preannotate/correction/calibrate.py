@@ -18,17 +18,13 @@ The best held-out ranking is written (or the best of the method `correction.cali
 shown beside the flags the drafts were uploaded with and the shipped models', which never saw these chunks.
 
 Locks: `calibrate` holds the lock of every run it reads, `write_model` that of the model's folder
-(`calibrate_lock` says why and how).
+(`calibrate_lock` says why and how). The model file, and what may be replaced by it: `calibrate_model`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,55 +32,26 @@ import numpy as np
 
 from ..check_store import read_checks_by
 from ..chunking import Chunk
-from ..errors import CorrectionError, CorrectionInputError, DestinationError, PreannotateError
+from ..errors import CorrectionError, CorrectionInputError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..quality import chunk_features, flag_metrics
 from ..quality.crosscheck import CheckWord, unconfirmed_words
 from ..quality.model import CHECKED, ENGLISH, PLAIN, SLOWED, shipped_recipe
-from ..quality.model import FORMAT as MODEL_FORMAT
 from ..quality.rivals import lm_rival, shipped_rivals
 from ..results import Word
 from ..sa_format import microseconds
-from ..storage import remove_stale_temps, write_text_atomic
 from .calibrate_choice import MIN_PER_CLASS, fit_best, scored
-from .calibrate_lock import calibration_lock, holding, model_folder
+from .calibrate_lock import calibration_lock, holding
+from .calibrate_model import MODEL_FILE, TARGET, Calibration, check_model_path, write_model
 from .compare import compare_run
 from .pull import load_pull
 from .report import REPORT_DIR
 from .rundata import MATCH_US, jsonl_records, read_run, run_items
 
-MODEL_FILE = "review_model.json"
 MODEL_DIR = REPORT_DIR  # in the run, beside the correction report
-TARGET = "measured WER of pulled corrections"
-# provenance["written_by"] of the files calibrate writes: its name and the sha256 of the file without this entry,
-# so that an existing file is replaced only when calibrate wrote it and nobody changed it since.
-WRITTEN_BY = "preannotate calibrate"
 # The record's fields the features read (besides index and words); others (doubtful words...) are not needed.
 _SIGNALS: tuple[str, ...] = ("start", "end", "text", "mean_word_probability", "min_word_probability", "avg_logprob")
 _SIGNALS += ("no_speech_prob", "compression_ratio", "temperature")
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The model calibrate writes, with both candidates' held-out scores.
-
-    Attributes:
-        model: The model written, fitted on every row.
-        rows: Chunks used, with errors, checked by a second model, and chunks left out (no record, or no measured
-            WER).
-        metrics: `refitted` and `recalibrated`, and for checked drafts `refitted_checked` and
-            `recalibrated_checked` (held out, with `auc`; None for one that could not be fitted), `uploaded` (the
-            drafts' own needs_review) and `shipped` (the shipped models, each chunk scored by the one that
-            assessed its draft), each a FlagMetrics dict or None when unknown.
-        method: Which candidate `model` is (a key of `metrics`).
-        folds: How the held-out folds were made: `by item` or `by chunk`.
-    """
-
-    model: Any
-    rows: dict[str, int]
-    metrics: dict[str, dict | None]
-    method: str = "refitted"
-    folds: str = "by chunk"
 
 
 def chunk_from_record(record: dict) -> Chunk | None:
@@ -243,101 +210,6 @@ def calibrate_from_config(config: RunConfig) -> tuple[Calibration, Path]:
     """
     out = Path(config.output.dir)
     return calibrate_runs([out], out / MODEL_DIR / MODEL_FILE, config.annotation, config.correction)
-
-
-def write_model(calibration: Calibration, path: str | Path) -> Path:
-    """Writes the model JSON (atomically), with the held-out scores in its provenance.
-
-    Holds the lock of the model's folder (`model_folder`) while it checks and replaces the file.
-
-    Raises:
-        CorrectionInputError: `path` is a folder.
-        DestinationError: `path` is a file calibrate did not write, or one changed since (it is kept).
-        CorrectionError: The file cannot be written.
-        LockError: Another process works in the model's folder (the run it lies in): nothing was written.
-    """
-    check_model_path(path)  # before the lock: a path refused gets no lock file (nor folder) either
-    model = calibration.model
-    data = model.to_dict()
-    data["provenance"] = {
-        **data.get("provenance", {}),
-        "held_out": calibration.metrics,
-        "rows": calibration.rows,
-        "method": calibration.method,
-        "folds": calibration.folds,
-    }
-    seal = {"command": WRITTEN_BY, "sha256": _digest(data)}
-    data["provenance"]["written_by"] = seal
-    with holding([model_folder(path)]):
-        check_model_path(path)  # again under the lock: the file may have changed since the check before the fit
-        # a killed calibrate's half-written model: the lock sweeps only runs, and this may be the user's folder
-        with contextlib.suppress(OSError):
-            remove_stale_temps(Path(path).parent, target=Path(path).name)
-        try:
-            write_text_atomic(path, json.dumps(data, indent=2) + "\n")
-        except OSError as e:
-            raise CorrectionError(f"cannot write the review model {path}: {e.strerror or e}") from e
-    return Path(path)
-
-
-def check_model_path(path: str | Path) -> None:
-    """Refuses a model path that is empty, a folder, under a file, or a file calibrate did not write unchanged.
-
-    An existing file is replaced only when it is a model calibrate wrote, unchanged since (a run's
-    chunks.csv, a model someone fitted or edited by hand, any other file of someone's is kept).
-
-    Raises:
-        CorrectionInputError: `path` names no file that could be written.
-        DestinationError: `path` is a file calibrate did not write, or one changed since.
-    """
-    if not str(path).strip():
-        raise CorrectionInputError(f"--out is empty: give the model file's name, e.g. {MODEL_FILE}")
-    if Path(path).is_dir():
-        raise CorrectionInputError(f"{path} is a folder: give the model file's name, e.g. {Path(path) / MODEL_FILE}")
-    above = next((p for p in Path(path).absolute().parents if p.exists()), None)
-    if above is not None and not above.is_dir():  # found now, not after a fit of minutes
-        raise CorrectionInputError(f"cannot write {path}: {above} is a file, not a folder")
-    problem = _replace_problem(Path(path))
-    if problem:
-        raise DestinationError(
-            f"refusing to replace {path}: {problem}; nothing was written. Give another file with --out, "
-            "or move this one away"
-        )
-
-
-def _digest(data: dict) -> str:
-    """The sha256 of the model file's text without provenance["written_by"] (as write_model writes it)."""
-    provenance = {k: v for k, v in data["provenance"].items() if k != "written_by"}
-    text = json.dumps({**data, "provenance": provenance}, indent=2) + "\n"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _replace_problem(path: Path) -> str | None:
-    """Why the file at `path` may not be replaced by a new model; None when there is none or calibrate wrote it.
-
-    A model calibrate wrote before it sealed its files (no `written_by`) is known by its provenance.
-    """
-    if path.is_symlink():
-        return "it is a symbolic link; give the file it points to"
-    if not path.exists():
-        return None
-    not_ours = "it is not a review model that `preannotate calibrate` wrote"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # UnicodeDecodeError too
-        return not_ours
-    provenance = data.get("provenance") if isinstance(data, dict) else None
-    if not isinstance(provenance, dict) or data.get("format") != MODEL_FORMAT:
-        return not_ours
-    seal = provenance.get("written_by")
-    if seal is None:
-        legacy = provenance.get("target") == TARGET and isinstance(provenance.get("calibrated_on"), list)
-        return None if legacy else not_ours
-    if not isinstance(seal, dict) or seal.get("command") != WRITTEN_BY:
-        return not_ours
-    if seal.get("sha256") != _digest(data):
-        return "it was changed since `preannotate calibrate` wrote it"
-    return None
 
 
 def _check_distinct(runs: Sequence[str | Path]) -> None:

@@ -197,7 +197,7 @@ def calibration_summary(calibration: Any, runs: int) -> str:
     """What `preannotate calibrate` prints: the chunks used, and each model's flags on them.
 
     Args:
-        calibration: A `calibrate.Calibration`.
+        calibration: A `calibrate_model.Calibration`.
         runs: How many runs it was fitted on.
     """
     rows = calibration.rows
