@@ -20,7 +20,8 @@ from importlib import metadata
 from pathlib import Path
 
 import jiwer
-from whisper.normalizers import EnglishTextNormalizer
+
+from preannotate.text_normalize import text_normalizer
 
 BIN = Path(sys.executable).parent
 THREADS = len(os.sched_getaffinity(0))
@@ -82,7 +83,7 @@ def run_one(config: Config, files: list[dict], audio_s: float, work: Path) -> di
 
 def wer(files: list[dict], texts: dict[str, str]) -> float:
     """Corpus WER over the set after Whisper's English normalizer (numbers, spelling, punctuation)."""
-    normalize = EnglishTextNormalizer()
+    normalize = text_normalizer("en")
     return jiwer.wer([normalize(f["text"]) for f in files], [normalize(texts[f["file"]]) or "<empty>" for f in files])
 
 

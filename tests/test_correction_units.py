@@ -13,11 +13,12 @@ from preannotate.correction import compare_run
 from preannotate.correction.align import align
 from preannotate.correction.clips import resample, sample_span
 from preannotate.correction.events import Event, parse_annotation
-from preannotate.correction.metrics import review_counts, score_texts, text_normalizer
+from preannotate.correction.metrics import review_counts, score_texts
 from preannotate.correction.pull import PULLED_FILE
 from preannotate.correction.report import write_report
 from preannotate.errors import CorrectionError
 from preannotate.options import CorrectionOptions
+from preannotate.text_normalize import text_normalizer
 
 
 def ev(index: int, start: float, end: float, text: str = "x") -> Event:
@@ -65,6 +66,16 @@ def test_scores_count_empty_sides_and_use_the_language() -> None:
     )  # accents matter in Spanish
     score = score_texts(zh("我爱你"), zh("我恨你"), unspaced=True)
     assert (score.ref_words, score.substitutions, score.ref_chars, score.char_errors) == (3, 1, 3, 1)
+
+
+def test_an_ellipsis_the_annotator_adds_is_no_word() -> None:
+    """Whisper's English normalizer keeps a lone "." of a final "..."; it must not count as an inserted word."""
+    en = text_normalizer("en")
+    for corrected in ("At the tone, the time will be exactly...", "exactly . . .", "exactly …"):
+        draft = "at the tone the time will be exactly" if corrected.startswith("At") else "exactly"
+        assert score_texts(en(corrected), en(draft)).errors == 0, corrected
+    assert en("It costs $28.8, or 5%...") == "it costs $28.8 or 5%"  # the symbols of numbers stay
+    assert en("...") == ""
 
 
 def test_review_counts_leave_out_chunks_without_a_flag() -> None:

@@ -220,7 +220,7 @@ from preannotate.correction.calibration import calibration_table
 from preannotate.correction.compare import compare_item
 from preannotate.correction.effort import CONTROL, DRAFT, FROM_SCRATCH, ItemEdits, estimate
 from preannotate.correction.events import Event
-from preannotate.correction.metrics import boundary_shifts_ms, group_row, score_texts, summarize, text_normalizer
+from preannotate.correction.metrics import boundary_shifts_ms, group_row, score_texts, summarize
 from preannotate.correction.savings import Evidence, effort_line, evidence_sections
 from preannotate.errors import CorrectionError
 from preannotate.options import AnnotationOptions, CorrectionOptions
@@ -234,6 +234,7 @@ from preannotate.results import Word
 from preannotate.review import Reviewer, review_share
 from preannotate.routing import route_item, strata
 from preannotate.sa_format import sa_annotation
+from preannotate.text_normalize import text_normalizer
 
 US = 1_000_000
 

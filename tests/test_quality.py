@@ -339,6 +339,15 @@ def test_labels_use_whispers_normalizer_on_numbers():
     assert labels[0].errors == 0
 
 
+def test_labels_count_no_error_for_a_reference_that_trails_off():
+    """Asterisk's prompt "To leave the conference..." read as written: no word deleted (as the report counts)."""
+    from preannotate.quality.labels import english_normalizer
+
+    chunk = make_chunk([("To", 0.9), ("leave", 0.9), ("the", 0.9), ("conference.", 0.9)])
+    labels, _ = label_chunks([chunk], "To leave the conference...", english_normalizer())
+    assert (labels[0].errors, labels[0].ref_words) == (0, 4)
+
+
 def test_a_chunk_of_invented_words_counts_wer_1():
     invented = make_chunk([("thanks", 0.3), ("for", 0.3), ("watching", 0.3)], start=9.0)
     labels, _ = label_chunks([invented], "", simple_normalize)

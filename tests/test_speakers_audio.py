@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from preannotate.audio import decode_audio
-from preannotate.correction.metrics import text_normalizer
 from preannotate.correction.speakers import by_speaker, cpwer, diarization_error_rate
 from preannotate.speakers import SpeakerCount, Turn, assign_speakers
 from preannotate.speakers.channels import decode_channels
 from preannotate.speakers.diarize import diarize
+from preannotate.text_normalize import text_normalizer
 
 DATA = Path(__file__).resolve().parent / "data"
 TRUTH = json.loads((DATA / "conversation.json").read_text(encoding="utf-8"))

@@ -36,7 +36,8 @@ def test_a_dry_run_loads_neither_the_sdk_nor_pandas_nor_a_model_library(tmp_path
 
 REPORT_SCRIPT = """
 import json, sys
-from preannotate.correction.metrics import score_texts, text_normalizer
+from preannotate.correction.metrics import score_texts
+from preannotate.text_normalize import text_normalizer
 normalize = text_normalizer("en")
 assert normalize("Mr. Smith has two cats!") == "mister smith has 2 cats"  # the English rules work
 assert text_normalizer("fr")("Ça va, Élise?").split() == ["ça", "va", "élise"]

@@ -21,11 +21,12 @@ from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..options.correction import EffortOptions
 from ..storage import read_json
 from ..superannotate import Ledger
+from ..text_normalize import UNSPACED_LANGUAGES, text_normalizer
 from .align import align
 from .arms import file_route
 from .calibration import chunk_wer
 from .events import Event, parse_annotation
-from .metrics import UNSPACED_LANGUAGES, chunk_changed, group_row, summarize, text_normalizer
+from .metrics import chunk_changed, group_row, summarize
 from .pull import PulledItem, load_pull
 from .pull_gone import missing_notes, warn_used
 from .rundata import (

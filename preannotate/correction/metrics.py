@@ -3,27 +3,19 @@
 Pure functions. The corrected text is the reference and the draft the hypothesis, so WER is
 the share of the final transcript's words the model got wrong: substitutions, deletions (words
 the annotator added) and insertions (draft words the annotator removed) over the reference's
-words. Both texts are normalized first (Whisper's English normalizer for English, its basic
-normalizer for other languages), so case and punctuation edits do not count as errors.
+words. Both texts are normalized first (`text_normalize`: Whisper's English normalizer for English, its
+basic normalizer for other languages), so case and punctuation edits do not count as errors.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 
 import jiwer
 import numpy as np
 
 from .align import ADDED, DELETED, MATCHED, MERGED, MOVED, REGROUPED, SPLIT, Group
-
-# Languages written without spaces: words are letters (as in Whisper's own evaluation).
-UNSPACED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "km", "yue"})
 
 
 @dataclass(frozen=True)
@@ -62,40 +54,6 @@ class TextScore:
     def cer(self) -> float | None:
         """Character error rate; None when the reference has no characters."""
         return self.char_errors / self.ref_chars if self.ref_chars else None
-
-
-@functools.cache
-def text_normalizer(language: str | None) -> Callable[[str], str]:
-    """Whisper's EnglishTextNormalizer for `en`, its BasicTextNormalizer for any other language.
-
-    Languages written without spaces get their letters split, so that WER counts letters.
-    """
-    normalizers = _whisper_normalizers()
-    base = (language or "").split("-")[0].lower()
-    if base == "en":
-        return normalizers.EnglishTextNormalizer()
-    return normalizers.BasicTextNormalizer(remove_diacritics=False, split_letters=base in UNSPACED_LANGUAGES)
-
-
-def _whisper_normalizers() -> ModuleType:
-    """`whisper.normalizers` without running `whisper/__init__.py`, which imports torch and the model code.
-
-    The normalizers are plain Python; importing torch for them cost `report` about half its time.
-    """
-    name = "whisper.normalizers"
-    if name not in sys.modules:
-        package = importlib.util.find_spec("whisper")  # finds the package without importing it
-        if package is None or not package.submodule_search_locations:
-            raise ModuleNotFoundError("openai-whisper is not installed", name="whisper")
-        folder = Path(package.submodule_search_locations[0]) / "normalizers"
-        spec = importlib.util.spec_from_file_location(
-            name, folder / "__init__.py", submodule_search_locations=[str(folder)]
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def score_texts(reference: str, hypothesis: str, unspaced: bool = False) -> TextScore:

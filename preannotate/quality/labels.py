@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..chunking import Chunk
+from ..text_normalize import text_normalizer
 
 Normalizer = Callable[[str], str]
 # A reference sentence with its time span in the file (None when unknown).
@@ -56,10 +57,8 @@ class _Token:
 
 
 def english_normalizer() -> Normalizer:
-    """Whisper's English text normalizer (imports openai-whisper, so only when labels are made)."""
-    from whisper.normalizers import EnglishTextNormalizer
-
-    return EnglishTextNormalizer()
+    """Whisper's English text normalizer, as the correction report normalizes (`text_normalize`)."""
+    return text_normalizer("en")
 
 
 def label_chunks(
