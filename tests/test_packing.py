@@ -14,7 +14,15 @@ from support.media import read_sample
 from whisper.normalizers import BasicTextNormalizer
 
 from preannotate.asr import prepare
-from preannotate.asr.faster_whisper.packing import GAP_S, SHORT_FILE_S, WINDOW_S, WINDOWS_PER_CALL, _calls
+from preannotate.asr.faster_whisper.packing import (
+    GAP_S,
+    SHORT_FILE_S,
+    WINDOW_S,
+    WINDOWS_PER_CALL,
+    Placed,
+    _calls,
+    _split,
+)
 from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.config import load_config
 from preannotate.naming import MediaFile
@@ -177,3 +185,29 @@ def test_packing_is_part_of_the_resume_key():
     off = load_config(None, ["model.engine=faster-whisper", "model.faster_whisper.pack_short_files=false"]).model
     assert on.faster_whisper.pack_short_files and not off.faster_whisper.pack_short_files
     assert prepare(on).identity != prepare(off).identity  # words can differ slightly: finished files are redone
+    # packed words now go to clips by their end (revision 2): packed transcripts of before are redone once,
+    # those made with packing off keep their key
+    assert '"pack_short_files_revision": 2' in prepare(on).identity
+    assert "revision" not in prepare(off).identity
+
+
+def test_a_word_goes_to_the_clip_its_end_falls_in():
+    """Whisper times a word after a pause from the previous word's end: its start lies in the gap or before."""
+    window = [Placed(0, 0.0, 2.0), Placed(1, 3.0, 2.0), Placed(2, 6.0, 1.5)]
+    words = [
+        ("first", 0.1, 0.5),
+        ("ends", 1.6, 2.0),  # clip 0
+        ("trailing", 1.8, 2.6),  # ends in the gap after clip 0: said in clip 0
+        ("Please", 1.7, 3.3),  # starts in clip 0's tail, ends in clip 1: its middle (2.5) lay nearer clip 0
+        ("or", 4.65, 6.35),  # the first word of clip 2, timed from clip 1's last word
+        ("last", 7.0, 7.6),  # past the window's end: the last clip
+    ]
+    segment = {"words": [{"word": w, "start": a, "end": b, "probability": 0.9} for w, a, b in words],
+               "temperature": 0.0, "avg_logprob": -0.2, "no_speech_prob": 0.01}  # fmt: skip
+    pieces = _split([segment], window, keep_words=True)
+    assert [[w["word"] for p in clip for w in p["words"]] for clip in pieces] == [
+        ["first", "ends", "trailing"],
+        ["Please"],
+        ["or", "last"],
+    ]
+    assert pieces[1][0]["words"][0]["start"] == 0.0 and pieces[1][0]["words"][0]["end"] == pytest.approx(0.3)

@@ -34,6 +34,9 @@ class EngineSpec:
         speed_only: Options in that section that change speed only: left out of the identity.
         keyed_when_changed: Options added later: in the identity only when they differ from their defaults,
             so that transcripts made before they existed stay valid.
+        revised: Options whose work changed since transcripts were first stored, with the revision: while the
+            option is on, the identity holds `<option>_revision`, so that transcripts made the earlier way
+            are redone once (and those made with the option off stay valid).
         keyed: False leaves the engine out of resume keys (openai-whisper: keys made before engines
             existed stay valid).
         runtime: What runs the model, for messages (`model.device is 'cuda' but torch sees no CUDA GPU`).
@@ -49,6 +52,7 @@ class EngineSpec:
     section: str | None = None
     speed_only: frozenset[str] = frozenset()
     keyed_when_changed: frozenset[str] = frozenset()
+    revised: tuple[tuple[str, int], ...] = ()
     keyed: bool = True
     runtime: str = "torch"
     cuda: str | Callable[[], bool] | None = "preannotate.asr.weights.device:torch_sees_cuda"
@@ -78,6 +82,7 @@ class EngineSpec:
             for k, v in asdict(section).items()
             if k not in self.speed_only and (k not in self.keyed_when_changed or v != defaults[k])
         }
+        values |= {f"{k}_revision": n for k, n in self.revised if values.get(k)}
         return f"{self.name}:{json.dumps(values, sort_keys=True)}"
 
     def sees_cuda(self) -> bool:
@@ -162,6 +167,7 @@ register(
         section="faster_whisper",
         speed_only=frozenset({"cpu_threads", "num_workers"}),
         keyed_when_changed=frozenset({"split_long_files", "batch_after_silence_s"}),
+        revised=(("pack_short_files", 2),),  # 2: words go to the clip their end falls in (packing._clip_of)
         runtime="CTranslate2",  # its own CUDA build: torch need not even be imported
         cuda="preannotate.asr.weights.device:ctranslate2_sees_cuda",
         install="pip install 'preannotate[faster]'",
