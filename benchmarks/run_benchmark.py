@@ -121,8 +121,11 @@ SECTIONS = ("drafts", "review", "speakers", "short_clips", "short_clips_gpu")
 
 
 def save(path: Path, section: str, entry: dict) -> None:
-    """Replaces one section of the results file, keeping the others."""
+    """Replaces one section of the results file, keeping the others and the section's `earlier` runs."""
     result = json.loads(path.read_text()) if path.is_file() else {}
+    previous = result.get(section)
+    if isinstance(previous, dict) and "earlier" in previous:  # the README cites them
+        entry = {**entry, "earlier": previous["earlier"]}
     result[section] = entry
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nresults in {path} ({section})")
