@@ -30,18 +30,11 @@ HERE = Path(__file__).resolve().parent
 WORK = HERE.parent / "runs" / "bench_review"
 
 
-def by_middle(segments: list[dict[str, Any]], window: list, keep_words: bool) -> list[list[dict[str, Any]]]:
-    """The earlier rule: a word goes to the clip nearest its middle."""
-    per_clip: list[list[dict[str, Any]]] = [[] for _ in window]
-    for segment in segments:
-        pieces: dict[int, list[dict[str, Any]]] = {}
-        for word in segment["words"]:
-            middle = (word["start"] + word["end"]) / 2
-            distances = [max(p.start - middle, middle - p.start - p.duration, 0.0) for p in window]
-            pieces.setdefault(distances.index(min(distances)), []).append(word)
-        for k, words in pieces.items():
-            per_clip[k].append(packing._piece(segment, words, window[k], keep_words))
-    return per_clip
+def by_middle(window: list, word: dict[str, Any]) -> int:
+    """The earlier rule (`packing._clip_of` until session 28): the clip nearest the word's middle."""
+    middle = (word["start"] + word["end"]) / 2
+    distances = [max(p.start - middle, middle - p.start - p.duration, 0.0) for p in window]
+    return distances.index(min(distances))
 
 
 def load_set(name: str) -> tuple[Path, list[dict]]:
@@ -66,13 +59,13 @@ def main() -> None:
             audio = [decode_audio(str(folder / f["file"])).samples for f in files]
             short = [i for i, a in enumerate(audio) if a.size / SAMPLE_RATE <= packing.SHORT_FILE_S]
             refs = [normalize(files[i]["text"]) for i in short]
-            rules = {"by end": packing._split, "by middle": by_middle}
-            for rule, split in rules.items():
-                packing._split = split
+            rules = {"by end": packing._clip_of, "by middle": by_middle}
+            for rule, clip_of in rules.items():
+                packing._clip_of = clip_of
                 try:
                     out = packing.transcribe_packed(engine, [audio[i] for i in short], options)
                 finally:
-                    packing._split = rules["by end"]
+                    packing._clip_of = rules["by end"]
                 print(f"{model}, {name} ({len(short)} files), packed {rule}: WER {_wer(refs, out, normalize):.4f}")
             if args.alone:
                 out = [engine.transcribe(audio[i], options) for i in short]
