@@ -5,7 +5,9 @@ annotator's correction would measure it, go through calibrate's own choice (`cor
 five folds that keep each recording's chunks together, a refit and the shipped model recalibrated (the
 English model, as calibrate takes it for English corrections), each scored on the recordings it was not
 fitted on. A second scoring holds out one recording at a time (32 folds):
-the figures a team would get from its own corrections, with every other recording to fit on.
+the figures a team would get from its own corrections, with every other recording to fit on. calibrate's own
+choice among its candidates is scored held out too (nested cross-validation, `selection` in results.json): the
+written candidate's figures flatter it, since it won on them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from scored_runs import labelled_files
 
 from preannotate.check_store import read_checks
 from preannotate.correction.calibrate import assessed, shipped_metrics
-from preannotate.correction.calibrate_choice import choose, fit_best, fitters, held_out
+from preannotate.correction.calibrate_choice import SELECTION, choose, fit_best, fitters, held_out
 from preannotate.quality.model import CHECKED, ENGLISH, SLOWED
 from preannotate.quality.rivals import lm_rival
 
@@ -86,9 +88,11 @@ def calibrate_checked(run: Path, references: dict[str, str]) -> dict[str, Any] |
     if not rows or not set(kinds) <= {CHECKED, SLOWED}:
         return None
     has_error = np.array([wer > 0 for _, wer in rows])
-    fit = fitters(0, {}, english=True, checked=SLOWED if set(kinds) == {SLOWED} else CHECKED)
-    scores = one_recording_out(rows, has_error, items, fit)
+    checked = SLOWED if set(kinds) == {SLOWED} else CHECKED
+    scores = one_recording_out(rows, has_error, items, fitters(0, {}, english=True, checked=checked))
     usable = {name: m for name, m in scores.items() if "auc" in m}
+    # What calibrate itself does: five folds by recording, and its choice among the four held out too (nested).
+    chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto", english=True, checked=checked)
     return {
         "chunks": len(rows),
         "recordings": len(set(items)),
@@ -96,6 +100,7 @@ def calibrate_checked(run: Path, references: dict[str, str]) -> dict[str, Any] |
         "one_recording_out": scores,
         "auto_would_write": choose(usable, "auto"),
         "auto_without_the_check": choose({n: m for n, m in usable.items() if not n.endswith("_checked")}, "auto"),
+        "five_folds": {"folds": chosen.folds, **chosen.metrics, "written": chosen.method},
     }
 
 
@@ -107,6 +112,17 @@ def print_checked(label: str, found: dict[str, Any]) -> None:
     for name, m in [("shipped (as assessed)", found["shipped"]), *found["one_recording_out"].items()]:
         print(f"  {name:<24} {scores_line(m)}")
     print(f"  auto writes: {found['auto_would_write']} (without the check: {found['auto_without_the_check']})")
+    print_selection(found["five_folds"])
+
+
+def print_selection(five_folds: dict[str, Any]) -> None:
+    """calibrate's own choice on five folds: the written candidate's figures, and the choice held out too."""
+    written, selection = five_folds["written"], five_folds.get(SELECTION)
+    print(f"  calibrate (five folds {five_folds['folds']}) writes {written}: {scores_line(five_folds[written])}")
+    if selection is not None:
+        chosen = selection.get("chosen")
+        line = scores_line(selection) if chosen else selection["reason"]
+        print(f"  its choice held out too (nested)     {line}; chosen {chosen}")
 
 
 def scores_line(m: dict[str, Any] | None) -> str:
@@ -125,4 +141,4 @@ def print_calibration(found: dict[str, Any]) -> None:
         lines += [(f"{name} ({label})", found[scoring][name]) for name in ("refitted", "recalibrated")]
     for name, m in lines:
         print(f"  {name:<36} {scores_line(m)}")
-    print(f"  auto writes: {found['five_folds']['written']} (folds {found['five_folds']['folds']})")
+    print_selection(found["five_folds"])

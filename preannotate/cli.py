@@ -301,8 +301,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .correction.calibrate import MODEL_DIR, calibrate_runs
-    from .correction.calibrate_choice import calibration_summary
     from .correction.calibrate_model import MODEL_FILE
+    from .correction.calibrate_summary import calibration_summary
 
     refuse_bucket(args.out, "--out")
     out = Path(args.runs[0]) / MODEL_DIR / MODEL_FILE if args.out is None else args.out

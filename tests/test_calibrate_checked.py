@@ -21,7 +21,7 @@ from support.sa_server import SuperAnnotateServer
 
 from preannotate.check_store import check_path, read_checks
 from preannotate.correction.calibrate import assessed, chunk_from_record, shipped_metrics
-from preannotate.correction.calibrate_choice import WITH_CHECK, choose, fit_best
+from preannotate.correction.calibrate_choice import SELECTION, WITH_CHECK, choose, fit_best
 from preannotate.errors import ConfigError
 from preannotate.options import AnnotationOptions
 from preannotate.quality import ReviewModel, chunk_features
@@ -78,9 +78,13 @@ def test_checked_drafts_get_two_more_candidates_and_the_check_wins_where_it_find
     has_error = np.array([w > 0 for _, w in rows])
     items = [f"rec{i // 6}" for i in range(90)]
     plain = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto")
-    assert set(plain.metrics) == {"refitted", "recalibrated"}
+    assert set(plain.metrics) == {"refitted", "recalibrated", SELECTION}
     chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto", checked=CHECKED)
-    assert set(chosen.metrics) == {"refitted", "recalibrated", "refitted_checked", "recalibrated_checked"}
+    assert set(chosen.metrics) == {"refitted", "recalibrated", "refitted_checked", "recalibrated_checked", SELECTION}
+    # The choice held out too: each fold's training part chose a candidate with the check, and found the errors.
+    selection = chosen.metrics[SELECTION]
+    assert selection is not None and sum(selection["chosen"].values()) == 5, selection
+    assert all(name.endswith(WITH_CHECK) for name in selection["chosen"]) and selection["recall"] >= 0.8
     # Without the check no model finds them: a candidate that cannot be fitted counts as chance.
     best_without = max(0.5, *(m["auc"] for n in ("refitted", "recalibrated") if (m := chosen.metrics[n])))
     best_with = max(chosen.metrics[n]["auc"] for n in ("refitted_checked", "recalibrated_checked"))

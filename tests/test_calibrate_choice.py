@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from preannotate.chunking import Chunk
-from preannotate.correction.calibrate_choice import BY_CHUNK, BY_ITEM, choose, fit_best, folds
+from preannotate.correction.calibrate_choice import (
+    BY_CHUNK,
+    BY_ITEM,
+    SELECTION,
+    choose,
+    fit_best,
+    fitters,
+    folds,
+    selection_held_out,
+)
 from preannotate.errors import CorrectionError
 from preannotate.quality import chunk_features, default_model, recalibrate_review_model
 from preannotate.results import Word
@@ -115,3 +124,37 @@ def test_a_candidate_that_cannot_be_fitted_leaves_the_other_and_is_named_when_as
     assert chosen.metrics["recalibrated"] is None and chosen.method == "refitted"
     with pytest.raises(CorrectionError, match="recalibrated: the measured WER does not grow with the model's score"):
         fit_best(rows, has_error, items, seed=0, provenance={}, mode="recalibrate")
+
+
+@pytest.mark.slow  # two candidates chosen between in each of five folds, on five folds of its training part
+def test_the_choice_is_scored_on_folds_that_neither_chose_nor_fitted_it():
+    rows = rows_where_doubt_means_errors(60)
+    has_error = np.array([w > 0 for _, w in rows])
+    items = [f"rec{i // 6}" for i in range(60)]
+    splits, _ = folds(has_error, items, seed=0)
+    seen: list[set[int]] = []  # the rows each fit was given, in order: the real fits, only watched
+
+    def watched(fit):
+        def fit_and_note(part):
+            seen.append({id(row) for row in part})
+            return fit(part)
+
+        return fit_and_note
+
+    fit = {name: watched(fitter) for name, fitter in fitters(0, {}).items()}
+    found = selection_held_out(rows, has_error, items, splits, fit, "auto", seed=0)
+    assert found is not None and sum(found["chosen"].values()) == 5 and found["chunks"] == 60, found
+    per_fold = 2 * 5 + 1  # each candidate on five inner folds, then the chosen one on the whole training part
+    assert len(seen) == 5 * per_fold
+    for k, (train, test) in enumerate(splits):
+        fits, held = seen[k * per_fold : (k + 1) * per_fold], {id(rows[i]) for i in test}
+        assert fits[-1] == {id(rows[i]) for i in train}  # the model that predicts the fold: its training part
+        assert not any(rows_seen & held for rows_seen in fits)  # nothing of the fold chose or fitted it
+    # One candidate allowed (or given): no choice, nothing to score.
+    assert selection_held_out(rows, has_error, items, splits, fit, "refit", seed=0) is None
+    assert selection_held_out(rows, has_error, items, splits, {"refitted": fit["refitted"]}, "auto", seed=0) is None
+    chosen = fit_best(rows, has_error, items, seed=0, provenance={}, mode="auto")
+    assert (
+        chosen.metrics[SELECTION] is not None
+        and fit_best(rows, has_error, items, seed=0, provenance={}, mode="recalibrate").metrics[SELECTION] is None
+    )

@@ -62,6 +62,10 @@ def test_calibrate_refits_on_the_pulled_run_and_scores_it_held_out(long_run: Pat
     name = {"refitted": "refitted (held out)", "recalibrated": "shipped, recalibrated (held out)"}[provenance["method"]]
     assert len(written) == 1 and name in written[0], done.stdout
     assert 0.5 < held_out["shipped"]["auc"] <= 1.0  # its ranking, beside the candidates' held-out ones
+    # The choice between the two, held out too: what to expect of the model written, printed under the candidates.
+    selection = held_out["selection"]
+    assert sum(selection["chosen"].values()) == 5 and selection["chunks"] == N_CHUNKS, selection
+    assert "chosen in each fold (nested)" in done.stdout and "chosen in 5 folds: " in done.stdout, done.stdout
     # The model ranks an unsure chunk above a sure one.
     from preannotate.quality import chunk_features
 

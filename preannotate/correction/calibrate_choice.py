@@ -18,12 +18,19 @@ check's words: on Asterisk's prompts with base, refitted with the check ranked a
 Under `correction.calibration: auto` the candidate with the best held-out ranking (AUC over the pooled folds)
 is written; on a tie, a recalibrated one before a refit (fewer numbers to get wrong), and one without the check
 before one with it (no check to make in the next runs).
+
+The winner's own held-out figures flatter it: it was chosen for them among several candidates scored on the same
+folds (the winner's curse). So the choice itself is scored held out too (`selection_held_out`, nested
+cross-validation): in each fold the candidates are scored on folds of its training part alone, and the one chosen
+there predicts the fold. That is the figure to expect of the model written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +53,8 @@ WITH_CHECK = "_checked"  # the name of a candidate that reads the check's words 
 # Ties go to the first: fewer numbers to get wrong, then no check to make.
 PREFERENCE = ("recalibrated", "refitted", "recalibrated" + WITH_CHECK, "refitted" + WITH_CHECK)
 MODES = {"refit": "refitted", "recalibrate": "recalibrated"}
+SELECTION = "selection"  # the metrics' key of the choice scored held out (nested cross-validation)
+_UNSPLIT = "too few chunks to choose among the candidates without one fold"
 Row = tuple[dict[str, float], float]
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -104,7 +113,56 @@ def fit_best(
         model = fit[method](rows)
     except (ValueError, KeyError) as e:
         raise CorrectionError(f"cannot fit a review model on these corrections: {e}") from e
+    fitted = {name: fit[name] for name, m in metrics.items() if m is not None}  # those that fail on all rows cannot win
+    metrics[SELECTION] = selection_held_out(rows, has_error, items, splits, fitted, mode, seed)
     return Chosen(model, method, metrics, how)
+
+
+def selection_held_out(
+    rows: Sequence[Row],
+    has_error: np.ndarray,
+    items: Sequence[str],
+    splits: list[Split],
+    fit: dict[str, Callable[[Sequence[Row]], ReviewModel]],
+    mode: str,
+    seed: int,
+) -> dict[str, Any] | None:
+    """The choice among the candidates scored held out: what to expect of the model calibrate writes.
+
+    In each of `splits`, every candidate `mode` allows is scored on folds of the training part alone (`folds`),
+    the one `choose` picks there is fitted on the whole training part, and it predicts the held-out fold; the
+    pooled predictions are scored as `held_out` scores one candidate. `chosen` counts which candidate each
+    fold picked: a choice that changes from fold to fold is a close call.
+
+    Returns:
+        `scored`'s figures and `chosen`; None when `mode` allows fewer than two candidates (there is no choice
+        to flatter its winner), or a training part cannot be split and fitted to choose (`reason` says so).
+    """
+    allowed = {name: fitter for name, fitter in fit.items() if _allowed(name, mode)}
+    if len(allowed) < 2:
+        return None
+    predicted, flagged, chosen = np.zeros(len(rows)), np.zeros(len(rows), dtype=bool), Counter[str]()
+    for train, test in splits:
+        part = [rows[i] for i in train]
+        try:
+            inner, _ = folds(has_error[train], [items[i] for i in train], seed)
+        except ValueError:  # fewer chunks of a kind than folds
+            return {"reason": _UNSPLIT}
+        scores = {}
+        for name, fitter in allowed.items():
+            with contextlib.suppress(ValueError, KeyError):  # not fittable on this part: not a choice here
+                scores[name] = held_out(part, has_error[train], inner, fitter)
+        name = choose(scores, mode)
+        try:
+            model = allowed[name](part) if name else None
+        except (ValueError, KeyError):
+            model = None
+        if model is None:
+            return {"reason": _UNSPLIT}
+        predicted[test] = [model.predict_wer(rows[i][0]) for i in test]
+        flagged[test] = predicted[test] > model.threshold
+        chosen[name] += 1
+    return {**scored(has_error, predicted, flagged), "chosen": dict(sorted(chosen.items()))}
 
 
 def fitters(
@@ -178,10 +236,14 @@ def choose(metrics: dict[str, dict[str, Any]], mode: str) -> str:
     `auto` allows every candidate, `refit` and `recalibrate` those of that method (with and without the check);
     ties go to the one first in PREFERENCE. An empty string when `mode` allows none of them.
     """
-    allowed = [n for n in PREFERENCE if n in metrics and (mode == "auto" or n.startswith(MODES[mode]))]
+    allowed = [n for n in PREFERENCE if n in metrics and _allowed(n, mode)]
     if not allowed:
         return ""
     return max(allowed, key=lambda n: (_auc(metrics[n]), -PREFERENCE.index(n)))
+
+
+def _allowed(name: str, mode: str) -> bool:
+    return mode == "auto" or name.startswith(MODES[mode])
 
 
 def _auc(metrics: dict[str, Any]) -> float:
@@ -191,48 +253,3 @@ def _auc(metrics: dict[str, Any]) -> float:
 
 def _fittable(has_error: np.ndarray) -> bool:
     return min(int(has_error.sum()), int((~has_error).sum())) >= MIN_TRAIN_CLASS
-
-
-def calibration_summary(calibration: Any, runs: int) -> str:
-    """What `preannotate calibrate` prints: the chunks used, and each model's flags on them.
-
-    Args:
-        calibration: A `calibrate_model.Calibration`.
-        runs: How many runs it was fitted on.
-    """
-    rows = calibration.rows
-    lines = [f"fitted on {rows['chunks']} chunk(s) from {runs} run(s), {rows['with_error']} with errors"]
-    if rows["left_out"]:
-        lines[0] += f" ({rows['left_out']} left out: no chunks.jsonl record or measured WER)"
-    if rows.get("checked"):
-        unread = "" if rows["checked"] == rows["chunks"] else " (not all: no candidate reads the check)"
-        lines.append(f"{rows['checked']} of them checked by a second model{unread}")
-    lines += ["", f"needs_review on chunks with errors (candidates: 5-fold cross-validation {calibration.folds}):"]
-    lines.append(f"  {'flags':<34}{'flagged':>8}{'precision':>11}{'recall':>8}{'AUC':>7}  recall, 95% interval")
-    names = {
-        "uploaded": "as uploaded",
-        "shipped": "shipped model",
-        "refitted": "refitted (held out)",
-        "recalibrated": "shipped, recalibrated (held out)",
-        "refitted" + WITH_CHECK: "refitted with the check (held out)",
-        "recalibrated" + WITH_CHECK: "shipped checked, recalibrated (held out)",
-    }
-    for key, name in names.items():
-        if key.endswith(WITH_CHECK) and key not in calibration.metrics:
-            continue  # drafts without a check have no such candidates
-        m = calibration.metrics.get(key)
-        auc = "" if m is None or m.get("auc") is None else f"{m['auc']:.2f}"
-        cells = ("n/a",) * 4 if m is None else (m["flagged"], _share(m["precision"]), _share(m["recall"]), _span(m))
-        written = "  <- written" if key == calibration.method else ""
-        lines.append(f"  {name:<34}{cells[0]:>8}{cells[1]:>11}{cells[2]:>8}{auc:>7}  {cells[3]}{written}")
-    return "\n".join(lines)
-
-
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _span(metrics: dict) -> str:
-    """The recall's 95% interval: with a few dozen chunks with errors, one chunk moves recall by points."""
-    pair = metrics.get("recall_95")
-    return "n/a" if not pair else f"{_share(pair[0])} to {_share(pair[1])}"
