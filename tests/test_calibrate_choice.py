@@ -5,6 +5,8 @@ The command itself, on corrections pulled from the loopback server, is in test_c
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from preannotate.correction.calibrate_choice import (
     folds,
     selection_held_out,
 )
+from preannotate.correction.calibrate_summary import calibration_summary
 from preannotate.errors import CorrectionError
 from preannotate.quality import chunk_features, default_model, recalibrate_review_model
 from preannotate.results import Word
@@ -158,3 +161,27 @@ def test_the_choice_is_scored_on_folds_that_neither_chose_nor_fitted_it():
         chosen.metrics[SELECTION] is not None
         and fit_best(rows, has_error, items, seed=0, provenance={}, mode="recalibrate").metrics[SELECTION] is None
     )
+
+
+def test_the_summary_shows_the_choice_held_out_and_says_when_the_shipped_models_rank_better():
+    def flags(auc: float) -> dict:
+        return {"flagged": 12, "precision": 0.5, "recall": 0.8, "recall_95": [0.6, 0.9], "auc": auc}
+
+    metrics = {"uploaded": None, "shipped": flags(0.77), "refitted": flags(0.80), "recalibrated": flags(0.74)}
+    chosen = {"chosen": {"recalibrated": 2, "refitted": 3}}
+
+    def summary(selection: dict | None) -> str:
+        rows = {"chunks": 40, "with_error": 15, "left_out": 0}
+        return calibration_summary(SimpleNamespace(rows=rows, folds=BY_CHUNK, method="refitted",
+                                                   metrics={**metrics, SELECTION: selection}), 1)  # fmt: skip
+
+    worse = summary({**flags(0.72), **chosen})
+    assert "refitted (held out)                     12      50.0%   80.0%   0.80" in worse, worse
+    assert "chosen in each fold (nested)            12      50.0%   80.0%   0.72" in worse, worse
+    assert "chosen in 5 folds: recalibrated 2, refitted 3" in worse
+    assert "The shipped models rank these chunks better (AUC 0.77) than the choice held out (0.72)" in worse
+    better = summary({**flags(0.79), **chosen})
+    assert "chosen in each fold (nested)" in better and "rank these chunks better" not in better
+    assert "nested" not in summary(None)  # one candidate: no choice to score
+    unsplit = summary({"reason": "too few chunks to choose among the candidates without one fold"})
+    assert "  too few chunks to choose" in unsplit and "rank these chunks better" not in unsplit

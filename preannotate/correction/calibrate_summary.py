@@ -45,7 +45,19 @@ def calibration_summary(calibration: Any, runs: int) -> str:
         lines.append(
             f"  {'':<34}chosen in {sum(chosen.values())} folds: {picked}" if chosen else f"  {selection['reason']}"
         )
+        lines += _ranks_worse(calibration.metrics.get("shipped"), selection)
     return "\n".join(lines)
+
+
+def _ranks_worse(shipped: dict | None, selection: dict) -> list[str]:
+    """A note when the shipped models, which never saw these chunks, rank them better than the choice held out."""
+    if not shipped or shipped.get("auc") is None or selection.get("auc") is None or selection["auc"] >= shipped["auc"]:
+        return []
+    return [
+        f"  The shipped models rank these chunks better (AUC {shipped['auc']:.2f}) than the choice held out "
+        f"({selection['auc']:.2f}): what the model written gains is its threshold, not its ranking; more "
+        "corrections make a refit worth more."
+    ]
 
 
 def _row(name: str, m: dict | None, written: str) -> str:
