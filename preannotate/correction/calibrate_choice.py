@@ -141,28 +141,37 @@ def selection_held_out(
     allowed = {name: fitter for name, fitter in fit.items() if _allowed(name, mode)}
     if len(allowed) < 2:
         return None
+    done = [
+        _fold_choice([rows[i] for i in train], has_error[train], [items[i] for i in train], allowed, mode, seed)
+        for train, _ in splits
+    ]
     predicted, flagged, chosen = np.zeros(len(rows)), np.zeros(len(rows), dtype=bool), Counter[str]()
-    for train, test in splits:
-        part = [rows[i] for i in train]
-        try:
-            inner, _ = folds(has_error[train], [items[i] for i in train], seed)
-        except ValueError:  # fewer chunks of a kind than folds
-            return {"reason": _UNSPLIT}
-        scores = {}
-        for name, fitter in allowed.items():
-            with contextlib.suppress(ValueError, KeyError):  # not fittable on this part: not a choice here
-                scores[name] = held_out(part, has_error[train], inner, fitter)
-        name = choose(scores, mode)
-        try:
-            model = allowed[name](part) if name else None
-        except (ValueError, KeyError):
-            model = None
+    for (name, model), (_, test) in zip(done, splits, strict=True):
         if model is None:
             return {"reason": _UNSPLIT}
         predicted[test] = [model.predict_wer(rows[i][0]) for i in test]
         flagged[test] = predicted[test] > model.threshold
         chosen[name] += 1
     return {**scored(has_error, predicted, flagged), "chosen": dict(sorted(chosen.items()))}
+
+
+def _fold_choice(
+    part: list[Row], has_error: np.ndarray, items: list[str], allowed: dict[str, Callable], mode: str, seed: int
+) -> tuple[str, ReviewModel | None]:
+    """The candidate `choose` picks on folds of one training part, fitted on all of it (None: it cannot be)."""
+    try:
+        inner, _ = folds(has_error, items, seed)
+    except ValueError:  # fewer chunks of a kind than folds
+        return "", None
+    scores = {}
+    for name, fitter in allowed.items():
+        with contextlib.suppress(ValueError, KeyError):  # not fittable on this part: not a choice here
+            scores[name] = held_out(part, has_error, inner, fitter)
+    name = choose(scores, mode)
+    try:
+        return name, allowed[name](part) if name else None
+    except (ValueError, KeyError):
+        return name, None
 
 
 def fitters(
