@@ -36,8 +36,9 @@ from preannotate.quality.model import (
     shipped_recipe,
     slowed_model,
 )
+from preannotate.report import RunReport
 from preannotate.review import Reviewer, reads_check, reads_slowed
-from preannotate.run import run_pipeline
+from preannotate.run import export_chunks, run_pipeline
 from preannotate.run.check import calibrated_check_mismatch, checking
 from preannotate.run.stages import stage_keys
 
@@ -209,9 +210,12 @@ def test_a_model_calibrated_with_the_slowed_decode_needs_it_and_one_without_skip
         (("annotation.slowed_check=false",), "slowed_check is false"),
         ((), "auto checks no file drafted by bundled:tiny.en"),
     ):
+        refused = config(tmp_path, *overrides, f"annotation.review_model={slowed_path}")
         with pytest.raises(ConfigError, match=why):
-            run_pipeline(config(tmp_path, *overrides, f"annotation.review_model={slowed_path}"), progress=False)
-    assert not (tmp_path / "out" / "transcripts").exists()
+            run_pipeline(refused, progress=False)
+        with pytest.raises(ConfigError, match=why):  # and a re-export of a run's chunks, before it writes any
+            export_chunks(refused, RunReport(tmp_path / "out", {}))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_run_with_a_teams_checked_model_checks_its_drafts_and_assesses_them_with_it(

@@ -161,18 +161,30 @@ def prepare_check_model(config: RunConfig) -> None:
         ConfigError: The name is not one faster-whisper can load, or a team's review model calibrated on checked
             drafts is given to a run that checks nothing (`auto` with a tiny draft model).
     """
-    team = config.annotation.review_model is not None and config.annotation.cross_check == "auto"
-    if team and reads_check(config.annotation) and not checking(config):  # null: Reviewer.from_options says so
-        raise ConfigError(
-            f"annotation.review_model {config.annotation.review_model!r} was calibrated on checked drafts, but "
-            f"annotation.cross_check auto checks no file drafted by {config.model.name} (a tiny model): name a "
-            "check model in annotation.cross_check, or use another review model"
-        )
+    refuse_unchecked_team_model(config)
     if checking(config) and config.annotation.cross_check != "auto":
         asr.prepare(_check_options(config, str(config.annotation.cross_check)))
     mismatch = calibrated_check_mismatch(config)
     if mismatch:
         log.warning("%s", mismatch)
+
+
+def refuse_unchecked_team_model(config: RunConfig) -> None:
+    """Refuses a team's review model calibrated on checked drafts where `auto` checks nothing (a tiny draft model).
+
+    `Reviewer.from_options` refuses it with `cross_check: null`; this case needs the draft model's name, which
+    the annotation options do not hold. Both the run and a re-export (`export_chunks`) ask.
+
+    Raises:
+        ConfigError: Such a model, `annotation.cross_check: auto`, and a tiny draft model.
+    """
+    team = config.annotation.review_model is not None and config.annotation.cross_check == "auto"
+    if team and reads_check(config.annotation) and not checking(config):
+        raise ConfigError(
+            f"annotation.review_model {config.annotation.review_model!r} was calibrated on checked drafts, but "
+            f"annotation.cross_check auto checks no file drafted by {config.model.name} (a tiny model): name a "
+            "check model in annotation.cross_check, or use another review model"
+        )
 
 
 def calibrated_check_mismatch(config: RunConfig) -> str | None:

@@ -23,7 +23,7 @@ from ..routing import route_item
 from ..speakers import Turn
 from ..speakers.merge import with_channel_names
 from ..storage import read_json
-from .check import checking
+from .check import checking, refuse_unchecked_team_model
 from .speakers import read_turns
 
 log = logging.getLogger(__name__)
@@ -140,8 +140,15 @@ def export_chunks(config: RunConfig, report: RunReport, reviewer: Reviewer | Non
 
     Returns:
         The items written.
+
+    Raises:
+        ConfigError: A team's review model calibrated on checked drafts, where `auto` checks nothing (a tiny draft
+            model): the shipped models would assess every file instead (`check.refuse_unchecked_team_model`).
     """
-    entries, owners = chunk_files(config, report, reviewer or Reviewer.from_options(config.annotation))
+    if reviewer is None:
+        reviewer = Reviewer.from_options(config.annotation)
+        refuse_unchecked_team_model(config)  # as a run does, after the options' own refusals
+    entries, owners = chunk_files(config, report, reviewer)
     return export_files(report, entries, owners, config.annotation)
 
 
