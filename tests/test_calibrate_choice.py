@@ -183,5 +183,5 @@ def test_the_summary_shows_the_choice_held_out_and_says_when_the_shipped_models_
     better = summary({**flags(0.79), **chosen})
     assert "chosen in each fold (nested)" in better and "rank these chunks better" not in better
     assert "nested" not in summary(None)  # one candidate: no choice to score
-    unsplit = summary({"reason": "too few chunks to choose among the candidates without one fold"})
+    unsplit = summary({"reason": "too few chunks to choose among the candidates with a fold held out"})
     assert "  too few chunks to choose" in unsplit and "rank these chunks better" not in unsplit

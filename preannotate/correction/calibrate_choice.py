@@ -54,7 +54,7 @@ WITH_CHECK = "_checked"  # the name of a candidate that reads the check's words 
 PREFERENCE = ("recalibrated", "refitted", "recalibrated" + WITH_CHECK, "refitted" + WITH_CHECK)
 MODES = {"refit": "refitted", "recalibrate": "recalibrated"}
 SELECTION = "selection"  # the metrics' key of the choice scored held out (nested cross-validation)
-_UNSPLIT = "too few chunks to choose among the candidates without one fold"
+_UNSPLIT = "too few chunks to choose among the candidates with a fold held out"
 Row = tuple[dict[str, float], float]
 Split = tuple[np.ndarray, np.ndarray]
 
