@@ -141,12 +141,10 @@ def selection_held_out(
     allowed = {name: fitter for name, fitter in fit.items() if _allowed(name, mode)}
     if len(allowed) < 2:
         return None
-    done = [
-        _fold_choice([rows[i] for i in train], has_error[train], [items[i] for i in train], allowed, mode, seed)
-        for train, _ in splits
-    ]
     predicted, flagged, chosen = np.zeros(len(rows)), np.zeros(len(rows), dtype=bool), Counter[str]()
-    for (name, model), (_, test) in zip(done, splits, strict=True):
+    for train, test in splits:
+        part, labels = [rows[i] for i in train], [items[i] for i in train]
+        name, model = _fold_choice(part, has_error[train], labels, allowed, mode, seed)
         if model is None:
             return {"reason": _UNSPLIT}
         predicted[test] = [model.predict_wer(rows[i][0]) for i in test]
