@@ -19,6 +19,7 @@ from preannotate.correction.calibrate_choice import (
     fit_best,
     fitters,
     folds,
+    inner_folds,
     selection_held_out,
 )
 from preannotate.correction.calibrate_summary import calibration_summary
@@ -161,6 +162,39 @@ def test_the_choice_is_scored_on_folds_that_neither_chose_nor_fitted_it():
         chosen.metrics[SELECTION] == found  # fit_best scores its choice so
         and fit_best(rows, has_error, items, seed=0, provenance={}, mode="recalibrate").metrics[SELECTION] is None
     )
+
+
+def smallest_set() -> tuple[list, np.ndarray]:
+    """The fewest chunks calibrate fits on: 8 with errors and 16 without."""
+    pool = rows_where_doubt_means_errors(80)
+    rows = [r for r in pool if r[1] > 0][:8] + [r for r in pool if r[1] == 0][:16]
+    return rows, np.array([w > 0 for _, w in rows])
+
+
+def test_a_small_training_part_is_chosen_on_more_folds_so_that_every_fold_can_be_fitted():
+    _, has_error = smallest_set()
+    items = [f"rec{i % 8}" for i in range(24)]
+    for train, _ in folds(has_error, items, seed=0)[0]:
+        part, labels = has_error[train], [items[i] for i in train]
+        inner = inner_folds(part, labels, seed=0)
+        assert all(min(part[t].sum(), (~part[t]).sum()) >= 5 for t, _ in inner)
+        # Five folds where they leave enough; more only where five cannot (6 chunks with errors: 6 folds).
+        assert len(inner) == (5 if part.sum() >= 7 else 6)
+        assert sorted(np.concatenate([test for _, test in inner]).tolist()) == list(range(len(part)))
+    five = np.array([True] * 5 + [False] * 10)  # every fold would leave at most 4 of the 5
+    with pytest.raises(ValueError, match="5 chunks of a kind"):
+        inner_folds(five, ["one"] * 15, seed=0)
+
+
+@pytest.mark.slow  # the nested choice on the smallest set calibrate takes
+def test_the_choice_is_scored_held_out_on_the_smallest_set_calibrate_takes():
+    rows, has_error = smallest_set()
+    for items in ([f"rec{i % 8}" for i in range(24)], ["one"] * 24):  # by item, then by chunk
+        splits, _ = folds(has_error, items, seed=0)
+        found = selection_held_out(rows, has_error, items, splits, fitters(0, {}), "auto", seed=0)
+        assert found is not None and "reason" not in found, found
+        assert found["chunks"] == 24 and found["with_error"] == 8 and sum(found["chosen"].values()) == 5
+        assert found["auc"] > 0.75  # the lowest word decides these chunks, with a little noise
 
 
 def test_the_summary_shows_the_choice_held_out_and_says_when_the_shipped_models_rank_better():

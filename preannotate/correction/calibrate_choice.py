@@ -129,10 +129,10 @@ def selection_held_out(
 ) -> dict[str, Any] | None:
     """The choice among the candidates scored held out: what to expect of the model calibrate writes.
 
-    In each of `splits`, every candidate `mode` allows is scored on folds of the training part alone (`folds`),
-    the one `choose` picks there is fitted on the whole training part, and it predicts the held-out fold; the
-    pooled predictions are scored as `held_out` scores one candidate. `chosen` counts which candidate each
-    fold picked: a choice that changes from fold to fold is a close call.
+    In each of `splits`, every candidate `mode` allows is scored on folds of the training part alone
+    (`inner_folds`), the one `choose` picks there is fitted on the whole training part, and it predicts the
+    held-out fold; the pooled predictions are scored as `held_out` scores one candidate. `chosen` counts which
+    candidate each fold picked: a choice that changes from fold to fold is a close call.
 
     Returns:
         `scored`'s figures and `chosen`; None when `mode` allows fewer than two candidates (there is no choice
@@ -158,8 +158,8 @@ def _fold_choice(
 ) -> tuple[str, ReviewModel | None]:
     """The candidate `choose` picks on folds of one training part, fitted on all of it (None: it cannot be)."""
     try:
-        inner, _ = folds(has_error, items, seed)
-    except ValueError:  # fewer chunks of a kind than folds
+        inner = inner_folds(has_error, items, seed)
+    except ValueError:  # too few chunks of a kind to fit on every fold
         return "", None
     scores = {}
     for name, fitter in allowed.items():
@@ -194,7 +194,7 @@ def fitters(
     return fit
 
 
-def folds(has_error: np.ndarray, items: Sequence[str], seed: int) -> tuple[list[Split], str]:
+def folds(has_error: np.ndarray, items: Sequence[str], seed: int, n_folds: int = FOLDS) -> tuple[list[Split], str]:
     """Stratified folds that keep each item's chunks together, or by chunk where the items cannot.
 
     By chunk when there are fewer items than folds, or when a fold by item would leave its training part
@@ -206,11 +206,30 @@ def folds(has_error: np.ndarray, items: Sequence[str], seed: int) -> tuple[list[
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     groups = np.asarray(items)
-    if len(set(items)) >= FOLDS:
-        splits = list(StratifiedGroupKFold(FOLDS, shuffle=True, random_state=seed).split(groups, has_error, groups))
+    if len(set(items)) >= n_folds:
+        by_item = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+        splits = list(by_item.split(groups, has_error, groups))
         if all(_fittable(has_error[train]) for train, _ in splits):
             return splits, BY_ITEM
-    return list(StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(groups, has_error)), BY_CHUNK
+    return list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(groups, has_error)), BY_CHUNK
+
+
+def inner_folds(has_error: np.ndarray, items: Sequence[str], seed: int) -> list[Split]:
+    """The folds of a training part that the choice is made on: FOLDS, or as many more as every fold needs to fit.
+
+    A fold of 5 leaves 4 of a training part's 6 chunks with errors, one fewer than a fit needs; 6 folds leave
+    5. So the choice is scored held out on the smallest sets calibrate takes (MIN_PER_CLASS), where the
+    winner's luck counts most.
+
+    Raises:
+        ValueError: No number of folds leaves every training part MIN_TRAIN_CLASS chunks of each kind.
+    """
+    fewest = min(int(has_error.sum()), int((~has_error).sum()))
+    for n_folds in range(FOLDS, fewest + 1):
+        splits, _ = folds(has_error, items, seed, n_folds)
+        if all(_fittable(has_error[train]) for train, _ in splits):
+            return splits
+    raise ValueError(f"{fewest} chunks of a kind: too few to leave {MIN_TRAIN_CLASS} in every fold's training part")
 
 
 def held_out(
