@@ -66,7 +66,15 @@ class CorrectionError(PreannotateError):
 
 
 class LockError(PreannotateError):
-    """Another process is working on the same output folder."""
+    """Another process is working on the same output folder.
+
+    Attributes:
+        holder: Who holds it, as the message names it (`preannotate run` (pid 4242 on host lab1, started ...)).
+    """
+
+    def __init__(self, message: str, holder: str = "another preannotate process") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class RunStoppedError(PreannotateError):

@@ -57,7 +57,9 @@ _registry = threading.Lock()
 
 
 @contextlib.contextmanager
-def output_lock(folder: str | Path, command: str, existing: bool = False, sweep: bool = True) -> Iterator[None]:
+def output_lock(
+    folder: str | Path, command: str, existing: bool = False, sweep: bool = True, remove: bool = False
+) -> Iterator[None]:
     """Holds the output folder's lock for the block (creating the folder if needed).
 
     Args:
@@ -68,6 +70,8 @@ def output_lock(folder: str | Path, command: str, existing: bool = False, sweep:
         sweep: Remove stale temporary files of this tool from the folder and its run sub-folders on taking
             it. False for a folder that is not an output folder (calibrate's `--out` in a folder of the
             user's): a name that looks like one of ours there is no proof that it is ours.
+        remove: The folder is there only for the lock (`correction.export_lock`): released, the lock file and
+            the folder go, even those a killed holder left, unless something else was put in the folder.
 
     Raises:
         InputError: `existing` and there is no such folder, or the folder cannot be made or used (a file
@@ -87,6 +91,8 @@ def output_lock(folder: str | Path, command: str, existing: bool = False, sweep:
             _held[key].count += 1
         else:
             held = _acquire(Path(key), command, sweep)
+            if held is not None and remove and Path(key) not in held.created:  # as if this process had made it
+                held = _Held(held.fd, held.count, (Path(key), *held.created), True)
             if held is not None:
                 _held[key] = held
     try:
@@ -204,7 +210,7 @@ def _open_locked(path: Path, command: str, created: list[Path]) -> tuple[int, bo
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise LockError(_busy_message(path.parent, holder)) from None
+            raise LockError(_busy_message(path.parent, holder), _who(holder)) from None
         except OSError:
             os.close(fd)
             raise
@@ -291,15 +297,18 @@ def _read_holder(fd: int) -> dict[str, Any] | None:
 
 
 def _busy_message(folder: Path, holder: dict[str, Any] | None) -> str:
-    if holder is None:
-        who = "another preannotate process"
-    else:
-        who = (
-            f"`preannotate {holder.get('command', '?')}` (pid {holder.get('pid', '?')} on host "
-            f"{holder.get('host', '?')}, started {holder.get('started_at', '?')})"
-        )
     return (
-        f"{folder} is in use by {who}; wait for it to finish (or stop it) and try again, or give another output folder"
+        f"{folder} is in use by {_who(holder)}; wait for it to finish (or stop it) and try again, or give another "
+        "output folder"
+    )
+
+
+def _who(holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return "another preannotate process"
+    return (
+        f"`preannotate {holder.get('command', '?')}` (pid {holder.get('pid', '?')} on host "
+        f"{holder.get('host', '?')}, started {holder.get('started_at', '?')})"
     )
 
 

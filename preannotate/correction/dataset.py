@@ -43,6 +43,7 @@ from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
+from .export_lock import destination_lock
 from .media import BucketMedia, LocalMedia, source_media
 from .pull import PulledItem, load_pull
 from .pull_gone import missing_notes, warn_used
@@ -114,6 +115,7 @@ def export_dataset(
             or a folder above them, or holds files an export did not make or that changed since
             (nothing is deleted); or it cannot be written.
         DiskFullError: The disk holding the destination is full (the previous dataset is kept).
+        LockError: Another export into the same destination is running (`export_lock`); nothing was written.
         InputError: The media are in a bucket and its cloud's package or credentials are missing.
         StorageLostError: The bucket's endpoint stopped answering for several objects in a row.
     """
@@ -125,19 +127,20 @@ def export_dataset(
     check_destination(dest, protected)  # before any work: a refused export costs nothing
     warn_used(pull.items, "export")
     report = ExportReport(dest)
-    try:
-        staging = new_staging(dest)
+    with destination_lock(dest):  # another run's export into dest waits for none of this: it stops at once
         try:
-            (staging / "clips").mkdir()
-            job = _Export(out, media, staging, options, annotation, run_items(run), report)
-            rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
-            _write_tables(staging, rows, options, report)
-            swap(staging, dest, protected)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    except OSError as e:
-        raise_if_disk_full(e, dest.parent)
-        raise CorrectionError(f"cannot write the dataset under {dest}: {e.strerror or e}") from e
+            staging = new_staging(dest)
+            try:
+                (staging / "clips").mkdir()
+                job = _Export(out, media, staging, options, annotation, run_items(run), report)
+                rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
+                _write_tables(staging, rows, options, report)
+                swap(staging, dest, protected)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        except OSError as e:
+            raise_if_disk_full(e, dest.parent)
+            raise CorrectionError(f"cannot write the dataset under {dest}: {e.strerror or e}") from e
     log.info("%s", report.summary_line())
     return report
 
