@@ -1,7 +1,8 @@
 """One command at a time per output folder: a lock file that names its holder.
 
 `run`, `upload`, `pull`, `report` and `export` hold `<output>/.preannotate.lock` while they work
-(`batch` holds its `--out`'s, `calibrate` those of the runs it reads and of its model's folder),
+(`batch` holds its `--out`'s, `calibrate` those of the runs it reads; a path replaced outside a run, an
+export's `--dest` or a model file, has a lock folder of its own beside it: `lock_beside`),
 with `fcntl.flock`: the kernel releases it when the holder ends, however it ends, so a lock left by
 a killed process is simply taken over. The file holds the holder's pid, host, command and start
 time for the message the second process gets. The lock is reentrant within a process (a notebook
@@ -70,7 +71,7 @@ def output_lock(
         sweep: Remove stale temporary files of this tool from the folder and its run sub-folders on taking
             it. False for a folder that is not an output folder (calibrate's `--out` in a folder of the
             user's): a name that looks like one of ours there is no proof that it is ours.
-        remove: The folder is there only for the lock (`correction.export_lock`): released, the lock file and
+        remove: The folder is there only for the lock (`lock_beside`): released, the lock file and
             the folder go, even those a killed holder left, unless something else was put in the folder.
 
     Raises:

@@ -1,7 +1,7 @@
 """`batch` and `calibrate` hold `preannotate.lock`'s lock, as `run`, `upload`, `pull`, `report` and `export` do.
 
 A batch holds `--out` for its whole duration while each run, in its own kernel process, holds its own folder
-inside it; `calibrate` holds every run it reads, and the folder its model file belongs to while it writes it.
+inside it; `calibrate` holds every run it reads, and the lock that guards its model file while it writes it.
 The holder is always another real process than the command refused: this test process (holding the lock with
 `preannotate.lock`'s own API) against the command line in a subprocess, or a probe process started while
 the command works.
@@ -34,6 +34,7 @@ from preannotate.correction.calibrate_model import MODEL_FILE
 from preannotate.correction.report import REPORT_DIR
 from preannotate.errors import LockError
 from preannotate.lock import LOCK_FILE, output_lock
+from preannotate.lock_beside import lock_folder
 from preannotate.notebook import project_root
 from preannotate.options import AnnotationOptions, CorrectionOptions
 
@@ -222,20 +223,24 @@ def test_calibrate_holds_every_run_from_its_first_read_to_the_end_of_its_fit(
 
 @pytest.mark.slow  # refits with cross-validation, in subprocesses
 @pytest.mark.parametrize("inside", ["a folder of models", "another run"])
-def test_calibrate_writes_its_model_under_the_lock_of_the_folder_it_belongs_to(
+def test_calibrate_writes_its_model_under_the_lock_that_guards_it(
     two_runs: list[Path], tmp_path: Path, inside: str
 ) -> None:
-    """The model's folder, or the run it lies in (whose lock `report` holds while it writes correction/)."""
-    holder, path = (tmp_path / "models", tmp_path / "models" / MODEL_FILE)
+    """The run it lies in (whose lock `report` holds while it writes correction/), else the model file's own."""
+    path = tmp_path / "models" / MODEL_FILE
+    held = output_lock(lock_folder(path, "calibrate"), "calibrate", remove=True)  # another calibrate writing it
+    message = f"{path} is being written by `preannotate calibrate` (pid {os.getpid()} on host "
     if inside == "another run":
-        holder, path = two_runs[1], two_runs[1] / REPORT_DIR / MODEL_FILE
-    with output_lock(holder, "report"):
+        path = two_runs[1] / REPORT_DIR / MODEL_FILE
+        held, message = output_lock(two_runs[1], "report"), in_use_by(two_runs[1], "report", os.getpid())
+    with held:
         done = subprocess.run([*CLI, "calibrate", "-o", str(two_runs[0]), "--out", str(path)], capture_output=True,
                               text=True, timeout=600)  # fmt: skip
     assert done.returncode == cli.EXIT_USAGE, done.stdout + done.stderr
-    assert f"preannotate: error: {in_use_by(holder, 'report', os.getpid())}" in done.stderr
+    assert f"preannotate: error: {message}" in done.stderr
     assert "Traceback" not in done.stderr and not path.exists()
     assert probe(two_runs[0]) == "taken"  # the run it read was released
+    assert not (tmp_path / "models").exists()  # the lock's folders went with it
 
 
 def hold(folder: Path, command: str) -> subprocess.Popen:
@@ -252,20 +257,23 @@ def hold(folder: Path, command: str) -> subprocess.Popen:
     return proc
 
 
-def test_a_whole_calibration_holds_its_runs_and_the_model_s_folder_or_none(
+def test_a_whole_calibration_holds_its_runs_and_the_model_s_own_lock_or_none(
     two_runs: list[Path], tmp_path: Path
 ) -> None:
     """`calibration_lock`: what a calibrate command holds from before its fit to its model written."""
     models = tmp_path / "models"
-    path = models / MODEL_FILE
+    path, own = models / MODEL_FILE, lock_folder(models / MODEL_FILE, "calibrate")
     with calibration_lock(two_runs, path):
-        for folder in (*two_runs, models):
+        for folder in (*two_runs, own):
             assert probe(folder).startswith(in_use_by(folder, "calibrate", os.getpid())), folder
-    other = hold(models, "calibrate")  # another calibrate, writing its model there
+        assert {p.name for p in models.iterdir()} == {own.name}  # no lock of the folder, where the user's files are
+        assert probe(lock_folder(models / "fr.json", "calibrate")) == "taken"  # another model beside it: free
+    assert not models.exists()  # made for the lock, and removed with it
+    other = hold(own, "calibrate")  # another calibrate, writing the same model
     try:
-        refused = re.escape(in_use_by(models, "calibrate", other.pid))
+        refused = re.escape(f"{path} is being written by `preannotate calibrate` (pid {other.pid} on host ")
         with pytest.raises(LockError, match=refused), calibration_lock(two_runs, path):
-            pytest.fail("held while another process holds the model's folder")
+            pytest.fail("held while another process writes the same model")
         assert [probe(run) for run in two_runs] == ["taken", "taken"]  # none kept
     finally:
         other.kill()
@@ -280,17 +288,18 @@ def test_a_second_calibrate_writing_the_same_model_stops_before_its_fit(
     models.mkdir()
 
     def no_fit(*args, **kwargs):
-        pytest.fail("fitted although another calibrate holds the model's folder")
+        pytest.fail("fitted although another calibrate writes the same model")
 
     for fit in ("fit_review_model", "recalibrate_review_model"):
         monkeypatch.setattr(calibrate_choice, fit, no_fit)
-    other = hold(models, "calibrate")
+    other = hold(lock_folder(models / MODEL_FILE, "calibrate"), "calibrate")
     try:
         code = cli.main(["calibrate", "-o", str(two_runs[0]), "--out", str(models / MODEL_FILE)])
     finally:
         other.kill()
         other.wait()
-    assert code == cli.EXIT_USAGE and in_use_by(models, "calibrate", other.pid) in capsys.readouterr().err
+    message = f"{models / MODEL_FILE} is being written by `preannotate calibrate` (pid {other.pid} on host "
+    assert code == cli.EXIT_USAGE and message in capsys.readouterr().err
     assert not (models / MODEL_FILE).exists() and probe(two_runs[0]) == "taken"
 
 

@@ -17,8 +17,8 @@ CLI = [sys.executable, "-m", "preannotate"]
 HOLDER = """
     import sys
     from pathlib import Path
-    from preannotate.correction.export_lock import destination_lock
-    with destination_lock(Path({dest!r})):
+    from preannotate.lock_beside import lock_beside
+    with lock_beside(Path({dest!r}), "export", "is being exported into by"):
         print("held", flush=True)
         sys.stdin.readline()
 """

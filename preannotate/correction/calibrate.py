@@ -186,7 +186,7 @@ def calibrate_runs(
 ) -> tuple[Calibration, Path]:
     """`preannotate calibrate`: refits on the runs' pulled corrections and writes the model to `out`.
 
-    Holds every run's lock and that of the model's folder from before the fit until the model is written
+    Holds every run's lock and the one that guards the model file from before the fit until the model is written
     (`calibrate_lock.calibration_lock`), so that a second calibrate writing the same file stops at once.
 
     Returns:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import CorrectionError, CorrectionInputError, DestinationError
 from ..quality.model import FORMAT as MODEL_FORMAT
 from ..storage import remove_stale_temps, write_text_atomic
-from .calibrate_lock import holding, model_folder
+from .calibrate_lock import holding
 
 MODEL_FILE = "review_model.json"
 TARGET = "measured WER of pulled corrections"
@@ -50,13 +50,14 @@ class Calibration:
 def write_model(calibration: Calibration, path: str | Path) -> Path:
     """Writes the model JSON (atomically), with the held-out scores in its provenance.
 
-    Holds the lock of the model's folder (`model_folder`) while it checks and replaces the file.
+    Holds the lock that guards the model file (`calibrate_lock.model_run`) while it checks and replaces it.
 
     Raises:
         CorrectionInputError: `path` is a folder.
         DestinationError: `path` is a file calibrate did not write, or one changed since (it is kept).
         CorrectionError: The file cannot be written.
-        LockError: Another process works in the model's folder (the run it lies in): nothing was written.
+        LockError: Another process works in the run the model lies in, or writes the same model: nothing was
+            written.
     """
     check_model_path(path)  # before the lock: a path refused gets no lock file (nor folder) either
     model = calibration.model
@@ -70,7 +71,7 @@ def write_model(calibration: Calibration, path: str | Path) -> Path:
     }
     seal = {"command": WRITTEN_BY, "sha256": _digest(data)}
     data["provenance"]["written_by"] = seal
-    with holding([model_folder(path)]):
+    with holding((), model=path):
         check_model_path(path)  # again under the lock: the file may have changed since the check before the fit
         # a killed calibrate's half-written model: the lock sweeps only runs, and this may be the user's folder
         with contextlib.suppress(OSError):

@@ -35,6 +35,7 @@ import pandas as pd
 from ..audio import SAMPLE_RATE
 from ..errors import CorrectionError
 from ..lock import locked
+from ..lock_beside import lock_beside
 from ..options import AnnotationOptions, DatasetExportOptions, RunConfig
 from ..spreadsheet import frame_csv, safe_frame
 from ..storage import jsonl_line, raise_if_disk_full, read_json
@@ -43,7 +44,6 @@ from ..superannotate.report import utc_now
 from .clips import resample, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
-from .export_lock import destination_lock
 from .media import BucketMedia, LocalMedia, source_media
 from .pull import PulledItem, load_pull
 from .pull_gone import missing_notes, warn_used
@@ -115,7 +115,7 @@ def export_dataset(
             or a folder above them, or holds files an export did not make or that changed since
             (nothing is deleted); or it cannot be written.
         DiskFullError: The disk holding the destination is full (the previous dataset is kept).
-        LockError: Another export into the same destination is running (`export_lock`); nothing was written.
+        LockError: Another export into the same destination is running (`lock_beside`); nothing was written.
         InputError: The media are in a bucket and its cloud's package or credentials are missing.
         StorageLostError: The bucket's endpoint stopped answering for several objects in a row.
     """
@@ -127,7 +127,8 @@ def export_dataset(
     check_destination(dest, protected)  # before any work: a refused export costs nothing
     warn_used(pull.items, "export")
     report = ExportReport(dest)
-    with destination_lock(dest):  # another run's export into dest waits for none of this: it stops at once
+    # Another run's export into dest stops at once rather than swap its own in after this one reported.
+    with lock_beside(dest, "export", "is being exported into by"):
         try:
             staging = new_staging(dest)
             try:
