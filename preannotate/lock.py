@@ -92,6 +92,8 @@ def output_lock(
             _held[key].count += 1
         else:
             held = _acquire(Path(key), command, sweep)
+            if held is None and remove:  # going on unlocked: no empty lock folder left beside the user's files
+                _remove_folders([Path(key)])
             if held is not None and remove and Path(key) not in held.created:  # as if this process had made it
                 held = _Held(held.fd, held.count, (Path(key), *held.created), True)
             if held is not None:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import logging
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support.lock_processes import kill_left, release, start_python
 from support.media import read_sample
-from support.pulled_runs import make_pulled_run
+from support.pulled_runs import ANNOTATION, make_pulled_run
+
+from preannotate.correction.dataset import export_dataset
+from preannotate.options import DatasetExportOptions
 
 CLI = [sys.executable, "-m", "preannotate"]
 
@@ -81,3 +88,21 @@ def test_the_lock_of_a_killed_export_is_taken_over_and_removed(tmp_path: Path) -
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert (dest / "metadata.csv").is_file()
     assert [p.name for p in (tmp_path / "datasets").iterdir()] == ["en"]
+
+
+def test_where_the_file_system_has_no_locks_the_export_goes_on_and_leaves_no_lock_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some network shares answer flock with ENOLCK: the export is made unlocked, as a run is, and says so."""
+    run = pulled_run(tmp_path / "a", "The quick brown fox")
+    dest = tmp_path / "datasets" / "en"
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING, logger="preannotate.lock"):
+        export_dataset(run, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    assert (dest / "metadata.csv").is_file()
+    assert "going on without a lock" in caplog.text
+    assert [p.name for p in dest.parent.iterdir()] == ["en"]
