@@ -77,8 +77,8 @@ def holding(
         )
     if model is not None:
         home, file = model_run(model), Path(_real(expand_home(model)))
-        if home is not None:
-            locks[str(home)] = functools.partial(output_lock, home, COMMAND)
+        if home is not None:  # a run given with -o keeps its entry (which must exist)
+            locks.setdefault(str(home), functools.partial(output_lock, home, COMMAND))
         else:
             locks[str(lock_folder(file, COMMAND))] = functools.partial(
                 lock_beside, file, COMMAND, "is being written by"
