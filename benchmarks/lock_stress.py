@@ -6,7 +6,9 @@ Scenarios: `existing` (N processes start together on an empty existing folder, e
 missing nested folder), `continuous` (each retries when refused, for --seconds), `kill-holder` (a holder
 SIGKILLed while holding), `kill-random` (a process SIGKILLed 0-5 ms after it starts to take the lock), `threads`
 (nesting and threads in one process). `--no-links` makes `os.link` fail with EPERM in the processes that take
-the lock (a file system without hard links); or give a --dir on such a file system.
+the lock (a file system without hard links); or give a --dir on such a file system. `--remove` takes the lock as
+`lock_beside` does (`output_lock(..., remove=True)`: the lock file and its folder go when released, even a killed
+holder's): then any folder or lock file left once nobody holds it is a leftover.
 A violation: two holders at once, a round nobody won, an error other than LockError, a `.tmp` file or a lock
 file naming a holder left once nobody holds it, a dead holder's lock not taken over. Leftovers (empty lock
 files, empty folders) are counted apart; `--strict` makes them violations too.
@@ -34,6 +36,7 @@ from preannotate.errors import LockError  # noqa: E402
 from preannotate.lock import LOCK_FILE, output_lock  # noqa: E402
 
 CTX = mp.get_context("fork")  # workers start fast; the parent never holds a lock when it forks
+REMOVE = {"remove": False}  # --remove: set before any worker is forked
 
 
 def no_links() -> None:
@@ -60,7 +63,7 @@ def inside(check: Path, hold_s: float) -> bool:
 
 def attempt(target: Path, check: Path, hold_s: float) -> str:
     try:
-        with output_lock(target, "run"):
+        with output_lock(target, "run", remove=REMOVE["remove"]):
             return "won" if inside(check, hold_s) else "VIOLATION two holders"
     except LockError:
         return "refused"
@@ -97,7 +100,7 @@ def leftovers(base: Path, keep: Path | None) -> tuple[list[str], list[str]]:
             bad.append(f"lock naming a holder {path}")
         elif path.name == LOCK_FILE:
             left.append(f"empty lock {path}")
-        elif path.is_dir() and path != keep and not any(path.iterdir()):
+        elif path.is_dir() and (path != keep or REMOVE["remove"]) and not any(path.iterdir()):
             left.append(f"empty folder {path}")
     return bad, left
 
@@ -150,7 +153,8 @@ def child_code(target: Path, links: bool, hold: bool) -> str:
     code = "import os, errno, sys\n" + ("" if links else "os.link = lambda *a, **k: (_ for _ in ()).throw("
                                                           "PermissionError(errno.EPERM, 'EPERM'))\n")  # fmt: skip
     body = "print('held', flush=True); sys.stdin.readline()" if hold else "pass"
-    return code + f"from preannotate.lock import output_lock\nwith output_lock({str(target)!r}, 'upload'): {body}\n"
+    lock = f"output_lock({str(target)!r}, 'upload', remove={REMOVE['remove']})"
+    return code + f"from preannotate.lock import output_lock\nwith {lock}: {body}\n"
 
 
 class Warnings(logging.Handler):
@@ -197,7 +201,7 @@ def kills(args, name: str, _procs: int, target: Path, fresh) -> dict:
         if pid == 0:  # the child: take the lock and hold it a little, unless killed first
             if args.no_links:
                 no_links()
-            with output_lock(target, "run"):
+            with output_lock(target, "run", remove=REMOVE["remove"]):
                 time.sleep(0.003)
             os._exit(0)
         time.sleep(random.uniform(0, 0.005))
@@ -251,9 +255,11 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=Path("runs/lock_stress"), help="created; emptied first")
     parser.add_argument("--no-links", action="store_true", help="os.link fails with EPERM in lockers")
     parser.add_argument("--strict", action="store_true", help="leftovers count as violations")
+    parser.add_argument("--remove", action="store_true", help="lock as lock_beside does: nothing may stay")
     parser.add_argument("--scenarios", nargs="+", default=["existing", "nested", "continuous", "kill-holder",
                                                            "kill-random", "threads"])  # fmt: skip
     args = parser.parse_args()
+    REMOVE["remove"] = args.remove
     args.dir.mkdir(parents=True, exist_ok=True)
     args.dir = args.dir.resolve()
     args.check = Path(tempfile.mkdtemp(prefix="lock_stress_check"))  # on the system's disk, whatever --dir is on

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 LOCK_FILE = ".preannotate.lock"
 READ_TRIES = 20  # the holder writes its details just after locking: a reader may come in between
 READ_PAUSE_S = 0.05
+MAKE_TRIES = 50  # folders made and removed by other processes meanwhile: give up after this many rounds
 # Folders where locking cannot work (read-only, or a file system without locks): the command goes on
 # unlocked, as before, rather than refusing to read a run it cannot harm.
 _UNLOCKABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOLCK, errno.EOPNOTSUPP})
@@ -158,22 +159,38 @@ def _make_folders(folder: Path) -> list[Path]:
     """Makes `folder` and its missing parents; returns those this call made, deepest first.
 
     Only a folder whose `mkdir` succeeded here counts: another process making it at the same moment
-    (a second command started at once) makes it theirs, not ours.
+    (a second command started at once) makes it theirs, not ours. A holder releasing may remove the folders it
+    made at any moment (`_release`): one gone between another process's making and this one's look is made again.
     """
-    missing = []
-    while not folder.exists() and folder.parent != folder:
-        missing.append(folder)
-        folder = folder.parent
-    made = []
-    for path in reversed(missing):
+    made: list[Path] = []
+    for _ in range(MAKE_TRIES):
+        missing = []
+        here = folder
+        while not here.exists() and here.parent != here:
+            missing.append(here)
+            here = here.parent
+        try:
+            for path in reversed(missing):
+                if _make_folder(path):
+                    made.insert(0, path)
+            return made
+        except FileNotFoundError:  # a folder above was removed meanwhile: start again from what is there
+            continue
+    raise FileNotFoundError(errno.ENOENT, "folders kept disappearing while being made", str(folder))
+
+
+def _make_folder(path: Path) -> bool:
+    """Makes one folder: True, or False when another process made it first (FileExistsError: a file is there)."""
+    for _ in range(MAKE_TRIES):
         try:
             path.mkdir()
+            return True
         except FileExistsError:
-            if not path.is_dir():
+            if path.is_dir():
+                return False
+            if os.path.lexists(path):
                 raise
-            continue
-        made.append(path)
-    return made[::-1]
+    raise FileNotFoundError(errno.ENOENT, "the folder kept disappearing while being made", str(path))
 
 
 def _remove_folders(created: list[Path]) -> None:

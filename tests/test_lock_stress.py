@@ -1,4 +1,4 @@
-"""The output folder's lock in the two races benchmarks/lock_stress.py found, each made to happen at once.
+"""The output folder's lock in the three races benchmarks/lock_stress.py found, each made to happen at once.
 
 - A holder that made the output folder removes it on release: a second process that had found the folder there
   and the lock file missing then failed to create its lock file in it and stopped with an InputError ("No such
@@ -6,6 +6,8 @@
 - Without hard links (FAT), the lock file is created in place and locked after: a process that locked it in
   between and released it by removing it (it had made the folder) left the creator holding a lock on a removed
   file, and a third process could hold the lock at the same time.
+- A folder another process had just made (so that this one's `mkdir` failed) and removed again on release
+  (before this one looked) stopped this one with an InputError: "a file stands where a folder must be".
 
 Real processes and locks; the OS calls are intercepted only to stop at the moment of the race.
 """
@@ -21,6 +23,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support.lock_processes import HOLDER, release, start_python
 
 from preannotate.lock import LOCK_FILE, output_lock
 
@@ -116,3 +119,27 @@ def test_lock_in_one_process_nests_and_its_threads_share_it(tmp_path: Path, nest
         assert probe(out).returncode == 1
     assert probe(out).returncode == 0
     assert list(tmp_path.iterdir()) == []  # the lock file and the folders it made are gone
+
+
+def test_a_folder_made_and_removed_by_another_process_while_this_one_makes_it_is_made_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    out, real_mkdir, other = tmp_path / "new", os.mkdir, []
+
+    def mkdir(path, *args, **kwargs):
+        if os.fspath(path) == str(out) and not other:  # at this very moment, another command on the same folder
+            other.append(start_python(HOLDER.format(out=str(out))))
+            assert other[0].stdout.readline().strip() == "held"  # it made the folder and holds its lock
+            try:
+                real_mkdir(path, *args, **kwargs)
+            except FileExistsError:
+                assert release(other[0]) == 0  # and it ends, removing the folder it made, before this one looks
+                assert not out.exists()
+                raise
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    with output_lock(out, "run"):
+        assert other and (out / LOCK_FILE).is_file()
+        assert probe(out).returncode == 1  # held by this process
+    assert not out.exists()  # made by this process in the end: removed on release
