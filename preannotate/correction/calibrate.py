@@ -17,7 +17,7 @@ a model written from them makes the next runs check their drafts too (`review.Re
 The best held-out ranking is written (or the best of the method `correction.calibration` names), and all are
 shown beside the flags the drafts were uploaded with and the shipped models', which never saw these chunks.
 
-Locks: `calibrate` holds the lock of every run it reads, `write_model` that of the model's folder
+Locks: `calibrate` holds the lock of every run it reads, `write_model` the one that guards the model file
 (`calibrate_lock` says why and how). The model file, and what may be replaced by it: `calibrate_model`.
 """
 
