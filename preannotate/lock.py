@@ -174,23 +174,27 @@ def _make_folders(folder: Path) -> list[Path]:
                 if _make_folder(path):
                     made.insert(0, path)
             return made
-        except FileNotFoundError:  # a folder above was removed meanwhile: start again from what is there
+        except FileNotFoundError:  # a folder was removed meanwhile: start again from what is there
             continue
     raise FileNotFoundError(errno.ENOENT, "folders kept disappearing while being made", str(folder))
 
 
 def _make_folder(path: Path) -> bool:
-    """Makes one folder: True, or False when another process made it first (FileExistsError: a file is there)."""
-    for _ in range(MAKE_TRIES):
-        try:
-            path.mkdir()
-            return True
-        except FileExistsError:
-            if path.is_dir():
-                return False
-            if os.path.lexists(path):
-                raise
-    raise FileNotFoundError(errno.ENOENT, "the folder kept disappearing while being made", str(path))
+    """Makes one folder: True, or False when another process made it first.
+
+    Raises:
+        FileExistsError: A file is there.
+        FileNotFoundError: It was there and is gone again (`_make_folders` starts again), or a parent is.
+    """
+    try:
+        path.mkdir()
+        return True
+    except FileExistsError:
+        if path.is_dir():
+            return False
+        if os.path.lexists(path):
+            raise
+        raise FileNotFoundError(errno.ENOENT, "removed while being made", str(path)) from None
 
 
 def _remove_folders(created: list[Path]) -> None:

@@ -70,11 +70,10 @@ def holding(
     must = set(map(_real, runs))
     locks: dict[str, Callable[[], contextlib.AbstractContextManager]] = {}
     for folder in folders:
-        run = _real(folder) in must or _is_run(Path(_real(folder)))
+        real = _real(folder)
         # only a run's folder is swept of stale temporary files: another folder may be any of the user's
-        locks[_real(folder)] = functools.partial(
-            output_lock, folder, COMMAND, existing=_real(folder) in must, sweep=run
-        )
+        sweep = real in must or _is_run(Path(real))
+        locks[real] = functools.partial(output_lock, folder, COMMAND, existing=real in must, sweep=sweep)
     if model is not None:
         home, file = model_run(model), Path(_real(expand_home(model)))
         if home is not None:  # a run given with -o keeps its entry (which must exist)
