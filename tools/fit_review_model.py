@@ -77,8 +77,8 @@ SPLITS = {
     "heldout_easy": (HELDOUT, PLAIN_HELDOUT_VOICES, 24, EASY, 0.5),
     "heldout_plain": (HELDOUT, PLAIN_HELDOUT_VOICES, 25, PLAIN, 1.0),
 }
-# Spoken with --other-voices only: fitting on train_voices did not carry over to real speech (README,
-# "Review flags"), so the shipped model is fitted without them; both score it on synthesizers it never heard.
+# Spoken with --other-voices only: fitting on train_voices did not carry over to real speech
+# (docs/review-flags.md), so the shipped model is fitted without them; both score it on synthesizers it never heard.
 VOICE_SPLITS = {
     "train_voices": (TRAIN, OTHER_TRAIN_VOICES, 14, PLAIN, 1.0),
     "heldout_voices": (HELDOUT, OTHER_HELDOUT_VOICES, 26, PLAIN, 1.0),

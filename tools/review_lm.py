@@ -36,7 +36,7 @@ A fails condition 1: held-out base AUC 0.90376 against 0.89709 (+0.0067, short o
 B holds all three: held-out tiny.en AUC 0.95383 against 0.94352 (+0.0103), base 0.89244 against 0.89642
 (-0.0040); held out tiny.en 0.993 at 0.909 and base 0.965 at 0.843 (both met with the recipe too); tiny.en
 on the held-out voices 0.96329 against 0.94064. So `review_model_english.json` ships (preannotate/quality/
-rivals.py; README, Review flags).
+rivals.py; docs/review-flags.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ twice on the same runs, without and with `train_voices` (fit_review_model.py `--
 scores both on the real speech of benchmarks/review_model.py (run it first: its runs are read, not made)
 and on the benchmark set. The rule, fixed before the voices were transcribed (commit 78dc0f1): the refit
 with them would be shipped only if its real-speech AUC beat the other's for tiny.en (review model) and base
-(checked model); it did not (README, "Review flags").
+(checked model); it did not (docs/review-flags.md).
 Needs flite and festival (tools/review_speech.py says which packages).
 """
 

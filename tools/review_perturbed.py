@@ -20,7 +20,7 @@ The benchmark set's figures are printed and reported, and choose nothing.
 
 Outcome (2026-12-03, `tools/review_variants.py --perturbed`): all three held, so `annotation.slowed_check`
 ships on: held-out AUC base 0.897 against 0.886, tiny.en 0.964 against 0.959; held out base 0.961 at 0.858
-and tiny.en 0.990 at 0.901; held-out voices base 0.948 against 0.940 (README, Review flags).
+and tiny.en 0.990 at 0.901; held-out voices base 0.948 against 0.940 (docs/review-flags.md).
 """
 
 from __future__ import annotations

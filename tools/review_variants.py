@@ -1,6 +1,6 @@
 """Variants of the review model, fitted on the shipped model's rows and scored held out and on the benchmark.
 
-What was tried for base's recall on the benchmark (README, Review flags) and not shipped, made again in
+What was tried for base's recall on the benchmark (docs/review-flags.md) and not shipped, made again in
 seconds from the runs `tools/fit_review_model.py` leaves under --work. Each variant is the model for checked
 drafts (`review_model_checked.json`'s recipe) with features added or swapped:
 

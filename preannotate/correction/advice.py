@@ -1,7 +1,7 @@
 """What `report` says about the review flags when the team's own corrections show them missing the target.
 
 The shipped review model is fitted on synthetic speech; on real recordings it can find far fewer of the chunks
-annotators change (README, "Review flags": recall 0.50 to 0.63 on the benchmark's real speech). The corrections
+annotators change (README, "Review flags": recall 0.26 to 0.67 on the benchmark's real speech). The corrections
 a report compares are the evidence a refit needs, so the report points to `preannotate calibrate` once they
 show a miss and are enough to fit on; with fewer it says nothing, since a handful of chunks proves neither.
 """
