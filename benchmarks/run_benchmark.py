@@ -25,7 +25,8 @@ faster-whisper run on the same audio; it replaces only the `speakers` entry of t
 Then, unless skipped, a two-hour recording that is 90% silence before and after silence skipping
 (benchmarks/silence.py, `--skip-silence`), and the costs around the model: per-file overhead on 2,000 quiet
 files and start-up beside plain faster-whisper and the `whisper` command (benchmarks/overhead.py,
-`--skip-overhead`).
+`--skip-overhead`), and the memory of the slowed decode on two hours of speech beside the draft's decode
+(benchmarks/slowed_memory.py, `--skip-slowed-memory`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pathlib import Path
 
 import overhead
 import silence
+import slowed_memory
 from dataset import build_long_file, build_set
 from drafts import drafts, review_columns
 from measure import BIN, THREADS, Config, machine, preannotate_texts, read_json, run_all
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("--speakers-minutes", type=float, default=5.0, help="audio for the speakers timing")
     parser.add_argument("--skip-silence", action="store_true", help="skip the two-hour mostly silent recording")
     parser.add_argument("--skip-overhead", action="store_true", help="skip per-file overhead and start-up")
+    parser.add_argument("--skip-slowed-memory", action="store_true", help="skip the slowed decode's memory")
     silence.add_arguments(parser)
     parser.add_argument("--short-clips", type=int, default=0, help="run only the short-clips section, on N clips")
     parser.add_argument("--gpu", action="store_true", help="with --short-clips: on CUDA, float16 (needs a GPU)")
@@ -108,6 +111,10 @@ def main() -> None:
         silence.print_records(result["silence"])
     if not args.skip_overhead:
         result["overhead"] = overhead.run(args.work, 2000, args.repeat)
+    if not args.skip_slowed_memory:
+        result["slowed_memory"] = slowed_memory.run(args.work, 120.0, max(2, args.repeat))
+        slowed_memory.print_result(result["slowed_memory"])
+        result["targets"] += result["slowed_memory"]["targets"]
     for target in result["targets"]:
         print(f"{'met' if target['met'] else 'NOT met'}: {target['target']} ({target['ratio']})")
     kept = json.loads(args.results.read_text()) if args.results.is_file() else {}
@@ -117,7 +124,7 @@ def main() -> None:
 
 
 # Written by their own flags, kept by a full run.
-SECTIONS = ("drafts", "review", "speakers", "short_clips", "short_clips_gpu")
+SECTIONS = ("drafts", "review", "speakers", "short_clips", "short_clips_gpu", "slowed_memory")
 
 
 def save(path: Path, section: str, entry: dict) -> None:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import av
 import numpy as np
@@ -49,6 +49,22 @@ _SCALES = {"flt": 1.0, "fltp": 1.0, "s16": 2.0**-15, "s16p": 2.0**-15}  # 16-kHz
 _HEADER_DURATION = frozenset({"wav", "w64", "flac", "ogg", "aiff", "caf", "matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2"})
 
 
+class Stage(Protocol):
+    """A step between decoding and the silence cutter that hands on samples of its own (audio slowed down)."""
+
+    ratio: float  # samples handed on per sample taken, for sizing the buffer that holds them
+
+    def extend(self, samples: np.ndarray) -> None:
+        """Takes the next decoded samples."""
+
+    def finish(self) -> None:
+        """Takes the end of the file: hands on what is still held."""
+
+
+# Makes a stage that hands its samples to the given callable.
+StageFactory = Callable[[Callable[[np.ndarray], None]], Stage]
+
+
 @dataclass(frozen=True)
 class DecodedAudio:
     """Samples of one file and what its header promised.
@@ -79,13 +95,17 @@ class DecodedAudio:
         return declared is not None and declared > MIN_DURATION and self.duration < TRUNCATED_SHARE * declared
 
 
-def decode_audio(path: str | Path, silence: SilenceOptions | None = None) -> DecodedAudio:
+def decode_audio(
+    path: str | Path, silence: SilenceOptions | None = None, stage: StageFactory | None = None
+) -> DecodedAudio:
     """Decodes the first audio stream of a media file to 16 kHz mono float32.
 
     Args:
         path: An audio or video file in any format FFmpeg reads, or a listed bucket object
             (`preannotate.cloud.ObjectUrl`), which is streamed.
         silence: With `skip` on, long quiet stretches are cut out as the file decodes (never held).
+        stage: Makes a step the decoded samples pass through, block by block, before the silence cutter;
+            the samples returned are its (the timeline too).
 
     Returns:
         The samples and the duration the container declares.
@@ -96,13 +116,15 @@ def decode_audio(path: str | Path, silence: SilenceOptions | None = None) -> Dec
     """
     if isinstance(path, ObjectUrl):
         with open_object(path) as stream:
-            return decode_stream(stream, str(path), silence)
+            return decode_stream(stream, str(path), silence, stage)
     path = Path(path)
     check_readable(path)
-    return decode_stream(str(path), str(path), silence)
+    return decode_stream(str(path), str(path), silence, stage)
 
 
-def decode_stream(source: str | IO[bytes], name: str, silence: SilenceOptions | None = None) -> DecodedAudio:
+def decode_stream(
+    source: str | IO[bytes], name: str, silence: SilenceOptions | None = None, stage: StageFactory | None = None
+) -> DecodedAudio:
     """Decodes a media file or a readable, seekable binary stream to 16 kHz mono float32.
 
     A stream is read as FFmpeg asks for it, so only the stream's own buffer is held besides the samples.
@@ -111,6 +133,7 @@ def decode_stream(source: str | IO[bytes], name: str, silence: SilenceOptions | 
         source: A path, or a binary file-like object (`read`, `seek`).
         name: What error messages call it.
         silence: With `skip` on, long quiet stretches are cut out as the file decodes.
+        stage: As in `decode_audio`.
 
     Raises:
         AudioError: Not media, corrupt, no audio stream, or the stream failed.
@@ -118,7 +141,7 @@ def decode_stream(source: str | IO[bytes], name: str, silence: SilenceOptions | 
     repairs = Repairs()
     with open_audio(source, name) as container:
         declared = declared_duration(container)
-        samples, timeline = _decode_stream(container, declared, silence, repairs)
+        samples, timeline = _decode_stream(container, declared, silence, repairs, stage)
     if (samples.shape[0] if timeline is None else timeline.total) == 0 and (declared or 0.0) > MIN_DURATION:
         raise AudioError(f"{name}: corrupt: nothing decodes of the {declared:.2f} s its header declares")
     return DecodedAudio(samples, declared, timeline, repairs.notes())
@@ -189,14 +212,22 @@ def check_readable(path: Path) -> None:
 
 
 def _decode_stream(
-    container: av.container.InputContainer, declared: float | None, silence: SilenceOptions | None, repairs: Repairs
+    container: av.container.InputContainer,
+    declared: float | None,
+    silence: SilenceOptions | None,
+    repairs: Repairs,
+    make_stage: StageFactory | None = None,
 ) -> tuple[np.ndarray, Timeline | None]:
     stream = container.streams.audio[0]
     stream.codec_context.thread_type = ThreadType.AUTO
     resampler = None  # set up at the first frame that needs it (a new one per file costs about 1 ms)
     out = _Samples(declared)
     cutter = SilenceCutter(silence, out.append, SAMPLE_RATE) if silence is not None and silence.skip else None
-    add = Checked(out.append if cutter is None else cutter.extend, repairs)
+    keep = out.append if cutter is None else cutter.extend
+    stage = make_stage(keep) if make_stage is not None else None
+    if stage is not None and declared is not None:
+        out.reserve(declared * stage.ratio)  # sized for what the stage hands on, so that it is held once
+    add = Checked(keep if stage is None else stage.extend, repairs)
     for frame in decoded_frames(container, stream, repairs):
         if isinstance(frame, float):  # the resampler's held samples go first, then the silence
             _flush(resampler, add)
@@ -212,6 +243,8 @@ def _decode_stream(
             add(resampled.to_ndarray().reshape(-1))
     _flush(resampler, add)
     add.flush()
+    if stage is not None:
+        stage.finish()
     timeline = cutter.finish() if cutter is not None else None  # hands on the last samples
     return out.array(), timeline
 
@@ -243,10 +276,14 @@ class _Samples:
     """
 
     def __init__(self, declared: float | None) -> None:
-        expected = int((declared or 0.0) * SAMPLE_RATE) + SAMPLE_RATE  # 1 s to spare for rounding
-        self.head = np.empty(min(expected, MAX_PREALLOCATED), dtype=np.float32)
+        self.reserve(declared)
         self.size = 0
         self.rest: list[np.ndarray] = []
+
+    def reserve(self, seconds: float | None) -> None:
+        """Sizes the buffer for this many seconds; before any sample is appended (the room is not yet touched)."""
+        expected = int((seconds or 0.0) * SAMPLE_RATE) + SAMPLE_RATE  # 1 s to spare for rounding
+        self.head = np.empty(min(expected, MAX_PREALLOCATED), dtype=np.float32)
 
     def extend(self, frames: list[av.AudioFrame]) -> None:
         for frame in frames:

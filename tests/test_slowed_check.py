@@ -9,12 +9,13 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import pytest
+from scipy.signal import resample_poly
 from support.check_words import WORDS, chunk, heard
 from support.configs import config, english_folder
 
 from preannotate.asr.weights.cache import cache_dir
-from preannotate.audio import DecodedAudio
-from preannotate.audio_speed import SPEED, at_file_speed, slowed
+from preannotate.audio import DecodedAudio, decode_audio
+from preannotate.audio_speed import DOWN, SPEED, UP, Slower, at_file_speed, decode_slowed, slowed
 from preannotate.check_store import check_path, read_check
 from preannotate.options import AnnotationOptions, SilenceOptions
 from preannotate.quality.crosscheck import normalized_words
@@ -23,6 +24,10 @@ from preannotate.results import Segment, Transcript, Word
 from preannotate.review import Reviewer
 from preannotate.run import check, run_pipeline
 from preannotate.run.check import PENDING
+from preannotate.silence import SilenceCutter
+
+DATA = Path(__file__).parent / "data"
+SAMPLES = Path(__file__).parent.parent / "samples"
 
 RATE = 16_000
 CHECK = "annotation.cross_check=bundled:tiny.en"  # a tiny draft checked by tiny.en: the quickest real check
@@ -54,6 +59,43 @@ def test_slowed_audio_lasts_ten_ninths_as_long_and_its_times_map_back_onto_the_f
     [back] = restored.segments[0].words or ()
     assert back.start == pytest.approx(6.0, abs=0.02) and back.end == pytest.approx(6.0 + 0.5 * SPEED, abs=0.02)
     assert restored.duration == pytest.approx(8.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("length", [1, 8, 36, 37, 1_000, 73_727, 73_764, 250_001])
+def test_slowing_block_by_block_gives_exactly_what_slowing_the_whole_file_at_once_gives(length: int) -> None:
+    rng = np.random.default_rng(length)
+    samples = rng.standard_normal(length).astype(np.float32)
+    whole = resample_poly(samples, UP, DOWN).astype(np.float32)
+    for _ in range(4):  # blocks of any size, down to single samples, as decoding hands them on
+        parts: list[np.ndarray] = []
+        slower = Slower(parts.append)
+        cuts = np.cumsum(rng.integers(1, 90_000, size=length // 1_000 + 3))
+        for piece in np.split(samples, cuts[cuts < length]):
+            slower.extend(piece)
+        slower.finish()
+        assert np.array_equal(np.concatenate(parts), whole)
+
+
+def _whole_file_slowed(path: Path, silence: SilenceOptions | None) -> DecodedAudio:
+    """The way a file was slowed before it was slowed as it decodes: all of it at once, then cut."""
+    samples = resample_poly(decode_audio(path).samples, UP, DOWN).astype(np.float32)
+    if silence is None:
+        return DecodedAudio(samples)
+    kept: list[np.ndarray] = []
+    cutter = SilenceCutter(silence, kept.append)
+    cutter.extend(samples)
+    timeline = cutter.finish()  # hands on the last samples
+    return DecodedAudio(np.concatenate(kept), None, timeline)
+
+
+@pytest.mark.parametrize("silence", [None, SilenceOptions(skip=True)], ids=["whole", "silence skipped"])
+@pytest.mark.parametrize("path", [DATA / "pauses.opus", SAMPLES / "en" / "counting.wav"], ids=lambda p: p.name)
+def test_a_file_slowed_as_it_decodes_is_its_whole_decode_slowed(path: Path, silence: SilenceOptions | None) -> None:
+    streamed, whole = decode_slowed(path, silence), _whole_file_slowed(path, silence)
+    assert np.array_equal(streamed.samples, whole.samples) and streamed.timeline == whole.timeline
+    if silence is not None and path.suffix == ".opus":  # pauses.opus's long pauses are cut on the slowed audio
+        assert streamed.timeline is not None and len(streamed.timeline.starts) > 1
+    assert streamed.declared_duration is None and streamed.samples.dtype == np.float32
 
 
 def test_slowing_refuses_samples_whose_silence_is_already_cut() -> None:

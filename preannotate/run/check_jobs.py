@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from .. import asr
 from ..audio import DecodedAudio, decode_audio, probe_duration
-from ..audio_speed import SPEED, at_file_speed, slowed
+from ..audio_speed import SPEED, at_file_speed, decode_slowed
 from ..discover import MediaFile
 from ..errors import PreannotateError, RunStoppedError
 from ..options import RunConfig, TranscribeOptions
@@ -95,7 +95,7 @@ def _alone(
 def _decoded(job: CheckJob, config: RunConfig) -> DecodedAudio:
     """The job's audio as its check hears it: as the draft's was, or slowed down (silence skipped after)."""
     if job.slow:
-        return slowed(decode_audio(job.media.path), config.silence)
+        return decode_slowed(job.media.path, config.silence)
     return decode_audio(job.media.path, config.silence)
 
 
