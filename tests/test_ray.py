@@ -6,6 +6,7 @@ placement can be checked. The bundled tiny.en model runs on the CPU everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -22,11 +23,17 @@ from test_cloud_run import CLIPS, exported, upload_bucket
 from test_pipeline import GREEDY, config
 
 from preannotate import asr
+from preannotate.audio import decode_audio
+from preannotate.audio_speed import decode_slowed
+from preannotate.check_store import check_path
 from preannotate.cloud import ObjectUrl
 from preannotate.errors import ConfigError
 from preannotate.options import ModelOptions, RayOptions, TranscribeOptions
-from preannotate.run import run_pipeline
+from preannotate.run import check, run_pipeline
+from preannotate.run.check_jobs import CheckJob, stored_words
 from preannotate.run.ray_data import check_paths_visible, transcribe_on_ray
+from preannotate.run.stages import stage_keys
+from preannotate.run.transcribe_jobs import transcribe_audio
 
 MODEL = ModelOptions(name="bundled:tiny.en", device="cpu")
 FAST = TranscribeOptions(beam_size=None, best_of=None)
@@ -165,3 +172,32 @@ def test_local_inputs_are_refused_on_a_cluster_spanning_machines_unless_shared(t
     finally:
         ray.shutdown()
         nodes.shutdown()
+
+
+def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_makes_each_file_alone(
+    tmp_path, cluster, monkeypatch
+):
+    nodes, _ = cluster
+    folder = media_folder(tmp_path / "in")
+
+    def on_the_driver(*args, **kwargs):
+        raise AssertionError("the driver checked files itself")
+
+    monkeypatch.setattr(check, "check_all", on_the_driver)
+    settings = config(tmp_path, "annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address), input_dir=folder)
+    report = run_pipeline(settings, progress=False)
+    assert [r.status for r in report.files] == ["ok"] * 3 and not [w for r in report.files for w in r.warnings]
+    local = config(tmp_path, "annotation.cross_check=bundled:tiny.en", input_dir=folder)
+    assert stage_keys(settings, "m")["check"] != stage_keys(local, "m")["check"]  # checked alone: its own key
+    # What one machine makes of each file alone: tiny.en (faster-whisper) on the file, then on it slowed down.
+    engine = asr.prepare(ModelOptions(name="bundled:tiny.en", engine="faster-whisper", device="cpu")).load(files=1)
+    options = dataclasses.replace(settings.transcribe, language="en", word_timestamps=True)
+    for result in report.files:
+        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
+        assert stored["meta"]["slowed"] == "done" and stored["meta"]["model"] == "bundled:tiny.en"
+        path = folder / result.source
+        job = CheckJob(result, None, stored["meta"], slow=True)  # type: ignore[arg-type]
+        heard, _ = transcribe_audio(engine, decode_audio(path, settings.silence), options)
+        slowed, _ = transcribe_audio(engine, decode_slowed(path, settings.silence), options)
+        assert stored["words"] == stored_words(job._replace(slow=False), heard), result.item
+        assert stored["slowed"] == stored_words(job, slowed), result.item

@@ -26,8 +26,9 @@ from ..quality import ReviewModel
 from ..report import FileResult
 from ..review import reads_check, reads_slowed
 from ..storage import read_json, write_json_atomic
-from .check_jobs import CheckJob, check_all
+from .check_jobs import CheckJob, Store, check_all
 from .context import RunContext
+from .ray_check import check_on_ray
 from .resume import is_finished
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,6 @@ def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[Check
     Returns:
         The files checked, as jobs for the slowed decode when `annotation.slowed_check` asks for one.
     """
-    engine = _engine(ctx, name, files, "not checked")
-    if engine is None:
-        return []
-    log.info("checking %d file(s) with %s", len(files), name)
     out, done, slowed = ctx.report.output_dir, [], reads_slowed(ctx.config.annotation)
 
     def store(job: CheckJob, words: list) -> None:
@@ -109,6 +106,14 @@ def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[Check
         if slowed:
             done.append(job._replace(slow=True))
 
+    if on_ray(ctx.config):
+        log.info("checking %d file(s) with %s on Ray", len(files), name)
+        check_on_ray(ctx.config, _check_options(ctx.config, name), files, store)
+        return done
+    engine = _engine(ctx, name, files, "not checked")
+    if engine is None:
+        return []
+    log.info("checking %d file(s) with %s", len(files), name)
     check_all(engine, ctx.config, files, store)
     return done
 
@@ -120,14 +125,18 @@ def _slowed_with(ctx: RunContext, files: list[CheckJob]) -> None:
     `unavailable` so that later runs do not try again; a file whose decode fails stays pending.
     """
     name, out = ctx.config.model.name, ctx.report.output_dir
-    engine = _engine(ctx, name, files, "not decoded slowed down")
-    if engine is None:
-        for job in files:
-            _add_slowed(out, job, None)
-        return
-    log.info("decoding %d checked file(s) slowed down with %s", len(files), name)
     jobs = [job._replace(meta={**job.meta, "model": name}) for job in files]
-    check_all(engine, ctx.config, jobs, lambda job, words: _add_slowed(out, job, words))
+    add: Store = lambda job, words: _add_slowed(out, job, words)  # noqa: E731
+    left = jobs  # the files the model cannot decode
+    if on_ray(ctx.config):
+        log.info("decoding %d checked file(s) slowed down with %s on Ray", len(files), name)
+        left = check_on_ray(ctx.config, _check_options(ctx.config, name), jobs, add)
+    elif (engine := _engine(ctx, name, files, "not decoded slowed down")) is not None:
+        log.info("decoding %d checked file(s) slowed down with %s", len(files), name)
+        check_all(engine, ctx.config, jobs, add)
+        left = []
+    for job in left:  # marked unavailable, so that later runs do not try again
+        _add_slowed(out, job, None)
 
 
 def _engine(ctx: RunContext, name: str, files: list[CheckJob], failed: str) -> asr.Engine | None:
@@ -139,6 +148,11 @@ def _engine(ctx: RunContext, name: str, files: list[CheckJob], failed: str) -> a
         for job in files:
             job.result.warnings.append(f"{failed}: {name} cannot be loaded: {e}")
         return None
+
+
+def on_ray(config: RunConfig) -> bool:
+    """Whether the check stage runs on the Ray cluster (`run.executor: ray`), each file alone."""
+    return config.run.executor == "ray"
 
 
 def checking(config: RunConfig) -> bool:

@@ -87,9 +87,9 @@ def _alone(
     except RunStoppedError:
         raise
     except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
-        _failed(job, e)
+        failed(job, e)
         return
-    store(job, _words(job, transcript))
+    store(job, stored_words(job, transcript))
 
 
 def _decoded(job: CheckJob, config: RunConfig) -> DecodedAudio:
@@ -110,7 +110,7 @@ def _packed(
         except RunStoppedError:
             raise
         except PreannotateError as e:
-            _failed(job, e)
+            failed(job, e)
     limit = short_file_s(engine, options)
     packable = [(j, a) for j, a in decoded if a.duration <= limit and (a.timeline is None or not a.timeline.silent)]
     chosen = {id(j) for j, _ in packable}
@@ -120,19 +120,20 @@ def _packed(
     outcomes = engine.transcribe_short([a.samples for _, a in packable], options) if packable else []  # type: ignore[attr-defined]
     for (job, audio), outcome in zip(packable, outcomes):
         if isinstance(outcome, PreannotateError):
-            _failed(job, outcome)
+            failed(job, outcome)
             continue
         transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
-        store(job, _words(job, transcript))
+        store(job, stored_words(job, transcript))
 
 
-def _words(job: CheckJob, transcript: Transcript) -> list[list[Any]]:
+def stored_words(job: CheckJob, transcript: Transcript) -> list[list[Any]]:
     """The transcript's words as stored, on the file's own timeline (a slowed decode's times mapped back)."""
     transcript = at_file_speed(transcript) if job.slow else transcript
     return [[w.start, w.end, w.word] for s in transcript.segments for w in (s.words or ())]
 
 
-def _failed(job: CheckJob, error: Exception) -> None:
+def failed(job: CheckJob, error: Exception) -> None:
+    """Warns that the job's file got no check (or no slowed decode), and why."""
     how = f"{job.meta['model']}{' slowed down' if job.slow else ''}"
     job.result.warnings.append(f"not checked by {how}: {type(error).__name__}: {error}")
     log.warning("%s: not checked by %s: %s", job.media.source, how, error)

@@ -71,6 +71,7 @@ def transcribe_on_ray(
     identity: str,
     options: RayOptions,
     silence: SilenceOptions | None = None,
+    slow: bool = False,
 ) -> Iterator[RemoteOutcome]:
     """Transcribes `paths` on the Ray cluster `options` names, yielding each file's outcome as it arrives.
 
@@ -81,6 +82,8 @@ def transcribe_on_ray(
         identity: The model identity the driver prepared; an actor that resolves other weights refuses to work.
         options: The cluster and the actor pool.
         silence: How long quiet stretches are cut out as each file decodes, as in a local run (None: never).
+        slow: Decode each file slowed down (`audio_speed`; the check stage's second decode by the draft's model):
+            the transcripts' times are then the slowed audio's.
 
     Raises:
         ConfigError: Ray is not installed, the cluster cannot be joined, or it spans machines and the inputs are
@@ -90,7 +93,7 @@ def transcribe_on_ray(
     ray = _import_ray()
     with _connected(ray, options):
         check_paths_visible(ray, options, paths)
-        dataset = _dataset(ray, paths, model, transcribe, identity, options, silence)
+        dataset = _dataset(ray, paths, model, transcribe, identity, options, silence, slow)
         seen: set[int] = set()
         try:
             for row in dataset.iter_rows():
@@ -228,6 +231,7 @@ def _dataset(
     identity: str,
     options: RayOptions,
     silence: SilenceOptions | None = None,
+    slow: bool = False,
 ) -> Any:
     # Pickled, so that a listed bucket object keeps the identity it was listed with (`ObjectUrl`).
     items = [{"index": i, "path": pickle.dumps(p)} for i, p in enumerate(paths)]
@@ -236,7 +240,7 @@ def _dataset(
     files.context.enable_progress_bars = False  # the driver shows its own bar over audio seconds
     tolerate_lost_files(files.context)
     # Args made by a function keep Ray Data from fusing decoding into the actors: it stays on CPU tasks anywhere.
-    decoded = files.map(_decode_row, fn_kwargs={"silence": silence}, ray_remote_args_fn=_decode_task_args)
+    decoded = files.map(_decode_row, fn_kwargs={"silence": silence, "slow": slow}, ray_remote_args_fn=_decode_task_args)
     return decoded.map_batches(
         _Transcriber,
         fn_constructor_kwargs={"model": model, "transcribe": transcribe, "identity": identity},
@@ -256,18 +260,21 @@ def _decode_task_args() -> dict[str, Any]:
     return {"num_cpus": 1, "max_retries": CRASH_RETRIES}  # Ray Data's default retries forever
 
 
-def _decode_row(row: dict[str, Any], silence: SilenceOptions | None = None) -> dict[str, Any]:
+def _decode_row(row: dict[str, Any], silence: SilenceOptions | None = None, slow: bool = False) -> dict[str, Any]:
     """Decodes one file on a worker; a file that cannot be decoded carries its error instead of samples.
 
     Long quiet stretches are cut out as in a local run; where the kept audio lies in the file (its timeline,
-    pickled, empty when nothing was cut) goes with the samples, so that the transcript's times are the file's.
+    pickled, empty when nothing was cut) goes with the samples, so that the transcript's times are the file's
+    (the slowed file's, with `slow`).
     """
     from ..audio import decode_audio
+    from ..audio_speed import decode_slowed
 
     samples, error, timeline, repairs = b"", "", b"", "[]"
     declared: float | None = None
     try:
-        audio = decode_audio(pickle.loads(row["path"]), silence)
+        path = pickle.loads(row["path"])
+        audio = decode_slowed(path, silence) if slow else decode_audio(path, silence)
         samples, declared = audio.samples.astype(np.float32).tobytes(), audio.declared_duration
         timeline = b"" if audio.timeline is None else pickle.dumps(audio.timeline)
         repairs = json.dumps(audio.repairs)

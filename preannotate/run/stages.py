@@ -171,6 +171,15 @@ def _slowed_decode(config: RunConfig) -> dict[str, Any]:
     return {} if wanted == config.annotation.slowed_check else {"slowed_decode": wanted}
 
 
+def _check_contents(config: RunConfig) -> dict[str, Any]:
+    """What shapes a check besides its options: the slowed decode asked for, and on Ray each file alone.
+
+    Locally short files are checked packed, several to a window; Ray's actors take one file at a time, and the
+    words can differ slightly (as the drafts' do: `pipeline._effective`). Local runs keep the keys they had.
+    """
+    return {**_slowed_decode(config), **({"files_alone": True} if config.run.executor == "ray" else {})}
+
+
 def _per_channel(config: RunConfig) -> bool:
     return config.speakers.mode == "channels"
 
@@ -205,7 +214,7 @@ STAGES: tuple[Stage, ...] = (
         options=("annotation.cross_check", "annotation.slowed_check"),
         format=CHECK_FORMAT,
         active=checking,
-        contents=_slowed_decode,
+        contents=_check_contents,
     ),
     Stage(
         "chunk",

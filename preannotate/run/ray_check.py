@@ -1,0 +1,79 @@
+"""The check stage on Ray: the check model's and the slowed decode's transcriptions made by the cluster's actors.
+
+A check is a transcription, and it costs about as much as the draft (base drafting: the tiny.en check about
+half the draft's time on a CPU, the slowed decode 0.85 times more). Made on the driver after the cluster's
+transcription, it would take longer than the whole cluster took for the drafts. As for the drafts, each file
+goes alone (Ray's actors take one file at a time), which the check's resume key says (`stages`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING
+
+from .. import asr
+from ..errors import ModelError, PreannotateError, TranscriptionError
+from .check_jobs import CheckJob, Store, failed, stored_words
+from .ray_data import transcribe_on_ray
+
+if TYPE_CHECKING:
+    from ..options import ModelOptions, RunConfig
+
+log = logging.getLogger(__name__)
+
+
+def check_on_ray(config: RunConfig, model: ModelOptions, jobs: list[CheckJob], store: Store) -> list[CheckJob]:
+    """Transcribes every job with `model` on the cluster of `config.ray`, storing each file's words as they arrive.
+
+    Args:
+        config: The run's configuration (the cluster, the draft's decoding and silence options).
+        model: The check model's options (faster-whisper), or the draft's for jobs decoded slowed down.
+        jobs: The files, all decoded slowed down or none (`CheckJob.slow`).
+        store: Called with each checked job and its words, on the file's own times.
+
+    Returns:
+        The jobs left unchecked because the model cannot be resolved or the actors cannot load it (each one
+        warned, as on one machine); empty when every job came back.
+
+    Raises:
+        ConfigError: The cluster cannot be joined, or its nodes cannot read the inputs.
+    """
+    finished: set[int] = set()  # the jobs whose outcome came back (id)
+    try:
+        identity = asr.prepare(model).identity  # resolved here, loaded by the actors
+    except PreannotateError as e:  # e.g. an openai-whisper checkpoint, which faster-whisper cannot load
+        return _unavailable(jobs, model.name, e)
+    try:
+        for language in dict.fromkeys(job.meta.get("language") for job in jobs):
+            group = [job for job in jobs if job.meta.get("language") == language]
+            _check_group(config, model, identity, group, store, finished)
+    except ModelError as e:
+        return _unavailable([job for job in jobs if id(job) not in finished], model.name, e)
+    return []
+
+
+def _check_group(
+    config: RunConfig, model: ModelOptions, identity: str, group: list[CheckJob], store: Store, finished: set[int]
+) -> None:
+    """Checks files of one language (their decoding options name it)."""
+    options = dataclasses.replace(config.transcribe, language=group[0].meta.get("language"), word_timestamps=True)
+    paths = [job.media.path for job in group]
+    slow = group[0].slow
+    for outcome in transcribe_on_ray(paths, model, options, identity, config.ray, config.silence, slow):
+        job = group[outcome.index]
+        if id(job) in finished:  # a retried task's repeat: the first outcome was stored
+            continue
+        finished.add(id(job))
+        if outcome.transcript is None:
+            failed(job, TranscriptionError(outcome.error or "no transcript came back"))
+        else:
+            store(job, stored_words(job, outcome.transcript))
+
+
+def _unavailable(jobs: list[CheckJob], name: str, error: PreannotateError) -> list[CheckJob]:
+    log.warning("%s cannot be loaded on the Ray cluster: %s", name, error)
+    for job in jobs:
+        what = "not decoded slowed down" if job.slow else "not checked"
+        job.result.warnings.append(f"{what}: {name} cannot be loaded: {error}")
+    return jobs
