@@ -23,6 +23,7 @@ from test_cloud_run import CLIPS, exported, upload_bucket
 from test_pipeline import GREEDY, config
 
 from preannotate import asr
+from preannotate.asr.weights.cache import cache_dir
 from preannotate.audio import decode_audio
 from preannotate.audio_speed import decode_slowed
 from preannotate.check_store import check_path
@@ -201,3 +202,19 @@ def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_
         slowed, _ = transcribe_audio(engine, decode_slowed(path, settings.silence), options)
         assert stored["words"] == stored_words(job._replace(slow=False), heard), result.item
         assert stored["slowed"] == stored_words(job, slowed), result.item
+
+
+def test_a_draft_model_the_clusters_faster_whisper_cannot_load_leaves_the_check_without_its_slowed_decode(
+    tmp_path, cluster, tiny_model
+):
+    nodes, _ = cluster
+    folder = media_folder(tmp_path / "in")
+    checkpoint = tmp_path / "tiny-en.pt"  # openai-whisper's own format: the draft's actors load it, faster-whisper not
+    shutil.copyfile(cache_dir() / "ctranslate2" / f"{tiny_model.model_id.removeprefix('sha256:')}.pt", checkpoint)
+    overrides = ("annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address))
+    report = run_pipeline(config(tmp_path, *overrides, model=str(checkpoint), input_dir=folder), progress=False)
+    assert [r.status for r in report.files] == ["ok"] * 3
+    for result in report.files:
+        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
+        assert stored["meta"]["slowed"] == "unavailable" and stored["slowed"] is None and stored["words"]
+        assert any("not decoded slowed down" in w for w in result.warnings), result.warnings
