@@ -14,6 +14,7 @@ two redoes only what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from ..storage import read_json, write_json_atomic
 from .check_jobs import CheckJob, Store, check_all
 from .context import RunContext
 from .ray_check import check_on_ray
+from .ray_data import connected
 from .resume import is_finished
 
 log = logging.getLogger(__name__)
@@ -87,10 +89,13 @@ def check_files(ctx: RunContext) -> None:
             _store(out, result, {**meta, "model": None}, None)
             continue
         todo.setdefault(name, []).append(CheckJob(result, paths[result.item], {**meta, "model": name, **marker}))
-    for name, files in todo.items():
-        slow += _check_with(ctx, name, files)
-    if slow:
-        _slowed_with(ctx, slow)
+    if not todo and not slow:
+        return
+    with connected(config.ray) if on_ray(config) else contextlib.nullcontext():  # one Ray session for both
+        for name, files in todo.items():
+            slow += _check_with(ctx, name, files)
+        if slow:
+            _slowed_with(ctx, slow)
 
 
 def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[CheckJob]:

@@ -160,6 +160,17 @@ def _address(options: RayOptions) -> tuple[str, str | None]:
 
 
 @contextmanager
+def connected(options: RayOptions) -> Iterator[None]:
+    """Joins the cluster (or starts a local Ray) for the block, so that the transcriptions inside share it.
+
+    Raises:
+        ConfigError: Ray is not installed, or the cluster cannot be joined.
+    """
+    with _connected(_import_ray(), options):
+        yield
+
+
+@contextmanager
 def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
     """Joins the cluster (or starts a local Ray) for the block, unless this process is already connected."""
     if ray.is_initialized():
