@@ -41,7 +41,9 @@ def check_on_ray(config: RunConfig, model: ModelOptions, jobs: list[CheckJob], s
     """
     finished: set[int] = set()  # the jobs whose outcome came back (id)
     try:
-        identity = asr.prepare(model).identity  # resolved here, loaded by the actors
+        # Resolved here, loaded by the actors on their nodes: a CPU head has no CUDA to check, and the device is
+        # no part of the identity (as for the drafts: `pipeline._driver_model`).
+        identity = asr.prepare(dataclasses.replace(model, device="cpu")).identity
     except PreannotateError as e:  # e.g. an openai-whisper checkpoint, which faster-whisper cannot load
         return _unavailable(jobs, model.name, e)
     try:
