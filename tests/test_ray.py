@@ -84,6 +84,52 @@ def test_a_ray_run_writes_what_a_local_run_writes(tmp_path, cluster, decoding):
     assert len(expected) >= 9 and outputs(tmp_path / "ray" / "out") == expected
 
 
+# Before the tests that start clusters of their own: after them, the module cluster's new actors die at start.
+def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_makes_each_file_alone(
+    tmp_path, cluster, monkeypatch
+):
+    nodes, _ = cluster
+    folder = media_folder(tmp_path / "in")
+
+    def on_the_driver(*args, **kwargs):
+        raise AssertionError("the driver checked files itself")
+
+    monkeypatch.setattr(check, "check_all", on_the_driver)
+    settings = config(tmp_path, "annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address), input_dir=folder)
+    report = run_pipeline(settings, progress=False)
+    assert [r.status for r in report.files] == ["ok"] * 3 and not [w for r in report.files for w in r.warnings]
+    local = config(tmp_path, "annotation.cross_check=bundled:tiny.en", input_dir=folder)
+    assert stage_keys(settings, "m")["check"] != stage_keys(local, "m")["check"]  # checked alone: its own key
+    # What one machine makes of each file alone: tiny.en (faster-whisper) on the file, then on it slowed down.
+    engine = asr.prepare(ModelOptions(name="bundled:tiny.en", engine="faster-whisper", device="cpu")).load(files=1)
+    options = dataclasses.replace(settings.transcribe, language="en", word_timestamps=True)
+    for result in report.files:
+        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
+        assert stored["meta"]["slowed"] == "done" and stored["meta"]["model"] == "bundled:tiny.en"
+        path = folder / result.source
+        job = CheckJob(result, None, stored["meta"], slow=True)  # type: ignore[arg-type]
+        heard, _ = transcribe_audio(engine, decode_audio(path, settings.silence), options)
+        slowed, _ = transcribe_audio(engine, decode_slowed(path, settings.silence), options)
+        assert stored["words"] == stored_words(job._replace(slow=False), heard), result.item
+        assert stored["slowed"] == stored_words(job, slowed), result.item
+
+
+def test_a_draft_model_the_clusters_faster_whisper_cannot_load_leaves_the_check_without_its_slowed_decode(
+    tmp_path, cluster, tiny_model
+):
+    nodes, _ = cluster
+    folder = media_folder(tmp_path / "in")
+    checkpoint = tmp_path / "tiny-en.pt"  # openai-whisper's own format: the draft's actors load it, faster-whisper not
+    shutil.copyfile(cache_dir() / "ctranslate2" / f"{tiny_model.model_id.removeprefix('sha256:')}.pt", checkpoint)
+    overrides = ("annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address))
+    report = run_pipeline(config(tmp_path, *overrides, model=str(checkpoint), input_dir=folder), progress=False)
+    assert [r.status for r in report.files] == ["ok"] * 3
+    for result in report.files:
+        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
+        assert stored["meta"]["slowed"] == "unavailable" and stored["slowed"] is None and stored["words"]
+        assert any("not decoded slowed down" in w for w in result.warnings), result.warnings
+
+
 def test_an_actor_asking_for_a_gpu_runs_on_the_gpu_node(tmp_path, cluster):
     nodes, gpu_node = cluster
     paths = [str(p) for p in sorted(media_folder(tmp_path / "in").iterdir())]
@@ -173,48 +219,3 @@ def test_local_inputs_are_refused_on_a_cluster_spanning_machines_unless_shared(t
     finally:
         ray.shutdown()
         nodes.shutdown()
-
-
-def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_makes_each_file_alone(
-    tmp_path, cluster, monkeypatch
-):
-    nodes, _ = cluster
-    folder = media_folder(tmp_path / "in")
-
-    def on_the_driver(*args, **kwargs):
-        raise AssertionError("the driver checked files itself")
-
-    monkeypatch.setattr(check, "check_all", on_the_driver)
-    settings = config(tmp_path, "annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address), input_dir=folder)
-    report = run_pipeline(settings, progress=False)
-    assert [r.status for r in report.files] == ["ok"] * 3 and not [w for r in report.files for w in r.warnings]
-    local = config(tmp_path, "annotation.cross_check=bundled:tiny.en", input_dir=folder)
-    assert stage_keys(settings, "m")["check"] != stage_keys(local, "m")["check"]  # checked alone: its own key
-    # What one machine makes of each file alone: tiny.en (faster-whisper) on the file, then on it slowed down.
-    engine = asr.prepare(ModelOptions(name="bundled:tiny.en", engine="faster-whisper", device="cpu")).load(files=1)
-    options = dataclasses.replace(settings.transcribe, language="en", word_timestamps=True)
-    for result in report.files:
-        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
-        assert stored["meta"]["slowed"] == "done" and stored["meta"]["model"] == "bundled:tiny.en"
-        path = folder / result.source
-        job = CheckJob(result, None, stored["meta"], slow=True)  # type: ignore[arg-type]
-        heard, _ = transcribe_audio(engine, decode_audio(path, settings.silence), options)
-        slowed, _ = transcribe_audio(engine, decode_slowed(path, settings.silence), options)
-        assert stored["words"] == stored_words(job._replace(slow=False), heard), result.item
-        assert stored["slowed"] == stored_words(job, slowed), result.item
-
-
-def test_a_draft_model_the_clusters_faster_whisper_cannot_load_leaves_the_check_without_its_slowed_decode(
-    tmp_path, cluster, tiny_model
-):
-    nodes, _ = cluster
-    folder = media_folder(tmp_path / "in")
-    checkpoint = tmp_path / "tiny-en.pt"  # openai-whisper's own format: the draft's actors load it, faster-whisper not
-    shutil.copyfile(cache_dir() / "ctranslate2" / f"{tiny_model.model_id.removeprefix('sha256:')}.pt", checkpoint)
-    overrides = ("annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address))
-    report = run_pipeline(config(tmp_path, *overrides, model=str(checkpoint), input_dir=folder), progress=False)
-    assert [r.status for r in report.files] == ["ok"] * 3
-    for result in report.files:
-        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
-        assert stored["meta"]["slowed"] == "unavailable" and stored["slowed"] is None and stored["words"]
-        assert any("not decoded slowed down" in w for w in result.warnings), result.warnings
