@@ -27,7 +27,7 @@ from ..quality import ReviewModel
 from ..report import FileResult
 from ..review import reads_check, reads_slowed
 from ..storage import read_json, write_json_atomic
-from .check_jobs import CheckJob, Store, check_all
+from .check_jobs import CheckJob, Store, check_all, unloadable
 from .context import RunContext
 from .ray_check import check_on_ray
 from .ray_data import connected
@@ -115,7 +115,7 @@ def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[Check
         log.info("checking %d file(s) with %s on Ray", len(files), name)
         check_on_ray(ctx.config, _check_options(ctx.config, name), files, store)
         return done
-    engine = _engine(ctx, name, files, "not checked")
+    engine = _engine(ctx, name, files)
     if engine is None:
         return []
     log.info("checking %d file(s) with %s", len(files), name)
@@ -136,7 +136,7 @@ def _slowed_with(ctx: RunContext, files: list[CheckJob]) -> None:
     if on_ray(ctx.config):
         log.info("decoding %d checked file(s) slowed down with %s on Ray", len(files), name)
         left = check_on_ray(ctx.config, _check_options(ctx.config, name), jobs, add)
-    elif (engine := _engine(ctx, name, files, "not decoded slowed down")) is not None:
+    elif (engine := _engine(ctx, name, files)) is not None:
         log.info("decoding %d checked file(s) slowed down with %s", len(files), name)
         check_all(engine, ctx.config, jobs, add)
         left = []
@@ -144,14 +144,13 @@ def _slowed_with(ctx: RunContext, files: list[CheckJob]) -> None:
         _add_slowed(out, job, None)
 
 
-def _engine(ctx: RunContext, name: str, files: list[CheckJob], failed: str) -> asr.Engine | None:
-    """Loads `name` with faster-whisper for the files; None, each file warned `<failed>: ...`, when it cannot."""
+def _engine(ctx: RunContext, name: str, files: list[CheckJob]) -> asr.Engine | None:
+    """Loads `name` with faster-whisper for the files; None, each file warned, when it cannot."""
     try:
         return asr.prepare(_check_options(ctx.config, name)).load(files=len(files))
     except PreannotateError as e:
-        log.warning("%s: %s cannot be loaded by faster-whisper: %s", failed, name, e)
-        for job in files:
-            job.result.warnings.append(f"{failed}: {name} cannot be loaded: {e}")
+        log.warning("%s cannot be loaded by faster-whisper: %s", name, e)
+        unloadable(files, name, e)
         return None
 
 

@@ -53,9 +53,8 @@ def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store
         store: Called with each checked job and its words (`[start, end, word]`).
     """
     tasks: list[Callable[[], None]] = []
-    for language in dict.fromkeys(job.meta.get("language") for job in jobs):
-        options = dataclasses.replace(config.transcribe, language=language, word_timestamps=True)
-        group = [job for job in jobs if job.meta.get("language") == language]
+    for language, group in by_language(jobs).items():
+        options = check_options(config, language)
         limit = short_file_s(engine, options)
         stretch = [1 / SPEED if job.slow else 1.0 for job in group]  # a slowed file lasts 1/SPEED times longer
         seconds = [(probe_duration(job.media.path) or 0.0) * k for job, k in zip(group, stretch)]
@@ -124,6 +123,26 @@ def _packed(
             continue
         transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
         store(job, stored_words(job, transcript))
+
+
+def by_language(jobs: list[CheckJob]) -> dict[str | None, list[CheckJob]]:
+    """The jobs grouped by their draft's language, in order of first appearance."""
+    groups: dict[str | None, list[CheckJob]] = {}
+    for job in jobs:
+        groups.setdefault(job.meta.get("language"), []).append(job)
+    return groups
+
+
+def check_options(config: RunConfig, language: str | None) -> TranscribeOptions:
+    """The draft's decoding options for a check of a file in `language`, with word times (the words are compared)."""
+    return dataclasses.replace(config.transcribe, language=language, word_timestamps=True)
+
+
+def unloadable(jobs: list[CheckJob], name: str, error: Exception) -> None:
+    """Warns each job's file that `name` cannot be loaded, so it goes unchecked (or without its slowed decode)."""
+    for job in jobs:
+        what = "not decoded slowed down" if job.slow else "not checked"
+        job.result.warnings.append(f"{what}: {name} cannot be loaded: {error}")
 
 
 def stored_words(job: CheckJob, transcript: Transcript) -> list[list[Any]]:

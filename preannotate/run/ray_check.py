@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from .. import asr
 from ..errors import ModelError, PreannotateError, TranscriptionError
-from .check_jobs import CheckJob, Store, failed, stored_words
+from .check_jobs import CheckJob, Store, by_language, check_options, failed, stored_words, unloadable
 from .ray_data import transcribe_on_ray
 
 if TYPE_CHECKING:
-    from ..options import ModelOptions, RunConfig
+    from ..options import ModelOptions, RunConfig, TranscribeOptions
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +47,23 @@ def check_on_ray(config: RunConfig, model: ModelOptions, jobs: list[CheckJob], s
     except PreannotateError as e:  # e.g. an openai-whisper checkpoint, which faster-whisper cannot load
         return _unavailable(jobs, model.name, e)
     try:
-        for language in dict.fromkeys(job.meta.get("language") for job in jobs):
-            group = [job for job in jobs if job.meta.get("language") == language]
-            _check_group(config, model, identity, group, store, finished)
+        for language, group in by_language(jobs).items():
+            _check_group(config, model, identity, check_options(config, language), group, store, finished)
     except ModelError as e:
         return _unavailable([job for job in jobs if id(job) not in finished], model.name, e)
     return []
 
 
 def _check_group(
-    config: RunConfig, model: ModelOptions, identity: str, group: list[CheckJob], store: Store, finished: set[int]
+    config: RunConfig,
+    model: ModelOptions,
+    identity: str,
+    options: TranscribeOptions,
+    group: list[CheckJob],
+    store: Store,
+    finished: set[int],
 ) -> None:
-    """Checks files of one language (their decoding options name it)."""
-    options = dataclasses.replace(config.transcribe, language=group[0].meta.get("language"), word_timestamps=True)
+    """Checks files of one language with the decoding options that name it."""
     paths = [job.media.path for job in group]
     slow = group[0].slow
     for outcome in transcribe_on_ray(paths, model, options, identity, config.ray, config.silence, slow):
@@ -75,7 +79,5 @@ def _check_group(
 
 def _unavailable(jobs: list[CheckJob], name: str, error: PreannotateError) -> list[CheckJob]:
     log.warning("%s cannot be loaded on the Ray cluster: %s", name, error)
-    for job in jobs:
-        what = "not decoded slowed down" if job.slow else "not checked"
-        job.result.warnings.append(f"{what}: {name} cannot be loaded: {error}")
+    unloadable(jobs, name, error)
     return jobs
