@@ -32,12 +32,16 @@ from preannotate.errors import ConfigError
 from preannotate.options import ModelOptions, RayOptions, TranscribeOptions
 from preannotate.run import check, run_pipeline
 from preannotate.run.check_jobs import CheckJob, stored_words
-from preannotate.run.ray_data import check_paths_visible, transcribe_on_ray
+from preannotate.run.ray_data import transcribe_on_ray
+from preannotate.run.ray_session import check_paths_visible
+from preannotate.run.speakers import turns_path
 from preannotate.run.stages import stage_keys
 from preannotate.run.transcribe_jobs import transcribe_audio
+from preannotate.speakers import diarize as diarize_module
 
 MODEL = ModelOptions(name="bundled:tiny.en", device="cpu")
 FAST = TranscribeOptions(beam_size=None, best_of=None)
+DATA = Path(__file__).resolve().parent / "data"
 EXPORTS = ("transcripts", "subtitles", "superannotate")  # run.json differs by timings and the executor
 
 
@@ -64,6 +68,19 @@ def on_ray(address: str, *more: str) -> list[str]:
     # Two CPUs per actor: torch then uses as many threads as in this process, so scores match to the last digit.
     workers = ["ray.min_workers=2", "ray.max_workers=2", "ray.cpus_per_worker=2"]
     return ["run.executor=ray", f"ray.address={address}", *workers, *more]
+
+
+def spy_on_joins(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """The arguments of each `ray.init` from here on (Ray's own, still called)."""
+    calls: list[dict] = []
+    real = ray.init
+
+    def init(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ray, "init", init)
+    return calls
 
 
 def outputs(out: Path) -> dict[str, bytes]:
@@ -95,9 +112,11 @@ def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_
         raise AssertionError("the driver checked files itself")
 
     monkeypatch.setattr(check, "check_all", on_the_driver)
+    joins = spy_on_joins(monkeypatch)
     settings = config(tmp_path, "annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address), input_dir=folder)
     report = run_pipeline(settings, progress=False)
     assert [r.status for r in report.files] == ["ok"] * 3 and not [w for r in report.files for w in r.warnings]
+    assert len(joins) == 1  # the drafts, the checks and the slowed decodes share one Ray session
     local = config(tmp_path, "annotation.cross_check=bundled:tiny.en", input_dir=folder)
     assert stage_keys(settings, "m")["check"] != stage_keys(local, "m")["check"]  # checked alone: its own key
     # What one machine makes of each file alone: tiny.en (faster-whisper) on the file, then on it slowed down.
@@ -112,6 +131,31 @@ def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_
         slowed, _ = transcribe_audio(engine, decode_slowed(path, settings.silence), options)
         assert stored["words"] == stored_words(job._replace(slow=False), heard), result.item
         assert stored["slowed"] == stored_words(job, slowed), result.item
+
+
+def test_speakers_are_diarized_on_the_cluster_in_the_runs_one_ray_session_as_one_machine_diarizes(
+    tmp_path, cluster, monkeypatch
+):
+    nodes, _ = cluster
+    folder = media_folder(tmp_path / "in")
+    shutil.copy(DATA / "conversation.opus", folder)  # two voices
+    here = diarize_module.diarize
+    joins = spy_on_joins(monkeypatch)
+
+    def on_the_driver(*args, **kwargs):
+        raise AssertionError("the driver diarized files itself")
+
+    monkeypatch.setattr(diarize_module, "diarize", on_the_driver)
+    settings = config(tmp_path, "speakers.mode=diarize", *on_ray(nodes.address), input_dir=folder)
+    report = run_pipeline(settings, progress=False)
+    assert [r.status for r in report.files] == ["ok"] * 4 and len(joins) == 1  # one Ray session for both stages
+    assert report.stages["speakers"] == stage_keys(config(tmp_path, "speakers.mode=diarize"), "m")["speakers"]
+    for result in report.files:
+        stored = json.loads(turns_path(tmp_path / "out", result.item).read_text())
+        expected = [t.to_dict() for t in here(decode_audio(folder / result.source).samples, settings.speakers.count())]
+        assert stored["turns"] == expected and expected, result.item
+        if result.source == "conversation.opus":
+            assert len({t["speaker"] for t in stored["turns"]}) == 2
 
 
 def test_a_draft_model_the_clusters_faster_whisper_cannot_load_leaves_the_check_without_its_slowed_decode(

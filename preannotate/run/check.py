@@ -14,7 +14,6 @@ two redoes only what is missing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from ..storage import read_json, write_json_atomic
 from .check_jobs import CheckJob, Store, check_all, unloadable
 from .context import RunContext
 from .ray_check import check_on_ray
-from .ray_data import connected
 from .resume import is_finished
 
 log = logging.getLogger(__name__)
@@ -91,11 +89,12 @@ def check_files(ctx: RunContext) -> None:
         todo.setdefault(name, []).append(CheckJob(result, paths[result.item], {**meta, "model": name, **marker}))
     if not todo and not slow:
         return
-    with connected(config.ray) if on_ray(config) else contextlib.nullcontext():  # one Ray session for both
-        for name, files in todo.items():
-            slow += _check_with(ctx, name, files)
-        if slow:
-            _slowed_with(ctx, slow)
+    if on_ray(config):
+        ctx.on_cluster()
+    for name, files in todo.items():
+        slow += _check_with(ctx, name, files)
+    if slow:
+        _slowed_with(ctx, slow)
 
 
 def _check_with(ctx: RunContext, name: str, files: list[CheckJob]) -> list[CheckJob]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -41,6 +42,7 @@ class RunContext:
         media: The run's media files (what the speakers stage decodes again).
         loaded: The engine loaded for `jobs` and their durations, before the journal started; None without
             jobs, and once the transcribe stage is done with it (its memory is freed for the later stages).
+        cluster: What the run leaves when it ends: the Ray session `on_cluster` joined (`joined`), if any.
     """
 
     config: RunConfig
@@ -60,3 +62,20 @@ class RunContext:
     unchanged: bool = False
     media: list[MediaFile] = dataclasses.field(default_factory=list)
     loaded: Loaded | None = None
+    cluster: contextlib.ExitStack = dataclasses.field(default_factory=contextlib.ExitStack)
+    joined: bool = False
+
+    def on_cluster(self) -> None:
+        """Joins the run's Ray cluster (or starts its local Ray) unless it did already; the run leaves it at its end.
+
+        One session for every stage that sends work there: a local Ray takes seconds to start, and a cluster's
+        actors are placed afresh in each stage either way.
+
+        Raises:
+            ConfigError: Ray is not installed, or the cluster cannot be joined.
+        """
+        if not self.joined:
+            from .ray_session import connected  # Ray is an optional extra
+
+            self.cluster.enter_context(connected(self.config.ray))
+            self.joined = True

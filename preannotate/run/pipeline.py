@@ -76,8 +76,9 @@ def _run_locked(config: RunConfig, progress: bool) -> RunReport:
     ctx = _start(config, progress)
     journal, finished = ctx.report.journal, False
     try:
-        for stage in STAGES:
-            stage.run(ctx)
+        with ctx.cluster:  # the Ray session, if a stage joined one
+            for stage in STAGES:
+                stage.run(ctx)
         finished = True
     finally:
         if journal is not None:

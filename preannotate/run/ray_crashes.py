@@ -15,15 +15,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import TranscriptionError
 
 if TYPE_CHECKING:
-    from .ray_data import RemoteOutcome
+    from .ray_data import Worker
 
 log = logging.getLogger(__name__)
 CRASH_RETRIES = 2  # retries of a file whose worker died: a node lost to something else still gets one
-_CAUSES = {
-    "decoding": "a crash in the decoder",
-    "transcribing": "a crash in the speech model",
-    "decoding or transcribing": "a crash in the decoder or the speech model",
-}
 
 
 def tolerate_lost_files(context: Any) -> None:
@@ -35,49 +30,48 @@ def tolerate_lost_files(context: Any) -> None:
     context.max_errored_blocks = -1  # none aborts the run: the driver fails each file that yields nothing
 
 
-def crashed_outcomes(ray: Any, dataset: Any, count: int, seen: set[int]) -> Iterator[RemoteOutcome]:
-    """Fails each of the `count` files not in `seen`: the Dataset dropped it when its worker kept dying.
+def crashed_files(ray: Any, dataset: Any, count: int, seen: set[int], worker: Worker) -> Iterator[tuple[int, str]]:
+    """The index and error of each of the `count` files not in `seen`: dropped when their worker kept dying.
 
     Raises:
         TranscriptionError: Files are missing and the cluster itself is gone (no node alive): one error for the
             run, not one per file.
     """
-    from .ray_data import RemoteOutcome
-
     missing = [i for i in range(count) if i not in seen]
     if not missing:
         return
-    _check_cluster_alive(ray, len(missing))
-    stage = _stage(dataset, count)
-    error = f"its Ray worker died {CRASH_RETRIES + 1} times while {stage} it: out of memory, or {_CAUSES[stage]}"
+    _check_cluster_alive(ray, len(missing), worker)
+    stage, cause = _stage(dataset, count, worker)
+    error = f"its Ray worker died {CRASH_RETRIES + 1} times while {stage} it: out of memory, or a crash in {cause}"
     error += " (the Ray logs on its node say which)"
     for index in missing:
-        yield RemoteOutcome(index, None, [], error, {}, 0.0, "")
+        yield index, error
 
 
-def _check_cluster_alive(ray: Any, missing: int) -> None:
+def _check_cluster_alive(ray: Any, missing: int, worker: Worker) -> None:
     try:
         alive = any(node["Alive"] for node in ray.nodes())
     except Exception as e:  # the cluster cannot even be asked
         log.debug("the Ray cluster did not answer: %s", e)
         alive = False
     if not alive:
-        raise TranscriptionError(f"the Ray cluster went away: {missing} file(s) got no transcript")
+        raise TranscriptionError(f"the Ray cluster went away: {missing} file(s) were lost {worker.doing}")
 
 
-def _stage(dataset: Any, count: int) -> str:
-    """Where the lost files died, from the rows each operator output (one row per file)."""
+def _stage(dataset: Any, count: int, worker: Worker) -> tuple[str, str]:
+    """Where the lost files died, from the rows each operator output (one row per file), and what crashed there."""
+    either = (f"decoding or {worker.doing}", f"the decoder or {worker.model}")
     try:
         rows = _rows_by_operator(dataset.get_stats_summary())
         log.debug("rows output by each Ray Data operator: %s", rows)
         decoded = next(n for name, n in rows.items() if "_decode_row" in name)
     except Exception as e:  # Ray's stats are a developer API: without them, both stages are named
         log.debug("Ray Data's stats do not say where files were lost: %s", e)
-        return "decoding or transcribing"
+        return either
     if decoded >= count:
-        return "transcribing"
-    transcribed = next((n for name, n in rows.items() if "_Transcriber" in name), 0)
-    return "decoding" if transcribed >= decoded else "decoding or transcribing"
+        return worker.doing, worker.model
+    done = next((n for name, n in rows.items() if worker.cls.__name__ in name), 0)
+    return ("decoding", "the decoder") if done >= decoded else either
 
 
 def _rows_by_operator(summary: Any) -> dict[str, int]:

@@ -4,21 +4,18 @@ Decoding runs as one-CPU Ray tasks on any node; transcription runs in a pool of 
 with a callable class), each of which loads the registered engine once. Every file is one block, so a worker or
 node that dies costs only the files it held: Ray retries their tasks on the actors that remain, a few times, and a
 file that keeps killing its worker then fails alone (`ray_crashes`). The driver gets each file's outcome as soon
-as it is ready and stores it (see `pipeline`), so a killed driver resumes from there.
+as it is ready and stores it (see `pipeline`), so a killed driver resumes from there. The speakers stage sends
+its files through the same pipeline to actors that diarize (`rows_on_ray` with another `Worker`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import os
 import pickle
 import re
-import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,17 +23,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import errors
-from ..cloud import ObjectUrl
-from ..errors import ConfigError, ModelError, PreannotateError, TranscriptionError
-from .ray_crashes import CRASH_RETRIES, crashed_outcomes, tolerate_lost_files
+from ..errors import ModelError, PreannotateError, TranscriptionError
+from .ray_crashes import CRASH_RETRIES, crashed_files, tolerate_lost_files
+from .ray_session import check_paths_visible, import_ray, joined
 
 if TYPE_CHECKING:
     from ..options import ModelOptions, RayOptions, SilenceOptions, TranscribeOptions
     from ..results import Transcript
 
 log = logging.getLogger(__name__)
-LOCAL_CPUS = 3  # a local Ray with fewer logical CPUs than a decode task, an actor and Ray Data's own can deadlock
-PROBE_TIMEOUT_S = 10.0  # seconds to wait for a cluster address to accept a connection
 _RAISED = re.compile(r"^preannotate\.errors\.(\w+): (.+)$", re.MULTILINE)  # a traceback's last line
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours Ray puts in its messages
 
@@ -90,157 +85,62 @@ def transcribe_on_ray(
             local paths not declared shared (raised before any work).
         ModelError: The actors cannot load the model.
     """
-    ray = _import_ray()
-    with _connected(ray, options):
+    worker = Worker(_Transcriber, {"model": model, "transcribe": transcribe, "identity": identity})
+    for row in rows_on_ray(paths, options, worker, silence, slow):
+        yield _outcome(row)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The actors that work on the decoded files: their class, its arguments, and what they do (for messages).
+
+    The class is constructed once per actor with `kwargs` and called with a batch of one decoded file (`index`,
+    `samples`, `declared`, `timeline`, `error`, `repairs`: `_decode_row`'s columns); it returns one row for it,
+    with its `index` and `error`.
+    """
+
+    cls: type
+    kwargs: dict[str, Any]
+    doing: str = "transcribing"
+    model: str = "the speech model"
+
+
+def rows_on_ray(
+    paths: list[str | Path],
+    options: RayOptions,
+    worker: Worker,
+    silence: SilenceOptions | None = None,
+    slow: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Decodes `paths` on the cluster and has `worker`'s actors work on each, yielding each file's row as it arrives.
+
+    A file whose worker kept dying comes back as a row of only its `index` and `error`.
+
+    Raises:
+        ConfigError: Ray is not installed, the cluster cannot be joined, or it spans machines and the inputs are
+            local paths not declared shared (raised before any work).
+        PreannotateError: What stopped the actors (`ModelError`: they cannot load their model).
+    """
+    ray = import_ray()
+    with joined(ray, options):
         check_paths_visible(ray, options, paths)
-        dataset = _dataset(ray, paths, model, transcribe, identity, options, silence, slow)
+        dataset = _dataset(ray, paths, options, worker, silence, slow)
         seen: set[int] = set()
         try:
             for row in dataset.iter_rows():
-                outcome = _outcome(row)
-                seen.add(outcome.index)
-                yield outcome
+                seen.add(int(row["index"]))
+                yield row
         except ray.exceptions.RayError as e:
             raise _cause(e) from e
-        yield from crashed_outcomes(ray, dataset, len(paths), seen)  # files whose worker kept dying
-
-
-def check_paths_visible(ray: Any, options: RayOptions, paths: list[str | Path]) -> None:
-    """Refuses local paths on a cluster with nodes on other machines, unless they are declared shared.
-
-    Raises:
-        ConfigError: Some node runs on another machine and `ray.shared_paths` is false.
-    """
-    local = [p for p in paths if not isinstance(p, ObjectUrl)]  # bucket objects are read from anywhere
-    if options.shared_paths or not local:
-        return
-    here = ray.util.get_node_ip_address()
-    elsewhere = sorted({n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} - {here})
-    if elsewhere:
-        raise ConfigError(
-            f"ray: the cluster has nodes on other machines ({', '.join(elsewhere)}) that cannot read local input "
-            f"paths such as {local[0]}; put the input where every node sees it at the same path and set "
-            "ray.shared_paths=true"
-        )
-
-
-def _import_ray() -> Any:
-    """Ray, imported (with Ray Data).
-
-    Raises:
-        ConfigError: Ray is not installed.
-    """
-    try:
-        import ray
-        import ray.data  # noqa: F401  (the executor's engine)
-    except ImportError as e:
-        raise ConfigError(f"run.executor ray needs Ray: pip install 'preannotate[ray]' ({e})") from e
-    return ray
-
-
-def check_ray(options: RayOptions) -> None:
-    """Checks what can fail before the cluster is joined: Ray is installed, and the cluster's address answers.
-
-    Raises:
-        ConfigError: Ray is not installed, or nothing answers at the address.
-    """
-    _import_ray()
-    named, address = _address(options)
-    if address:
-        check_reachable(address, named)
-
-
-def _address(options: RayOptions) -> tuple[str, str | None]:
-    """Where the cluster's address comes from (for messages), and the address; None: a Ray started here."""
-    named = "ray.address" if options.address else "RAY_ADDRESS"
-    address = options.address or os.environ.get("RAY_ADDRESS")
-    if address == "local":  # Ray's name for a Ray started here: the same as none
-        address = None
-    return named, address
-
-
-@contextmanager
-def connected(options: RayOptions) -> Iterator[None]:
-    """Joins the cluster (or starts a local Ray) for the block, so that the transcriptions inside share it.
-
-    Raises:
-        ConfigError: Ray is not installed, or the cluster cannot be joined.
-    """
-    with _connected(_import_ray(), options):
-        yield
-
-
-@contextmanager
-def _connected(ray: Any, options: RayOptions) -> Iterator[None]:
-    """Joins the cluster (or starts a local Ray) for the block, unless this process is already connected."""
-    if ray.is_initialized():
-        yield
-        return
-    named, address = _address(options)
-    # "local" starts a Ray for this run (it inherits this environment: bucket credentials, the model cache), with
-    # logical CPUs enough for the ray.min_workers actors and a decode task: Ray Data waits forever for them.
-    actors = math.ceil(options.min_workers * options.cpus_per_worker) + 1
-    local = {} if address else {"address": "local", "num_cpus": max(os.cpu_count() or 1, LOCAL_CPUS, actors)}
-    if address:
-        check_reachable(address, named)
-    try:
-        ray.init(**({"address": address} if address else local), log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as e:
-        raise ConfigError(f"{named} {address}: cannot join the Ray cluster ({e})") from e
-    try:
-        if not address:  # a Ray started for this run has this machine's CPUs and GPUs, and never grows
-            check_fits(ray, options)
-        yield
-    finally:
-        ray.shutdown()
-
-
-def check_fits(ray: Any, options: RayOptions) -> None:
-    """Refuses actors whose GPUs the Ray started for this run lacks: Ray Data would wait for them forever.
-
-    Raises:
-        ConfigError: The `ray.min_workers` actors ask for more GPUs than that Ray has.
-    """
-    gpus = ray.cluster_resources().get("GPU", 0.0)
-    wanted = options.min_workers * options.gpus_per_worker
-    if wanted > gpus:
-        raise ConfigError(
-            f"ray.gpus_per_worker: ray.min_workers={options.min_workers} actor(s) of {options.gpus_per_worker:g} "
-            f"GPU(s) need {wanted:g}, and the Ray started for this run (no ray.address) has {gpus:g}, so they would "
-            "never start; lower them, or set ray.address to a cluster with GPUs"
-        )
-
-
-def check_reachable(address: str, named: str = "ray.address", timeout_s: float = PROBE_TIMEOUT_S) -> None:
-    """Refuses a cluster address (`host:port` of the head's GCS) where nothing answers.
-
-    `ray.init` retries such an address for minutes, printing only Ray's own log lines. Ray Client addresses
-    (`ray://`) time out on their own, and `auto` and `local` name no port: those are left to Ray.
-
-    Args:
-        address: The address.
-        named: Where it was given, for the message (`ray.address`, or the `RAY_ADDRESS` variable).
-        timeout_s: Seconds to wait for the connection.
-
-    Raises:
-        ConfigError: The host is unknown, or nothing accepts a connection on the port within `timeout_s`.
-    """
-    host, colon, port = address.rpartition(":")
-    if "://" in address or not colon or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-    except OSError as e:
-        raise ConfigError(f"{named} {address}: cannot join the Ray cluster (nothing answers there: {e})") from e
+        for index, error in crashed_files(ray, dataset, len(paths), seen, worker):  # their worker kept dying
+            yield {"index": index, "error": error}
 
 
 def _dataset(
     ray: Any,
     paths: list[str | Path],
-    model: ModelOptions,
-    transcribe: TranscribeOptions,
-    identity: str,
     options: RayOptions,
+    worker: Worker,
     silence: SilenceOptions | None = None,
     slow: bool = False,
 ) -> Any:
@@ -253,8 +153,8 @@ def _dataset(
     # Args made by a function keep Ray Data from fusing decoding into the actors: it stays on CPU tasks anywhere.
     decoded = files.map(_decode_row, fn_kwargs={"silence": silence, "slow": slow}, ray_remote_args_fn=_decode_task_args)
     return decoded.map_batches(
-        _Transcriber,
-        fn_constructor_kwargs={"model": model, "transcribe": transcribe, "identity": identity},
+        worker.cls,
+        fn_constructor_kwargs=worker.kwargs,
         batch_size=1,
         # One file at a time per actor: a file that kills its actor takes no other file's retries with it.
         compute=ray.data.ActorPoolStrategy(
@@ -356,6 +256,8 @@ class _Transcriber:
 def _outcome(row: dict[str, Any]) -> RemoteOutcome:
     from ..results import Transcript
 
+    if "transcript" not in row:  # its worker kept dying
+        return RemoteOutcome(int(row["index"]), None, [], row["error"], {}, 0.0, "")
     transcript = Transcript.from_dict(json.loads(row["transcript"])) if row["transcript"] else None
     return RemoteOutcome(
         int(row["index"]), transcript, json.loads(row["warnings"]), row["error"] or None, json.loads(row["engine"]),

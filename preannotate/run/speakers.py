@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..audio import decode_audio
 from ..discover import MediaFile
-from ..errors import RunStoppedError
+from ..errors import ModelError, RunStoppedError
 from ..report import FileResult
 from ..speakers import Turn
 from ..storage import read_json, write_json_atomic
@@ -29,15 +29,32 @@ def speaker_files(ctx: RunContext) -> None:
     """Diarizes every transcribed file whose stored turns are missing or were made with other speaker options.
 
     Nothing is read when the chunk and export stages keep the last run's results (`ctx.kept`): every
-    transcript and stage key is the one that run finished with, so were its turns.
+    transcript and stage key is the one that run finished with, so were its turns. With `run.executor: ray`
+    the cluster diarizes (`ray_speakers`), each file's turns stored as they arrive.
     """
     if ctx.config.speakers.mode != "diarize" or ctx.kept is not None:
         return
     paths = {m.item: m for m in ctx.media}
-    for result in ctx.report.files:
-        if result.status != "failed" and result.item in paths:
-            _one(ctx, result, paths[result.item])
+    jobs = [
+        job for result in ctx.report.files
+        if result.status != "failed" and result.item in paths and (job := _pending(ctx, result, paths[result.item]))
+    ]  # fmt: skip
+    if jobs and ctx.config.run.executor == "ray":
+        _on_ray(ctx, jobs)
+    else:
+        for job in jobs:
+            _here(ctx, job)
     ctx.report.write()
+
+
+class _Job(NamedTuple):
+    """A file to diarize: its result and media, and what its transcript says of its audio (source, words, length)."""
+
+    result: FileResult
+    media: MediaFile
+    source: dict[str, Any]
+    has_words: bool
+    duration: float
 
 
 def turns_path(output_dir: Path, item: str) -> Path:
@@ -68,30 +85,68 @@ def _reusable(stored: Any, source: dict[str, Any], key: str) -> bool:
     return is_finished(stored, source, key)
 
 
-def _one(ctx: RunContext, result: FileResult, media: MediaFile) -> None:
-    from ..speakers.diarize import diarize  # senko is optional: imported only when diarizing
-
+def _pending(ctx: RunContext, result: FileResult, media: MediaFile) -> _Job | None:
+    """The file as a job to diarize; None when its stored turns fit its audio and the speaker options."""
     out = ctx.report.output_dir
     transcript = read_json(out / "transcripts" / f"{result.item}.json") or {}
     source = transcript.get("meta", {}).get("source") or {}
-    key, path = ctx.keys["speakers"], turns_path(out, result.item)
-    stored = read_json(path)
-    if _reusable(stored, source, key):
-        return
+    stored = read_json(turns_path(out, result.item))
+    if _reusable(stored, source, ctx.keys["speakers"]):
+        return None
     if stored is not None and _turns(stored) is None:  # else it was made from other audio or options
-        log.warning("%s: stored speaker turns are damaged: diarized again", path)
+        log.warning("%s: stored speaker turns are damaged: diarized again", turns_path(out, result.item))
+    words = bool(str(transcript.get("text") or "").strip())
+    return _Job(result, media, source, words, float(transcript.get("duration") or 0.0))
+
+
+def _here(ctx: RunContext, job: _Job) -> None:
+    """Diarizes one file in this process."""
+    from ..speakers.diarize import diarize  # senko is optional: imported only when diarizing
+
     try:
-        turns = diarize(decode_audio(media.path).samples, ctx.config.speakers.count(), _device(ctx))
+        turns = diarize(decode_audio(job.media.path).samples, ctx.config.speakers.count(), _device(ctx))
     except RunStoppedError:
         raise  # the bucket stopped answering: every next file would fail the same way
     except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not crash the run)
-        result.status, result.error = "failed", f"{media.path}: cannot diarize: {type(e).__name__}: {e}"
+        _failed(job, f"{type(e).__name__}: {e}")
         return
-    if not turns and str(transcript.get("text") or "").strip():
-        turns = _one_speaker(result, float(transcript.get("duration") or 0.0))
-    meta = {"item": result.item, "source": source, "options_key": key}
-    write_json_atomic(path, {"meta": meta, "turns": [t.to_dict() for t in turns]})
-    log.info("%s: %d speakers in %d turns", result.item, len({t.speaker for t in turns}), len(turns))
+    _store(ctx, job, turns)
+
+
+def _on_ray(ctx: RunContext, jobs: list[_Job]) -> None:
+    """Diarizes the files on the run's Ray cluster, storing each file's turns as they arrive."""
+    from .ray_speakers import diarize_on_ray  # Ray is an optional extra
+
+    ctx.on_cluster()
+    log.info("diarizing %d file(s) on Ray", len(jobs))
+    paths = [job.media.path for job in jobs]
+    done: set[int] = set()
+    try:
+        for index, turns, error in diarize_on_ray(paths, ctx.config.speakers.count(), ctx.config.model.device,
+                                                  ctx.config.ray):  # fmt: skip
+            if index not in done:  # else a retried task's repeat: the first outcome was stored
+                done.add(index)
+                if turns is None:
+                    _failed(jobs[index], error)
+                else:
+                    _store(ctx, jobs[index], turns)
+    except ModelError as e:  # the actors cannot load senko: each file fails as it would here
+        for index in set(range(len(jobs))) - done:
+            _failed(jobs[index], f"ModelError: {e}")
+
+
+def _failed(job: _Job, error: str) -> None:
+    job.result.status, job.result.error = "failed", f"{job.media.path}: cannot diarize: {error}"
+
+
+def _store(ctx: RunContext, job: _Job, turns: list[Turn]) -> None:
+    """Stores a file's turns (one speaker for words diarization found no voice for)."""
+    if not turns and job.has_words:
+        turns = _one_speaker(job.result, job.duration)
+    meta = {"item": job.result.item, "source": job.source, "options_key": ctx.keys["speakers"]}
+    stored = {"meta": meta, "turns": [t.to_dict() for t in turns]}
+    write_json_atomic(turns_path(ctx.report.output_dir, job.result.item), stored)
+    log.info("%s: %d speakers in %d turns", job.result.item, len({t.speaker for t in turns}), len(turns))
 
 
 def _one_speaker(result: FileResult, duration: float) -> list[Turn]:

@@ -87,6 +87,8 @@ def _transcribe(ctx: RunContext) -> None:
     loaded, ctx.loaded = ctx.loaded, None  # the engine is freed once the files are transcribed
     if loaded is None:  # no jobs
         return
+    if ctx.config.run.executor == "ray":
+        ctx.on_cluster()
     try:
         with ctx.audio or Decoding(_per_channel(ctx.config), ctx.config.silence) as audio:
             transcribe_jobs(

