@@ -25,13 +25,13 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RayOptions:
-    """The Ray cluster transcription runs on when run.executor is ray."""
+    """The Ray cluster that transcribes, diarizes and checks when run.executor is ray."""
 
     address: str | None = option(
         None, "Ray cluster to join (e.g. ray://head:10001, auto); null: the RAY_ADDRESS variable, else a local Ray."
     )
-    min_workers: int = option(1, "Transcription actors kept running (each loads the model once).")
-    max_workers: int = option(1, "Transcription actors the pool may grow to while files are waiting.")
+    min_workers: int = option(1, "Actors kept running for each stage on the cluster (each loads its model once).")
+    max_workers: int = option(1, "Actors each stage's pool may grow to while files are waiting.")
     gpus_per_worker: float = option(0.0, "GPUs each actor reserves: 1 puts one actor per GPU, 0.5 two per GPU.")
     cpus_per_worker: float = option(1.0, "CPUs each actor reserves (decoding runs as separate one-CPU tasks).")
     shared_paths: bool = option(
