@@ -21,6 +21,7 @@ from short_clips import build_clips
 
 from preannotate.asr import prepare
 from preannotate.asr.faster_whisper import packing
+from preannotate.asr.faster_whisper.decoding import SHORT_FILE_S
 from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.config import load_config
 from preannotate.options import ModelOptions
@@ -57,7 +58,7 @@ def main() -> None:
         for name in args.sets:
             folder, files = load_set(name)
             audio = [decode_audio(str(folder / f["file"])).samples for f in files]
-            short = [i for i, a in enumerate(audio) if a.size / SAMPLE_RATE <= packing.SHORT_FILE_S]
+            short = [i for i, a in enumerate(audio) if a.size / SAMPLE_RATE <= SHORT_FILE_S]
             refs = [normalize(files[i]["text"]) for i in short]
             rules = {"by end": packing._clip_of, "by middle": by_middle}
             for rule, clip_of in rules.items():

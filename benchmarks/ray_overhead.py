@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/ray_overhead.py --copies 4          # CPU: a local Ray with one actor
     .venv/bin/python benchmarks/ray_overhead.py --copies 20 --gpu   # also one actor per GPU (when CUDA is seen)
+    .venv/bin/python benchmarks/ray_overhead.py --copies 10 --packing  # also faster-whisper on Ray, packed or not
 
 Each run transcribes the `samples/en` clips (`--copies` times, under different names) into a fresh folder
 with bundled:tiny.en and greedy decoding. The local run loads the model in this process; the Ray run starts
 a local Ray (or joins RAY_ADDRESS), one actor that loads the model, and decoding tasks. `actor x real time`
 is audio seconds per second of an actor's own transcription time (the steady state, without start-up).
+`--packing` adds faster-whisper on the Ray, short files packed as a local run packs them (the default) and one
+file at a time (`pack_short_files=false`), and their ratio.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4, help="copies of each samples/en clip")
     parser.add_argument("--gpu", action="store_true", help="also one actor per GPU, model on cuda")
+    parser.add_argument("--packing", action="store_true", help="also faster-whisper on Ray, packed and not")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = media(Path(tmp) / "in", args.copies)
@@ -64,6 +68,13 @@ def main() -> None:
         if args.gpu:
             gpu = ["model.device=cuda", "run.executor=ray", "ray.gpus_per_worker=1"]
             rows.append(measure("ray, 1 actor per GPU", folder, Path(tmp) / "gpu", gpu))
+        if args.packing:
+            faster = ["model.device=cpu", "run.executor=ray", "model.engine=faster-whisper"]
+            packed = measure("ray, faster-whisper, packed", folder, Path(tmp) / "packed", faster)
+            alone = ["model.faster_whisper.pack_short_files=false"]
+            one = measure("ray, faster-whisper, one file at a time", folder, Path(tmp) / "alone", [*faster, *alone])
+            packed["speedup_over_one_at_a_time"] = round(one["wall_s"] / packed["wall_s"], 2)
+            rows += [one, packed]
     rows[1]["overhead_ratio"] = round(rows[1]["wall_s"] / rows[0]["wall_s"], 2)
     for row in rows:
         print(json.dumps(row))

@@ -14,9 +14,8 @@ from support.media import read_sample
 from whisper.normalizers import BasicTextNormalizer
 
 from preannotate.asr import prepare
+from preannotate.asr.faster_whisper.decoding import GAP_S, SHORT_FILE_S
 from preannotate.asr.faster_whisper.packing import (
-    GAP_S,
-    SHORT_FILE_S,
     WINDOW_S,
     WINDOWS_PER_CALL,
     Placed,

@@ -6,8 +6,8 @@ placement can be checked. The bundled tiny.en model runs on the CPU everywhere.
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -25,18 +25,15 @@ from test_pipeline import GREEDY, config
 from preannotate import asr
 from preannotate.asr.weights.cache import cache_dir
 from preannotate.audio import decode_audio
-from preannotate.audio_speed import decode_slowed
 from preannotate.check_store import check_path
 from preannotate.cloud import ObjectUrl
 from preannotate.errors import ConfigError
 from preannotate.options import ModelOptions, RayOptions, TranscribeOptions
 from preannotate.run import check, run_pipeline
-from preannotate.run.check_jobs import CheckJob, stored_words
-from preannotate.run.ray_data import transcribe_on_ray
 from preannotate.run.ray_session import check_paths_visible
+from preannotate.run.ray_transcribe import transcribe_on_ray
 from preannotate.run.speakers import turns_path
 from preannotate.run.stages import stage_keys
-from preannotate.run.transcribe_jobs import transcribe_audio
 from preannotate.speakers import diarize as diarize_module
 
 MODEL = ModelOptions(name="bundled:tiny.en", device="cpu")
@@ -101,36 +98,49 @@ def test_a_ray_run_writes_what_a_local_run_writes(tmp_path, cluster, decoding):
     assert len(expected) >= 9 and outputs(tmp_path / "ray" / "out") == expected
 
 
+def test_a_faster_whisper_ray_run_packs_short_files_as_a_local_run_does_and_writes_what_it_writes(
+    tmp_path, cluster, caplog
+):
+    nodes, _ = cluster
+    folder = media_folder(tmp_path / "in")
+    shutil.copy(DATA / "conversation.opus", folder)  # 24 s: longer than a packed file, transcribed alone
+    faster = ("model.engine=faster-whisper", *GREEDY)
+    local = run_pipeline(config(tmp_path / "local", *faster, input_dir=folder), progress=False)
+    with caplog.at_level(logging.INFO, logger="preannotate.run.ray_stage"):
+        remote = run_pipeline(
+            config(tmp_path / "ray", *faster, *on_ray(nodes.address), input_dir=folder), progress=False
+        )
+    assert "3 short file(s) packed together" in caplog.text
+    assert [r.status for r in remote.files] == ["ok"] * 4 and remote.model["engine"] == "faster-whisper"
+    assert remote.stages["transcribe"] == local.stages["transcribe"]  # the same transcripts, the same key
+    expected = outputs(tmp_path / "local" / "out")
+    assert len(expected) >= 12 and outputs(tmp_path / "ray" / "out") == expected
+
+
 # Before the tests that start clusters of their own: after them, the module cluster's new actors die at start.
-def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_makes_each_file_alone(
+def test_the_check_and_the_slowed_decode_are_made_on_the_cluster_as_one_machine_makes_them(
     tmp_path, cluster, monkeypatch
 ):
     nodes, _ = cluster
     folder = media_folder(tmp_path / "in")
+    shutil.copy(DATA / "conversation.opus", folder)  # longer than a packed file: checked alone
+    checked = "annotation.cross_check=bundled:tiny.en"
+    local = run_pipeline(config(tmp_path / "local", checked, input_dir=folder), progress=False)
 
     def on_the_driver(*args, **kwargs):
         raise AssertionError("the driver checked files itself")
 
     monkeypatch.setattr(check, "check_all", on_the_driver)
     joins = spy_on_joins(monkeypatch)
-    settings = config(tmp_path, "annotation.cross_check=bundled:tiny.en", *on_ray(nodes.address), input_dir=folder)
-    report = run_pipeline(settings, progress=False)
-    assert [r.status for r in report.files] == ["ok"] * 3 and not [w for r in report.files for w in r.warnings]
+    report = run_pipeline(config(tmp_path / "ray", checked, *on_ray(nodes.address), input_dir=folder), progress=False)
+    assert [r.status for r in report.files] == ["ok"] * 4 and not [w for r in report.files for w in r.warnings]
     assert len(joins) == 1  # the drafts, the checks and the slowed decodes share one Ray session
-    local = config(tmp_path, "annotation.cross_check=bundled:tiny.en", input_dir=folder)
-    assert stage_keys(settings, "m")["check"] != stage_keys(local, "m")["check"]  # checked alone: its own key
-    # What one machine makes of each file alone: tiny.en (faster-whisper) on the file, then on it slowed down.
-    engine = asr.prepare(ModelOptions(name="bundled:tiny.en", engine="faster-whisper", device="cpu")).load(files=1)
-    options = dataclasses.replace(settings.transcribe, language="en", word_timestamps=True)
-    for result in report.files:
-        stored = json.loads(check_path(tmp_path / "out", result.item).read_text())
-        assert stored["meta"]["slowed"] == "done" and stored["meta"]["model"] == "bundled:tiny.en"
-        path = folder / result.source
-        job = CheckJob(result, None, stored["meta"], slow=True)  # type: ignore[arg-type]
-        heard, _ = transcribe_audio(engine, decode_audio(path, settings.silence), options)
-        slowed, _ = transcribe_audio(engine, decode_slowed(path, settings.silence), options)
-        assert stored["words"] == stored_words(job._replace(slow=False), heard), result.item
-        assert stored["slowed"] == stored_words(job, slowed), result.item
+    assert report.stages["check"] == local.stages["check"]
+    # What one machine makes of them: tiny.en (faster-whisper) on each file, short ones packed, then slowed down.
+    made = {p.name: p.read_bytes() for p in sorted((tmp_path / "local" / "out" / "checks").iterdir())}
+    assert len(made) == 4 and {p.name: p.read_bytes() for p in (tmp_path / "ray" / "out" / "checks").iterdir()} == made
+    for stored in map(json.loads, made.values()):
+        assert stored["meta"]["slowed"] == "done" and stored["words"] and stored["slowed"]
 
 
 def test_speakers_are_diarized_on_the_cluster_in_the_runs_one_ray_session_as_one_machine_diarizes(

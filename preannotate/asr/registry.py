@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
-    from ..options import ModelOptions
+    from ..options import ModelOptions, TranscribeOptions
     from .base import Engine
     from .model import PreparedModel
 
@@ -45,6 +45,9 @@ class EngineSpec:
         install: How to install the engine's optional dependencies, for the error when they are missing.
         packages: The distributions that shape its results, whose versions a run records even when it
             loads no model (every file reused).
+        short_files: `"module:function"` (or the function) taking the engine's own options and the decoding
+            options, returning how long a file may be to be packed with others (0: not with these options)
+            and the silence laid after each; None for an engine that never packs.
     """
 
     name: str
@@ -58,6 +61,7 @@ class EngineSpec:
     cuda: str | Callable[[], bool] | None = "preannotate.asr.weights.device:torch_sees_cuda"
     install: str = ""
     packages: tuple[str, ...] = ()
+    short_files: str | Callable[[Any, TranscribeOptions], tuple[float, float]] | None = None
 
     def versions(self) -> dict[str, str]:
         """The installed versions of `packages` (those not installed left out), without importing them."""
@@ -84,6 +88,15 @@ class EngineSpec:
         }
         values |= {f"{k}_revision": n for k, n in self.revised if values.get(k)}
         return f"{self.name}:{json.dumps(values, sort_keys=True)}"
+
+    def packing(self, options: ModelOptions, transcribe: TranscribeOptions) -> tuple[float, float]:
+        """How long a file may be to be packed with others (0: never with these options), and the silence after each.
+
+        Known without loading the model (`short_files`), as the loaded engine's `short_file_s` says it.
+        """
+        if self.short_files is None or self.section is None:
+            return 0.0, 0.0
+        return self._resolve(self.short_files)(getattr(options, self.section), transcribe)
 
     def sees_cuda(self) -> bool:
         """Whether the engine's runtime sees a CUDA GPU.
@@ -172,5 +185,6 @@ register(
         cuda="preannotate.asr.weights.device:ctranslate2_sees_cuda",
         install="pip install 'preannotate[faster]'",
         packages=("faster-whisper", "ctranslate2"),
+        short_files="preannotate.asr.faster_whisper.decoding:short_files",
     )
 )

@@ -56,8 +56,7 @@ def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store
     for language, group in by_language(jobs).items():
         options = check_options(config, language)
         limit = short_file_s(engine, options)
-        stretch = [1 / SPEED if job.slow else 1.0 for job in group]  # a slowed file lasts 1/SPEED times longer
-        seconds = [(probe_duration(job.media.path) or 0.0) * k for job, k in zip(group, stretch)]
+        seconds = check_seconds(group)
         durations = {id(job): s for job, s in zip(group, seconds)}
         short = [job for job, s in zip(group, seconds) if 0 < s <= limit]
         tasks += [
@@ -123,6 +122,12 @@ def _packed(
             continue
         transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
         store(job, stored_words(job, transcript))
+
+
+def check_seconds(jobs: list[CheckJob]) -> list[float]:
+    """How long each job's audio is by its header (0: unknown), slowed down for a slowed decode: what packs it."""
+    stretch = [1 / SPEED if job.slow else 1.0 for job in jobs]  # a slowed file lasts 1/SPEED times longer
+    return [(probe_duration(job.media.path) or 0.0) * k for job, k in zip(jobs, stretch)]
 
 
 def by_language(jobs: list[CheckJob]) -> dict[str | None, list[CheckJob]]:

@@ -10,8 +10,9 @@ workers each take a batch.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -38,11 +39,20 @@ def short_file_s(engine: asr.Engine, options: TranscribeOptions) -> float:
     return float(limit(options)) if callable(limit) else 0.0
 
 
-def split_short(jobs: list[Job], durations: list[float], limit: float) -> tuple[list[Job], list[Job]]:
+def split_short(jobs: list[T], durations: list[float], limit: float) -> tuple[list[T], list[T]]:
     """Splits jobs into short ones (declared duration known and up to `limit`) and the others, in order."""
     short = [job for job, d in zip(jobs, durations) if 0 < d <= limit]
     chosen = {id(job) for job in short}
     return short, [job for job in jobs if id(job) not in chosen]
+
+
+def short_batches(jobs: list[T], durations: list[float], packing: tuple[float, float]) -> list[list[int]]:
+    """The batches (positions in `jobs`) a local run packs short files in, for the engine's `packing`."""
+    limit, gap = packing
+    position = {id(job): i for i, job in enumerate(jobs)}
+    short, _ = split_short(jobs, durations, limit)
+    seconds = {id(job): d for job, d in zip(jobs, durations)}
+    return [[position[id(job)] for job in batch] for batch in batches(short, seconds, gap)]
 
 
 def short_file_gap_s(engine: asr.Engine) -> float:
@@ -99,38 +109,51 @@ def in_batches(groups: list[list[Job]], audio: Decoding, work: Any, workers: int
 
 def _batch(group: list[Job], decoded: list[Future[Decoded]], work: Any) -> list[FileResult]:
     """Transcribes one batch; a file that fails to decode or to transcribe fails alone."""
-    from .transcribe_jobs import audio_warnings, store_outcome, transcribe_audio  # they run this module
+    from .transcribe_jobs import store_outcome  # it runs this module
 
     started = time.perf_counter()
-    engine, options, limit = work.engine, work.config.transcribe, short_file_s(work.engine, work.config.transcribe)
-    outcomes: dict[int, Decoded | Exception] = {}
-    for i, future in enumerate(decoded):
+    outcomes: list[Decoded | Exception] = []
+    for future in decoded:
         try:
-            outcomes[i] = future.result()
+            outcomes.append(future.result())
         except Exception as e:  # raised again as the file's own failure, below
-            outcomes[i] = e
-    packed = [i for i, o in outcomes.items() if _packable(o, limit)]
-    transcripts = dict(zip(packed, engine.transcribe_short([_samples(outcomes[i]) for i in packed], options)))
-    results = []
-    for i, job in enumerate(group):
-        got, transcript = outcomes[i], transcripts.get(i)
-
-        def produce(got: Any = got, transcript: Any = transcript) -> tuple[Transcript, list[str]]:
-            if isinstance(got, Exception):
-                raise got
-            if transcript is None:  # longer than its header said: alone, window after window
-                return transcribe_audio(engine, got, options)
-            if isinstance(transcript, PreannotateError):
-                raise transcript
-            if got.timeline is not None:  # quiet stretches were cut as it decoded: back on its own timeline
-                transcript = got.timeline.restore(transcript)
-            return transcript, audio_warnings(got, transcript)
-
-        results.append(store_outcome(job, work.key, produce))
+            outcomes.append(e)
+    produced = transcribe_batch(work.engine, work.config.transcribe, outcomes)
+    results = [store_outcome(job, work.key, produce) for job, produce in zip(group, produced)]
     share = round((time.perf_counter() - started) / len(group), 3)
     for result in results:
         result.seconds = share  # the batch's time, shared among its files
     return results
+
+
+Produce = Callable[[], tuple[Transcript, list[str]]]  # a file's transcript and warnings, or raises why it failed
+
+
+def transcribe_batch(engine: Any, options: TranscribeOptions, decoded: Sequence[Decoded | Exception]) -> list[Produce]:
+    """Transcribes a batch's short files together; for each file, what gives its transcript and warnings.
+
+    A file that failed to decode raises its error when asked; one longer than the engine packs (its header
+    said less) or all silence is transcribed alone when asked, as without packing. Used by a local run and by
+    a Ray actor given a batch, so that both pack alike.
+    """
+    limit = short_file_s(engine, options)
+    packed = [i for i, o in enumerate(decoded) if _packable(o, limit)]
+    transcripts = dict(zip(packed, engine.transcribe_short([_samples(decoded[i]) for i in packed], options)))
+    return [partial(_produce, engine, options, got, transcripts.get(i)) for i, got in enumerate(decoded)]
+
+
+def _produce(engine: Any, options: TranscribeOptions, got: Any, transcript: Any) -> tuple[Transcript, list[str]]:
+    from .transcribe_jobs import audio_warnings, transcribe_audio  # they run this module
+
+    if isinstance(got, Exception):
+        raise got
+    if transcript is None:  # longer than its header said: alone, window after window
+        return transcribe_audio(engine, got, options)
+    if isinstance(transcript, PreannotateError):
+        raise transcript
+    if got.timeline is not None:  # quiet stretches were cut as it decoded: back on its own timeline
+        transcript = got.timeline.restore(transcript)
+    return transcript, audio_warnings(got, transcript)
 
 
 def _packable(decoded: Decoded | Exception, limit: float) -> bool:

@@ -55,20 +55,7 @@ def run_pipeline(config: RunConfig, *, progress: bool = True) -> RunReport:
             finished files are kept.
     """
     check_output_folder(Path(config.output.dir))  # before the lock: a folder it refuses gets no lock file either
-    return _run_locked(_effective(config), progress)
-
-
-def _effective(config: RunConfig) -> RunConfig:
-    """`config` as the run applies it: on Ray, faster-whisper transcribes every file alone.
-
-    Ray's actors take one file at a time, so short files are not packed there (`pack_short_files`): the
-    configuration says so, and with it run.json and the transcripts' resume key (packed words can differ).
-    """
-    model = config.model
-    if config.run.executor != "ray" or model.engine != "faster-whisper" or not model.faster_whisper.pack_short_files:
-        return config
-    alone = dataclasses.replace(model.faster_whisper, pack_short_files=False)
-    return dataclasses.replace(config, model=dataclasses.replace(model, faster_whisper=alone))
+    return _run_locked(config, progress)
 
 
 @locked("run")

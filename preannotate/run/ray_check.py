@@ -2,8 +2,8 @@
 
 A check is a transcription, and it costs about as much as the draft (base drafting: the tiny.en check about
 half the draft's time on a CPU, the slowed decode 0.85 times more). Made on the driver after the cluster's
-transcription, it would take longer than the whole cluster took for the drafts. As for the drafts, each file
-goes alone (Ray's actors take one file at a time), which the check's resume key says (`stages`).
+transcription, it would take longer than the whole cluster took for the drafts. As for the drafts, short files
+go in the batches a local check packs them in, and the others alone, so the words and the key are a local check's.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 from .. import asr
 from ..errors import ModelError, PreannotateError, TranscriptionError
-from .check_jobs import CheckJob, Store, by_language, check_options, failed, stored_words, unloadable
-from .ray_data import transcribe_on_ray
+from .check_jobs import CheckJob, Store, by_language, check_options, check_seconds, failed, stored_words, unloadable
+from .packed_jobs import short_batches
+from .ray_transcribe import transcribe_on_ray
 
 if TYPE_CHECKING:
     from ..options import ModelOptions, RunConfig, TranscribeOptions
@@ -43,12 +44,12 @@ def check_on_ray(config: RunConfig, model: ModelOptions, jobs: list[CheckJob], s
     try:
         # Resolved here, loaded by the actors on their nodes: a CPU head has no CUDA to check, and the device is
         # no part of the identity (as for the drafts: `pipeline._driver_model`).
-        identity = asr.prepare(dataclasses.replace(model, device="cpu")).identity
+        prepared = asr.prepare(dataclasses.replace(model, device="cpu"))
     except PreannotateError as e:  # e.g. an openai-whisper checkpoint, which faster-whisper cannot load
         return _unavailable(jobs, model.name, e)
     try:
         for language, group in by_language(jobs).items():
-            _check_group(config, model, identity, check_options(config, language), group, store, finished)
+            _check_group(config, model, prepared, check_options(config, language), group, store, finished)
     except ModelError as e:
         return _unavailable([job for job in jobs if id(job) not in finished], model.name, e)
     return []
@@ -57,16 +58,17 @@ def check_on_ray(config: RunConfig, model: ModelOptions, jobs: list[CheckJob], s
 def _check_group(
     config: RunConfig,
     model: ModelOptions,
-    identity: str,
+    prepared: asr.PreparedModel,
     options: TranscribeOptions,
     group: list[CheckJob],
     store: Store,
     finished: set[int],
 ) -> None:
-    """Checks files of one language with the decoding options that name it."""
-    paths = [job.media.path for job in group]
-    slow = group[0].slow
-    for outcome in transcribe_on_ray(paths, model, options, identity, config.ray, config.silence, slow):
+    """Checks files of one language with the decoding options that name it, short ones packed as locally."""
+    paths, identity = [job.media.path for job in group], prepared.identity
+    packs = short_batches(group, check_seconds(group), prepared.spec.packing(model, options))
+    outcomes = transcribe_on_ray(paths, model, options, identity, config.ray, config.silence, group[0].slow, packs)
+    for outcome in outcomes:
         job = group[outcome.index]
         if id(job) in finished:  # a retried task's repeat: the first outcome was stored
             continue

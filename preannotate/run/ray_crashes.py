@@ -30,18 +30,21 @@ def tolerate_lost_files(context: Any) -> None:
     context.max_errored_blocks = -1  # none aborts the run: the driver fails each file that yields nothing
 
 
-def crashed_files(ray: Any, dataset: Any, count: int, seen: set[int], worker: Worker) -> Iterator[tuple[int, str]]:
-    """The index and error of each of the `count` files not in `seen`: dropped when their worker kept dying.
+def crashed_files(
+    ray: Any, dataset: Any, blocks: list[list[int]], seen: set[int], worker: Worker
+) -> Iterator[tuple[int, str]]:
+    """The index and error of each file (in `blocks`, the Dataset's) not in `seen`: dropped when its worker kept dying.
 
     Raises:
         TranscriptionError: Files are missing and the cluster itself is gone (no node alive): one error for the
             run, not one per file.
     """
-    missing = [i for i in range(count) if i not in seen]
+    missing = [i for block in blocks for i in block if i not in seen]
     if not missing:
         return
     _check_cluster_alive(ray, len(missing), worker)
-    stage, cause = _stage(dataset, count, worker)
+    lost = sum(1 for block in blocks if any(i not in seen for i in block))
+    stage, cause = _stage(dataset, len(blocks), lost, worker)
     error = f"its Ray worker died {CRASH_RETRIES + 1} times while {stage} it: out of memory, or a crash in {cause}"
     error += " (the Ray logs on its node say which)"
     for index in missing:
@@ -58,8 +61,8 @@ def _check_cluster_alive(ray: Any, missing: int, worker: Worker) -> None:
         raise TranscriptionError(f"the Ray cluster went away: {missing} file(s) were lost {worker.doing}")
 
 
-def _stage(dataset: Any, count: int, worker: Worker) -> tuple[str, str]:
-    """Where the lost files died, from the rows each operator output (one row per file), and what crashed there."""
+def _stage(dataset: Any, blocks: int, lost: int, worker: Worker) -> tuple[str, str]:
+    """Where the `lost` blocks died, from the rows the decoding operator output (one per block), and what crashed."""
     either = (f"decoding or {worker.doing}", f"the decoder or {worker.model}")
     try:
         rows = _rows_by_operator(dataset.get_stats_summary())
@@ -68,10 +71,9 @@ def _stage(dataset: Any, count: int, worker: Worker) -> tuple[str, str]:
     except Exception as e:  # Ray's stats are a developer API: without them, both stages are named
         log.debug("Ray Data's stats do not say where files were lost: %s", e)
         return either
-    if decoded >= count:
+    if decoded >= blocks:  # every block was decoded: the lost ones died in the worker
         return worker.doing, worker.model
-    done = next((n for name, n in rows.items() if worker.cls.__name__ in name), 0)
-    return ("decoding", "the decoder") if done >= decoded else either
+    return ("decoding", "the decoder") if decoded + lost == blocks else either
 
 
 def _rows_by_operator(summary: Any) -> dict[str, int]:

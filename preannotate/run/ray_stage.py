@@ -8,7 +8,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..errors import TranscriptionError
-from .ray_data import RemoteOutcome, transcribe_on_ray
+from .packed_jobs import short_batches
+from .ray_transcribe import RemoteOutcome, transcribe_on_ray
 from .transcribe_jobs import store_outcome
 
 if TYPE_CHECKING:
@@ -22,12 +23,13 @@ log = logging.getLogger(__name__)
 
 
 def results_from_ray(
-    jobs: list[Job], model: PreparedModel, config: RunConfig, key: str, report: RunReport
+    jobs: list[Job], durations: list[float], model: PreparedModel, config: RunConfig, key: str, report: RunReport
 ) -> Iterator[FileResult]:
     """Transcribes `jobs` on the Ray cluster of `config.ray`, yielding each file's result once it is stored.
 
-    Each transcript is written atomically, with the same meta as a local run's, as soon as its outcome reaches
-    the driver; an outcome for a file already stored (a retried task's) is ignored, so none is written twice.
+    Short files (by their probed `durations`) go in the batches a local run packs them in. Each transcript is
+    written atomically, with the same meta as a local run's, as soon as its outcome reaches the driver; an
+    outcome for a file already stored (a retried task's) is ignored, so none is written twice.
 
     Raises:
         ConfigError: Ray is missing, the cluster cannot be joined, or its nodes cannot read the inputs.
@@ -36,7 +38,12 @@ def results_from_ray(
     paths = [job.media.path for job in jobs]
     log.info("transcribing %d file(s) on Ray with %s", len(jobs), model.identity or config.model.name)
     stored: set[int] = set()
-    remote = transcribe_on_ray(paths, config.model, config.transcribe, model.identity, config.ray, config.silence)
+    packs = short_batches(jobs, durations, model.spec.packing(config.model, config.transcribe))
+    if packs:
+        log.info("%d short file(s) packed together (model.faster_whisper.pack_short_files)", sum(map(len, packs)))
+    remote = transcribe_on_ray(
+        paths, config.model, config.transcribe, model.identity, config.ray, config.silence, packs=packs
+    )
     for outcome in remote:
         if outcome.index in stored:
             log.warning("%s: a retried task returned it again; kept the first transcript", paths[outcome.index])

@@ -174,12 +174,11 @@ def _slowed_decode(config: RunConfig) -> dict[str, Any]:
 
 
 def _check_contents(config: RunConfig) -> dict[str, Any]:
-    """What shapes a check besides its options: the slowed decode asked for, and on Ray each file alone.
+    """What shapes a check besides its options: the slowed decode asked for.
 
-    Locally short files are checked packed, several to a window; Ray's actors take one file at a time, and the
-    words can differ slightly (as the drafts' do: `pipeline._effective`). Local runs keep the keys they had.
+    On Ray short files are checked packed as locally (`ray_check`), so both executors share the key.
     """
-    return {**_slowed_decode(config), **({"files_alone": True} if config.run.executor == "ray" else {})}
+    return _slowed_decode(config)
 
 
 def _per_channel(config: RunConfig) -> bool:

@@ -96,7 +96,7 @@ def transcribe_jobs(
     if loaded.engine is None:
         from .ray_stage import results_from_ray  # decoding and transcribing run on the cluster
 
-        results = results_from_ray(jobs, model, config, key, report)
+        results = results_from_ray(jobs, durations, model, config, key, report)
     else:
         results = _results_here(jobs, durations, audio, loaded.engine, config, key, report)
     # The bar moves by each file's probed seconds, what its total is made of, so that it ends full even when a

@@ -103,3 +103,22 @@ def skip_silent_windows(segments: list[dict[str, Any]], options: TranscribeOptio
         return segments
     silent = [s["no_speech_prob"] > no_speech and (logprob is None or s["avg_logprob"] < logprob) for s in segments]
     return [s for s, skip in zip(segments, silent) if not skip]
+
+
+SHORT_FILE_S = 20.0  # files up to this long are packed; longer ones are decoded alone, window after window
+GAP_S = 1.0  # silence between clips: a word is assigned to the clip its end falls in, or the one before the gap
+
+
+def packs_short_files(options: TranscribeOptions) -> bool:
+    """Whether these options allow packing: those that need a whole file's own windows do not."""
+    return options.clip_timestamps == "0" and options.hallucination_silence_threshold is None
+
+
+def short_files(engine: FasterWhisperOptions, options: TranscribeOptions) -> tuple[float, float]:
+    """How long a file may be to be packed with others (0: not with these options), and the silence after each.
+
+    The silence is counted when a run sizes batches of files. Known from the options alone, so that a Ray
+    driver, which loads no model, groups files as a local run does.
+    """
+    on = engine.pack_short_files and not engine.batch_size and engine.vad_filter is not True
+    return (SHORT_FILE_S if on and packs_short_files(options) else 0.0), GAP_S

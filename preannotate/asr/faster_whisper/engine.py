@@ -29,10 +29,10 @@ from ..base import SEED, BaseEngine, EngineInfo
 from ..languages import check_options_for_model
 from ..parts import PART_S, cut_points, shift_segments
 from .batched import transcribe_batched
-from .decoding import skip_silent_windows, transcribe_kwargs, unsupported_options
+from .decoding import GAP_S, packs_short_files, short_files, skip_silent_windows, transcribe_kwargs, unsupported_options
 from .features import BlockwiseFeatureExtractor
 from .folder import model_folder
-from .packing import GAP_S, SHORT_FILE_S, packs_short_files, transcribe_packed
+from .packing import transcribe_packed
 from .pieces import transcribe_pieces
 
 if TYPE_CHECKING:
@@ -132,8 +132,7 @@ class FasterWhisperEngine(BaseEngine):
 
     def short_file_s(self, options: TranscribeOptions) -> float:
         """Files up to this long go to `transcribe_short` (packed); 0 when packing is off for these options."""
-        on = self.options.pack_short_files and self.batched is None and self.options.vad_filter is not True
-        return SHORT_FILE_S if on and packs_short_files(options) else 0.0
+        return short_files(self.options, options)[0]
 
     def transcribe_short(
         self, audio: list[np.ndarray], options: TranscribeOptions

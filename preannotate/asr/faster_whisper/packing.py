@@ -35,16 +35,14 @@ from ...options import TranscribeOptions
 from ...results import Transcript
 from ..base import SEED, to_transcript, unspeakable
 from ..languages import language_code
-from .decoding import transcribe_kwargs
+from .decoding import GAP_S, transcribe_kwargs
 
 if TYPE_CHECKING:
     from .engine import FasterWhisperEngine
 
 log = logging.getLogger(__name__)
 
-SHORT_FILE_S = 20.0  # files up to this long are packed; longer ones are decoded alone, window after window
 WINDOW_S = 28.0  # speech and gaps per 30-s window: room left for the final timestamp
-GAP_S = 1.0  # silence between clips: a word is assigned to the clip its end falls in, or the one before the gap
 WINDOWS_PER_CALL = 4  # at most, per call: 8 took as long on 2 cores and 250 MB more (each beam holds the encoding)
 LANGUAGE_BATCH = 8  # files whose language is detected in one encoder call
 
@@ -288,8 +286,3 @@ def _piece(segment: dict[str, Any], words: list[dict[str, Any]], clip: Placed, k
     return {"text": text, "start": moved[0]["start"], "end": moved[-1]["end"], "words": moved if keep_words else None,
             "tokens": [], "temperature": segment["temperature"], "avg_logprob": segment["avg_logprob"],
             "compression_ratio": get_compression_ratio(text), "no_speech_prob": segment["no_speech_prob"]}  # fmt: skip
-
-
-def packs_short_files(options: TranscribeOptions) -> bool:
-    """Whether these options allow packing: those that need a whole file's own windows do not."""
-    return options.clip_timestamps == "0" and options.hallucination_silence_threshold is None
