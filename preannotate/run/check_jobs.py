@@ -23,7 +23,7 @@ from ..errors import PreannotateError, RunStoppedError
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult
 from ..results import Transcript
-from .packed_jobs import batches, short_file_gap_s, short_file_s
+from .packed_jobs import engine_packing, pack, transcribe_batch
 from .transcribe_jobs import transcribe_audio
 
 log = logging.getLogger(__name__)
@@ -55,33 +55,23 @@ def check_all(engine: asr.Engine, config: RunConfig, jobs: list[CheckJob], store
     tasks: list[Callable[[], None]] = []
     for language, group in by_language(jobs).items():
         options = check_options(config, language)
-        limit = short_file_s(engine, options)
-        seconds = check_seconds(group)
-        durations = {id(job): s for job, s in zip(group, seconds)}
-        short = [job for job, s in zip(group, seconds) if 0 < s <= limit]
-        tasks += [
-            partial(_packed, engine, config, options, batch, store)
-            for batch in batches(short, durations, short_file_gap_s(engine))
-        ]
-        tasks += [
-            partial(_alone, engine, config, options, job, store) for job, s in zip(group, seconds) if not 0 < s <= limit
-        ]
+        packed, alone = pack(group, check_seconds(group), engine_packing(engine, options))
+        tasks += [partial(_packed, engine, config, options, batch, store) for batch in packed]
+        tasks += [partial(_alone, engine, config, options, job, store) for job in alone]
     with ThreadPoolExecutor(max_workers=engine.workers, thread_name_prefix="check") as pool:
         for _ in pool.map(lambda task: task(), tasks):
             pass
 
 
-def _alone(
-    engine: asr.Engine,
-    config: RunConfig,
-    options: TranscribeOptions,
-    job: CheckJob,
-    store: Store,
-    audio: DecodedAudio | None = None,
-) -> None:
-    """Checks one file, window after window (`audio`: already decoded, when it was)."""
+def _alone(engine: asr.Engine, config: RunConfig, options: TranscribeOptions, job: CheckJob, store: Store) -> None:
+    """Checks one file, window after window."""
+    _keep(job, store, lambda: transcribe_audio(engine, _decoded(job, config), options))
+
+
+def _keep(job: CheckJob, store: Store, produce: Callable[[], tuple[Transcript, list[str]]]) -> None:
+    """Stores the words `produce` transcribes, or a warning on the job when its check fails."""
     try:
-        transcript, _ = transcribe_audio(engine, audio or _decoded(job, config), options)
+        transcript, _ = produce()
     except RunStoppedError:
         raise
     except Exception as e:  # noqa: BLE001 (one file's check must not cost the run, nor the file its draft)
@@ -101,27 +91,16 @@ def _packed(
     engine: asr.Engine, config: RunConfig, options: TranscribeOptions, batch: list[CheckJob], store: Store
 ) -> None:
     """Checks short files packed together; one that is silent or longer than its header said goes alone."""
-    decoded: list[tuple[CheckJob, DecodedAudio]] = []
+    decoded: list[DecodedAudio | Exception] = []
     for job in batch:
         try:
-            decoded.append((job, _decoded(job, config)))
+            decoded.append(_decoded(job, config))
         except RunStoppedError:
             raise
         except PreannotateError as e:
-            failed(job, e)
-    limit = short_file_s(engine, options)
-    packable = [(j, a) for j, a in decoded if a.duration <= limit and (a.timeline is None or not a.timeline.silent)]
-    chosen = {id(j) for j, _ in packable}
-    for job, audio in decoded:
-        if id(job) not in chosen:
-            _alone(engine, config, options, job, store, audio)
-    outcomes = engine.transcribe_short([a.samples for _, a in packable], options) if packable else []  # type: ignore[attr-defined]
-    for (job, audio), outcome in zip(packable, outcomes):
-        if isinstance(outcome, PreannotateError):
-            failed(job, outcome)
-            continue
-        transcript = audio.timeline.restore(outcome) if audio.timeline is not None else outcome
-        store(job, stored_words(job, transcript))
+            decoded.append(e)
+    for job, produce in zip(batch, transcribe_batch(engine, options, decoded)):
+        _keep(job, store, produce)
 
 
 def check_seconds(jobs: list[CheckJob]) -> list[float]:

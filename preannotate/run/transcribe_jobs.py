@@ -25,7 +25,7 @@ from ..speakers.channels import channel_names
 from ..speakers.merge import CHANNELS_META, merge_channels
 from ..storage import write_json_atomic
 from .decode import Decoded, Decoding
-from .packed_jobs import batches, in_batches, short_file_gap_s, short_file_s, split_short
+from .packed_jobs import engine_packing, in_batches, pack
 from .plan import Job, result_from_transcript
 
 log = logging.getLogger(__name__)
@@ -155,15 +155,15 @@ def _results_here(
     work = _Work(engine, config, key)
     seconds = {id(job): d for job, d in zip(jobs, durations)}
     # Channels decode to one signal per channel, transcribed apart: never packed with other files.
-    limit = 0.0 if config.speakers.mode == "channels" else short_file_s(engine, config.transcribe)
-    short, jobs = split_short(jobs, durations, limit)
-    if short:
-        log.info("%d short file(s) packed together (model.faster_whisper.pack_short_files)", len(short))
+    packing = (0.0, 0.0) if config.speakers.mode == "channels" else engine_packing(engine, config.transcribe)
+    groups, jobs = pack(jobs, durations, packing)
+    if groups:
+        n = sum(map(len, groups))
+        log.info("%d short file(s) packed together (model.faster_whisper.pack_short_files)", n)
     if engine.workers > 1:  # longest first: the files still running when the others are done are short ones
         jobs = sorted(jobs, key=lambda job: -seconds[id(job)])
     run = _in_parallel if engine.workers > 1 else _in_turn
-    groups = batches(short, seconds, short_file_gap_s(engine))
-    packed = in_batches(groups, audio, work, engine.workers) if short else iter(())
+    packed = in_batches(groups, audio, work, engine.workers) if groups else iter(())
     return itertools.chain(packed, run(jobs, audio, work) if jobs else iter(()))
 
 

@@ -77,6 +77,11 @@ def torch_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def device_for(asked: str) -> str:
+    """The device diarization runs on for the run's `model.device`: CUDA when it may be used and is there."""
+    return "cuda" if asked != "cpu" and torch.cuda.is_available() else "cpu"
+
+
 def diarize(samples: np.ndarray, count: SpeakerCount | None = None, device: str = "cpu") -> list[Turn]:
     """Finds who speaks when in 16 kHz mono audio.
 
