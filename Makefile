@@ -28,7 +28,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt pyprojec
 demo: setup
 	$(BIN)/preannotate run configs/demo.yaml
 
-# Everything, what CI runs (about 30 minutes on 2 CPU cores: a fresh clone's .ci/run took 29 min, setup included).
+# Everything, what CI runs (about 50 minutes on 2 idle CPU cores, setup included; CI once took 86 min).
 test: setup
 	$(BIN)/python -m pytest
 
