@@ -32,8 +32,9 @@ settings.register_profile("fast", max_examples=25)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Loads the Hypothesis profile `fast` when the slow tests are left out (`make test-fast`)."""
-    if "not slow" in (config.option.markexpr or ""):
+    """Loads the Hypothesis profile `fast` when the slow tests are left out (`make test-fast`), unless a profile
+    is named (`make test` runs that tier with `--hypothesis-profile=default`: every example)."""
+    if "not slow" in (config.option.markexpr or "") and not config.getoption("hypothesis_profile", None):
         settings.load_profile("fast")
 
 
