@@ -34,7 +34,7 @@ demo: setup
 FAST := not model and not notebook and not slow
 REST := model or notebook or slow
 
-# Everything, what CI runs (about 55 minutes on 2 idle CPU cores, setup included; CI once took 86 min): the fast
+# Everything, what CI runs (41 to 55 minutes on 2 CPU cores, setup included; CI once took 86 min): the fast
 # tier on every core with every Hypothesis example, then the others one at a time (they load models that use
 # every core, and Ray's test clusters must not share the machine); both run, and either failing fails it.
 test: setup
