@@ -42,6 +42,7 @@ test: setup
 	$(BIN)/python -m pytest -m "$(REST)"; rest=$$?; \
 	test $$fast -eq 0 && test $$rest -eq 0
 
+# The fast tier alone, with the Hypothesis profile `fast` (a quarter of the examples): minutes, not most of an hour.
 test-fast: setup
 	$(BIN)/python -m pytest -m "$(FAST)" -n auto --dist loadfile
 
