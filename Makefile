@@ -32,6 +32,7 @@ demo: setup
 # README.md, Development, says how long they take). A test file's tests share one worker, so a module's
 # fixtures (a built wheel, a finished run) are made once, not once per worker.
 FAST := not model and not notebook and not slow
+# Its complement, written out: `not ($(FAST))` holds "not slow", which would load the `fast` profile (tests/conftest.py).
 REST := model or notebook or slow
 
 # Everything, what CI runs (41 to 55 minutes on 2 CPU cores, setup included; CI once took 86 min): the fast
