@@ -49,6 +49,26 @@ def test_only_prompts_of_four_words_or_more_with_nothing_unsaid_are_taken(prompt
     }
 
 
+def test_outside_english_no_prompt_with_a_digit_is_taken(prompt_speech):
+    spanish = """; Core Asterisk Sounds in Spanish
+agent-pass: Por favor ingrese su contrasena seguida por la tecla de numero
+conf-adminmenu: Por favor marque 1 para habilitar el modo mudo
+conf-adminmenu-18: Por favor presione uno para activar el modo mudo personal
+"""
+    assert prompt_speech.chosen(spanish, "es") == {
+        "agent-pass": "Por favor ingrese su contrasena seguida por la tecla de numero",
+        "conf-adminmenu-18": "Por favor presione uno para activar el modo mudo personal",
+    }  # Whisper's normalizer reads numbers only in English
+    assert "conf-adminmenu" in prompt_speech.chosen(spanish, "en")
+
+
+def test_each_language_has_its_packages_and_speaker(prompt_speech):
+    for language, prompts in prompt_speech.OTHERS.items():
+        assert prompts.language == language and prompts.speaker.startswith(language)
+        assert prompts.package().endswith(f"/asterisk-core-sounds-{language}_1.6.1-1_all.deb")
+        assert len({prompts.texts_sha256, prompts.audio_sha256}) == 2
+
+
 def _g722(samples: np.ndarray) -> bytes:
     out = io.BytesIO()
     with av.open(out, "w", format="g722") as container:
@@ -76,18 +96,23 @@ def _deb(members: dict[str, bytes]) -> bytes:
     return body
 
 
-def test_the_chosen_prompts_are_decoded_from_the_packages_and_checked(prompt_speech, tmp_path, monkeypatch):
+def test_the_chosen_prompts_are_decoded_from_the_packages_and_checked(prompt_speech, tmp_path):
     tone = (np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000) * 8000).astype("<i2")
     audio = {f"usr/share/asterisk/sounds/en_US_f_Allison/{n}.g722": _g722(tone) for n in ("agent-pass", "beep")}
     audio["usr/share/asterisk/sounds/en_US_f_Allison/dictate/both_help.g722"] = _g722(tone[:8000])
     texts = {"usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz": gzip.compress(TRANSCRIPT.encode())}
     mirror, downloads = tmp_path / "mirror", tmp_path / "downloads"  # a file:// mirror stands in for Debian's
     mirror.mkdir()
-    for source, members in (("TEXTS_DEB", texts), ("AUDIO_DEB", audio)):
-        package = mirror / getattr(prompt_speech, source)[0].rsplit("/", 1)[1]
+    sha256 = []
+    for suffix, members in (("", texts), ("-g722", audio)):
+        package = mirror / f"asterisk-core-sounds-en{suffix}_1.6.1-1_all.deb"
         package.write_bytes(_deb(members))
-        monkeypatch.setattr(prompt_speech, source, (package.as_uri(), hashlib.sha256(package.read_bytes()).hexdigest()))
-    manifest = prompt_speech.build_prompt_set(tmp_path / "set", downloads)
+        sha256.append(hashlib.sha256(package.read_bytes()).hexdigest())
+    english = prompt_speech.Prompts("en", *sha256, "en_US_f_Allison", pool=mirror.as_uri())
+    assert english.package("-g722") == prompt_speech.ENGLISH.package("-g722").replace(
+        prompt_speech.POOL, mirror.as_uri()
+    )
+    manifest = prompt_speech.build_prompt_set(tmp_path / "set", downloads, english)
     assert manifest == [
         {"file": "agent-pass.wav", "text": "Please enter your password followed by the pound key."},
         {"file": "dictate_both_help.wav", "text": "Press one to pause, and two to resume."},
@@ -98,8 +123,8 @@ def test_the_chosen_prompts_are_decoded_from_the_packages_and_checked(prompt_spe
     assert 5000 < np.abs(decoded).max() < 9000  # the tone, decoded
 
     (tmp_path / "set" / "manifest.json").unlink()
-    name = prompt_speech.AUDIO_DEB[0].rsplit("/", 1)[1]
+    name = english.package("-g722").rsplit("/", 1)[1]
     (downloads / name).unlink()
     (mirror / name).write_bytes(b"not the package")
     with pytest.raises(prompt_speech.PromptSpeechUnavailable, match="sha256"):
-        prompt_speech.build_prompt_set(tmp_path / "set", downloads)
+        prompt_speech.build_prompt_set(tmp_path / "set", downloads, english)
