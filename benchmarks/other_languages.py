@@ -1,8 +1,10 @@
 """The review flags on real speech in other languages: Asterisk's Spanish, French, Italian and Russian prompts.
 
-Non-English drafts are assessed by `review_model.json` alone (no check model, slowed decode or English
-language model: those are for English), a model fitted on English synthetic speech and never measured on
-other languages until this set. Each language is one professional speaker reading phone-menu prompts
+Until 2026-12-04 non-English drafts were assessed by `review_model.json` alone (no check model, slowed decode
+or English language model: those are for English), fitted on English synthetic speech and never measured on
+other languages until this set. Since then `review_model_languages.json` assesses them: the same score with
+its mapping and threshold fitted on these prompts (tools/review_languages.py, which scores it one language
+out; its figures here are in sample). Each language is one professional speaker reading phone-menu prompts
 (prompt_speech.py: the same packages and rule as the English set, and no prompt with a digit), drafted by
 base (faster-whisper, beam 5, the language given) with the default chunking.
 
@@ -28,6 +30,7 @@ from preannotate.config import load_config
 from preannotate.quality import default_model, evaluate_review_model, flag_metrics
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES
 from preannotate.quality.labels import Normalizer
+from preannotate.quality.model import languages_model
 from preannotate.run import run_pipeline
 from preannotate.text_normalize import _whisper_normalizers
 
@@ -44,8 +47,9 @@ def score_language(work: Path, language: str, model: str = MODEL) -> dict:
     """Drafts one language's prompts with `model` (runs in `<work>/prompts-<language>`) and scores the flags.
 
     Returns:
-        The set's size, the draft's WER, and the review model's and exported flags' metrics (as
-        review_model.score_run gives them), or `skipped` with the reason.
+        The set's size, the draft's WER, review_model.json's and review_model_languages.json's metrics (the
+        latter in sample) and the exported flags' (as review_model.score_run gives them), or `skipped` with
+        the reason.
     """
     try:
         entries = build_prompt_set(work / f"prompts-{language}", work / "downloads", OTHERS[language])
@@ -70,6 +74,7 @@ def score_language(work: Path, language: str, model: str = MODEL) -> dict:
         "prompts": len(entries),
         "wer": round(errors / words, 4) if words else None,
         "review_model": evaluate_review_model(review, rows),
+        "languages_model": evaluate_review_model(languages_model(), rows),
         "exported": flag_metrics(has_error, flags).to_dict(),
     }
 

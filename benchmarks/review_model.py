@@ -184,7 +184,8 @@ def save(
     """
     data = json.loads(path.read_text()) if path.is_file() else {}
     model = {"threshold": review.threshold, "word_threshold": review.word_threshold, "features": list(review.features)}
-    data["review"] = {"review_model": model, "results": results, "targets": targets(results)}
+    kept = {k: v for k, v in data.get("review", {}).items() if k == "other_languages"}  # other_languages.py's
+    data["review"] = {**kept, "review_model": model, "results": results, "targets": targets(results)}
     if real is not None:
         data["review"]["real_speech"] = real
     if prompts is not None:

@@ -22,6 +22,7 @@ from .quality.model import (
     DoubtfulWord,
     checked_model,
     english_model,
+    languages_model,
     slowed_model,
 )
 from .quality.rivals import shipped_rivals
@@ -42,6 +43,8 @@ class Reviewer:
             `unstable_words` too), with its threshold; None assesses them with `checked`.
         english: The model for English files without a check (fitted with `lm_rival`), with its threshold;
             None assesses them with `model`.
+        languages: The model for files in another language than English without a check (calibrated on real
+            speech in other languages), with its threshold; None assesses them with `model`.
     """
 
     model: ReviewModel
@@ -49,6 +52,7 @@ class Reviewer:
     checked: Scored | None = None
     slowed: Scored | None = None
     english: Scored | None = None
+    languages: Scored | None = None
 
     @classmethod
     def default(cls) -> Reviewer:
@@ -73,10 +77,11 @@ class Reviewer:
 
         if options.review_model is not None:
             return cls._team(model, options, scored)
+        english, languages = scored(english_model()), scored(languages_model())
         if options.cross_check is None:
-            return cls(*scored(model), english=scored(english_model()))
+            return cls(*scored(model), english=english, languages=languages)
         slowed = scored(slowed_model()) if options.slowed_check else None
-        return cls(*scored(model), scored(checked_model()), slowed, scored(english_model()))
+        return cls(*scored(model), scored(checked_model()), slowed, english, languages)
 
     @classmethod
     def _team(cls, model: ReviewModel, options: AnnotationOptions, scored: Callable[[ReviewModel], Scored]) -> Reviewer:
@@ -84,9 +89,10 @@ class Reviewer:
 
         Calibrated on checked drafts, it assesses the checked files: those without a check (its failure, a
         language the check model does not know) keep the shipped models. Calibrated on English corrections (it
-        reads `lm_rival`), it assesses the English files: other languages keep review_model.json.
+        reads `lm_rival`), it assesses the English files: other languages keep the shipped ones.
         """
         name = options.review_model
+        languages = scored(languages_model())
         if "lm_rival" in model.features and shipped_rivals() is None:  # calibrated on English corrections
             raise ConfigError(
                 f"annotation.review_model {name!r} reads lm_rival, but the language model it needs cannot be loaded"
@@ -94,21 +100,22 @@ class Reviewer:
             )
         if CHECK_FEATURE not in model.features:
             if "lm_rival" in model.features:  # English words' rivals: meaningless in another language
-                return cls(*scored(default_model()), english=scored(model))
+                return cls(*scored(default_model()), english=scored(model), languages=languages)
             return cls(*scored(model))
         if options.cross_check is None:
             raise ConfigError(
                 f"annotation.review_model {name!r} was calibrated on checked drafts (it reads the words a check model"
                 " heard otherwise), but annotation.cross_check is null: set it (auto) or use another model"
             )
+        english = scored(english_model())
         if SLOWED_FEATURE not in model.features:
-            return cls(*scored(default_model()), scored(model), english=scored(english_model()))
+            return cls(*scored(default_model()), scored(model), english=english, languages=languages)
         if not options.slowed_check:
             raise ConfigError(
                 f"annotation.review_model {name!r} was calibrated on drafts with a slowed decode (it reads its words),"
                 " but annotation.slowed_check is false: set it to true or use another model"
             )
-        return cls(*scored(default_model()), scored(checked_model()), scored(model), scored(english_model()))
+        return cls(*scored(default_model()), scored(checked_model()), scored(model), english, languages)
 
     def assess(
         self,
@@ -127,7 +134,7 @@ class Reviewer:
             slowed: The draft model's words for the file slowed down (at the file's times); None (or no
                 `slowed` model) assesses with the check alone.
             language: The transcript's language code; "en" assesses an unchecked file with the `english` model
-                (when its language model loads: `rivals.shipped_rivals`).
+                (when its language model loads: `rivals.shipped_rivals`), another code with `languages`.
 
         Returns:
             New chunks; `review_reason` keeps the rules' reasons and adds `predicted_wer` when
@@ -135,8 +142,7 @@ class Reviewer:
             has doubtful words to look at.
         """
         if check is None or self.checked is None:
-            english = self.english if language == "en" and shipped_rivals() is not None else None
-            model, threshold = english or (self.model, self.threshold)
+            model, threshold = self._unchecked(language)
             return [self._assess(chunk, transcript_duration, model, threshold) for chunk in chunks]
         if slowed is None or self.slowed is None:
             model, threshold = self.checked
@@ -146,6 +152,12 @@ class Reviewer:
             self._assess(c, transcript_duration, model, threshold, unconfirmed(c, check), unconfirmed_words(c, slowed))
             for c in chunks
         ]
+
+    def _unchecked(self, language: str | None) -> Scored:
+        """The model for a file without a check: by its language, review_model.json's when none fits."""
+        if language == "en":
+            return self.english if self.english and shipped_rivals() is not None else (self.model, self.threshold)
+        return self.languages if self.languages and language else (self.model, self.threshold)
 
     def _assess(
         self,

@@ -9,7 +9,12 @@ import pandas as pd
 from support.sa_schema import assert_valid_sa_annotation
 
 from preannotate.config import load_config
+from preannotate.quality import default_model
+from preannotate.quality.model import languages_model
+from preannotate.results import Transcript
+from preannotate.review import Reviewer
 from preannotate.run import run_pipeline
+from preannotate.run.chunks import chunk_item
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +33,7 @@ def test_demo_outputs_are_complete_and_valid(tmp_path, base_model):
         assert len(annotation["instances"]) == f.chunks == (chunks["item"] == f.item).sum() > 0
         for suffix in ("srt", "vtt"):
             assert (tmp_path / "subtitles" / f"{f.item}.{suffix}").stat().st_size > 0
+    _other_languages_are_assessed_by_their_model(tmp_path, report, config)
 
     # Only chunking changed: everything is re-chunked from the stored transcripts, nothing re-transcribed.
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "transcripts").iterdir()}
@@ -35,6 +41,20 @@ def test_demo_outputs_are_complete_and_valid(tmp_path, base_model):
     assert {f.status for f in rechunked.files} == {"skipped"}
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "transcripts").iterdir()} == stamps
     assert json.loads((tmp_path / "run.json").read_text())["config"]["chunking"]["policy"] == "segments"
+
+
+def _other_languages_are_assessed_by_their_model(out: Path, report, config) -> None:
+    """The Spanish and French files (unchecked under `auto`) carry review_model_languages.json's verdicts."""
+    rows = [json.loads(line) for line in (out / "chunks.jsonl").read_text().splitlines()]
+    plain = Reviewer(default_model(), default_model().threshold)
+    for f in (f for f in report.files if f.language != "en"):
+        transcript = Transcript.from_dict(json.loads((out / "transcripts" / f"{f.item}.json").read_text()))
+        exported = [r["predicted_wer"] for r in rows if r["item"] == f.item]
+        assert exported == [c.predicted_wer for c in chunk_item(f.item, "", transcript, config.chunking).chunks]
+        ours = Reviewer(languages_model(), languages_model().threshold)
+        assert exported == [c.predicted_wer for c in chunk_item(f.item, "", transcript, config.chunking, ours).chunks]
+        without = chunk_item(f.item, "", transcript, config.chunking, plain).chunks
+        assert all(e != c.predicted_wer for e, c in zip(exported, without)), f.item
 
 
 def _as_overrides(config) -> list[str]:

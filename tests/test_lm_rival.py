@@ -19,7 +19,7 @@ from preannotate.options import AnnotationOptions, CorrectionOptions
 from preannotate.quality import ReviewModel, assess_chunk, chunk_features, default_model
 from preannotate.quality import rivals as rivals_module
 from preannotate.quality.features import ENGLISH_FEATURES, MODEL_FEATURES
-from preannotate.quality.model import english_model
+from preannotate.quality.model import english_model, languages_model
 from preannotate.quality.rivals import lm_rival, shipped_rivals
 from preannotate.results import Transcript
 from preannotate.review import Reviewer
@@ -63,14 +63,15 @@ def test_the_english_model_reads_the_rivals_and_meets_the_target_held_out() -> N
 
 
 @pytest.mark.parametrize("options", [AnnotationOptions(), AnnotationOptions(cross_check=None)])
-def test_english_files_without_a_check_are_assessed_with_the_english_model_and_others_without(options) -> None:
+def test_english_files_without_a_check_are_assessed_with_the_english_model_and_others_with_theirs(options) -> None:
     reviewer = Reviewer.from_options(options)
     [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
     [spanish] = reviewer.assess([chunk(MOAT)], 60.0, language="es")
     [unknown] = reviewer.assess([chunk(MOAT)], 60.0)
     assert english.predicted_wer == assess_chunk(chunk(MOAT), 60.0, english_model()).predicted_wer
-    assert spanish.predicted_wer == unknown.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
-    assert english.predicted_wer != spanish.predicted_wer
+    assert spanish.predicted_wer == assess_chunk(chunk(MOAT), 60.0, languages_model()).predicted_wer
+    assert unknown.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer
+    assert len({english.predicted_wer, spanish.predicted_wer, unknown.predicted_wer}) == 3
 
 
 def test_a_teams_own_model_assesses_english_files_too(tmp_path: Path) -> None:
@@ -92,7 +93,7 @@ def test_a_teams_model_calibrated_on_english_corrections_assesses_the_english_fi
     [english] = reviewer.assess([chunk(MOAT)], 60.0, language="en")
     [spanish] = reviewer.assess([chunk(MOAT)], 60.0, language="es")
     assert english.predicted_wer == assess_chunk(chunk(MOAT), 60.0, ReviewModel.load(own)).predicted_wer
-    assert spanish.predicted_wer == assess_chunk(chunk(MOAT), 60.0).predicted_wer  # review_model.json: no rivals
+    assert spanish.predicted_wer == assess_chunk(chunk(MOAT), 60.0, languages_model()).predicted_wer  # no rivals
     # Both assess files of a run, so a new review_model.json re-assesses its chunks; not those of a team's model
     # that assesses every file.
     plain = tmp_path / "plain.json"
@@ -124,17 +125,18 @@ def test_a_tiny_english_run_exports_the_english_models_verdicts(tmp_path: Path, 
     assert any(differ)  # review_model.json alone would have given other figures
 
 
-def test_a_new_english_model_assesses_the_chunks_again_and_a_teams_own_model_ignores_it(
-    tmp_path: Path, monkeypatch
+@pytest.mark.parametrize("shipped_file", ["ENGLISH_REVIEW_MODEL", "LANGUAGES_REVIEW_MODEL"])
+def test_a_new_english_or_other_languages_model_assesses_the_chunks_again_and_a_teams_own_model_ignores_it(
+    tmp_path: Path, monkeypatch, shipped_file: str
 ) -> None:
-    other = tmp_path / "english.json"
+    other = tmp_path / "shipped.json"
     default_model().save(other)
     english_folder(tmp_path)
     own = tmp_path / "own.json"
     default_model().save(own)
     shipped, teams = config(tmp_path), config(tmp_path, f"annotation.review_model={own}")
     before = stages.stage_keys(shipped, "m"), stages.stage_keys(teams, "m")
-    monkeypatch.setattr(stages, "ENGLISH_REVIEW_MODEL", other)
+    monkeypatch.setattr(stages, shipped_file, other)  # a folder's languages are known only once transcribed
     after = stages.stage_keys(shipped, "m"), stages.stage_keys(teams, "m")
     assert before[0]["chunk"] != after[0]["chunk"] and before[0]["transcribe"] == after[0]["transcribe"]
     assert before[1] == after[1]

@@ -34,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from review_checked import checked_note, checked_records, doubtful_word_metrics  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
+from review_languages import languages_note  # noqa: E402
 from review_lm import ENGLISH_DATA, english_note, rival_records  # noqa: E402
 from review_perturbed import decode_slowed, slowed_note, unstable_records  # noqa: E402
 from review_report import write_note  # noqa: E402
@@ -45,7 +46,14 @@ from preannotate.quality import chunk_features, evaluate_review_model, fit_revie
 from preannotate.quality.evaluate import MEASURED_RUN_OVERRIDES, flag_metrics  # noqa: E402
 from preannotate.quality.features import CHECKED_FEATURES, ENGLISH_FEATURES, SLOWED_FEATURES  # noqa: E402
 from preannotate.quality.labels import english_normalizer, label_chunks  # noqa: E402
-from preannotate.quality.model import CHECKED_PATH, DEFAULT_PATH, ENGLISH_PATH, SLOWED_PATH  # noqa: E402
+from preannotate.quality.model import (  # noqa: E402
+    CHECKED_PATH,
+    DEFAULT_PATH,
+    ENGLISH_PATH,
+    LANGUAGES_PATH,
+    SLOWED_PATH,
+    languages_model,
+)
 from preannotate.results import Transcript  # noqa: E402
 from preannotate.run import run_pipeline  # noqa: E402
 
@@ -242,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
         note = paths[0].with_name("README.md")
         write_note(note, model)
         sections = [note.read_text(encoding="utf-8"), checked_note(checked), slowed_note(slowed), english_note(english)]
+        sections.append(languages_note(languages_model()))  # its own tool refits it, from review_model.json's score
         note.write_text("\n".join(sections), encoding="utf-8")
+        print(f"review_model.json changed: run tools/review_languages.py --save {LANGUAGES_PATH} (it keeps its score)")
 
 
 def file_counts(splits: dict, train_files: int = TRAIN_FILES, heldout_files: int = HELDOUT_FILES) -> dict[str, int]:

@@ -113,6 +113,46 @@ def verdict(scores: dict[str, dict[str, dict]]) -> dict[str, dict]:
     return found
 
 
+HEADING = "## The model for drafts in other languages (`review_model_languages.json`)"
+
+
+def languages_note(model: ReviewModel) -> str:
+    """The provenance note's section on the model for other languages, from its provenance."""
+    fit, held_out = model.provenance["fit"], model.provenance.get("held_out_by_language", {})
+    m = fit["in_sample"]
+    lines = [
+        HEADING,
+        "review_model.json's score (its features and coefficients), with its mapping to WER and its threshold",
+        "fitted on real speech: Asterisk's Spanish, French, Italian and Russian prompts drafted by base",
+        "(`benchmarks/other_languages.py`; `recalibrate_review_model`, target recall 0.85). Used for transcripts",
+        "in another language than English without a check; English keeps its models. tools/review_languages.py",
+        "chose it by a rule committed before it was fitted (commit 8edd314), one language held out at a time.",
+        "Refitting review_model.json means running `tools/review_languages.py --save` again (a test fails until",
+        "then: this model must keep its score).",
+        f"Fit: {fit['rows']} chunks, {fit['with_error']} with an error; wer_slope {model.wer_slope:.4f},"
+        f" wer_intercept {model.wer_intercept:.4f}, threshold = {model.threshold:.4f}. In sample: recall"
+        f" {m['recall']}, precision {m['precision']}, AUC {m['auc']}.",
+        "",
+        "| held-out language | chunks | with error | flagged | recall | precision | AUC |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {language} | {h['chunks']} | {h['with_error']} | {h['flagged']} | {h['recall']} | {h['precision']} |"
+        f" {h['auc']} |"
+        for language, h in held_out.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def with_section(note: str, section: str) -> str:
+    """The provenance note with its section on this model replaced by `section` (appended if missing)."""
+    start = note.find(HEADING)
+    if start < 0:
+        return note.rstrip("\n") + "\n\n" + section
+    end = note.find("\n## ", start + len(HEADING))
+    return note[:start] + section + (note[end:] if end >= 0 else "")
+
+
 def main() -> None:
     """Scores both candidates one language out, prints the rule's verdict and saves the winner (`--save`)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -134,6 +174,9 @@ def main() -> None:
         model = candidates(rows, {"data": data})[winner]
         model.provenance["held_out_by_language"] = {lang: s[winner] for lang, s in scores.items()}
         model.save(args.save)
+        note = args.save.with_name("README.md")
+        if note.is_file():
+            note.write_text(with_section(note.read_text(encoding="utf-8"), languages_note(model)), encoding="utf-8")
         print(f"{winner} saved to {args.save}")
 
 

@@ -80,6 +80,6 @@ def english_note(model) -> str:
         "one phone away from one of the chunk's words brings to the log probability of the words around it under",
         "CMU's US English trigram model (`preannotate/quality/rivals.py`; the model and dictionary ship in the",
         "pocketsphinx wheel). Used for English transcripts without a check (tiny.en's drafts under",
-        "`annotation.cross_check: auto`); other languages keep review_model.json. tools/review_lm.py's rule B",
+        "`annotation.cross_check: auto`); other languages keep theirs. tools/review_lm.py's rule B",
         "chose it on held-out speech only.",
     ])  # fmt: skip

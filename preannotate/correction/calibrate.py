@@ -36,7 +36,7 @@ from ..errors import CorrectionError, CorrectionInputError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..quality import chunk_features, flag_metrics
 from ..quality.crosscheck import CheckWord, unconfirmed_words
-from ..quality.model import CHECKED, ENGLISH, PLAIN, SLOWED, shipped_recipe
+from ..quality.model import CHECKED, ENGLISH, LANGUAGES, PLAIN, SLOWED, shipped_recipe
 from ..quality.rivals import lm_rival, shipped_rivals
 from ..results import Word
 from ..sa_format import microseconds
@@ -94,7 +94,7 @@ def run_rows(output_dir: str | Path, annotation: AnnotationOptions, options: Cor
             checks[item] = check, slowed
             found["checked_by"] += [by] if by else []
         english = file.get("language") == "en" and shipped_rivals() is not None
-        kind, features = assessed(chunk, float(duration), english, *checks[item])
+        kind, features = assessed(chunk, float(duration), english, *checks[item], language=file.get("language"))
         found["rows"].append((features, float(row["measured_wer"])))
         found["english"].append(english)
         found["kinds"].append(kind)
@@ -109,16 +109,19 @@ def assessed(
     english: bool,
     check: Sequence[CheckWord] | None = None,
     slowed: Sequence[CheckWord] | None = None,
+    *,
+    language: str | None = None,
 ) -> tuple[str, dict[str, float]]:
     """A chunk's features as its run assessed it, and the kind of shipped model that did (`shipped_recipe`).
 
     As `review.Reviewer` does: the check's words and the slowed decode's when the run made them, the language
     model's rival words for English (`english`); every candidate of `fitters` reads its recipe's among them.
+    A file in another language (`language`) without a check was assessed by the model of other languages.
     """
     unconfirmed = unconfirmed_words(chunk, check) if check is not None else 0
     unstable = unconfirmed_words(chunk, slowed) if check is not None and slowed is not None else 0
     rival = lm_rival(chunk) if english else 0.0
-    kind = PLAIN if not english else ENGLISH
+    kind = ENGLISH if english else LANGUAGES if language and language != "en" else PLAIN
     if check is not None:
         kind = SLOWED if slowed is not None else CHECKED
     return kind, chunk_features(chunk, duration, unconfirmed=unconfirmed, unstable=unstable, rival=rival)

@@ -24,6 +24,7 @@ from ..options import RunConfig
 from ..quality.model import CHECKED_PATH as CHECKED_REVIEW_MODEL
 from ..quality.model import DEFAULT_PATH as SHIPPED_REVIEW_MODEL
 from ..quality.model import ENGLISH_PATH as ENGLISH_REVIEW_MODEL
+from ..quality.model import LANGUAGES_PATH as LANGUAGES_REVIEW_MODEL
 from ..quality.model import SLOWED_PATH as SLOWED_REVIEW_MODEL
 from ..review import assesses_every_file, reads_slowed
 from ..superannotate import upload_run
@@ -146,12 +147,15 @@ def _review_model_digest(config: RunConfig) -> dict[str, Any]:
     `annotation.review_model` is null for the shipped model, so the option alone would keep its old verdicts.
     Every model that may assess a file counts: a team's model calibrated on checked drafts leaves the files
     without a check to the shipped ones, one calibrated on English corrections other languages (`review.Reviewer`).
+    The model of other languages counts for every run, as the English one: a folder's languages are not known
+    before its files are transcribed.
     """
     team, checked = config.annotation.review_model, checking(config)
     try:
         digests = {"review_model_sha256": file_sha256(team or SHIPPED_REVIEW_MODEL)}
         if not assesses_every_file(config.annotation):  # the shipped models assess the rest (English: its own)
             digests["english_review_model_sha256"] = file_sha256(ENGLISH_REVIEW_MODEL)
+            digests["languages_review_model_sha256"] = file_sha256(LANGUAGES_REVIEW_MODEL)
             if team is not None:
                 digests["shipped_review_model_sha256"] = file_sha256(SHIPPED_REVIEW_MODEL)
         if checked and (team is None or reads_slowed(config.annotation)):  # also a team's slowed one's fallback
