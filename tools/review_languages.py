@@ -201,11 +201,7 @@ def _word_outcome(model: ReviewModel) -> str:
         if all(w["higher"] for w in by_word.values())
         else "review_model.json's, kept"
     )
-    return (
-        f" ({how} by the second rule: held-out F1 of the words listed {held})"
-        if held
-        else ""
-    )
+    return f" ({how} by the second rule: held-out F1 of the words listed {held})" if held else ""
 
 
 def with_section(note: str, section: str) -> str:
