@@ -120,7 +120,7 @@ def candidates(train: dict[str, Rows], provenance: dict) -> dict[str, ReviewMode
             feature_names=MODEL_FEATURES,
             groups=groups,
             provenance=provenance,
-        ),  # fmt: skip
+        ),
         "recalibrated": recalibrate_review_model(
             default_model(), pooled, target_recall=TARGET_RECALL, provenance=provenance
         ),
