@@ -34,10 +34,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 from review_checked import checked_note, checked_records, doubtful_word_metrics  # noqa: E402
 from review_corpus import HELDOUT, TRAIN  # noqa: E402
-from review_languages import languages_note  # noqa: E402
 from review_lm import ENGLISH_DATA, english_note, rival_records  # noqa: E402
 from review_perturbed import decode_slowed, slowed_note, unstable_records  # noqa: E402
-from review_report import write_note  # noqa: E402
+from review_report import languages_note, write_note  # noqa: E402
 from review_speech import EASY, HARD, PLAIN, VERSION, plan_files, synthesize  # noqa: E402
 
 from preannotate.chunking import chunk_transcript  # noqa: E402

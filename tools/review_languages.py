@@ -45,10 +45,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
 
 from other_languages import normalizer  # noqa: E402
 from prompt_speech import OTHERS  # noqa: E402
+from review_report import languages_note, with_section  # noqa: E402
 from scored_runs import labelled_files  # noqa: E402
 
 from preannotate.quality import (  # noqa: E402
@@ -156,61 +157,6 @@ def verdict(scores: dict[str, dict[str, dict]]) -> dict[str, dict]:
                 failures.append(f"{language}: AUC {m['auc']} < {shipped['auc']} - 0.02")
         found[name] = {"qualifies": not failures, "failures": failures, "mean_f1": round(sum(f1s) / len(f1s), 4)}
     return found
-
-
-HEADING = "## The model for drafts in other languages (`review_model_languages.json`)"
-
-
-def languages_note(model: ReviewModel) -> str:
-    """The provenance note's section on the model for other languages, from its provenance."""
-    fit, held_out = model.provenance["fit"], model.provenance.get("held_out_by_language", {})
-    m = fit["in_sample"]
-    lines = [
-        HEADING,
-        "review_model.json's score (its features and coefficients), with its mapping to WER and its threshold",
-        "fitted on real speech: Asterisk's Spanish, French, Italian and Russian prompts drafted by base",
-        "(`benchmarks/other_languages.py`; `recalibrate_review_model`, target recall 0.85). Used for transcripts",
-        "in another language than English without a check; English keeps its models. tools/review_languages.py",
-        "chose it by a rule committed before it was fitted (commit 8edd314), one language held out at a time.",
-        "Refitting review_model.json means running `tools/review_languages.py --save` again (a test fails until",
-        "then: this model must keep its score).",
-        f"Fit: {fit['rows']} chunks, {fit['with_error']} with an error; wer_slope {model.wer_slope:.4f},"
-        f" wer_intercept {model.wer_intercept:.4f}, threshold = {model.threshold:.4f}. In sample: recall"
-        f" {m['recall']}, precision {m['precision']}, AUC {m['auc']}.",
-        f"word_threshold = {model.word_threshold}{_word_outcome(model)}.",
-        "",
-        "| held-out language | chunks | with error | flagged | recall | precision | AUC |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {language} | {h['chunks']} | {h['with_error']} | {h['flagged']} | {h['recall']} | {h['precision']} |"
-        f" {h['auc']} |"
-        for language, h in held_out.items()
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _word_outcome(model: ReviewModel) -> str:
-    """How the second rule chose the word threshold, from the provenance."""
-    by_word = model.provenance.get("word_threshold_by_language", {})
-    held = ", ".join(
-        f"{k} {w['fitted']['f1']} at {w['fitted_threshold']} against {w['shipped']['f1']}" for k, w in by_word.items()
-    )
-    how = (
-        "fitted on the four languages' words"
-        if all(w["higher"] for w in by_word.values())
-        else "review_model.json's, kept"
-    )
-    return f" ({how} by the second rule: held-out F1 of the words listed {held})" if held else ""
-
-
-def with_section(note: str, section: str) -> str:
-    """The provenance note with its section on this model replaced by `section` (appended if missing)."""
-    start = note.find(HEADING)
-    if start < 0:
-        return note.rstrip("\n") + "\n\n" + section
-    end = note.find("\n## ", start + len(HEADING))
-    return note[:start] + section + (note[end:] if end >= 0 else "")
 
 
 def main() -> None:
