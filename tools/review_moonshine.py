@@ -34,6 +34,20 @@ little optimistic.
     .venv/bin/python tools/review_moonshine.py                 # training runs reused from fit_review_model
 
 Moonshine's texts are cached per run and item under `<work>/moonshine/`.
+
+Outcome (2026-12-05, this machine's runs: an AMD EPYC with AVX2 and no AVX-512; AUC to 3 places):
+U fails condition 3: real speech pooled AUC 0.790 against 0.788 (+0.002); people's recordings 0.626 against
+0.631, Asterisk's prompts 0.775 against 0.773. Held out 0.984 at 0.901 (AUC 0.942) against 0.980 at 0.912
+(0.935). Not qualified.
+C fails condition 3: pooled 0.716 against 0.710 (+0.006); people's 0.726 against 0.717, prompts 0.678 against
+0.672. Held out 0.948 at 0.845 (AUC 0.866) against 0.958 at 0.836 (0.869). Not qualified.
+Why (reported, chose nothing): Moonshine hears espeak-ng speech otherwise than its text in 92% to 94% of the
+held-out chunks (against 19% to 60% of real speech's), so fitted on espeak-ng speech its disagreement weighs
+little. On real speech alone it ranks about as well as the fitted models (AUC 0.70 to 0.73; chunks where it
+agrees hold an error 6% to 26% of the time, where it disagrees 31% to 59%), and a refit on real speech itself
+(five folds by recording, people's and prompts pooled, 317 chunks) gains little from it: tiny.en AUC 0.795
+against 0.782, base 0.766 against 0.739, recall 0.84 and 0.84 at precision 0.30 and 0.27. Moonshine decoded
+15,654 s of padded chunks in 1,055 s on 2 cores (0.067 of real time, about the tiny.en check's cost).
 """
 
 from __future__ import annotations
@@ -44,6 +58,8 @@ import logging
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
@@ -126,7 +142,10 @@ def training_rows(work: Path, texts: ChunkTexts) -> tuple[dict, float]:
 
 
 def real_rows(bench: Path, model: str, texts: ChunkTexts) -> dict[str, list[tuple[dict, float]]]:
-    """Per real set, the chunks of benchmarks/review_model.py's run of one model with every feature."""
+    """Per real set, the chunks of benchmarks/review_model.py's run of one model with every feature.
+
+    Each row's features also name its recording (`item`, not a feature), for the report's folds.
+    """
     from prompt_speech import build_prompt_set
     from real_speech import build_real_set
     from scored_runs import labelled_files
@@ -147,9 +166,50 @@ def real_rows(bench: Path, model: str, texts: ChunkTexts) -> dict[str, list[tupl
                 extra = {"lm_rival": lm_rival(chunk, rivals), FEATURE: moonshine_feature(chunk, text)}
                 if check is not None:
                     extra["unconfirmed_words"] = float(unconfirmed_words(chunk, check))
-                rows.append(({**features, **extra}, wer))
+                rows.append(({**features, **extra, "item": f"{name}/{record['item']}"}, wer))
         found[name] = rows
     return found
+
+
+def report(held: list, real: dict[str, list], features: tuple[str, ...]) -> dict:
+    """Why (chooses nothing): the feature alone on each set, and refits on real speech, five folds by recording."""
+    from preannotate.quality.evaluate import ranking_auc
+
+    found: dict = {}
+    for name, rows in (("held out", held), *real.items()):
+        said, wrong = np.array([f[FEATURE] for f, _ in rows]), np.array([w > 0 for _, w in rows])
+        found[name] = {
+            "auc_alone": round(ranking_auc(said, wrong) or 0.0, 3),
+            "share_disagreeing": round(float((said > 0).mean()), 3),
+            "error_rate_agreeing": round(float(wrong[said == 0].mean()), 3),
+            "error_rate_disagreeing": round(float(wrong[said > 0].mean()), 3),
+        }
+    pooled = [r for rs in real.values() for r in rs]
+    found["refit on real speech"] = {
+        label: real_folds(pooled, names) for label, names in (("recipe", features), ("candidate", (*features, FEATURE)))
+    }
+    return found
+
+
+def real_folds(rows: list, features: tuple[str, ...], folds: int = 5) -> dict:
+    """Out-of-fold AUC, recall and precision of a refit on real rows, the folds keeping recordings together."""
+    from preannotate.quality.evaluate import flag_metrics, ranking_auc
+
+    files = sorted({f["item"] for f, _ in rows})
+    np.random.default_rng(0).shuffle(files)
+    fold = {item: i % folds for i, item in enumerate(files)}
+    predicted, flagged = np.zeros(len(rows)), np.zeros(len(rows), bool)
+    for k in range(folds):
+        model = fit_review_model([r for r in rows if fold[r[0]["item"]] != k], target_recall=0.85,
+                                 feature_names=features)  # fmt: skip
+        for i, (f, _) in enumerate(rows):
+            if fold[f["item"]] == k:
+                predicted[i] = model.predict_wer(f)
+                flagged[i] = predicted[i] > model.threshold
+    wrong = np.array([w > 0 for _, w in rows])
+    metrics = flag_metrics(wrong, flagged).to_dict()
+    return {"auc": round(ranking_auc(predicted, wrong) or 0.0, 3), "recall": metrics["recall"],
+            "precision": metrics["precision"]}  # fmt: skip
 
 
 def fitted(checked: dict, features: tuple[str, ...], word_threshold: float):
@@ -201,6 +261,7 @@ def main() -> None:
                 "real pooled": evaluate_review_model(review, pooled),
             }
         outcome[name] = {"model": model, **figures, **decide(figures["recipe"], figures["candidate"])}
+        outcome[name]["why (chooses nothing)"] = report(held, real, features)
     outcome["moonshine_cost"] = {"audio_seconds": round(texts.audio_seconds, 1), "seconds": round(texts.seconds, 1)}
     print(json.dumps(outcome, indent=1))
     if args.out:
