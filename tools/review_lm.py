@@ -63,9 +63,12 @@ class ChunkRivals:
         return {"lm_rival": lm_rival(chunk, self.rivals), "lm_surprise": max([0.0, *surprise])}
 
 
-def rival_records(records: dict) -> dict:
-    """The chunk records (`fit_review_model.collect`) with `lm_rival` in their features (one model loaded)."""
-    rivals = Rivals()
+def rival_records(records: dict, rivals: Rivals | None = None) -> dict:
+    """The chunk records (`fit_review_model.collect`) with `lm_rival` in their features (one model loaded).
+
+    `rivals`: a loaded model to use; None loads one.
+    """
+    rivals = rivals or Rivals()
     return {
         key: [{**r, "features": {**r["features"], "lm_rival": lm_rival(r["chunk"], rivals)}} for r in rows]
         for key, rows in records.items()

@@ -67,6 +67,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools"), str(ROOT / "benchmarks")]
 import fit_review_model as F  # noqa: E402
 from moonshine_check import PAD, Moonshine  # noqa: E402
 from review_checked import checked_records  # noqa: E402
+from review_lm import rival_records  # noqa: E402
 
 from preannotate.audio import decode_audio  # noqa: E402
 from preannotate.chunking import Chunk  # noqa: E402
@@ -86,10 +87,21 @@ log = logging.getLogger("review_moonshine")
 
 
 class ChunkTexts:
-    """Moonshine's text of each chunk of a run's items, cached in `<cache>/<run name>/<item>.json`."""
+    """Moonshine's text of each chunk of a run's items, cached in `<cache>/<run name>/<item>.json`.
 
-    def __init__(self, moonshine: Moonshine, cache: Path) -> None:
-        self.moonshine, self.cache, self.seconds, self.audio_seconds = moonshine, cache, 0.0, 0.0
+    The model (folded into `<cache>/model` once) is loaded only when some chunk's text is not cached.
+    """
+
+    def __init__(self, cache: Path) -> None:
+        self.cache, self.seconds, self.audio_seconds = cache, 0.0, 0.0
+        self._moonshine: Moonshine | None = None
+
+    @property
+    def moonshine(self) -> Moonshine:
+        """The model, loaded on first use."""
+        if self._moonshine is None:
+            self._moonshine = Moonshine(self.cache / "model")
+        return self._moonshine
 
     def texts(self, run: Path, item: str, source: Path, chunks: list[Chunk]) -> list[str]:
         """One text per chunk (decoded now for chunks not cached)."""
@@ -119,12 +131,11 @@ def sources(run: Path, folder: Path) -> dict[str, Path]:
     return {r["item"]: folder / r["source"] for r in json.loads((run / "run.json").read_text())["files"]}
 
 
-def training_rows(work: Path, texts: ChunkTexts) -> tuple[dict, float]:
+def training_rows(work: Path, texts: ChunkTexts, rivals: Rivals) -> tuple[dict, float]:
     """The checked training and held-out records with lm_rival and moonshine_unconfirmed, and the word threshold."""
     manifests = {split: F.build_audio(work, split, n) for split, n in F.file_counts(F.SPLITS).items()}
     records, words = F.collect(work, manifests, list(F.MODELS))
-    checked = checked_records(records, work / "runs")
-    rivals = Rivals()
+    checked = rival_records(checked_records(records, work / "runs"), rivals)
     for (split, model), rows in checked.items():
         run = work / "runs" / f"{split}-{model.split(':')[-1]}"
         where = sources(run, work / "audio" / split)
@@ -134,14 +145,13 @@ def training_rows(work: Path, texts: ChunkTexts) -> tuple[dict, float]:
         for item, file_rows in by_file.items():
             found = texts.texts(run, item, where[item], [r["chunk"] for r in file_rows])
             for r, text in zip(file_rows, found):
-                r["features"] = {**r["features"], "lm_rival": lm_rival(r["chunk"], rivals),
-                                 FEATURE: moonshine_feature(r["chunk"], text)}  # fmt: skip
+                r["features"] = {**r["features"], FEATURE: moonshine_feature(r["chunk"], text)}
         log.info("moonshine: %s/%s done (%.0f s of audio in %.0f s)", split, model, texts.audio_seconds, texts.seconds)
     train_words = [w for (s, _), ws in words.items() if s.startswith("train") for w in ws]
     return checked, fit_word_threshold(train_words)
 
 
-def real_rows(bench: Path, model: str, texts: ChunkTexts) -> dict[str, list[tuple[dict, float]]]:
+def real_rows(bench: Path, model: str, texts: ChunkTexts, rivals: Rivals) -> dict[str, list[tuple[dict, float]]]:
     """Per real set, the chunks of benchmarks/review_model.py's run of one model with every feature.
 
     Each row's features also name its recording (`item`, not a feature), for the report's folds.
@@ -153,7 +163,7 @@ def real_rows(bench: Path, model: str, texts: ChunkTexts) -> dict[str, list[tupl
     from preannotate.check_store import read_checks
 
     builders = {"real": build_real_set, "prompts": build_prompt_set}
-    rivals, found = Rivals(), {}
+    found = {}
     for name in REAL_SETS:
         entries = builders[name](bench / name, bench / "downloads")
         run = bench / f"{name}-{model.split(':')[-1]}"
@@ -244,13 +254,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("preannotate").setLevel(logging.WARNING)
-    texts = ChunkTexts(Moonshine(args.work / "moonshine" / "model"), args.work / "moonshine")
-    checked, word_threshold = training_rows(args.work, texts)
+    texts, rivals = ChunkTexts(args.work / "moonshine"), Rivals()
+    checked, word_threshold = training_rows(args.work, texts, rivals)
     outcome = {}
     for name, (features, model) in CANDIDATES.items():
         held = [(r["features"], r["wer"]) for (s, m), rs in checked.items() if s.startswith("heldout") and m == model
                 for r in rs]  # fmt: skip
-        real = real_rows(args.bench, model, texts)
+        real = real_rows(args.bench, model, texts, rivals)
         figures = {}
         for label, names in (("recipe", features), ("candidate", (*features, FEATURE))):
             review = fitted(checked, names, word_threshold)
