@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 LOCK_FILE = ".preannotate.lock"
 READ_TRIES = 20  # the holder writes its details just after locking: a reader may come in between
 READ_PAUSE_S = 0.05
+# As the output files (read and written by a team's group under its umask): a lock file other users of a
+# shared folder cannot open would leave their commands unlocked.
+LOCK_MODE = 0o666
 MAKE_TRIES = 50  # folders made and removed by other processes meanwhile: give up after this many rounds
 # Folders where locking cannot work (read-only, or a file system without locks): the command goes on
 # unlocked, as before, rather than refusing to read a run it cannot harm.
@@ -220,7 +223,7 @@ def _open_locked(path: Path, command: str, created: list[Path]) -> tuple[int, bo
     while True:
         created[:0] = _make_folders(path.parent)  # again, in case a holder removed it (see `_release`)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            fd = _open_existing(path)
         except FileNotFoundError:
             try:
                 made = _create_locked(path, command)
@@ -248,6 +251,18 @@ def _open_locked(path: Path, command: str, created: list[Path]) -> tuple[int, bo
         _unlock(fd)
 
 
+def _open_existing(path: Path) -> int:
+    """Opens a lock file there already: for writing, or read-only when another user made it and may not share it.
+
+    `flock` needs no write access, so a teammate's lock file (made 0644 under umask 022, or by versions before
+    LOCK_MODE) still locks; only the holder's details are not written then (`_write_holder`).
+    """
+    try:
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+
+
 def _create_locked(path: Path, command: str) -> int | None:
     """Creates the lock file already locked and naming this process, or None when another process made it first.
 
@@ -257,7 +272,7 @@ def _create_locked(path: Path, command: str) -> int | None:
     for its lock stayed, empty, kept as a stranger's by the winner.
     """
     tmp = path.parent / f".{path.name}.{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, LOCK_MODE)
     linked = False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the file: never refused
@@ -285,7 +300,7 @@ def _create_in_place(path: Path, command: str) -> int | None:
     A process that loses the race between the two leaves the file to the one that locked it (as before).
     """
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, LOCK_MODE)
     except FileExistsError:
         return None
     try:
@@ -351,6 +366,8 @@ def _take_over(fd: int, folder: Path) -> None:
 
 
 def _write_holder(fd: int, command: str) -> None:
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:  # another user's lock file (`_open_existing`)
+        return
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     record = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "started_at": started}
     data = (json.dumps(record) + "\n").encode("utf-8")
