@@ -70,6 +70,7 @@ def find_human_edits(
     target: str,
     read_all: bool = False,
     own_status: str | None = None,
+    seen: dict[str, tuple] | None = None,
 ) -> dict[str, HumanEdit]:
     """Reads the items already in the project and returns those a person has worked on.
 
@@ -84,6 +85,7 @@ def find_human_edits(
         own_status: The status this run's uploads give items (`superannotate.status`): an item in it that
             this folder's last upload gave it (the ledger records it) is judged by its content alone, as one
             in NotStarted or InProgress is.
+        seen: Gets the state (`item_state`) of each item whose annotation was read, for `changed_since`.
 
     Returns:
         Human-touched items by name; every other item of `todo` may be uploaded.
@@ -97,6 +99,8 @@ def find_human_edits(
     }
     wanted = [p.item for p in present if read_all or p.item not in by_status]
     held = read_annotations(session, project, wanted)
+    if seen is not None:
+        seen.update({name: item_state(listed[name], held.get(name)) for name in wanted})
     edits = {}
     for p in present:
         status, annotation = listed[p.item].status, held.get(p.item)
@@ -115,6 +119,41 @@ def find_human_edits(
         if reason:
             edits[p.item] = HumanEdit(p.item, reason, status, annotation)
     return edits
+
+
+def changed_since(
+    session: UploadSession, project: str, batch: list[PlannedItem], seen: dict[str, tuple]
+) -> dict[str, HumanEdit]:
+    """The batch's items no longer as `find_human_edits` saw them before the upload began, read again now.
+
+    An item it did not see (this upload attached it, or someone attached one of the name since) is as left
+    while it holds no annotation and no status people give, and plays this item's audio. Any other change
+    is counted as people's work: it came while this upload ran, and only people (or another tool) made it.
+    Items gone from the project are passed over (the upload reports them not found).
+    """
+    listed = session.listed_items(project, [p.item for p in batch])
+    held = read_annotations(session, project, [p.item for p in batch if p.item in listed])
+    edits = {}
+    for p in (p for p in batch if p.item in listed):
+        item, annotation = listed[p.item], held.get(p.item)
+        if p.item in seen:
+            if item_state(item, annotation) == seen[p.item]:
+                continue
+            reason = f"human-edited: changed on SuperAnnotate while this upload ran (status {item.status})"
+        elif foreign := not_ours([p.url] if p.url else [], item.url):
+            edits[p.item] = HumanEdit(p.item, foreign, item.status, annotation, foreign=True)
+            continue
+        elif _blank(annotation) and not is_human_status(item.status):
+            continue
+        else:
+            reason = f"human-edited: worked on since this upload attached it (status {item.status})"
+        edits[p.item] = HumanEdit(p.item, reason, item.status, annotation)
+    return edits
+
+
+def item_state(item: ListedItem, annotation: dict | None) -> tuple:
+    """What a change by people would change: the item's status, audio and annotation content."""
+    return item.status, item.url, _content(annotation)
 
 
 def not_as_left(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import UploadError
 from ..options import SuperAnnotateOptions
@@ -31,6 +31,7 @@ def send_batches(
     ledger: Ledger,
     report: UploadReport,
     notes: dict[str, str] | None = None,
+    recheck: Callable[[list[PlannedItem]], list[PlannedItem]] | None = None,
 ) -> None:
     """Uploads the items batch by batch, recording each success in the ledger and the report.
 
@@ -42,6 +43,8 @@ def send_batches(
             confirmed), so an interrupted run resumes with the rest and replaces its own unconfirmed uploads.
         report: Gets one outcome per item.
         notes: Reasons to record with items that succeed (an overwrite of human edits...).
+        recheck: Called with each batch just before it is sent; returns the items still to send (it reports
+            those it keeps back, whose unconfirmed record in the ledger is dropped).
     """
     notes = notes or {}
     target = report.target or ""
@@ -53,9 +56,13 @@ def send_batches(
         for p in (p for batch in batches for p in batch):  # recorded before sending: a stop before the
             ledger.begin(target, meta, p.item, p.annotation or {}, p.url)  # confirmation still knows the upload ours
         ledger.save()
-        for batch in batches:
-            last = batch is batches[-1]  # the ledger is saved as the round ends (see `rounds`)
-            outcomes = upload_batch(session, options.project, batch, options.verify_upload)
+        for planned in batches:
+            last = planned is batches[-1]  # the ledger is saved as the round ends (see `rounds`)
+            batch = recheck(planned) if recheck else planned
+            sending = {p.item for p in batch}
+            for p in (p for p in planned if p.item not in sending):
+                ledger.refused(target, p.item, p.annotation or {})  # begun above, never sent
+            outcomes = upload_batch(session, options.project, batch, options.verify_upload) if batch else {}
             for p in batch:
                 if outcomes[p.item] is None:
                     ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url)

@@ -7,16 +7,17 @@ fails fast on a bad token), then, once `<output>/superannotate/<item>.json` are 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, CredentialsError
+from ..errors import ConfigError, CredentialsError, UploadError
 from ..lock import locked
 from ..options import AnnotationOptions, RunConfig, SuperAnnotateOptions
 from .client import UploadSession, connect
 from .credentials import SETUP_HINT, find_credentials
-from .guard import HumanEdit, backup_folder, find_human_edits, write_backups
+from .guard import HumanEdit, backup_folder, changed_since, find_human_edits, write_backups
 from .ledger import Ledger
 from .metadata import run_records, send_for_run, withhold_from_unchanged
 from .plan import PlannedItem, as_attached, group_values, plan_items, run_files
@@ -155,6 +156,8 @@ def _dry_run(ready: list[PlannedItem], report: UploadReport) -> None:
 _NO_URL = "no URL: not in the project, and neither url_csv nor url_prefix gives one"
 _KEEP_HINT = "kept; --overwrite-human-edits replaces it (after a backup)"
 _FOREIGN_HINT = "kept (never overwritten); rename this run's file or remove that item to upload it"
+_UNCHECKED = "not uploaded: SuperAnnotate could not be read to check for people's work just before sending"
+_UNSAVED_HINT = "SuperAnnotate did not return its annotation, so it could not be backed up first: kept"
 
 
 def _upload(
@@ -178,15 +181,44 @@ def _upload(
     report.created_classes = ensure_classes(session, options.project, classes)
     # Statuses and annotations are read before anything is written: the server, not the ledger, knows
     # whether someone worked on an item (a new output folder has no ledger at all).
-    listed = session.listed_items(options.project, [p.item for p in todo])
+    listed, seen = session.listed_items(options.project, [p.item for p in todo]), dict[str, tuple]()
     edits = find_human_edits(
-        session, options.project, todo, listed, ledger, target, options.overwrite_human_edits, own_status
+        session, options.project, todo, listed, ledger, target, options.overwrite_human_edits, own_status, seen
     )
     todo, notes = _spare_human_work(options, todo, edits, report, output_dir)
     uploadable = as_attached(_attach(session, options.project, todo, set(listed), report), listed)
-    send_batches(session, options, uploadable, ledger, report, notes)
+    check = functools.partial(_recheck, session, options, seen, report, output_dir, notes)
+    send_batches(session, options, uploadable, ledger, report, notes, check)
     if notes:
         report.overwritten_human_edits = [n for n in report.succeeded if n in notes]
+
+
+def _recheck(
+    session: UploadSession,
+    options: SuperAnnotateOptions,
+    seen: dict[str, tuple],
+    report: UploadReport,
+    output_dir: Path,
+    notes: dict[str, str],
+    batch: list[PlannedItem],
+) -> list[PlannedItem]:
+    """The batch's items still free to upload, read again from SuperAnnotate just before the batch is sent.
+
+    Why: an upload of thousands of items takes minutes to hours, and the items it attached are open to
+    annotators from the start; work saved meanwhile (or an item of the name someone else attached after the
+    first listing) must be kept as work found before the first batch is (`guard.changed_since`). Those are
+    kept, or with overwrite_human_edits backed up first (their notes added to `notes`); a batch that cannot be
+    read is not sent.
+    """
+    try:
+        edits = changed_since(session, options.project, batch, seen)
+    except UploadError as e:
+        for p in batch:
+            report.add(p.item, p.source, "failed", f"{_UNCHECKED}: {e}", p.url)
+        return []
+    sending, more = _spare_human_work(options, batch, edits, report, output_dir)
+    notes.update(more)
+    return sending
 
 
 def _load_ledger(output_dir: Path, report: UploadReport) -> Ledger:
@@ -218,36 +250,40 @@ def _spare_human_work(
     output_dir: Path,
 ) -> tuple[list[PlannedItem], dict[str, str]]:
     """Skips human-touched items, or (overwrite_human_edits) backs them up; returns what to upload and notes."""
-    todo, edits = _keep_foreign(todo, edits, report)
+    todo, edits = _keep(todo, edits, report, lambda e: e.foreign, _FOREIGN_HINT)
     if not edits:
         return todo, {}
     if not options.overwrite_human_edits:
-        for p in todo:
-            if p.item in edits:
-                report.add(p.item, p.source, "skipped", f"{edits[p.item].reason}; {_KEEP_HINT}", p.url)
-        report.kept_human_edits += [p.item for p in todo if p.item in edits]
-        return [p for p in todo if p.item not in edits], {}
-    folder = backup_folder(output_dir)
+        return _keep(todo, edits, report, lambda e: True, _KEEP_HINT)[0], {}
+    # An item whose annotation SuperAnnotate did not return cannot be backed up: replacing it could lose work.
+    todo, edits = _keep(todo, edits, report, lambda e: e.annotation is None, _UNSAVED_HINT)
+    if not edits:
+        return todo, {}
+    folder = output_dir / report.backups if report.backups else backup_folder(output_dir)
     write_backups(folder, options.project, list(edits.values()))  # before any upload can replace them
     report.backups = folder.relative_to(output_dir).as_posix()
     notes = {n: f"{e.reason}; overwritten, backup in {report.backups}/{n}.json" for n, e in edits.items()}
     return todo, notes
 
 
-def _keep_foreign(
-    todo: list[PlannedItem], edits: dict[str, HumanEdit], report: UploadReport
+def _keep(
+    todo: list[PlannedItem],
+    edits: dict[str, HumanEdit],
+    report: UploadReport,
+    which: Callable[[HumanEdit], bool],
+    hint: str,
 ) -> tuple[list[PlannedItem], dict[str, HumanEdit]]:
-    """Skips the items that play other audio (someone else's), which even overwrite_human_edits keeps.
+    """Skips the human-edited items `which` selects, reporting them kept with `hint`.
 
     Returns:
         The items left to upload, and the human edits among them.
     """
-    foreign = {name for name, e in edits.items() if e.foreign}
+    kept = {name for name, e in edits.items() if which(e)}
     for p in todo:
-        if p.item in foreign:  # another recording: this run's draft never belongs on it
-            report.add(p.item, p.source, "skipped", f"{edits[p.item].reason}; {_FOREIGN_HINT}", p.url)
+        if p.item in kept:
+            report.add(p.item, p.source, "skipped", f"{edits[p.item].reason}; {hint}", p.url)
             report.kept_human_edits.append(p.item)
-    return [p for p in todo if p.item not in foreign], {n: e for n, e in edits.items() if n not in foreign}
+    return [p for p in todo if p.item not in kept], {n: e for n, e in edits.items() if n not in kept}
 
 
 def _attach(
