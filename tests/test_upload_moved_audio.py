@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,3 +71,35 @@ def test_items_attached_now_get_the_new_url(sa_server: SuperAnnotateServer, tmp_
     assert report.succeeded == ["fox.wav"]
     assert sa_server.items(PROJECT)["fox.wav"]["url"] == f"{MOVED}/fox.wav"
     assert Ledger.load(out).entry(report.target or "", "fox.wav").url == f"{MOVED}/fox.wav"
+
+
+def record_audio(out: Path, digest: str) -> None:
+    """What a run writes of the recording each transcript was made from (its source's SHA-256)."""
+    for path in (out / "superannotate").glob("*.json"):
+        transcript = out / "transcripts" / path.name
+        transcript.parent.mkdir(exist_ok=True)
+        transcript.write_text(json.dumps({"meta": {"source": {"size": 1, "mtime_ns": 1, "sha256": digest}}}))
+
+
+def test_a_copied_folder_over_other_recordings_keeps_the_first_folders_items(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    inp, out = make_run(tmp_path / "a")
+    record_audio(out, "1" * 64)
+    assert send_to(inp, out, OLD).succeeded
+    assert Ledger.load(out).entry(next(iter(Ledger.load(out).data["targets"])), "fox.wav").audio == f"sha256:{'1' * 64}"
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # runs/b: a copy pointed at other recordings of the same names
+    inp, out = tmp_path / "b" / inp.name, tmp_path / "b" / out.name
+    record_audio(out, "2" * 64)
+    redraft(out, "Words of another recording")
+    for overwrite in (False, True):  # never: the draft is of another recording than the item plays
+        report = send(inp, out, replace(sa_options(), url_prefix=MOVED, overwrite_human_edits=overwrite))
+        assert report.kept_human_edits == ["fox.wav"] and not report.succeeded
+        (why,) = [i.reason for i in report.items if i.item == "fox.wav"]
+        assert why.startswith(f"not this run's recording: the item plays {OLD}/fox.wav") and "fox.wav" in why
+    stamp = sa_server.annotation(PROJECT, "fox.wav")["instances"][0]["parameters"][0]["timestamps"][0]
+    assert stamp["attributes"][0]["name"] != "Words of another recording"
+
+    record_audio(out, "1" * 64)  # the same recordings, moved: drafted anew, they go onto the items
+    assert send_to(inp, out, MOVED).succeeded == ["fox.wav"]

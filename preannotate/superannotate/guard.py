@@ -18,6 +18,7 @@ someone else's item of the same name: always kept, `overwrite_human_edits` or no
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,7 @@ from .client import ListedItem, UploadSession
 from .ledger import Ledger, LedgerEntry, PendingUpload
 from .plan import PlannedItem
 from .redact import get_logger
-from .urls import not_ours
+from .urls import not_ours, without_query
 from .validate import annotation_essentials
 
 log = get_logger(__name__)
@@ -38,6 +39,7 @@ log = get_logger(__name__)
 #: workflow brings names of its own (an approval...): those are people's too.
 MACHINE_STATUSES = ("NotStarted", "InProgress")
 BACKUPS_DIR = "backups"
+_VERSION = re.compile(r"\|version:[^|]*")  # in a bucket object's identity (`cloud.object_id`)
 READ_CHUNK = 100  # annotations per download call; the SDK streams them, this bounds memory
 
 
@@ -199,7 +201,26 @@ def _other_audio(
     if entry is not None and entry.url is None:
         return None
     known = (planned.url, entry.url if entry else None, *(p.url for p in sent))
-    return not_ours([url for url in known if url], item.url)
+    if why := not_ours([url for url in known if url], item.url):
+        return why
+    if entry and planned.url and not_ours([planned.url], item.url) and not same_audio(entry.audio, planned.audio):
+        # It plays the audio this folder's last upload attached, and that was drafted from another recording
+        # than this run's: a copied output folder pointed at other recordings of the same names.
+        return (
+            f"not this run's recording: the item plays {without_query(item.url or '')}, which this output "
+            f"folder's last upload attached for another recording than this run's {planned.source}"
+        )
+    return None
+
+
+def same_audio(recorded: str | None, now: str | None) -> bool:
+    """Whether two recordings' identities (`cloud.object_id`) may be the same one; unknown ones may.
+
+    A bucket object's version id is left out: the same content copied to another bucket gets another.
+    """
+    if not recorded or not now:
+        return True
+    return _VERSION.sub("", recorded) == _VERSION.sub("", now)
 
 
 def _unread(item: ListedItem, read: bool) -> str | None:

@@ -53,8 +53,9 @@ def annotation_sha256(annotation: Any) -> str:
 class LedgerEntry:
     """One item's last upload to one target.
 
-    `url`: the audio it was attached with; `status`: the status this folder then gave it, when it gave one
-    (both None in older ledgers).
+    `url`: the audio it was attached with; `status`: the status this folder then gave it, when it gave one;
+    `audio`: the identity of the recording its draft was made of (`cloud.object_id` of the transcript's
+    source); each None in older ledgers.
     """
 
     sha256: str
@@ -64,6 +65,7 @@ class LedgerEntry:
     instances: int
     url: str | None = None
     status: str | None = None
+    audio: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,14 @@ class Ledger:
         record[PENDING][item] = [*earlier[-(MAX_PENDING - 1) :], pending]
 
     def record(
-        self, target: str, meta: dict[str, Any], item: str, annotation: dict, source_file: Path, url: str | None = None
+        self,
+        target: str,
+        meta: dict[str, Any],
+        item: str,
+        annotation: dict,
+        source_file: Path,
+        url: str | None = None,
+        audio: str | None = None,
     ) -> None:
         """Records an upload and keeps a copy of what was uploaded (call `save` to persist).
 
@@ -192,6 +201,7 @@ class Ledger:
             annotation: The annotation as uploaded (before the SDK's additions).
             source_file: The annotation file it was read from.
             url: The audio URL the item was attached with, when known.
+            audio: The identity of the recording the annotation was drafted from, when known.
         """
         sha = annotation_sha256(annotation)
         record = self.data["targets"].setdefault(target, {**meta, "items": {}})
@@ -205,8 +215,9 @@ class Ledger:
             copy=kept or self._keep_copy(item, annotation, sha),
             instances=len(annotation.get("instances") or []),
             url=url,
+            audio=audio,
         )
-        record["items"][item] = entry.__dict__.copy()
+        record["items"][item] = {k: v for k, v in entry.__dict__.items() if v is not None or k != "audio"}
         record.get(PENDING, {}).pop(item, None)
 
     def gave(self, target: str, items: list[str], status: str) -> None:
@@ -274,7 +285,7 @@ def _items(target: str, items: Any, problems: list[str]) -> dict[str, Any]:
             problems.append(f"item {name!r} (target {target!r}): {why}; ignored, recorded anew at its next upload")
         else:
             kept[name] = {k: entry[k] for k in _FIELD_TYPES}
-            for optional in ("url", "status"):  # ledgers before them lack them
+            for optional in ("url", "status", "audio"):  # ledgers before them lack them
                 if isinstance(entry.get(optional), str):
                     kept[name][optional] = entry[optional]
     return kept

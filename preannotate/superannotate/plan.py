@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UploadInputError
+from ..cloud import object_id
+from ..errors import StateFileError, UploadInputError
 from ..journal import read_run
 from ..naming import plain_item_problem
+from ..storage import read_json
 from .client import ListedItem
 from .ledger import annotation_sha256
 from .redact import get_logger
@@ -18,6 +20,7 @@ from .urls import UrlMap, not_ours, without_query
 from .validate import annotation_problems, class_index
 
 ANNOTATIONS_DIR = "superannotate"
+TRANSCRIPTS_DIR = "transcripts"
 RUN_FILE = "run.json"
 
 
@@ -33,6 +36,8 @@ class PlannedItem:
         sha256: Hash of its canonical JSON (see `ledger.annotation_sha256`).
         url: Where the audio lives, when known.
         integration: The SuperAnnotate storage integration to attach it through (None: a plain http(s) URL).
+        audio: The identity of the recording the draft was made of (`cloud.object_id` of the source its
+            transcript records), when known.
         status: None while the item can be uploaded; `skipped` or `failed` when planning decided.
         reason: Why it is skipped or failed.
     """
@@ -46,6 +51,7 @@ class PlannedItem:
     integration: str | None = None
     status: str | None = None
     reason: str | None = None
+    audio: str | None = None
 
 
 def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict[str, str]]:
@@ -130,8 +136,21 @@ def plan_items(output_dir: Path, files: list[dict[str, str]], urls: UrlMap, clas
         link = urls.link_for(item.item, item.source)
         item.url, item.integration = (link.url, link.integration) if link else (None, None)
         _load(item, f["status"], index)
+        if item.status is None:
+            item.audio = recorded_audio(output_dir, item.item)
         planned.append(item)
     return planned
+
+
+def recorded_audio(output_dir: Path, item: str) -> str | None:
+    """The identity of the recording the item's transcript was made of (None: no transcript, or an old one)."""
+    try:
+        transcript = read_json(output_dir / TRANSCRIPTS_DIR / f"{item}.json")
+    except StateFileError:  # not a file: no identity, as without a transcript
+        return None
+    meta = transcript.get("meta") if isinstance(transcript, dict) else None
+    source = meta.get("source") if isinstance(meta, dict) else None
+    return object_id(source) if isinstance(source, dict) else None
 
 
 def _load(item: PlannedItem, run_status: str, index: dict) -> None:

@@ -65,7 +65,7 @@ def send_batches(
             outcomes = upload_batch(session, options.project, batch, options.verify_upload) if batch else {}
             for p in batch:
                 if outcomes[p.item] is None:
-                    ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url)
+                    ledger.record(target, meta, p.item, p.annotation or {}, p.file, p.url, p.audio)
                 elif outcomes[p.item] in NOT_TAKEN:
                     ledger.refused(target, p.item, p.annotation or {})
             if last:
