@@ -205,4 +205,4 @@ def test_upload_of_a_folder_without_a_run_is_2_like_the_other_commands(
 ) -> None:
     # Nothing was processed (README's exit codes: 2); `pull`, `report` and `export` already said 2 here, upload 1.
     assert cli.main(["upload", "-o", str(tmp_path)]) == cli.EXIT_USAGE
-    assert "run.json is missing or has no files list" in capsys.readouterr().err
+    assert "run.json is missing (and no journal.jsonl rebuilds it)" in capsys.readouterr().err

@@ -103,7 +103,9 @@ def test_a_folder_without_run_json_is_bad_input(tmp_path: Path, command: str) ->
     out = small_run(tmp_path)
     (out / "run.json").write_text("not json")
     done = run_cli(command, "-o", str(out))
-    assert done.returncode == 2 and "run.json is missing or has no files list" in done.stderr, done.stderr
+    assert done.returncode == 2 and "run.json is not a run's record: not valid JSON or no files list" in done.stderr, (
+        done.stderr
+    )
 
 
 @pytest.mark.parametrize(

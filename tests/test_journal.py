@@ -123,6 +123,31 @@ def test_a_finished_journal_leaves_run_json_alone(tmp_path: Path) -> None:
     assert read_run(tmp_path)["upload"] == {"summary": {"failed": 0}}
 
 
+@pytest.mark.parametrize("damage", ["truncated", "removed", "no files"])
+def test_a_finished_runs_damaged_run_json_is_rebuilt_and_kept_aside(tmp_path: Path, damage: str, caplog) -> None:
+    """A run.json damaged after its run finished (a full disk, a truncated copy): upload, report and export read it."""
+    report = _planned(tmp_path, 2)
+    report.journal = Journal.start(report)
+    report.record(_finished(0))
+    report.write()
+    report.journal.close()
+    whole = _run_json_text(tmp_path)
+    path = tmp_path / "run.json"
+    if damage == "removed":
+        path.unlink()
+    else:
+        path.write_text(whole[: len(whole) // 2] if damage == "truncated" else '{"config": {}}', encoding="utf-8")
+    damaged = None if damage == "removed" else path.read_bytes()
+    caplog.set_level(logging.WARNING)
+    assert read_run(tmp_path)["files"] == json.loads(whole)["files"]
+    assert _run_json_text(tmp_path) == whole and "rebuilt from journal.jsonl" in caplog.text
+    kept = list(tmp_path.glob("run.json.invalid-*"))
+    assert [k.read_bytes() for k in kept] == ([damaged] if damaged else [])
+    assert read_run(tmp_path)["files"] == json.loads(whole)["files"] and len(list(tmp_path.glob("run.json.*"))) == len(
+        kept
+    )  # once: a whole run.json is read as it is
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "not json\n", '{"t": "file", "file": {}}\n', '{"t": "start"}\n', "[1, 2]\n"],

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import CorrectionInputError, UploadError
 from ..journal import read_run as read_run_json
+from ..journal import run_record_problem
 from ..naming import plain_item_problem
 from ..sa_format import microseconds
 from ..spreadsheet import raw_frame
@@ -54,7 +55,7 @@ def read_run(output_dir: Path) -> dict[str, Any]:
     """
     data = read_run_json(output_dir)  # rebuilt from the journal if the run was killed
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise CorrectionInputError(f"{output_dir / RUN_FILE} is missing or has no files list: not a run folder")
+        raise CorrectionInputError(f"{output_dir / RUN_FILE} {run_record_problem(output_dir)}: not a run folder")
     return data
 
 

@@ -26,7 +26,7 @@ read and checked, or transcribed again.
     playback    run.json read back or rebuilt, finished files reused on resume (read_run, reused_result)
 """
 
-from .playback import previous_run, read_run, rebuild_run_json, reused_result
+from .playback import previous_run, read_run, rebuild_run_json, reused_result, run_record_problem
 from .records import (
     EXPORTED,
     JOURNAL_FILE,
@@ -54,6 +54,7 @@ __all__ = [
     "previous_run",
     "read_records",
     "read_run",
+    "run_record_problem",
     "rebuild_run_json",
     "replay",
     "report_state",

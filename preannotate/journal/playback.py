@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,13 @@ from .records import JOURNAL_FILE, RUN_FILE, Replayed, read_records, replay
 log = logging.getLogger(__name__)
 
 
-def rebuild_run_json(output_dir: str | Path) -> Path | None:
+def rebuild_run_json(output_dir: str | Path, damaged: bool = False) -> Path | None:
     """Writes run.json from the journal of a killed run, unless a live run holds the output folder.
+
+    Args:
+        output_dir: The run's output folder.
+        damaged: run.json is gone or unreadable: rebuilt from a finished run's journal too (the damaged
+            file kept aside as `run.json.invalid-<UTC time>`).
 
     Returns:
         The path of run.json when it was rebuilt, else None (no journal, a finished one, or a run
@@ -27,11 +33,11 @@ def rebuild_run_json(output_dir: str | Path) -> Path | None:
     """
     out = Path(output_dir)
     replayed = replay(read_records(out / JOURNAL_FILE), out)
-    if replayed is None or replayed.finished:  # the common case needs no lock
+    if replayed is None or (replayed.finished and not damaged):  # the common case needs no lock
         return None
     try:
         with output_lock(out, "read"):
-            return _rebuild(out)
+            return _rebuild(out, damaged)
     except LockError:  # a run is working there: it writes run.json itself
         return None
     except OSError as e:  # a read-only folder: read what is there
@@ -39,23 +45,60 @@ def rebuild_run_json(output_dir: str | Path) -> Path | None:
         return None
 
 
-def _rebuild(out: Path) -> Path | None:
+def _rebuild(out: Path, damaged: bool) -> Path | None:
     replayed = replay(read_records(out / JOURNAL_FILE), out)
-    if replayed is None or replayed.finished:
+    if replayed is None or (replayed.finished and not (damaged and read_run_record(out) is None)):
         return None
+    kept = keep_aside(out / RUN_FILE) if damaged else None
     path = replayed.report.write()
     with open(out / JOURNAL_FILE, "a+b") as handle:  # later readers leave run.json alone
         handle.seek(0, os.SEEK_END)
         torn = handle.tell() > 0 and (handle.seek(-1, os.SEEK_END) or handle.read(1)) != b"\n"
         handle.write(b"\n" * torn + json.dumps({"t": "written"}).encode() + b"\n")
-    log.warning("%s: rebuilt from %s (the run that wrote it was stopped)", path, JOURNAL_FILE)
+    if damaged:
+        was = f"it was unreadable, kept as {kept.name}" if kept else "it was missing"
+        log.warning("%s: rebuilt from %s (%s)", path, JOURNAL_FILE, was)
+    else:
+        log.warning("%s: rebuilt from %s (the run that wrote it was stopped)", path, JOURNAL_FILE)
     return path
 
 
 def read_run(output_dir: str | Path) -> Any | None:
-    """Reads `<output>/run.json`, rebuilding it first from a killed run's journal; None when missing or bad."""
+    """Reads `<output>/run.json`, rebuilding it first from a killed run's journal; None when missing or bad.
+
+    A run.json gone or damaged since its run finished (a full disk, a truncated copy) is rebuilt from the
+    journal as well, the damaged file kept aside.
+    """
     rebuild_run_json(output_dir)
+    if (record := read_run_record(Path(output_dir))) is not None:
+        return record
+    rebuild_run_json(output_dir, damaged=True)
     return read_json(Path(output_dir) / RUN_FILE)
+
+
+def read_run_record(out: Path) -> dict | None:
+    """run.json when it is a run's record (an object with a files list), else None."""
+    record = read_json(out / RUN_FILE)
+    return record if isinstance(record, dict) and isinstance(record.get("files"), list) else None
+
+
+def run_record_problem(out: Path) -> str:
+    """What is wrong with a run.json `read_run` could neither read nor rebuild, for an error message."""
+    path = out / RUN_FILE
+    if not (path.exists() or path.is_symlink()):
+        return f"is missing (and no {JOURNAL_FILE} rebuilds it)"
+    return f"is not a run's record: not valid JSON or no files list (and no {JOURNAL_FILE} rebuilds it)"
+
+
+def keep_aside(path: Path) -> Path | None:
+    """Renames a damaged file to `<name>.invalid-<UTC time>`; returns the new path, or None when it is not there."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = path.with_name(f"{path.name}.invalid-{stamp}")
+    try:
+        path.rename(target)
+    except FileNotFoundError:
+        return None
+    return target
 
 
 def previous_run(output_dir: Path) -> Replayed | None:

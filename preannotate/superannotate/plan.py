@@ -10,7 +10,7 @@ from typing import Any
 
 from ..cloud import object_id
 from ..errors import StateFileError, UploadInputError
-from ..journal import read_run
+from ..journal import read_run, run_record_problem
 from ..naming import plain_item_problem
 from ..storage import read_json
 from .client import ListedItem
@@ -67,8 +67,9 @@ def run_files(output_dir: Path, files: Sequence[Any] | None = None) -> list[dict
     if files is None:
         data = read_run(output_dir)  # rebuilt from the journal if the run was killed
         if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-            missing = "is missing or has no files list: run `preannotate run` first"
-            raise UploadInputError(f"{output_dir / RUN_FILE} {missing}")
+            raise UploadInputError(
+                f"{output_dir / RUN_FILE} {run_record_problem(output_dir)}: run `preannotate run` first"
+            )
         files = data["files"]
     listed = []
     for f in files:
