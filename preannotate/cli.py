@@ -41,8 +41,7 @@ log = logging.getLogger("preannotate")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line and returns its exit code (see EXIT_CODES)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(build_parser(), argv)
     _setup_logging(args.verbose - args.quiet)
     try:
         code = args.handler(args)
@@ -59,6 +58,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             _ignore_ctrl_c()
         print("preannotate: interrupted; finished files are kept, run again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed arguments; `--help` written to a reader that left (`| head -1`) exits 141 as a command does."""
+    try:
+        try:
+            return parser.parse_args(argv)
+        finally:  # `--help` exits here: the reader's leaving shows at this flush, or at the help's own print
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise SystemExit(EXIT_PIPE_CLOSED) from None
 
 
 def _quiet_stdout() -> None:

@@ -172,6 +172,19 @@ def test_a_reader_that_stops_reading_the_report_ends_it_quietly_with_141(tmp_pat
     assert (out / "correction" / "summary.json").is_file()  # the report itself was written
 
 
+@pytest.mark.parametrize("command", [["batch", "--help"], ["run", "--help"], ["--help"]])
+def test_help_to_a_reader_that_stopped_reading_ends_quietly_with_141(command: list[str]) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "preannotate", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        proc.stdout.close()  # as `| head -0` does
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=300)
+    # argparse itself drops a write that fails (0); what this tool prints after it ends as a command does (141)
+    assert code in (0, 141) and "Traceback" not in err and "BrokenPipeError" not in err, (code, err)
+    assert code == 141 or command != ["batch", "--help"]
+
+
 def test_a_dataset_exported_into_the_input_folder_is_not_the_next_runs_input(tmp_path: Path) -> None:
     out = small_run(tmp_path)
     inp = tmp_path / "in"

@@ -145,3 +145,16 @@ def test_bad_work_time_rows_are_named(tmp_path: Path, text: str, message: str) -
     path.write_text(text, encoding="utf-8")
     with pytest.raises(CorrectionError, match=message):
         read_work_times(path)
+
+
+def test_at_break_even_nothing_is_saved_and_a_loss_reads_low_to_high() -> None:
+    from preannotate.correction.savings import effort_line
+
+    # 45 edits in 150 words: WER 0.3, the break-even itself; sums of float differences left -3e-18 h here.
+    even = estimate([ItemEdits("a.wav", DRAFT, 60.0, word_edits=45, segment_edits=0, ref_words=150)], EffortOptions())
+    assert even["hours_saved"] == 0.0 and even["saved_per_audio_hour_low"] == 0.0
+    assert effort_line(even).startswith("hours saved (estimate): 0 h, 0 per audio hour (range 0 to 0)")
+    # 60 edits: WER 0.4 costs (5 - 1.25) * 60 * (1 - 0.4 / 0.3) = -75 s, more at a higher manual rate (-162 s).
+    loss = estimate([ItemEdits("a.wav", DRAFT, 60.0, word_edits=60, segment_edits=0, ref_words=150)], EffortOptions())
+    assert loss["saved_per_audio_hour"] == pytest.approx(-1.25) and loss["saved_per_audio_hour_high"] < -1.25
+    assert "per audio hour (range -2.25 to -0.917)" in effort_line(loss)

@@ -124,6 +124,8 @@ def estimate(items: Iterable[ItemEdits], options: EffortOptions) -> dict[str, An
         figures[f"saved_per_audio_hour{suffix}"] = totals["saved_s"] / audio if audio > 0 else None
         if not suffix:
             figures.update(manual_hours=totals["manual_s"] / 3600, post_edit_hours=totals["post_edit_s"] / 3600)
+    # Sums of per-item differences leave float noise where nothing was saved (-3e-18 h): none below 1e-9 h (4 us).
+    figures = {k: None if v is None else round(v, 9) + 0.0 for k, v in figures.items()}
     if not all(math.isfinite(v) for v in figures.values() if v is not None):  # extreme rates overflow a float
         note = "the correction.effort rates give no finite figure: one is too large, or words_per_second too small"
         return {**result, "hours_saved": None, "saved_per_audio_hour": None, "note": note}

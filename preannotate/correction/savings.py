@@ -64,8 +64,10 @@ def effort_line(effort: Mapping[str, Any]) -> str:
     """One line for the console: hours saved per audio hour with its range, or why there is none."""
     if effort.get("hours_saved") is None:
         return f"hours saved: not estimated ({effort.get('note')})"
-    low, mid, high = (_fmt(effort.get(f"saved_per_audio_hour{s}")) for s in ("_low", "", "_high"))
-    total = _fmt(effort["hours_saved"])
+    low, mid, high = (effort.get(f"saved_per_audio_hour{s}") for s in ("_low", "", "_high"))
+    if low is not None and high is not None and low > high:  # drafts that cost time cost more at a higher rate
+        low, high = high, low
+    low, mid, high, total = _fmt(low), _fmt(mid), _fmt(high), _fmt(effort["hours_saved"])
     return f"hours saved (estimate): {total} h, {mid} per audio hour (range {low} to {high}); see the report"
 
 
