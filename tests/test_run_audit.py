@@ -221,6 +221,22 @@ def test_a_run_writes_into_its_own_folder_and_one_of_other_files(finished: tuple
     assert run_cli(shared, shared).returncode == 0  # and the second time it is the run's own
 
 
+def test_a_run_folder_whose_records_are_both_damaged_is_known_by_its_transcripts(finished, run_copy, tmp_path) -> None:
+    inp, _ = finished
+    _, out = run_copy
+    for name in ("run.json", "journal.jsonl"):  # a full disk, a truncated copy: neither shows the run any more
+        whole = (out / name).read_bytes()
+        (out / name).write_bytes(whole[: len(whole) // 3])
+    proc = run_cli(inp, out)
+    assert proc.returncode == 0 and "its transcripts show it is a run's folder" in proc.stderr, proc.stderr
+    assert {f["status"] for f in json.loads((out / "run.json").read_text())["files"]} == {"skipped"}  # resumed
+    mine = tmp_path / "project"  # a damaged run.json of the user's own, beside their chunks.csv: still theirs
+    mine.mkdir()
+    (mine / "run.json").write_text("{not json", encoding="utf-8")
+    (mine / "chunks.csv").write_text("the user's own\n", encoding="utf-8")
+    assert run_cli(inp, mine).returncode == 2 and (mine / "chunks.csv").read_text() == "the user's own\n"
+
+
 def test_the_summary_table_shows_control_characters_of_names_as_escapes_one_row_per_file() -> None:
     files = [
         FileResult("take__2.wav", "take\n2.wav", "ok"),

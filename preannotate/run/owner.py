@@ -9,6 +9,7 @@ first see that those files are its own: a `run.json` or `journal.jsonl` one of i
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from ..errors import ConfigError, listed
@@ -21,6 +22,7 @@ WRITTEN = (
     "superannotate",
 )  # fmt: skip
 _SHOWN = 5  # names listed in the message
+log = logging.getLogger(__name__)
 
 
 def check_output_folder(out: Path) -> None:
@@ -65,7 +67,28 @@ def made_by_a_run(out: Path) -> bool:
     if _journal_started(out / JOURNAL_FILE):  # its first line: cheaper than run.json, which lists every file
         return True
     record = read_json(out / RUN_FILE)
-    return isinstance(record, dict) and isinstance(record.get("files"), list) and isinstance(record.get("config"), dict)
+    if isinstance(record, dict) and isinstance(record.get("files"), list) and isinstance(record.get("config"), dict):
+        return True
+    # Both records there but damaged (a full disk, a truncated copy): a transcript only this tool writes shows
+    # the folder is a run's, which then resumes from its transcripts rather than being refused as the user's.
+    if any(_present(out / name) for name in (RUN_FILE, JOURNAL_FILE)) and _own_transcript(out / "transcripts"):
+        log.warning("%s: %s and %s are damaged; its transcripts show it is a run's folder", out, RUN_FILE, JOURNAL_FILE)
+        return True
+    return False
+
+
+def _own_transcript(folder: Path, looked: int = 3) -> bool:
+    """Whether one of the first few transcripts in `folder` is one this tool wrote (its `meta` block)."""
+    try:
+        paths = sorted(folder.glob("*.json"))[:looked]
+    except OSError:
+        return False
+    for path in paths:
+        data = read_json(path) if path.is_file() else None
+        meta = data.get("meta") if isinstance(data, dict) else None
+        if isinstance(meta, dict) and isinstance(meta.get("options_key"), str) and isinstance(meta.get("source"), dict):
+            return True
+    return False
 
 
 def _journal_started(path: Path) -> bool:
