@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def test_a_misspelled_check_model_fails_before_any_work(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "transcripts").exists()
 
 
-def test_a_run_checks_each_file_once_and_a_rerun_reads_no_check(tmp_path: Path, tiny_model) -> None:
+def test_a_run_checks_each_file_once_and_a_rerun_reads_no_check(tmp_path: Path, tiny_model, caplog) -> None:
     # tiny.en checking tiny.en with the same decoding hears the same words: nothing is unconfirmed.
     english_folder(tmp_path)
     first = run_pipeline(config(tmp_path, "annotation.cross_check=bundled:tiny.en"), progress=False)
@@ -170,6 +171,13 @@ def test_a_run_checks_each_file_once_and_a_rerun_reads_no_check(tmp_path: Path, 
     assert {p.name: p.stat().st_mtime_ns for p in (out / "checks").iterdir()} == stamps
     assert [json.loads(line)["predicted_wer"] for line in (out / "chunks.jsonl").read_text().splitlines()] == predicted
     assert read_check(out, first.files[0].item, "another key") is None  # a check of other options is not used
+    damaged = check_path(out, first.files[0].item)
+    damaged.write_bytes(damaged.read_bytes()[:40])  # a full disk, a truncated copy
+    (out / "chunks.csv").unlink()  # the stages run again (they are skipped while every output is as it was)
+    caplog.set_level(logging.WARNING)
+    run_pipeline(config(tmp_path, "annotation.cross_check=bundled:tiny.en"), progress=False)
+    assert f"{damaged} is damaged (not a check this tool wrote): checking {first.files[0].item} again" in caplog.text
+    assert read_check(out, first.files[0].item, key)  # checked again, whole
     forced = run_pipeline(
         config(tmp_path, "annotation.cross_check=bundled:tiny.en", "output.force=true"), progress=False
     )

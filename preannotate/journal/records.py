@@ -43,6 +43,9 @@ def stored_state(key: str, source: dict[str, Any], transcript: Path, warnings: l
     return {"key": key, "source": source, "transcript": [st.st_size, st.st_mtime_ns], "warnings": list(warnings)}
 
 
+_SAID: set[tuple[str, int, str]] = set()  # damaged lines warned of in this process
+
+
 def parse(text: str, where: str = JOURNAL_FILE) -> list[dict[str, Any]]:
     """The journal's records; a torn or damaged line (a killed write) is left out with a warning.
 
@@ -62,7 +65,9 @@ def parse(text: str, where: str = JOURNAL_FILE) -> list[dict[str, Any]]:
         except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
             last = number == len(lines) or not any(rest.strip() for rest in lines[number:])
             what = "its last line is torn (a killed write)" if last else f"line {number} is damaged"
-            log.warning("%s: %s; that line is ignored", where, what)
+            if (where, number, line) not in _SAID:  # one command reads its journal several times
+                _SAID.add((where, number, line))
+                log.warning("%s: %s; that line is ignored", where, what)
             continue
         records.append(record)
     return records

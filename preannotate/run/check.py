@@ -78,6 +78,9 @@ def check_files(ctx: RunContext) -> None:
         source, language = draft.get("meta", {}).get("source") or {}, draft.get("language")
         meta = {"item": result.item, "source": source, "options_key": ctx.keys["check"], "language": language}
         stored = read_json(check_path(out, result.item))
+        if not isinstance(stored, dict) and check_path(out, result.item).is_file():
+            log.warning("%s is damaged (not a check this tool wrote): checking %s again", check_path(out, result.item),
+                        result.item)  # fmt: skip
         if not config.output.force and is_finished(stored, source, ctx.keys["check"]):
             if isinstance(stored, dict) and stored["meta"].get("slowed") == PENDING:
                 slow.append(CheckJob(result, paths[result.item], stored["meta"], slow=True))
