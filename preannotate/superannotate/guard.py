@@ -12,7 +12,10 @@ never saw confirmed (the ledger's `pending`: a stop came between) is this folder
 entry an item is also kept when it
 has been worked on (not NotStarted) and SuperAnnotate's download leaves its annotation out. An item that
 plays other audio than this upload would attach and than this output folder last uploaded it with is
-someone else's item of the same name: always kept, `overwrite_human_edits` or not.
+someone else's item of the same name: always kept, `overwrite_human_edits` or not; so is one that plays the
+audio this folder's last upload attached when that upload was drafted from another recording than this run's.
+Each batch is read again just before it is sent (`changed_since`): an item changed since the first read was
+changed by people while the upload ran.
 """
 
 from __future__ import annotations
