@@ -387,6 +387,10 @@ def _setup_logging(level: int) -> None:
     levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
     chosen = levels[max(-2, min(1, level))]
     logging.basicConfig(level=chosen, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .superannotate.redact import RedactingFilter
+
+    for handler in logging.getLogger().handlers:  # every library's lines too: a URL's password or signature
+        handler.addFilter(RedactingFilter())
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(chosen, logging.WARNING) if chosen > logging.DEBUG else chosen)
     for name in WIRE_LOGGERS:

@@ -41,6 +41,18 @@ FORBIDDEN_KEYS = frozenset({"token", "sa_token", "api_key", "password", "secret"
 SECRET_HINT = "set SA_TOKEN in the environment"
 URL_HINT = "credentials come from the cloud's own chain (see README, Buckets) or SA_TOKEN"
 CONFIG_RULE, PARAMETER_RULE = "secrets never go in a config", "secrets are never parameters"
+SIGNED_HINT = (
+    "signed URLs would be kept in run.json, the journal and notebooks; give the plain URL and let the tool sign "
+    "(superannotate.urls: presigned) or list signed URLs in superannotate.url_csv"
+)
+_SIGNATURES = frozenset(
+    {"x-amz-signature", "x-amz-credential", "x-amz-security-token", "sig", "x-goog-signature", "x-goog-credential"}
+)
+# Cloud credentials the standard chains read from the environment: never an option's value.
+_CLOUD_SECRETS = (
+    "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_STORAGE_CONNECTION_STRING", "AZURE_CLIENT_SECRET",
+)  # fmt: skip
 # The SDK's token shapes (as in superannotate/credentials.py, not imported: that package imports this one).
 _TEAM_TOKEN = re.compile(r"^[-.@_A-Za-z0-9]+=\d+$")
 _API_KEY = re.compile(r"^[-_A-Za-z0-9]{32,}$")
@@ -277,6 +289,30 @@ def secret_problem(key: str, value: Any, rule: str = CONFIG_RULE) -> str | None:
             return f"{dotted}: the value looks like a SuperAnnotate token: {rule}; {SECRET_HINT}"
         if held := url_credentials(leaf):
             return f"{dotted}: the URL holds {held}: {rule}; {URL_HINT}"
+        if signed := url_signature(leaf):
+            return f"{dotted}: the URL carries a signature ({signed}): {rule}; {SIGNED_HINT}"
+        if name := environment_secret(leaf):
+            return f"{dotted}: the value is the environment's {name}: {rule}; {URL_HINT}"
+    return None
+
+
+def url_signature(value: object) -> str | None:
+    """The name of the signature or token a signed URL's query carries (S3, Azure SAS, Google), or None."""
+    if not isinstance(value, str) or "?" not in value:
+        return None
+    query = value.split("?", 1)[1].split("#", 1)[0]
+    names = {part.split("=", 1)[0] for part in query.split("&") if "=" in part}
+    return next((n for n in sorted(names) if n.lower() in _SIGNATURES), None)
+
+
+def environment_secret(value: object) -> str | None:
+    """The name of the cloud credential of the environment that `value` holds, or None."""
+    if not isinstance(value, str):
+        return None
+    for name in _CLOUD_SECRETS:
+        secret = os.environ.get(name, "").strip()
+        if len(secret) >= _MIN_SECRET and secret in value:
+            return name
     return None
 
 

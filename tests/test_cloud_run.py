@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 
-import requests
 from support.cloud_runs import CLIPS, exported, transcript_source, upload_clips
 from support.cloud_runs import run_config as config
 from support.cloud_s3 import BUCKET
@@ -37,10 +36,10 @@ def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tin
     assert [(f.item, f.source, f.chunks) for f in remote.files] == [(f.item, f.source, f.chunks) for f in local.files]
     assert exported(tmp_path / "s3") == exported(tmp_path / "local") and len(exported(tmp_path / "s3")) == 3
 
-    listed = {i["item"]: i["url"] for i in remote.upload["items"]}  # the dry run lists each object's URL
-    for clip in CLIPS:
-        answer = requests.get(listed[f"en__{clip}.wav"], timeout=10)
-        assert answer.content == (SAMPLES / "en" / f"{clip}.wav").read_bytes()
+    # The dry run lists each object's URL, its signature masked (tests/test_cloud.py: the signed URLs serve the bytes)
+    listed = {i["item"]: i["url"] for i in remote.upload["items"]}
+    assert all(f"/set/en/{c}.wav?" in listed[f"en__{c}.wav"] for c in CLIPS)
+    assert all("X-Amz-Signature=***" in url for url in listed.values())
     source = transcript_source(tmp_path / "s3", "en__hello_world.wav")
     assert source["url"] == f"s3://{BUCKET}/set/en/hello_world.wav" and source["etag"] and "sha256" not in source
 

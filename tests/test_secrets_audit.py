@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,8 +26,10 @@ from support.cloud_s3 import BUCKET
 from support.sa_server import SuperAnnotateServer
 from support.upload_runs import ANNOTATION, class_defs, items_of, make_run, options
 
+from preannotate.config import load_config
 from preannotate.errors import ConfigError
 from preannotate.superannotate import Ledger, preflight, upload_run
+from preannotate.superannotate.redact import redact
 from preannotate.superannotate.report import write_upload_record
 from preannotate.superannotate.urls import UrlMap
 
@@ -136,3 +141,61 @@ def test_verbose_logs_never_show_the_aws_session_token(s3, tmp_path: Path, monke
     assert proc.returncode == 2 and "holds no media files" in proc.stderr, proc.stderr
     assert "DEBUG" in proc.stderr  # -v still shows this tool's own debug lines
     assert token not in proc.stderr + proc.stdout
+
+
+def test_a_malformed_sa_url_s_password_stays_out_of_retries_and_the_error(tmp_path: Path) -> None:
+    """requests quotes the whole URL in its errors ("Invalid URL 'http://user:PASS@/user/ME'"); the SDK passes it on."""
+    out = make_run(tmp_path)[1]
+    env = {**os.environ, "SA_TOKEN": "AuditTokenName0123456789=4242", "SA_URL": f"http://gw:{PASSWORD}@"}
+    command = [sys.executable, "-m", "preannotate", "-v", "upload", "-o", str(out), "--set", "superannotate.project=P",
+               "--set", "superannotate.max_attempts=2", "--set", "superannotate.backoff_seconds=0"]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode != 0 and "gw:***@" in proc.stderr, proc.stderr  # named, masked
+    assert PASSWORD not in proc.stderr + proc.stdout and written_with(tmp_path, PASSWORD) == []
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "superannotate.url_prefix=https://acct.blob.core.windows.net/c?sv=2022&sig=AuditSig9931",
+        "input.dir=https://h/p?X-Amz-Algorithm=A&X-Amz-Signature=AuditSig9931",
+        "superannotate.url_prefix=https://h/p?X-Goog-Signature=AuditSig9931",
+    ],
+)
+def test_a_signed_url_is_refused_as_an_option_without_quoting_it(setting: str) -> None:
+    with pytest.raises(ConfigError, match="the URL carries a signature") as refused:
+        load_config(None, [setting])
+    assert "AuditSig9931" not in str(refused.value)
+
+
+def test_a_cloud_secret_of_the_environment_is_refused_as_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrAuditSecret9931")
+    with pytest.raises(ConfigError, match="the environment's AWS_SECRET_ACCESS_KEY") as refused:
+        load_config(None, ["transcribe.initial_prompt=key wJalrAuditSecret9931"])
+    assert "wJalrAuditSecret9931" not in str(refused.value)
+
+
+def test_redact_masks_url_passwords_and_signatures_and_nothing_else() -> None:
+    signed = "https://b.s3.amazonaws.com/k.wav?X-Amz-Credential=AKIA%2Fx&X-Amz-Security-Token=T0k&X-Amz-Signature=ab1"
+    assert redact(signed) == (
+        "https://b.s3.amazonaws.com/k.wav?X-Amz-Credential=***&X-Amz-Security-Token=***&X-Amz-Signature=***"
+    )
+    assert redact("sas https://a.blob.core.windows.net/c/x?sv=2022&sig=Zz%3D&se=1 end") == (
+        "sas https://a.blob.core.windows.net/c/x?sv=2022&sig=***&se=1 end"
+    )
+    assert redact("Invalid URL 'http://gw:pass@/user/ME'") == "Invalid URL 'http://gw:***@/user/ME'"
+    kept = ["abfs://container@account.dfs.core.windows.net/x", "a@b.c", "https://h/p?design=1&signal=2", "http://h:80/"]
+    assert [redact(text) for text in kept] == kept
+
+
+def test_a_presigned_dry_run_records_no_signature(s3, tmp_path: Path) -> None:
+    """The dry run lists each object's URL (run.json, the notebook's table): with its signature masked."""
+    s3.put_object(Bucket=BUCKET, Key="set/a.wav", Body=b"RIFF")
+    opts = replace(options(urls="presigned", url_prefix=None, dry_run=True), project="P")
+    inp = f"s3://{BUCKET}/set"
+    out = make_run(tmp_path, sources=["a.wav"])[1]
+    report = upload_run(out, opts, ANNOTATION, inp, None, classes=class_defs())
+    write_upload_record(out, report)
+    [url] = [i.url for i in report.items]
+    assert url and url.startswith(f"{s3.meta.endpoint_url}/{BUCKET}/set/a.wav?") and "X-Amz-Signature=***" in url
+    assert not re.search(r"X-Amz-(Signature|Credential|Security-Token)=(?!\*\*\*)", (out / "run.json").read_text())

@@ -45,6 +45,7 @@ from ..superannotate.client import UploadSession, connect
 from ..superannotate.credentials import SETUP_HINT
 from ..superannotate.guard import read_annotations
 from ..superannotate.plan import run_files
+from ..superannotate.redact import redact
 from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
@@ -257,8 +258,16 @@ def _download(session: UploadSession, project: str, batch: list[PulledItem], sta
         if held is None:
             entry.problem = NO_ANNOTATION
             continue
-        write_json_atomic(staging / f"{entry.item}.json", held)
+        write_json_atomic(staging / f"{entry.item}.json", _without_signature(held))
         entry.file = f"{CORRECTED_DIR}/{entry.item}.json"
+
+
+def _without_signature(annotation: dict) -> dict:
+    """The annotation with its item URL's signature masked (a presigned URL's): corrected files are kept."""
+    metadata = annotation.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("url"), str):
+        return annotation
+    return {**annotation, "metadata": {**metadata, "url": redact(metadata["url"])}}
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ..errors import CredentialsError
 from .redact import get_logger, register_secret
@@ -64,8 +65,17 @@ def find_credentials() -> Credentials | None:
     found = _from_environment() or _from_colab() or _from_config_files()
     if found is not None:
         register_secret(found.token)
+        if found.url and (password := _url_password(found.url)):  # a gateway's, which requests quotes in errors
+            register_secret(password)
         check_token_format(found.token, found.source)
     return found
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 def check_token_format(token: str, source: str = "SA_TOKEN") -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import UploadError
 from ..storage import atomic_writer, read_json, write_json_atomic, write_text_atomic
+from .redact import redact
 
 LEDGER_FILE = "uploads.json"
 COPIES_DIR = "uploaded"
@@ -176,7 +177,7 @@ class Ledger:
             url: The audio URL the item is attached with, when known.
         """
         sha = annotation_sha256(annotation)
-        pending = {"sha256": sha, "copy": self._keep_copy(item, annotation, sha), "url": url}
+        pending = {"sha256": sha, "copy": self._keep_copy(item, annotation, sha), "url": _recorded(url)}
         record = self.data["targets"].setdefault(target, {**meta, "items": {}})
         earlier = [raw for raw in record.setdefault(PENDING, {}).get(item, []) if raw["sha256"] != sha]
         # Every unconfirmed one is kept: a send that failed after one that SuperAnnotate took must not hide that one.
@@ -214,7 +215,7 @@ class Ledger:
             annotation=_relative(source_file, self.output_dir),
             copy=kept or self._keep_copy(item, annotation, sha),
             instances=len(annotation.get("instances") or []),
-            url=url,
+            url=_recorded(url),
             audio=audio,
         )
         record["items"][item] = {k: v for k, v in entry.__dict__.items() if v is not None or k != "audio"}
@@ -325,6 +326,11 @@ def _entry_problem(entry: Any) -> str | None:
 
 def _kind(value: Any) -> str:
     return "missing" if value is None else f"a {type(value).__name__}"
+
+
+def _recorded(url: str | None) -> str | None:
+    """The URL as recorded: a signed URL's signature masked (URLs are compared without their query)."""
+    return redact(url) if url else url
 
 
 def _relative(path: Path, root: Path) -> str:

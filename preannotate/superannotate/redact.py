@@ -1,13 +1,15 @@
 """Keeping the SuperAnnotate token out of logs, exception messages and files.
 
 Every secret the package handles is registered here once (`register_secret`); `redact`
-replaces each with `***`. Loggers of this subpackage and the SDK's own `sa` logger carry a
-filter that redacts every record before any handler (or pytest's caplog) sees it.
+replaces each with `***`, and so every password in a URL and every signature of a signed URL.
+Loggers of this subpackage and the SDK's own `sa` logger carry a filter that redacts every
+record before any handler (or pytest's caplog) sees it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 MASK = "***"
@@ -24,14 +26,24 @@ def register_secret(secret: str) -> None:
         _secrets.update(p for p in parts if len(p) >= _MIN_SECRET_LENGTH)
 
 
+# What URLs carry as credentials, whatever registered them: the password before the host (`SA_URL`'s, quoted by
+# requests in its errors), and the signatures and tokens of signed URLs (S3, Azure SAS, Google).
+_URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@'\"]*):[^/\s@'\"]+@")
+_SIGNED = re.compile(
+    r"(?i)([?&](?:x-amz-(?:signature|credential|security-token)|x-goog-(?:signature|credential)|sig|signature)=)"
+    r"[^&\s'\"#]+"
+)
+
+
 def redact(text: object) -> str:
-    """Returns `str(text)` with every registered secret replaced by `***`."""
+    """Returns `str(text)` with every registered secret, URL password and URL signature replaced by `***`."""
     result = str(text)
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
         result = result.replace(secret, MASK)
-    return result
+    result = _URL_PASSWORD.sub(rf"\1:{MASK}@", result)
+    return _SIGNED.sub(rf"\1{MASK}", result)
 
 
 def contains_secret(text: object) -> bool:

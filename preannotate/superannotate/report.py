@@ -11,6 +11,7 @@ from typing import Any, Literal
 from ..journal import read_run
 from ..storage import write_json_atomic
 from .ledger import LEDGER_FILE
+from .redact import redact
 
 Outcome = Literal["succeeded", "failed", "skipped"]
 UNCHANGED = "unchanged since the last upload"
@@ -70,8 +71,8 @@ class UploadReport:
     finished_at: str | None = None
 
     def add(self, item: str, source: str, status: Outcome, reason: str | None = None, url: str | None = None) -> None:
-        """Records one item's outcome."""
-        self.items.append(ItemOutcome(item, source, status, reason, url))
+        """Records one item's outcome (a signed URL with its signature masked: the record is kept and shown)."""
+        self.items.append(ItemOutcome(item, source, status, reason, redact(url) if url else url))
 
     def names(self, status: Outcome) -> list[str]:
         """Items with the given outcome."""

@@ -26,7 +26,7 @@ from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_reco
 from .retry import RetryPolicy
 from .send import send_batches
 from .setup import ensure_classes
-from .urls import UrlMap
+from .urls import UrlMap, without_query
 
 log = get_logger(__name__)
 DRY_RUN_MESSAGE = "dry run: nothing will be uploaded"
@@ -318,10 +318,11 @@ def _attachment(p: PlannedItem) -> dict[str, str]:
 
 
 def _attach_failure(p: PlannedItem) -> str:
+    url = without_query(p.url or "")  # a presigned URL's signature stays out of the record
     if not p.integration:
-        return f"attaching {p.url} failed"
+        return f"attaching {url} failed"
     return (
-        f"attaching {p.url} through integration {p.integration!r} failed (SuperAnnotate attaches by URL only "
+        f"attaching {url} through integration {p.integration!r} failed (SuperAnnotate attaches by URL only "
         "through a custom storage integration of that name in the team)"
     )
 
