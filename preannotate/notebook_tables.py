@@ -110,7 +110,10 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
     Returns:
         The matplotlib Figure (closed, so that a notebook shows it once, as the cell's result).
     """
-    from .audio import SAMPLE_RATE, decode_audio
+    from .audio import SAMPLE_RATE
+    from .cloud import is_bucket_url
+    from .correction.media import source_media
+    from .errors import CorrectionError
     from .timeline import draw_timeline
 
     run, chunks = _run_json(output_dir), chunk_table(output_dir)
@@ -118,7 +121,12 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
     source = next((f["source"] for f in run["files"] if f["item"] == item), None)
     if source is None:
         raise InputError(f"item {item!r} is not in the run in {resolve_path(output_dir)}")
-    samples = decode_audio(resolve_path(run["config"]["input"]["dir"]) / source).samples
+    root = str(run["config"]["input"]["dir"])  # a bucket's objects are read as export reads them
+    media = source_media(resolve_path(output_dir), root if is_bucket_url(root) else resolve_path(root))
+    try:
+        samples = media.decode(item, source).samples
+    except CorrectionError as e:
+        raise InputError(f"{item}: {e}") from e
     shown = samples[int(start * SAMPLE_RATE) : None if end is None else int(end * SAMPLE_RATE)]
     return draw_timeline(shown, chunks[chunks["item"] == item], item, start)
 

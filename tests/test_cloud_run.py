@@ -10,6 +10,7 @@ from support.cloud_runs import run_config as config
 from support.cloud_s3 import BUCKET
 from support.media import SAMPLES
 
+from preannotate.notebook_tables import plot_timeline
 from preannotate.run import run_pipeline
 
 PROJECT = "Bucket drafts"
@@ -51,6 +52,8 @@ def test_a_bucket_run_equals_the_local_run_and_resumes_by_etag(s3, tmp_path, tin
     }  # fmt: skip
     redone = json.loads((tmp_path / "s3" / "transcripts" / "en__quick_brown_fox.wav.json").read_text())
     assert "fox" not in redone["text"].lower() and redone["meta"]["source"]["size"] == len(changed)
+    figure = plot_timeline(tmp_path / "s3", "en__hello_world.wav")  # the notebook's picture reads the object
+    assert figure.axes and figure.axes[0].get_title()  # (it took the bucket URL for a local path)
 
 
 def test_a_bucket_run_attaches_its_objects_and_only_the_denied_one_fails(
