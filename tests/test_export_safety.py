@@ -291,3 +291,15 @@ def test_killed_export_leaves_no_partial_folder_on_the_next_run(tmp_path: Path) 
     subprocess.run([*args[:-2], "--sample-rate", "8000"], capture_output=True, timeout=600, check=True)
     assert {p.name for p in parent.iterdir()} == {"dataset", foreign.name}
     assert (foreign / "notes.txt").is_file()
+
+
+@pytest.mark.parametrize("where", ["a mistyped folder", "a folder of other files"])
+def test_an_input_whose_media_cannot_be_read_leaves_the_earlier_dataset(run_dir: Path, tmp_path: Path, where) -> None:
+    dest = tmp_path / "dataset"
+    export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
+    before = snapshot(dest)
+    assert any(name.startswith("clips/") for name in before)
+    wrong = tmp_path / "no-such-folder" if where == "a mistyped folder" else recordings(tmp_path / "elsewhere")
+    with pytest.raises(CorrectionError, match=r"no item's source media could be read \(1 tried; the first: fox.wav"):
+        export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION, input_dir=wrong)
+    assert snapshot(dest) == before  # was: replaced by a dataset of no clips, every item failing

@@ -135,6 +135,7 @@ def export_dataset(
                 (staging / "clips").mkdir()
                 job = _Export(out, media, staging, options, annotation, run_items(run), report)
                 rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
+                job.raise_if_no_media_read(dest)
                 _write_tables(staging, rows, options, report)
                 swap(staging, dest, protected)
             finally:
@@ -156,6 +157,8 @@ class _Export:
     files: dict[str, dict]
     report: ExportReport
     names: set[str] = field(default_factory=set)
+    media_read: int = 0  # items whose source media were read
+    media_failed: list[str] = field(default_factory=list)  # why the others' could not be
     _ledger_target: tuple[Ledger | None, str] | None = None  # (upload ledger, pull target), read on first use
 
     def item_rows(self, pulled: PulledItem) -> list[dict]:
@@ -198,9 +201,27 @@ class _Export:
     def _audio(self, item: str, source: str):
         if not source:
             raise CorrectionError(f"{item} is not in run.json: its source media is unknown")
-        decoded = self.media.decode(item, source)
+        try:
+            decoded = self.media.decode(item, source)
+        except CorrectionError as e:
+            self.media_failed.append(f"{item}: {e}")
+            raise
+        self.media_read += 1
         samples = resample(decoded.samples, SAMPLE_RATE, self.options.sample_rate)
         return samples, len(decoded.samples) * 1_000_000 // SAMPLE_RATE
+
+    def raise_if_no_media_read(self, dest: Path) -> None:
+        """Stops the export before anything is replaced when no item's source media could be read.
+
+        A mistyped `--input`, a wrong bucket or prefix, or credentials refused fail every item alike: an
+        empty dataset written over the earlier one would lose it for a typo.
+        """
+        if self.media_failed and not self.media_read:
+            raise CorrectionError(
+                f"no item's source media could be read ({len(self.media_failed)} tried; the first: "
+                f"{self.media_failed[0]}): nothing was written and {dest} is as it was; check the input folder or "
+                "bucket (--input, or the run's input.dir)"
+            )
 
     def _segment(self, base: dict, event: Event, samples, reason: str | None) -> dict:
         row = {**base, "segment": event.index, "start": event.start, "end": event.end, "duration": event.duration}
