@@ -7,6 +7,8 @@ endpoint moving to a port nothing listens on, after the listing (a refused conne
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from support.cloud_s3 import BUCKET, free_port
@@ -17,7 +19,7 @@ from preannotate.audio import decode_audio
 from preannotate.cloud import filesystem as cloud_filesystem
 from preannotate.cloud.objects import OUTAGE_LIMIT
 from preannotate.discover import discover
-from preannotate.errors import StorageLostError, StorageUnreachableError
+from preannotate.errors import AudioError, StorageLostError, StorageUnreachableError
 from preannotate.options import MEDIA_EXTENSIONS
 from preannotate.run import pipeline
 
@@ -91,3 +93,49 @@ def test_a_run_whose_bucket_stops_answering_stops_and_the_next_run_does_the_rest
     assert again.returncode == 0, again.stderr
     files = json.loads((out / "run.json").read_text())["files"]
     assert [(f["status"], f["error"]) for f in files] == [("ok", None)] * 6
+
+
+class BadGateway(BaseHTTPRequestHandler):
+    """A gateway in front of a store that is down: every request answered 502, as nginx answers it."""
+
+    def _answer(self) -> None:
+        body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        self.send_response(502)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = _answer
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def bad_gateway():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BadGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_an_endpoint_answering_502_is_an_outage_not_a_bad_object(s3, few_retries, bad_gateway, monkeypatch):
+    """Counted per object, a gateway's 502 made a run of thousands wait through every object's retries."""
+    for n in range(3):
+        s3.put_object(Bucket=BUCKET, Key=f"set/{n}.wav", Body=WAV)
+    objects = [f.path for f in discover(f"s3://{BUCKET}/set", MEDIA_EXTENSIONS)]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", bad_gateway)
+    for url in objects[:2]:
+        with pytest.raises(StorageUnreachableError, match=r"\(502\)"):
+            decode_audio(url)
+    with pytest.raises(StorageLostError, match="3 objects in a row could not be read"):
+        decode_audio(objects[2])
+
+
+def test_an_archived_object_is_named_archived_not_denied(s3):
+    s3.put_object(Bucket=BUCKET, Key="set/cold.wav", Body=WAV, StorageClass="GLACIER")
+    [url] = [f.path for f in discover(f"s3://{BUCKET}/set", MEDIA_EXTENSIONS)]
+    with pytest.raises(AudioError, match=r"the object is archived \(S3 Glacier") as refused:
+        decode_audio(url)
+    assert "access denied" not in str(refused.value)

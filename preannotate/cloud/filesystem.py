@@ -15,7 +15,7 @@ import hashlib
 import importlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -183,11 +183,42 @@ def storage_errors(
     except FileNotFoundError as e:
         raise error(f"{where}: {missing}") from e
     except PermissionError as e:
+        if _in_chain(e, lambda c: "InvalidObjectState" in str(c)):  # S3 answers 403 for an archived object
+            raise error(f"{where}: {ARCHIVED}") from e
         raise error(f"{where}: {denied}") from e
     except failed as e:
-        if unreachable and isinstance(e, _connection_errors()):
+        if unreachable and (isinstance(e, _connection_errors()) or _in_chain(e, _server_failing)):
             raise StorageUnreachableError(f"{where}: {unreachable} ({e})") from e
         raise error(f"{where}: {other} ({e})") from e
+
+
+ARCHIVED = (
+    "the object is archived (S3 Glacier Flexible Retrieval or Deep Archive): restore it (or copy it to a readable "
+    "storage class), then run again"
+)
+
+
+def _in_chain(error: BaseException, test: Callable[[BaseException], bool]) -> bool:
+    """Whether `test` holds for the error or one it was raised from."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if test(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _server_failing(error: BaseException) -> bool:
+    """Whether the endpoint answered, after its retries, that it cannot serve now (HTTP 5xx): an outage too.
+
+    A gateway in front of a store that is down answers 502 to every request; counted as a failure of each
+    object, a run of thousands would wait through every object's retries for hours.
+    """
+    response = getattr(error, "response", None)  # botocore's ClientError
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, dict) else None
+    for name in ("status", "status_code", "code"):  # aiohttp's, azure-core's, gcsfs's HttpError
+        status = status if isinstance(status, int) else getattr(error, name, None)
+    return isinstance(status, int) and 500 <= status <= 599
 
 
 def _connection_errors() -> tuple[type[Exception], ...]:
