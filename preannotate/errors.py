@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 class PreannotateError(Exception):
@@ -117,3 +117,13 @@ def listed(names: Sequence[str], shown: int = 5, separator: str = ", ") -> str:
     """The first `shown` of `names` for a message, then how many more: `a, b, c and 2 more`."""
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return separator.join(names[:shown]) + more
+
+
+def in_chain(error: BaseException, test: Callable[[BaseException], bool]) -> bool:
+    """Whether `test` holds for the error or for one it was raised from (its causes and contexts)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if test(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -15,12 +15,12 @@ import hashlib
 import importlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import InputError, PreannotateError, StorageUnreachableError
+from ..errors import InputError, PreannotateError, StorageUnreachableError, in_chain
 from ..locations import PACKAGES, BucketLocation
 
 # Retries of a throttled (SlowDown, 503) or dropped request: botocore's standard mode backs off
@@ -183,11 +183,11 @@ def storage_errors(
     except FileNotFoundError as e:
         raise error(f"{where}: {missing}") from e
     except PermissionError as e:
-        if _in_chain(e, lambda c: "InvalidObjectState" in str(c)):  # S3 answers 403 for an archived object
+        if in_chain(e, lambda c: "InvalidObjectState" in str(c)):  # S3 answers 403 for an archived object
             raise error(f"{where}: {ARCHIVED}") from e
         raise error(f"{where}: {denied}") from e
     except failed as e:
-        if unreachable and (isinstance(e, _connection_errors()) or _in_chain(e, _server_failing)):
+        if unreachable and (isinstance(e, _connection_errors()) or in_chain(e, _server_failing)):
             raise StorageUnreachableError(f"{where}: {unreachable} ({e})") from e
         raise error(f"{where}: {other} ({e})") from e
 
@@ -196,16 +196,6 @@ ARCHIVED = (
     "the object is archived (S3 Glacier Flexible Retrieval or Deep Archive): restore it (or copy it to a readable "
     "storage class), then run again"
 )
-
-
-def _in_chain(error: BaseException, test: Callable[[BaseException], bool]) -> bool:
-    """Whether `test` holds for the error or one it was raised from."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if test(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _server_failing(error: BaseException) -> bool:

@@ -12,6 +12,8 @@ import logging
 import re
 import threading
 
+from ..errors import in_chain
+
 MASK = "***"
 # Shorter strings are not masked: replacing them would garble ordinary text.
 _MIN_SECRET_LENGTH = 8
@@ -57,12 +59,7 @@ def clean_cause(error: BaseException) -> BaseException | None:
     Chaining keeps the original message in tracebacks, so an error whose text holds the
     token is dropped from the chain rather than printed.
     """
-    chain: BaseException | None = error
-    while chain is not None:
-        if contains_secret(chain):
-            return None
-        chain = chain.__cause__ or chain.__context__
-    return error
+    return None if in_chain(error, contains_secret) else error
 
 
 class RedactingFilter(logging.Filter):
