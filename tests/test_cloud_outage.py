@@ -17,9 +17,10 @@ from support.media import SAMPLES
 
 from preannotate.audio import decode_audio
 from preannotate.cloud import filesystem as cloud_filesystem
+from preannotate.cloud.filesystem import storage_errors
 from preannotate.cloud.objects import OUTAGE_LIMIT
 from preannotate.discover import discover
-from preannotate.errors import AudioError, StorageLostError, StorageUnreachableError
+from preannotate.errors import AudioError, InputError, StorageLostError, StorageUnreachableError
 from preannotate.options import MEDIA_EXTENSIONS
 from preannotate.run import pipeline
 
@@ -139,3 +140,20 @@ def test_an_archived_object_is_named_archived_not_denied(s3):
     with pytest.raises(AudioError, match=r"the object is archived \(S3 Glacier") as refused:
         decode_audio(url)
     assert "access denied" not in str(refused.value)
+
+
+def test_azure_cores_own_errors_are_named_not_tracebacks():
+    """adlfs raises azure-core's errors (not OSError, not aiohttp's): an Azure account out of reach was a traceback."""
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    reach = "the bucket's endpoint could not be reached"
+    with (
+        pytest.raises(StorageUnreachableError, match=rf"^az://c/x.wav: {reach} \(Cannot connect to host"),
+        storage_errors(AudioError, "az://c/x.wav", "gone", "denied", "cannot open the object", unreachable=reach),
+    ):
+        raise ServiceRequestError("Cannot connect to host 127.0.0.1:9 ssl:default")
+    with (
+        pytest.raises(InputError, match=r"^az://c: cannot list the bucket \(Operation returned"),
+        storage_errors(InputError, "az://c", "gone", "denied", "cannot list the bucket"),
+    ):
+        raise HttpResponseError("Operation returned an invalid status 'Conflict'")

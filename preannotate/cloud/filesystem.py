@@ -215,7 +215,8 @@ def _connection_errors() -> tuple[type[Exception], ...]:
     """What the clients raise when a request never got an answer: refused, timed out, or dropped."""
     clients = installed_errors(
         ("botocore.exceptions", "ConnectionError"), ("botocore.exceptions", "HTTPClientError"),
-        ("aiohttp", "ClientConnectionError"),
+        ("aiohttp", "ClientConnectionError"), ("azure.core.exceptions", "ServiceRequestError"),
+        ("azure.core.exceptions", "ServiceResponseError"),
     )  # fmt: skip
     return (ConnectionError, TimeoutError, *clients)
 
@@ -224,10 +225,13 @@ def _client_errors() -> tuple[type[Exception], ...]:
     """The base classes of the installed cloud clients' own errors that are not `OSError`.
 
     botocore raises `BotoCoreError`s (an unreachable endpoint, a timeout, credentials that vanished)
-    and aiohttp (under gcsfs and adlfs) `ClientError`s; neither derives from `OSError`, so without
-    this they would escape as tracebacks instead of naming the bucket or object.
+    and aiohttp (under gcsfs and adlfs) `ClientError`s, azure-core (under adlfs) `AzureError`s wrapping them;
+    none derives from `OSError`, so without this they would escape as tracebacks instead of naming the bucket
+    or object.
     """
-    return installed_errors(("botocore.exceptions", "BotoCoreError"), ("aiohttp", "ClientError"))
+    return installed_errors(
+        ("botocore.exceptions", "BotoCoreError"), ("aiohttp", "ClientError"), ("azure.core.exceptions", "AzureError")
+    )  # fmt: skip
 
 
 @functools.cache
