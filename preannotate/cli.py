@@ -376,8 +376,9 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
-# Libraries that log at INFO on import, on every command (gcsfs: "experimental features enabled"): -v shows them.
-QUIET_LIBRARIES = ("gcsfs", "azure.core.pipeline.policies.http_logging_policy")  # a dozen lines a request at INFO
+# Libraries that log at INFO on import, on every command (gcsfs: "experimental features enabled"), or a dozen
+# lines per request (azure-core's request log): -v shows them.
+QUIET_LIBRARIES = ("gcsfs", "azure.core.pipeline.policies.http_logging_policy")
 # HTTP clients whose DEBUG lines hold request headers and signed URLs (an AWS session token, a SAS token):
 # never below INFO, even with -v, since secrets never reach a log line.
 WIRE_LOGGERS = ("botocore", "aiobotocore", "boto3", "s3transfer", "urllib3", "azure", "google.auth")
