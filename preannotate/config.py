@@ -45,9 +45,10 @@ SIGNED_HINT = (
     "signed URLs would be kept in run.json, the journal and notebooks; give the plain URL and let the tool sign "
     "(superannotate.urls: presigned) or list signed URLs in superannotate.url_csv"
 )
-_SIGNATURES = frozenset(
-    {"x-amz-signature", "x-amz-credential", "x-amz-security-token", "sig", "x-goog-signature", "x-goog-credential"}
-)
+#: Query parameters of signed URLs that carry a signature, credential or token (S3, Azure SAS, Google).
+SIGNATURE_PARAMETERS = (
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "sig", "x-goog-signature", "x-goog-credential",
+)  # fmt: skip
 # Cloud credentials the standard chains read from the environment: never an option's value.
 _CLOUD_SECRETS = (
     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
@@ -302,7 +303,7 @@ def url_signature(value: object) -> str | None:
         return None
     query = value.split("?", 1)[1].split("#", 1)[0]
     names = {part.split("=", 1)[0] for part in query.split("&") if "=" in part}
-    return next((n for n in sorted(names) if n.lower() in _SIGNATURES), None)
+    return next((n for n in sorted(names) if n.lower() in SIGNATURE_PARAMETERS), None)
 
 
 def environment_secret(value: object) -> str | None:

@@ -195,3 +195,10 @@ def _integer(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TranscriptionError(f"{what} is {_describe(value)}, not an integer")
     return int(value)
+
+
+def recorded_source(transcript: Any) -> dict[str, Any]:
+    """The source state a stored transcript records (`meta.source`: path, size, SHA-256 or ETag...); {} if none."""
+    meta = transcript.get("meta") if isinstance(transcript, dict) else None
+    source = meta.get("source") if isinstance(meta, dict) else None
+    return source if isinstance(source, dict) else {}

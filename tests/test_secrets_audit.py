@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from support.cloud_s3 import BUCKET
+from support.sa_api import DEFAULT_TOKEN
 from support.sa_server import SuperAnnotateServer
 from support.upload_runs import ANNOTATION, class_defs, items_of, make_run, options
 
@@ -146,7 +147,7 @@ def test_verbose_logs_never_show_the_aws_session_token(s3, tmp_path: Path, monke
 def test_a_malformed_sa_url_s_password_stays_out_of_retries_and_the_error(tmp_path: Path) -> None:
     """requests quotes the whole URL in its errors ("Invalid URL 'http://user:PASS@/user/ME'"); the SDK passes it on."""
     out = make_run(tmp_path)[1]
-    env = {**os.environ, "SA_TOKEN": "AuditTokenName0123456789=4242", "SA_URL": f"http://gw:{PASSWORD}@"}
+    env = {**os.environ, "SA_TOKEN": DEFAULT_TOKEN, "SA_URL": f"http://gw:{PASSWORD}@"}
     command = [sys.executable, "-m", "preannotate", "-v", "upload", "-o", str(out), "--set", "superannotate.project=P",
                "--set", "superannotate.max_attempts=2", "--set", "superannotate.backoff_seconds=0"]  # fmt: skip
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..audio import DecodedAudio, decode_audio
 from ..cloud import BucketLocation, ObjectUrl, is_bucket_url
 from ..cloud.filesystem import filesystem
 from ..cloud.objects import OUTAGE_LIMIT
 from ..errors import AudioError, CorrectionError, ObjectChangedError, StorageLostError
+from ..results import recorded_source
 from ..storage import read_json
 from .pull_kept import file_sha256
 
@@ -62,7 +62,7 @@ class LocalMedia:
         A transcript of an earlier version, or none, records no hash: the file is used as before. A copy
         elsewhere (`--input`) has another mtime, so it is hashed, and passes when its content is the same.
         """
-        state = _recorded_source(read_json(self.out / "transcripts" / f"{item}.json"))
+        state = recorded_source(read_json(self.out / "transcripts" / f"{item}.json"))
         recorded = state.get("sha256")
         try:
             now = path.stat()
@@ -121,7 +121,7 @@ class BucketMedia:
             CorrectionError: The transcript is missing, or records no ETag and size (a local run's).
         """
         url = self.location.url(self.location.key(source))
-        state = _recorded_source(read_json(self.out / "transcripts" / f"{item}.json"))
+        state = recorded_source(read_json(self.out / "transcripts" / f"{item}.json"))
         etag, size, version = state.get("etag"), state.get("size"), state.get("version_id")
         if not isinstance(etag, str) or not etag or not isinstance(size, int) or isinstance(size, bool):
             raise CorrectionError(
@@ -143,9 +143,3 @@ def source_media(out: Path, root: str | Path) -> LocalMedia | BucketMedia:
     location = BucketLocation.parse(str(root))
     filesystem(location)  # the package and credentials, checked once before any item
     return BucketMedia(out, location)
-
-
-def _recorded_source(transcript: Any) -> dict[str, Any]:
-    meta = transcript.get("meta") if isinstance(transcript, dict) else None
-    source = meta.get("source") if isinstance(meta, dict) else None
-    return source if isinstance(source, dict) else {}

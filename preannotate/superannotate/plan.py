@@ -12,6 +12,7 @@ from ..cloud import object_id
 from ..errors import StateFileError, UploadInputError
 from ..journal import read_run, run_record_problem
 from ..naming import plain_item_problem
+from ..results import recorded_source
 from ..storage import read_json
 from .client import ListedItem
 from .ledger import annotation_sha256
@@ -37,7 +38,7 @@ class PlannedItem:
         url: Where the audio lives, when known.
         integration: The SuperAnnotate storage integration to attach it through (None: a plain http(s) URL).
         audio: The identity of the recording the draft was made of (`cloud.object_id` of the source its
-            transcript records), when known.
+            transcript records), when known; read (`recorded_audio`) only for the items an upload sends.
         status: None while the item can be uploaded; `skipped` or `failed` when planning decided.
         reason: Why it is skipped or failed.
     """
@@ -137,8 +138,6 @@ def plan_items(output_dir: Path, files: list[dict[str, str]], urls: UrlMap, clas
         link = urls.link_for(item.item, item.source)
         item.url, item.integration = (link.url, link.integration) if link else (None, None)
         _load(item, f["status"], index)
-        if item.status is None:
-            item.audio = recorded_audio(output_dir, item.item)
         planned.append(item)
     return planned
 
@@ -149,9 +148,7 @@ def recorded_audio(output_dir: Path, item: str) -> str | None:
         transcript = read_json(output_dir / TRANSCRIPTS_DIR / f"{item}.json")
     except StateFileError:  # not a file: no identity, as without a transcript
         return None
-    meta = transcript.get("meta") if isinstance(transcript, dict) else None
-    source = meta.get("source") if isinstance(meta, dict) else None
-    return object_id(source) if isinstance(source, dict) else None
+    return object_id(recorded_source(transcript))
 
 
 def _load(item: PlannedItem, run_status: str, index: dict) -> None:

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 
+from ..config import SIGNATURE_PARAMETERS
 from ..errors import in_chain
 
 MASK = "***"
@@ -31,10 +32,7 @@ def register_secret(secret: str) -> None:
 # What URLs carry as credentials, whatever registered them: the password before the host (`SA_URL`'s, quoted by
 # requests in its errors), and the signatures and tokens of signed URLs (S3, Azure SAS, Google).
 _URL_PASSWORD = re.compile(r"(?<=://)([^/\s:@'\"]*):[^/\s@'\"]+@")
-_SIGNED = re.compile(
-    r"(?i)([?&](?:x-amz-(?:signature|credential|security-token)|x-goog-(?:signature|credential)|sig|signature)=)"
-    r"[^&\s'\"#]+"
-)
+_SIGNED = re.compile(rf"(?i)([?&](?:{'|'.join(map(re.escape, (*SIGNATURE_PARAMETERS, 'signature')))})=)[^&\s'\"#]+")
 
 
 def redact(text: object) -> str:

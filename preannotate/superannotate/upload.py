@@ -20,7 +20,7 @@ from .credentials import SETUP_HINT, find_credentials
 from .guard import HumanEdit, backup_folder, changed_since, find_human_edits, write_backups
 from .ledger import Ledger
 from .metadata import run_records, send_for_run, withhold_from_unchanged
-from .plan import PlannedItem, as_attached, group_values, plan_items, run_files
+from .plan import PlannedItem, as_attached, group_values, plan_items, recorded_audio, run_files
 from .redact import get_logger
 from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
 from .retry import RetryPolicy
@@ -172,6 +172,8 @@ def _upload(
     ledger = _load_ledger(output_dir, report)
     report.target = target = session.target(options.project)
     todo = _changed(ready, ledger, target, force, report)
+    for p in todo:  # a transcript read per item sent, none per item unchanged
+        p.audio = recorded_audio(output_dir, p.item)
     own_status = None if options.keep_status else options.status  # the status its own uploads give items
     changed = {p.item for p in todo}
     withhold_from_unchanged(session, options, [p for p in ready if p.item not in changed], ledger, own_status, report)
