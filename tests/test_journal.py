@@ -148,6 +148,15 @@ def test_a_finished_runs_damaged_run_json_is_rebuilt_and_kept_aside(tmp_path: Pa
     )  # once: a whole run.json is read as it is
 
 
+def test_a_damaged_run_json_without_a_runs_journal_is_left_where_it_is(tmp_path: Path) -> None:
+    """Only a journal a run started shows the folder is a run's: someone's own run.json is neither moved nor read."""
+    (tmp_path / "run.json").write_text("{their own notes", encoding="utf-8")
+    (tmp_path / JOURNAL_FILE).write_text('{"t": "file", "file": {}}\n', encoding="utf-8")  # no start: not a run's
+    assert read_run(tmp_path) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == [JOURNAL_FILE, "run.json"]
+    assert (tmp_path / "run.json").read_text(encoding="utf-8") == "{their own notes"
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "not json\n", '{"t": "file", "file": {}}\n', '{"t": "start"}\n', "[1, 2]\n"],
