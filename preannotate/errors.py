@@ -50,7 +50,7 @@ class ExportError(PreannotateError):
 
 
 class CredentialsError(PreannotateError):
-    """The SuperAnnotate token is missing, malformed or rejected."""
+    """The SuperAnnotate token is missing, malformed or rejected, or SA_URL cannot be a URL."""
 
 
 class UploadError(PreannotateError):

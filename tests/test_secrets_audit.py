@@ -152,6 +152,7 @@ def test_a_malformed_sa_url_s_password_stays_out_of_retries_and_the_error(tmp_pa
                "--set", "superannotate.max_attempts=2", "--set", "superannotate.backoff_seconds=0"]  # fmt: skip
     proc = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert proc.returncode != 0 and "gw:***@" in proc.stderr, proc.stderr  # named, masked
+    assert "retrying" not in proc.stderr  # refused at once: no attempt could reach a URL without a host
     assert PASSWORD not in proc.stderr + proc.stdout and written_with(tmp_path, PASSWORD) == []
 
 

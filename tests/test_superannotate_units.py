@@ -61,6 +61,18 @@ def test_malformed_tokens_are_refused_without_being_shown(monkeypatch: pytest.Mo
     assert token not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "url", ["http://gw:SaUrlPass77@/user/ME", "api.example.com", "htp://api.example.com", "https://", "http://h:99999"]
+)
+def test_an_sa_url_no_request_could_reach_is_refused_before_any_call(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Before, each call was made and retried with backoff as if the platform were down (requests' InvalidURL)."""
+    monkeypatch.setenv("SA_TOKEN", TEAM_TOKEN)
+    monkeypatch.setenv("SA_URL", url)
+    with pytest.raises(CredentialsError, match="SA_URL is not an http.s. URL with a host") as error:
+        find_credentials()
+    assert "SaUrlPass77" not in str(error.value)
+
+
 def test_colab_secret_only_inside_colab(monkeypatch: pytest.MonkeyPatch) -> None:
     userdata = types.SimpleNamespace(get=lambda key: TEAM_TOKEN if key == "SA_TOKEN" else None)
     colab = types.ModuleType("google.colab")
@@ -147,6 +159,9 @@ def test_sdk_errors_are_translated() -> None:
         ("Server error", True),
         ("Project not found.", False),
         ("Invalid status provided.", False),
+        # requests refuses the URL itself; the SDK wraps it as "Unknown exception", which reads as transient
+        ("Unknown exception: Failed to parse: Host 'exa mple.com' contains invalid character ' '.", False),
+        ("Unknown exception: No connection adapters were found for 'htp://a/b'.", False),
     ],
 )
 def test_transient_errors_are_recognised(message: str, transient: bool) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import CredentialsError
-from .redact import get_logger, register_secret
+from .redact import get_logger, redact, register_secret
 
 log = get_logger(__name__)
 
@@ -59,8 +59,8 @@ def find_credentials() -> Credentials | None:
         The credentials, or None when no source holds a token.
 
     Raises:
-        CredentialsError: A token was found but is not shaped like a SuperAnnotate token,
-            or the config file cannot be read.
+        CredentialsError: A token was found but is not shaped like a SuperAnnotate token, SA_URL is
+            not an http(s) URL with a host, or the config file cannot be read.
     """
     found = _from_environment() or _from_colab() or _from_config_files()
     if found is not None:
@@ -68,7 +68,36 @@ def find_credentials() -> Credentials | None:
         if found.url and (password := _url_password(found.url)):  # a gateway's, which requests quotes in errors
             register_secret(password)
         check_token_format(found.token, found.source)
+        if found.url:
+            check_url(found.url, found.source)
     return found
+
+
+def check_url(url: str, source: str) -> None:
+    """Refuses an API URL the SDK could not reach at any attempt (a typo, not an outage).
+
+    Args:
+        url: SA_URL, from the environment or the SDK's config file.
+        source: Where the token came from; the URL came from the same place.
+
+    Raises:
+        CredentialsError: The URL has no http(s) scheme or no host; the message quotes it without its password.
+    """
+    if not _is_http_url(url):
+        where = "SA_URL" if source in ("SA_TOKEN", "Colab secret SA_TOKEN") else f"SA_URL in {source}"
+        shown = redact(url)
+        raise CredentialsError(
+            f"{where} is not an http(s) URL with a host: {shown!r}; leave it unset for SuperAnnotate's own API"
+        )
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 def _url_password(url: str) -> str | None:

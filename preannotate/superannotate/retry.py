@@ -21,13 +21,17 @@ _TRANSIENT = re.compile(
     r"connection|disconnect|reset by peer|broken pipe|unknown exception|can't upload annotations",
     re.IGNORECASE,
 )
-# Errors that retrying cannot fix, whatever their message says.
-_PERMANENT_NAMES = frozenset({"SAAuthError", "PydanticUserError", "ValidationError"})
+# Errors that retrying cannot fix, whatever their message says. The SDK wraps every requests error as
+# "Unknown exception: ...", so a URL requests refuses to send is recognised by requests' own wording.
+_PERMANENT_NAMES = frozenset(
+    {"SAAuthError", "PydanticUserError", "ValidationError", "InvalidURL", "MissingSchema", "InvalidSchema"}
+)
+_PERMANENT = re.compile(r"invalid url|no connection adapters|no scheme supplied|failed to parse", re.IGNORECASE)
 
 
 def is_transient(error: BaseException) -> bool:
     """Whether a failed call is worth repeating: connection problems, rate limits, server errors."""
-    if type(error).__name__ in _PERMANENT_NAMES:
+    if type(error).__name__ in _PERMANENT_NAMES or _PERMANENT.search(str(error)):
         return False
     if isinstance(error, (ConnectionError, TimeoutError)):
         return True
