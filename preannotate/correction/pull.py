@@ -8,7 +8,8 @@ Writes, each file atomically and the index last::
 
 Nothing in `corrected/` changes until every annotation of the pull is downloaded (into a hidden
 staging folder inside it): a pull that SuperAnnotate fails half-way, or that is stopped, leaves the
-previous pull's files and index as they were, each file with the status it was pulled in. A file it
+previous pull's files and index as they were, each file with the status it was pulled in (an item whose
+status moves while its batch is downloaded is left to the next pull: `_download`). A file it
 replaces must be the last pull's own, unchanged (its SHA-256 in pulled.json): any other, a correction
 made by hand since, is moved to `corrected-kept/` first (`pull_kept`). An item the project no longer
 holds (or gives to another item of its name, playing other audio), or whose annotation SuperAnnotate no
@@ -50,7 +51,7 @@ from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
 from .pull_fields import CORRECTED_DIR, FORMAT, PULLED_FILE, PulledItem, parse_index
-from .pull_gone import NO_ANNOTATION, NOT_IN_PROJECT, keep_missing, kept_phrase
+from .pull_gone import NO_ANNOTATION, NOT_IN_PROJECT, keep_missing, kept_phrase, status_changed
 from .pull_kept import file_sha256, keep_changed, stored_hashes
 from .pull_project import check_project, check_target, choose_project
 from .pull_recovered import keep_original, read_last_pull, recovered, unvouched
@@ -251,10 +252,23 @@ def _run_files(out: Path) -> list[dict[str, str]]:
 
 
 def _download(session: UploadSession, project: str, batch: list[PulledItem], staging: Path) -> None:
-    """Stores the batch's annotations in `staging` as `<item>.json`, naming in each entry its final file."""
-    found = read_annotations(session, project, [i.item for i in batch])
+    """Stores the batch's annotations in `staging` as `<item>.json`, naming in each entry its final file.
+
+    The batch's statuses are listed again after its download: an item whose status moved since the pull's
+    listing (a Completed item reopened, its rework half done) may have been downloaded in either state, so it
+    is not stored with the status listed first (`status_changed`; an earlier pull's file stays: `pull_gone`).
+    """
+    names = [i.item for i in batch]
+    found = read_annotations(session, project, names)
+    now = session.listed_items(project, names)
     for entry in batch:
-        held = found.get(entry.item)
+        held, after = found.get(entry.item), now.get(entry.item)
+        if after is None:  # deleted (or moved out) while pulled
+            entry.problem = NOT_IN_PROJECT
+            continue
+        if after.status != entry.status:
+            entry.problem = status_changed(entry.status, after.status)
+            continue
         if held is None:
             entry.problem = NO_ANNOTATION
             continue

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 NOT_IN_PROJECT = "no longer in the SuperAnnotate project"
 NO_ANNOTATION = "SuperAnnotate holds no annotation for it"
 OTHER_AUDIO = "the project's item of this name now plays other audio"  # someone else's took the name
+STATUS_CHANGED = "its status changed while the pull read it"
 # Ends the reason of a file listed again from corrected/ after a damaged index (`pull_recovered`), pull after pull.
 RECOVERED = (
     f"recovered from its file in {CORRECTED_DIR}/ as {PULLED_FILE} was damaged; the status it was pulled in is unknown"
@@ -83,7 +84,19 @@ def gone_reason(entry: PulledItem, foreign: Collection[str]) -> str | None:
     """
     if entry.item in foreign and entry.problem:
         return f"{OTHER_AUDIO}; {entry.problem}"  # never their annotation in our item's corrected/ file
-    return entry.problem if entry.problem in _GONE else None
+    if entry.problem in _GONE or (entry.problem or "").startswith(STATUS_CHANGED):
+        return entry.problem
+    return None
+
+
+def status_changed(listed: str | None, now: str | None) -> str:
+    """The problem of an item whose status moved between the pull's listing and its download's end.
+
+    Args:
+        listed: The status the pull listed first.
+        now: The status listed again after the download.
+    """
+    return f"{STATUS_CHANGED} ({listed}, then {now}); the next pull gets it"
 
 
 def _keep(entry: PulledItem, before: PulledItem, reason: str, statuses: Sequence[str], pulled_at: str) -> None:
@@ -91,7 +104,8 @@ def _keep(entry: PulledItem, before: PulledItem, reason: str, statuses: Sequence
     # The last pull's status is its file's only when it stored or kept the file; one that left it out by
     # status recorded the status of that time, which a file pulled earlier may not have been in.
     known = before.status if before.file is not None or before.missing is not None else None
-    # An item still listed in another status (a Completed one reopened): the file's standing is unknown.
+    # An item still listed in another status (a Completed one reopened): the file's standing is unknown. An item
+    # whose status moved while pulled keeps the status its earlier file was pulled in: that file is unchanged.
     if entry.problem == NO_ANNOTATION and entry.status != known:
         known = None
     # A recovered file stays marked so: no pull vouches for it (`pull_recovered.unvouched`).
