@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -48,8 +49,11 @@ def test_pull_stores_annotations_statuses_and_problems(corrected_run: Path, sa_s
     assert [i.item for i in only.items if not i.selected] == ["hello.wav", "count.wav"]
 
 
+EVERY_STATUS = CorrectionOptions(compare_statuses=())  # count.wav, edited and still InProgress, compared too
+
+
 def test_figures_match_the_hand_computation(corrected_run: Path) -> None:
-    result = compare_run(corrected_run, ANNOTATION, CorrectionOptions())
+    result = compare_run(corrected_run, ANNOTATION, EVERY_STATUS)
     items = result.items.set_index("item")
     assert result.problems == {"hello.wav": NOT_IN_PROJECT}
     talk = items.loc["talk.wav"]
@@ -94,15 +98,28 @@ def test_figures_match_the_hand_computation(corrected_run: Path) -> None:
 
 
 def test_any_change_counts_boundaries_and_splits(corrected_run: Path) -> None:
-    result = compare_run(corrected_run, ANNOTATION, CorrectionOptions(changed="any"))
+    result = compare_run(corrected_run, ANNOTATION, replace(EVERY_STATUS, changed="any"))
     # Now the retimed chunk (not flagged) is a miss and the split sentence (flagged) a hit: tp 3, fp 1, fn 1, tn 3.
     run = result.summary
     assert (run["review_tp"], run["review_fp"], run["review_fn"], run["review_tn"]) == (3, 1, 1, 3)
     assert (run["review_precision"], run["review_recall"]) == (0.75, 0.75)
 
 
-def test_report_html_holds_the_tables_and_plots(corrected_run: Path) -> None:
+def test_by_default_only_completed_items_are_compared(corrected_run: Path) -> None:
+    """count.wav is InProgress: perhaps untouched, so not counted as a perfect draft (until 2026-12 it was)."""
     result = compare_run(corrected_run, ANNOTATION, CorrectionOptions())
+    count = result.items.set_index("item").loc["count.wav"]
+    assert (
+        not count.compared and count.notes == "not compared: status InProgress (correction.compare_statuses: Completed)"
+    )
+    run = result.summary  # the hand computation's run less count.wav: 28 words, 7 chunks, 3 untouched
+    assert (run["items"], run["compared"], run["problems"]) == (4, 2, 1)
+    assert run["wer"] == pytest.approx(5 / 28) and (run["draft_chunks"], run["untouched"]) == (7, 3)
+    assert (run["review_tp"], run["review_fp"], run["review_fn"], run["review_tn"]) == (2, 2, 0, 3)
+
+
+def test_report_html_holds_the_tables_and_plots(corrected_run: Path) -> None:
+    result = compare_run(corrected_run, ANNOTATION, EVERY_STATUS)
     path = write_report(result, corrected_run / "correction")
     page = path.read_text()
     assert page.count("data:image/png;base64,") == 3  # WER per item, boundary shifts, confidence

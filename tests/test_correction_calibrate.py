@@ -127,7 +127,8 @@ def test_report_compares_the_control_arm_with_work_times(corrected_run: Path, tm
     times = tmp_path / "times.csv"
     # talk.wav 12 s + fox.wav 2.889 s of drafts; count.wav 2.986 s typed from scratch.
     times.write_text("item,seconds\ntalk.wav,60\nfox.wav,15\ncount.wav,30\n")
-    done = run_cli("report", "-o", str(corrected_run), "--work-times", str(times))
+    every = ("--set", "correction.compare_statuses=[]")  # count.wav, typed from scratch, is still InProgress
+    done = run_cli("report", "-o", str(corrected_run), "--work-times", str(times), *every)
     assert done.returncode == 0, done.stderr
     summary = json.loads((corrected_run / "correction" / "summary.json").read_text())
     arms = summary["control_arm"]["arms"]

@@ -125,8 +125,10 @@ def test_a_damaged_pulled_json_is_kept_and_the_corrections_it_listed_are_recover
     assert "kept 3 from an earlier pull" in result.stdout, result.stdout
     assert f"talk.wav ({NOT_IN_PROJECT}; {RECOVERED}, since {index.pulled_at})" in result.stderr
 
-    rows = compare_run(out, ANNOTATION, CorrectionOptions()).items.set_index("item")
+    rows = compare_run(out, ANNOTATION, CorrectionOptions(compare_statuses=())).items.set_index("item")
     assert all(rows.loc[item, "compared"] and RECOVERED in rows.loc[item, "notes"] for item in ("talk.wav", "fox.wav"))
+    rows = compare_run(out, ANNOTATION, CorrectionOptions()).items.set_index("item")  # only Completed ones
+    assert "not compared: status unknown" in rows.loc["talk.wav", "notes"] and not rows.loc["talk.wav", "compared"]
 
     again = pull(out)  # the index is sound again: the reason, the time and the hash stay
     assert again.returncode == 1 and f"{path} was damaged" not in again.stderr, again.stderr

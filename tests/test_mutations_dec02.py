@@ -214,6 +214,8 @@ def compared_with(out: Path) -> list[str]:
     opts = sa_options()
     pull_run(out, opts.project or "", open_session(opts))
     result = compare_run(out, ANNOTATION, CorrectionOptions())
+    if result.chunks.empty:  # no item compared: a table without columns
+        return []
     chunks = result.chunks[result.chunks["item"] == "fox.wav"].sort_values("chunk")
     return list(chunks["text"])
 

@@ -213,6 +213,7 @@ def test_textless_item_uploads_to_the_loopback_server_and_the_report_still_works
         for stamp in instance["parameters"][0]["timestamps"]:
             stamp["attributes"].append({"groupName": "Content", "name": "one two three"})
     sa_server.set_annotation("Routes", "count.wav", stored)
+    sa_server.set_status("Routes", "count.wav", "Completed")
     pull_run(out, "Routes", open_session(opts))
     result = compare_run(out, ANNOTATION, CorrectionOptions())
     items = result.items.set_index("item")

@@ -145,24 +145,25 @@ def test_report_counts_the_speaker_change_and_the_cpwer(speaker_fixed_run: Path,
     result = compare_run(speaker_fixed_run, ANNOTATION, CorrectionOptions())
     s = result.summary
     assert s["wer"] == 0 and s["keyframe_disagreements"] == 1  # the new value sits at one keyframe: it wins
-    assert (s["speaker_changed"], s["speaker_chunks"]) == (1, 9) and s["speaker_changed_share"] == pytest.approx(1 / 9)
-    # Reference words 19 + 9 + 2 + 2; "hello world" under the wrong speaker: 2 insertions and 2 deletions.
-    assert (s["cpwer_errors"], s["cpwer_ref_words"]) == (4, 32) and s["cpwer"] == pytest.approx(4 / 32)
+    # The Completed items only (talk.wav, fox.wav): the others are not compared.
+    assert (s["speaker_changed"], s["speaker_chunks"]) == (1, 7) and s["speaker_changed_share"] == pytest.approx(1 / 7)
+    # Reference words 19 + 9; "hello world" under the wrong speaker: 2 insertions and 2 deletions.
+    assert (s["cpwer_errors"], s["cpwer_ref_words"]) == (4, 28) and s["cpwer"] == pytest.approx(4 / 28)
     changed = result.chunks[result.chunks["speaker_changed"] == True]  # noqa: E712 (a pandas mask)
     assert changed[["item", "chunk", "speaker", "corrected_speaker"]].values.tolist() == [["talk.wav", 0, S1, S2]]
     talk = item_table(result).set_index("item").loc["talk.wav"]
     assert talk["speaker_changed"] == 1 and talk["cpwer"] == pytest.approx(4 / 19)
     table = dict(summary_table(result).values.tolist())
-    assert table["chunks that changed speaker"] == "1" and table["share of chunks that changed speaker"] == "11.1%"
-    assert table["cpWER (speaker-attributed WER, draft vs corrected)"] == "12.5%"
-    assert "1 of 9 chunk(s) changed speaker (11.1%), cpWER 12.5%" in headline(result)
+    assert table["chunks that changed speaker"] == "1" and table["share of chunks that changed speaker"] == "14.3%"
+    assert table["cpWER (speaker-attributed WER, draft vs corrected)"] == "14.3%"
+    assert "1 of 7 chunk(s) changed speaker (14.3%), cpWER 14.3%" in headline(result)
     write_report(result, speaker_fixed_run / "correction")
     saved = json.loads((speaker_fixed_run / "correction" / "summary.json").read_text(encoding="utf-8"))["summary"]
-    assert (saved["speaker_changed"], saved["cpwer"]) == (1, 0.125)
+    assert saved["speaker_changed"] == 1 and saved["cpwer"] == pytest.approx(4 / 28)
     assert "cpWER" in (speaker_fixed_run / "correction" / "report.html").read_text(encoding="utf-8")
     assert main(["report", "-o", str(speaker_fixed_run)]) == 0  # the console report shows both
     shown = capsys.readouterr().out
-    assert "1 of 9 chunk(s) changed speaker" in shown and re.search(r"cpWER \(speaker-attributed.*\)\s+12\.5%", shown)
+    assert "1 of 7 chunk(s) changed speaker" in shown and re.search(r"cpWER \(speaker-attributed.*\)\s+14\.3%", shown)
 
 
 def test_report_of_a_run_without_speakers_shows_none(corrected_run: Path) -> None:

@@ -246,6 +246,12 @@ class _Run:
             return None, pulled.problem, []
         if not pulled.selected or not pulled.file:
             return None, None, [f"not pulled: status {pulled.status} not selected"]
+        wanted = self.options.compare_statuses
+        if wanted and pulled.status not in wanted:  # perhaps untouched: not a perfect draft
+            why = (
+                f"not compared: status {pulled.status or 'unknown'} (correction.compare_statuses: {', '.join(wanted)})"
+            )
+            return None, None, [why]
         corrected = read_json(self.out / pulled.file)
         problem = corrected_problem(corrected, pulled.item, pulled.file)
         if corrected is None:

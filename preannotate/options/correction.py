@@ -74,6 +74,12 @@ class CorrectionOptions:
         (),
         "Pull only items in these SuperAnnotate statuses (for example `[Completed]`); empty pulls all.",
     )
+    compare_statuses: tuple[str, ...] = option(
+        ("Completed",),
+        "`report` and `calibrate` compare only pulled items in these SuperAnnotate statuses: an item still "
+        "NotStarted or InProgress may be untouched, and would count as a perfect draft; empty compares every "
+        "pulled item.",
+    )
     min_overlap: float = option(
         0.5,
         "A corrected event and a draft chunk belong together when their overlap covers at least this share of the "
@@ -105,6 +111,11 @@ class CorrectionOptions:
         """Raises ConfigError when an option is out of range."""
         unknown = [s for s in self.statuses if s not in SUPERANNOTATE_STATUSES]
         check(not unknown, f"correction.statuses must be among {', '.join(SUPERANNOTATE_STATUSES)}, got {unknown}")
+        unknown = [s for s in self.compare_statuses if s not in SUPERANNOTATE_STATUSES]
+        check(
+            not unknown,
+            f"correction.compare_statuses must be among {', '.join(SUPERANNOTATE_STATUSES)}, got {unknown}",
+        )
         check(0.0 < self.min_overlap <= 1.0, "correction.min_overlap must be in (0, 1]")
         check(self.boundary_tolerance_ms >= 0, "correction.boundary_tolerance_ms must be >= 0")
         self.effort.validate()

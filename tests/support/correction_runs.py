@@ -249,5 +249,6 @@ def make_long_run(
     for i in changed:
         set_text(annotation, i, f"corrected{i} alpha beta gamma")
     server.set_annotation(PROJECT, "long.wav", annotation)
+    server.set_status(PROJECT, "long.wav", "Completed")  # reviewed to the end: `report` compares it
     pull_run(out, PROJECT, open_session(sa_options()))
     return out
