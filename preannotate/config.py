@@ -306,6 +306,31 @@ def url_signature(value: object) -> str | None:
     return next((n for n in sorted(names) if n.lower() in SIGNATURE_PARAMETERS), None)
 
 
+def environment_secrets() -> list[str]:
+    """The values of the environment's cloud credentials long enough to look for in a text."""
+    found = (os.environ.get(name, "").strip() for name in _CLOUD_SECRETS)
+    return [secret for secret in found if len(secret) >= _MIN_SECRET]
+
+
+def mask_secret_fragments(text: str, secrets: list[str], mask: str = "<hidden>") -> str:
+    """`text` with every run of at least 8 characters that some secret holds replaced by `mask`.
+
+    Fragments too: a parser's message quotes a long line cut short, so a secret may stand there in part.
+    """
+    out, i = [], 0
+    while i < len(text):
+        end = i
+        while end < len(text) and any(text[i : end + 1] in s for s in secrets):
+            end += 1
+        if end - i >= _MIN_SECRET:
+            out.append(mask)
+            i = end
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def environment_secret(value: object) -> str | None:
     """The name of the cloud credential of the environment that `value` holds, or None."""
     if not isinstance(value, str):

@@ -108,12 +108,16 @@ def _load_yaml(text: str, where: str) -> Any:
 
 
 def _redacted(message: str) -> str:
-    """`message` with every word that looks like a SuperAnnotate token, and every URL holding credentials, hidden.
+    """`message` with the environment's cloud secrets, every word that looks like a SuperAnnotate token, and every
+    URL holding credentials, hidden.
 
     YAML's errors quote the text where they stop (the line, a value it cannot read): a token pasted into a
     config file, refused once the file is read, must not reach a terminal, a log or a notebook through them.
     """
-    from .config import looks_like_token, url_credentials  # config reads its files through this module
+    from .config import environment_secrets, looks_like_token, mask_secret_fragments, url_credentials
+
+    # (imported here: config reads its files through this module)
+    message = mask_secret_fragments(message, environment_secrets())  # the cloud's, as an option's value refuses
 
     def url(found: re.Match[str]) -> str:
         # YAML cuts a long line short (`s3://KEY:SECRET...`): a `:` not followed by a port may be a password too.

@@ -177,6 +177,29 @@ def test_a_cloud_secret_of_the_environment_is_refused_as_an_option(monkeypatch: 
     assert "wJalrAuditSecret9931" not in str(refused.value)
 
 
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYAuditKey9931"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'  initial_prompt: "{AWS_SECRET}\n',  # an unclosed quote: YAML quotes the line
+        f"  initial_prompt: {AWS_SECRET * 4}: x: y\n",  # a long line, which YAML quotes cut short
+    ],
+)
+def test_a_cloud_secret_in_a_damaged_config_file_is_not_quoted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    """YAML's error quotes the line it stopped at; the same value in a valid file is refused unquoted."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    config = tmp_path / "run.yaml"
+    config.write_text("transcribe:\n" + line, encoding="utf-8")
+    with pytest.raises(ConfigError, match="is not valid YAML") as refused:
+        load_config(config, [])
+    message = str(refused.value)
+    assert "<hidden>" in message and not any(AWS_SECRET[i : i + 8] in message for i in range(len(AWS_SECRET) - 7))
+
+
 def test_redact_masks_url_passwords_and_signatures_and_nothing_else() -> None:
     signed = "https://b.s3.amazonaws.com/k.wav?X-Amz-Credential=AKIA%2Fx&X-Amz-Security-Token=T0k&X-Amz-Signature=ab1"
     assert redact(signed) == (
