@@ -108,8 +108,7 @@ def _load_yaml(text: str, where: str) -> Any:
 
 
 def _redacted(message: str) -> str:
-    """`message` with the environment's cloud secrets, every word that looks like a SuperAnnotate token, and every
-    URL holding credentials, hidden.
+    """`message` with cloud secrets, words shaped like a SuperAnnotate token, and URLs with credentials hidden.
 
     YAML's errors quote the text where they stop (the line, a value it cannot read): a token pasted into a
     config file, refused once the file is read, must not reach a terminal, a log or a notebook through them.
