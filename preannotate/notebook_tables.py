@@ -108,7 +108,8 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
         end: Seconds where it ends (None: the end of the file); long files would be unreadable whole.
 
     Returns:
-        The matplotlib Figure (closed, so that a notebook shows it once, as the cell's result).
+        The matplotlib Figure (closed, so that a notebook shows it once, as the cell's result); None, with a
+        line saying so, when `item` is None and no file of the run has chunks.
     """
     from .audio import SAMPLE_RATE
     from .cloud import is_bucket_url
@@ -118,6 +119,9 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
 
     run, chunks = _run_json(output_dir), chunk_table(output_dir)
     item = item or _first_item(run, chunks)
+    if item is None:  # silence only, or every file failed: Run-all goes on to the upload cell (a batch's outcome)
+        print(f"nothing to draw: no file of the run in {resolve_path(output_dir)} has chunks")
+        return None
     source = next((f["source"] for f in run["files"] if f["item"] == item), None)
     if source is None:
         raise InputError(f"item {item!r} is not in the run in {resolve_path(output_dir)}")
@@ -131,8 +135,6 @@ def plot_timeline(output_dir: str | Path, item: str | None = None, start: float 
     return draw_timeline(shown, chunks[chunks["item"] == item], item, start)
 
 
-def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str:
+def _first_item(run: dict[str, Any], chunks: pd.DataFrame) -> str | None:
     with_chunks = [f["item"] for f in run["files"] if f["item"] in set(chunks["item"])]
-    if not with_chunks:
-        raise InputError("the run has no chunks to draw")
-    return with_chunks[0]
+    return with_chunks[0] if with_chunks else None

@@ -250,3 +250,17 @@ def test_unknown_parameter_fails_the_notebook_not_just_a_warning(tmp_path: Path,
             parameters={"modle": "tiny", "output_dir": str(tmp_path / "out")},
         )  # fmt: skip
     assert not (tmp_path / "out").exists()
+
+
+def test_the_timeline_of_a_run_without_chunks_is_a_line_not_an_error(tmp_path: Path, capsys) -> None:
+    """Silence only (or every file failed): the plot cell raised, Run-all stopped before the upload cell, and a
+    batch reported the finished run as failed ("the run has no chunks to draw")."""
+    from support.correction_runs import ANNOTATION, make_run
+
+    from preannotate.exports import ItemChunks, write_exports
+
+    _, out = make_run(tmp_path)
+    write_exports(out, [ItemChunks("talk.wav", "talk.wav", "en", 12.0, [])], ANNOTATION)
+    assert notebook.plot_timeline(out) is None
+    assert "nothing to draw: no file of the run" in capsys.readouterr().out
+    assert notebook.plot_timeline(out, "talk.wav") is not None  # asked for by name: its waveform, without chunks
