@@ -167,7 +167,7 @@ def test_ctrl_c_starts_no_more_runs_and_prints_the_table(
         return batch.Outcome(run, batch.OK, 1.0)
 
     monkeypatch.setattr(execution, "execute", execute)
-    monkeypatch.setattr(execution, "_stop_children", stopping.set)  # no papermill process to wait for here
+    monkeypatch.setattr(execution, "_stop_children", lambda **_: stopping.set())  # no papermill process to wait for
     runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": n} for n in "abc"]})
     code, out, err = batch_main(capsys, "--runs", str(runs), "--out", str(tmp_path / "out"), "--jobs", "1")
     assert code == cli.EXIT_INTERRUPTED and started == ["a", "b"], out + err
@@ -228,6 +228,49 @@ def test_a_second_ctrl_c_stops_the_wait_for_notebooks_and_still_prints_the_table
     assert code == cli.EXIT_INTERRUPTED and "Ctrl-C again: interrupting the running notebooks now" in err
     table = {line.split()[0]: line.split()[1] for line in out.splitlines() if line[:2] in ("a ", "b ", "c ")}
     assert table == {"a": batch.OK, "b": batch.INTERRUPTED, "c": batch.NOT_STARTED}, out + err
+
+
+# A stand-in for papermill that saves and stops at SIGINT, and never stops by itself.
+STOPS_AT_CTRL_C = """
+import signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: sys.exit(1))
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_stops_the_batch_and_its_notebooks_as_ctrl_c_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A scheduler's stop reaches the batch alone, not its papermill processes: they ran on, orphaned, holding their
+    run folders' locks, and a rerun called the runs failed while the orphans finished them."""
+    orphans = []
+
+    def execute(nb: Path, run: batch.Run) -> batch.Outcome:
+        if run.name == "a":
+            return batch.Outcome(run, batch.OK, 1.0)
+        child = subprocess.Popen([sys.executable, "-c", STOPS_AT_CTRL_C], stdout=subprocess.PIPE, text=True)
+        orphans.append(child)
+        assert child.stdout and child.stdout.readline() == "ready\n"
+        with execution._children_lock:
+            execution._children.add(child)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.Signals[name])  # to the batch alone
+        code = child.wait(60)
+        with execution._children_lock:
+            execution._children.discard(child)
+        return batch.Outcome(run, batch.FAILED, 1.0, f"papermill exited with {code}")
+
+    monkeypatch.setattr(execution, "execute", execute)
+    monkeypatch.setattr(execution, "STOP_GRACE_S", 60.0)  # it is told at once, not after the grace
+    runs = write_yaml(tmp_path / "runs.yaml", {"runs": [{"name": n} for n in "abc"]})
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    code, out, err = batch_main(capsys, "--runs", str(runs), "--out", str(tmp_path / "out"), "--jobs", "1")
+    assert code == cli.EXIT_INTERRUPTED and [c.returncode for c in orphans] == [1], out + err
+    table = {line.split()[0]: line.split()[1] for line in out.splitlines() if line[:2] in ("a ", "b ", "c ")}
+    assert table == {"a": batch.OK, "b": batch.INTERRUPTED, "c": batch.NOT_STARTED}, out + err
+    assert f"b: interrupted ({name}): papermill exited with 1" in out
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before  # handlers given back
 
 
 def finished_earlier(run: batch.Run, upload: dict | None = None) -> None:

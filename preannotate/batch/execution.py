@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,38 +60,71 @@ def run_batch(notebook: Path, runs: list[Run], jobs: int = 1, resume: bool = Fal
         BatchInterrupted: Ctrl-C: runs not started yet are not started, running ones are stopped; it
             holds the outcomes of all of them (the finished ones' outputs are kept).
     """
-    stop = threading.Event()
+    stop, signalled = threading.Event(), []
 
     def one(run: Run) -> Outcome:
         outcome = _finished(run) if resume else None
         outcome = outcome or execute(notebook, run)
         if stop.is_set() and outcome.status in (FAILED, PARTIAL):
-            outcome.status, outcome.message = INTERRUPTED, f"interrupted (Ctrl-C): {outcome.message}".rstrip(": ")
+            why = signalled[0] if signalled else "Ctrl-C"
+            outcome.status, outcome.message = INTERRUPTED, f"interrupted ({why}): {outcome.message}".rstrip(": ")
         print(f"{run.name}: {outcome.status} ({outcome.seconds:.0f} s) {outcome.message}".rstrip(), flush=True)
         return outcome
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="batch")
-    futures = [pool.submit(one, run) for run in runs]
+    with _stop_signals_as_ctrl_c(signalled):
+        futures = [pool.submit(one, run) for run in runs]
+        try:
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)  # else the queued runs would all still run
+            _stop_children(at_once=bool(signalled))
+            raise BatchInterrupted([_after_interrupt(f, run) for f, run in zip(futures, runs)]) from None
+        finally:
+            pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _stop_signals_as_ctrl_c(signalled: list[str]) -> Iterator[None]:
+    """SIGTERM and SIGHUP (a scheduler's stop, a closed terminal) stop the batch as Ctrl-C does, and its notebooks.
+
+    Without this the batch died at once and its papermill processes ran on, orphaned, holding their run folders'
+    locks: a rerun found them busy and called the runs failed while the orphans finished them. The signal's name
+    goes into `signalled`. Only the main thread may set handlers (the batch's command line runs there).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signalled.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    before = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        return [f.result() for f in futures]
-    except KeyboardInterrupt:
-        stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)  # else the queued runs would all still run
-        _stop_children()
-        raise BatchInterrupted([_after_interrupt(f, run) for f, run in zip(futures, runs)]) from None
+        yield
     finally:
-        pool.shutdown(wait=True)
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
-def _stop_children() -> None:
+def _stop_children(at_once: bool = False) -> None:
     """Stops the running papermill processes: a terminal's Ctrl-C reached them too; a signal to this one did not.
 
     Each gets STOP_GRACE_S to save its notebook, then SIGINT. A second Ctrl-C while they save (people press
     it twice) ends the wait: they are interrupted at once and the table of outcomes still follows.
+
+    Args:
+        at_once: The stop came as a signal to this process alone (SIGTERM, SIGHUP): SIGINT goes to them first.
     """
     deadline = time.monotonic() + STOP_GRACE_S
     with _children_lock:
         children = list(_children)
+    if at_once:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
     try:
         for child in children:
             try:
