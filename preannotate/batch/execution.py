@@ -60,7 +60,7 @@ def run_batch(notebook: Path, runs: list[Run], jobs: int = 1, resume: bool = Fal
         BatchInterrupted: Ctrl-C: runs not started yet are not started, running ones are stopped; it
             holds the outcomes of all of them (the finished ones' outputs are kept).
     """
-    stop, signalled = threading.Event(), []
+    stop, signalled = threading.Event(), list[str]()  # the signal that stopped the batch, if one did
 
     def one(run: Run) -> Outcome:
         outcome = _finished(run) if resume else None
