@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support.batch_plans import NOTEBOOK, write_yaml
+from support.notebooks import CORRECTION
 
 from preannotate import batch, cli, notebook
 from preannotate.batch import execution
@@ -319,3 +320,19 @@ def test_resume_runs_again_over_a_damaged_notebook(
     finished_earlier(run)
     (run.folder / batch.EXECUTED).write_text("[1, 2]")
     assert resumed([run], monkeypatch) == {"a": batch.OK}
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [{"name": "a", "run_dir": "/data/latest"}, {"name": "b", "run_dir": "/data/latest/."}],
+        [{"name": "a"}, {"name": "b", "statuses": ["InProgress"]}],  # both the notebook's default, runs/latest
+    ],
+)
+def test_correction_runs_sharing_a_run_dir_are_refused_before_any_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture, runs: list[dict]
+) -> None:
+    """The second run's pull and report would replace the first's in the same run folder."""
+    spec = write_yaml(tmp_path / "runs.yaml", {"defaults": {"project": "P"}, "runs": runs})
+    code, _, err = batch_main(capsys, str(CORRECTION), "--runs", str(spec), "--out", str(tmp_path / "out"), "--dry-run")
+    assert code == cli.EXIT_USAGE and "runs must not share a run_dir" in err, err

@@ -39,11 +39,10 @@ from ..journal import JOURNAL_FILE, RUN_FILE
 from ..notebook import project_root
 from ..run.owner import foreign_outputs
 from ..storage import read_json
-from .plan import Run
+from .plan import OUTPUT_PARAMETERS, Run
 
 EXECUTED, PARAMETERS_FILE, LOG_FILE = "notebook.ipynb", "parameters.yaml", "papermill.log"
 MARKER = ".preannotate-batch.json"
-OUTPUT_PARAMETERS = ("output_dir", "run_dir")  # where a notebook's run.json is (the folder its run locks)
 MADE_BY = "preannotate batch"
 WRITTEN = (MARKER, PARAMETERS_FILE, LOG_FILE, EXECUTED)  # what a batch writes in a run folder
 _SHOWN = 5  # names listed per folder, as `preannotate run` lists them

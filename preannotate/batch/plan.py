@@ -6,6 +6,7 @@ notebook's and their paths made absolute, for `execution` to run.
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import os
@@ -23,7 +24,16 @@ from ..config import (
     resolve_paths,
 )
 from ..errors import ConfigError, InputError
-from ..notebook import CORRECTION_PARAMETERS, OVERRIDES, PARAMETERS, check_names, config_from_parameters
+from ..notebook import (
+    CORRECTION_PARAMETERS,
+    OVERRIDES,
+    PARAMETERS,
+    check_names,
+    config_from_parameters,
+    project_root,
+)
+
+OUTPUT_PARAMETERS = ("output_dir", "run_dir")  # where a notebook's run.json is (the folder its run locks)
 
 
 @dataclass(frozen=True)
@@ -195,10 +205,26 @@ def prepare(runs: list[Run], known: dict[str, Any]) -> list[Run]:
             params.setdefault("output_dir", str(run.folder.resolve()))
         _check_values(run.name, params, mapping)
         ready.append(Run(run.name, params, run.folder))
-    outputs = [os.path.realpath(r.parameters["output_dir"]) for r in ready if r.parameters.get("output_dir")]
-    if len(set(outputs)) < len(outputs):  # `/data/x/` and `/data/./x` are one folder
-        raise ConfigError(f"runs must not share an output_dir: {sorted({o for o in outputs if outputs.count(o) > 1})}")
+    for name in (n for n in OUTPUT_PARAMETERS if n in known):
+        _check_distinct_folders(ready, name, known[name].get("default"))
     return ready
+
+
+def _check_distinct_folders(runs: list[Run], name: str, default: str | None) -> None:
+    """Refuses runs that would write one folder: the second's results would replace the first's.
+
+    `run_dir` (the correction notebook's run, where it pulls and reports) as well as `output_dir`; a run that
+    sets neither gets the notebook's default, relative to the project's root, where papermill runs it.
+    """
+    try:
+        fallback = ast.literal_eval(default) if default else None
+    except (ValueError, SyntaxError):
+        fallback = None
+    given = [r.parameters.get(name) or fallback for r in runs]
+    folders = [os.path.realpath(project_root() / f) for f in given if isinstance(f, str) and f]
+    if len(set(folders)) < len(folders):  # `/data/x/` and `/data/./x` are one folder
+        shared = sorted({f for f in folders if folders.count(f) > 1})
+        raise ConfigError(f"runs must not share {'an' if name[0] in 'aeiou' else 'a'} {name}: {shared}")
 
 
 def _check_distinct_names(names: list[str]) -> None:
