@@ -10,6 +10,7 @@ SDK to the loopback server, edited there as annotators would, and pulled with th
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,7 @@ from support.sa_server import SuperAnnotateServer
 
 from preannotate.correction import compare_run
 from preannotate.correction.dataset import export_dataset
-from preannotate.correction.pull import NO_ANNOTATION, NOT_IN_PROJECT, load_pull
+from preannotate.correction.pull import INTERRUPTED, NO_ANNOTATION, NOT_IN_PROJECT, load_pull
 from preannotate.errors import CorrectionInputError
 from preannotate.options import CorrectionOptions, DatasetExportOptions
 
@@ -202,3 +203,54 @@ def test_an_older_pulled_json_without_the_fields_is_read_and_a_half_marked_item_
     (out / "pulled.json").write_text(json.dumps(index))
     with pytest.raises(CorrectionInputError, match=r"items\[0\]: missing and missing_since go together"):
         load_pull(out)
+
+
+def test_a_removed_items_file_from_a_pull_that_recorded_no_hash_is_kept_aside_with_a_warning(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    """An index written before pulls recorded hashes cannot prove the file is as stored: it is kept aside, named.
+    Before, it stayed in corrected/, listed nowhere, and dropped out of report and export without a word."""
+    inp, out = make_run(tmp_path)
+    upload(inp, out)
+    annotate(sa_server)
+    pull(out)
+    index = json.loads((out / "pulled.json").read_text(encoding="utf-8"))
+    for entry in index["items"]:  # as a version before 2026-12-02 wrote it
+        for key in ("sha256", "missing", "missing_since"):
+            entry.pop(key)
+    (out / "pulled.json").write_text(json.dumps(index), encoding="utf-8")
+    stored = (out / "corrected" / f"{TALK}.json").read_bytes()
+    remove(sa_server, TALK)
+
+    again = pull(out)
+    assert "(a pull that recorded no hashes stored them): talk.wav" in again.stderr, again.stderr
+    assert entries(out)[TALK]["problem"] == NOT_IN_PROJECT and not (out / "corrected" / f"{TALK}.json").exists()
+    [kept] = (out / "corrected-kept").rglob(f"{TALK}.json")
+    assert kept.read_bytes() == stored
+
+
+def test_a_removed_items_file_left_by_a_stopped_pull_stays_listed(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull stopped while it moved files in lists the items it was replacing as INTERRUPTED, each vouched for by
+    its old hash; one of them removed before the next pull lost its listing though its file was the pull's."""
+    _, out, first = pulled_and_removed(sa_server, tmp_path)
+    sa_server.add_item(PROJECT, TALK, "https://media.example.org/a/talk.wav", "Completed")  # back, for one pull
+    sa_server.set_annotation(PROJECT, TALK, json.loads((out / first["file"]).read_text(encoding="utf-8")))
+    real = os.replace
+
+    def stop_at_talk(source, target, *args, **kwargs):
+        if Path(target) == out / "corrected" / f"{TALK}.json":  # moving in, not staging
+            raise KeyboardInterrupt
+        return real(source, target, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", stop_at_talk)
+        assert pull(out).returncode == 130  # Ctrl-C
+    assert entries(out)[TALK]["problem"] == INTERRUPTED
+    remove(sa_server, TALK)
+
+    pull(out)
+    talk = entries(out)[TALK]
+    assert talk["file"] == first["file"] and talk["sha256"] == first["sha256"] and talk["missing"] == NOT_IN_PROJECT
+    assert talk["status"] is None  # the interim entry held the stopped pull's status, not the file's

@@ -50,7 +50,7 @@ from ..superannotate.redact import redact
 from ..superannotate.report import recorded_urls, utc_now
 from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
-from .pull_fields import CORRECTED_DIR, FORMAT, PULLED_FILE, PulledItem, parse_index
+from .pull_fields import CORRECTED_DIR, FORMAT, INTERRUPTED, PULLED_FILE, PulledItem, parse_index
 from .pull_gone import NO_ANNOTATION, NOT_IN_PROJECT, keep_missing, kept_phrase, status_changed
 from .pull_kept import file_sha256, keep_changed, stored_hashes
 from .pull_project import check_project, check_target, choose_project
@@ -59,7 +59,6 @@ from .pull_recovered import keep_original, read_last_pull, recovered, unvouched
 log = logging.getLogger(__name__)
 
 BATCH = 100  # items per download request
-INTERRUPTED = "a pull was stopped while it stored this item's annotation: pull again"
 STAGING_PREFIX = ".pull-"  # corrected/.pull-<random>/ (mkdtemp): one pull's downloads until all are in
 _STAGING_NAME = re.compile(re.escape(STAGING_PREFIX) + r"[a-z0-9_]{8}")  # tempfile's 8 random characters
 

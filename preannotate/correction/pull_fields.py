@@ -16,6 +16,8 @@ from ..naming import plain_item_problem
 CORRECTED_DIR = "corrected"
 PULLED_FILE = "pulled.json"
 FORMAT = 1
+# The problem an interim index gives the items a pull is replacing: a stop leaves each file vouched for by its hash.
+INTERRUPTED = "a pull was stopped while it stored this item's annotation: pull again"
 
 
 @dataclass

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from ..errors import listed
-from .pull_fields import CORRECTED_DIR, PULLED_FILE, PulledItem
+from .pull_fields import CORRECTED_DIR, INTERRUPTED, PULLED_FILE, PulledItem
 from .pull_kept import file_sha256, keep_changed
 
 log = logging.getLogger(__name__)
@@ -57,16 +57,23 @@ def keep_missing(
         foreign: The items whose name the project now gives to an item playing other audio (someone else's).
     """
     changed: dict[str, str] = {}
+    unhashed: list[str] = []  # stored by a pull made before pulls recorded hashes: no proof it is as stored
     for entry in items:
         before, reason = last.get(entry.item), gone_reason(entry, foreign)
-        if reason is None or before is None or before.sha256 is None:
+        if reason is None or before is None:
             continue  # never stored: nothing to keep, a problem as before
-        if before.problem is None and file_sha256(out / CORRECTED_DIR / f"{entry.item}.json") == before.sha256:
+        if before.sha256 is None:
+            unhashed += [entry.item] if before.file else []
+            continue
+        # A stop while the last pull moved files in (INTERRUPTED) leaves each one vouched for by its old hash.
+        ours = before.problem in (None, INTERRUPTED)
+        if ours and file_sha256(out / CORRECTED_DIR / f"{entry.item}.json") == before.sha256:
             _keep(entry, before, reason, statuses, pulled_at)
         else:
             changed[entry.item] = before.sha256
     why = "as SuperAnnotate no longer gives their items and the pull lists them no more"
     keep_changed(out, list(changed), changed, pulled_at, why=why)  # a hand edit: kept, never listed as the pull's
+    keep_changed(out, unhashed, {}, pulled_at, why=f"{why} (a pull that recorded no hashes stored them)")
     missing = [i for i in items if i.missing]
     if missing:
         log.warning(
