@@ -248,3 +248,22 @@ def test_the_summary_table_shows_control_characters_of_names_as_escapes_one_row_
     assert lines[2].startswith("take\\n2.wav ") and "\x1b" not in "".join(lines)
     assert "\\x1b[31mred\\x1b[0m.wav" in lines[3] and "failed: x.wav: cannot decode \\x1b[2J" in lines[3]
     assert lines[4].startswith("dossier/été ü.wav")  # letters of any script stay as they are
+
+
+def test_an_output_folder_reused_for_another_input_says_which_files_leave_its_run_json(
+    run_copy, tmp_path: Path
+) -> None:
+    """Two batches of one run name, a copied command: the first dataset's files left run.json and the exports
+    without a word (their transcripts stay). The same input spelled otherwise is no other input."""
+    inp, out = run_copy
+    again = run_cli(Path(f"{inp}/./"), out)
+    assert again.returncode == 0 and "another input" not in again.stderr, again.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(inp / "counting.wav", other / "counting.wav")
+    moved = run_cli(other, out)
+    assert moved.returncode == 0, moved.stderr
+    assert f"held a run of another input ({inp}): 1 of its file(s) are not in {other}" in moved.stderr
+    assert moved.stderr.rstrip().endswith("hello_world.wav") or ": hello_world.wav" in moved.stderr
+    assert (out / "transcripts" / "hello_world.wav.json").is_file()
+    assert "another input" not in run_cli(other, out).stderr  # said once: run.json is the new input's now

@@ -99,3 +99,44 @@ def _journal_started(path: Path) -> bool:
     except (OSError, ValueError):  # missing, unreadable, or not a journal's first line
         return False
     return isinstance(first, dict) and first.get("t") == "start"
+
+
+def warn_other_input(out: Path, before: dict | None, input_dir: str, items: set[str]) -> list[str]:
+    """Warns when the folder's last run read another input and this run leaves some of its files out.
+
+    Their transcripts stay in `transcripts/`, but run.json and the exports list only this run's files: a folder
+    reused for another dataset (two batches of one run name, a copied command) would otherwise drop the first
+    dataset's results from view without a word.
+
+    Args:
+        out: The output folder.
+        before: The folder's last run.json (None: none, or unreadable).
+        input_dir: This run's input folder, as configured.
+        items: The items this run lists.
+
+    Returns:
+        The earlier run's items this run leaves out; empty when the input is the same.
+    """
+    if not isinstance(before, dict):
+        return []
+    config = before.get("config")
+    source = config.get("input") if isinstance(config, dict) else None
+    earlier = source.get("dir") if isinstance(source, dict) else None
+    if not isinstance(earlier, str) or _same_input(earlier, input_dir):
+        return []
+    files = before.get("files")
+    files = files if isinstance(files, list) else []
+    left = sorted({f["item"] for f in files if isinstance(f, dict) and isinstance(f.get("item"), str)} - items)
+    if left:
+        log.warning(
+            "%s held a run of another input (%s): %d of its file(s) are not in %s, and leave run.json and the "
+            "exports (their transcripts stay in transcripts/; `-i %s` brings them back): %s",
+            out, earlier, len(left), input_dir, earlier, listed(left, _SHOWN),
+        )  # fmt: skip
+    return left
+
+
+def _same_input(a: str, b: str) -> bool:
+    if "://" in a or "://" in b:
+        return a.rstrip("/") == b.rstrip("/")
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
