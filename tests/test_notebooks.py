@@ -56,6 +56,9 @@ def test_strip_tool_restores_an_executed_notebook(tmp_path: Path) -> None:
     nb.cells[5].execution_count = 3
     nb.cells[5].metadata["papermill"] = {"status": "completed"}
     nb.metadata["papermill"] = {"parameters": {"model": "x"}}
+    for cell in nb.cells:  # as papermill leaves them
+        cell.metadata.setdefault("tags", [])
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
     nbformat.write(nb, tmp_path / "executed.ipynb")
     assert strip_notebooks.main(["--check", str(tmp_path / "executed.ipynb")]) == 1
     assert strip_notebooks.main([str(tmp_path / "executed.ipynb")]) == 0

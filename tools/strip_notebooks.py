@@ -3,7 +3,8 @@
     python tools/strip_notebooks.py [NOTEBOOK ...]    # default: notebooks/*.ipynb
     python tools/strip_notebooks.py --check           # exit 1 if any notebook has outputs
 
-Cell tags (the `parameters` tag) and the kernelspec are kept; cells papermill injected are removed.
+Cell tags (the `parameters` tag) and the kernelspec are kept; cells papermill injected, the empty tag lists it
+leaves and the kernel's version details in `language_info` are removed.
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell.outputs, cell.execution_count = [], None
         for key in CELL_KEYS:
             cell.metadata.pop(key, None)
+        if cell.metadata.get("tags") == []:  # papermill leaves every cell an empty list
+            del cell.metadata["tags"]
     for key in NOTEBOOK_KEYS:
         nb.metadata.pop(key, None)
+    if "language_info" in nb.metadata:  # the kernel fills in its version, mimetype...: the one who ran it
+        nb.metadata.language_info = {"name": nb.metadata.language_info.get("name", "python")}
     return nb
 
 
