@@ -267,3 +267,38 @@ def test_an_output_folder_reused_for_another_input_says_which_files_leave_its_ru
     assert moved.stderr.rstrip().endswith("hello_world.wav") or ": hello_world.wav" in moved.stderr
     assert (out / "transcripts" / "hello_world.wav.json").is_file()
     assert "another input" not in run_cli(other, out).stderr  # said once: run.json is the new input's now
+
+
+def test_a_file_rewritten_while_it_is_transcribed_fails_and_is_transcribed_again_next_run(
+    tmp_path: Path, model_cache: Path, loads_model: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state stored with a transcript is read when the run plans; the audio is decoded later. A copy over the
+    file in between left a transcript of other bytes under the planned file's hash, kept as finished ever after."""
+    from preannotate import cli
+    from preannotate.run import transcribe_jobs
+
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for name in CLIPS:
+        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    real = transcribe_jobs._transcribe_decoded
+
+    def copied_over_meanwhile(work, audio):
+        if not (tmp_path / "copied").exists():  # a copy of other audio lands on hello_world.wav, once
+            (tmp_path / "copied").touch()
+            shutil.copy(SAMPLES / "en" / "counting.wav", inp / "hello_world.wav")
+        return real(work, audio)
+
+    monkeypatch.setattr(transcribe_jobs, "_transcribe_decoded", copied_over_meanwhile)
+    args = ["run", "-i", str(inp), "-o", str(out), *OFFLINE]
+    assert cli.main(args) == 1
+    files = {f["item"]: f for f in json.loads((out / "run.json").read_text(encoding="utf-8"))["files"]}
+    assert files["counting.wav"]["status"] == "ok" and files["hello_world.wav"]["status"] == "failed"
+    assert "hello_world.wav: changed while it was transcribed" in files["hello_world.wav"]["error"]
+    assert not (out / "transcripts" / "hello_world.wav.json").exists()
+    assert cli.main(args) == 0  # the file as it is now
+    transcript = json.loads((out / "transcripts" / "hello_world.wav.json").read_text(encoding="utf-8"))
+    assert (
+        "hello" not in transcript["text"].lower()
+        and transcript["meta"]["source"]["size"] == (inp / "hello_world.wav").stat().st_size
+    )

@@ -11,12 +11,13 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .. import asr
 from ..audio import DecodedAudio, probe_duration
-from ..errors import PreannotateError, RunStoppedError
+from ..errors import InputError, PreannotateError, RunStoppedError
 from ..journal import stored_state
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult, RunReport
@@ -272,6 +273,7 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
     media = job.media
     try:
         transcript, warnings = produce()
+        raise_if_changed(job)
         for warning in warnings:  # also in run.json; said here so that no one has to look there to learn of it
             log.warning("%s: %s", media.source, warning)
         meta = {"item": media.item, "source": {"path": media.source, **job.source}, "options_key": key}
@@ -290,6 +292,28 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
         log.exception("%s: unexpected error", media.source)
         result = FileResult(media.item, media.source, "failed", f"{media.path}: {type(e).__name__}: {e}")
     return result
+
+
+def raise_if_changed(job: Job) -> None:
+    """Refuses the transcript of a local file whose size or modification time moved since the run planned it.
+
+    The state stored with a transcript (size, mtime, SHA-256) is read when the run plans; the audio is decoded
+    later. A file rewritten in between (a copy over it in progress, an edit) was transcribed from other bytes
+    than its stored hash names, and once the file was back (the copy finished) every later run took that
+    transcript as finished. Bucket objects are pinned by their ETag or version when read.
+
+    Raises:
+        InputError: The file changed or is gone: it fails, and the next run transcribes it as it is then.
+    """
+    planned, path = job.source, job.media.path
+    if "mtime_ns" not in planned or not isinstance(path, Path):
+        return
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise InputError(f"gone while it was transcribed ({e.strerror or e}): run again") from e
+    if (st.st_size, st.st_mtime_ns) != (planned.get("size"), planned["mtime_ns"]):
+        raise InputError("changed while it was transcribed (its size or time of change moved): run again")
 
 
 def audio_warnings(audio: DecodedAudio, transcript: Transcript) -> list[str]:
