@@ -22,6 +22,7 @@ from .cloud import ObjectUrl, open_object
 from .errors import AudioError
 from .options import SilenceOptions
 from .silence import MIN_DURATION, SilenceCutter, Timeline
+from .wav_header import wav_declared_seconds
 
 SAMPLE_RATE = 16_000  # Hz, what Whisper expects
 # Below this peak amplitude (about -80 dBFS) a file is digital silence: Whisper
@@ -141,6 +142,8 @@ def decode_stream(
     repairs = Repairs()
     with open_audio(source, name) as container:
         declared = declared_duration(container)
+        if isinstance(source, str) and container.format.name == "wav":  # FFmpeg caps it at what the file holds
+            declared = max(declared or 0.0, wav_declared_seconds(source) or 0.0) or None
         samples, timeline = _decode_stream(container, declared, silence, repairs, stage)
     if (samples.shape[0] if timeline is None else timeline.total) == 0 and (declared or 0.0) > MIN_DURATION:
         raise AudioError(f"{name}: corrupt: nothing decodes of the {declared:.2f} s its header declares")

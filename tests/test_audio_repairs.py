@@ -184,3 +184,42 @@ def test_a_header_giving_a_rate_under_1000_hz_is_refused_before_it_decodes_to_ho
     with pytest.raises(AudioError, match="sample rate of 999 Hz"):
         decode_channel_audio(write_float_wav(tmp_path / "low.wav", np.zeros(8_000, np.float32), rate=999))
     assert decode_audio(write_float_wav(tmp_path / "ok.wav", np.zeros(1_000, np.float32), rate=1_000)).duration == 1.0
+
+
+def write_pcm_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE, channels: int = 1) -> bytes:
+    """A 16-bit PCM WAV as Python's `wave` (ffmpeg and sox alike) writes it: no `fact` chunk."""
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(16_000, 1), (44_100, 2)])
+def test_a_pcm_wav_cut_short_is_reported_truncated(
+    tmp_path: Path, speech: np.ndarray, rate: int, channels: int
+) -> None:
+    """FFmpeg caps a WAV stream's duration at what the file holds: a cut PCM WAV declared only what was left,
+    and passed as whole. Its header's `data` size says what the writer meant."""
+    samples = np.repeat(np.resize(speech, 6 * rate), channels)
+    whole = write_pcm_wav(tmp_path / "whole.wav", samples, rate, channels)
+    assert not decode_audio(tmp_path / "whole.wav").truncated
+    (tmp_path / "half.wav").write_bytes(whole[: len(whole) // 2])
+    half = decode_audio(tmp_path / "half.wav")
+    assert half.truncated and half.declared_duration == pytest.approx(6.0)
+    assert half.duration == pytest.approx(3.0, abs=0.01)
+
+
+def test_a_wav_header_s_declared_length() -> None:
+    from preannotate.wav_header import riff_data_seconds
+
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    header = b"RIFF" + struct.pack("<I", 0) + b"WAVE" + fmt + b"LIST" + struct.pack("<I", 3) + b"abc\0"
+    assert riff_data_seconds(header + b"data" + struct.pack("<I", 64000)) == 2.0  # after an odd, padded chunk
+    assert riff_data_seconds(header + b"data" + struct.pack("<I", 0xFFFFFFFF)) is None  # a streaming writer's
+    assert riff_data_seconds(header + b"data" + struct.pack("<I", 0)) is None
+    assert riff_data_seconds(b"RIFF\0\0\0\0AVI ") is None and riff_data_seconds(header) is None
+    assert riff_data_seconds(b"RIFF" + b"\0" * 4 + b"WAVE" + b"data" + struct.pack("<I", 10)) is None  # no fmt
