@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, interrupts
 from .config import load_config
 from .errors import ConfigError, CredentialsError, DestinationError, InputError, LockError, ModelError, PreannotateError
 from .locations import refuse_bucket
@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line and returns its exit code (see EXIT_CODES)."""
     args = _parse(build_parser(), argv)
     _setup_logging(args.verbose - args.quiet)
+    interrupts.install()
     try:
         code = args.handler(args)
         sys.stdout.flush()  # a reader that left (`| head`) shows here, not as an error at the interpreter's exit
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"preannotate: error: {e}", file=sys.stderr)
         return exit_code(e)
     except KeyboardInterrupt:
+        interrupts.pressed()
         if argv is None:  # the process's own command line: it ends next
             _ignore_ctrl_c()
         print("preannotate: interrupted; finished files are kept, run again to resume", file=sys.stderr)

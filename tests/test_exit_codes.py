@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support.media import SAMPLES
 
 CLI = [sys.executable, "-m", "preannotate"]
@@ -97,3 +98,23 @@ def test_a_library_logging_on_import_says_nothing_unless_asked(tmp_path: Path) -
     quiet, verbose = cli(*args, cwd=tmp_path), cli("-v", *args, cwd=tmp_path)
     assert quiet.returncode == verbose.returncode == 0, quiet.stderr
     assert "gcsfs" not in quiet.stderr and "INFO gcsfs: gcsfs experimental features" in verbose.stderr
+
+
+def test_other_errors_in_finalizers_still_reach_pythons_hook_until_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from preannotate import interrupts
+
+    seen: list[type] = []
+    monkeypatch.setattr(interrupts, "_installed", [lambda u: seen.append(u.exc_type)])
+    interrupts.install()
+    report = types.SimpleNamespace
+    interrupts._hook(report(exc_type=ValueError))
+    assert seen == [ValueError]
+    interrupts._hook(report(exc_type=KeyboardInterrupt))  # a swallowed Ctrl-C: recorded, not printed
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.raise_if_pressed()
+    interrupts._hook(report(exc_type=AttributeError))  # a library torn down after it: quiet
+    assert seen == [ValueError]
+    interrupts.install()  # the next command starts afresh
+    interrupts.raise_if_pressed()

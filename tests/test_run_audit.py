@@ -302,3 +302,36 @@ def test_a_file_rewritten_while_it_is_transcribed_fails_and_is_transcribed_again
         "hello" not in transcript["text"].lower()
         and transcript["meta"]["source"]["size"] == (inp / "hello_world.wav").stat().st_size
     )
+
+
+class _SwallowedCtrlC:
+    """What numba's compiler or a regex being freed met: Ctrl-C landing in a finalizer, which Python drops."""
+
+    def __del__(self) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_ctrl_c_a_finalizer_swallowed_stops_the_run_before_the_next_file(
+    tmp_path: Path, model_cache: Path, loads_model: None, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """Python printed "Exception ignored in ... KeyboardInterrupt" and the run went on to its end, exit 0."""
+    from preannotate import cli
+    from preannotate.run import transcribe_jobs
+
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for name in CLIPS:
+        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    real = transcribe_jobs._transcribe_decoded
+
+    def ctrl_c_in_a_finalizer(work, audio):
+        _SwallowedCtrlC()  # made and freed at once: its KeyboardInterrupt is unraisable
+        return real(work, audio)
+
+    monkeypatch.setattr(transcribe_jobs, "_transcribe_decoded", ctrl_c_in_a_finalizer)
+    assert cli.main(["run", "-i", str(inp), "-o", str(out), *OFFLINE]) == cli.EXIT_INTERRUPTED
+    assert (out / "transcripts" / "counting.wav.json").is_file()  # the file it was transcribing is kept
+    assert not (out / "transcripts" / "hello_world.wav.json").exists()
+    assert "Exception ignored" not in capsys.readouterr().err
+    monkeypatch.setattr(transcribe_jobs, "_transcribe_decoded", real)
+    assert cli.main(["run", "-i", str(inp), "-o", str(out), *OFFLINE]) == 0  # a new command: the flag is cleared

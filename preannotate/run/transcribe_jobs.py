@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from .. import asr
 from ..audio import DecodedAudio, probe_duration
 from ..errors import InputError, PreannotateError, RunStoppedError
+from ..interrupts import raise_if_pressed
 from ..journal import stored_state
 from ..options import RunConfig, TranscribeOptions
 from ..report import FileResult, RunReport
@@ -271,6 +272,7 @@ def store_outcome(job: Job, key: str, produce: Callable[[], tuple[Transcript, li
     answering (`RunStoppedError`) stops the run.
     """
     media = job.media
+    raise_if_pressed()  # a Ctrl-C a finalizer swallowed while the last file was transcribed
     try:
         transcript, warnings = produce()
         raise_if_changed(job)
