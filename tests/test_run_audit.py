@@ -37,14 +37,19 @@ def run_cli(inp: Path, out: Path, *more: str, drop_root: bool = False) -> subpro
     return subprocess.run(args, capture_output=True, text=True, timeout=600)
 
 
+def two_clips(folder: Path) -> Path:
+    """`folder`, made, with the two sample clips."""
+    folder.mkdir()
+    for name in CLIPS:
+        shutil.copy(SAMPLES / "en" / f"{name}.wav", folder / f"{name}.wav")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory, model_cache: Path, loads_model: None) -> tuple[Path, Path]:
     """(input folder, output folder) of a finished run of two clips."""
     root = tmp_path_factory.mktemp("finished")
-    inp, out = root / "in", root / "out"
-    inp.mkdir()
-    for name in CLIPS:
-        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    inp, out = two_clips(root / "in"), root / "out"
     proc = run_cli(inp, out)
     assert proc.returncode == 0, proc.stderr
     return inp, out
@@ -277,10 +282,7 @@ def test_a_file_rewritten_while_it_is_transcribed_fails_and_is_transcribed_again
     from preannotate import cli
     from preannotate.run import transcribe_jobs
 
-    inp, out = tmp_path / "in", tmp_path / "out"
-    inp.mkdir()
-    for name in CLIPS:
-        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    inp, out = two_clips(tmp_path / "in"), tmp_path / "out"
     real = transcribe_jobs._transcribe_decoded
 
     def copied_over_meanwhile(work, audio):
@@ -318,10 +320,7 @@ def test_a_ctrl_c_a_finalizer_swallowed_stops_the_run_before_the_next_file(
     from preannotate import cli
     from preannotate.run import transcribe_jobs
 
-    inp, out = tmp_path / "in", tmp_path / "out"
-    inp.mkdir()
-    for name in CLIPS:
-        shutil.copy(SAMPLES / "en" / f"{name}.wav", inp / f"{name}.wav")
+    inp, out = two_clips(tmp_path / "in"), tmp_path / "out"
     real = transcribe_jobs._transcribe_decoded
 
     def ctrl_c_in_a_finalizer(work, audio):
