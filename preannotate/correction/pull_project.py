@@ -13,7 +13,7 @@ from ..errors import CorrectionInputError
 from ..storage import read_json
 from ..superannotate import LEDGER_FILE, Ledger
 
-CHOOSE = "choose one with --set superannotate.project=NAME"
+CHOOSE = "choose one with --set superannotate.project=NAME (in a notebook, its `project` parameter)"
 
 
 def uploaded_projects(output_dir: Path) -> list[str]:
