@@ -177,7 +177,7 @@ def test_a_cloud_secret_of_the_environment_is_refused_as_an_option(monkeypatch: 
     assert "wJalrAuditSecret9931" not in str(refused.value)
 
 
-AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYAuditKey9931"
+AWS_SECRET = "fake-cloud-secret/for-tests-only/Audit9931"  # planted, shaped like no real key
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, listed
 from ..journal import JOURNAL_FILE, RUN_FILE
@@ -101,7 +102,9 @@ def _journal_started(path: Path) -> bool:
     return isinstance(first, dict) and first.get("t") == "start"
 
 
-def warn_other_input(out: Path, before: dict | None, input_dir: str, items: set[str]) -> list[str]:
+def warn_other_input(
+    out: Path, before: dict[str, Any], earlier: list[str], input_dir: str, items: set[str]
+) -> list[str]:
     """Warns when the folder's last run read another input and this run leaves some of its files out.
 
     Their transcripts stay in `transcripts/`, but run.json and the exports list only this run's files: a folder
@@ -110,28 +113,24 @@ def warn_other_input(out: Path, before: dict | None, input_dir: str, items: set[
 
     Args:
         out: The output folder.
-        before: The folder's last run.json (None: none, or unreadable).
+        before: The last run's configuration (its journal's, played back).
+        earlier: The last run's items.
         input_dir: This run's input folder, as configured.
         items: The items this run lists.
 
     Returns:
         The earlier run's items this run leaves out; empty when the input is the same.
     """
-    if not isinstance(before, dict):
+    source = before.get("input")
+    was = source.get("dir") if isinstance(source, dict) else None
+    if not isinstance(was, str) or _same_input(was, input_dir):
         return []
-    config = before.get("config")
-    source = config.get("input") if isinstance(config, dict) else None
-    earlier = source.get("dir") if isinstance(source, dict) else None
-    if not isinstance(earlier, str) or _same_input(earlier, input_dir):
-        return []
-    files = before.get("files")
-    files = files if isinstance(files, list) else []
-    left = sorted({f["item"] for f in files if isinstance(f, dict) and isinstance(f.get("item"), str)} - items)
+    left = sorted(set(earlier) - items)
     if left:
         log.warning(
             "%s held a run of another input (%s): %d of its file(s) are not in %s, and leave run.json and the "
             "exports (their transcripts stay in transcripts/; `-i %s` brings them back): %s",
-            out, earlier, len(left), input_dir, earlier, listed(left, _SHOWN),
+            out, was, len(left), input_dir, was, listed(left, _SHOWN),
         )  # fmt: skip
     return left
 

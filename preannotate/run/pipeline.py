@@ -14,12 +14,11 @@ from typing import Any
 from .. import asr
 from ..config import config_to_dict
 from ..discover import find_media
-from ..journal import JOURNAL_FILE, RUN_FILE, Journal, previous_run
+from ..journal import JOURNAL_FILE, Journal, previous_run
 from ..lock import locked
 from ..options import ModelOptions, RunConfig
 from ..report import FileResult, RunReport, versions
 from ..review import Reviewer
-from ..storage import read_json
 from ..superannotate import preflight
 from .check import prepare_check_model
 from .context import RunContext
@@ -117,7 +116,9 @@ def _start(config: RunConfig, progress: bool) -> RunContext:
     # What discovery could not take (a folder it cannot list, a named pipe) fails like an unreadable file.
     unreadable = [FileResult(u.item, u.source, "failed", u.error) for u in found.unreadable]
     report.files = sorted([*planned.results, *unreadable], key=lambda f: f.source)
-    warn_other_input(out, read_json(out / RUN_FILE), str(config.input.dir), {f.item for f in report.files})
+    if previous is not None:  # the last run's journal, already played back: run.json is not read again
+        earlier = [f.item for f in previous.report.files]
+        warn_other_input(out, previous.report.config, earlier, str(config.input.dir), {f.item for f in report.files})
     if planned.reused:
         log.info("%d finished file(s) taken from %s without reading their transcript", planned.reused, JOURNAL_FILE)
     # Loaded before the journal starts: a model that fails to load leaves a new folder empty, a run's unchanged.
