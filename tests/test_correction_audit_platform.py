@@ -106,6 +106,8 @@ def test_a_pull_stopped_while_storing_lists_no_file_with_another_pulls_status(
     assert {i["item"]: i["problem"] for i in index["items"]} == dict.fromkeys(ITEMS, INTERRUPTED)
     assert pull(out) == 0
     assert paired(out) == dict.fromkeys(ITEMS, ("Returned", True))
+    # The three files moved in before the stop were that pull's own: replaced, not kept aside as changed.
+    assert not (out / "corrected-kept").exists()
 
 
 def test_a_pull_removes_only_its_own_old_staging_folders(tmp_path: Path) -> None:

@@ -254,3 +254,36 @@ def test_a_removed_items_file_left_by_a_stopped_pull_stays_listed(
     talk = entries(out)[TALK]
     assert talk["file"] == first["file"] and talk["sha256"] == first["sha256"] and talk["missing"] == NOT_IN_PROJECT
     assert talk["status"] is None  # the interim entry held the stopped pull's status, not the file's
+
+
+def test_a_removed_items_file_moved_in_before_a_stop_stays_listed(
+    sa_server: SuperAnnotateServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull stopped after it moved talk.wav's new annotation in: that file is the pull's own (its download's hash,
+    `sha256_moving`), so with the item then removed it stays listed, not kept aside as a hand edit."""
+    _, out, _ = pulled_and_removed(sa_server, tmp_path)
+    sa_server.add_item(PROJECT, TALK, "https://media.example.org/a/talk.wav", "Completed")  # back, for one pull
+    annotation = json.loads((out / "corrected" / f"{TALK}.json").read_text(encoding="utf-8"))
+    set_text(annotation, 0, "Reworked once more.")
+    sa_server.set_annotation(PROJECT, TALK, annotation)
+    real, moved = os.replace, []
+
+    def stop_after_talk(source, target, *args, **kwargs):
+        if Path(target).parent == out / "corrected" and moved:  # the next one moving in, after talk.wav
+            raise KeyboardInterrupt
+        real(source, target, *args, **kwargs)
+        moved.extend([Path(target).name] if Path(target) == out / "corrected" / f"{TALK}.json" else [])
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", stop_after_talk)
+        assert pull(out).returncode == 130  # Ctrl-C
+    assert moved == [f"{TALK}.json"] and "Reworked once more." in (out / "corrected" / f"{TALK}.json").read_text()
+    assert entries(out)[TALK]["problem"] == INTERRUPTED
+    new = (out / "corrected" / f"{TALK}.json").read_bytes()
+    remove(sa_server, TALK)
+
+    again = pull(out)
+    talk = entries(out)[TALK]
+    assert talk["file"] == f"corrected/{TALK}.json" and talk["missing"] == NOT_IN_PROJECT, again.stderr
+    assert (out / "corrected" / f"{TALK}.json").read_bytes() == new and not (out / "corrected-kept").exists()
+    assert talk["status"] is None and "sha256_moving" not in talk  # its status unknown; an index as before

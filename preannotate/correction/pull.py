@@ -52,7 +52,7 @@ from ..superannotate.upload import retry_policy
 from ..superannotate.urls import not_ours
 from .pull_fields import CORRECTED_DIR, FORMAT, INTERRUPTED, PULLED_FILE, PulledItem, parse_index
 from .pull_gone import NO_ANNOTATION, NOT_IN_PROJECT, keep_missing, kept_phrase, status_changed
-from .pull_kept import file_sha256, keep_changed, stored_hashes
+from .pull_kept import file_sha256, keep_changed, stored_hashes, vouched_hash
 from .pull_project import check_project, check_target, choose_project
 from .pull_recovered import keep_original, read_last_pull, recovered, unvouched
 
@@ -94,8 +94,12 @@ class PullReport:
         return {i.item: i.problem for i in self.items if i.problem}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to pulled.json."""
-        return {"format": FORMAT, **asdict(self)}
+        """The JSON form written to pulled.json (`sha256_moving` only where set: other indexes stay as before)."""
+        data = asdict(self)
+        for item in data["items"]:
+            if item["sha256_moving"] is None:
+                del item["sha256_moving"]
+        return {"format": FORMAT, **data}
 
     @classmethod
     def from_dict(cls, data: Any, source: str | Path = PULLED_FILE) -> PullReport:
@@ -321,13 +325,15 @@ def _commit(out: Path, staging: Path, report: PullReport, unvouched: Sequence[st
         if _downloaded(entry):
             entry.sha256 = file_sha256(staging / f"{entry.item}.json")
         elif not entry.missing:  # a kept correction's hash is set (`keep_missing`): perhaps the file's, recovered
-            entry.sha256 = stored.get(entry.item)
+            entry.sha256 = _vouching(out, entry.item, stored)
     moving = [i for i in report.items if _downloaded(i)]
     if moving:
         # The files not yet replaced when a stop comes are still vouched for by their old hash. Written before
         # anything moves: an index that cannot be written (a full disk) leaves corrected/ as it was.
         interim = [
-            replace(i, file=None, problem=INTERRUPTED, sha256=stored.get(i.item)) if _downloaded(i) else i
+            replace(i, file=None, problem=INTERRUPTED, sha256=_vouching(out, i.item, stored), sha256_moving=i.sha256)
+            if _downloaded(i)
+            else i
             for i in report.items
         ]
         write_json_atomic(out / PULLED_FILE, replace(report, items=interim).to_dict())
@@ -340,3 +346,8 @@ def _commit(out: Path, staging: Path, report: PullReport, unvouched: Sequence[st
             raise_if_unwritable(e, target)
             raise
     write_json_atomic(out / PULLED_FILE, report.to_dict())
+
+
+def _vouching(out: Path, item: str, stored: dict[str, tuple[str, ...]]) -> str | None:
+    """The hash that vouches for the item's file in `corrected/` as it is now (`vouched_hash`)."""
+    return vouched_hash(out / CORRECTED_DIR / f"{item}.json", stored.get(item, ()))

@@ -37,6 +37,9 @@ class PulledItem:
             `pull_gone.RECOVERED` for a file listed again from a damaged index) while the index keeps the
             correction an earlier pull stored; None otherwise.
         missing_since: The time (`pulled_at`) of the first pull that found it missing; None when not `missing`.
+        sha256_moving: In the interim index of a pull that is moving its downloads in (`INTERRUPTED` items),
+            the SHA-256 of the item's download: a stop leaves some files replaced, and those are the pull's own
+            too. None otherwise.
     """
 
     item: str
@@ -47,6 +50,7 @@ class PulledItem:
     sha256: str | None = None
     missing: str | None = None
     missing_since: str | None = None
+    sha256_moving: str | None = None
 
 
 _TEXT_OR_NULL = (str, type(None))
@@ -56,7 +60,7 @@ INDEX_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 ITEM_TYPES: dict[str, tuple[type, ...]] = {
     "item": (str,), "status": _TEXT_OR_NULL, "file": _TEXT_OR_NULL, "problem": _TEXT_OR_NULL, "selected": (bool,),
-    "sha256": _TEXT_OR_NULL, "missing": _TEXT_OR_NULL, "missing_since": _TEXT_OR_NULL,
+    "sha256": _TEXT_OR_NULL, "missing": _TEXT_OR_NULL, "missing_since": _TEXT_OR_NULL, "sha256_moving": _TEXT_OR_NULL,
 }  # fmt: skip
 _KINDS = {
     str: "a string",

@@ -56,7 +56,7 @@ def keep_missing(
         pulled_at: This pull's time.
         foreign: The items whose name the project now gives to an item playing other audio (someone else's).
     """
-    changed: dict[str, str] = {}
+    changed: dict[str, tuple[str, ...]] = {}
     unhashed: list[str] = []  # stored by a pull made before pulls recorded hashes: no proof it is as stored
     for entry in items:
         before, reason = last.get(entry.item), gone_reason(entry, foreign)
@@ -65,12 +65,15 @@ def keep_missing(
         if before.sha256 is None:
             unhashed += [entry.item] if before.file else []
             continue
-        # A stop while the last pull moved files in (INTERRUPTED) leaves each one vouched for by its old hash.
+        # A stop while the last pull moved files in (INTERRUPTED) leaves each one vouched for by its old hash,
+        # or by its download's when it was moved in before the stop.
         ours = before.problem in (None, INTERRUPTED)
-        if ours and file_sha256(out / CORRECTED_DIR / f"{entry.item}.json") == before.sha256:
+        now = file_sha256(out / CORRECTED_DIR / f"{entry.item}.json")
+        if ours and now is not None and now in (before.sha256, before.sha256_moving):
             _keep(entry, before, reason, statuses, pulled_at)
+            entry.sha256 = now
         else:
-            changed[entry.item] = before.sha256
+            changed[entry.item] = (before.sha256,)
     why = "as SuperAnnotate no longer gives their items and the pull lists them no more"
     keep_changed(out, list(changed), changed, pulled_at, why=why)  # a hand edit: kept, never listed as the pull's
     keep_changed(out, unhashed, {}, pulled_at, why=f"{why} (a pull that recorded no hashes stored them)")

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import listed
@@ -35,14 +35,18 @@ def file_sha256(path: Path) -> str | None:
 
 
 def keep_changed(
-    out: Path, items: Sequence[str], stored: dict[str, str], pulled_at: str, why: str = "before the pull replaced them"
+    out: Path,
+    items: Sequence[str],
+    stored: Mapping[str, Collection[str]],
+    pulled_at: str,
+    why: str = "before the pull replaced them",
 ) -> list[str]:
     """Moves aside each `corrected/<item>.json` of `items` that the last pull did not store as it is now.
 
     Args:
         out: The run's output folder.
         items: The items this pull is about to replace (or no longer lists, `pull_gone`).
-        stored: Item -> the SHA-256 recorded by the last pull (`stored_hashes`).
+        stored: Item -> the SHA-256s the last pull recorded for its file (`stored_hashes`).
         pulled_at: This pull's time (ISO 8601), which names the folder they are kept in.
         why: Why they are moved, for the warning (`kept in <folder> <why>: <items>`).
 
@@ -55,7 +59,7 @@ def keep_changed(
     changed = []
     for item in items:
         path = out / "corrected" / f"{item}.json"
-        if (path.exists() or path.is_symlink()) and (stored.get(item) is None or file_sha256(path) != stored[item]):
+        if (path.exists() or path.is_symlink()) and file_sha256(path) not in stored.get(item, ()):
             changed.append(item)
     if not changed:
         return []
@@ -96,18 +100,33 @@ def move_aside(paths: Sequence[Path], folder: Path) -> list[Path]:
     return moved
 
 
-def stored_hashes(out: Path) -> dict[str, str]:
-    """Item -> the SHA-256 the last pull recorded for its file; {} without a readable pulled.json.
+def stored_hashes(out: Path) -> dict[str, tuple[str, ...]]:
+    """Item -> the SHA-256s the last pull recorded for its file; {} without a readable pulled.json.
 
     An item the last pull left out (by status, say) whose file an earlier pull stored keeps that hash there.
+    An item a stopped pull was replacing has two: the file's before (`sha256`) and its download (`sha256_moving`).
     """
     index = read_json(out / "pulled.json")
     listed = index.get("items") if isinstance(index, dict) else None
     hashes = {}
     for entry in listed if isinstance(listed, list) else []:
-        if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
-            hashes[str(entry.get("item"))] = entry["sha256"]
+        if isinstance(entry, dict):
+            known = tuple(entry[key] for key in ("sha256", "sha256_moving") if isinstance(entry.get(key), str))
+            if known:
+                hashes[str(entry.get("item"))] = known
     return hashes
+
+
+def vouched_hash(path: Path, known: Sequence[str]) -> str | None:
+    """The hash that vouches for a file a pull leaves in place: the file's own when it is one of `known`.
+
+    Args:
+        path: The `corrected/<item>.json` file.
+        known: The SHA-256s the last pull recorded for it (`stored_hashes`), the first its usual one.
+    """
+    if len(known) > 1 and (now := file_sha256(path)) in known:
+        return now
+    return known[0] if known else None
 
 
 def free_name(path: Path) -> Path:
