@@ -146,7 +146,7 @@ def test_export_clips_are_exact_to_the_sample(corrected_run: Path, rate: int, au
     options = DatasetExportOptions(sample_rate=rate, audio_format=audio_format, min_duration=0.5)
     report = export_dataset(corrected_run, options, ANNOTATION)
     folder = corrected_run / "dataset"
-    metadata = pd.read_csv(folder / "metadata.csv")
+    metadata = pd.read_json(folder / "metadata.jsonl", lines=True, dtype=False)
     assert list(metadata.columns) == ["file_name", "transcription"]
     assert list(metadata["transcription"]) == [
         "Hello world.", "The quick red fox.", "jumps over the dog.", "Then we split this", "long sentence here.",
@@ -216,4 +216,4 @@ def test_cli_pull_report_export(sa_server: SuperAnnotateServer, tmp_path: Path) 
     dest = tmp_path / "exported"
     exported = run_cli("export", *common, "--dest", str(dest), "--sample-rate", "8000", "--min-duration", "0.5")
     assert exported.returncode == 1 and "exported 7 clip(s)" in exported.stdout, exported.stderr
-    assert len(pd.read_csv(dest / "metadata.csv")) == 7
+    assert len(pd.read_json(dest / "metadata.jsonl", lines=True, dtype=False)) == 7

@@ -6,8 +6,6 @@ some of them edited here as annotators would.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shutil
 import subprocess
@@ -114,9 +112,8 @@ def test_a_corrected_file_that_is_not_the_items_correction_is_named(tmp_path: Pa
         message = "corrected/a.wav.json is the annotation of 'b.wav', not of 'a.wav'"
     export = run_cli("export", "-o", str(out))
     assert export.returncode == 1 and f"a.wav: the pulled annotation {message}" in export.stderr, export.stderr
-    assert (out / "dataset" / "metadata.csv").read_text().splitlines() == [
-        "file_name,transcription",
-        "clips/b.wav-0000.wav,one two",
+    assert (out / "dataset" / "metadata.jsonl").read_text().splitlines() == [
+        '{"file_name": "clips/b.wav-0000.wav", "transcription": "one two"}'
     ]
     report = run_cli("report", "-o", str(out))
     assert report.returncode == 0 and f"a.wav: the pulled annotation {message}" in report.stderr, report.stderr
@@ -150,10 +147,10 @@ def test_a_corrected_text_with_a_lone_carriage_return_stays_in_its_cell_in_every
     path.write_text(json.dumps(annotation))
     assert run_cli("export", "-o", str(out)).returncode == 0
     assert run_cli("report", "-o", str(out)).returncode == 0
-    metadata = (out / "dataset" / "metadata.csv").read_bytes()
-    rows = list(csv.reader(io.StringIO(metadata.decode(), newline="")))
-    assert rows[-1] == ["clips/b.wav-0000.wav", "one\rtwo"] and len(rows) == 4, rows  # the exact text kept
-    assert b"\r\n" not in metadata
+    metadata = (out / "dataset" / "metadata.jsonl").read_bytes()
+    rows = [json.loads(line) for line in metadata.decode().split("\n") if line]
+    assert rows[-1] == {"file_name": "clips/b.wav-0000.wav", "transcription": "one\rtwo"} and len(rows) == 3, rows
+    assert b"\r" not in metadata  # the exact text kept, escaped: one line per clip
     for table in (out / "dataset" / "segments.csv", *(out / "correction").glob("*.csv")):
         frame = pd.read_csv(table, dtype=str, keep_default_na=False)  # one row per record: none split at the \r
         for column in frame.columns:

@@ -63,7 +63,7 @@ def completed(server: SuperAnnotateServer, root: Path) -> Path:
 def export_text(out: Path, dest: Path) -> str:
     result = run_cli("export", "-o", str(out), "--dest", str(dest))
     assert result.returncode == 0, result.stderr
-    return (dest / "metadata.csv").read_text(encoding="utf-8")
+    return (dest / "metadata.jsonl").read_text(encoding="utf-8")
 
 
 def test_a_completed_item_reopened_during_its_first_pull_is_left_to_the_next(

@@ -229,7 +229,7 @@ def test_an_item_replaced_by_someone_elses_of_its_name_keeps_its_earlier_correct
     assert row.compared and OTHER_AUDIO in row.notes
     dest = tmp_path / "dataset"
     exported = export_dataset(out, DatasetExportOptions(dir=str(dest), min_duration=0.5), ANNOTATION, inp)
-    clips = pd.read_csv(dest / "metadata.csv")["file_name"]
+    clips = pd.read_json(dest / "metadata.jsonl", lines=True, dtype=False)["file_name"]
     assert sum(name.startswith("clips/talk.wav-") for name in clips) == 5  # our corrected segments, Completed
     assert OTHER_AUDIO in exported.notes["talk.wav"][0]
 

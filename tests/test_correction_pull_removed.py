@@ -92,7 +92,7 @@ def test_a_removed_items_correction_stays_listed_reported_and_exported(
 
     dest = tmp_path / "dataset"
     exported = export_dataset(out, DatasetExportOptions(dir=str(dest), min_duration=0.5), ANNOTATION, inp)
-    clips = pd.read_csv(dest / "metadata.csv")["file_name"]
+    clips = pd.read_json(dest / "metadata.jsonl", lines=True, dtype=False)["file_name"]
     assert sum(name.startswith("clips/talk.wav-") for name in clips) == 5  # talk.wav's corrected segments
     assert exported.problems == {"hello.wav": NOT_IN_PROJECT}
     assert NOT_IN_PROJECT in exported.notes[TALK][0]

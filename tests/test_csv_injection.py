@@ -86,6 +86,7 @@ def test_report_and_segments_csvs_are_safe_training_metadata_exact(tmp_path: Pat
     export_dataset(out, DatasetExportOptions(), ANNOTATION)
     assert_spreadsheet_safe(out / "dataset" / "segments.csv")
     assert [r["text"] for r in cells(out / "dataset" / "segments.csv")] == ["'" + FORMULAS[0], "'-minus", "plain"]
-    assert [r["transcription"] for r in cells(out / "dataset" / "metadata.csv")] == [FORMULAS[0], "-minus", "plain"]
+    metadata = (out / "dataset" / "metadata.jsonl").read_text().splitlines()
+    assert [json.loads(line)["transcription"] for line in metadata] == [FORMULAS[0], "-minus", "plain"]
     manifest = [json.loads(line)["text"] for line in (out / "dataset" / "manifest.jsonl").read_text().splitlines()]
     assert manifest == [FORMULAS[0], "-minus", "plain"]

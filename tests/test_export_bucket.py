@@ -25,7 +25,7 @@ from preannotate.correction.destination import MARKER
 from preannotate.correction.media import CHANGED
 from preannotate.correction.pull import PulledItem, PullReport
 from preannotate.discover import discover
-from preannotate.errors import StorageLostError
+from preannotate.errors import CorrectionError, StorageLostError
 from preannotate.options import MEDIA_EXTENSIONS, DatasetExportOptions
 from preannotate.run.resume import source_state
 from preannotate.storage import write_json_atomic
@@ -90,12 +90,16 @@ def test_a_bucket_runs_export_cuts_the_clips_of_the_same_run_over_a_local_copy(s
     hello = (tmp_path / "in" / "en" / "hello_world.wav").read_bytes()
     s3.put_object(Bucket=BUCKET, Key="set/en/counting.wav", Body=hello)  # overwritten since the run
     s3.delete_object(Bucket=BUCKET, Key="set/en/hello_world.wav")
-    again = export(tmp_path / "remote", tmp_path / "ds-remote")
+    before = snapshot(tmp_path / "ds-remote")
+    with pytest.raises(CorrectionError, match=r"holds clips of 2 item\(s\) whose media cannot be read now"):
+        export(tmp_path / "remote", tmp_path / "ds-remote")  # their clips there may be the only ones left
+    assert snapshot(tmp_path / "ds-remote") == before
+    again = export(tmp_path / "remote", tmp_path / "ds-new")
     changed = f"{URL}/en/counting.wav: {CHANGED}"
     assert again.problems["en__counting.wav"].startswith(changed), again.problems
     assert "no longer exists" in again.problems["en__hello_world.wav"] and len(again.problems) == 2
     fox = {name: data for name, data in snapshot(tmp_path / "ds").items() if "quick_brown_fox" in name}
-    assert fox and {n: d for n, d in snapshot(tmp_path / "ds-remote").items() if n.startswith("clips/")} == fox
+    assert fox and {n: d for n, d in snapshot(tmp_path / "ds-new").items() if n.startswith("clips/")} == fox
 
 
 def test_a_bucket_run_exports_the_clips_a_local_copy_gives(s3, tmp_path):
@@ -150,7 +154,7 @@ def test_a_bucket_input_is_no_local_folder_to_protect(s3, tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     # `Path("s3://recordings/set")` is the local folder s3:/recordings/set, which this dataset folder would hold.
     report = export(out, Path("s3:"))
-    assert report.problems == {} and (tmp_path / "s3:" / "metadata.csv").is_file()
+    assert report.problems == {} and (tmp_path / "s3:" / "metadata.jsonl").is_file()
 
 
 def test_no_credentials_stop_the_export_before_any_item(s3, tmp_path, monkeypatch):

@@ -73,7 +73,7 @@ def test_a_second_export_into_the_same_folder_stops_at_once_and_a_sibling_folder
         assert release(holder) == 0
     done = export(second, dest)
     assert done.returncode == 0, done.stderr
-    assert "A quick fox" in (dest / "metadata.csv").read_text()
+    assert "A quick fox" in (dest / "metadata.jsonl").read_text()
     assert sorted(p.name for p in datasets.iterdir()) == ["en", "fr"]  # the lock's folder went with the lock
 
 
@@ -86,7 +86,7 @@ def test_the_lock_of_a_killed_export_is_taken_over_and_removed(tmp_path: Path) -
     assert (tmp_path / "datasets" / ".en.export-lock" / ".preannotate.lock").is_file()  # left by the kill
     done = export(run, dest)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-    assert (dest / "metadata.csv").is_file()
+    assert (dest / "metadata.jsonl").is_file()
     assert [p.name for p in (tmp_path / "datasets").iterdir()] == ["en"]
 
 
@@ -103,6 +103,6 @@ def test_where_the_file_system_has_no_locks_the_export_goes_on_and_leaves_no_loc
     monkeypatch.setattr(fcntl, "flock", no_locks)
     with caplog.at_level(logging.WARNING, logger="preannotate.lock"):
         export_dataset(run, DatasetExportOptions(dir=str(dest)), ANNOTATION)
-    assert (dest / "metadata.csv").is_file()
+    assert (dest / "metadata.jsonl").is_file()
     assert "going on without a lock" in caplog.text
     assert [p.name for p in dest.parent.iterdir()] == ["en"]

@@ -38,6 +38,17 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def as_before_marker(dest: Path) -> None:
+    """Makes an export look like one made before the marker: no marker, and its audiofolder table metadata.csv."""
+    (dest / MARKER).unlink()
+    jsonl, csv = dest / "metadata.jsonl", dest / "metadata.csv"
+    rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    csv.write_text("file_name,transcription\n" + "".join(f"{r['file_name']},{r['transcription']}\n" for r in rows))
+    written = (dest / "export.json").stat().st_mtime_ns
+    os.utime(csv, ns=(written, written))
+    jsonl.unlink()
+
+
 def recordings(folder: Path) -> Path:
     """A folder of someone's own files."""
     (folder / "day1").mkdir(parents=True)
@@ -83,10 +94,10 @@ def test_export_replaces_only_new_empty_and_export_made_folders(run_dir: Path, t
     )
     export_dataset(run_dir, DatasetExportOptions(dir=str(dest), sample_rate=8000), ANNOTATION)  # its own
     assert snapshot(dest).keys() == first.keys() and snapshot(dest) != first
-    (dest / MARKER).unlink()  # an export made before the marker: only export files, and export.json
+    as_before_marker(dest)  # an export made before the marker: only export files, and export.json
     export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
-    assert (dest / MARKER).is_file()
-    (dest / MARKER).unlink()
+    assert (dest / MARKER).is_file() and not (dest / "metadata.csv").exists()
+    as_before_marker(dest)
     (dest / "mine.txt").write_text("added by hand")
     with pytest.raises(CorrectionError, match="nothing was deleted"):
         export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
@@ -94,7 +105,7 @@ def test_export_replaces_only_new_empty_and_export_made_folders(run_dir: Path, t
     empty = tmp_path / "empty"
     empty.mkdir()
     export_dataset(run_dir, DatasetExportOptions(dir=str(empty)), ANNOTATION)
-    assert (empty / "metadata.csv").is_file() and (empty / MARKER).is_file()
+    assert (empty / "metadata.jsonl").is_file() and (empty / MARKER).is_file()
 
 
 def test_cli_export_refuses_its_folder_with_files_added_by_hand(run_dir: Path, tmp_path: Path) -> None:
@@ -135,8 +146,8 @@ def test_export_refuses_its_folder_once_edited_or_pruned(run_dir: Path, tmp_path
     clip = sorted((dest / "clips").iterdir())[0]
     name, kind = clip.relative_to(dest).as_posix(), "changed"
     if change == "text edited":
-        edit_same_size(dest / "metadata.csv")
-        name = "metadata.csv"
+        edit_same_size(dest / "metadata.jsonl")
+        name = "metadata.jsonl"
     elif change == "clip edited":
         edit_same_size(clip)
     elif change == "clip deleted":
@@ -157,9 +168,9 @@ def test_a_copy_of_an_export_is_replaced_only_while_unchanged(run_dir: Path, tmp
     export_dataset(run_dir, DatasetExportOptions(dir=str(copy)), ANNOTATION)  # the same files: nothing to lose
     clips = sorted((copy / "clips").iterdir())
     clips[0].unlink()
-    lines = (copy / "metadata.csv").read_text().splitlines(keepends=True)
-    (copy / "metadata.csv").write_text("".join(line for line in lines if clips[0].name not in line))
-    assert_refused(run_dir, copy, rf"metadata.csv \(changed\), clips/{clips[0].name} \(missing\);")
+    lines = (copy / "metadata.jsonl").read_text().splitlines(keepends=True)
+    (copy / "metadata.jsonl").write_text("".join(line for line in lines if clips[0].name not in line))
+    assert_refused(run_dir, copy, rf"metadata.jsonl \(changed\), clips/{clips[0].name} \(missing\);")
 
 
 def test_a_refusal_names_a_few_changes_and_counts_the_rest(run_dir: Path, tmp_path: Path) -> None:
@@ -191,7 +202,7 @@ def test_exports_that_list_no_files_are_checked_by_names_count_and_times(
 
     def older_export() -> None:
         export_dataset(run_dir, DatasetExportOptions(dir=str(dest)), ANNOTATION)
-        (dest / MARKER).unlink()
+        as_before_marker(dest)
         if marker == "format 1":
             old = {"format": 1, "made_by": "preannotate export", "created_at": "2024-01-01T00:00:00Z", "pid": 1}
             (dest / MARKER).write_text(json.dumps({**old, "host": "elsewhere"}, indent=2) + "\n")
@@ -284,7 +295,7 @@ def test_killed_export_leaves_no_partial_folder_on_the_next_run(tmp_path: Path) 
         assert done.returncode == 0, done.stderr
         names = {p.name for p in parent.iterdir()}
         assert names == {"dataset", f".dataset.partial-{live.pid}", foreign.name}, names
-        assert (dest / "metadata.csv").is_file() and (dest / MARKER).is_file()
+        assert (dest / "metadata.jsonl").is_file() and (dest / MARKER).is_file()
     finally:
         live.kill()
         live.wait()

@@ -191,7 +191,7 @@ def test_a_fix_at_any_keyframe_is_read_back_and_counted(sa_server, tmp_path: Pat
 def test_export_and_console_read_the_end_keyframe_fix(sa_server, tmp_path: Path) -> None:
     out = corrected_fox(sa_server, tmp_path, "end")
     export = export_dataset(out, DatasetExportOptions(dir=str(tmp_path / "dataset")), ANNOTATION)
-    texts = pd.read_csv(tmp_path / "dataset" / "metadata.csv")["transcription"]
+    texts = pd.read_json(tmp_path / "dataset" / "metadata.jsonl", lines=True, dtype=False)["transcription"]
     assert list(texts) == ["The quick red fox", "jumps over the lazy dog."]
     assert any("Content differs between keyframes" in n for n in export.notes["fox.wav"])
     reported = run_cli("report", "-o", str(out), "--set", f"superannotate.project={PROJECT}")

@@ -176,7 +176,7 @@ def test_report_of_a_run_without_speakers_shows_none(corrected_run: Path) -> Non
 def test_dataset_export_carries_the_speaker(speaker_fixed_run: Path, tmp_path: Path) -> None:
     report = export_dataset(speaker_fixed_run, DatasetExportOptions(dir=str(tmp_path / "ds")), ANNOTATION)
     assert report.clips == 7  # talk.wav's 5 and fox.wav's 2: the Completed items
-    metadata = pd.read_csv(tmp_path / "ds" / "metadata.csv")
+    metadata = pd.read_json(tmp_path / "ds" / "metadata.jsonl", lines=True, dtype=False)
     assert list(metadata.columns) == ["file_name", "transcription", "speaker"]
     assert list(metadata["speaker"]) == [S2, S2, S1, S2, S1, S1, S2]  # talk.wav's first chunk as corrected
     manifest = [json.loads(line) for line in (tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()]
@@ -189,5 +189,6 @@ def test_dataset_export_carries_the_speaker(speaker_fixed_run: Path, tmp_path: P
 def test_dataset_export_without_speakers_has_no_speaker_column(tmp_path: Path) -> None:
     out = make_pulled_run(tmp_path, {"fox.wav": (read_sample("en/quick_brown_fox"), [(0.0, 2.8, "The fox.")])})
     export_dataset(out, DatasetExportOptions(dir=str(tmp_path / "ds")), ANNOTATION)
-    assert list(pd.read_csv(tmp_path / "ds" / "metadata.csv").columns) == ["file_name", "transcription"]
+    metadata = pd.read_json(tmp_path / "ds" / "metadata.jsonl", lines=True, dtype=False)
+    assert list(metadata.columns) == ["file_name", "transcription"]
     assert "speaker" not in json.loads((tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()[0])

@@ -3,17 +3,72 @@
 from __future__ import annotations
 
 import wave
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
+from ..audio import DecodedAudio
 from ..errors import CorrectionError
+from ..speakers.channels import channel_names
 from ..storage import raise_if_disk_full
 
 US_PER_SECOND = 1_000_000
 BLOCK = 1 << 16  # samples per resampler call: bounded memory for long files
+
+
+@dataclass(frozen=True)
+class ItemAudio:
+    """An item's audio at the export's rate: all channels mixed, and in channels mode each one by its speaker.
+
+    Attributes:
+        mixed: The mono mix (what the run transcribed, unless in channels mode).
+        duration_us: Its duration in microseconds, at the decoding rate.
+        by_speaker: Speaker -> their channel, in a run with `speakers.mode: channels` (the words of a channel
+            were transcribed from it alone); empty otherwise, and for a mono file.
+    """
+
+    mixed: np.ndarray
+    duration_us: int
+    by_speaker: dict[str, np.ndarray]
+
+    def of(self, speaker: str | None) -> np.ndarray:
+        """The samples a speaker's clip is cut from: their channel, else the mix."""
+        return self.by_speaker.get(speaker or "", self.mixed)
+
+    def mixed_notes(self, speakers: Iterable[str | None]) -> list[str]:
+        """A note when some events' speakers are no channel's, so that their clips mix every channel."""
+        others = sorted({s or "(none)" for s in speakers if (s or "") not in self.by_speaker})
+        if not others or not self.by_speaker:
+            return []
+        return [
+            f"speaker(s) {', '.join(others)} name no channel of the run ({', '.join(self.by_speaker)}): "
+            "their clips are cut from all channels mixed"
+        ]
+
+
+def item_audio(
+    decoded: Sequence[DecodedAudio], rate_in: int, rate_out: int, channels: tuple[str, ...] | None
+) -> ItemAudio:
+    """An item's decoded audio (one array, or one per channel) resampled for the export.
+
+    Args:
+        decoded: The mono decode, or each channel's in channels mode.
+        rate_in: Their sample rate.
+        rate_out: The export's.
+        channels: `speakers.channel_names` in channels mode (the others are `ch<n>`); None otherwise.
+    """
+    each = [resample(d.samples, rate_in, rate_out) for d in decoded]
+    duration_us = len(decoded[0].samples) * US_PER_SECOND // rate_in
+    if channels is None or len(each) < 2:
+        return ItemAudio(each[0], duration_us, {})
+    length = min(len(c) for c in each)
+    each = [c[:length] for c in each]
+    mixed = np.mean(each, axis=0).astype(np.float32)
+    return ItemAudio(mixed, duration_us, dict(zip(channel_names(len(each), channels), each, strict=True)))
 
 
 def sample_span(start_us: int, end_us: int, rate: int) -> tuple[int, int]:

@@ -3,28 +3,32 @@
 Layout of the destination (`dataset.dir`, default `<output>/dataset`)::
 
     clips/<item>-<n>.wav     one clip per corrected segment, cut from the original media
-    metadata.csv             file_name, transcription   (Hugging Face `audiofolder`)
+    metadata.jsonl           file_name, transcription   (Hugging Face `audiofolder`)
     manifest.jsonl           audio_filepath, duration, text, offset   (NeMo; paths relative to it)
     segments.csv             every segment of every pulled item: item, start, end, text, status...
 
-When the corrected events carry a Speaker (a run with speakers), metadata.csv, the manifest and
-segments.csv also carry it, as `speaker` (an event without one: empty, or absent from its manifest line).
     export.json              options, counts and per-item problems
 
+When the corrected events carry a Speaker (a run with speakers), metadata.jsonl, the manifest and
+segments.csv also carry it, as `speaker` (an event without one: empty, or absent from its manifest line).
+In a run with `speakers.mode: channels` each clip is cut from its speaker's channel, the one its words
+were transcribed from (an event whose speaker is no channel of the run: from all channels mixed, with a note).
+
 Clips are cut from the audio decoded at 16 kHz (then resampled to `dataset.sample_rate`) at
-sample round(time * rate), half up, so a clip has exactly end_sample - start_sample samples.
+sample round(time * rate), half up, so a clip has exactly end_sample - start_sample samples. Clip names
+keep one stem per item (`export_items`).
 The export is built in a temporary folder next to the destination and swapped in at the end:
 a failed or interrupted export never leaves a half-written dataset. Only a new or empty folder, or one
 holding exactly the files an export wrote, unchanged (`.preannotate-export.json` lists them), is
-replaced (see `destination`). When the run read a bucket, each item's object is read from it, checked
-to be the object the run transcribed: one changed since fails its item (see `media`).
+replaced (see `destination`), and not when it holds clips of recordings that are not this run's items, or
+of items whose media cannot be read now (`export_items`). When the run read a bucket, each item's object is
+read from it, checked to be the object the run transcribed: one changed since fails its item (see `media`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,9 +45,10 @@ from ..spreadsheet import frame_csv, safe_frame
 from ..storage import jsonl_line, raise_if_disk_full, read_json
 from ..superannotate import Ledger
 from ..superannotate.report import utc_now
-from .clips import resample, sample_span, write_clip
+from .clips import ItemAudio, item_audio, sample_span, write_clip
 from .destination import check_destination, new_staging, swap
 from .events import Event, parse_annotation
+from .export_items import Stems, check_nothing_dropped, check_same_run
 from .media import BucketMedia, LocalMedia, source_media
 from .pull import PulledItem, load_pull
 from .pull_gone import missing_notes, warn_used
@@ -125,17 +130,21 @@ def export_dataset(
     dest = Path(options.dir) if options.dir else out / "dataset"
     protected = {"the run's output folder": out, **media.protected()}
     check_destination(dest, protected)  # before any work: a refused export costs nothing
+    check_same_run(dest, {i.item for i in pull.items} | set(run_items(run)), out)
     warn_used(pull.items, "export")
     report = ExportReport(dest)
+    speakers = run.get("config", {}).get("speakers") or {}
+    channels = tuple(speakers.get("channel_names") or ()) if speakers.get("mode") == "channels" else None
     # Another run's export into dest stops at once rather than swap its own in after this one reported.
     with lock_beside(dest, "export", "is being exported into by"):
         try:
             staging = new_staging(dest)
             try:
                 (staging / "clips").mkdir()
-                job = _Export(out, media, staging, options, annotation, run_items(run), report)
+                job = _Export(out, media, staging, options, annotation, run_items(run), report, channels)
                 rows = [row for pulled in pull.items for row in job.item_rows(pulled)]
                 job.raise_if_no_media_read(dest)
+                check_nothing_dropped(dest, job.media_failed)
                 _write_tables(staging, rows, options, report)
                 swap(staging, dest, protected)
             finally:
@@ -156,9 +165,10 @@ class _Export:
     annotation: AnnotationOptions
     files: dict[str, dict]
     report: ExportReport
-    names: set[str] = field(default_factory=set)
+    channels: tuple[str, ...] | None = None  # `speakers.channel_names` of a run in channels mode; None otherwise
+    stems: Stems = field(default_factory=Stems)
     media_read: int = 0  # items whose source media were read
-    media_failed: list[str] = field(default_factory=list)  # why the others' could not be
+    media_failed: dict[str, str] = field(default_factory=dict)  # item -> why the others' could not be
     _ledger_target: tuple[Ledger | None, str] | None = None  # (upload ledger, pull target), read on first use
 
     def item_rows(self, pulled: PulledItem) -> list[dict]:
@@ -175,18 +185,20 @@ class _Export:
         source = str((self.files.get(pulled.item) or {}).get("source") or "")
         wanted = pulled.status == COMPLETED or not self.options.only_completed
         try:
-            samples, duration_us = self._audio(pulled.item, source) if wanted else (None, None)
+            audio = self._audio(pulled.item, source) if wanted else None
+            duration_us = audio.duration_us if audio else None
             draft = self._draft(pulled.item, corrected)
             parsed = parse_annotation(corrected, self.annotation, duration_us, draft=draft)
         except CorrectionError as e:
             self.report.problems[pulled.item] = str(e)
             return []
         notes = [*missing_notes(pulled), *parsed.notes, *(d.message for d in parsed.disagreements)]
+        notes += audio.mixed_notes([e.speaker for e in parsed.events]) if audio else []
         if notes:  # an item gone from SuperAnnotate is exported from its earlier correction: said in export.json
             self.report.notes[pulled.item] = notes
         base = {"item": pulled.item, "source": source, "status": pulled.status}
         reason = None if wanted else f"status {pulled.status}, not {COMPLETED}"
-        return [self._segment(base, e, samples, reason) for e in parsed.events]
+        return [self._segment(base, e, audio, reason) for e in parsed.events]
 
     def _draft(self, item: str, corrected: Any) -> Any:
         """The annotation uploaded for the item (None if lost), so its text is read by the same rule as in reports.
@@ -198,17 +210,19 @@ class _Export:
             self._ledger_target = (load_ledger(self.out), load_pull(self.out).target)
         return draft_for(self.out, *self._ledger_target, item, corrected).annotation
 
-    def _audio(self, item: str, source: str):
+    def _audio(self, item: str, source: str) -> ItemAudio:
         if not source:
             raise CorrectionError(f"{item} is not in run.json: its source media is unknown")
         try:
-            decoded = self.media.decode(item, source)
+            if self.channels is not None:
+                decoded = self.media.decode_channels(item, source)
+            else:
+                decoded = [self.media.decode(item, source)]
         except CorrectionError as e:
-            self.media_failed.append(f"{item}: {e}")
+            self.media_failed[item] = str(e)
             raise
         self.media_read += 1
-        samples = resample(decoded.samples, SAMPLE_RATE, self.options.sample_rate)
-        return samples, len(decoded.samples) * 1_000_000 // SAMPLE_RATE
+        return item_audio(decoded, SAMPLE_RATE, self.options.sample_rate, self.channels)
 
     def raise_if_no_media_read(self, dest: Path) -> None:
         """Stops the export before anything is replaced when no item's source media could be read.
@@ -217,25 +231,27 @@ class _Export:
         empty dataset written over the earlier one would lose it for a typo.
         """
         if self.media_failed and not self.media_read:
+            first = next(iter(self.media_failed.items()))
             raise CorrectionError(
                 f"no item's source media could be read ({len(self.media_failed)} tried; the first: "
-                f"{self.media_failed[0]}): nothing was written and {dest} is as it was; check the input folder or "
+                f"{first[0]}: {first[1]}): nothing was written and {dest} is as it was; check the input folder or "
                 "bucket (--input, or the run's input.dir)"
             )
 
-    def _segment(self, base: dict, event: Event, samples, reason: str | None) -> dict:
+    def _segment(self, base: dict, event: Event, audio: ItemAudio | None, reason: str | None) -> dict:
         row = {**base, "segment": event.index, "start": event.start, "end": event.end, "duration": event.duration}
         row.update(text=event.text, speaker=event.speaker, exported=False, file_name=None)
         row["note"] = reason or self._duration_reason(event)
-        if row["note"] is None:
+        if row["note"] is None and audio is not None:
             first, last = sample_span(event.start_us, event.end_us, self.options.sample_rate)
-            name = self._clip_name(base["item"], event.index)
-            write_clip(self.staging / name, samples[first:last], self.options.sample_rate, self.options.audio_format)
+            name = f"clips/{self.stems.of(base['item'])}-{event.index:04d}.{self.options.audio_format}"
+            samples = audio.of(event.speaker)[first:last]
+            write_clip(self.staging / name, samples, self.options.sample_rate, self.options.audio_format)
             row.update(exported=True, file_name=name, samples=last - first)
             self.report.clips += 1
             self.report.seconds += (last - first) / self.options.sample_rate
         else:
-            key = row["note"].split(",")[0]
+            key = (row["note"] or "no audio").split(",")[0]
             self.report.left_out[key] = self.report.left_out.get(key, 0) + 1
         return row
 
@@ -246,26 +262,20 @@ class _Export:
             return f"longer than max_duration {self.options.max_duration} s"
         return None
 
-    def _clip_name(self, item: str, index: int) -> str:
-        stem = re.sub(r"[^\w.-]+", "_", item).strip("._") or "item"
-        name, n = f"clips/{stem}-{index:04d}.{self.options.audio_format}", 1
-        while name in self.names:  # two item names that differ only in replaced characters
-            name, n = f"clips/{stem}~{n}-{index:04d}.{self.options.audio_format}", n + 1
-        self.names.add(name)
-        return name
-
 
 def _write_tables(folder: Path, rows: list[dict], options: DatasetExportOptions, report: ExportReport) -> None:
     clips = [r for r in rows if r["exported"]]
     report.segments = len(rows)
     speakers = any(r["speaker"] for r in rows)  # a run with speakers: every table gets the column
     if "audiofolder" in options.formats:
-        # Training data keeps the exact text: no spreadsheet escaping here, unlike segments.csv.
-        table = {"file_name": [r["file_name"] for r in clips], "transcription": [r["text"] for r in clips]}
-        if speakers:
-            table["speaker"] = [r["speaker"] or "" for r in clips]
-        metadata = pd.DataFrame(table)
-        (folder / "metadata.csv").write_text(frame_csv(metadata), encoding="utf-8", newline="")
+        # Training data keeps the exact text: no spreadsheet escaping here, unlike segments.csv. JSON lines, not
+        # CSV: `datasets` reads a metadata.csv with pandas' defaults, which turn "NA" or "None" into a missing
+        # value and a column of numbers ("007") into floats.
+        entries = [{"file_name": r["file_name"], "transcription": r["text"]} for r in clips]
+        entries = (
+            [{**e, "speaker": r["speaker"] or ""} for e, r in zip(entries, clips, strict=True)] if speakers else entries
+        )
+        (folder / "metadata.jsonl").write_text("".join(jsonl_line(e) for e in entries), encoding="utf-8")
     if "nemo" in options.formats:
         lines = [jsonl_line(_manifest_entry(r, options.sample_rate)) for r in clips]
         (folder / "manifest.jsonl").write_text("".join(lines), encoding="utf-8")

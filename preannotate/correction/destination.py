@@ -37,7 +37,9 @@ MARKER = EXPORT_MARKER
 MARKER_FORMAT = 2
 # What exports write: a leftover staging folder of a version before MARKER holds only these.
 LEGACY_NAMES = frozenset({"clips", "metadata.csv", "manifest.jsonl", "segments.csv", "export.json"})
-TABLES = {"audiofolder": "metadata.csv", "nemo": "manifest.jsonl", "csv": "segments.csv"}  # format -> its file
+TABLES = {"audiofolder": "metadata.jsonl", "nemo": "manifest.jsonl", "csv": "segments.csv"}  # format -> its file
+# The tables of an export that listed no files (before MARKER's "files"): its audiofolder table was metadata.csv.
+LEGACY_TABLES = {**TABLES, "audiofolder": "metadata.csv"}
 SHOWN = 5  # changes named in a refusal
 # A leftover whose pid is alive is normally a running export; one this old belongs to a process that
 # reused the pid of a killed export (no export runs for a day).
@@ -67,6 +69,11 @@ def check_destination(dest: Path, protected: dict[str, Path]) -> None:
         return
     if not dest.is_dir():
         raise DestinationError(f"cannot export to {dest}: it is a file, not a folder; nothing was deleted")
+    if os.path.ismount(dest):  # a volume's root (Docker, Kubernetes, a USB disk): it cannot be renamed
+        raise DestinationError(
+            f"cannot export to {dest}: it is a mount point, and an export is put in place by renaming its "
+            f"folder; give a folder inside it with --dest (dataset.dir), such as {dest / 'dataset'}"
+        )
     _check_content(dest)
 
 
@@ -168,7 +175,7 @@ def _unlisted_changes(entries: Entries, record: dict) -> list[str]:
     not known, so an edit that kept its file's time (or a copy that did not keep times) goes unseen.
     """
     options = record["options"] if isinstance(record["options"], dict) else {}
-    tables = {"export.json", *(TABLES[f] for f in options.get("formats") or [] if f in TABLES)}
+    tables = {"export.json", *(LEGACY_TABLES[f] for f in options.get("formats") or [] if f in LEGACY_TABLES)}
     suffix = f".{options.get('audio_format', 'wav')}"
 
     def clip(rel: str, mode: int) -> bool:

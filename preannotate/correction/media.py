@@ -12,8 +12,10 @@ modification time differ).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..audio import DecodedAudio, decode_audio
 from ..cloud import BucketLocation, ObjectUrl, is_bucket_url
@@ -21,10 +23,12 @@ from ..cloud.filesystem import filesystem
 from ..cloud.objects import OUTAGE_LIMIT
 from ..errors import AudioError, CorrectionError, ObjectChangedError, StorageLostError
 from ..results import recorded_source
+from ..speakers.channels import decode_channel_audio
 from ..storage import read_json
 from .pull_kept import file_sha256
 
 CHANGED = "changed since the run: its clips would not match the corrections"
+_Decoded = TypeVar("_Decoded", DecodedAudio, list[DecodedAudio])
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,17 @@ class LocalMedia:
         Raises:
             CorrectionError: It cannot be read or decoded, or its content changed since the run.
         """
+        return self._read(item, source, decode_audio)
+
+    def decode_channels(self, item: str, source: str) -> list[DecodedAudio]:
+        """As `decode`, each channel on its own (`speakers.mode: channels`)."""
+        return self._read(item, source, decode_channel_audio)
+
+    def _read(self, item: str, source: str, decoder: Callable[[Path], _Decoded]) -> _Decoded:
         path = self.folder / source
         self._check_unchanged(item, path)
         try:
-            return decode_audio(path)
+            return decoder(path)
         except AudioError as e:
             raise CorrectionError(f"cannot read its source media: {e}") from e
 
@@ -100,9 +111,16 @@ class BucketMedia:
                 cannot be decoded, or its endpoint was out of reach for it alone.
             StorageLostError: The endpoint was out of reach for it and the objects read just before it.
         """
+        return self._read(item, source, decode_audio)
+
+    def decode_channels(self, item: str, source: str) -> list[DecodedAudio]:
+        """As `decode`, each channel on its own (`speakers.mode: channels`)."""
+        return self._read(item, source, decode_channel_audio)
+
+    def _read(self, item: str, source: str, decoder: Callable[[ObjectUrl], _Decoded]) -> _Decoded:
         url = self.pinned(item, source)
         try:
-            return decode_audio(url)
+            return decoder(url)
         except ObjectChangedError as e:
             raise CorrectionError(f"{url}: {CHANGED} (the run read ETag {url.etag}, {url.size} bytes)") from e
         except AudioError as e:

@@ -135,8 +135,8 @@ class DatasetExportOptions:
     )
     formats: tuple[str, ...] = option(
         DATASET_FORMATS,
-        "Any of `audiofolder` (clips plus metadata.csv for Hugging Face datasets), `nemo` (a JSON lines manifest) and "
-        "`csv` (every segment with item, times, text and status).",
+        "Any of `audiofolder` (clips plus metadata.jsonl for Hugging Face datasets), `nemo` (a JSON lines manifest) "
+        "and `csv` (every segment with item, times, text and status).",
     )
     only_completed: bool = option(True, "Export only items whose SuperAnnotate status is Completed.")
     min_duration: float = option(0.1, "Segments shorter than this (seconds) are left out of the clips and manifest.")

@@ -84,10 +84,10 @@ def write_video_without_audio(path: Path, seconds: float = 1.0) -> Path:
 
 
 def write_wav16(path: Path, samples: np.ndarray, rate: int = 16_000) -> Path:
-    """Writes 16-bit PCM mono WAV with the standard library."""
+    """Writes 16-bit PCM WAV with the standard library: mono, or one channel per column of 2-D samples."""
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())

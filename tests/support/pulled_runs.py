@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +22,29 @@ from support.media import read_sample, write_wav16
 ANNOTATION = AnnotationOptions()
 
 
-def make_pulled_run(root: Path, items: dict[str, tuple[np.ndarray, list[tuple[float, float, str]]]]) -> Path:
+def make_pulled_run(
+    root: Path, items: dict[str, tuple[np.ndarray, list[tuple]]], overrides: Sequence[str] = ()
+) -> Path:
     """A run over real audio, uploaded and pulled unchanged (the drafts as the corrections), without a server.
 
     Args:
         root: Where `in/` and `out/` are made.
-        items: Item name -> its 16 kHz samples and (start, end, text) chunks.
+        items: Item name -> its 16 kHz samples (one column per channel for more than one) and (start, end, text)
+            or (start, end, text, speaker) chunks.
+        overrides: `--set` overrides of the configuration the run records (speakers.mode=channels...).
 
     Returns:
         The output folder.
     """
     inp, out = root / "in", root / "out"
-    inp.mkdir()
+    inp.mkdir(parents=True)
     entries = []
     for item, (samples, spec) in items.items():
         write_wav16(inp / item, samples)
-        chunks = [Chunk(i, start, end, text) for i, (start, end, text) in enumerate(spec)]
+        chunks = [Chunk(i, *chunk[:3], speaker=chunk[3] if len(chunk) > 3 else None) for i, chunk in enumerate(spec)]
         entries.append(ItemChunks(item, item, "en", len(samples) / 16000, chunks))
     write_exports(out, entries, ANNOTATION)
-    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}"]))
+    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}", *overrides]))
     files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))
              for e in entries]  # fmt: skip
     RunReport(out, config, files=files).write()
