@@ -108,7 +108,7 @@ def test_an_export_that_cannot_read_an_item_it_held_keeps_the_earlier_dataset(tm
     done = subprocess.run(
         [sys.executable, "-m", "preannotate", "export", "-o", str(out)], capture_output=True, text=True
     )
-    assert done.returncode != 0 and "Traceback" not in done.stderr and "two.wav: cannot read its source" in done.stderr
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "two.wav: cannot read its source" in done.stderr
     assert snapshot(out / "dataset") == before
     partial = export_dataset(out, DatasetExportOptions(dir=str(tmp_path / "new")), ANNOTATION)  # elsewhere: as before
     assert partial.clips == 1 and "two.wav" in partial.problems
