@@ -5,6 +5,10 @@ after an ADTS stream, would fail a recording of which nearly everything decodes.
 left out and made up for with silence of its length (so later words keep their times), and samples that
 are not numbers (a float file can hold NaN or infinities, which Whisper cannot take) are set to 0. Each
 repair is counted, and becomes one of the file's warnings.
+
+Times are the media's, as a player shows them: an audio stream that starts after the media does (a video
+whose sound starts seconds in) gets silence before its first sample, so that chunk times match what an
+annotator hears at them (until 2026-12 every time was early by that much).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ MAX_PACKET_S = 60.0
 # file unscaled; Whisper invents text for them. 4.0 leaves room for a float master's overs (12 dB).
 OVER_FULL_SCALE = 4.0
 CHECKED_BLOCK = 65_536  # samples gathered before they are checked for NaN and level (4 s)
+MIN_LEAD_S = 0.001  # a later audio start than this is put back as silence (a few samples of rounding are not)
+NOTED_LEAD_S = 0.05  # and said in a warning from this much
 
 
 class Repairs:
@@ -31,6 +37,7 @@ class Repairs:
         self.filled = 0.0  # seconds of silence put in place of rejected packets followed by good ones
         self.non_finite = 0  # samples that were NaN or infinite, set to 0
         self.peak = 0.0  # the largest magnitude of a sample, to tell unscaled samples
+        self.lead = 0.0  # seconds of silence put before the audio, which starts that far into the media
 
     def finite(self, samples: np.ndarray) -> np.ndarray:
         """`samples` with NaN and infinite values set to 0 (a float file can hold them; Whisper cannot)."""
@@ -45,6 +52,11 @@ class Repairs:
     def notes(self) -> tuple[str, ...]:
         """One warning per kind of repair made."""
         notes = []
+        if self.lead >= NOTED_LEAD_S:
+            notes.append(
+                f"the audio starts {self.lead:.2f} s into the media (after its video, say): silence stands before "
+                "it, so that times are those a player shows"
+            )
         if self.packets:
             filled = f"; {self.filled:.2f} s of silence stands in their place" if self.filled else ""
             notes.append(f"damaged: {self.packets} packet(s) could not be decoded and were left out{filled}")
@@ -68,6 +80,8 @@ def decoded_frames(
     it held comes back as silence before the next frame that decodes, so that every later word keeps its
     time in the file; rejected packets after the last good frame add nothing.
 
+    The first frame comes after the silence of `Repairs.lead`, when the audio starts after the media.
+
     Raises:
         av.error.FFmpegError: The first rejection, when no packet decodes at all.
     """
@@ -81,6 +95,9 @@ def decoded_frames(
             gap += packet_seconds(packet, stream.bit_rate)
             continue
         for frame in frames:
+            if not decoded and (lead := media_lead(container, frame)):
+                repairs.lead = lead
+                yield lead
             if gap:
                 repairs.filled += gap
                 yield gap
@@ -89,6 +106,19 @@ def decoded_frames(
             yield frame
     if first_error is not None and not decoded:
         raise first_error
+
+
+def media_lead(container: av.container.InputContainer, frame: av.AudioFrame) -> float:
+    """Seconds from the media's start (its earliest stream's) to the audio's first frame; 0 when none or unknown.
+
+    An AAC stream's priming or a few samples of rounding are not a lead; a timestamp beyond the media's
+    duration is broken, not a lead either.
+    """
+    if container.start_time is None or frame.time is None:
+        return 0.0
+    lead = frame.time - container.start_time / av.time_base
+    duration = container.duration / av.time_base if container.duration else None
+    return lead if lead >= MIN_LEAD_S and (duration is None or lead < duration) else 0.0
 
 
 def packet_seconds(packet: av.Packet, bit_rate: int | None) -> float:

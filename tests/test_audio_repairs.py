@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.media import read_sample, write_audio, write_float_wav
+from support.media import read_sample, write_audio, write_float_wav, write_video_with_late_audio
 
 from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.errors import AudioError
@@ -223,3 +223,23 @@ def test_a_wav_header_s_declared_length() -> None:
     assert riff_data_seconds(header + b"data" + struct.pack("<I", 0)) is None
     assert riff_data_seconds(b"RIFF\0\0\0\0AVI ") is None and riff_data_seconds(header) is None
     assert riff_data_seconds(b"RIFF" + b"\0" * 4 + b"WAVE" + b"data" + struct.pack("<I", 10)) is None  # no fmt
+
+
+def onset(samples: np.ndarray) -> float:
+    """Seconds to the first sample louder than -26 dBFS: where the speech starts."""
+    return float(np.argmax(np.abs(samples) > 0.05)) / SAMPLE_RATE
+
+
+def test_sound_that_starts_after_its_video_keeps_the_medias_times(tmp_path: Path) -> None:
+    """A video whose sound starts 3 s in: times were counted from the sound's first sample, 3 s early everywhere."""
+    hello = read_sample("en/hello_world")
+    video = write_video_with_late_audio(tmp_path / "late.mp4", hello, start_s=3.0)
+    decoded = decode_audio(video)
+    assert onset(decoded.samples) == pytest.approx(3.0 + onset(hello), abs=0.01)
+    assert any("the audio starts 2.9" in note and "s into the media" in note for note in decoded.repairs)
+    [channel] = decode_channel_audio(video)  # channels mode decodes alike
+    assert onset(channel.samples) == pytest.approx(3.0 + onset(hello), abs=0.01)
+    on_time = decode_audio(write_video_with_late_audio(tmp_path / "on_time.mp4", hello, start_s=0.0))
+    assert onset(on_time.samples) == pytest.approx(onset(hello), abs=0.01) and on_time.repairs == ()
+    m4a = decode_audio(write_audio(tmp_path / "plain.m4a", hello))  # AAC's priming is no late start
+    assert m4a.repairs == () and abs(len(m4a.samples) - len(hello)) < 0.1 * SAMPLE_RATE

@@ -65,6 +65,26 @@ def encode(path: Path, planar: np.ndarray, rate: int, into: tuple[str, str, int]
     return path
 
 
+def write_video_with_late_audio(path: Path, samples: np.ndarray, start_s: float, seconds: int = 6) -> Path:
+    """An MP4 whose video starts at 0 and whose AAC sound (16 kHz mono `samples`) starts `start_s` seconds in."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("aac", rate=16_000, layout="mono")
+        for n in range(seconds * 10):
+            picture = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            picture.pts = n
+            out.mux(video.encode(picture))
+        out.mux(video.encode(None))
+        pcm, first = (np.clip(samples, -1, 1) * 32767).astype("<i2"), round(start_s * 16_000)
+        for at in range(0, len(pcm), 1024):
+            frame = av.AudioFrame.from_ndarray(pcm[at : at + 1024].reshape(1, -1), format="s16", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 16_000, first + at, Fraction(1, 16_000)
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
+    return path
+
+
 def _codec_rate(codec: str, rate: int) -> int:
     return 48_000 if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000) else rate
 
