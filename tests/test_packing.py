@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jiwer
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from support.media import read_sample
 from whisper.normalizers import BasicTextNormalizer
 
+from preannotate import cli
 from preannotate.asr import prepare
 from preannotate.asr.faster_whisper.decoding import GAP_S, SHORT_FILE_S
 from preannotate.asr.faster_whisper.packing import (
@@ -26,6 +28,7 @@ from preannotate.audio import SAMPLE_RATE, decode_audio
 from preannotate.config import load_config
 from preannotate.naming import MediaFile
 from preannotate.options import ModelOptions, TranscribeOptions
+from preannotate.results import Transcript
 from preannotate.run.decode import Decoding
 from preannotate.run.packed_jobs import in_batches
 from preannotate.run.plan import Job
@@ -117,6 +120,27 @@ def test_clips_saying_the_same_words_each_get_their_own_words(tiny):
     alone = tiny.transcribe(fox, TranscribeOptions())
     for transcript in tiny.transcribe_short([fox] * 8, TranscribeOptions()):
         assert transcript.text == alone.text
+
+
+LOOPED = ROOT / "tests" / "data" / "looped_window"
+SAID = {  # each file's sentences (tests/data/looped_window/README.md), as tiny.en's words begin them
+    "a.flac": ["please call stella", "my name is robert"],
+    "b.flac": ["over the lazy dog", "my name is robert"],
+    "c.flac": ["apples fell from the tall tree", "please call stella"],
+}
+
+
+def test_a_window_whose_text_skipped_a_clip_is_decoded_again_clip_by_clip(model_cache, loads_model, tmp_path):
+    """The window looped on one sentence: c.flac got no word and was redone alone, but a.flac kept part of the
+    loop in place of its first sentence and b.flac the loop in place of the fox, at the wrong times."""
+    shutil.copytree(LOOPED, tmp_path / "in", ignore=shutil.ignore_patterns("*.md"))
+    args = ["run", "-i", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--no-progress"]
+    offline = ["model.name=bundled:tiny.en", "model.engine=faster-whisper", "superannotate.dry_run=true"]
+    assert cli.main([*args, *(f"--set={o}" for o in [*offline, "annotation.cross_check=null"])]) == 0
+    for name, sentences in SAID.items():
+        transcript = Transcript.from_dict(json.loads((tmp_path / "out" / "transcripts" / f"{name}.json").read_text()))
+        assert all(BASIC(transcript.text).count(s) == 1 for s in sentences), (name, transcript.text)
+        _assert_inside(transcript)
 
 
 def test_packing_is_on_by_default_and_can_be_turned_off(tiny):

@@ -9,8 +9,10 @@ and times made relative to each file's start, so no word of one file reaches ano
 
 Each window is decoded once, at the first temperature, without the previous window's text (which would
 belong to other files). A window that one-at-a-time decoding would decode again (repetitive text, low
-log probability), a clip in which Silero VAD hears no speech, a clip that got no word, and every file of
-a call that failed are transcribed alone the usual way instead, so that they come out as without packing.
+log probability), a clip in which Silero VAD hears no speech, every clip of a window in which a clip got no
+word (its text skipped that clip: a decode that looped on one sentence puts its words in the neighbours, at
+the wrong times), and every file of a call that failed are transcribed alone the usual way instead, so that
+they come out as without packing.
 """
 
 from __future__ import annotations
@@ -189,12 +191,15 @@ def _decode_call(
     done: dict[int, Transcript] = {}
     redo: list[int] = []
     for window, inside in zip(windows, per_window):
-        if decoded_again(inside, options):
+        per_clip = _split(inside, window, options.word_timestamps)
+        # A clip with no words is silence, or one the window's text skipped: a decode that looped on one
+        # sentence leaves a clip empty and puts that sentence's words in its neighbours, at the wrong times.
+        if decoded_again(inside, options) or (len(window) > 1 and not all(per_clip)):
             redo += [p.index for p in window]
             continue
-        for clip, clip_segments in zip(window, _split(inside, window, options.word_timestamps)):
+        for clip, clip_segments in zip(window, per_clip):
             if not clip_segments:
-                redo.append(clip.index)  # nothing heard in it: silence, or a clip the window's text skipped
+                redo.append(clip.index)  # a window of one clip: decoded alone, with every fallback
                 continue
             text = "".join(s["text"] for s in clip_segments)
             result = {"segments": clip_segments, "text": text, "language": language}
