@@ -334,3 +334,33 @@ def test_a_ctrl_c_a_finalizer_swallowed_stops_the_run_before_the_next_file(
     assert "Exception ignored" not in capsys.readouterr().err
     monkeypatch.setattr(transcribe_jobs, "_transcribe_decoded", real)
     assert cli.main(["run", "-i", str(inp), "-o", str(out), *OFFLINE]) == 0  # a new command: the flag is cleared
+
+
+def test_upload_after_a_run_stopped_before_its_exports_is_refused(
+    tmp_path: Path, model_cache: Path, loads_model: None, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A recording replaced, the run stopped after transcribing it and before its exports: `upload` planned the
+    old recording's draft, still in superannotate/, as the new transcript's (and would record it so)."""
+    from preannotate import cli
+    from preannotate.run import stages
+
+    inp, out = two_clips(tmp_path / "in"), tmp_path / "out"
+    assert cli.main(["run", "-i", str(inp), "-o", str(out), *OFFLINE]) == 0
+    shutil.copy(SAMPLES / "en" / "quick_brown_fox.wav", inp / "hello_world.wav")  # another recording, same name
+    draft = (out / "superannotate" / "hello_world.wav.json").read_bytes()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(stages, "chunk_files", stopped)  # Ctrl-C once the transcripts are stored
+        assert cli.main(["run", "-i", str(inp), "-o", str(out), *OFFLINE]) == cli.EXIT_INTERRUPTED
+    assert "fox" in json.loads((out / "transcripts" / "hello_world.wav.json").read_text())["text"].lower()
+    assert (out / "superannotate" / "hello_world.wav.json").read_bytes() == draft  # the old recording's draft
+    capsys.readouterr()
+    upload = ["upload", "-o", str(out), "--dry-run", "--set", "superannotate.url_prefix=https://example.com/a/"]
+    assert cli.main(upload) == 2
+    assert "its last run stopped before it wrote its exports" in capsys.readouterr().err
+    assert cli.main(["run", "-i", str(inp), "-o", str(out), *OFFLINE]) == 0  # resumes: the exports written
+    assert "fox" in (out / "superannotate" / "hello_world.wav.json").read_text().lower()
+    assert cli.main(upload) == 0

@@ -26,7 +26,14 @@ read and checked, or transcribed again.
     playback    run.json read back or rebuilt, finished files reused on resume (read_run, reused_result)
 """
 
-from .playback import previous_run, read_run, rebuild_run_json, reused_result, run_record_problem
+from .playback import (
+    previous_run,
+    read_run,
+    rebuild_run_json,
+    reused_result,
+    run_record_problem,
+    stopped_before_exports,
+)
 from .records import (
     EXPORTED,
     JOURNAL_FILE,
@@ -60,5 +67,6 @@ __all__ = [
     "report_state",
     "reused_result",
     "start_record",
+    "stopped_before_exports",
     "stored_state",
 ]

@@ -76,6 +76,16 @@ def read_run(output_dir: str | Path) -> Any | None:
     return read_json(Path(output_dir) / RUN_FILE)
 
 
+def stopped_before_exports(output_dir: str | Path) -> bool:
+    """Whether the folder's last run stopped (Ctrl-C, a kill) before it wrote its exports.
+
+    Its transcripts may then be newer than the annotation files in `superannotate/`, which still hold the
+    drafts of the transcripts they replaced. A folder without a journal (an earlier version's) says no.
+    """
+    replayed = replay(read_records(Path(output_dir) / JOURNAL_FILE), Path(output_dir))
+    return replayed is not None and not replayed.exported
+
+
 def read_run_record(out: Path) -> dict | None:
     """run.json when it is a run's record (an object with a files list), else None."""
     record = read_json(out / RUN_FILE)

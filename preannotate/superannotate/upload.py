@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, CredentialsError, UploadError
+from ..errors import ConfigError, CredentialsError, UploadError, UploadInputError
+from ..journal import stopped_before_exports
 from ..lock import locked
 from ..options import AnnotationOptions, RunConfig, SuperAnnotateOptions
 from .client import UploadSession, connect
@@ -340,8 +341,14 @@ def upload_from_config(config: RunConfig, force: bool = False) -> UploadReport:
     Returns:
         The upload report (also written under `upload` in run.json).
     """
-    session = preflight(config.superannotate)
     out = Path(config.output.dir)
+    if stopped_before_exports(out):
+        raise UploadInputError(
+            f"{out}: its last run stopped before it wrote its exports, so superannotate/ may hold drafts of "
+            "transcripts made before it: nothing was uploaded. Run `preannotate run` again on the same input "
+            "(it resumes where it stopped), then upload"
+        )
+    session = preflight(config.superannotate)
     report = upload_run(out, config.superannotate, config.annotation, config.input.dir, session, force)
     write_upload_record(out, report)
     return report
