@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .asr import get_spec
+from .asr.languages import language_code
 from .config_yaml import read_yaml
 from .errors import ConfigError
 from .locations import azure_container_url, is_bucket_url
@@ -188,6 +189,11 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
     config = _build(RunConfig, data, "")
     config.validate()
     get_spec(config.model.engine)  # engines are registered, not listed in the options
+    # One spelling per language ("English", "EN" -> "en"): the transcripts' key holds it, and another spelling
+    # of the same language would transcribe every file again.
+    language = language_code(config.transcribe.language)
+    if language != config.transcribe.language:
+        config = dataclasses.replace(config, transcribe=dataclasses.replace(config.transcribe, language=language))
     return config
 
 

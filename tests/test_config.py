@@ -238,3 +238,14 @@ def test_urls_without_a_password_and_notebook_parameters_with_one(tmp_path):
     with pytest.raises(ConfigError, match=r"^parameter input_dir: the URL holds a password: secrets are never") as err:
         config_from_parameters({"input_dir": f"gs://k:{SECRET_KEY}@bucket/x"})
     assert SECRET_KEY not in str(err.value)
+
+
+def test_a_language_spelled_otherwise_is_the_same_language_and_transcribes_nothing_again() -> None:
+    """ "English" and "EN" were keyed as typed: every file was transcribed again, to the same transcripts."""
+    from preannotate.run.stages import stage_keys
+
+    configs = [load_config(None, [f"transcribe.language={spelled}"]) for spelled in ("en", "English", "EN", " english")]
+    assert {c.transcribe.language for c in configs} == {"en"}
+    assert len({stage_keys(c, "bundled:tiny.en")["transcribe"] for c in configs}) == 1
+    with pytest.raises(ConfigError, match="unknown language 'klingon'"):
+        load_config(None, ["transcribe.language=klingon"])
