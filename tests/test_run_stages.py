@@ -104,6 +104,18 @@ def test_speakers_key_covers_only_the_speaker_options() -> None:
     assert changed(keys, stage_keys(on, "official|base")) == {"transcribe", "check", "chunk", "export"}
 
 
+def test_channel_names_redo_nothing_outside_channels_mode() -> None:
+    """Names given in diarize mode shape nothing, but re-diarized every file; in channels mode they re-chunk."""
+    diarize = RunConfig(speakers=SpeakerOptions(mode="diarize"))
+    named = RunConfig(speakers=SpeakerOptions(mode="diarize", channel_names=("Agent", "Caller")))
+    assert stage_keys(named, "official|tiny") == stage_keys(diarize, "official|tiny")
+    assert stage_keys(diarize, "official|tiny")["speakers"].startswith("90d0d00a5b7c")  # as earlier versions keyed
+    channels = RunConfig(speakers=SpeakerOptions(mode="channels"))
+    renamed = RunConfig(speakers=SpeakerOptions(mode="channels", channel_names=("Agent", "Caller")))
+    keys = stage_keys(channels, "official|tiny")
+    assert changed(keys, stage_keys(renamed, "official|tiny")) == {"speakers", "chunk", "export"}
+
+
 def stored_keys(tmp_path) -> dict[str, str]:
     return json.loads((tmp_path / "out" / "run.json").read_text())["stages"]
 

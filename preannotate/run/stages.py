@@ -64,6 +64,8 @@ class Stage:
             the key stays what it was under the others).
         omit: Fields of the sections in `options` that do not shape what it stores (`section.field`):
             they reach it through an input's key, if at all.
+        unused_if: Fields of the sections in `options` that shape nothing under some configurations: keyed
+            at their default there, so that changing them redoes nothing (and the key stays what it was).
     """
 
     name: str
@@ -76,6 +78,7 @@ class Stage:
     contents: Callable[[RunConfig], dict[str, Any]] | None = None
     options_if: Callable[[RunConfig], tuple[str, ...]] | None = None
     omit: tuple[str, ...] = ()
+    unused_if: Callable[[RunConfig], tuple[str, ...]] | None = None
 
 
 def _decode(ctx: RunContext) -> None:
@@ -189,6 +192,11 @@ def _per_channel(config: RunConfig) -> bool:
     return config.speakers.mode == "channels"
 
 
+def _names_unused(config: RunConfig) -> tuple[str, ...]:
+    """`speakers.channel_names` outside channels mode: diarization names speakers itself."""
+    return ("speakers.channel_names",) if config.speakers.mode != "channels" else ()
+
+
 def _channels_mode(config: RunConfig) -> tuple[str, ...]:
     """`speakers.mode` when it is channels: each channel is transcribed apart (the names come at chunking)."""
     return ("speakers.mode",) if _per_channel(config) else ()
@@ -210,7 +218,14 @@ STAGES: tuple[Stage, ...] = (
         options_if=_channels_mode,
     ),
     # Keyed on the speaker options only (the audio is the transcript's source): see run/speakers.py.
-    Stage("speakers", speaker_files, options=("speakers",), format=SPEAKERS_FORMAT, active=_speakers_on),
+    Stage(
+        "speakers",
+        speaker_files,
+        options=("speakers",),
+        format=SPEAKERS_FORMAT,
+        active=_speakers_on,
+        unused_if=_names_unused,
+    ),
     # Keyed on the draft's key (its language and words decide what is checked) and the check model.
     Stage(
         "check",
@@ -257,6 +272,10 @@ def stage_options(stage: Stage, config: RunConfig) -> dict[str, Any]:
         values = getattr(config, section)
         if values != type(values)():
             chosen[section] = dataclasses.asdict(values)
+    for name in stage.unused_if(config) if stage.unused_if else ():
+        section, _, field = name.partition(".")
+        if field in chosen.get(section, {}):
+            chosen[section][field] = dataclasses.asdict(type(getattr(config, section))())[field]
     return chosen
 
 
