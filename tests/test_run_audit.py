@@ -274,6 +274,20 @@ def test_an_output_folder_reused_for_another_input_says_which_files_leave_its_ru
     assert "another input" not in run_cli(other, out).stderr  # said once: run.json is the new input's now
 
 
+def test_a_recording_removed_from_the_input_is_named_as_it_leaves_run_json(run_copy, tmp_path: Path) -> None:
+    """It left run.json and chunks.csv without a word, its subtitles and SuperAnnotate file still there."""
+    inp, out = run_copy
+    copy = tmp_path / "copy"
+    shutil.copytree(inp, copy)
+    assert "leave run.json" not in run_cli(copy, out).stderr  # the same files, elsewhere: nothing leaves
+    (copy / "hello_world.wav").unlink()
+    done = run_cli(copy, out)
+    assert done.returncode == 0 and f"1 file(s) of its last run are no longer in {copy}" in done.stderr, done.stderr
+    assert "their transcripts, subtitles and SuperAnnotate files stay in the folder): hello_world.wav" in done.stderr
+    assert (out / "superannotate" / "hello_world.wav.json").is_file()
+    assert "hello_world" not in (out / "chunks.csv").read_text()
+
+
 def test_a_file_rewritten_while_it_is_transcribed_fails_and_is_transcribed_again_next_run(
     tmp_path: Path, model_cache: Path, loads_model: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -105,11 +105,12 @@ def _journal_started(path: Path) -> bool:
 def warn_other_input(
     out: Path, before: dict[str, Any], earlier: list[str], input_dir: str, items: set[str]
 ) -> list[str]:
-    """Warns when the folder's last run read another input and this run leaves some of its files out.
+    """Warns when files of the folder's last run are not in this run: another input, or files gone from it.
 
-    Their transcripts stay in `transcripts/`, but run.json and the exports list only this run's files: a folder
+    Their transcripts, subtitles and SuperAnnotate files stay in the folder (derived from recordings no longer
+    read, they are not deleted), but run.json, chunks.csv and chunks.jsonl list only this run's files: a folder
     reused for another dataset (two batches of one run name, a copied command) would otherwise drop the first
-    dataset's results from view without a word.
+    dataset's results from view without a word, and a recording removed from the input its row.
 
     Args:
         out: The output folder.
@@ -119,19 +120,25 @@ def warn_other_input(
         items: The items this run lists.
 
     Returns:
-        The earlier run's items this run leaves out; empty when the input is the same.
+        The earlier run's items this run leaves out.
     """
+    left = sorted(set(earlier) - items)
+    if not left:
+        return []
     source = before.get("input")
     was = source.get("dir") if isinstance(source, dict) else None
-    if not isinstance(was, str) or _same_input(was, input_dir):
-        return []
-    left = sorted(set(earlier) - items)
-    if left:
-        log.warning(
-            "%s held a run of another input (%s): %d of its file(s) are not in %s, and leave run.json and the "
-            "exports (their transcripts stay in transcripts/; `-i %s` brings them back): %s",
-            out, was, len(left), input_dir, was, listed(left, _SHOWN),
-        )  # fmt: skip
+    other = isinstance(was, str) and not _same_input(was, input_dir)
+    why = (
+        f"held a run of another input ({was}): {len(left)} of its file(s) are not in {input_dir}"
+        if other
+        else f"{len(left)} file(s) of its last run are no longer in {input_dir}"
+    )
+    back = f"; `-i {was}` brings them back" if other else ""
+    log.warning(
+        "%s %s, and leave run.json, chunks.csv and chunks.jsonl (their transcripts, subtitles and SuperAnnotate "
+        "files stay in the folder%s): %s",
+        out, why, back, listed(left, _SHOWN),
+    )  # fmt: skip
     return left
 
 
