@@ -222,7 +222,7 @@ def _add_upload(parser: argparse.ArgumentParser) -> None:
 
 
 def _upload(args: argparse.Namespace) -> int:
-    from .superannotate import recorded_options, upload_from_config
+    from .superannotate import recorded_options, upload_from_config, warn_run_only
 
     # The run's own upload options first (project, URLs, classes...), then the file, --set and flags.
     config = config_from_args(args, _upload_values(args))
@@ -231,6 +231,7 @@ def _upload(args: argparse.Namespace) -> int:
         log.info("upload: starting from the options the run recorded (project %r)",
                  recorded.get("superannotate", {}).get("project", ""))  # fmt: skip
         config = config_from_args(args, _upload_values(args), recorded)
+    warn_run_only(recorded, config)
     report = upload_from_config(config, force=args.force_upload)
     table = report.table()
     if table:

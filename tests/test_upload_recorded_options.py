@@ -123,3 +123,16 @@ def test_merge_into_sets_key_by_key_and_an_empty_section_sets_nothing() -> None:
     merge_into(base, {"superannotate": {"project": "Q"}, "input": None, "annotation": {"class_name": "c"}})
     assert base == {"superannotate": {"project": "Q", "status": "QualityCheck"}, "input": {"dir": "/data"},
                     "annotation": {"class_name": "c"}}  # fmt: skip
+
+
+def test_routing_options_given_to_upload_are_said_to_change_nothing(tmp_path: Path, caplog) -> None:
+    """`--set superannotate.control_share=1` at upload was accepted and every draft still went up with its text."""
+    out = _recorded_run(tmp_path, f"superannotate.url_prefix={PREFIX}")
+    caplog.set_level(logging.WARNING)
+    assert cli.main(["upload", "-o", str(out), "--dry-run"]) == cli.EXIT_OK
+    assert "change nothing" not in caplog.text  # the run's own values
+    args = ["--set", "superannotate.control_share=1", "--set", "annotation.draft_max_wer=0"]
+    assert cli.main(["upload", "-o", str(out), "--dry-run", *args, "--set", "superannotate.status=QualityCheck"]) == 0
+    said = "annotation.draft_max_wer=0.0 (the run's: 0.3); superannotate.control_share=1.0 (the run's: 0.0)."
+    assert said in caplog.text and "Run `preannotate run` again with them" in caplog.text
+    assert "status=" not in caplog.text  # an option upload applies itself

@@ -9,7 +9,7 @@ The SDK itself is imported only when something is really sent.
 from .client import UploadSession
 from .credentials import Credentials, find_credentials
 from .ledger import LEDGER_FILE, Ledger
-from .recorded import recorded_options
+from .recorded import recorded_options, warn_run_only
 from .report import UploadReport, write_upload_record
 from .upload import DRY_RUN_MESSAGE, preflight, upload_from_config, upload_run
 
@@ -23,6 +23,7 @@ __all__ = [
     "find_credentials",
     "preflight",
     "recorded_options",
+    "warn_run_only",
     "upload_from_config",
     "upload_run",
     "write_upload_record",

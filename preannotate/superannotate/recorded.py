@@ -16,6 +16,7 @@ from typing import Any
 from ..config import config_from_dict
 from ..errors import ConfigError
 from ..journal import RUN_FILE, read_run
+from ..options import RunConfig
 from ..options.catalog import option_info
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 # What upload reads: where the recordings are (URL prefixes and CSV paths), the class setup, the platform.
 RECORDED_SECTIONS = ("input", "annotation", "superannotate")
 PER_COMMAND = frozenset({"superannotate.dry_run", "superannotate.force_upload", "superannotate.overwrite_human_edits"})
+# Options of these sections that `run` applies when it assesses and routes the chunks: the drafts upload sends
+# were made with the run's values, so another value given to upload changes nothing.
+RUN_ONLY = (
+    "annotation.review_model", "annotation.review_threshold", "annotation.draft_max_wer", "annotation.cross_check",
+    "annotation.slowed_check", "superannotate.control_share", "superannotate.control_seed",
+)  # fmt: skip
 
 
 def recorded_options(output_dir: str | Path) -> dict[str, Any]:
@@ -62,3 +69,33 @@ def _known(section: str, values: Any) -> dict[str, Any]:
         for name, key in keys.items()
         if key not in PER_COMMAND and (info := option_info(key)) is not None and not info.is_section
     }
+
+
+def warn_run_only(recorded: dict[str, Any], config: RunConfig) -> list[str]:
+    """Warns of the run-only options (`RUN_ONLY`) given to `upload` with another value than the run's.
+
+    Args:
+        recorded: The run's recorded options (`recorded_options`); empty when it recorded none.
+        config: The configuration upload runs with.
+
+    Returns:
+        The options named.
+    """
+    given = []
+    for key in RUN_ONLY if recorded else ():
+        section, _, name = key.partition(".")
+        if name in recorded.get(section, {}):
+            was, now = recorded[section][name], getattr(getattr(config, section), name)
+            if _plain(now) != _plain(was):
+                given.append(f"{key}={now!r} (the run's: {was!r})")
+    if given:
+        log.warning(
+            "upload sends the drafts as `preannotate run` assessed and routed them; these options take effect when "
+            "it does, so here they change nothing: %s. Run `preannotate run` again with them (it redoes only the "
+            "chunks), then upload", "; ".join(given),
+        )  # fmt: skip
+    return given
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
