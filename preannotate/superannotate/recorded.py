@@ -91,8 +91,8 @@ def warn_run_only(recorded: dict[str, Any], config: RunConfig) -> list[str]:
     if given:
         log.warning(
             "upload sends the drafts as `preannotate run` assessed and routed them; these options take effect when "
-            "it does, so here they change nothing: %s. Run `preannotate run` again with them (it redoes only the "
-            "chunks), then upload", "; ".join(given),
+            "it does, so here they change nothing: %s. Run `preannotate run` again with them (it does not transcribe "
+            "again), then upload", "; ".join(given),
         )  # fmt: skip
     return given
 
