@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -164,3 +167,27 @@ def test_torch_threads_puts_the_count_back() -> None:
     with torch_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_a_diarization_warning_is_said_again_when_its_turns_are_reused(tmp_path: Path) -> None:
+    """One speaker for words diarization found no voice for: warned when diarized, lost from run.json after."""
+    from types import SimpleNamespace
+
+    from preannotate.naming import MediaFile
+    from preannotate.report import FileResult, RunReport
+    from preannotate.run import speakers as stage
+
+    source = {"path": "a.wav", "size": 10, "mtime_ns": 1, "sha256": "ab" * 32}
+    transcripts = tmp_path / "transcripts"
+    transcripts.mkdir()
+    (transcripts / "a.wav.json").write_text(json.dumps({"text": "Hi.", "duration": 0.4, "meta": {"source": source}}))
+    media = MediaFile(tmp_path / "a.wav", "a.wav", "a.wav")
+    ctx = SimpleNamespace(report=RunReport(tmp_path, {}), keys={"speakers": "k1"})
+    first = FileResult("a.wav", "a.wav", "ok")
+    job = stage._pending(ctx, first, media)
+    assert job is not None
+    stage._store(ctx, job, [])  # no turn found for its words
+    assert first.warnings == [f"diarization found no speaker turn (too short?): every word is {stage.ONE_SPEAKER}'s"]
+    again = FileResult("a.wav", "a.wav", "skipped")
+    assert stage._pending(ctx, again, media) is None  # the stored turns fit: reused
+    assert again.warnings == first.warnings

@@ -84,6 +84,9 @@ def check_files(ctx: RunContext) -> None:
         if not config.output.force and is_finished(stored, source, ctx.keys["check"]):
             if isinstance(stored, dict) and stored["meta"].get("slowed") == PENDING:
                 slow.append(CheckJob(result, paths[result.item], stored["meta"], slow=True))
+            elif isinstance(stored, dict) and stored["meta"].get("slowed") == UNAVAILABLE:  # still so: said again
+                name = stored["meta"].get("model") or config.model.name
+                result.warnings.append(f"not decoded slowed down: {name} cannot be loaded (an earlier run found so)")
             continue
         name = check_model(config.annotation.cross_check, config.model.name, language)
         if name is None:

@@ -92,6 +92,8 @@ def _pending(ctx: RunContext, result: FileResult, media: MediaFile) -> _Job | No
     source = transcript.get("meta", {}).get("source") or {}
     stored = read_json(turns_path(out, result.item))
     if _reusable(stored, source, ctx.keys["speakers"]):
+        said = stored["meta"].get("warnings") if isinstance(stored, dict) else None  # as its diarization warned
+        result.warnings += [w for w in said if isinstance(w, str)] if isinstance(said, list) else []
         return None
     if stored is not None and _turns(stored) is None:  # else it was made from other audio or options
         log.warning("%s: stored speaker turns are damaged: diarized again", turns_path(out, result.item))
@@ -142,9 +144,12 @@ def _failed(job: _Job, error: str) -> None:
 
 def _store(ctx: RunContext, job: _Job, turns: list[Turn]) -> None:
     """Stores a file's turns (one speaker for words diarization found no voice for)."""
+    warned = len(job.result.warnings)
     if not turns and job.has_words:
         turns = _one_speaker(job.result, job.duration)
     meta = {"item": job.result.item, "source": job.source, "options_key": ctx.keys["speakers"]}
+    if job.result.warnings[warned:]:  # said again when the turns are reused
+        meta["warnings"] = job.result.warnings[warned:]
     stored = {"meta": meta, "turns": [t.to_dict() for t in turns]}
     write_json_atomic(turns_path(ctx.report.output_dir, job.result.item), stored)
     log.info("%s: %d speakers in %d turns", job.result.item, len({t.speaker for t in turns}), len(turns))

@@ -18,6 +18,7 @@ from ..storage import read_json
 
 CHUNK_FIELDS: dict[str, tuple[type, ...]] = {"chunks": (int,), "route": (str, type(None))}
 CHUNK_FIELDS.update(predicted_wer=(float, int, type(None)), doubtful_share=(float, int, type(None)))
+CHUNK_FIELDS["warnings"] = (list,)  # the check's and speakers' too, which no stored transcript holds
 
 
 def unchanged_chunks(
@@ -33,7 +34,7 @@ def unchanged_chunks(
         reused: How many files' results were taken from that journal.
 
     Returns:
-        Each file's chunks, route, predicted WER and doubtful share; None when the stages must run.
+        Each file's chunks, route, predicted WER, doubtful share and warnings; None when the stages must run.
     """
     if previous is None or not previous.exported or reused != len(files):
         return None
