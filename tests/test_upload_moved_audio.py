@@ -20,6 +20,7 @@ from support.sa_server import SuperAnnotateServer
 from preannotate.correction import pull_run
 from preannotate.correction.pull import load_pull, open_session
 from preannotate.superannotate import Ledger
+from preannotate.superannotate.unchanged import REMOVED
 
 OLD, MOVED = "https://media.example.org/a", "https://media.example.org/moved"
 
@@ -103,3 +104,32 @@ def test_a_copied_folder_over_other_recordings_keeps_the_first_folders_items(
 
     record_audio(out, "1" * 64)  # the same recordings, moved: drafted anew, they go onto the items
     assert send_to(inp, out, MOVED).succeeded == ["fox.wav"]
+
+
+def test_an_item_removed_from_the_project_is_not_said_unchanged_and_moved_audio_attaches_it_again(
+    sa_server: SuperAnnotateServer, tmp_path: Path, caplog
+) -> None:
+    """Removed items were `unchanged` for good: the README's way to attach moved audio did nothing (helper audit)."""
+    inp, out = make_run(tmp_path)
+    everything = sorted(sa_server.items(PROJECT)) if send_to(inp, out, OLD).succeeded else []
+    sa_server.delete_item(PROJECT, "fox.wav")  # taken out of the work, the same audio
+    caplog.set_level(logging.WARNING)
+    again = send_to(inp, out, OLD)
+    row = {i.item: i for i in again.items}["fox.wav"]
+    assert row.status == "skipped" and row.reason.startswith("no longer in the project (removed there?)")
+    assert "fox.wav" not in sa_server.items(PROJECT) and "1 item(s) this folder uploaded are no longer" in caplog.text
+    assert again.to_dict()["summary"]["unchanged"] == len(everything) - 1
+    moved = send_to(inp, out, MOVED)  # the audio moved: removed to be attached anew, as README says
+    assert moved.succeeded == ["fox.wav"] and sa_server.items(PROJECT)["fox.wav"]["url"] == f"{MOVED}/fox.wav"
+
+
+def test_a_deleted_project_is_not_said_unchanged_and_force_upload_makes_it_again(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    inp, out = make_run(tmp_path)
+    first = send_to(inp, out, OLD)
+    sa_server.delete_project(PROJECT)
+    again = send_to(inp, out, OLD)
+    assert {i.reason for i in again.items} == {REMOVED} and sa_server.project(PROJECT) is None
+    forced = send(inp, out, replace(sa_options(), url_prefix=OLD, force_upload=True))
+    assert sorted(forced.succeeded) == sorted(first.succeeded) and sa_server.project(PROJECT) is not None

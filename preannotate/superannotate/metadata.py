@@ -25,7 +25,7 @@ from typing import Any, TypeGuard
 from ..errors import CredentialsError, UploadError
 from ..journal import read_run
 from ..options import SuperAnnotateOptions
-from .client import UploadSession
+from .client import ListedItem, UploadSession
 from .guard import not_as_left
 from .ledger import Ledger
 from .plan import PlannedItem, _field
@@ -177,24 +177,23 @@ def send_for_run(
 
 
 def withhold_from_unchanged(
-    session: UploadSession,
     options: SuperAnnotateOptions,
     unchanged: list[PlannedItem],
+    listed: dict[str, ListedItem] | None,
     ledger: Ledger,
     own_status: str | None,
     report: UploadReport,
 ) -> None:
     """Withholds priority and custom values from unchanged items no longer as this folder left them.
 
-    Those items are not uploaded, so the guard never looked at them: they are listed here (status and audio URL)
-    when there is metadata to send, and `report.metadata["withheld"]` names each one withheld, with why.
+    Those items are not uploaded, so the guard never looked at them: `listed` (their status and audio URL in the
+    project; None when the listing failed) tells, and `report.metadata["withheld"]` names each one withheld,
+    with why.
     """
     if not unchanged or (options.priority == "none" and not options.custom_fields):
         return
-    try:
-        listed = session.listed_items(options.project, [p.item for p in unchanged])
-    except UploadError as e:  # nothing is sent to items not known to be as this folder left them
-        report.warnings.append(f"listing the unchanged items failed, so they get no priority or custom values: {e}")
+    if listed is None:  # nothing is sent to items not known to be as this folder left them
+        report.warnings.append("listing the unchanged items failed, so they get no priority or custom values")
         withheld = dict.fromkeys((p.item for p in unchanged), "not listed (the listing failed)")
     else:
         withheld = not_as_left(unchanged, listed, ledger, report.target or "", own_status)

@@ -23,10 +23,11 @@ from .ledger import Ledger
 from .metadata import run_records, send_for_run, withhold_from_unchanged
 from .plan import PlannedItem, as_attached, group_values, plan_items, recorded_audio, run_files
 from .redact import get_logger
-from .report import DRY_RUN, UNCHANGED, UploadReport, utc_now, write_upload_record
+from .report import DRY_RUN, UploadReport, utc_now, write_upload_record
 from .retry import RetryPolicy
 from .send import send_batches
 from .setup import ensure_classes
+from .unchanged import list_unchanged, report_unchanged
 from .urls import UrlMap, without_query
 
 log = get_logger(__name__)
@@ -172,12 +173,15 @@ def _upload(
 ) -> None:
     ledger = _load_ledger(output_dir, report)
     report.target = target = session.target(options.project)
-    todo = _changed(ready, ledger, target, force, report)
+    todo, unchanged = _changed(ready, ledger, target, force)
+    found = list_unchanged(session, options, unchanged, ledger, target)  # removed from the project since?
+    report_unchanged(report, unchanged, found)
+    todo += found.again
     for p in todo:  # a transcript read per item sent, none per item unchanged
         p.audio = recorded_audio(output_dir, p.item)
     own_status = None if options.keep_status else options.status  # the status its own uploads give items
-    changed = {p.item for p in todo}
-    withhold_from_unchanged(session, options, [p for p in ready if p.item not in changed], ledger, own_status, report)
+    staying = [p for p in unchanged if p not in found.again]
+    withhold_from_unchanged(options, staying, found.listed, ledger, own_status, report)
     if not todo:
         return
     _, report.created_project = session.ensure_project(options.project, options.project_description)
@@ -233,16 +237,14 @@ def _load_ledger(output_dir: Path, report: UploadReport) -> Ledger:
 
 
 def _changed(
-    ready: list[PlannedItem], ledger: Ledger, target: str, force: bool, report: UploadReport
-) -> list[PlannedItem]:
-    """The items to upload: all with force, else those the ledger does not record as on the target."""
-    todo = []
+    ready: list[PlannedItem], ledger: Ledger, target: str, force: bool
+) -> tuple[list[PlannedItem], list[PlannedItem]]:
+    """The items to upload (all with force, else those the ledger does not record as on the target), and the rest."""
+    todo: list[PlannedItem] = []
+    unchanged: list[PlannedItem] = []
     for p in ready:
-        if not force and ledger.is_current(target, p.item, p.sha256 or ""):
-            report.add(p.item, p.source, "skipped", UNCHANGED, p.url)
-        else:
-            todo.append(p)
-    return todo
+        (unchanged if not force and ledger.is_current(target, p.item, p.sha256 or "") else todo).append(p)
+    return todo, unchanged
 
 
 def _spare_human_work(

@@ -154,6 +154,11 @@ class SuperAnnotateServer:
             del self.state.items[pid][item]
             self.state.annotations.pop((pid, item), None)
 
+    def delete_project(self, project: str) -> None:
+        """Deletes a project with its items, as someone would in the web app."""
+        with self.state.lock:
+            del self.state.projects[self._project_id(project)]
+
     def add_workflow_status(self, name: str, value: int) -> None:
         """A status of the team's own workflow (the SDK reads status names from the project's workflow)."""
         with self.state.lock:
