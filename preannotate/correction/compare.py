@@ -25,6 +25,7 @@ from ..text_normalize import UNSPACED_LANGUAGES, text_normalizer
 from .align import align
 from .arms import file_route
 from .calibration import chunk_wer
+from .effort import DRAFT
 from .events import Event, parse_annotation
 from .metrics import chunk_changed, group_row, summarize
 from .pull import PulledItem, load_pull
@@ -216,7 +217,12 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
             if result.disagreements:
                 disagreements[pulled.item] = result.disagreements
         items.append(row)
-    summary = {"items": len(items), "compared": sum(r["compared"] for r in items), **summarize(groups, chunks)}
+    # Items uploaded without text (from scratch, control arm) were typed, not corrected: every word of theirs
+    # would count as a deletion. The run's figures are the drafts'; the effort model reads those items apart.
+    textless = {r["item"] for r in items if r["compared"] and r["route"] != DRAFT}
+    drafted = [r for r in groups if r["item"] not in textless], [r for r in chunks if r["item"] not in textless]
+    summary = {"items": len(items), "compared": sum(r["compared"] for r in items) - len(textless)}
+    summary.update(summarize(*drafted), compared_without_text=len(textless))
     summary["problems"] = sum(r["problem"] is not None for r in items)
     summary["keyframe_disagreements"] = sum(len(d) for d in disagreements.values())
     summary["items_with_disagreements"] = len(disagreements)

@@ -34,7 +34,8 @@ MAX_ROWS = 500  # changed groups listed in the HTML; all of them are in groups.c
 MAX_BARS = 50  # items in the WER plot, the highest WERs; all of them are in items.csv
 SUMMARY_LABELS = {
     "items": "items pulled",
-    "compared": "items compared",
+    "compared": "items compared (drafts)",
+    "compared_without_text": "items uploaded without text (from scratch, control arm), not in these figures",
     "problems": "items with problems",
     "keyframe_disagreements": "keyframe disagreements (values differ between an event's keyframes)",
     "items_with_disagreements": "items with keyframe disagreements",
@@ -91,6 +92,8 @@ def headline(result: CorrectionResult) -> str:
     """One sentence for the top of the report: WER, items compared, problems and keyframe disagreements."""
     s = result.summary
     line = f"WER {_fmt('wer', s.get('wer'))} over {s.get('compared', 0)} of {s.get('items', 0)} item(s) compared"
+    if s.get("compared_without_text"):  # typed into empty boundaries: no draft to measure
+        line += f" ({s['compared_without_text']} more uploaded without text, from scratch or control arm, left out)"
     line += f"; {s.get('problems', 0)} item(s) with problems"
     count, items = s.get("keyframe_disagreements", 0), s.get("items_with_disagreements", 0)
     line += f"; {count} keyframe disagreement(s) in {items} item(s)"

@@ -23,7 +23,10 @@ ANNOTATION = AnnotationOptions()
 
 
 def make_pulled_run(
-    root: Path, items: dict[str, tuple[np.ndarray, list[tuple]]], overrides: Sequence[str] = ()
+    root: Path,
+    items: dict[str, tuple[np.ndarray, list[tuple]]],
+    overrides: Sequence[str] = (),
+    routes: dict[str, str] | None = None,
 ) -> Path:
     """A run over real audio, uploaded and pulled unchanged (the drafts as the corrections), without a server.
 
@@ -32,6 +35,7 @@ def make_pulled_run(
         items: Item name -> its 16 kHz samples (one column per channel for more than one) and (start, end, text)
             or (start, end, text, speaker) chunks.
         overrides: `--set` overrides of the configuration the run records (speakers.mode=channels...).
+        routes: Item -> its route when not `draft` (`from_scratch`, `control`: uploaded without text).
 
     Returns:
         The output folder.
@@ -42,10 +46,12 @@ def make_pulled_run(
     for item, (samples, spec) in items.items():
         write_wav16(inp / item, samples)
         chunks = [Chunk(i, *chunk[:3], speaker=chunk[3] if len(chunk) > 3 else None) for i, chunk in enumerate(spec)]
-        entries.append(ItemChunks(item, item, "en", len(samples) / 16000, chunks))
+        entries.append(
+            ItemChunks(item, item, "en", len(samples) / 16000, chunks, route=(routes or {}).get(item, "draft"))
+        )
     write_exports(out, entries, ANNOTATION)
     config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}", *overrides]))
-    files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks))
+    files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks), route=e.route)
              for e in entries]  # fmt: skip
     RunReport(out, config, files=files).write()
     pulled = []
