@@ -100,7 +100,7 @@ def items_frame() -> pd.DataFrame:
             ("c1", CONTROL, 120.0, 0, 280, 0, 4, 280), ("x", DRAFT, None, 5, 0, 0, 0, 10)]  # fmt: skip
     frame = pd.DataFrame(rows, columns=["item", "route", "audio_seconds", "substitutions", "deletions",
                                         "insertions", "added", "ref_words"])  # fmt: skip
-    for k in ("retimed", "removed", "split", "merged"):
+    for k in ("retimed", "removed", "split", "merged", "regrouped"):
         frame[k] = 0
     frame["compared"] = True
     return frame

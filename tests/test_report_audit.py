@@ -1,21 +1,25 @@
 """The correction report's figures on cases computed by hand (helper audit, 2026-12-05).
 
 Each case failed before its fix: the run's WER counted the words typed into items uploaded without text (from
-scratch, control arm) as words the drafts missed.
+scratch, control arm) as words the drafts missed; a re-segmented stretch cost nothing in the hours saved; the
+HTML gave the range of drafts that cost time high to low.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 from support.correction_runs import ANNOTATION as SA_ANNOTATION
-from support.correction_runs import set_text
+from support.correction_runs import set_text, set_times
 from support.pulled_runs import ANNOTATION, make_pulled_run
 
 from preannotate.correction import compare_run
+from preannotate.correction.arms import item_edits
 from preannotate.correction.report import headline
+from preannotate.correction.savings import effort_line, evidence, evidence_sections
 from preannotate.options import CorrectionOptions
 
 WORDS = ("apple banana cherry date elder", "fig grape honey iris jade")
@@ -48,3 +52,35 @@ def test_items_uploaded_without_text_are_left_out_of_the_runs_wer(tmp_path: Path
     assert (s["wer"], s["ref_words"], s["substitutions"], s["deletions"], s["added"]) == (0.1, 10, 1, 0, 0)
     assert (s["compared"], s["compared_without_text"], s["draft_chunks"]) == (1, 2, 2)
     assert headline(result).startswith("WER 10.0% over 1 of 3 item(s) compared (2 more uploaded without text")
+
+
+def test_a_re_segmented_stretch_costs_a_boundary_edit(tmp_path: Path) -> None:
+    """Two chunks made three with the same words: `regrouped`, which cost nothing in the hours-saved model."""
+    spec = [(0.0, 3.0, WORDS[0]), (3.0, 6.0, WORDS[1])]
+    out = make_pulled_run(tmp_path, {"a.wav": (np.zeros(8 * 16000, dtype=np.float32), spec)})
+
+    def three(annotation: dict) -> None:
+        first, second = annotation["instances"]
+        middle = json.loads(json.dumps(second))
+        set_times(first, 0, 2_000_000), set_times(middle, 2_000_000, 4_000_000), set_times(second, 4_000_000, 6_000_000)
+        annotation["instances"] = [first, middle, second]
+        for n, text in enumerate(("apple banana cherry", "date elder fig grape", "honey iris jade")):
+            set_text(annotation, n, text)
+
+    edit(out, "a.wav", three)
+    result = compare_run(out, ANNOTATION, CorrectionOptions())
+    assert result.summary["wer"] == 0.0 and result.summary["regrouped"] == 1
+    assert result.items.iloc[0][["retimed", "added", "removed", "split", "merged"]].sum() == 0
+    [edits] = item_edits(result.items)
+    assert edits.segment_edits == 1 and edits.word_edits == 0
+
+
+def test_the_html_range_of_drafts_that_cost_time_reads_low_to_high(tmp_path: Path) -> None:
+    spec = [(0.0, 3.0, WORDS[0]), (4.0, 7.0, WORDS[1])]
+    out = make_pulled_run(tmp_path, {"a.wav": (np.zeros(8 * 16000, dtype=np.float32), spec)})
+    edit(out, "a.wav", lambda a: [set_text(a, n, "one two three four five six seven eight") for n in (0, 1)])
+    found = evidence(compare_run(out, ANNOTATION, CorrectionOptions()))
+    assert found.effort["saved_per_audio_hour"] < 0  # every word wrong: the draft cost time
+    [(_, html)] = [(title, text) for title, text in evidence_sections(found) if title.startswith("Hours saved")]
+    low, high = (float(x) for x in re.search(r"range (-?[\d.]+) to (-?[\d.]+)", html).groups())
+    assert low <= high and effort_line(found.effort).endswith(f"(range {low:g} to {high:g}); see the report")

@@ -1,7 +1,7 @@
 """How much annotator time the drafts saved: a linear effort model on the measured edits.
 
 Pure functions. For an item with a draft, of `T` audio seconds and `E` word edits (substitutions,
-deletions, insertions) plus `B` boundary edits (chunks retimed, added, removed, split, merged):
+deletions, insertions) plus `B` boundary edits (chunks retimed, added, removed, split, merged; stretches re-segmented):
 
     from scratch   = manual_rtf * T
     post-editing   = review_rtf * T + seconds_per_edit * E + seconds_per_segment_edit * B
@@ -36,7 +36,7 @@ from ..errors import CorrectionError
 from ..options.correction import EffortOptions
 
 DRAFT, FROM_SCRATCH, CONTROL = "draft", "from_scratch", "control"
-SEGMENT_EDITS = ("retimed", "added", "removed", "split", "merged")  # item-row counts of boundary edits
+SEGMENT_EDITS = ("retimed", "added", "removed", "split", "merged", "regrouped")  # item-row counts of boundary edits
 SOURCES = (
     'Gaur, Lasecki, Metze, Bigham: "The Effects of Automatic Speech Recognition Quality on Human Transcription '
     'Latency", W4A 2016 (manual transcription over 5x the audio duration; editing beats typing below ~30% WER).',
@@ -54,7 +54,7 @@ class ItemEdits:
         route: How it was uploaded: `draft`, `from_scratch` or `control` (the last two without text).
         audio_seconds: Its duration.
         word_edits: Substitutions + deletions + insertions.
-        segment_edits: Chunks retimed, added, removed, split or merged.
+        segment_edits: Chunks retimed, added, removed, split or merged, and stretches re-segmented.
         ref_words: Words in the corrected text.
     """
 

@@ -64,11 +64,17 @@ def effort_line(effort: Mapping[str, Any]) -> str:
     """One line for the console: hours saved per audio hour with its range, or why there is none."""
     if effort.get("hours_saved") is None:
         return f"hours saved: not estimated ({effort.get('note')})"
+    low, mid, high = _saved_range(effort)
+    total = _fmt(effort["hours_saved"])
+    return f"hours saved (estimate): {total} h, {mid} per audio hour (range {low} to {high}); see the report"
+
+
+def _saved_range(effort: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Hours saved per audio hour: low, central and high, formatted, the lower first."""
     low, mid, high = (effort.get(f"saved_per_audio_hour{s}") for s in ("_low", "", "_high"))
     if low is not None and high is not None and low > high:  # drafts that cost time cost more at a higher rate
         low, high = high, low
-    low, mid, high, total = _fmt(low), _fmt(mid), _fmt(high), _fmt(effort["hours_saved"])
-    return f"hours saved (estimate): {total} h, {mid} per audio hour (range {low} to {high}); see the report"
+    return _fmt(low), _fmt(mid), _fmt(high)
 
 
 def evidence_sections(found: Evidence) -> list[tuple[str, str]]:
@@ -82,7 +88,7 @@ def evidence_sections(found: Evidence) -> list[tuple[str, str]]:
 
 def _effort_html(effort: Mapping[str, Any]) -> str:
     line = "<p>Not estimated: " + html.escape(effort["note"]) + ".</p>" if effort.get("hours_saved") is None else ""
-    low, mid, high = (_fmt(effort.get(f"saved_per_audio_hour{s}")) for s in ("_low", "", "_high"))
+    low, mid, high = _saved_range(effort)
     if not line:
         line = f"<p class='headline'>{mid} hours saved per audio hour (range {low} to {high}).</p>"
     assumptions = pd.DataFrame([(k, _fmt(v)) for k, v in effort["assumptions"].items()], columns=["name", "value"])
@@ -92,8 +98,8 @@ def _effort_html(effort: Mapping[str, Any]) -> str:
         + _table(effort_table(effort))
         + "<p>Model: from scratch = manual_rtf &times; audio seconds; post-editing = review_rtf &times; audio seconds"
         " + seconds_per_edit &times; word edits (S+D+I) + seconds_per_segment_edit &times; boundary edits (retimed,"
-        " added, removed, split, merged). Items without text count as typed from scratch. Every assumption is an"
-        " option under <code>correction.effort</code>.</p>"
+        " added, removed, split, merged, re-segmented). Items without text count as typed from scratch. Every"
+        " assumption is an option under <code>correction.effort</code>.</p>"
         + _table(assumptions)
         + f"<p><b>Uncertainty.</b> {html.escape(effort['uncertainty'])}</p><p>Sources:</p><ul>{sources}</ul>"
     )

@@ -41,8 +41,8 @@ class EffortOptions:
     )
     seconds_per_segment_edit: float | None = option(
         None,
-        "Seconds per boundary edit (a chunk retimed, added, removed, split or merged); null uses seconds_per_edit. No "
-        "published figure: an assumption.",
+        "Seconds per boundary edit (a chunk retimed, added, removed, split or merged, a stretch re-segmented); "
+        "null uses seconds_per_edit. No published figure: an assumption.",
     )
     words_per_second: float | None = option(
         None,
