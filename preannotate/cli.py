@@ -277,7 +277,7 @@ def _report(args: argparse.Namespace) -> int:
     from .correction.savings import effort_line, evidence
     from .lock import output_lock
 
-    config = config_from_args(args)
+    config = _with_recorded_annotation(args)
     work_times = read_work_times(args.work_times) if args.work_times else None  # bad rows stop before any work
     with output_lock(config.output.dir, "report", existing=True):  # the comparison and the files it writes, as one
         result = compare_from_config(config)
@@ -314,17 +314,33 @@ def _add_calibrate(parser: argparse.ArgumentParser) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .correction.calibrate import MODEL_DIR, calibrate_runs
+    from .correction.calibrate import MODEL_DIR, calibrate_runs, check_same_names
     from .correction.calibrate_model import MODEL_FILE
     from .correction.calibrate_summary import calibration_summary
 
     refuse_bucket(args.out, "--out")
     out = Path(args.runs[0]) / MODEL_DIR / MODEL_FILE if args.out is None else args.out
-    config = load_config(args.config, args.overrides, {"output.dir": args.runs[0]})
+    configs = [_config_of(args, run) for run in args.runs]
+    config = configs[0]
+    check_same_names(args.runs, [c.annotation for c in configs])
     found, path = calibrate_runs(args.runs, out, config.annotation, config.correction)
     print(calibration_summary(found, len(args.runs)))
     print(f"\nmodel: {path}\nuse it: preannotate run ... --set annotation.review_model={path}")
     return EXIT_OK
+
+
+def _with_recorded_annotation(args: argparse.Namespace, values: dict[str, Any] | None = None) -> Any:
+    """The configuration of a command that reads a run's annotations: on the annotation names it recorded."""
+    from .superannotate.recorded import recorded_annotation
+
+    return config_from_args(args, values, recorded_annotation(config_from_args(args, values).output.dir))
+
+
+def _config_of(args: argparse.Namespace, run: str) -> Any:
+    """The configuration for one run: its recorded annotation names, the file, then `--set`."""
+    from .superannotate.recorded import recorded_annotation
+
+    return load_config(args.config, args.overrides, {"output.dir": run}, recorded_annotation(run))
 
 
 def _add_export(parser: argparse.ArgumentParser) -> None:
@@ -347,9 +363,8 @@ def _export(args: argparse.Namespace) -> int:
     flags = {"dir": args.dest, "only_completed": False if args.all_statuses else None}
     given = [f"dataset.{name}={getattr(args, name)}" for name in EXPORT_FLAGS if getattr(args, name) is not None]
     args.overrides = [*args.overrides, *given]  # after --set, as every flag's value is
-    report = export_from_config(
-        config_from_args(args, {f"dataset.{k}": v for k, v in flags.items()}), input_dir=args.input
-    )
+    config = _with_recorded_annotation(args, {f"dataset.{k}": v for k, v in flags.items()})
+    report = export_from_config(config, input_dir=args.input)
     print(report.summary_line())
     for item, problem in report.problems.items():
         print(f"  {item}: {problem}", file=sys.stderr)

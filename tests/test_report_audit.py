@@ -84,3 +84,32 @@ def test_the_html_range_of_drafts_that_cost_time_reads_low_to_high(tmp_path: Pat
     [(_, html)] = [(title, text) for title, text in evidence_sections(found) if title.startswith("Hours saved")]
     low, high = (float(x) for x in re.search(r"range (-?[\d.]+) to (-?[\d.]+)", html).groups())
     assert low <= high and effort_line(found.effort).endswith(f"(range {low:g} to {high:g}); see the report")
+
+
+def test_report_export_and_calibrate_read_the_corrections_by_the_names_the_run_recorded(tmp_path: Path) -> None:
+    """A run made with its own text group: `report` without a config read no text ("WER n/a"), exit 0."""
+    from support.correction_runs import run_cli
+    from support.media import read_sample
+
+    fox = read_sample("en/quick_brown_fox")
+    spec = [(0.0, 1.2, "The quick brown fox"), (1.2, 2.8, "jumps over the dog.")]
+    out = make_pulled_run(tmp_path, {"fox.wav": (fox, spec)}, ["annotation.text_group=Transkript"])
+
+    def corrected(annotation: dict) -> None:
+        for stamp in annotation["instances"][1]["parameters"][0]["timestamps"]:
+            for attribute in stamp["attributes"]:
+                if attribute["groupName"] == "Transkript":
+                    attribute["name"] = "jumps over the lazy dog."
+
+    edit(out, "fox.wav", corrected)
+    report = run_cli("report", "-o", str(out))
+    assert report.returncode == 0 and "WER 11.1% over 1 of 1 item(s) compared" in report.stdout, report.stdout
+    export = run_cli("export", "-o", str(out))
+    assert export.returncode == 0, export.stderr
+    texts = [
+        json.loads(line)["transcription"] for line in (out / "dataset" / "metadata.jsonl").read_text().splitlines()
+    ]
+    assert texts == ["The quick brown fox", "jumps over the lazy dog."]
+    other = make_pulled_run(tmp_path / "other", {"fox.wav": (fox, spec)})  # the default names
+    both = run_cli("calibrate", "-o", str(out), "-o", str(other))
+    assert both.returncode == 2 and "were run with other annotation options" in both.stderr, both.stderr

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..check_store import read_checks_by
 from ..chunking import Chunk
-from ..errors import CorrectionError, CorrectionInputError, PreannotateError
+from ..errors import ConfigError, CorrectionError, CorrectionInputError, PreannotateError
 from ..options import AnnotationOptions, CorrectionOptions, RunConfig
 from ..quality import chunk_features, flag_metrics
 from ..quality.crosscheck import CheckWord, unconfirmed_words
@@ -52,6 +52,23 @@ MODEL_DIR = REPORT_DIR  # in the run, beside the correction report
 # The record's fields the features read (besides index and words); others (doubtful words...) are not needed.
 _SIGNALS: tuple[str, ...] = ("start", "end", "text", "mean_word_probability", "min_word_probability", "avg_logprob")
 _SIGNALS += ("no_speech_prob", "compression_ratio", "temperature")
+
+
+def check_same_names(runs: Sequence[str | Path], annotations: Sequence[AnnotationOptions]) -> None:
+    """Raises ConfigError when runs read their annotations by other names (class, groups): one set misreads some.
+
+    Args:
+        runs: The runs' output folders.
+        annotations: Each run's annotation options (the names it recorded, then the file and `--set`).
+    """
+    fields = ("class_name", "text_group", "review_group", "reason_group", "doubtful_group", "speaker_group")
+    names = [tuple(getattr(a, f) for f in fields) for a in annotations]
+    other = next((run for run, n in zip(runs, names) if n != names[0]), None)
+    if other is not None:
+        raise ConfigError(
+            f"{runs[0]} and {other} were run with other annotation options (text group, class...): calibrate "
+            "them apart, or give the names with --set annotation.<name>=... (applied to every run)"
+        )
 
 
 def chunk_from_record(record: dict) -> Chunk | None:

@@ -59,6 +59,16 @@ def recorded_options(output_dir: str | Path) -> dict[str, Any]:
     return base
 
 
+def recorded_annotation(output_dir: str | Path) -> dict[str, Any]:
+    """The annotation options the run recorded, as a base for reading its corrections; {} without.
+
+    A run made with another `annotation.text_group` or class name wrote its drafts so: `report`, `calibrate`
+    and `export` read the corrections by the same names unless told otherwise (a file or `--set`).
+    """
+    annotation = recorded_options(output_dir).get("annotation")
+    return {"annotation": annotation} if annotation else {}
+
+
 def _known(section: str, values: Any) -> dict[str, Any]:
     """The recorded values of options this version has (older runs may hold renamed ones), flags left out."""
     if not isinstance(values, dict):

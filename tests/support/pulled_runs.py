@@ -49,8 +49,9 @@ def make_pulled_run(
         entries.append(
             ItemChunks(item, item, "en", len(samples) / 16000, chunks, route=(routes or {}).get(item, "draft"))
         )
-    write_exports(out, entries, ANNOTATION)
-    config = config_to_dict(load_config(None, [f"input.dir={inp}", f"output.dir={out}", *overrides]))
+    loaded = load_config(None, [f"input.dir={inp}", f"output.dir={out}", *overrides])
+    write_exports(out, entries, loaded.annotation)  # annotation.text_group=... in `overrides`: drafts written so
+    config = config_to_dict(loaded)
     files = [FileResult(e.item, e.source, "ok", duration=e.duration, language="en", chunks=len(e.chunks), route=e.route)
              for e in entries]  # fmt: skip
     RunReport(out, config, files=files).write()
