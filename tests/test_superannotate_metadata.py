@@ -296,3 +296,39 @@ def test_plan_orders_scores_and_names_unknown_keys() -> None:
 def test_priority_option_is_validated() -> None:
     with pytest.raises(ConfigError, match="superannotate.priority"):
         options(priority="hardest").validate()
+
+
+def test_a_priority_call_failing_part_way_counts_what_was_sent(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    """The SDK sends 100 scores per request and stops at the first failure: 100 were stored, run.json said 0."""
+    sources = [f"en/f{i:03d}.wav" for i in range(150)]
+    _, out = make_run(tmp_path, sources)
+    add_metrics(out, {source: (0.1 + i / 1000, 10.0, "en", 0.1) for i, source in enumerate(sources)})
+    sa_server.inject("images/updateEntropy", 400, times=100, after=1)  # the second request fails, every try
+    report = run_upload(tmp_path, options(custom_fields=False))
+    assert len(sa_server.priorities("Podcasts")) == report.metadata["priority_scores"] == 100
+    assert any("priority scores of 50 item(s) not sent" in w for w in report.warnings), report.warnings
+
+
+def test_custom_fields_whose_creation_answer_was_lost_are_used(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    """The fields were made but the answer lost: the retry's "already exists" cost every value of the upload."""
+    _, out = make_run(tmp_path)
+    add_metrics(out)
+    sa_server.inject("custom/metadata/schema", "lost", method="POST")
+    report = run_upload(tmp_path, options())
+    assert report.metadata["custom_values"] == 3 and len(sa_server.custom_values("Podcasts")) == 3, report.warnings
+
+
+def test_a_value_outside_an_existing_fields_spec_is_left_out_alone(
+    sa_server: SuperAnnotateServer, tmp_path: Path
+) -> None:
+    """Another team's predicted_wer with a maximum of 1: an item with 1.3 lost all four of its values."""
+    _, out = make_run(tmp_path)
+    add_metrics(out, {**METRICS, SOURCES[1]: (1.3, 12.0, "es", 0.5)})
+    session = preflight(options())
+    session.ensure_project("Podcasts", "Another team's project")
+    session.create_custom_fields("Podcasts", {"predicted_wer": {"type": "number", "minimum": 0, "maximum": 1}})
+    report = run_upload(tmp_path, options())
+    values = sa_server.custom_values("Podcasts")
+    assert values[item(SOURCES[1])] == {"duration_seconds": 12.0, "language": "es", "doubtful_share": 0.5}
+    assert values[item(SOURCES[0])]["predicted_wer"] == 0.12 and report.metadata["custom_values"] == 3
+    assert any("predicted_wer (1 item(s)" in w for w in report.warnings), report.warnings

@@ -26,6 +26,7 @@ from ..errors import CredentialsError, UploadError
 from ..journal import read_run
 from ..options import SuperAnnotateOptions
 from .client import ListedItem, UploadSession
+from .field_specs import within_specs
 from .guard import not_as_left
 from .ledger import Ledger
 from .plan import PlannedItem, _field
@@ -49,6 +50,7 @@ _RECORD_KEYS = {
     "doubtful_share": "doubtful_share",
 }
 VALUES_BATCH = 500  # items per custom values request: a failure costs one batch, not all
+SCORES_BATCH = 100  # the SDK's own chunk: each call applies in full or not at all, so what was sent is known
 SCORE_SCALE = 100.0  # a WER of 0.25 is priority 25.0: readable in the platform, and within the SDK's range
 
 
@@ -230,40 +232,63 @@ def send_metadata(session: UploadSession, project: str, plan: MetadataPlan, repo
     values: list[dict[str, dict]] = []
     if plan.values:
         fields = _ensure_fields(session, project, report)
-        values = _only(plan.values, fields) if fields else []
+        values, dropped = within_specs(_only(plan.values, set(fields)), fields) if fields else ([], {})
+        if dropped:
+            broken = ", ".join(f"{name} ({count} item(s): {fields[name]})" for name, count in sorted(dropped.items()))
+            _warn(report, f"custom field values outside the specs of {project!r}'s own fields left out: {broken}")
         if values:
             _send_values(session, project, values, report)
     log.info("SuperAnnotate: sent %s", _summary(report, _field_names(values)))
 
 
 def _send_scores(session: UploadSession, project: str, scores: list[dict], report: UploadReport) -> None:
-    try:
-        updated, skipped = session.upload_priorities(project, scores)
-    except (UploadError, CredentialsError) as e:
-        _warn(report, f"priority scores not sent: {e}")
-        return
-    report.metadata["priority_scores"] = len(updated)
+    """Sends the scores in the SDK's chunks, one call each: one that fails leaves the others' counted as sent."""
+    skipped: list[str] = []
+    for start in range(0, len(scores), SCORES_BATCH):
+        batch = scores[start : start + SCORES_BATCH]
+        try:
+            updated, left = session.upload_priorities(project, batch)
+        except (UploadError, CredentialsError) as e:
+            _warn(report, f"priority scores of {len(batch)} item(s) not sent: {e}")
+            continue
+        report.metadata["priority_scores"] += len(updated)
+        skipped += left
     if skipped:
         _warn(report, f"SuperAnnotate skipped the priority scores of {len(skipped)} item(s): {_names(skipped)}")
 
 
-def _ensure_fields(session: UploadSession, project: str, report: UploadReport) -> set[str]:
-    """Creates the custom fields the project lacks; returns those whose values can be sent."""
+def _ensure_fields(session: UploadSession, project: str, report: UploadReport) -> dict[str, dict[str, Any]]:
+    """Creates the custom fields the project lacks; returns the specs of those whose values can be sent."""
     try:
         schema = session.custom_fields(project) or {}
         missing = {name: spec for name, spec in FIELDS.items() if name not in schema}
         if missing:  # only the missing ones: the SDK adds to a schema, and a field that exists is refused
-            schema = session.create_custom_fields(project, missing) or {**schema, **missing}
+            schema = _create_fields(session, project, schema, missing)
             report.metadata["custom_fields_created"] = sorted(missing)
             log.info("created custom fields %s in %r", ", ".join(missing), project)
     except (UploadError, CredentialsError) as e:
         _warn(report, f"custom field values not sent: {e}")
-        return set()
-    usable = {n for n in FIELDS if (schema.get(n) or {}).get("type") == FIELDS[n]["type"]}
+        return {}
+    usable = {n: schema[n] for n in FIELDS if (schema.get(n) or {}).get("type") == FIELDS[n]["type"]}
     clashing = sorted(n for n in FIELDS if n in schema and n not in usable)
     if clashing:
         _warn(report, f"custom fields {', '.join(clashing)} exist in {project!r} with another type; not set")
     return usable
+
+
+def _create_fields(session: UploadSession, project: str, schema: dict, missing: dict[str, dict]) -> dict:
+    """Creates the missing fields; returns the schema. A retried call whose first answer was lost finds them made.
+
+    Raises:
+        UploadError: They could not be created, and are not in the schema read again.
+    """
+    try:
+        return session.create_custom_fields(project, missing) or {**schema, **missing}
+    except UploadError:
+        again = session.custom_fields(project) or {}
+        if all(name in again for name in missing):  # "already exists": the first attempt made them
+            return again
+        raise
 
 
 def _send_values(session: UploadSession, project: str, values: list[dict], report: UploadReport) -> None:
