@@ -1,7 +1,8 @@
 """The correction report's figures on cases computed by hand (helper audit, 2026-12-05).
 
 Each case failed before its fix: the run's WER counted the words typed into items uploaded without text (from
-scratch, control arm) as words the drafts missed; a re-segmented stretch cost nothing in the hours saved; the
+scratch, control arm) as words the drafts missed, and every event typed into their boundaries as a boundary
+added; a re-segmented stretch cost nothing in the hours saved; the
 HTML gave the range of drafts that cost time high to low.
 """
 
@@ -52,6 +53,9 @@ def test_items_uploaded_without_text_are_left_out_of_the_runs_wer(tmp_path: Path
     assert (s["wer"], s["ref_words"], s["substitutions"], s["deletions"], s["added"]) == (0.1, 10, 1, 0, 0)
     assert (s["compared"], s["compared_without_text"], s["draft_chunks"]) == (1, 2, 2)
     assert headline(result).startswith("WER 10.0% over 1 of 3 item(s) compared (2 more uploaded without text")
+    # Typed into the boundaries given, none moved: 10 words and no boundary edit (every event was "added").
+    control = evidence(result).arms["arms"]["control"]
+    assert (control["word_edits"], control["segment_edits"], control["edits_per_audio_minute"]) == (10, 0, 60.0)
 
 
 def test_a_re_segmented_stretch_costs_a_boundary_edit(tmp_path: Path) -> None:
@@ -113,3 +117,27 @@ def test_report_export_and_calibrate_read_the_corrections_by_the_names_the_run_r
     other = make_pulled_run(tmp_path / "other", {"fox.wav": (fox, spec)})  # the default names
     both = run_cli("calibrate", "-o", str(out), "-o", str(other))
     assert both.returncode == 2 and "were run with other annotation options" in both.stderr, both.stderr
+
+
+def test_the_control_arm_holds_only_items_that_would_have_been_drafted(tmp_path: Path) -> None:
+    """Drafts (predicted WER up to draft_max_wer) were set against control items of every difficulty: 0.27."""
+    spec = [(0.0, 3.0, WORDS[0]), (4.0, 7.0, WORDS[1])]
+    minute = np.zeros(60 * 16000, dtype=np.float32)
+    routes = {"a.wav": "draft", "h.wav": "from_scratch", "c1.wav": "control", "c2.wav": "control"}
+    out = make_pulled_run(tmp_path, {name: (minute, spec) for name in routes}, routes=routes)
+    run = json.loads((out / "run.json").read_text())
+    for record in run["files"]:
+        record["predicted_wer"] = {"a.wav": 0.1, "h.wav": 0.6, "c1.wav": 0.1, "c2.wav": 0.6}[record["item"]]
+    (out / "run.json").write_text(json.dumps(run))
+    for name in ("h.wav", "c1.wav", "c2.wav"):
+        edit(out, name, typed)
+    found = evidence(
+        compare_run(out, ANNOTATION, CorrectionOptions()), {"a.wav": 120, "h.wav": 600, "c1.wav": 300, "c2.wav": 600}
+    )
+    arms = found.arms
+    assert arms["arms"]["control"]["items"] == 1 and arms["control_left_out"] == 1
+    assert arms["ratio"] == 0.4  # 2 h per audio hour drafted against 5 typed, like for like
+    assert (
+        "1 control item(s) predicted above"
+        in dict(evidence_sections(found))["Control arm: drafts against typing from scratch"]
+    )

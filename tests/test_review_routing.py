@@ -217,7 +217,10 @@ def test_textless_item_uploads_to_the_loopback_server_and_the_report_still_works
     pull_run(out, "Routes", open_session(opts))
     result = compare_run(out, ANNOTATION, CorrectionOptions())
     items = result.items.set_index("item")
-    assert items.loc["count.wav", "draft_chunks"] == 0 and items.loc["count.wav", "corrected_events"] >= 1
+    given = len(stored["instances"])  # the boundaries it was uploaded with, the annotator's text typed in them
+    assert items.loc["count.wav", "draft_chunks"] == items.loc["count.wav", "corrected_events"] == given
+    assert items.loc["count.wav", ["added", "removed", "retimed"]].sum() == 0  # no boundary edited
+    assert result.chunks.empty or "count.wav" not in set(result.chunks["item"])  # no draft chunk to assess
     path = write_report(result, out / "correction")
     assert path.exists() and (out / "correction" / "report.html").is_file()
 

@@ -43,6 +43,7 @@ def item_edits(items: pd.DataFrame) -> list[ItemEdits]:
             word_edits=int(r["substitutions"] + r["deletions"] + r["insertions"]),
             segment_edits=int(sum(r[k] for k in SEGMENT_EDITS)),
             ref_words=int(r["ref_words"]),
+            predicted_wer=None if pd.isna(r.get("predicted_wer")) else float(r["predicted_wer"]),
         )
         for r in rows.to_dict("records")
     ]
@@ -132,12 +133,19 @@ def _work_rows(path: Path, reader: csv.DictReader) -> dict[str, float]:
     return times
 
 
-def compare_arms(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | None = None) -> dict[str, Any]:
+def compare_arms(
+    edits: Sequence[ItemEdits], work_times: Mapping[str, float] | None = None, draft_max_wer: float | None = None
+) -> dict[str, Any]:
     """Edit volume (and, with work times, hours per audio hour) of the draft and control arms.
+
+    Like is compared with like: control items are drawn whatever their predicted WER, and items above
+    `draft_max_wer` get no draft (they are typed from scratch), so the control arm holds only those that
+    would have been drafted (`control_left_out` counts the others).
 
     Args:
         edits: The compared items.
         work_times: Item -> seconds of work; None when the team supplied none.
+        draft_max_wer: The run's `annotation.draft_max_wer`; None: every item is drafted.
 
     Returns:
         `arms`: per route present (draft, control), items, audio minutes, word and boundary edits
@@ -147,8 +155,14 @@ def compare_arms(edits: Sequence[ItemEdits], work_times: Mapping[str, float] | N
         `note`: why something is missing (no control arm); `warnings`: work times that look misread
         (items not compared, less work than audio: minutes or hours given as seconds).
     """
-    arms = {r: _arm([e for e in edits if e.route == r], work_times) for r in (DRAFT, CONTROL)}
-    result: dict[str, Any] = {"arms": arms, "ratio": None, "note": None}
+
+    def drafted_if_not_control(e: ItemEdits) -> bool:
+        return draft_max_wer is None or e.predicted_wer is None or e.predicted_wer <= draft_max_wer
+
+    control = [e for e in edits if e.route == CONTROL]
+    like = [e for e in control if drafted_if_not_control(e)]
+    arms = {DRAFT: _arm([e for e in edits if e.route == DRAFT], work_times), CONTROL: _arm(like, work_times)}
+    result: dict[str, Any] = {"arms": arms, "ratio": None, "note": None, "control_left_out": len(control) - len(like)}
     if not arms[CONTROL]["items"]:
         result["note"] = "no control arm: no compared item was uploaded with route control"
     if work_times is not None:

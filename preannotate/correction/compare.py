@@ -9,6 +9,7 @@ annotator left them and counted: `keyframe_disagreements` per item and in the su
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ from .rundata import (
 from .speakers import NO_SPEAKER, SpeakerScore, corrected_speaker, item_cpwer, speaker_summary
 
 CHUNK_QUALITY = ("mean_word_probability", "min_word_probability", "avg_logprob", "review_reason", "predicted_wer")
-ITEM_HEAD: tuple[str, ...] = ("item", "status", "language", "route", "audio_seconds", "compared", "problem", "notes")
+ITEM_HEAD: tuple[str, ...] = ("item", "status", "language", "route", "predicted_wer", "audio_seconds", "compared")
+ITEM_HEAD += ("problem", "notes")
 ITEM_HEAD += ("keyframe_disagreements",)
 
 
@@ -98,6 +100,7 @@ def compare_item(
     options: CorrectionOptions,
     language: str | None,
     quality: dict[str, list[dict]] | None = None,
+    textless: bool = False,
 ) -> ItemComparison:
     """Compares one item's corrected annotation with its draft.
 
@@ -108,6 +111,7 @@ def compare_item(
         options: Overlap share, boundary tolerance and what counts as changed.
         language: The item's language code, choosing the normalizer (options.language wins).
         quality: The item's chunk quality records (`rundata.quality_lookups`), for confidences.
+        textless: The item was uploaded without text (from scratch, control arm): its boundaries are the draft.
 
     Returns:
         The rows, notes and the corrected events' keyframe disagreements (also among the notes).
@@ -116,7 +120,7 @@ def compare_item(
         CorrectionError: Either annotation is malformed as a whole.
     """
     try:
-        before = parse_annotation(draft, annotation)
+        before = parse_annotation(draft, annotation, textless=textless)
     except CorrectionError as e:
         raise CorrectionError(f"the draft is malformed: {e}") from e
     try:
@@ -202,6 +206,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
             "status": pulled.status,
             "language": language,
             "route": file_route(record),
+            "predicted_wer": _share(record.get("predicted_wer")),
         }
         row["audio_seconds"] = _seconds(record.get("duration"))
         result, row["problem"], notes = run.compare(pulled, language)
@@ -209,7 +214,8 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
         row.update(compared=result is not None, notes="; ".join(notes) or None)
         if result is not None:
             groups.extend({"item": pulled.item, **g} for g in result.groups)
-            chunks.extend({"item": pulled.item, **c} for c in result.chunks)
+            if row["route"] == DRAFT:  # an item given boundaries without text has no draft chunk to assess
+                chunks.extend({"item": pulled.item, **c} for c in result.chunks)
             row.update(summarize(result.groups, result.chunks), keyframe_disagreements=len(result.disagreements))
             if result.speakers is not None:
                 row.update(speaker_summary(result.chunks, [result.speakers]))
@@ -220,9 +226,9 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     # Items uploaded without text (from scratch, control arm) were typed, not corrected: every word of theirs
     # would count as a deletion. The run's figures are the drafts'; the effort model reads those items apart.
     textless = {r["item"] for r in items if r["compared"] and r["route"] != DRAFT}
-    drafted = [r for r in groups if r["item"] not in textless], [r for r in chunks if r["item"] not in textless]
+    drafted = [r for r in groups if r["item"] not in textless]
     summary = {"items": len(items), "compared": sum(r["compared"] for r in items) - len(textless)}
-    summary.update(summarize(*drafted), compared_without_text=len(textless))
+    summary.update(summarize(drafted, chunks), compared_without_text=len(textless))
     summary["problems"] = sum(r["problem"] is not None for r in items)
     summary["keyframe_disagreements"] = sum(len(d) for d in disagreements.values())
     summary["items_with_disagreements"] = len(disagreements)
@@ -231,7 +237,8 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     speaker_columns = list(speaker_summary([], [])) if scores else []
     frame = pd.DataFrame(items, columns=[*ITEM_HEAD, *summarize([], []), *speaker_columns])  # even when empty
     tables = pd.DataFrame(groups), pd.DataFrame(chunks), frame
-    return CorrectionResult(*tables, summary, _options(options, pull), disagreements, options.effort)
+    chosen = {**_options(options, pull), "draft_max_wer": annotation.draft_max_wer}
+    return CorrectionResult(*tables, summary, chosen, disagreements, options.effort)
 
 
 @dataclass(frozen=True)
@@ -267,10 +274,19 @@ class _Run:
             return None, draft.note if draft.annotation is None else problem, []
         quality = self.quality.get(pulled.item, {})
         try:
-            result = compare_item(draft.annotation, corrected, self.annotation, self.options, language, quality)
+            textless = file_route(self.files.get(pulled.item)) != DRAFT  # typed into boundaries given
+            result = compare_item(
+                draft.annotation, corrected, self.annotation, self.options, language, quality, textless
+            )
         except CorrectionError as e:
             return None, str(e), []
         return result, None, [n for n in (draft.note, *result.notes) if n]
+
+
+def _share(value: Any) -> float | None:
+    """A run.json predicted WER if it is a number (run.json may have been edited)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
 
 
 def _seconds(value: Any) -> float | None:

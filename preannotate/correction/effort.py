@@ -56,6 +56,7 @@ class ItemEdits:
         word_edits: Substitutions + deletions + insertions.
         segment_edits: Chunks retimed, added, removed, split or merged, and stretches re-segmented.
         ref_words: Words in the corrected text.
+        predicted_wer: The file's predicted WER at routing; None when unknown.
     """
 
     item: str
@@ -64,6 +65,7 @@ class ItemEdits:
     word_edits: int
     segment_edits: int
     ref_words: int
+    predicted_wer: float | None = None
 
 
 def seconds_per_edit(manual_rtf: float, review_rtf: float, break_even_wer: float, words_per_second: float) -> float:

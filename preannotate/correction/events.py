@@ -112,7 +112,11 @@ def _groups(options: AnnotationOptions) -> tuple[_Group, ...]:
 
 
 def parse_annotation(
-    annotation: Any, options: AnnotationOptions, duration_us: int | None = None, draft: Any = None
+    annotation: Any,
+    options: AnnotationOptions,
+    duration_us: int | None = None,
+    draft: Any = None,
+    textless: bool = False,
 ) -> ParsedAnnotation:
     """Reads the events of the options' class from a Video annotation.
 
@@ -127,6 +131,8 @@ def parse_annotation(
         options: Class and group names.
         duration_us: The audio's length; `metadata.duration` when None.
         draft: The annotation as uploaded, when `annotation` is its correction; ignored if malformed.
+        textless: Keep events without text (text ""): the boundaries an item uploaded without text was given,
+            against which its annotator's events are compared.
 
     Returns:
         The events, the notes about the ones left out or cut, and the keyframe disagreements.
@@ -141,7 +147,7 @@ def parse_annotation(
     drafts = _draft_events(draft, options)
     events, notes, disagreements = [], [], []
     for n, instance in enumerate(instances):
-        event, note, found = _read_instance(n, instance, options, duration_us, drafts)
+        event, note, found = _read_instance(n, instance, options, duration_us, drafts, textless)
         if note:
             notes.append(f"event {n}: {note}")
         if event is not None:
@@ -162,7 +168,7 @@ def _instances(annotation: Any) -> list:
 
 
 def _read_instance(
-    n: int, instance: Any, options: AnnotationOptions, duration_us: int | None, drafts: dict | None
+    n: int, instance: Any, options: AnnotationOptions, duration_us: int | None, drafts: dict | None, textless: bool
 ) -> tuple[Event | None, str, list[Disagreement]]:
     times, note = _event_times(instance, options)
     if times is None:
@@ -176,8 +182,9 @@ def _read_instance(
         value, disagreement = read_group(instance.get("parameters"), n, group.name, group.multiple, known)
         values[group.field] = None if value is None else group.convert(value)
         found.extend([disagreement] if disagreement else [])
-    if not values["text"]:
+    if not values["text"] and not textless:
         return None, f"{_span(start, end)} has no text: left out", []
+    values["text"] = values["text"] or ""
     start, end, where = _within(start, end, duration_us)
     if where == "outside":
         return None, f"{_span(*times)} lies outside the audio (0-{_seconds(duration_us)}): left out", []

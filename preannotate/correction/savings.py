@@ -45,7 +45,8 @@ class Evidence:
 def evidence(result: CorrectionResult, work_times: Mapping[str, float] | None = None) -> Evidence:
     """Computes the report's hours-saved, calibration and control-arm parts from a comparison."""
     edits = item_edits(result.items)
-    return Evidence(estimate(edits, result.effort), calibration_table(result.chunks), compare_arms(edits, work_times))
+    arms = compare_arms(edits, work_times, result.options.get("draft_max_wer"))
+    return Evidence(estimate(edits, result.effort), calibration_table(result.chunks), arms)
 
 
 def evidence_json(found: Evidence) -> dict[str, Any]:
@@ -116,6 +117,11 @@ def _calibration_html(table: pd.DataFrame) -> str:
 def _arms_html(arms: Mapping[str, Any]) -> str:
     table = arms_table(arms).T.reset_index(names="arm").round(3)
     parts = [f"<p>{html.escape(arms['note'])}.</p>"] if arms.get("note") else []
+    if arms.get("control_left_out"):
+        parts.append(
+            f"<p>{arms['control_left_out']} control item(s) predicted above <code>draft_max_wer</code> are left out of "
+            "the control arm: they would have been typed from scratch, not drafted (like is compared with like).</p>"
+        )
     parts += [f"<p><b>Check the work times:</b> {html.escape(w)}.</p>" for w in arms.get("warnings") or ()]
     parts.append(_table(table))
     if arms.get("ratio") is not None:
