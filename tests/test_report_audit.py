@@ -141,3 +141,18 @@ def test_the_control_arm_holds_only_items_that_would_have_been_drafted(tmp_path:
         "1 control item(s) predicted above"
         in dict(evidence_sections(found))["Control arm: drafts against typing from scratch"]
     )
+
+
+def test_each_items_route_is_the_one_it_was_uploaded_with(tmp_path: Path) -> None:
+    """run.json holds the last run's routes: routed otherwise after the upload, a typed item counted as a draft."""
+    spec = [(0.0, 3.0, WORDS[0]), (4.0, 7.0, WORDS[1])]
+    silence = np.zeros(10 * 16000, dtype=np.float32)
+    out = make_pulled_run(tmp_path, {n: (silence, spec) for n in ("a.wav", "f.wav")}, routes={"f.wav": "from_scratch"})
+    edit(out, "f.wav", typed)
+    run = json.loads((out / "run.json").read_text())
+    for record in run["files"]:  # a later run with another draft_max_wer swapped them
+        record["route"] = {"a.wav": "from_scratch", "f.wav": "draft"}[record["item"]]
+    (out / "run.json").write_text(json.dumps(run))
+    result = compare_run(out, ANNOTATION, CorrectionOptions())
+    assert dict(zip(result.items["item"], result.items["route"])) == {"a.wav": "draft", "f.wav": "from_scratch"}
+    assert (result.summary["wer"], result.summary["compared"], result.summary["compared_without_text"]) == (0.0, 1, 1)

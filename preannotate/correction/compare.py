@@ -26,7 +26,7 @@ from ..text_normalize import UNSPACED_LANGUAGES, text_normalizer
 from .align import align
 from .arms import file_route
 from .calibration import chunk_wer
-from .effort import DRAFT
+from .effort import DRAFT, FROM_SCRATCH
 from .events import Event, parse_annotation
 from .metrics import chunk_changed, group_row, summarize
 from .pull import PulledItem, load_pull
@@ -53,9 +53,11 @@ ITEM_HEAD += ("keyframe_disagreements",)
 class ItemComparison:
     """One item's comparison: group rows, draft chunk rows, notes about left-out events, keyframe disagreements.
 
-    `speakers` is the draft's cpWER against the correction when the draft has speakers, else None.
+    `speakers` is the draft's cpWER against the correction when the draft has speakers, else None; `route` how
+    the item was uploaded (`uploaded_route`).
     """
 
+    route: str = DRAFT
     groups: list[dict] = field(default_factory=list)
     chunks: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -213,6 +215,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
         notes = [*missing_notes(pulled), *notes]  # gone from SuperAnnotate: compared in its earlier correction
         row.update(compared=result is not None, notes="; ".join(notes) or None)
         if result is not None:
+            row["route"] = result.route  # as uploaded: run.json's may be a later run's
             groups.extend({"item": pulled.item, **g} for g in result.groups)
             if row["route"] == DRAFT:  # an item given boundaries without text has no draft chunk to assess
                 chunks.extend({"item": pulled.item, **c} for c in result.chunks)
@@ -274,13 +277,32 @@ class _Run:
             return None, draft.note if draft.annotation is None else problem, []
         quality = self.quality.get(pulled.item, {})
         try:
-            textless = file_route(self.files.get(pulled.item)) != DRAFT  # typed into boundaries given
+            route = uploaded_route(file_route(self.files.get(pulled.item)), draft.annotation, self.annotation)
+            textless = route != DRAFT  # typed into the boundaries given
             result = compare_item(
                 draft.annotation, corrected, self.annotation, self.options, language, quality, textless
             )
+            result.route = route
         except CorrectionError as e:
             return None, str(e), []
         return result, None, [n for n in (draft.note, *result.notes) if n]
+
+
+def uploaded_route(route: str, draft: Any, annotation: AnnotationOptions) -> str:
+    """How the item was uploaded: `draft` when the annotation uploaded holds text, else run.json's textless route.
+
+    run.json holds the last run's routes: a run again with another `draft_max_wer` or review model after the
+    upload may have routed the item otherwise than the draft its annotators worked on.
+    """
+    try:
+        events = parse_annotation(draft, annotation, textless=True).events
+    except CorrectionError:
+        return route
+    if not events:  # nothing to tell by (no speech)
+        return route
+    if any(e.text for e in events):
+        return DRAFT
+    return route if route != DRAFT else FROM_SCRATCH
 
 
 def _share(value: Any) -> float | None:
