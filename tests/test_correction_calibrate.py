@@ -12,17 +12,22 @@ from support.correction_runs import (
     ANNOTATION,
     DOUBTFUL,
     N_CHUNKS,
+    PROJECT,
+    annotate,
     long_chunk,
     make_long_run,
     make_run,
     run_cli,
+    sa_options,
+    upload,
 )
 from support.sa_server import SuperAnnotateServer
 
 from preannotate.config import load_config
-from preannotate.correction import compare_run
+from preannotate.correction import compare_run, pull_run
 from preannotate.correction.calibrate import MIN_PER_CLASS, MODEL_DIR, calibrate_from_config, chunk_from_record
 from preannotate.correction.calibration import calibration_table
+from preannotate.correction.pull import open_session
 from preannotate.correction.report import REPORT_DIR
 from preannotate.options import CorrectionOptions
 from preannotate.quality import ReviewModel
@@ -119,11 +124,21 @@ def test_calibrate_says_what_is_missing(corrected_run: Path, tmp_path: Path) -> 
         assert "Traceback" not in typo.stderr
 
 
-def test_report_compares_the_control_arm_with_work_times(corrected_run: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_report_compares_the_control_arm_with_work_times(sa_server: SuperAnnotateServer, tmp_path: Path) -> None:
+    inp, corrected_run = make_run(tmp_path)
     run = json.loads((corrected_run / "run.json").read_text())
     for f in run["files"]:
         f["route"] = "control" if f["item"] == "count.wav" else "draft"
     (corrected_run / "run.json").write_text(json.dumps(run))
+    control = corrected_run / "superannotate" / "count.wav.json"  # uploaded with its boundaries, without text
+    annotation = json.loads(control.read_text())
+    for instance in annotation["instances"]:
+        for stamp in instance["parameters"][0]["timestamps"]:
+            stamp["attributes"] = [a for a in stamp["attributes"] if a["groupName"] != ANNOTATION.text_group]
+    control.write_text(json.dumps(annotation))
+    upload(inp, corrected_run)
+    annotate(sa_server)
+    pull_run(corrected_run, PROJECT, open_session(sa_options()))
     times = tmp_path / "times.csv"
     # talk.wav 12 s + fox.wav 2.889 s of drafts; count.wav 2.986 s typed from scratch.
     times.write_text("item,seconds\ntalk.wav,60\nfox.wav,15\ncount.wav,30\n")
