@@ -63,8 +63,9 @@ def test_figures_match_the_hand_computation(corrected_run: Path) -> None:
     #   split, outer boundaries kept) | added "see you" (2, 2 deletions).  19 words, 1 + 2 + 2 = 5 errors.
     assert (talk.ref_words, talk.substitutions, talk.deletions, talk.insertions, talk.hits) == (19, 1, 2, 2, 16)
     assert talk.wer == pytest.approx(5 / 19)
-    # Characters (spaces count): 11 + 17 + 18 + 0 + 37 + 7 = 90; edits: red/brown 4, "thank you" 9, "see you" 7.
-    assert (talk.ref_chars, talk.char_errors) == (90, 20) and talk.cer == pytest.approx(20 / 90)
+    # Characters of the whole text (spaces count, those between chunks too): 11 + 17 + 18 + 37 + 7 and 4 spaces
+    # between them = 94; edits: red/brown 4, "thank you" and a space 10, a space and "see you" 8 = 22.
+    assert (talk.ref_chars, talk.char_errors) == (94, 22) and talk.cer == pytest.approx(22 / 94)
     # 5 draft chunks: only "Hello world." untouched; 1 edited, 1 retimed, 1 removed, 1 split, 1 event added.
     assert (talk.draft_chunks, talk.corrected_events, talk.untouched, talk.untouched_share) == (5, 6, 1, 0.2)
     assert (talk.edited, talk.retimed, talk.removed, talk.added, talk.split, talk.merged) == (1, 1, 1, 1, 1, 0)
@@ -82,10 +83,10 @@ def test_figures_match_the_hand_computation(corrected_run: Path) -> None:
     assert "has no text: left out" in count.notes and "lies outside the audio" in count.notes
 
     run = result.summary
-    # Run: 19 + 9 + 2 = 30 reference words, 5 errors; 147 characters, 20 edits; 4 of 8 chunks untouched;
+    # Run: 19 + 9 + 2 = 30 reference words, 5 errors; 94 + 43 + 15 = 152 characters, 22 edits; 4 of 8 untouched;
     # 8 + 4 + 2 = 14 boundaries; review: tp 2, fp 2 (split sentence, lazy dog), fn 0, tn 4.
     assert (run["items"], run["compared"], run["problems"]) == (4, 3, 1)
-    assert run["wer"] == pytest.approx(5 / 30) and run["cer"] == pytest.approx(20 / 147)
+    assert run["wer"] == pytest.approx(5 / 30) and run["cer"] == pytest.approx(22 / 152)
     assert (run["draft_chunks"], run["untouched"], run["untouched_share"]) == (8, 4, 0.5)
     assert run["boundaries"] == 14 and run["mean_abs_shift_ms"] == pytest.approx(300 / 14)
     assert (run["review_precision"], run["review_recall"]) == (0.5, 1.0)

@@ -156,3 +156,20 @@ def test_each_items_route_is_the_one_it_was_uploaded_with(tmp_path: Path) -> Non
     result = compare_run(out, ANNOTATION, CorrectionOptions())
     assert dict(zip(result.items["item"], result.items["route"])) == {"a.wav": "draft", "f.wav": "from_scratch"}
     assert (result.summary["wer"], result.summary["compared"], result.summary["compared_without_text"]) == (0.0, 1, 1)
+
+
+def test_a_word_moved_across_a_chunk_boundary_is_no_error_of_the_draft(tmp_path: Path) -> None:
+    """Aligned group by group, a word moved to the next chunk counted a deletion and an insertion: WER 33%."""
+    spec = [(0.0, 3.0, "apple banana cherry"), (3.0, 6.0, "date elder fig")]
+    out = make_pulled_run(tmp_path, {"a.wav": (np.zeros(8 * 16000, dtype=np.float32), spec)})
+
+    def moved(annotation: dict) -> None:
+        first, second = annotation["instances"]
+        set_times(first, 0, 2_200_000), set_times(second, 2_200_000, 6_000_000)
+        set_text(annotation, 0, "apple banana"), set_text(annotation, 1, "cherry date elder fig")
+
+    edit(out, "a.wav", moved)
+    result = compare_run(out, ANNOTATION, CorrectionOptions())
+    item = result.items.iloc[0]
+    assert (item["wer"], item["cer"], result.summary["wer"]) == (0.0, 0.0, 0.0)
+    assert item["retimed"] == 2  # both chunks' boundaries moved: the chunks did change

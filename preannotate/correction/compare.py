@@ -28,7 +28,7 @@ from .arms import file_route
 from .calibration import chunk_wer
 from .effort import DRAFT, FROM_SCRATCH
 from .events import Event, parse_annotation
-from .metrics import chunk_changed, group_row, summarize
+from .metrics import TextScore, chunk_changed, group_row, score_texts, summarize
 from .pull import PulledItem, load_pull
 from .pull_gone import missing_notes, warn_used
 from .rundata import (
@@ -58,6 +58,7 @@ class ItemComparison:
     """
 
     route: str = DRAFT
+    text: TextScore = field(default_factory=TextScore)  # the whole draft text against the whole corrected text
     groups: list[dict] = field(default_factory=list)
     chunks: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -136,6 +137,8 @@ def compare_item(
     notes = [*(f"draft {n}" for n in (*before.notes, *(d.message for d in before.disagreements))), *after.notes]
     result = ItemComparison(notes=[*notes, *disagreements], disagreements=disagreements)
     result.speakers = item_cpwer(before.events, after.events, normalize)
+    corrected_text, draft_text = (normalize(" ".join(e.text for e in ev)) for ev in (after.events, before.events))
+    result.text = score_texts(corrected_text, draft_text, unspaced)
     groups = align(before.events, after.events, options.min_overlap, key=lambda t: " ".join(normalize(t).split()))
     for g, group in enumerate(groups):
         row = {"group": g, **group_row(group, normalize, unspaced, options.boundary_tolerance_ms)}
@@ -200,6 +203,7 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     items: list[dict[str, Any]] = []
     disagreements: dict[str, list[str]] = {}
     scores: list[SpeakerScore] = []
+    texts: dict[str, TextScore] = {}
     for pulled in pull.items:
         record = run.files.get(pulled.item) or {}
         language = options.language or record.get("language")
@@ -219,7 +223,9 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
             groups.extend({"item": pulled.item, **g} for g in result.groups)
             if row["route"] == DRAFT:  # an item given boundaries without text has no draft chunk to assess
                 chunks.extend({"item": pulled.item, **c} for c in result.chunks)
-            row.update(summarize(result.groups, result.chunks), keyframe_disagreements=len(result.disagreements))
+            row.update(summarize(result.groups, result.chunks, [result.text]))
+            row.update(keyframe_disagreements=len(result.disagreements))
+            texts[pulled.item] = result.text
             if result.speakers is not None:
                 row.update(speaker_summary(result.chunks, [result.speakers]))
                 scores.append(result.speakers)
@@ -231,7 +237,8 @@ def compare_run(output_dir: str | Path, annotation: AnnotationOptions, options: 
     textless = {r["item"] for r in items if r["compared"] and r["route"] != DRAFT}
     drafted = [r for r in groups if r["item"] not in textless]
     summary = {"items": len(items), "compared": sum(r["compared"] for r in items) - len(textless)}
-    summary.update(summarize(drafted, chunks), compared_without_text=len(textless))
+    drafted_texts = [t for item, t in texts.items() if item not in textless]
+    summary.update(summarize(drafted, chunks, drafted_texts), compared_without_text=len(textless))
     summary["problems"] = sum(r["problem"] is not None for r in items)
     summary["keyframe_disagreements"] = sum(len(d) for d in disagreements.values())
     summary["items_with_disagreements"] = len(disagreements)

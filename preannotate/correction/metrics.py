@@ -188,19 +188,22 @@ def review_counts(flags: Sequence[bool | None], changed: Sequence[bool]) -> dict
     }
 
 
-def summarize(groups: Sequence[dict], chunks: Sequence[dict]) -> dict:
+def summarize(groups: Sequence[dict], chunks: Sequence[dict], texts: Sequence[TextScore] | None = None) -> dict:
     """Totals over groups and draft chunks (of one item or a whole run).
 
     Args:
         groups: Rows from `group_row`.
         chunks: One row per draft chunk with `untouched`, `text_changed`, `retimed`, `needs_review`, `changed`.
+        texts: Each item's whole draft text scored against its whole corrected text (`score_texts`): the edit
+            counts, WER and CER come from these when given. The groups' would count a word moved across a
+            chunk boundary twice (a deletion in one group, an insertion in the next).
 
     Returns:
         Counts of chunks and events by what happened to them, pooled edit counts with WER and
         CER (total edits over total reference words or characters), boundary shift statistics
         in ms (absolute values), and the needs_review counts, precision and recall.
     """
-    totals = {k: sum(g[k] for g in groups) for k in _COUNTS}
+    totals = {k: sum(getattr(t, k) for t in texts) if texts is not None else sum(g[k] for g in groups) for k in _COUNTS}
     score = TextScore(**totals)
     kinds = {k: [g for g in groups if g["kind"] == k] for k in (ADDED, DELETED, SPLIT, MERGED, REGROUPED, MOVED)}
     shifts = [abs(g[k]) for g in groups for k in ("start_shift_ms", "end_shift_ms") if g[k] is not None]
