@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UploadError
+from ..errors import UploadError, listed
 from ..options import SuperAnnotateOptions
 from .client import ListedItem, UploadSession
 from .ledger import Ledger
@@ -70,7 +70,7 @@ def report_unchanged(report: UploadReport, unchanged: list[PlannedItem], found: 
         if p.item not in again:
             report.add(p.item, p.source, "skipped", REMOVED if p.item in removed else UNCHANGED, p.url)
     if found.removed:
-        names = ", ".join(p.item for p in found.removed[:5]) + (" and more" if len(found.removed) > 5 else "")
+        names = listed([p.item for p in found.removed])
         report.warnings.append(
             f"{len(found.removed)} item(s) this folder uploaded are no longer in {report.target or 'the project'}: "
             f"not attached again (--force-upload attaches them): {names}"
